@@ -1,0 +1,25 @@
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { CommonConfig } from './config.js';
+
+/**
+ * ClickHouse over HTTP. The idle socket TTL stays below the server's
+ * keep_alive_timeout (3 s by default) so a reused socket is never one the
+ * server already closed ("socket hang up").
+ */
+export function createClickHouse(
+  cfg: Pick<CommonConfig, 'CLICKHOUSE_URL' | 'CLICKHOUSE_USER' | 'CLICKHOUSE_PASSWORD'>,
+  database?: string,
+): ClickHouseClient {
+  return createClient({
+    url: cfg.CLICKHOUSE_URL,
+    username: cfg.CLICKHOUSE_USER,
+    password: cfg.CLICKHOUSE_PASSWORD,
+    database,
+    keep_alive: { enabled: true, idle_socket_ttl: 2000 },
+    request_timeout: 120_000,
+    clickhouse_settings: {
+      // Without this, UInt64 come back as strings; our counts fit in a double.
+      output_format_json_quote_64bit_integers: 0,
+    },
+  });
+}

@@ -1,0 +1,114 @@
+/**
+ * TypeScript shapes of the Avro records in `schemas/`. Timestamps are epoch
+ * milliseconds (UTC), energies integer watt-hours. `tests/unit/records.test.ts`
+ * checks these against the .avsc files so they cannot drift.
+ */
+export type RelayState = 'CLOSED' | 'OPEN';
+export type Kdpm = 'L' | 'R' | 'S' | 'F' | 'A';
+
+export interface MeterProfile {
+  meter_id: string;
+  idpel: string;
+  kdpm: Kdpm;
+  phases: number;
+  tariff: string;
+  daya_va: number;
+  gardu_id: string;
+  feeder_id: string;
+  ulp: string;
+  region: string;
+  timezone: string;
+  installed_at: number;
+}
+
+export type ReadKind = 'INTERVAL' | 'ON_DEMAND';
+
+export interface MeterRead {
+  meter_id: string;
+  gardu_id: string;
+  read_at: number;
+  interval_s: number;
+  energy_import_wh: number;
+  demand_w: number;
+  voltage_v: number;
+  relay: RelayState;
+  power_limit_va: number;
+  kind: ReadKind;
+}
+
+export type MeterEventType =
+  | 'LAST_GASP'
+  | 'POWER_RESTORE'
+  | 'RELAY_OPENED'
+  | 'RELAY_CLOSED'
+  | 'RECONNECT_ENABLED'
+  | 'POWER_LIMIT_CHANGED';
+export type EventCause = 'NONE' | 'REMOTE_DISCONNECT' | 'REMOTE_CONNECT' | 'BUTTON' | 'POWER_LIMIT_TRIP';
+
+export interface MeterEvent {
+  event_id: string;
+  meter_id: string;
+  gardu_id: string;
+  occurred_at: number;
+  type: MeterEventType;
+  relay: RelayState;
+  cause: EventCause;
+  power_limit_va: number | null;
+}
+
+export type MeterCommandType = 'DISCONNECT' | 'ENABLE_RECONNECT' | 'SET_POWER_LIMIT' | 'READ_NOW';
+
+export interface MeterCommand {
+  command_id: string;
+  meter_id: string;
+  issued_at: number;
+  type: MeterCommandType;
+  power_limit_va: number | null;
+  issued_by: string;
+  reason: string | null;
+}
+
+export type OutageScope = 'METER' | 'GARDU' | 'FEEDER';
+export type OutageStatus = 'OPEN' | 'UPDATED' | 'RESTORED';
+
+export interface Outage {
+  outage_id: string;
+  scope: OutageScope;
+  status: OutageStatus;
+  region: string;
+  ulp: string;
+  feeder_id: string;
+  gardu_id: string | null;
+  meter_ids: string[];
+  parent_outage_id: string | null;
+  started_at: number;
+  confirmed_at: number;
+  restored_at: number | null;
+  customers_affected: number;
+  customers_total: number;
+  last_gasps: number;
+  tusbung_excluded: number;
+  emitted_at: number;
+}
+
+export type MeterState = 'ENERGIZED' | 'OUTAGE' | 'DISCONNECTED' | 'RECONNECT_ENABLED' | 'POWER_LIMIT_TRIP' | 'UNKNOWN';
+
+export interface MeterStatus {
+  meter_id: string;
+  gardu_id: string;
+  state: MeterState;
+  relay: RelayState;
+  since: number;
+  outage_id: string | null;
+}
+
+/** Record name (as in schemas/<Name>.avsc) to its TypeScript shape. */
+export interface RecordTypes {
+  MeterProfile: MeterProfile;
+  MeterRead: MeterRead;
+  MeterEvent: MeterEvent;
+  MeterCommand: MeterCommand;
+  Outage: Outage;
+  MeterStatus: MeterStatus;
+}
+export type RecordName = keyof RecordTypes;

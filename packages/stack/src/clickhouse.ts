@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StackComponent } from './component.js';
+import { httpOk, isAlive, readPid, spawnDaemon, stopDaemon } from './processes.js';
+import { loadOrCreateSecrets } from './secrets.js';
+import { STACK_ASSETS, type StackSettings } from './settings.js';
+
+const SERVER_BIN = '/usr/sbin/clickhouse-server';
+
+function fill(template: string, values: Record<string, string>): string {
+  return template.replace(/\$\{([A-Z_0-9]+)\}/g, (_, k: string) => {
+    const v = values[k];
+    if (v === undefined) throw new Error(`clickhouse config template: no value for ${k}`);
+    return v;
+  });
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** ClickHouse server from Debian's package, as a plain process with a project-local config. */
+export class ClickHouseComponent implements StackComponent {
+  readonly name = 'clickhouse';
+  private readonly home: string;
+  readonly logFile: string;
+  private readonly pidFile: string;
+
+  constructor(private readonly s: StackSettings) {
+    this.home = join(s.AMI_HOME, 'clickhouse');
+    this.logFile = join(s.AMI_HOME, 'logs', 'clickhouse.log');
+    this.pidFile = join(s.AMI_HOME, 'run', 'clickhouse.pid');
+  }
+
+  get address(): string {
+    return `http://${this.s.STACK_HOST}:${this.s.CLICKHOUSE_HTTP_PORT}`;
+  }
+
+  async install(): Promise<void> {
+    if (existsSync(SERVER_BIN) && existsSync('/usr/bin/clickhouse-client')) return;
+    const apt = (args: string[]) =>
+      execFileSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    apt(['update', '-qq']);
+    apt(['install', '-y', '-qq', 'clickhouse-server', 'clickhouse-client']);
+  }
+
+  private writeConfig(): string {
+    const dataDir = join(this.home, 'data');
+    const logDir = join(this.s.AMI_HOME, 'logs');
+    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(logDir, { recursive: true });
+    const secrets = loadOrCreateSecrets(join(this.s.AMI_HOME, 'secrets.env'));
+    const usersFile = join(this.home, 'users.xml');
+    writeFileSync(
+      usersFile,
+      fill(readFileSync(join(STACK_ASSETS, 'clickhouse', 'users.xml'), 'utf8'), {
+        DEFAULT_PASSWORD: process.env.CLICKHOUSE_DEFAULT_PASSWORD ?? '',
+        WRITER_PASSWORD_SHA256: sha256(secrets.CLICKHOUSE_WRITER_PASSWORD),
+        ANALYST_PASSWORD_SHA256: sha256(secrets.CLICKHOUSE_ANALYST_PASSWORD),
+      }),
+      { mode: 0o600 },
+    );
+    const configFile = join(this.home, 'config.xml');
+    writeFileSync(
+      configFile,
+      fill(readFileSync(join(STACK_ASSETS, 'clickhouse', 'config.xml'), 'utf8'), {
+        LOG_DIR: logDir,
+        DATA_DIR: dataDir,
+        USERS_FILE: usersFile,
+        HOST: this.s.STACK_HOST,
+        HTTP_PORT: String(this.s.CLICKHOUSE_HTTP_PORT),
+        TCP_PORT: String(this.s.CLICKHOUSE_TCP_PORT),
+      }),
+    );
+    return configFile;
+  }
+
+  async start(): Promise<void> {
+    if (this.running()) return;
+    const configFile = this.writeConfig();
+    spawnDaemon({
+      name: this.name,
+      command: SERVER_BIN,
+      args: [`--config-file=${configFile}`],
+      cwd: this.home,
+      logFile: this.logFile,
+      pidFile: this.pidFile,
+    });
+  }
+
+  running(): boolean {
+    return isAlive(readPid(this.pidFile));
+  }
+
+  async healthy(): Promise<boolean> {
+    return this.running() && (await httpOk(`${this.address}/ping`));
+  }
+
+  async stop(): Promise<void> {
+    await stopDaemon(this.pidFile, 30_000);
+  }
+}

@@ -1,0 +1,70 @@
+import { UnavailableError } from '@ami/lib';
+import { ClickHouseComponent } from './clickhouse.js';
+import type { StackComponent } from './component.js';
+import { KafkaComponent } from './kafka.js';
+import { tailFile, waitUntil } from './processes.js';
+import { RegistryComponent } from './registry.js';
+import { clientEnv, loadStackSettings, type StackSettings } from './settings.js';
+
+export { clientEnv, loadStackSettings, type StackSettings } from './settings.js';
+export { KafkaComponent } from './kafka.js';
+export { ClickHouseComponent } from './clickhouse.js';
+export { RegistryComponent } from './registry.js';
+export type { StackComponent } from './component.js';
+
+/** In start order: the registry keeps its schemas in Kafka. */
+export function stackComponents(s: StackSettings = loadStackSettings()): StackComponent[] {
+  return [new KafkaComponent(s), new RegistryComponent(s), new ClickHouseComponent(s)];
+}
+
+export interface ComponentStatus {
+  name: string;
+  running: boolean;
+  healthy: boolean;
+  address: string;
+  log: string;
+}
+
+/** Install what is missing, start what is stopped, wait until all are healthy. */
+export async function stackUp(
+  s: StackSettings = loadStackSettings(),
+  report: (line: string) => void = () => undefined,
+): Promise<Record<string, string>> {
+  for (const c of stackComponents(s)) {
+    const t0 = Date.now();
+    await c.install();
+    if (!(await c.healthy().catch(() => false))) {
+      await c.start();
+      const ok = await waitUntil(() => c.healthy(), s.STACK_START_TIMEOUT_S * 1000, 300);
+      if (!ok) {
+        throw new UnavailableError(
+          c.name,
+          `not healthy after ${s.STACK_START_TIMEOUT_S}s (${c.running() ? 'process running' : 'process exited'}); log: ${c.logFile}\n${tailFile(c.logFile, 20)}`,
+        );
+      }
+    }
+    report(`${c.name.padEnd(15)} up at ${c.address} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+  }
+  return clientEnv(s);
+}
+
+export async function stackDown(s: StackSettings = loadStackSettings(), report: (line: string) => void = () => undefined) {
+  for (const c of stackComponents(s).reverse()) {
+    await c.stop();
+    report(`${c.name} stopped`);
+  }
+}
+
+export async function stackStatus(s: StackSettings = loadStackSettings()): Promise<ComponentStatus[]> {
+  const out: ComponentStatus[] = [];
+  for (const c of stackComponents(s)) {
+    out.push({
+      name: c.name,
+      running: c.running(),
+      healthy: await c.healthy().catch(() => false),
+      address: c.address,
+      log: c.logFile,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,35 @@
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { parseConfig } from '@ami/lib';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const STACK_ASSETS = fileURLToPath(new URL('../', import.meta.url));
+
+/** Ports and folders of the local stack; everything binds to 127.0.0.1. */
+export const stackSettingsSchema = z.object({
+  /** Where jars, data and logs of the local stack live (ignored by git). */
+  AMI_HOME: z.string().default(`${REPO_ROOT}.ami`),
+  STACK_HOST: z.string().default('127.0.0.1'),
+  KAFKA_PORT: z.coerce.number().int().positive().default(9092),
+  KAFKA_CONTROLLER_PORT: z.coerce.number().int().positive().default(9093),
+  KAFKA_HEAP: z.string().default('1G'),
+  SCHEMA_REGISTRY_PORT: z.coerce.number().int().positive().default(8081),
+  CLICKHOUSE_HTTP_PORT: z.coerce.number().int().positive().default(8123),
+  CLICKHOUSE_TCP_PORT: z.coerce.number().int().positive().default(9000),
+  /** Seconds a service may take to become healthy before `stack up` fails. */
+  STACK_START_TIMEOUT_S: z.coerce.number().int().positive().default(90),
+});
+export type StackSettings = z.infer<typeof stackSettingsSchema>;
+
+export function loadStackSettings(env: Record<string, string | undefined> = process.env): StackSettings {
+  return parseConfig(stackSettingsSchema, env);
+}
+
+/** The client-side addresses that match the stack, in the names the services read. */
+export function clientEnv(s: StackSettings): Record<string, string> {
+  return {
+    KAFKA_BROKERS: `${s.STACK_HOST}:${s.KAFKA_PORT}`,
+    SCHEMA_REGISTRY_URL: `http://${s.STACK_HOST}:${s.SCHEMA_REGISTRY_PORT}`,
+    CLICKHOUSE_URL: `http://${s.STACK_HOST}:${s.CLICKHOUSE_HTTP_PORT}`,
+  };
+}
