@@ -14,7 +14,11 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: 'unit',
-          include: ['tests/unit/**/*.test.ts', 'services/*/test/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
+          include: [
+            'tests/unit/**/*.test.ts',
+            'services/*/test/**/*.test.ts',
+            'packages/*/test/**/*.test.ts',
+          ],
           environment: 'node',
         },
       },

@@ -6,7 +6,11 @@ import type { ServiceAddresses } from './environment.js';
 /** For developers with Docker: the same services as docker-compose.yml, in throwaway containers. */
 export async function startContainers(): Promise<{ env: ServiceAddresses; stop: () => Promise<void> }> {
   const network = await new Network().start();
-  const kafka = await new KafkaContainer('confluentinc/cp-kafka:7.7.1').withKraft().withNetwork(network).withNetworkAliases('kafka').start();
+  const kafka = await new KafkaContainer('confluentinc/cp-kafka:7.7.1')
+    .withKraft()
+    .withNetwork(network)
+    .withNetworkAliases('kafka')
+    .start();
   const registry: StartedTestContainer = await new GenericContainer('confluentinc/cp-schema-registry:7.7.1')
     .withNetwork(network)
     .withEnvironment({

@@ -12,7 +12,10 @@ export interface ServiceAddresses {
   CLICKHOUSE_URL: string;
 }
 
-export function chooseEnvironment(env: Record<string, string | undefined>, dockerAnswers: boolean): EnvironmentSource {
+export function chooseEnvironment(
+  env: Record<string, string | undefined>,
+  dockerAnswers: boolean,
+): EnvironmentSource {
   if (env.KAFKA_BROKERS && env.SCHEMA_REGISTRY_URL && env.CLICKHOUSE_URL) return 'external';
   if (dockerAnswers) return 'containers';
   return 'local-stack';

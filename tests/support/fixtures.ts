@@ -9,7 +9,12 @@ export function uniqueName(prefix: string): string {
 
 /** The common config pointing at the test services, with a fresh topic prefix. */
 export function testConfig(overrides: Record<string, string> = {}): CommonConfig {
-  return loadCommonConfig({ ...process.env, AMI_TOPIC_PREFIX: uniqueName('t'), LOG_LEVEL: 'warn', ...overrides });
+  return loadCommonConfig({
+    ...process.env,
+    AMI_TOPIC_PREFIX: uniqueName('t'),
+    LOG_LEVEL: 'warn',
+    ...overrides,
+  });
 }
 
 export const testLogger = createLogger('test', process.env.LOG_LEVEL ?? 'warn');
@@ -29,7 +34,9 @@ export async function eventually<T>(
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+      );
     }
     await sleep(intervalMs);
   }

@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { chooseEnvironment } from '../support/environment.js';
 
 describe('chooseEnvironment', () => {
-  const all = { KAFKA_BROKERS: 'k:9092', SCHEMA_REGISTRY_URL: 'http://r:8081', CLICKHOUSE_URL: 'http://c:8123' };
+  const all = {
+    KAFKA_BROKERS: 'k:9092',
+    SCHEMA_REGISTRY_URL: 'http://r:8081',
+    CLICKHOUSE_URL: 'http://c:8123',
+  };
 
   it('uses the given addresses when all three are set, even with Docker', () => {
     expect(chooseEnvironment(all, true)).toBe('external');

@@ -44,8 +44,13 @@ export function frame(schemaId: number, body: Buffer): Buffer {
 }
 
 export function schemaIdOf(buf: Buffer): number {
-  if (buf.length < 5) throw new BadRecordError('too-short', `message of ${buf.length} bytes is not in the Confluent wire format`);
-  if (buf[0] !== MAGIC_BYTE) throw new BadRecordError('bad-magic-byte', `magic byte is ${buf[0]}, expected 0`);
+  if (buf.length < 5)
+    throw new BadRecordError(
+      'too-short',
+      `message of ${buf.length} bytes is not in the Confluent wire format`,
+    );
+  if (buf[0] !== MAGIC_BYTE)
+    throw new BadRecordError('bad-magic-byte', `magic byte is ${buf[0]}, expected 0`);
   return buf.readInt32BE(1);
 }
 
@@ -75,7 +80,11 @@ export class AvroCodec {
       this.writers.set(id, avroType(name));
       return id;
     } catch (err) {
-      throw new UnavailableError('schema-registry', `could not register ${name} under ${subject}: ${(err as Error).message}`, err);
+      throw new UnavailableError(
+        'schema-registry',
+        `could not register ${name} under ${subject}: ${(err as Error).message}`,
+        err,
+      );
     }
   }
 
@@ -113,7 +122,11 @@ export class AvroCodec {
       }
       return reader.fromBuffer(body, resolver) as RecordTypes[N];
     } catch (err) {
-      throw new BadRecordError('schema-mismatch', `not a valid ${name} (schema id ${id}): ${(err as Error).message}`, err);
+      throw new BadRecordError(
+        'schema-mismatch',
+        `not a valid ${name} (schema id ${id}): ${(err as Error).message}`,
+        err,
+      );
     }
   }
 

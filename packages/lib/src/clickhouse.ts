@@ -20,6 +20,9 @@ export function createClickHouse(
     clickhouse_settings: {
       // Without this, UInt64 come back as strings; our counts fit in a double.
       output_format_json_quote_64bit_integers: 0,
+      // Progress headers keep long analyst queries from idling out the socket.
+      send_progress_in_http_headers: 1,
+      http_headers_progress_interval_ms: '10000',
     },
   });
 }

@@ -14,13 +14,19 @@ export const commonConfigSchema = z.object({
   KAFKA_SASL_MECHANISM: z.enum(['none', 'scram-sha-256', 'scram-sha-512', 'plain']).default('none'),
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
-  SCHEMA_REGISTRY_URL: z.string().url().default('http://127.0.0.1:8081'),
+  SCHEMA_REGISTRY_URL: z.string().url().default('http://127.0.0.1:8081/apis/ccompat/v7'),
   CLICKHOUSE_URL: z.string().url().default('http://127.0.0.1:8123'),
   CLICKHOUSE_USER: z.string().default('default'),
   CLICKHOUSE_PASSWORD: z.string().default(''),
-  CLICKHOUSE_DB: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a plain identifier').default('ami'),
+  CLICKHOUSE_DB: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a plain identifier')
+    .default('ami'),
   /** Prefix of every topic name: `ami` gives ami.reads, ami.events, ... */
-  AMI_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('ami'),
+  AMI_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/)
+    .default('ami'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Port of the Prometheus /metrics and /healthz endpoint; 0 disables it. */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
@@ -29,7 +35,10 @@ export const commonConfigSchema = z.object({
 export type CommonConfig = z.infer<typeof commonConfigSchema>;
 
 /** Parse `env` with `schema`, turning zod's issues into one readable ConfigError. */
-export function parseConfig<S extends z.ZodTypeAny>(schema: S, env: Record<string, string | undefined> = process.env): z.infer<S> {
+export function parseConfig<S extends z.ZodTypeAny>(
+  schema: S,
+  env: Record<string, string | undefined> = process.env,
+): z.infer<S> {
   const result = schema.safeParse(env);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
@@ -41,7 +50,9 @@ export function parseConfig<S extends z.ZodTypeAny>(schema: S, env: Record<strin
 export function loadCommonConfig(env: Record<string, string | undefined> = process.env): CommonConfig {
   const cfg = parseConfig(commonConfigSchema, env);
   if (cfg.KAFKA_SASL_MECHANISM !== 'none' && (!cfg.KAFKA_SASL_USERNAME || !cfg.KAFKA_SASL_PASSWORD)) {
-    throw new ConfigError('invalid configuration:\n  KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required when KAFKA_SASL_MECHANISM is set');
+    throw new ConfigError(
+      'invalid configuration:\n  KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required when KAFKA_SASL_MECHANISM is set',
+    );
   }
   return cfg;
 }

@@ -47,6 +47,7 @@ export class ValidationError extends AmiError {
 export function isRetriable(err: unknown): boolean {
   if (err instanceof AmiError) return err.retriable;
   // kafkajs marks its own errors.
-  if (typeof err === 'object' && err !== null && 'retriable' in err) return Boolean((err as { retriable: unknown }).retriable);
+  if (typeof err === 'object' && err !== null && 'retriable' in err)
+    return Boolean((err as { retriable: unknown }).retriable);
   return false;
 }

@@ -1,4 +1,12 @@
-import { Kafka, logLevel, type Consumer, type KafkaConfig, type LogEntry, type Admin, type ITopicConfig } from 'kafkajs';
+import {
+  Kafka,
+  logLevel,
+  type Consumer,
+  type KafkaConfig,
+  type LogEntry,
+  type Admin,
+  type ITopicConfig,
+} from 'kafkajs';
 import type { CommonConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { compactedTopics, topicNames, type TopicRole } from './topics.js';
@@ -9,6 +17,9 @@ const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.INFO]: 'info',
   [logLevel.DEBUG]: 'debug',
 };
+
+// We pass the default partitioner explicitly where it matters; the banner is noise.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 
 /** A kafkajs client whose logs go through pino, with SASL/TLS from the config. */
 export function createKafka(cfg: CommonConfig, logger: Logger, clientId = cfg.KAFKA_CLIENT_ID): Kafka {
@@ -40,7 +51,11 @@ export function createKafka(cfg: CommonConfig, logger: Logger, clientId = cfg.KA
  * A consumer that crashed for good (kafkajs gave up retrying) must not
  * linger silently: log once and exit so the supervisor restarts the service.
  */
-export function exitOnCrash(consumer: Consumer, logger: Logger, exit: (code: number) => void = process.exit): void {
+export function exitOnCrash(
+  consumer: Consumer,
+  logger: Logger,
+  exit: (code: number) => void = process.exit,
+): void {
   consumer.on(consumer.events.CRASH, (e) => {
     if (e.payload.restart) {
       logger.warn({ err: e.payload.error }, 'consumer crashed, kafkajs restarts it');

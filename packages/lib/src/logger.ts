@@ -8,6 +8,9 @@ export function createLogger(service: string, level = process.env.LOG_LEVEL ?? '
     name: service,
     level,
     base: { service },
-    redact: { paths: ['password', '*.password', 'sasl.password', 'authorization', '*.authorization'], censor: '[redacted]' },
+    redact: {
+      paths: ['password', '*.password', 'sasl.password', 'authorization', '*.authorization'],
+      censor: '[redacted]',
+    },
   });
 }

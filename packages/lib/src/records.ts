@@ -91,7 +91,8 @@ export interface Outage {
   emitted_at: number;
 }
 
-export type MeterState = 'ENERGIZED' | 'OUTAGE' | 'DISCONNECTED' | 'RECONNECT_ENABLED' | 'POWER_LIMIT_TRIP' | 'UNKNOWN';
+export type MeterState =
+  'ENERGIZED' | 'OUTAGE' | 'DISCONNECTED' | 'RECONNECT_ENABLED' | 'POWER_LIMIT_TRIP' | 'UNKNOWN';
 
 export interface MeterStatus {
   meter_id: string;

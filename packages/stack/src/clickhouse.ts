@@ -39,7 +39,10 @@ export class ClickHouseComponent implements StackComponent {
   async install(): Promise<void> {
     if (existsSync(SERVER_BIN) && existsSync('/usr/bin/clickhouse-client')) return;
     const apt = (args: string[]) =>
-      execFileSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+      execFileSync('apt-get', args, {
+        stdio: 'inherit',
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      });
     apt(['update', '-qq']);
     apt(['install', '-y', '-qq', 'clickhouse-server', 'clickhouse-client']);
   }

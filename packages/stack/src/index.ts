@@ -48,7 +48,10 @@ export async function stackUp(
   return clientEnv(s);
 }
 
-export async function stackDown(s: StackSettings = loadStackSettings(), report: (line: string) => void = () => undefined) {
+export async function stackDown(
+  s: StackSettings = loadStackSettings(),
+  report: (line: string) => void = () => undefined,
+) {
   for (const c of stackComponents(s).reverse()) {
     await c.stop();
     report(`${c.name} stopped`);

@@ -107,9 +107,13 @@ log4j.logger.kafka.server.BrokerServer=INFO
     if (existsSync(join(this.home, 'data', 'meta.properties'))) return;
     // A KRaft cluster id is 16 random bytes, base64url without padding.
     const clusterId = randomBytes(16).toString('base64url');
-    execFileSync('java', this.javaArgs('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', configFile]), {
-      stdio: 'pipe',
-    });
+    execFileSync(
+      'java',
+      this.javaArgs('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', configFile]),
+      {
+        stdio: 'pipe',
+      },
+    );
   }
 
   async start(): Promise<void> {
@@ -119,10 +123,7 @@ log4j.logger.kafka.server.BrokerServer=INFO
     spawnDaemon({
       name: this.name,
       command: 'java',
-      args: [
-        `-Xms${this.s.KAFKA_HEAP}`,
-        ...this.javaArgs('kafka.Kafka', [configFile], this.s.KAFKA_HEAP),
-      ],
+      args: [`-Xms${this.s.KAFKA_HEAP}`, ...this.javaArgs('kafka.Kafka', [configFile], this.s.KAFKA_HEAP)],
       logFile: this.logFile,
       pidFile: this.pidFile,
     });

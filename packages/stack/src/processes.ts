@@ -78,7 +78,11 @@ export async function stopDaemon(pidFile: string, graceMs = 20_000): Promise<boo
 }
 
 /** Poll `probe` until it returns true or the deadline passes; never sleeps blindly. */
-export async function waitUntil(probe: () => Promise<boolean>, timeoutMs: number, intervalMs = 250): Promise<boolean> {
+export async function waitUntil(
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await probe().catch(() => false)) return true;

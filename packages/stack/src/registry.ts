@@ -1,25 +1,101 @@
-import type { StackComponent } from './component.js';
-import type { StackSettings } from './settings.js';
-import { httpOk } from './processes.js';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { StackComponent } from './component.js';
+import { httpOk, isAlive, readPid, spawnDaemon, stopDaemon } from './processes.js';
+import { CCOMPAT_PATH, STACK_ASSETS, type StackSettings } from './settings.js';
 
-/** Placeholder until the registry choice is settled. */
+/**
+ * Apicurio Registry 3.0.9 (the newest release built for Java 17), from
+ * Maven Central, serving the Confluent REST API. Schemas are stored in Kafka
+ * topics (kafkasql storage) with unlimited retention, so they survive
+ * restarts exactly like Confluent's `_schemas` topic.
+ */
 export class RegistryComponent implements StackComponent {
   readonly name = 'schema-registry';
+  private readonly home: string;
   readonly logFile: string;
+  private readonly pidFile: string;
+
   constructor(private readonly s: StackSettings) {
+    this.home = join(s.AMI_HOME, 'registry');
     this.logFile = join(s.AMI_HOME, 'logs', 'schema-registry.log');
+    this.pidFile = join(s.AMI_HOME, 'run', 'schema-registry.pid');
   }
-  get address() {
-    return `http://${this.s.STACK_HOST}:${this.s.SCHEMA_REGISTRY_PORT}`;
+
+  get address(): string {
+    return `http://${this.s.STACK_HOST}:${this.s.SCHEMA_REGISTRY_PORT}${CCOMPAT_PATH}`;
   }
-  async install() {}
-  async start() {}
-  running() {
-    return true;
+
+  private runnerJar(): string | undefined {
+    if (!existsSync(this.home)) return undefined;
+    const jar = readdirSync(this.home).find((f) => /^apicurio-registry-app-.*-runner\.jar$/.test(f));
+    return jar && join(this.home, jar);
   }
-  async healthy() {
-    return httpOk(`${this.address}/subjects`).catch(() => true);
+
+  async install(): Promise<void> {
+    if (this.runnerJar()) return;
+    execFileSync(
+      'mvn',
+      [
+        '-q',
+        '-B',
+        `-Dmaven.repo.local=${join(this.s.AMI_HOME, 'm2')}`,
+        '-f',
+        join(STACK_ASSETS, 'registry', 'pom.xml'),
+        'dependency:unpack',
+        `-Dregistry.dir=${this.home}`,
+      ],
+      { stdio: 'inherit' },
+    );
   }
-  async stop() {}
+
+  async start(): Promise<void> {
+    if (this.running()) return;
+    const jar = this.runnerJar();
+    if (!jar) throw new Error(`schema registry is not installed in ${this.home}`);
+    const kafka = `${this.s.STACK_HOST}:${this.s.KAFKA_PORT}`;
+    const props: Record<string, string> = {
+      'quarkus.http.host': this.s.STACK_HOST,
+      'quarkus.http.port': String(this.s.SCHEMA_REGISTRY_PORT),
+      'apicurio.storage.kind': 'kafkasql',
+      'apicurio.kafkasql.bootstrap.servers': kafka,
+      'apicurio.kafkasql.topic': '_ami-registry-journal',
+      'apicurio.kafkasql.snapshots.topic': '_ami-registry-snapshots',
+      'apicurio.events.kafka.topic': '_ami-registry-events',
+      'apicurio.events.kafka.config.bootstrap.servers': kafka,
+      // The broker default (7 days) would silently delete the schemas.
+      'apicurio.kafkasql.topic.retention.ms': '-1',
+      'apicurio.kafkasql.topic.retention.bytes': '-1',
+      // Confluent's default; `ami schemas register` also sets it per subject.
+      'apicurio.rules.global.compatibility': 'BACKWARD',
+    };
+    spawnDaemon({
+      name: this.name,
+      command: 'java',
+      args: [
+        '-Xmx256m',
+        '-XX:+UseSerialGC',
+        '-XX:TieredStopAtLevel=1',
+        ...Object.entries(props).map(([k, v]) => `-D${k}=${v}`),
+        '-jar',
+        jar,
+      ],
+      cwd: this.home,
+      logFile: this.logFile,
+      pidFile: this.pidFile,
+    });
+  }
+
+  running(): boolean {
+    return isAlive(readPid(this.pidFile));
+  }
+
+  async healthy(): Promise<boolean> {
+    return this.running() && (await httpOk(`${this.address}/subjects`));
+  }
+
+  async stop(): Promise<void> {
+    await stopDaemon(this.pidFile, 15_000);
+  }
 }

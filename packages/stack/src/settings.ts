@@ -25,11 +25,14 @@ export function loadStackSettings(env: Record<string, string | undefined> = proc
   return parseConfig(stackSettingsSchema, env);
 }
 
+/** Where Apicurio serves the Confluent Schema Registry API. */
+export const CCOMPAT_PATH = '/apis/ccompat/v7';
+
 /** The client-side addresses that match the stack, in the names the services read. */
 export function clientEnv(s: StackSettings): Record<string, string> {
   return {
     KAFKA_BROKERS: `${s.STACK_HOST}:${s.KAFKA_PORT}`,
-    SCHEMA_REGISTRY_URL: `http://${s.STACK_HOST}:${s.SCHEMA_REGISTRY_PORT}`,
+    SCHEMA_REGISTRY_URL: `http://${s.STACK_HOST}:${s.SCHEMA_REGISTRY_PORT}${CCOMPAT_PATH}`,
     CLICKHOUSE_URL: `http://${s.STACK_HOST}:${s.CLICKHOUSE_HTTP_PORT}`,
   };
 }

@@ -1,0 +1,75 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { commonConfigSchema, parseConfig } from '@ami/lib';
+
+const ms = (def: number) => z.coerce.number().int().min(0).default(def);
+const share = (def: number) => z.coerce.number().min(0).max(1).default(def);
+
+/**
+ * Every threshold, window and delay of the outage detector. All durations are
+ * event-time milliseconds unless the name says wall clock.
+ */
+export const detectorConfigSchema = commonConfigSchema.extend({
+  /** Consumer group shared by all detector instances. */
+  DETECTOR_GROUP_ID: z.string().min(1).default('ami-detector'),
+  /** Stable per instance: the transactional id derives from it, so a restarted instance fences its zombie. */
+  DETECTOR_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._-]+$/).default(hostname().replace(/[^A-Za-z0-9._-]/g, '-')),
+  /** Last gasps of one gardu within this window of the first one are one incident. */
+  CORRELATION_WINDOW_MS: ms(60_000),
+  /**
+   * An incident is published only once it lasted this long. 300 s is the IEEE 1366
+   * momentary bound, so everything restored sooner is momentary and never OPEN.
+   */
+  CONFIRM_DELAY_MS: ms(300_000),
+  /** Fewer last gasps than this is at most a METER outage (1-2 meters). */
+  GARDU_MIN_GASPS: z.coerce.number().int().min(1).default(3),
+  /** Last-gasp share of the gardu's AMI meters that alone proves a gardu outage. */
+  GARDU_GASP_SHARE: share(0.3),
+  /** Share of (last gasps + silent meters) that proves a gardu outage once silence is known. */
+  GARDU_EVIDENCE_SHARE: share(0.6),
+  /** Interval reads are due at multiples of this (contract: 900 s reads). */
+  READ_INTERVAL_MS: ms(900_000),
+  /** A read for boundary B is missing (the meter is silent) once the watermark passes B + this. */
+  READ_GRACE_MS: ms(120_000),
+  /** Gardu outages of one feeder starting within this window roll up to one FEEDER outage. */
+  FEEDER_WINDOW_MS: ms(120_000),
+  /** At least this many gardu outages ... */
+  FEEDER_MIN_GARDU: z.coerce.number().int().min(2).default(3),
+  /** ... and at least this share of the feeder's gardu make a FEEDER outage. */
+  FEEDER_GARDU_SHARE: share(0.5),
+  /** Out-of-orderness tolerated: the watermark trails the newest event time by this much. */
+  ALLOWED_LATENESS_MS: ms(60_000),
+  /** Event ids are remembered this long past the watermark, so late duplicates are recognised. */
+  DEDUP_RETENTION_MS: ms(3_600_000),
+  /** Wall clock: when every input is caught up this long, the watermark follows the wall clock (0: never). */
+  IDLE_ADVANCE_MS: ms(5_000),
+  /** Wall clock: at most this long between transactions (offsets + outputs + state). */
+  COMMIT_INTERVAL_MS: ms(200),
+  /** Partitions of topics the detector creates when they are missing (tests, local stack). */
+  DETECTOR_PARTITIONS: z.coerce.number().int().min(1).default(6),
+});
+
+export type DetectorConfig = z.infer<typeof detectorConfigSchema>;
+
+/** The pure rules' view of the config (no Kafka settings). */
+export type RulesConfig = Pick<
+  DetectorConfig,
+  | 'CORRELATION_WINDOW_MS'
+  | 'CONFIRM_DELAY_MS'
+  | 'GARDU_MIN_GASPS'
+  | 'GARDU_GASP_SHARE'
+  | 'GARDU_EVIDENCE_SHARE'
+  | 'READ_INTERVAL_MS'
+  | 'READ_GRACE_MS'
+  | 'FEEDER_WINDOW_MS'
+  | 'FEEDER_MIN_GARDU'
+  | 'FEEDER_GARDU_SHARE'
+  | 'DEDUP_RETENTION_MS'
+>;
+
+export function loadDetectorConfig(env: Record<string, string | undefined> = process.env): DetectorConfig {
+  return parseConfig(detectorConfigSchema, env);
+}
+
+/** The documented defaults, e.g. for unit tests of the rules. */
+export const defaultDetectorConfig: DetectorConfig = parseConfig(detectorConfigSchema, {});

@@ -1,0 +1,86 @@
+import type { MeterProfile } from '@ami/lib';
+
+/** What the rules need to know about a meter, from `ami.meters`. */
+export interface MeterInfo {
+  meterId: string;
+  garduId: string;
+  feederId: string;
+  region: string;
+  ulp: string;
+  /** KDPM L/R/S/F. AMR (A) sends no last gasp: excluded from every share and denominator. */
+  ami: boolean;
+}
+
+/**
+ * The meters table (compacted topic) as indexes: meter, gardu -> meters,
+ * feeder -> gardu. Strings are shared between meters to keep 1.2 M meters small.
+ */
+export class Topology {
+  private readonly meters = new Map<string, MeterInfo>();
+  private readonly gardus = new Map<string, Set<string>>();
+  private readonly feeders = new Map<string, Set<string>>();
+  private readonly strings = new Map<string, string>();
+
+  get size(): number {
+    return this.meters.size;
+  }
+
+  meter(meterId: string): MeterInfo | undefined {
+    return this.meters.get(meterId);
+  }
+
+  garduMeters(garduId: string): ReadonlySet<string> {
+    return this.gardus.get(garduId) ?? EMPTY;
+  }
+
+  feederGardus(feederId: string): ReadonlySet<string> {
+    return this.feeders.get(feederId) ?? EMPTY;
+  }
+
+  /** A profile upserts the meter; null (tombstone) removes it. */
+  apply(meterId: string, profile: MeterProfile | null): void {
+    this.remove(meterId);
+    if (!profile) return;
+    const info: MeterInfo = {
+      meterId,
+      garduId: this.intern(profile.gardu_id),
+      feederId: this.intern(profile.feeder_id),
+      region: this.intern(profile.region),
+      ulp: this.intern(profile.ulp),
+      ami: profile.kdpm !== 'A',
+    };
+    this.meters.set(meterId, info);
+    setOf(this.gardus, info.garduId).add(meterId);
+    setOf(this.feeders, info.feederId).add(info.garduId);
+  }
+
+  private remove(meterId: string): void {
+    const old = this.meters.get(meterId);
+    if (!old) return;
+    this.meters.delete(meterId);
+    const inGardu = this.gardus.get(old.garduId);
+    inGardu?.delete(meterId);
+    if (inGardu?.size === 0) {
+      this.gardus.delete(old.garduId);
+      this.feeders.get(old.feederId)?.delete(old.garduId);
+    }
+  }
+
+  private intern(s: string): string {
+    const known = this.strings.get(s);
+    if (known !== undefined) return known;
+    this.strings.set(s, s);
+    return s;
+  }
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
+
+function setOf<K, V>(map: Map<K, Set<V>>, key: K): Set<V> {
+  let s = map.get(key);
+  if (!s) {
+    s = new Set();
+    map.set(key, s);
+  }
+  return s;
+}
