@@ -25,26 +25,33 @@ export interface ComponentStatus {
   log: string;
 }
 
+async function bringUp(c: StackComponent, s: StackSettings, report: (line: string) => void): Promise<void> {
+  const t0 = Date.now();
+  if (!(await c.healthy().catch(() => false))) {
+    await c.start();
+    const ok = await waitUntil(() => c.healthy(), s.STACK_START_TIMEOUT_S * 1000, 300);
+    if (!ok) {
+      throw new UnavailableError(
+        c.name,
+        `not healthy after ${s.STACK_START_TIMEOUT_S}s (${c.running() ? 'process running' : 'process exited'}); log: ${c.logFile}\n${tailFile(c.logFile, 20)}`,
+      );
+    }
+  }
+  report(`${c.name.padEnd(15)} up at ${c.address} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+}
+
 /** Install what is missing, start what is stopped, wait until all are healthy. */
 export async function stackUp(
   s: StackSettings = loadStackSettings(),
   report: (line: string) => void = () => undefined,
 ): Promise<Record<string, string>> {
-  for (const c of stackComponents(s)) {
-    const t0 = Date.now();
-    await c.install();
-    if (!(await c.healthy().catch(() => false))) {
-      await c.start();
-      const ok = await waitUntil(() => c.healthy(), s.STACK_START_TIMEOUT_S * 1000, 300);
-      if (!ok) {
-        throw new UnavailableError(
-          c.name,
-          `not healthy after ${s.STACK_START_TIMEOUT_S}s (${c.running() ? 'process running' : 'process exited'}); log: ${c.logFile}\n${tailFile(c.logFile, 20)}`,
-        );
-      }
-    }
-    report(`${c.name.padEnd(15)} up at ${c.address} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
-  }
+  const [kafka, registry, clickhouse] = stackComponents(s) as [StackComponent, StackComponent, StackComponent];
+  for (const c of [kafka, registry, clickhouse]) await c.install();
+  // ClickHouse starts beside Kafka; the registry needs Kafka for its storage.
+  await Promise.all([
+    bringUp(kafka, s, report).then(() => bringUp(registry, s, report)),
+    bringUp(clickhouse, s, report),
+  ]);
   return clientEnv(s);
 }
 
