@@ -13,6 +13,7 @@ export const RECORD_NAMES: readonly RecordName[] = [
   'MeterCommand',
   'Outage',
   'MeterStatus',
+  'CommandResult',
 ];
 
 const localTypes = new Map<RecordName, avro.Type>();

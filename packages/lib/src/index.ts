@@ -8,3 +8,5 @@ export * from './kafka.js';
 export * from './registry.js';
 export * from './sql.js';
 export * from './clickhouse.js';
+export * from './metrics.js';
+export * from './dlq.js';

@@ -103,6 +103,19 @@ export interface MeterStatus {
   outage_id: string | null;
 }
 
+export type CommandStatus = 'ACCEPTED' | 'REFUSED';
+
+/** The head-end's answer to a MeterCommand (topic `<prefix>.command-results`). */
+export interface CommandResult {
+  command_id: string;
+  meter_id: string;
+  type: MeterCommandType;
+  status: CommandStatus;
+  reason: string | null;
+  decided_at: number;
+  event_id: string | null;
+}
+
 /** Record name (as in schemas/<Name>.avsc) to its TypeScript shape. */
 export interface RecordTypes {
   MeterProfile: MeterProfile;
@@ -111,5 +124,6 @@ export interface RecordTypes {
   MeterCommand: MeterCommand;
   Outage: Outage;
   MeterStatus: MeterStatus;
+  CommandResult: CommandResult;
 }
 export type RecordName = keyof RecordTypes;

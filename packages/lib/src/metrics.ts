@@ -1,0 +1,86 @@
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger } from './logger.js';
+
+/**
+ * Prometheus metrics and health endpoints of one service:
+ * GET /metrics, GET /healthz (process alive), GET /readyz (dependencies answer).
+ */
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly consumed: Counter<'topic'>;
+  readonly produced: Counter<'topic'>;
+  readonly dlq: Counter<'topic' | 'reason'>;
+  readonly batchSize: Histogram<'topic'>;
+  readonly lag: Gauge<'topic' | 'partition'>;
+  private ready: () => boolean = () => true;
+
+  constructor(readonly service: string) {
+    this.registry.setDefaultLabels({ service });
+    collectDefaultMetrics({ register: this.registry });
+    this.consumed = new Counter({
+      name: 'ami_messages_consumed_total',
+      help: 'Messages consumed, by topic',
+      labelNames: ['topic'],
+      registers: [this.registry],
+    });
+    this.produced = new Counter({
+      name: 'ami_messages_produced_total',
+      help: 'Messages produced, by topic',
+      labelNames: ['topic'],
+      registers: [this.registry],
+    });
+    this.dlq = new Counter({
+      name: 'ami_dlq_messages_total',
+      help: 'Messages sent to the dead-letter topic, by source topic and reason',
+      labelNames: ['topic', 'reason'],
+      registers: [this.registry],
+    });
+    this.batchSize = new Histogram({
+      name: 'ami_batch_size',
+      help: 'Messages per processed batch',
+      labelNames: ['topic'],
+      buckets: [1, 10, 100, 1000, 5000, 20000, 100000],
+      registers: [this.registry],
+    });
+    this.lag = new Gauge({
+      name: 'ami_consumer_lag',
+      help: 'High watermark minus the next offset to process',
+      labelNames: ['topic', 'partition'],
+      registers: [this.registry],
+    });
+  }
+
+  /** Readiness: the service says whether its dependencies answer. */
+  setReadiness(probe: () => boolean): void {
+    this.ready = probe;
+  }
+
+  /** Serve the endpoints on 127.0.0.1:port (0 = a free port). */
+  async serve(port: number, logger: Logger, host = '127.0.0.1'): Promise<Server> {
+    const server = createServer((req, res) => {
+      if (req.url === '/metrics') {
+        this.registry
+          .metrics()
+          .then((text) => {
+            res.writeHead(200, { 'Content-Type': this.registry.contentType });
+            res.end(text);
+          })
+          .catch((err: Error) => {
+            res.writeHead(500).end(err.message);
+          });
+        return;
+      }
+      if (req.url === '/healthz') return void res.writeHead(200).end('ok\n');
+      if (req.url === '/readyz') {
+        const ok = this.ready();
+        return void res.writeHead(ok ? 200 : 503).end(ok ? 'ready\n' : 'not ready\n');
+      }
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(port, host, resolve));
+    const address = server.address();
+    logger.info({ address }, 'metrics and health endpoints listening');
+    return server;
+  }
+}
