@@ -15,6 +15,7 @@ if [ "${AMI_SKIP_TEST_TOOLS:-}" != 1 ]; then
   # The independent Confluent-wire-format decoder of the tests, and the browser of the UI tests.
   /usr/bin/python3 -c 'import confluent_kafka, avro, requests' 2>/dev/null ||
     need_apt+=(python3-confluent-kafka python3-avro python3-requests)
+  [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing Debian packages: ${need_apt[*]}"

@@ -109,6 +109,11 @@ export class AvroCodec {
     return this.decodeKnown(name, id, buf);
   }
 
+  /** True when schema id `id` is cached and is exactly the local schema of `name` (its bytes need no resolution). */
+  isLocalSchema(name: RecordName, id: number): boolean {
+    return this.writers.get(id) === avroType(name);
+  }
+
   private decodeKnown<N extends RecordName>(name: N, id: number, buf: Buffer): RecordTypes[N] {
     const writer = this.writers.get(id)!;
     const reader = avroType(name);

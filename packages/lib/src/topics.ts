@@ -9,6 +9,8 @@ export interface Topics {
   dlq: string;
   /** Head-end's answers to commands (accepted or refused, with the reason). */
   commandResults: string;
+  /** Interruptions restored before confirmation (IEEE 1366 momentary): Outage records, status RESTORED. */
+  momentary: string;
 }
 
 export function topicNames(prefix = 'ami'): Topics {
@@ -21,10 +23,11 @@ export function topicNames(prefix = 'ami'): Topics {
     meterStatus: `${prefix}.meter-status`,
     dlq: `${prefix}.dlq`,
     commandResults: `${prefix}.command-results`,
+    momentary: `${prefix}.momentary-interruptions`,
   };
 }
 
 export type TopicRole = keyof Topics;
 
 /** Which topics are compacted (latest value per key is the state). */
-export const compactedTopics: ReadonlySet<TopicRole> = new Set(['meters', 'outages', 'meterStatus']);
+export const compactedTopics: ReadonlySet<TopicRole> = new Set(['meters', 'outages', 'meterStatus', 'momentary']);

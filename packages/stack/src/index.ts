@@ -45,7 +45,11 @@ export async function stackUp(
   s: StackSettings = loadStackSettings(),
   report: (line: string) => void = () => undefined,
 ): Promise<Record<string, string>> {
-  const [kafka, registry, clickhouse] = stackComponents(s) as [StackComponent, StackComponent, StackComponent];
+  const [kafka, registry, clickhouse] = stackComponents(s) as [
+    StackComponent,
+    StackComponent,
+    StackComponent,
+  ];
   for (const c of [kafka, registry, clickhouse]) await c.install();
   // ClickHouse starts beside Kafka; the registry needs Kafka for its storage.
   await Promise.all([
@@ -78,3 +82,11 @@ export async function stackStatus(s: StackSettings = loadStackSettings()): Promi
   }
   return out;
 }
+export {
+  SecureKafkaBroker,
+  freePort,
+  generatePassword,
+  type ScramUser,
+  type SecureKafkaOptions,
+} from './secureKafka.js';
+export { PIPELINE_GRANTS, pipelineAcls, type PipelineUser, type UserGrants } from './kafkaAcls.js';

@@ -42,9 +42,7 @@ export const detectorConfigSchema = commonConfigSchema.extend({
   /** Event ids are remembered this long past the watermark, so late duplicates are recognised. */
   DEDUP_RETENTION_MS: ms(3_600_000),
   /** Wall clock: when every input is caught up this long, the watermark follows the wall clock (0: never). */
-  IDLE_ADVANCE_MS: ms(5_000),
-  /** Wall clock: at most this long between transactions (offsets + outputs + state). */
-  COMMIT_INTERVAL_MS: ms(200),
+  IDLE_ADVANCE_MS: ms(2_000),
   /** Partitions of topics the detector creates when they are missing (tests, local stack). */
   DETECTOR_PARTITIONS: z.coerce.number().int().min(1).default(6),
 });

@@ -58,13 +58,12 @@ function neighboursSql(q: UsageQuery, db: string): string {
   const inPeriod = 'bk >= b_start AND bk < b_end';
   return `
     SELECT
-      meter_id,
-      any(b_start) AS b_start, any(b_end) AS b_end, any(installed) AS installed,
+      meter_id, b_start, b_end, installed,
       countIf(bk < b_start) > 0 AS has_ps, argMaxIf(la, bk, bk < b_start) AS ps_t, argMaxIf(lw, bk, bk < b_start) AS ps_e,
       countIf(bk >= b_start) > 0 AS has_ns, argMinIf(fa, bk, bk >= b_start) AS ns_t, argMinIf(fw, bk, bk >= b_start) AS ns_e,
       countIf(bk < b_end) > 0 AS has_pe, argMaxIf(la, bk, bk < b_end) AS pe_t, argMaxIf(lw, bk, bk < b_end) AS pe_e,
       countIf(bk >= b_end) > 0 AS has_ne, argMinIf(fa, bk, bk >= b_end) AS ne_t, argMinIf(fw, bk, bk >= b_end) AS ne_e,
-      sumIf(n, ${inPeriod}) AS reads_received,
+      sumIf(n, ${inPeriod}) AS received,
       minIf(iv, ${inPeriod} AND iv > 0) AS interval_s,
       maxIf(md, ${inPeriod}) AS max_demand_w
     FROM (
@@ -81,7 +80,7 @@ function neighboursSql(q: UsageQuery, db: string): string {
       SELECT meter_id, ${localMidnightSql(q.from)} AS b_start, ${localMidnightSql(q.to)} AS b_end, toUInt32(installed_at) AS installed
       FROM ${db}.meters_latest ${customer}
     ) USING meter_id
-    GROUP BY meter_id`;
+    GROUP BY meter_id, b_start, b_end, installed`;
 }
 
 /** The earliest (or latest) local midnight of `date` over all known zones: the scan range. */
@@ -103,7 +102,7 @@ function boundariesSql(q: UsageQuery): string {
       multiIf(has_ns AND ns_t = b_start, 0,
               has_ps AND has_ns, ps_e != ns_e,
               has_ns, installed < b_start,
-              1) AS start_estimated,
+              1) AS start_est,
       multiIf(in_progress, if(has_pe, toInt64(pe_e), energy_start_wh),
               has_ne AND ne_t = b_end, toInt64(ne_e),
               has_pe AND has_ne, ${interpolateSql('pe_t', 'pe_e', 'ne_t', 'ne_e', 'b_end')},
@@ -112,7 +111,7 @@ function boundariesSql(q: UsageQuery): string {
       multiIf(in_progress, 0,
               has_ne AND ne_t = b_end, 0,
               has_pe AND has_ne, pe_e != ne_e,
-              1) AS end_estimated,
+              1) AS end_est,
       toUInt32(if(interval_s = 0, 0,
         intDiv(greatest(toInt64(least(toUInt32(${asOf}), b_end)) - toInt64(greatest(b_start, installed)), 0), interval_s))) AS reads_expected
     FROM (${neighboursSql(q, sqlIdent(q.db))})
@@ -149,9 +148,9 @@ export function usageSql(q: UsageQuery): string {
       toDateTime(b_start) AS period_start, toDateTime(b_end) AS period_end,
       energy_start_wh, energy_end_wh,
       toDecimal64(energy_end_wh - energy_start_wh, 3) / 1000 AS kwh,
-      toUInt32(reads_received) AS reads_received, reads_expected,
-      toUInt8(start_estimated OR end_estimated) AS estimated,
-      toUInt8(start_estimated) AS start_estimated, toUInt8(end_estimated) AS end_estimated,
+      toUInt32(received) AS reads_received, reads_expected,
+      toUInt8(start_est OR end_est) AS estimated,
+      toUInt8(start_est) AS start_estimated, toUInt8(end_est) AS end_estimated,
       toUInt8(NOT in_progress) AS period_complete,
       max_demand_w, tariff_version,
       toUInt64(rate) AS rate_sen_per_kwh,

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { ConfigError, sqlIdent, sqlString, type Logger } from '@ami/lib';
+import { ConfigError, sqlIdent, type Logger } from '@ami/lib';
 import { rupiahToSen, type TariffRow } from './billing.js';
 
 /** Versioned tariff files: one JSON per regulation, never edited once loaded (add a new version). */
@@ -57,7 +57,7 @@ export async function loadTariffs(ch: ClickHouseClient, db: string, logger: Logg
   await ch.insert({
     table: `${sqlIdent(db)}.tariffs`,
     format: 'JSONEachRow',
-    values: fresh.map((r) => ({ ...r, subsidised: r.subsidised ? 1 : 0, loaded_at: Math.floor(Date.now() / 1000) })),
+    values: fresh.map((r) => ({ ...r, subsidised: r.subsidised ? 1 : 0, loaded_at: new Date().toISOString().slice(0, 19).replace('T', ' ') })),
   });
   const versions = [...new Set(fresh.map((r) => r.version))];
   logger.info({ db, versions }, 'tariffs loaded');
@@ -67,8 +67,8 @@ export async function loadTariffs(ch: ClickHouseClient, db: string, logger: Logg
 /** The tariff rows as stored in ClickHouse (for `ami usage` and tests). */
 export async function readTariffs(ch: ClickHouseClient, db: string): Promise<TariffRow[]> {
   const rs = await ch.query({
-    query: `SELECT version, toString(valid_from) AS valid_from, tariff, daya_min_va, daya_max_va, rate_sen_per_kwh, subsidised, min_charge_hours FROM ${sqlIdent(db)}.tariffs FINAL WHERE version != ${sqlString('')}`,
+    query: `SELECT version, toString(valid_from) AS valid_from, tariff, daya_min_va, daya_max_va, rate_sen_per_kwh, subsidised, min_charge_hours FROM ${sqlIdent(db)}.tariffs FINAL`,
     format: 'JSONEachRow',
   });
-  return (await rs.json<TariffRow & { subsidised: number }>()).map((r) => ({ ...r, subsidised: Boolean(r.subsidised) }));
+  return (await rs.json<Omit<TariffRow, 'subsidised'> & { subsidised: number }>()).map((r) => ({ ...r, subsidised: Boolean(r.subsidised) }));
 }

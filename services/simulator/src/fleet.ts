@@ -87,6 +87,16 @@ export interface FleetOptions {
   garduPerFeeder?: { min: number; max: number };
   /** Meters per ULP above which a region opens its next ULP (default 30,000). */
   metersPerUlp?: number;
+  /** Share of AMR (KDPM A) meters, default 0.07; the AMI kinds keep their proportions. */
+  amrShare?: number;
+}
+
+/** KDPM weights with the AMR share replaced by `amr`. */
+export function kdpmWeights(amr = KDPM_WEIGHTS[4]!): number[] {
+  if (amr < 0 || amr > 1) throw new RangeError(`AMR share must be in [0, 1], got ${amr}`);
+  const ami = KDPM_WEIGHTS.slice(0, 4);
+  const total = ami.reduce((a, b) => a + b, 0);
+  return [...ami.map((w) => (w / total) * (1 - amr)), amr];
 }
 
 export interface Ulp {
@@ -138,20 +148,20 @@ export class Fleet {
     this.garduIds.push(...layout.garduIds);
     this.garduIds.forEach((id, g) => this.garduByIdMap.set(id, g));
     this.ulpSerialBase = Uint32Array.from(layout.ulpSerialBase);
-    this.assignMeters();
+    this.assignMeters(kdpmWeights(opts.amrShare));
   }
 
   get garduTotal(): number {
     return this.garduIds.length;
   }
 
-  private assignMeters(): void {
+  private assignMeters(kdpm: number[]): void {
     const productWeights = TARIFF_PRODUCTS.map((p) => p.weight);
     for (let g = 0; g < this.garduTotal; g++) {
       const first = this.garduFirst[g]!;
       for (let m = first; m < first + this.garduCount[g]!; m++) {
         this.meterGardu[m] = g;
-        this.meterKdpm[m] = pickWeighted(KDPM_WEIGHTS, unit(this.seed, m, 11));
+        this.meterKdpm[m] = pickWeighted(kdpm, unit(this.seed, m, 11));
         this.meterProduct[m] = pickWeighted(productWeights, unit(this.seed, m, 12));
       }
     }

@@ -1,5 +1,5 @@
 import type { Fleet } from './fleet.js';
-import { curveAt, localHourOf, meanOfCurve } from './loadCurve.js';
+import { curveAt, meanOfCurve } from './loadCurve.js';
 import { gauss, unit } from './prng.js';
 
 /**
@@ -16,11 +16,10 @@ export function peakShare(fleet: Fleet, m: number): number {
   return 0.3 + 0.5 * unit(fleet.seed, m, 21);
 }
 
-/** Demand the customer's appliances ask for (W) around `atMs`, before any limit. */
-export function naturalDemandW(fleet: Fleet, m: number, atMs: number, tick: number): number {
+/** Demand the customer's appliances ask for (W) at a local hour, before any limit. */
+export function naturalDemandW(fleet: Fleet, m: number, localHour: number, tick: number): number {
   const p = fleet.productOf(m);
-  const hour = localHourOf(atMs, fleet.regionOfMeter(m).utcOffsetH);
-  const base = p.dayaVa * peakShare(fleet, m) * curveAt(p.loadClass, hour);
+  const base = p.dayaVa * peakShare(fleet, m) * curveAt(p.loadClass, localHour);
   const noisy = base * (1 + DEMAND_NOISE * gauss(fleet.seed, m, tick, 22));
   return Math.max(0, Math.round(noisy));
 }

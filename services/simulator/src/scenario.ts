@@ -143,6 +143,8 @@ export const scenarioSchema = z
         seed: z.union([z.string(), z.number()]).optional(),
         regions: z.array(z.string()).optional(),
         gardu_size: z.tuple([z.number().int().positive(), z.number().int().positive()]).optional(),
+        /** Share of AMR (KDPM A) meters (default 0.07). */
+        amr_share: share.optional(),
       })
       .strict()
       .default({}),

@@ -1,0 +1,13 @@
+import { recordSimulation, readRecording } from './recording.js';
+import { loadScenario } from '../../services/simulator/src/scenario.js';
+import { fleetFor, startFor } from '../../services/simulator/src/run.js';
+const s = loadScenario('regional-blackout');
+const meters = Number(process.argv[2] ?? 20000);
+const hours = Number(process.argv[3] ?? 6);
+const fleet = fleetFor(s, { meters });
+const t0 = Date.now();
+const m = await recordSimulation({ path: '/tmp/lt/rec.avro', fleet, scenario: s, startMs: startFor(s, undefined), durationMs: hours * 3600e3 });
+console.log(m, Date.now() - t0, 'ms', Math.round(m.reads / ((Date.now() - t0) / 1000)), 'reads/s');
+const t1 = Date.now(); let n = 0;
+for await (const d of readRecording('/tmp/lt/rec.avro')) n += d.reads.length + d.events.length;
+console.log('read back', n, Date.now() - t1, 'ms');

@@ -1,0 +1,13 @@
+import { AvroCodec, createKafka, createLogger, createRegistry, loadCommonConfig } from '@ami/lib';
+import { Replayer } from './replay.js';
+import { readManifest } from './recording.js';
+import { parsePace } from './pace.js';
+const cfg = loadCommonConfig({ ...process.env, AMI_TOPIC_PREFIX: `lt-scratch-${Date.now().toString(36)}` });
+const logger = createLogger('x', 'warn');
+const kafka = createKafka(cfg, logger);
+const r = new Replayer({ kafka, codec: new AvroCodec(createRegistry(cfg)), prefix: cfg.AMI_TOPIC_PREFIX, recording: '/tmp/lt/rec.avro', manifest: readManifest('/tmp/lt/rec.avro'), pace: parsePace(process.argv[2] ?? 'max'), chunk: Number(process.argv[3] ?? 20000) });
+await r.start();
+const s = await r.replay();
+await r.close();
+const secs = (s.endedAt - s.startedAt) / 1000;
+console.log({ prefix: cfg.AMI_TOPIC_PREFIX, reads: s.reads, distinct: s.distinctReads, secs, rate: Math.round(s.reads / secs), mb: (s.bytes / secs / 1e6).toFixed(1), sendWaitShare: (s.sendWaitMs / 1000 / secs).toFixed(2), meanReadBytes: s.meanReadBytes.toFixed(1), sends: s.sends, markers: s.markers.length });

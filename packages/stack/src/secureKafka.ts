@@ -1,0 +1,356 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
+import { UnavailableError } from '@ami/lib';
+import { isAlive, readPid, spawnDaemon, stopDaemon, tailFile, waitUntil } from './processes.js';
+
+const run = promisify(execFile);
+
+export interface ScramUser {
+  name: string;
+  password: string;
+}
+
+export interface SecureKafkaOptions {
+  /** A folder of its own (config, data, log, pid); created if missing. Never the stack's AMI_HOME/kafka. */
+  home: string;
+  /** The Kafka jars, e.g. `new KafkaComponent(settings).libs`. */
+  libs: string;
+  host?: string;
+  /** Client listener (SASL_PLAINTEXT, SCRAM-SHA-512). */
+  port: number;
+  /** Controller listener (SASL_PLAINTEXT, PLAIN, only `admin`). */
+  controllerPort: number;
+  /** The super user: inter-broker, controller, ACL and user administration. */
+  admin: ScramUser;
+  /** Further SCRAM-SHA-512 users written into the metadata log at format time. */
+  formatUsers?: ScramUser[];
+  /**
+   * Also a SASL_SSL listener (TLS, then SCRAM-SHA-512) on this port, with a
+   * server certificate for `host` signed by a CA generated into `home/tls`
+   * (`caFile`; clients trust it with NODE_EXTRA_CA_CERTS).
+   */
+  tlsPort?: number;
+  heap?: string;
+}
+
+/** A password that is safe inside JAAS quotes and `--add-scram` brackets (base64url, no padding). */
+export function generatePassword(bytes = 24): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+/** A TCP port that was free a moment ago on `host`. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/**
+ * A single-node KRaft Kafka (broker and controller in one process) secured the
+ * way a production cluster is: clients authenticate with SASL/SCRAM-SHA-512,
+ * every request is checked by the StandardAuthorizer (deny unless an ACL
+ * allows, `admin` is the only super user), the controller listener accepts
+ * only `admin` (SASL/PLAIN). It runs from the same jars as the local stack but
+ * in its own folder and on its own ports, so it never touches the stack's broker.
+ *
+ * Passwords live in memory and in the 0600 files of `home` only; callers
+ * generate them at run time and delete `home` afterwards.
+ */
+export class SecureKafkaBroker {
+  readonly host: string;
+  readonly logFile: string;
+  private readonly pidFile: string;
+  private readonly configFile: string;
+  private readonly adminClientFile: string;
+
+  constructor(private readonly o: SecureKafkaOptions) {
+    this.host = o.host ?? '127.0.0.1';
+    this.logFile = join(o.home, 'kafka.log');
+    this.pidFile = join(o.home, 'kafka.pid');
+    this.configFile = join(o.home, 'server.properties');
+    this.adminClientFile = join(o.home, 'admin-client.properties');
+  }
+
+  get address(): string {
+    return `${this.host}:${this.o.port}`;
+  }
+
+  /** The SASL_SSL listener, if `tlsPort` was given. */
+  get tlsAddress(): string | undefined {
+    return this.o.tlsPort ? `${this.host}:${this.o.tlsPort}` : undefined;
+  }
+
+  /** The CA (PEM) that signed the broker's TLS certificate. */
+  get caFile(): string {
+    return join(this.o.home, 'tls', 'ca.pem');
+  }
+
+  /** The environment a service needs to reach this broker as `user`, in the names `loadCommonConfig` reads. */
+  clientEnv(user: ScramUser, { tls = false } = {}): Record<string, string> {
+    if (tls && !this.tlsAddress) throw new Error('this broker has no TLS listener (tlsPort)');
+    return {
+      KAFKA_BROKERS: tls ? this.tlsAddress! : this.address,
+      KAFKA_SSL: tls ? 'true' : 'false',
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: user.name,
+      KAFKA_SASL_PASSWORD: user.password,
+    };
+  }
+
+  private javaArgs(mainClass: string, args: string[], heap = '256m', tool = true): string[] {
+    return [
+      `-Xmx${heap}`,
+      // Tools are short-lived: the C1 compiler and serial GC start faster.
+      ...(tool ? ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'] : []),
+      `-Dlog4j.configuration=file:${join(this.o.home, 'log4j.properties')}`,
+      '-cp',
+      `${this.o.libs}/*`,
+      mainClass,
+      ...args,
+    ];
+  }
+
+  private writeFiles(): void {
+    const { home, port, controllerPort: cport, admin } = this.o;
+    const host = this.host;
+    mkdirSync(join(home, 'data'), { recursive: true, mode: 0o700 });
+    const scramJaas = `org.apache.kafka.common.security.scram.ScramLoginModule required username="${admin.name}" password="${admin.password}";`;
+    // PLAIN on the controller listener: the server side checks `user_admin`, the client side (broker to controller) logs in as admin.
+    const plainJaas = `org.apache.kafka.common.security.plain.PlainLoginModule required username="${admin.name}" password="${admin.password}" user_${admin.name}="${admin.password}";`;
+    const tls = this.o.tlsPort
+      ? {
+          listener: `,SASL_SSL://${host}:${this.o.tlsPort}`,
+          map: ',SASL_SSL:SASL_SSL',
+          props: `listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=${scramJaas}
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=${this.writeCertificates()}
+`,
+        }
+      : { listener: '', map: '', props: '' };
+    const props = `# Written by packages/stack/src/secureKafka.ts for a test; holds generated passwords (0600).
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@${host}:${cport}
+listeners=SASL_PLAINTEXT://${host}:${port},CONTROLLER://${host}:${cport}${tls.listener}
+advertised.listeners=SASL_PLAINTEXT://${host}:${port}${tls.listener}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=SASL_PLAINTEXT
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT${tls.map}
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=${scramJaas}
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=${plainJaas}
+${tls.props}authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:${admin.name}
+allow.everyone.if.no.acl.found=false
+log.dirs=${join(home, 'data')}
+num.partitions=3
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=3
+group.initial.rebalance.delay.ms=0
+`;
+    writeFileSync(this.configFile, props, { mode: 0o600 });
+    writeFileSync(
+      this.adminClientFile,
+      `security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=${scramJaas}\n`,
+      { mode: 0o600 },
+    );
+    writeFileSync(
+      join(home, 'log4j.properties'),
+      `log4j.rootLogger=WARN, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.server.KafkaRaftServer=INFO
+log4j.logger.kafka.server.BrokerServer=INFO
+# Every denied request, e.g. "Principal = User:dashboard is Denied operation = WRITE ... on resource = Topic:LITERAL:ami.outages".
+log4j.logger.kafka.authorizer.logger=INFO
+`,
+    );
+  }
+
+  /**
+   * A throw-away CA and a server certificate for `host` (IP and DNS SANs),
+   * made with openssl; returns the PEM key store (PKCS#8 key + chain) Kafka reads.
+   */
+  private writeCertificates(): string {
+    const dir = join(this.o.home, 'tls');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const ssl = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    const san = /^[0-9.]+$|:/.test(this.host) ? `IP:${this.host}` : `DNS:${this.host}`;
+    writeFileSync(join(dir, 'server.ext'), `subjectAltName=${san},DNS:localhost\n`);
+    ssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=ami-test-ca',
+    ]);
+    ssl([
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'server.key',
+      '-out',
+      'server.csr',
+      '-subj',
+      `/CN=${this.host}`,
+    ]);
+    ssl([
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.crt',
+      '-days',
+      '2',
+      '-extfile',
+      'server.ext',
+    ]);
+    const store = join(dir, 'server-keystore.pem');
+    writeFileSync(
+      store,
+      [
+        readFileSync(join(dir, 'server.key'), 'utf8'),
+        readFileSync(join(dir, 'server.crt'), 'utf8'),
+        readFileSync(this.caFile, 'utf8'),
+      ].join(''),
+      { mode: 0o600 },
+    );
+    return store;
+  }
+
+  /** Write the config, format the storage with the SCRAM users, start the process (returns at once). */
+  async start(): Promise<void> {
+    if (this.running()) return;
+    this.writeFiles();
+    const users = [this.o.admin, ...(this.o.formatUsers ?? [])];
+    const scram = users.flatMap((u) => [
+      '--add-scram',
+      `SCRAM-SHA-512=[name=${u.name},password=${u.password}]`,
+    ]);
+    await run(
+      'java',
+      this.javaArgs('kafka.tools.StorageTool', [
+        'format',
+        '-t',
+        randomBytes(16).toString('base64url'),
+        '-c',
+        this.configFile,
+        '--ignore-formatted',
+        ...scram,
+      ]),
+      { timeout: 60_000 },
+    );
+    const heap = this.o.heap ?? '512m';
+    spawnDaemon({
+      name: 'secure-kafka',
+      command: 'java',
+      args: [`-Xms${heap}`, ...this.javaArgs('kafka.Kafka', [this.configFile], heap, false)],
+      logFile: this.logFile,
+      pidFile: this.pidFile,
+    });
+  }
+
+  /** The broker's log (stdout/stderr), including the authorizer's denials. */
+  log(): string {
+    return existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
+  }
+
+  running(): boolean {
+    return isAlive(readPid(this.pidFile));
+  }
+
+  /** True when `admin` can authenticate and the cluster has a broker and a controller. */
+  async healthy(): Promise<boolean> {
+    if (!this.running()) return false;
+    const admin = new Kafka({
+      brokers: [this.address],
+      sasl: { mechanism: 'scram-sha-512', username: this.o.admin.name, password: this.o.admin.password },
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 0 },
+      connectionTimeout: 1000,
+    }).admin();
+    try {
+      await admin.connect();
+      const cluster = await admin.describeCluster();
+      return cluster.brokers.length > 0 && cluster.controller !== null;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  async waitHealthy(timeoutMs = 60_000): Promise<void> {
+    const ok = await waitUntil(() => this.healthy(), timeoutMs, 300);
+    if (!ok) {
+      throw new UnavailableError(
+        'secure-kafka',
+        `not healthy after ${timeoutMs} ms (${this.running() ? 'process running' : 'process exited'}); log: ${this.logFile}\n${tailFile(this.logFile, 30)}`,
+      );
+    }
+  }
+
+  /**
+   * Create or change a SCRAM-SHA-512 user on the running cluster, the way an
+   * operator does (kafka-configs.sh): kafkajs has no AlterUserScramCredentials.
+   */
+  async upsertScramUser(user: ScramUser): Promise<void> {
+    await run(
+      'java',
+      this.javaArgs('kafka.admin.ConfigCommand', [
+        '--bootstrap-server',
+        this.address,
+        '--command-config',
+        this.adminClientFile,
+        '--alter',
+        '--add-config',
+        `SCRAM-SHA-512=[password=${user.password}]`,
+        '--entity-type',
+        'users',
+        '--entity-name',
+        user.name,
+      ]),
+      { timeout: 60_000 },
+    );
+  }
+
+  /** SIGTERM the process group, SIGKILL after `graceMs`. */
+  async stop(graceMs = 10_000): Promise<void> {
+    await stopDaemon(this.pidFile, graceMs);
+  }
+}

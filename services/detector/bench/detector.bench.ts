@@ -1,0 +1,239 @@
+/**
+ * `npm run bench:detector`: the detector beside a pass-through consumer, on the
+ * local stack, in one run.
+ *
+ * 1. Topology of BENCH_METERS meters (default 1.2 M, ~133 per gardu) on `meters`.
+ * 2. Steady state: one interval read per meter on `reads`; msgs/s of the
+ *    pass-through consumer (decode only) and of the detector over that backlog.
+ * 3. Storm: 200 k last gasps over 1,500 gardu (150 feeders) within 10 s of event
+ *    time, then a clock event past the confirmation delay: time from that last
+ *    message to the last OPEN record. Then every meter's power restore: time
+ *    from the last message to the last RESTORED record.
+ * 4. Peak memory (VmHWM) of the detector process with the topology loaded.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { randomBytes } from 'node:crypto';
+import type { Producer } from 'kafkajs';
+import {
+  AvroCodec,
+  createKafka,
+  createLogger,
+  createRegistry,
+  ensureTopics,
+  loadCommonConfig,
+  topicNames,
+  valueSubject,
+  type MeterEvent,
+  type MeterProfile,
+  type MeterRead,
+  type Outage,
+} from '@ami/lib';
+import { defaultDetectorConfig } from '../src/config.js';
+
+const METERS = Number(process.env.BENCH_METERS ?? 1_200_000);
+const PER_GARDU = 133;
+const STORM_GARDU = 1_500;
+const GARDU_PER_FEEDER = 10;
+const STORM_GASPS = 200_000;
+const PARTITIONS = 6;
+
+const prefix = `bench_${Date.now().toString(36)}_${randomBytes(2).toString('hex')}`;
+const common = loadCommonConfig({ ...process.env, AMI_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' });
+const logger = createLogger('bench', 'warn');
+const topics = topicNames(prefix);
+const kafka = createKafka(common, logger);
+const codec = new AvroCodec(createRegistry(common));
+const B0 = Date.UTC(2026, 10, 28, 2, 0, 0); // a read boundary
+const STORM_AT = B0 + 60_000;
+const DELAY = defaultDetectorConfig.CONFIRM_DELAY_MS;
+const LATENESS = defaultDetectorConfig.ALLOWED_LATENESS_MS;
+
+const garduOf = (i: number) => `GD${String(Math.floor(i / PER_GARDU)).padStart(5, '0')}`;
+const meterOf = (i: number) => `MTR${String(i).padStart(8, '0')}`;
+
+function profile(i: number): MeterProfile {
+  const g = Math.floor(i / PER_GARDU);
+  return {
+    meter_id: meterOf(i),
+    idpel: String(510000000000 + i),
+    kdpm: i % 20 === 0 ? 'A' : 'L',
+    phases: 1,
+    tariff: 'R-1',
+    daya_va: 1300,
+    gardu_id: garduOf(i),
+    feeder_id: `PY${String(Math.floor(g / GARDU_PER_FEEDER)).padStart(4, '0')}`,
+    ulp: `ULP${Math.floor(g / 200)}`,
+    region: 'JATIM',
+    timezone: 'Asia/Jakarta',
+    installed_at: 0,
+  };
+}
+
+function read(i: number): MeterRead {
+  return { meter_id: meterOf(i), gardu_id: garduOf(i), read_at: B0, interval_s: 900, energy_import_wh: 1_000_000 + i, demand_w: 300, voltage_v: 221.5, relay: 'CLOSED', power_limit_va: 1300, kind: 'INTERVAL' };
+}
+
+function event(i: number, type: MeterEvent['type'], at: number): MeterEvent {
+  return { event_id: `${type}-${i}-${at}`, meter_id: meterOf(i), gardu_id: garduOf(i), occurred_at: at, type, relay: 'CLOSED', cause: 'NONE', power_limit_va: null };
+}
+
+/** Encodes and sends `count` records, 8 batches of 5,000 in flight. */
+async function produce<T>(producer: Producer, topic: string, count: number, make: (k: number) => T, key: (r: T) => string, encode: (r: T) => Buffer): Promise<number> {
+  const t0 = Date.now();
+  const inFlight = new Set<Promise<unknown>>();
+  for (let start = 0; start < count; start += 5000) {
+    const messages = [];
+    for (let k = start; k < Math.min(count, start + 5000); k++) {
+      const r = make(k);
+      messages.push({ key: key(r), value: encode(r) });
+    }
+    const p = producer.send({ topic, messages, acks: 1 }).finally(() => inFlight.delete(p));
+    inFlight.add(p);
+    if (inFlight.size >= 8) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  return Date.now() - t0;
+}
+
+interface Progress {
+  t: number;
+  consumed: number;
+  peakMiB: number;
+  ready?: boolean;
+}
+
+/** A measured process (bench/child.ts) with its latest progress line. */
+function child(mode: 'detector' | 'passthrough', env: Record<string, string>): { proc: ChildProcess; last: () => Progress | undefined; first: (p: (x: Progress) => boolean) => Promise<Progress> } {
+  const proc = spawn(process.execPath, ['--max-old-space-size=3072', '--import', 'tsx', 'services/detector/bench/child.ts', mode], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let last: Progress | undefined;
+  const waiters: Array<{ pred: (x: Progress) => boolean; resolve: (x: Progress) => void }> = [];
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    last = JSON.parse(line) as Progress;
+    for (const w of [...waiters]) {
+      if (w.pred(last)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(last);
+      }
+    }
+  });
+  return {
+    proc,
+    last: () => last,
+    first: (pred) => new Promise((resolve) => (last && pred(last) ? resolve(last) : waiters.push({ pred, resolve }))),
+  };
+}
+
+async function stop(proc: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  if (proc.exitCode === null) proc.kill('SIGKILL');
+}
+
+/** Steady-state rate between the first progress and consuming `n` messages. */
+async function rate(c: ReturnType<typeof child>, n: number): Promise<number> {
+  const start = await c.first((p) => p.consumed > 0);
+  const end = await c.first((p) => p.consumed >= n);
+  return ((end.consumed - start.consumed) / Math.max(1, end.t - start.t)) * 1000;
+}
+
+async function main(): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, prefix, { partitions: PARTITIONS });
+  const producer = kafka.producer();
+  await producer.connect();
+  const enc = {
+    meter: codec.encoder('MeterProfile', await codec.register('MeterProfile', valueSubject(topics.meters))),
+    read: codec.encoder('MeterRead', await codec.register('MeterRead', valueSubject(topics.reads))),
+    event: codec.encoder('MeterEvent', await codec.register('MeterEvent', valueSubject(topics.events))),
+  };
+  console.log(`topology: ${METERS.toLocaleString()} meters, ${Math.ceil(METERS / PER_GARDU).toLocaleString()} gardu; prefix ${prefix}`);
+  let ms = await produce(producer, topics.meters, METERS, profile, (r) => r.meter_id, enc.meter);
+  console.log(`  meters produced in ${(ms / 1000).toFixed(1)} s`);
+  ms = await produce(producer, topics.reads, METERS, read, (r) => r.gardu_id, enc.read);
+  console.log(`  ${METERS.toLocaleString()} reads produced in ${(ms / 1000).toFixed(1)} s`);
+
+  const env = { AMI_TOPIC_PREFIX: prefix, DETECTOR_GROUP_ID: `ami-detector.${prefix}`, DETECTOR_INSTANCE_ID: prefix, LOG_LEVEL: 'warn' };
+
+  // Baseline: decode-only consumer over the same backlog.
+  const base = child('passthrough', env);
+  const baseRate = await rate(base, METERS);
+  await stop(base.proc);
+
+  const t0 = Date.now();
+  const det = child('detector', env);
+  const ready = await det.first((p) => p.ready === true);
+  const loadS = (ready.t - t0) / 1000;
+  const detRate = await rate(det, METERS);
+  const steadyPeak = det.last()!.peakMiB;
+
+  // Storm.
+  const outages: Outage[] = [];
+  const watch = kafka.consumer({ groupId: `bench.watch.${prefix}`, readUncommitted: false });
+  await watch.connect();
+  await watch.subscribe({ topic: topics.outages, fromBeginning: true });
+  await watch.run({ eachMessage: async ({ message }) => void outages.push({ ...(await codec.decode('Outage', message.value!)), emitted_at: Date.now() }) });
+  const stormMeters = STORM_GARDU * PER_GARDU;
+  const stride = stormMeters / STORM_GASPS; // ~1: every storm meter gasps once
+  ms = await produce(producer, topics.events, STORM_GASPS, (k) => event(Math.floor(k * stride), 'LAST_GASP', STORM_AT + Math.floor((k / STORM_GASPS) * 10_000)), (r) => r.gardu_id, enc.event);
+  console.log(`storm: ${STORM_GASPS.toLocaleString()} last gasps over ${STORM_GARDU} gardu produced in ${(ms / 1000).toFixed(1)} s`);
+  // One message past the confirmation delay (+ lateness) makes event time confirm them.
+  const clockAt = STORM_AT + 10_000 + DELAY + LATENESS + 1000;
+  await produce(producer, topics.events, 1, () => event(METERS - 1, 'POWER_LIMIT_CHANGED', clockAt), (r) => r.gardu_id, enc.event);
+  const lastOpenMsg = Date.now();
+  const opened = await until(() => outages.filter((o) => o.status === 'OPEN' && o.scope === 'GARDU').length >= STORM_GARDU, 600_000);
+  const lastOpen = Math.max(...outages.filter((o) => o.status === 'OPEN').map((o) => o.emitted_at));
+  const gaspsAccounted = sumLatest(outages, 'GARDU', (o) => o.last_gasps);
+
+  ms = await produce(producer, topics.events, stormMeters, (i) => event(i, 'POWER_RESTORE', clockAt + 60_000 + (i % 10_000)), (r) => r.gardu_id, enc.event);
+  const lastRestoreMsg = Date.now();
+  const restored = await until(() => outages.filter((o) => o.status === 'RESTORED' && o.scope === 'GARDU').length >= STORM_GARDU, 600_000);
+  const lastRestored = Math.max(...outages.filter((o) => o.status === 'RESTORED').map((o) => o.emitted_at));
+  const peak = det.last()!.peakMiB;
+
+  console.log('');
+  console.log('steady state (one read per meter, backlog consumed from the start)');
+  console.log(`  pass-through (decode only)  ${Math.round(baseRate).toLocaleString().padStart(9)} msgs/s`);
+  console.log(`  detector                    ${Math.round(detRate).toLocaleString().padStart(9)} msgs/s   ratio ${(detRate / baseRate).toFixed(2)} (goal >= 0.5, >= 100k/s)`);
+  console.log(`  detector start with ${METERS.toLocaleString()} meters loaded: ${loadS.toFixed(1)} s, peak RSS ${steadyPeak} MiB`);
+  console.log('regional blackout storm');
+  console.log(`  gardu outages OPEN ${opened ? STORM_GARDU : 'NOT ALL'}; last gasps accounted ${gaspsAccounted.toLocaleString()} / ${STORM_GASPS.toLocaleString()}`);
+  console.log(`  FEEDER outages: ${new Set(outages.filter((o) => o.scope === 'FEEDER').map((o) => o.outage_id)).size}`);
+  console.log(`  last message (past the confirmation delay) -> last OPEN record:   ${((lastOpen - lastOpenMsg) / 1000).toFixed(2)} s (goal <= 5 s)`);
+  console.log(`  last restore message -> last RESTORED record:                    ${((lastRestored - lastRestoreMsg) / 1000).toFixed(2)} s (restores ${restored ? 'all' : 'NOT ALL'} seen)`);
+  console.log(`  restores produced in ${(ms / 1000).toFixed(1)} s`);
+  console.log(`peak memory of the detector: ${peak} MiB (goal < 2048 MiB)`);
+
+  await stop(det.proc);
+  await watch.disconnect();
+  await producer.disconnect();
+  await admin.deleteTopics({ topics: [...Object.values(topics), `${prefix}.detector-state`] }).catch(() => undefined);
+  await admin.disconnect();
+}
+
+function sumLatest(outages: Outage[], scope: Outage['scope'], f: (o: Outage) => number): number {
+  const latest = new Map(outages.filter((o) => o.scope === scope).map((o) => [o.outage_id, o]));
+  return [...latest.values()].reduce((s, o) => s + f(o), 0);
+}
+
+async function until(pred: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,165 @@
+import { heapPop, heapPush } from './heap.js';
+
+/**
+ * Event time at the edge: a watermark over the consumed topic-partitions,
+ * a buffer that releases inputs in event-time order once the watermark passes
+ * them, and the offsets that are safe to commit. Pure: the wall clock is a
+ * parameter.
+ *
+ * - Watermark = min over inputs still catching up of (newest event time -
+ *   allowed lateness); inputs that are caught up do not hold it back. When
+ *   every input has been caught up and quiet for `idleAdvanceMs` (wall clock),
+ *   all buffered inputs are released and event time follows the wall clock.
+ * - An input at or before the watermark is late: the edge sends it to the DLQ
+ *   (reason `late`), it is never silently dropped.
+ * - The committed offset of a topic-partition is its oldest buffered input, so
+ *   a restart replays what was buffered. Inputs consumed before the last saved
+ *   state and already released (offset < consumedUpTo, time <= releasedUpTo)
+ *   are recognised and skipped on replay.
+ */
+
+export interface GateConfig {
+  allowedLatenessMs: number;
+  idleAdvanceMs: number;
+}
+
+/** What is saved per topic-partition with the state, in the same transaction as the offsets. */
+export interface TpMeta {
+  consumedUpTo: number;
+  maxTime: number;
+  releasedUpTo: number;
+}
+
+export interface Held<V> {
+  t: number;
+  tp: string;
+  offset: number;
+  value: V;
+  released: boolean;
+}
+
+interface TpState<V> {
+  maxTime: number;
+  consumedUpTo: number;
+  caughtUp: boolean;
+  /** Replay guard from the saved state. */
+  saved: TpMeta | null;
+  /** Buffered inputs in offset order (head advances past released ones). */
+  queue: Held<V>[];
+  head: number;
+}
+
+export type Offer = 'buffered' | 'late' | 'replayed';
+
+export class EventTimeGate<V> {
+  private readonly tps = new Map<string, TpState<V>>();
+  private readonly heap: Held<V>[] = [];
+  private released = Number.NEGATIVE_INFINITY;
+  private lastArrivalWall = 0;
+
+  constructor(private readonly cfg: GateConfig) {}
+
+  get watermark(): number {
+    return this.released;
+  }
+
+  get buffered(): number {
+    return this.heap.length;
+  }
+
+  /** Start tracking a topic-partition, optionally from its saved meta. */
+  track(tp: string, caughtUp: boolean, saved: TpMeta | null = null): void {
+    this.tps.set(tp, { maxTime: saved?.maxTime ?? Number.NEGATIVE_INFINITY, consumedUpTo: saved?.consumedUpTo ?? 0, caughtUp, saved, queue: [], head: 0 });
+    if (saved) this.released = Math.max(this.released, saved.releasedUpTo);
+  }
+
+  /** Stop tracking (partition revoked): its buffered inputs are dropped; the new owner replays them. */
+  untrack(tp: string): void {
+    if (!this.tps.delete(tp)) return;
+    const keep = this.heap.filter((h) => h.tp !== tp);
+    this.heap.length = 0;
+    for (const h of keep) heapPush(this.heap, h, before);
+  }
+
+  tracked(tp: string): boolean {
+    return this.tps.has(tp);
+  }
+
+  offer(tp: string, offset: number, t: number, value: V, nowWall: number): Offer {
+    const s = this.tps.get(tp);
+    if (!s) throw new Error(`topic-partition ${tp} is not tracked`);
+    s.consumedUpTo = Math.max(s.consumedUpTo, offset + 1);
+    this.lastArrivalWall = nowWall;
+    if (s.saved && offset < s.saved.consumedUpTo && t <= s.saved.releasedUpTo) return 'replayed';
+    if (t <= this.released) return 'late';
+    s.maxTime = Math.max(s.maxTime, t);
+    const held: Held<V> = { t, tp, offset, value, released: false };
+    s.queue.push(held);
+    heapPush(this.heap, held, before);
+    return 'buffered';
+  }
+
+  setCaughtUp(tp: string, caughtUp: boolean): void {
+    const s = this.tps.get(tp);
+    if (s) s.caughtUp = caughtUp;
+  }
+
+  /** The watermark the inputs allow now (never below the released one). */
+  nextWatermark(nowWall: number): number {
+    let min = Number.POSITIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
+    let allCaughtUp = true;
+    for (const s of this.tps.values()) {
+      max = Math.max(max, s.maxTime);
+      if (!s.caughtUp) {
+        allCaughtUp = false;
+        min = Math.min(min, s.maxTime);
+      }
+    }
+    let w = (allCaughtUp ? max : min) - this.cfg.allowedLatenessMs;
+    const idleFor = nowWall - this.lastArrivalWall;
+    if (allCaughtUp && this.cfg.idleAdvanceMs > 0 && idleFor >= this.cfg.idleAdvanceMs && Number.isFinite(max)) {
+      w = Math.max(w, max + idleFor - this.cfg.idleAdvanceMs);
+    }
+    return Math.max(this.released, w);
+  }
+
+  /** Release, in event-time order, every buffered input at or before `w`. */
+  release(w: number, apply: (h: Held<V>) => void): void {
+    while (this.heap.length > 0 && this.heap[0]!.t <= w) {
+      const h = heapPop(this.heap, before);
+      h.released = true;
+      apply(h);
+    }
+    this.released = Math.max(this.released, w);
+  }
+
+  /** The offset to commit: the oldest input still buffered, else the next to consume. */
+  commitOffset(tp: string): number | undefined {
+    const s = this.tps.get(tp);
+    if (!s) return undefined;
+    while (s.head < s.queue.length && s.queue[s.head]!.released) s.head++;
+    if (s.head > 1024 && s.head * 2 > s.queue.length) {
+      s.queue = s.queue.slice(s.head);
+      s.head = 0;
+    }
+    return s.queue[s.head]?.offset ?? s.consumedUpTo;
+  }
+
+  meta(tp: string): TpMeta | undefined {
+    const s = this.tps.get(tp);
+    return s && { consumedUpTo: s.consumedUpTo, maxTime: s.maxTime, releasedUpTo: this.released };
+  }
+
+  topicPartitions(): string[] {
+    return [...this.tps.keys()];
+  }
+}
+
+/** Deterministic order: event time, then topic-partition, then offset. */
+function before(a: Held<unknown>, b: Held<unknown>): boolean {
+  if (a.t !== b.t) return a.t < b.t;
+  if (a.tp !== b.tp) return a.tp < b.tp;
+  return a.offset < b.offset;
+}
+

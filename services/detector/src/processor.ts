@@ -1,0 +1,411 @@
+import type { Admin, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import {
+  AvroCodec,
+  BadRecordError,
+  createKafka,
+  createRegistry,
+  deadLetterHeaders,
+  ensureTopics,
+  exitOnCrash,
+  topicNames,
+  valueSubject,
+  type DeadLetter,
+  type Logger,
+  type MeterStatus,
+  type Outage,
+  type Topics,
+} from '@ami/lib';
+import type { DetectorConfig } from './config.js';
+import { garduRecord, loadState, stateTopic, tpRecord } from './changelog.js';
+import { CoPartitionedAssigner } from './assigner.js';
+import { EventTimeGate, type Held } from './eventTime.js';
+import {
+  advance,
+  applyInput,
+  dropGardu,
+  inputTime,
+  isDuplicate,
+  loadGardu,
+  newDetectorState,
+  pruneSeen,
+  snapshotGardu,
+  type DetectorState,
+  type Emission,
+  type Input,
+  type RulesContext,
+} from './rules.js';
+import { Topology } from './topology.js';
+import { followMeters } from './topologyTable.js';
+
+/** Counters an operator (and the tests) can read. */
+export interface DetectorStats {
+  consumed: number;
+  late: number;
+  duplicates: number;
+  replayed: number;
+  dlq: Record<string, number>;
+  outages: number;
+  momentary: number;
+  statuses: number;
+  transactions: number;
+}
+
+export interface DetectorHandle {
+  stats: DetectorStats;
+  topology: Topology;
+  stop(): Promise<void>;
+}
+
+interface Source {
+  input: Input;
+  topic: string;
+  partition: number;
+  message: KafkaMessage;
+}
+
+type Out = Message & { topic: string; partition?: number };
+
+/**
+ * The Kafka edge of the detector: consumes reads and events (co-partitioned by
+ * gardu), follows the meters table, and per step releases inputs in event
+ * time through the rules, then writes outputs, DLQ records, the state topic
+ * and the input offsets in ONE transaction.
+ */
+export async function startDetector(cfg: DetectorConfig, logger: Logger, exit: (code: number) => void = process.exit): Promise<DetectorHandle> {
+  const topics = topicNames(cfg.AMI_TOPIC_PREFIX);
+  const kafka = createKafka(cfg, logger, `${cfg.KAFKA_CLIENT_ID}-detector-${cfg.DETECTOR_INSTANCE_ID}`);
+  const admin = kafka.admin();
+  await admin.connect();
+  const partitions = await prepareTopics(admin, topics, cfg);
+  const codec = new AvroCodec(createRegistry(cfg));
+  const encodeOutage = codec.encoder('Outage', await codec.register('Outage', valueSubject(topics.outages)));
+  const encodeMomentary = codec.encoder('Outage', await codec.register('Outage', valueSubject(topics.momentary)));
+  const encodeStatus = codec.encoder('MeterStatus', await codec.register('MeterStatus', valueSubject(topics.meterStatus)));
+
+  const producer = kafka.producer({
+    transactionalId: `${cfg.DETECTOR_GROUP_ID}-${cfg.DETECTOR_INSTANCE_ID}`,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    transactionTimeout: 30_000,
+  });
+  await producer.connect();
+  const stats: DetectorStats = { consumed: 0, late: 0, duplicates: 0, replayed: 0, dlq: {}, outages: 0, momentary: 0, statuses: 0, transactions: 0 };
+  const topo = new Topology();
+  const meters = await followMeters(kafka, admin, codec, topics.meters, cfg.DETECTOR_GROUP_ID, topo, (err, partition, offset) => {
+    stats.dlq[err.reason] = (stats.dlq[err.reason] ?? 0) + 1;
+    logger.warn({ partition, offset, reason: err.reason }, `bad meters record skipped: ${err.message}`);
+  }, logger);
+  await meters.ready;
+  logger.info({ meters: topo.size }, 'meters table loaded');
+
+  const ctx: RulesContext = { cfg, topo };
+  const inputs = [topics.reads, topics.events];
+  const edge = new Edge(cfg, ctx, topics, kafka, admin, producer, logger, stats, codec, { encodeOutage, encodeMomentary, encodeStatus }, exit);
+  const consumer = kafka.consumer({
+    groupId: cfg.DETECTOR_GROUP_ID,
+    partitionAssigners: [CoPartitionedAssigner],
+    readUncommitted: false,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+  });
+  exitOnCrash(consumer, logger, exit);
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    const owned = new Set(Object.values(e.payload.memberAssignment).flat());
+    edge.assign([...owned].sort((a, b) => a - b), inputs);
+  });
+  await consumer.connect();
+  for (const topic of inputs) await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({ autoCommit: false, eachBatch: (payload) => edge.onBatch(payload) });
+  const ticker = setInterval(() => void edge.tick().catch((err) => logger.error({ err }, 'idle step failed')), Math.max(100, cfg.IDLE_ADVANCE_MS / 4));
+  logger.info({ partitions, instance: cfg.DETECTOR_INSTANCE_ID }, 'detector running');
+
+  return {
+    stats,
+    topology: topo,
+    async stop() {
+      clearInterval(ticker);
+      await consumer.disconnect();
+      await meters.consumer.disconnect();
+      await edge.idle();
+      await producer.disconnect();
+      await admin.disconnect();
+    },
+  };
+}
+
+/** Creates missing contract topics and the state topic (as many partitions as the inputs). */
+async function prepareTopics(admin: Admin, topics: Topics, cfg: DetectorConfig): Promise<number> {
+  await ensureTopics(admin, cfg.AMI_TOPIC_PREFIX, { partitions: cfg.DETECTOR_PARTITIONS });
+  const [meta] = (await admin.fetchTopicMetadata({ topics: [topics.events] })).topics;
+  const partitions = meta!.partitions.length;
+  const state = stateTopic(cfg.AMI_TOPIC_PREFIX);
+  if (!(await admin.listTopics()).includes(state)) {
+    await admin.createTopics({
+      topics: [{ topic: state, numPartitions: partitions, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
+      waitForLeaders: true,
+    });
+  }
+  return partitions;
+}
+
+interface Encoders {
+  encodeOutage: (o: Outage) => Buffer;
+  encodeMomentary: (o: Outage) => Buffer;
+  encodeStatus: (s: MeterStatus) => Buffer;
+}
+
+/** Per-instance processing state; every step runs under one lock. */
+class Edge {
+  private readonly st: DetectorState = newDetectorState();
+  private readonly gate: EventTimeGate<Source>;
+  private readonly garduPartition = new Map<string, number>();
+  private readonly loaded = new Set<number>();
+  private loading: Promise<void> = Promise.resolve();
+  private lock: Promise<unknown> = Promise.resolve();
+  private pendingDlq: Out[] = [];
+  private readonly committed = new Map<string, number>();
+  private readonly savedMeta = new Map<string, string>();
+  private lastPrune = 0;
+
+  constructor(
+    private readonly cfg: DetectorConfig,
+    private readonly ctx: RulesContext,
+    private readonly topics: Topics,
+    private readonly kafka: Kafka,
+    private readonly admin: Admin,
+    private readonly producer: Producer,
+    private readonly logger: Logger,
+    private readonly stats: DetectorStats,
+    private readonly codec: AvroCodec,
+    private readonly enc: Encoders,
+    private readonly exit: (code: number) => void,
+  ) {
+    this.gate = new EventTimeGate<Source>({ allowedLatenessMs: cfg.ALLOWED_LATENESS_MS, idleAdvanceMs: cfg.IDLE_ADVANCE_MS });
+  }
+
+
+  /** New assignment: forget revoked partitions, start rebuilding the new ones. */
+  assign(owned: number[], inputs: string[]): void {
+    void this.locked(async () => {
+      for (const p of [...this.loaded]) if (!owned.includes(p)) this.drop(p, inputs);
+      const fresh = owned.filter((p) => !this.loaded.has(p));
+      if (fresh.length > 0) this.loading = this.load(fresh, inputs);
+      await this.loading;
+    });
+  }
+
+  async onBatch({ batch, isStale }: EachBatchPayload): Promise<void> {
+    await this.locked(async () => {
+      await this.loading;
+      if (!this.loaded.has(batch.partition) || isStale()) return;
+      const tp = `${batch.topic}:${batch.partition}`;
+      const kind = batch.topic === this.topics.events ? 'event' : 'read';
+      for (const message of batch.messages) {
+        this.stats.consumed++;
+        await this.offer(tp, kind, batch.topic, batch.partition, message);
+      }
+      this.gate.setCaughtUp(tp, Number(batch.lastOffset()) + 1 >= Number(batch.highWatermark));
+      await this.step();
+    });
+  }
+
+  /** Wall-clock step for quiet inputs (watermark idleness). */
+  async tick(): Promise<void> {
+    await this.locked(async () => {
+      if (this.gate.nextWatermark(Date.now()) > this.gate.watermark) await this.step();
+    });
+  }
+
+  async idle(): Promise<void> {
+    await this.lock;
+  }
+
+  private async locked<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async offer(tp: string, kind: 'event' | 'read', topic: string, partition: number, message: KafkaMessage): Promise<void> {
+    let input: Input;
+    try {
+      input = await this.decode(kind, message);
+    } catch (err) {
+      if (!(err instanceof BadRecordError)) throw err;
+      return this.dead({ sourceTopic: topic, partition, message, reason: err.reason, detail: err.message });
+    }
+    if (input.kind === 'event' && isDuplicate(this.ctx, this.st, input.value)) {
+      this.stats.duplicates++;
+      return;
+    }
+    const verdict = this.gate.offer(tp, Number(message.offset), inputTime(input), { input, topic, partition, message }, Date.now());
+    if (verdict === 'replayed') this.stats.replayed++;
+    if (verdict === 'late') {
+      this.stats.late++;
+      const detail = `event time ${new Date(inputTime(input)).toISOString()} is before the watermark ${new Date(this.gate.watermark).toISOString()}`;
+      this.dead({ sourceTopic: topic, partition, message, reason: 'late', detail });
+    }
+  }
+
+  private async decode(kind: 'event' | 'read', message: KafkaMessage): Promise<Input> {
+    const buf = message.value;
+    if (buf === null) throw new BadRecordError('null-value', 'a reads/events message has no value');
+    // Synchronous decode when the writer schema is cached (the hot path).
+    if (kind === 'event') return { kind, value: this.codec.decodeCached('MeterEvent', buf) ?? (await this.codec.decode('MeterEvent', buf)) };
+    return { kind, value: this.codec.decodeCached('MeterRead', buf) ?? (await this.codec.decode('MeterRead', buf)) };
+  }
+
+  private dead(d: DeadLetter): void {
+    this.stats.dlq[d.reason] = (this.stats.dlq[d.reason] ?? 0) + 1;
+    this.logger.warn({ topic: d.sourceTopic, partition: d.partition, offset: d.message.offset, reason: d.reason }, `dead letter: ${d.detail}`);
+    this.pendingDlq.push({ topic: this.topics.dlq, key: d.message.key, value: d.message.value, headers: deadLetterHeaders(d, 'detector') });
+  }
+
+  /** Release what the watermark allows through the rules, then commit everything in one transaction. */
+  private async step(): Promise<void> {
+    const w = this.gate.nextWatermark(Date.now());
+    const out: Emission[] = [];
+    this.gate.release(w, (h) => this.apply(h, out));
+    advance(this.ctx, this.st, w, out);
+    if (Date.now() - this.lastPrune > 60_000 && Number.isFinite(w)) {
+      pruneSeen(this.ctx, this.st, w);
+      this.lastPrune = Date.now();
+    }
+    const messages = [...this.encode(out), ...this.pendingDlq, ...this.stateRecords()];
+    const offsets = this.offsetsToCommit();
+    if (messages.length === 0 && offsets.length === 0) return;
+    try {
+      const tx = await this.producer.transaction();
+      try {
+        if (messages.length > 0) await tx.sendBatch({ topicMessages: groupByTopic(messages) });
+        if (offsets.length > 0) await tx.sendOffsets({ consumerGroupId: this.cfg.DETECTOR_GROUP_ID, topics: offsets });
+        await tx.commit();
+      } catch (err) {
+        await tx.abort().catch(() => undefined);
+        throw err;
+      }
+    } catch (err) {
+      // Memory is now ahead of Kafka: only a restart (state rebuilt from the state topic) is safe.
+      this.logger.fatal({ err }, 'transaction failed; exiting so the state is rebuilt');
+      this.exit(1);
+      throw err;
+    }
+    this.stats.transactions++;
+    this.pendingDlq = [];
+    for (const t of offsets) for (const p of t.partitions) this.committed.set(`${t.topic}:${p.partition}`, Number(p.offset));
+    this.count(out);
+  }
+
+  private apply(h: Held<Source>, out: Emission[]): void {
+    const { input, topic, partition, message } = h.value;
+    try {
+      applyInput(this.ctx, this.st, input, out);
+      const gardu = this.ctx.topo.meter(input.value.meter_id)?.garduId;
+      if (gardu !== undefined) this.garduPartition.set(gardu, partition);
+    } catch (err) {
+      if (!(err instanceof BadRecordError)) throw err;
+      this.dead({ sourceTopic: topic, partition, message, reason: err.reason, detail: err.message });
+    }
+  }
+
+  private encode(out: Emission[]): Out[] {
+    const now = Date.now();
+    return out.map((e): Out => {
+      if (e.to === 'status') return { topic: this.topics.meterStatus, key: e.record.meter_id, value: this.enc.encodeStatus(e.record) };
+      const record = { ...e.record, emitted_at: now };
+      if (e.to === 'momentary') return { topic: this.topics.momentary, key: record.outage_id, value: this.enc.encodeMomentary(record) };
+      return { topic: this.topics.outages, key: record.outage_id, value: this.enc.encodeOutage(record) };
+    });
+  }
+
+  /** Snapshots of changed gardu and changed event-time meta, to the partition of their traffic. */
+  private stateRecords(): Out[] {
+    const topic = stateTopic(this.cfg.AMI_TOPIC_PREFIX);
+    const records: Out[] = [];
+    for (const garduId of this.st.dirty) {
+      const partition = this.garduPartition.get(garduId);
+      if (partition !== undefined) records.push({ topic, ...garduRecord(partition, garduId, snapshotGardu(this.st, garduId)) });
+    }
+    this.st.dirty.clear();
+    for (const tp of this.gate.topicPartitions()) {
+      const meta = this.gate.meta(tp)!;
+      const json = JSON.stringify(meta);
+      if (this.savedMeta.get(tp) === json) continue;
+      this.savedMeta.set(tp, json);
+      records.push({ topic, ...tpRecord(Number(tp.split(':').at(-1)), tp, meta) });
+    }
+    return records;
+  }
+
+  private offsetsToCommit(): Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }> {
+    const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
+    for (const tp of this.gate.topicPartitions()) {
+      const offset = this.gate.commitOffset(tp);
+      if (offset === undefined || this.committed.get(tp) === offset) continue;
+      const [topic, partition] = splitTp(tp);
+      const list = byTopic.get(topic) ?? [];
+      list.push({ partition, offset: String(offset) });
+      byTopic.set(topic, list);
+    }
+    return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
+  }
+
+  private count(out: Emission[]): void {
+    for (const e of out) {
+      if (e.to === 'outages') this.stats.outages++;
+      else if (e.to === 'momentary') this.stats.momentary++;
+      else this.stats.statuses++;
+    }
+  }
+
+  private async load(fresh: number[], inputs: string[]): Promise<void> {
+    const state = await loadState(this.kafka, this.admin, stateTopic(this.cfg.AMI_TOPIC_PREFIX), this.cfg.DETECTOR_GROUP_ID, fresh, this.logger);
+    for (const { partition, snap } of state.gardus) {
+      loadGardu(this.st, snap);
+      this.garduPartition.set(snap.gardu.garduId, partition);
+    }
+    const groupOffsets = new Map<string, number>();
+    for (const topic of inputs) {
+      const [committed] = await this.admin.fetchOffsets({ groupId: this.cfg.DETECTOR_GROUP_ID, topics: [topic] });
+      for (const p of committed?.partitions ?? []) groupOffsets.set(`${topic}:${p.partition}`, Number(p.offset));
+      for (const o of await this.admin.fetchTopicOffsets(topic)) {
+        if (!fresh.includes(o.partition)) continue;
+        const tp = `${topic}:${o.partition}`;
+        const next = Math.max(groupOffsets.get(tp) ?? -1, Number(o.low));
+        const saved = state.tps.get(tp) ?? null;
+        this.gate.track(tp, next >= Number(o.high), saved);
+        if (saved) this.savedMeta.set(tp, JSON.stringify(saved));
+      }
+    }
+    for (const p of fresh) this.loaded.add(p);
+  }
+
+  private drop(p: number, inputs: string[]): void {
+    for (const [garduId, partition] of this.garduPartition) {
+      if (partition !== p) continue;
+      dropGardu(this.st, garduId);
+      this.garduPartition.delete(garduId);
+    }
+    for (const topic of inputs) {
+      this.gate.untrack(`${topic}:${p}`);
+      this.committed.delete(`${topic}:${p}`);
+      this.savedMeta.delete(`${topic}:${p}`);
+    }
+    this.loaded.delete(p);
+  }
+}
+
+function splitTp(tp: string): [string, number] {
+  const i = tp.lastIndexOf(':');
+  return [tp.slice(0, i), Number(tp.slice(i + 1))];
+}
+
+function groupByTopic(messages: Out[]): Array<{ topic: string; messages: Message[] }> {
+  const byTopic = new Map<string, Message[]>();
+  for (const { topic, ...m } of messages) {
+    const list = byTopic.get(topic) ?? [];
+    list.push(m);
+    byTopic.set(topic, list);
+  }
+  return [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs }));
+}
+

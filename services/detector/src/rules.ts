@@ -1,0 +1,662 @@
+import { BadRecordError, type MeterEvent, type MeterRead, type MeterStatus, type Outage, type OutageScope } from '@ami/lib';
+import type { RulesConfig } from './config.js';
+import { DEFAULT_FACTS, isPlain, isTusbung, statusChange, type Darkness, type MeterFacts } from './meterStatus.js';
+import type { MeterInfo, Topology } from './topology.js';
+import { heapPop, heapPush } from './heap.js';
+
+/**
+ * THE outage rules. Plain functions over plain (JSON-serialisable) state, fed
+ * in event-time order by the edge (see eventTime.ts). Nothing here reads a
+ * clock: timers fire at event times, so a replay at any speed gives the same
+ * outages with the same ids.
+ *
+ * Lifecycle of an incident at one gardu:
+ *   candidate --(confirm delay passed, evidence decides scope)--> open --> restored
+ *            \--(supply back within the delay)--> momentary record, never OPEN
+ *   open GARDU --(supply back)--> settling --(next read due)--> meters still
+ *   dark become one nested METER outage (parent = the gardu outage).
+ */
+
+/** An Outage without the wall-clock field the edge stamps when it sends. */
+export type OutageRecord = Omit<Outage, 'emitted_at'>;
+
+export type Emission =
+  | { to: 'outages'; record: OutageRecord }
+  | { to: 'momentary'; record: OutageRecord }
+  | { to: 'status'; record: MeterStatus };
+
+export type Phase = 'candidate' | 'open' | 'settling';
+
+export interface Incident {
+  /** Unique within the gardu: start time and first meter. */
+  key: string;
+  phase: Phase;
+  scope: OutageScope | null;
+  outageId: string | null;
+  parentId: string | null;
+  startedAt: number;
+  /** When the next timer of this incident fires (decision or settling); null: none. */
+  dueAt: number | null;
+  confirmedAt: number | null;
+  restoredAt: number | null;
+  /** Meter -> time of its last gasp (AMI meters only). */
+  gasps: Record<string, number>;
+  /** Meter -> latest event time it was seen powered after the start (read or power restore). */
+  alive: Record<string, number>;
+  /** Earliest proof that supply is back at the gardu (a power restore, or a read of a gasped meter). */
+  supplyBackAt: number | null;
+  /** METER scope: the meters of the outage; `dark` those still without supply. */
+  members: string[];
+  dark: string[];
+  /** Last published record minus status/emitted_at, to publish UPDATED only on change. */
+  shown: string | null;
+}
+
+export interface GarduState {
+  garduId: string;
+  facts: Record<string, MeterFacts>;
+  incidents: Incident[];
+  /** event_id -> occurred_at, remembered DEDUP_RETENTION_MS past the watermark. */
+  seen: Record<string, number>;
+}
+
+export interface FeederOutage {
+  outageId: string;
+  feederId: string;
+  startedAt: number;
+  confirmedAt: number;
+  restoredAt: number | null;
+  /** Child gardu -> its last published figures. */
+  children: Record<string, ChildFigures>;
+  /** Increases on every change: the newest copy wins when state is rebuilt. */
+  rev: number;
+  shown: string | null;
+}
+
+interface Timer {
+  dueAt: number;
+  garduId: string;
+  key: string;
+}
+
+export interface DetectorState {
+  gardus: Map<string, GarduState>;
+  feeders: Map<string, FeederOutage>;
+  timers: Timer[];
+  /** Gardu whose state changed since the edge last saved it. */
+  dirty: Set<string>;
+}
+
+export interface RulesContext {
+  cfg: RulesConfig;
+  topo: Topology;
+}
+
+export function newDetectorState(): DetectorState {
+  return { gardus: new Map(), feeders: new Map(), timers: [], dirty: new Set() };
+}
+
+// ---------------------------------------------------------------- inputs
+
+/** A repeated event_id is the same event: it changes nothing. */
+export function isDuplicate(ctx: RulesContext, st: DetectorState, ev: MeterEvent): boolean {
+  const g = st.gardus.get(ctx.topo.meter(ev.meter_id)?.garduId ?? ev.gardu_id);
+  return g !== undefined && g.seen[ev.event_id] !== undefined;
+}
+
+export function applyEvent(ctx: RulesContext, st: DetectorState, ev: MeterEvent, out: Emission[]): void {
+  const info = meterInfo(ctx, ev.meter_id);
+  const g = gardu(st, info.garduId);
+  if (g.seen[ev.event_id] !== undefined) return;
+  g.seen[ev.event_id] = ev.occurred_at;
+  st.dirty.add(g.garduId);
+  const t = ev.occurred_at;
+  const f = factsOf(g, info.meterId);
+  if (ev.relay === 'OPEN' && ev.cause === 'REMOTE_DISCONNECT' && f.relay === 'CLOSED') setRelay(f, 'OPEN', 'REMOTE_DISCONNECT', t);
+  switch (ev.type) {
+    case 'LAST_GASP':
+      if (info.ami) onLastGasp(ctx, st, g, info, t, out);
+      break;
+    case 'POWER_RESTORE':
+      onAlive(ctx, st, g, info.meterId, t, true, out);
+      break;
+    case 'RELAY_OPENED':
+      setRelay(f, 'OPEN', ev.cause, t);
+      break;
+    case 'RELAY_CLOSED':
+      setRelay(f, 'CLOSED', ev.cause, t);
+      break;
+    case 'RECONNECT_ENABLED':
+      f.reconnectEnabled = f.relay === 'OPEN';
+      break;
+    case 'POWER_LIMIT_CHANGED':
+      break;
+  }
+  // Tusbung during an open outage changes its counts.
+  if (ev.type.startsWith('RELAY') || ev.type === 'RECONNECT_ENABLED') for (const inc of g.incidents) publish(ctx, st, g, inc, 'UPDATED', out);
+  refreshStatus(ctx, st, g, info.meterId, t, out);
+}
+
+export function applyRead(ctx: RulesContext, st: DetectorState, read: MeterRead, out: Emission[]): void {
+  const info = meterInfo(ctx, read.meter_id);
+  const known = st.gardus.get(info.garduId);
+  // Fast path of the steady state: nothing remembered, relay as expected.
+  if (!known && read.relay === 'CLOSED') return;
+  const g = gardu(st, info.garduId);
+  const m = info.meterId;
+  const f = g.facts[m];
+  // The meter knows its relay best; a read fixes a missed relay event.
+  if ((f?.relay ?? 'CLOSED') !== read.relay) setRelay(factsOf(g, m), read.relay, f?.cause ?? 'NONE', read.read_at);
+  onAlive(ctx, st, g, m, read.read_at, false, out);
+  refreshStatus(ctx, st, g, m, read.read_at, out);
+  st.dirty.add(g.garduId);
+  forgetIfIdle(st, g);
+}
+
+/** A read or an event, as released by the edge in event-time order. */
+export type Input = { kind: 'event'; value: MeterEvent } | { kind: 'read'; value: MeterRead };
+
+export function inputTime(i: Input): number {
+  return i.kind === 'event' ? i.value.occurred_at : i.value.read_at;
+}
+
+/** One step in event time: timers due before the input fire first, then the input applies. */
+export function applyInput(ctx: RulesContext, st: DetectorState, input: Input, out: Emission[]): void {
+  advance(ctx, st, inputTime(input) - 1, out);
+  if (input.kind === 'event') applyEvent(ctx, st, input.value, out);
+  else applyRead(ctx, st, input.value, out);
+}
+
+/** Fire every timer due at or before `upTo` (event time), in time order. */
+export function advance(ctx: RulesContext, st: DetectorState, upTo: number, out: Emission[]): void {
+  while (st.timers.length > 0 && st.timers[0]!.dueAt <= upTo) {
+    const timer = heapPop(st.timers, earlier);
+    const g = st.gardus.get(timer.garduId);
+    const inc = g?.incidents.find((i) => i.key === timer.key && i.dueAt === timer.dueAt);
+    if (!g || !inc) continue; // stale: the incident moved on
+    st.dirty.add(g.garduId);
+    if (inc.phase === 'candidate') decide(ctx, st, g, inc, timer.dueAt, out);
+    else if (inc.phase === 'settling') settle(ctx, st, g, inc, timer.dueAt, out);
+    forgetIfIdle(st, g);
+  }
+}
+
+/** Forget event ids older than the retention; called by the edge now and then. */
+export function pruneSeen(ctx: RulesContext, st: DetectorState, watermark: number): void {
+  const horizon = watermark - ctx.cfg.DEDUP_RETENTION_MS;
+  for (const g of st.gardus.values()) {
+    let changed = false;
+    for (const [id, at] of Object.entries(g.seen)) {
+      if (at < horizon) {
+        delete g.seen[id];
+        changed = true;
+      }
+    }
+    if (changed) st.dirty.add(g.garduId);
+    forgetIfIdle(st, g);
+  }
+}
+
+// ---------------------------------------------------------------- evidence
+
+function onLastGasp(ctx: RulesContext, st: DetectorState, g: GarduState, info: MeterInfo, t: number, out: Emission[]): void {
+  const m = info.meterId;
+  const covering = g.incidents.find((i) => i.scope === 'GARDU' && i.phase === 'open' && i.startedAt <= t);
+  if (covering) {
+    // Already out with the whole gardu: every last gasp is still accounted.
+    covering.gasps[m] = t;
+    publish(ctx, st, g, covering, 'UPDATED', out);
+    return;
+  }
+  if (g.incidents.some((i) => i.scope === 'METER' && i.phase === 'open' && i.dark.includes(m))) return;
+  const window = ctx.cfg.CORRELATION_WINDOW_MS;
+  let inc = g.incidents.find((i) => i.phase === 'candidate' && t - i.startedAt <= window && t >= i.startedAt);
+  if (!inc) {
+    inc = newIncident(`${t}:${m}`, t);
+    g.incidents.push(inc);
+    schedule(st, g.garduId, inc, t + ctx.cfg.CONFIRM_DELAY_MS);
+  }
+  inc.gasps[m] = t;
+  delete inc.alive[m];
+}
+
+/** The meter had supply at `t`: a power restore (`restore`) or a read. */
+function onAlive(ctx: RulesContext, st: DetectorState, g: GarduState, m: string, t: number, restore: boolean, out: Emission[]): void {
+  for (const inc of [...g.incidents]) {
+    const gaspAt = inc.gasps[m];
+    if (t <= (gaspAt ?? inc.startedAt)) continue;
+    inc.alive[m] = Math.max(inc.alive[m] ?? t, t);
+    const supplyBack = restore || gaspAt !== undefined;
+    if (supplyBack && inc.supplyBackAt === null) inc.supplyBackAt = t;
+    if (inc.phase === 'open' && inc.scope === 'GARDU' && supplyBack) restoreGardu(ctx, st, g, inc, t, out);
+    else if (inc.phase === 'open' && inc.scope === 'METER' && inc.dark.includes(m)) restoreMeter(ctx, st, g, inc, m, t, out);
+  }
+}
+
+// ---------------------------------------------------------------- decisions
+
+interface Evidence {
+  population: number;
+  gasps: number;
+  silent: number;
+  silenceKnown: boolean;
+}
+
+/** Counts over the gardu's AMI meters (AMR excluded from every share). */
+function evidence(ctx: RulesContext, g: GarduState, inc: Incident, now: number): Evidence {
+  let population = 0;
+  let silent = 0;
+  for (const m of ctx.topo.garduMeters(g.garduId)) {
+    if (!ctx.topo.meter(m)?.ami) continue;
+    population++;
+    if (inc.gasps[m] === undefined && inc.alive[m] === undefined) silent++;
+  }
+  const gasps = Object.keys(inc.gasps).length;
+  return { population, gasps, silent, silenceKnown: now >= silenceKnownAt(ctx, inc.startedAt) };
+}
+
+/** A read falls due at the first interval boundary after the start; it is missing after the grace. */
+export function silenceKnownAt(ctx: RulesContext, startedAt: number): number {
+  const every = ctx.cfg.READ_INTERVAL_MS;
+  return (Math.floor(startedAt / every) + 1) * every + ctx.cfg.READ_GRACE_MS;
+}
+
+type Verdict = 'GARDU' | 'METER' | 'WAIT';
+
+/** Which scope the evidence proves at `now`; WAIT while silence could still tip it. */
+export function verdict(cfg: RulesConfig, e: Evidence): Verdict {
+  if (e.population === 0 || e.gasps < cfg.GARDU_MIN_GASPS) return 'METER';
+  if (e.gasps / e.population >= cfg.GARDU_GASP_SHARE) return 'GARDU';
+  if (!e.silenceKnown) return 'WAIT';
+  return (e.gasps + e.silent) / e.population >= cfg.GARDU_EVIDENCE_SHARE ? 'GARDU' : 'METER';
+}
+
+function decide(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, now: number, out: Emission[]): void {
+  const v = verdict(ctx.cfg, evidence(ctx, g, inc, now));
+  if (v === 'WAIT') return schedule(st, g.garduId, inc, silenceKnownAt(ctx, inc.startedAt));
+  if (v === 'GARDU') return finishGardu(ctx, st, g, inc, now, out);
+  const members = Object.keys(inc.gasps)
+    .filter((m) => !isTusbung(g.facts[m]))
+    .sort();
+  if (members.length === 0) return dissolve(ctx, st, g, inc, now, out); // a tusbung last gasp alone is no outage
+  const dark = members.filter((m) => inc.alive[m] === undefined);
+  const backAt = dark.length === 0 ? Math.max(...members.map((m) => inc.alive[m]!)) : null;
+  inc.scope = 'METER';
+  inc.members = members;
+  inc.dark = dark;
+  inc.outageId = meterOutageId(g.garduId, inc.startedAt, members[0]!);
+  if (backAt !== null && isMomentary(ctx, inc, backAt)) return momentary(ctx, st, g, inc, backAt, out);
+  confirm(ctx, st, g, inc, now, out);
+  if (backAt !== null) restoreMeterOutage(ctx, st, g, inc, backAt, out);
+}
+
+function finishGardu(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, now: number, out: Emission[]): void {
+  inc.scope = 'GARDU';
+  inc.outageId = garduOutageId(g.garduId, inc.startedAt);
+  if (inc.supplyBackAt !== null && isMomentary(ctx, inc, inc.supplyBackAt)) return momentary(ctx, st, g, inc, inc.supplyBackAt, out);
+  const joined = rollUpToFeeder(ctx, st, g, inc, now);
+  confirm(ctx, st, g, inc, now, out);
+  for (const [og, oi] of joined) publish(ctx, st, og, oi, 'UPDATED', out);
+  if (inc.supplyBackAt !== null) restoreGardu(ctx, st, g, inc, inc.supplyBackAt, out);
+}
+
+function isMomentary(ctx: RulesContext, inc: Incident, backAt: number): boolean {
+  return backAt - inc.startedAt <= ctx.cfg.CONFIRM_DELAY_MS;
+}
+
+function confirm(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, now: number, out: Emission[]): void {
+  inc.phase = 'open';
+  inc.confirmedAt = now;
+  inc.dueAt = null;
+  publish(ctx, st, g, inc, 'OPEN', out);
+  refreshGardu(ctx, st, g, now, out);
+}
+
+/** Restored before confirmation: recorded for reliability statistics, never OPEN. */
+function momentary(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, backAt: number, out: Emission[]): void {
+  inc.confirmedAt = backAt;
+  inc.restoredAt = backAt;
+  out.push({ to: 'momentary', record: outageRecord(ctx, g, inc, 'RESTORED') });
+  dissolve(ctx, st, g, inc, backAt, out);
+}
+
+function dissolve(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, at: number, out: Emission[]): void {
+  g.incidents = g.incidents.filter((i) => i !== inc);
+  refreshGardu(ctx, st, g, at, out);
+}
+
+// ---------------------------------------------------------------- restoration
+
+function restoreGardu(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, at: number, out: Emission[]): void {
+  inc.restoredAt = at;
+  inc.phase = 'settling';
+  publish(ctx, st, g, inc, 'RESTORED', out);
+  schedule(st, g.garduId, inc, silenceKnownAt(ctx, at));
+  refreshGardu(ctx, st, g, at, out);
+}
+
+/** Supply is back at the gardu; AMI meters with no sign of life since become one nested METER outage. */
+function settle(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, now: number, out: Emission[]): void {
+  const back = inc.restoredAt!;
+  const stillDark = [...ctx.topo.garduMeters(g.garduId)]
+    .filter((m) => ctx.topo.meter(m)?.ami && !isTusbung(g.facts[m]) && !((inc.alive[m] ?? -1) >= back))
+    .sort();
+  g.incidents = g.incidents.filter((i) => i !== inc);
+  if (stillDark.length === 0) return refreshGardu(ctx, st, g, now, out);
+  const nested = newIncident(`${inc.startedAt}:${stillDark[0]}:nested`, inc.startedAt);
+  nested.scope = 'METER';
+  nested.members = stillDark;
+  nested.dark = [...stillDark];
+  nested.gasps = Object.fromEntries(stillDark.filter((m) => inc.gasps[m] !== undefined).map((m) => [m, inc.gasps[m]!]));
+  nested.parentId = inc.outageId;
+  nested.outageId = meterOutageId(g.garduId, inc.startedAt, stillDark[0]!);
+  g.incidents.push(nested);
+  confirm(ctx, st, g, nested, now, out);
+}
+
+function restoreMeter(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, m: string, at: number, out: Emission[]): void {
+  inc.dark = inc.dark.filter((d) => d !== m);
+  if (inc.dark.length === 0) return restoreMeterOutage(ctx, st, g, inc, at, out);
+  publish(ctx, st, g, inc, 'UPDATED', out);
+}
+
+function restoreMeterOutage(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, at: number, out: Emission[]): void {
+  inc.dark = [];
+  inc.restoredAt = at;
+  publish(ctx, st, g, inc, 'RESTORED', out);
+  dissolve(ctx, st, g, inc, at, out);
+}
+
+// ---------------------------------------------------------------- feeder roll-up
+
+/**
+ * When enough gardu of one feeder go out together, a FEEDER outage becomes the
+ * parent. Counts this gardu, open unparented gardu outages and gardu whose
+ * last gasps already qualify, all starting within the feeder window. Returns
+ * the already-open gardu outages that just got the new parent.
+ */
+function rollUpToFeeder(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, now: number): Array<[GarduState, Incident]> {
+  const feederId = placeOf(ctx, g.garduId).feederId;
+  const win = ctx.cfg.FEEDER_WINDOW_MS;
+  const existing = st.feeders.get(feederId);
+  if (existing && existing.restoredAt === null && Math.abs(existing.startedAt - inc.startedAt) <= win) {
+    inc.parentId = existing.outageId;
+    return [];
+  }
+  const group: Array<[GarduState, Incident]> = [];
+  for (const other of ctx.topo.feederGardus(feederId)) {
+    const og = other === g.garduId ? undefined : st.gardus.get(other);
+    const oi = og?.incidents.find((i) => Math.abs(i.startedAt - inc.startedAt) <= win && joinsFeeder(ctx, og, i, now));
+    if (og && oi) group.push([og, oi]);
+  }
+  const size = group.length + 1;
+  if (size < ctx.cfg.FEEDER_MIN_GARDU || size / ctx.topo.feederGardus(feederId).size < ctx.cfg.FEEDER_GARDU_SHARE) return [];
+  const startedAt = Math.min(inc.startedAt, ...group.map(([, i]) => i.startedAt));
+  const feeder: FeederOutage = { outageId: `FEEDER-${feederId}-${startedAt}`, feederId, startedAt, confirmedAt: now, restoredAt: null, children: {}, rev: 0, shown: null };
+  st.feeders.set(feederId, feeder);
+  inc.parentId = feeder.outageId;
+  const joined = group.filter(([, oi]) => oi.phase === 'open');
+  for (const [, oi] of joined) oi.parentId = feeder.outageId;
+  return joined;
+}
+
+function joinsFeeder(ctx: RulesContext, g: GarduState, i: Incident, now: number): boolean {
+  if (i.phase === 'open') return i.scope === 'GARDU' && i.parentId === null;
+  return i.phase === 'candidate' && verdict(ctx.cfg, { ...evidence(ctx, g, i, now), silenceKnown: false }) === 'GARDU';
+}
+
+/** A child's published figures, kept so the feeder adds up without its children's state. */
+export interface ChildFigures {
+  affected: number;
+  lastGasps: number;
+  tusbung: number;
+  restoredAt: number | null;
+}
+
+function feederOf(st: DetectorState, r: OutageRecord): FeederOutage | undefined {
+  const f = r.parent_outage_id === null ? undefined : st.feeders.get(r.feeder_id);
+  return f && f.outageId === r.parent_outage_id ? f : undefined;
+}
+
+/** OPEN on creation, UPDATED as children change, RESTORED once every child is. */
+function publishFeeder(ctx: RulesContext, st: DetectorState, feeder: FeederOutage, out: Emission[]): void {
+  const kids = Object.values(feeder.children);
+  const sum = (f: (c: ChildFigures) => number) => kids.reduce((s, c) => s + f(c), 0);
+  const restoredAt = kids.every((c) => c.restoredAt !== null) ? Math.max(...kids.map((c) => c.restoredAt!)) : null;
+  const anyGardu = ctx.topo.feederGardus(feeder.feederId).values().next().value;
+  const where = anyGardu === undefined ? { region: '', ulp: '' } : placeOf(ctx, anyGardu);
+  let customersTotal = 0;
+  for (const garduId of ctx.topo.feederGardus(feeder.feederId)) customersTotal += ctx.topo.garduMeters(garduId).size;
+  const record: OutageRecord = {
+    outage_id: feeder.outageId,
+    scope: 'FEEDER',
+    status: feeder.shown === null ? 'OPEN' : restoredAt !== null ? 'RESTORED' : 'UPDATED',
+    region: where.region,
+    ulp: where.ulp,
+    feeder_id: feeder.feederId,
+    gardu_id: null,
+    meter_ids: [],
+    parent_outage_id: null,
+    started_at: feeder.startedAt,
+    confirmed_at: feeder.confirmedAt,
+    restored_at: restoredAt,
+    customers_affected: sum((c) => (c.restoredAt === null ? c.affected : 0)),
+    customers_total: customersTotal,
+    last_gasps: sum((c) => c.lastGasps),
+    tusbung_excluded: sum((c) => c.tusbung),
+  };
+  const digest = digestOf(record);
+  if (digest === feeder.shown) return;
+  feeder.shown = digest;
+  feeder.rev++;
+  for (const child of Object.keys(feeder.children)) st.dirty.add(child);
+  out.push({ to: 'outages', record });
+  if (restoredAt !== null) st.feeders.delete(feeder.feederId);
+}
+
+// ---------------------------------------------------------------- records
+
+export function garduOutageId(garduId: string, startedAt: number): string {
+  return `GARDU-${garduId}-${startedAt}`;
+}
+
+export function meterOutageId(garduId: string, startedAt: number, firstMeter: string): string {
+  return `METER-${garduId}-${startedAt}-${firstMeter}`;
+}
+
+/**
+ * The one path by which a gardu or meter outage is published: OPEN and
+ * RESTORED always, UPDATED only when something an operator sees changed.
+ * A parent feeder follows its children.
+ */
+function publish(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, status: Outage['status'], out: Emission[]): void {
+  const r = outageRecord(ctx, g, inc, status);
+  const digest = digestOf(r);
+  if (status === 'UPDATED' && (inc.phase !== 'open' || digest === inc.shown)) return;
+  inc.shown = digest;
+  out.push({ to: 'outages', record: r });
+  const feeder = feederOf(st, r);
+  if (!feeder || r.gardu_id === null || r.scope !== 'GARDU') return;
+  feeder.children[r.gardu_id] = { affected: r.customers_affected, lastGasps: r.last_gasps, tusbung: r.tusbung_excluded, restoredAt: r.restored_at };
+  publishFeeder(ctx, st, feeder, out);
+}
+
+function outageRecord(ctx: RulesContext, g: GarduState, inc: Incident, status: Outage['status']): OutageRecord {
+  const where = placeOf(ctx, g.garduId);
+  const base = {
+    outage_id: inc.outageId!,
+    scope: inc.scope!,
+    status,
+    region: where.region,
+    ulp: where.ulp,
+    feeder_id: where.feederId,
+    gardu_id: g.garduId,
+    parent_outage_id: inc.parentId,
+    started_at: inc.startedAt,
+    confirmed_at: inc.confirmedAt ?? inc.startedAt,
+    restored_at: inc.restoredAt,
+  };
+  if (inc.scope === 'METER') {
+    return {
+      ...base,
+      meter_ids: inc.members,
+      customers_affected: inc.dark.length,
+      customers_total: inc.members.length,
+      last_gasps: inc.members.filter((m) => inc.gasps[m] !== undefined).length,
+      tusbung_excluded: 0,
+    };
+  }
+  let total = 0;
+  let tusbung = 0;
+  let aliveThrough = 0;
+  for (const m of ctx.topo.garduMeters(g.garduId)) {
+    total++;
+    if (isTusbung(g.facts[m])) tusbung++;
+    else if (inc.gasps[m] === undefined && (inc.alive[m] ?? Infinity) < (inc.restoredAt ?? Infinity)) aliveThrough++;
+  }
+  return {
+    ...base,
+    meter_ids: [],
+    customers_affected: total - tusbung - aliveThrough,
+    customers_total: total,
+    last_gasps: Object.keys(inc.gasps).length,
+    tusbung_excluded: tusbung,
+  };
+}
+
+function digestOf(r: OutageRecord): string {
+  return JSON.stringify({ ...r, status: undefined });
+}
+
+function placeOf(ctx: RulesContext, garduId: string): { region: string; ulp: string; feederId: string } {
+  const first = ctx.topo.garduMeters(garduId).values().next().value;
+  const info = first === undefined ? undefined : ctx.topo.meter(first);
+  return { region: info?.region ?? '', ulp: info?.ulp ?? '', feederId: info?.feederId ?? '' };
+}
+
+// ---------------------------------------------------------------- meter status
+
+/** Where meter `m` is dark, if anywhere (and the outage id once confirmed). */
+function darkness(g: GarduState, m: string): Darkness | null {
+  for (const inc of g.incidents) {
+    const alive = inc.alive[m];
+    if (inc.phase === 'candidate' && inc.gasps[m] !== undefined && alive === undefined) return { outageId: null };
+    if (inc.scope === 'METER' && inc.phase === 'open' && inc.dark.includes(m)) return { outageId: inc.outageId };
+    if (inc.scope === 'GARDU' && inc.phase === 'open' && alive === undefined) return { outageId: inc.outageId };
+    if (inc.scope === 'GARDU' && inc.phase === 'settling' && !((alive ?? -1) >= inc.restoredAt!)) return { outageId: inc.outageId };
+  }
+  return null;
+}
+
+function refreshStatus(ctx: RulesContext, st: DetectorState, g: GarduState, m: string, at: number, out: Emission[]): void {
+  const f = g.facts[m] ?? { ...DEFAULT_FACTS };
+  const change = statusChange(m, g.garduId, f, darkness(g, m), at);
+  if (change) out.push({ to: 'status', record: change });
+  if (isPlain(f)) delete g.facts[m];
+  else g.facts[m] = f;
+  if (change) st.dirty.add(g.garduId);
+}
+
+/** After a gardu-wide change, every meter of the gardu may show a new state. */
+function refreshGardu(ctx: RulesContext, st: DetectorState, g: GarduState, at: number, out: Emission[]): void {
+  for (const m of ctx.topo.garduMeters(g.garduId)) refreshStatus(ctx, st, g, m, at, out);
+}
+
+// ---------------------------------------------------------------- state plumbing
+
+function meterInfo(ctx: RulesContext, meterId: string): MeterInfo {
+  const info = ctx.topo.meter(meterId);
+  if (!info) throw new BadRecordError('unknown-meter', `meter ${meterId} is not in the meters table`);
+  return info;
+}
+
+function gardu(st: DetectorState, garduId: string): GarduState {
+  let g = st.gardus.get(garduId);
+  if (!g) {
+    g = { garduId, facts: {}, incidents: [], seen: {} };
+    st.gardus.set(garduId, g);
+  }
+  return g;
+}
+
+function factsOf(g: GarduState, m: string): MeterFacts {
+  let f = g.facts[m];
+  if (!f) {
+    f = { ...DEFAULT_FACTS };
+    g.facts[m] = f;
+  }
+  return f;
+}
+
+function setRelay(f: MeterFacts, relay: MeterFacts['relay'], cause: MeterFacts['cause'], at: number): void {
+  f.relay = relay;
+  f.cause = relay === 'CLOSED' ? 'NONE' : cause;
+  f.reconnectEnabled = false;
+  f.relaySince = at;
+}
+
+/** A gardu with nothing to remember is dropped (steady state stays small). */
+function forgetIfIdle(st: DetectorState, g: GarduState): void {
+  if (g.incidents.length > 0 || Object.keys(g.facts).length > 0 || Object.keys(g.seen).length > 0) return;
+  if (st.gardus.get(g.garduId) === g) st.gardus.delete(g.garduId);
+}
+
+function newIncident(key: string, startedAt: number): Incident {
+  return {
+    key,
+    phase: 'candidate',
+    scope: null,
+    outageId: null,
+    parentId: null,
+    startedAt,
+    dueAt: startedAt,
+    confirmedAt: null,
+    restoredAt: null,
+    gasps: {},
+    alive: {},
+    supplyBackAt: null,
+    members: [],
+    dark: [],
+    shown: null,
+  };
+}
+
+function schedule(st: DetectorState, garduId: string, inc: Incident, dueAt: number): void {
+  inc.dueAt = dueAt;
+  heapPush(st.timers, { dueAt, garduId, key: inc.key }, earlier);
+}
+
+// ---------------------------------------------------------------- snapshots
+
+/** Everything needed to rebuild one gardu after a crash or rebalance (JSON). */
+export interface GarduSnapshot {
+  gardu: GarduState;
+  feeders: FeederOutage[];
+}
+
+export function snapshotGardu(st: DetectorState, garduId: string): GarduSnapshot | null {
+  const g = st.gardus.get(garduId);
+  if (!g) return null;
+  const feeders = [...st.feeders.values()].filter((f) => f.children[garduId] !== undefined);
+  return { gardu: g, feeders };
+}
+
+export function loadGardu(st: DetectorState, snap: GarduSnapshot): void {
+  st.gardus.set(snap.gardu.garduId, snap.gardu);
+  for (const inc of snap.gardu.incidents) {
+    if (inc.dueAt !== null) heapPush(st.timers, { dueAt: inc.dueAt, garduId: snap.gardu.garduId, key: inc.key }, earlier);
+  }
+  for (const f of snap.feeders) {
+    const known = st.feeders.get(f.feederId);
+    if (!known || known.rev < f.rev) st.feeders.set(f.feederId, f);
+  }
+}
+
+export function dropGardu(st: DetectorState, garduId: string): void {
+  st.gardus.delete(garduId);
+  st.dirty.delete(garduId);
+}
+
+/** Due time first; ties in a fixed order so a rebuilt state fires them the same way. */
+const earlier = (a: Timer, b: Timer): boolean =>
+  a.dueAt !== b.dueAt ? a.dueAt < b.dueAt : a.garduId !== b.garduId ? a.garduId < b.garduId : a.key < b.key;

@@ -1,0 +1,204 @@
+/**
+ * `npm run bench:loader`: sustained reads/s from Kafka into ClickHouse,
+ * beside clickhouse-client inserting the same rows in Native format (the
+ * ceiling), and the time of one month's billing for 100,000 meters.
+ *
+ * BENCH_READS (default 1,000,000), BENCH_METERS (10,000), BENCH_BILLING_METERS
+ * (100,000), BENCH_BILLING_INTERVAL_S (3600; billing scans reads_buckets, whose
+ * size does not depend on the read interval), BENCH_KEEP=1 keeps the databases.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createClickHouse, createKafka, createLogger, ensureTopics, sqlIdent, sqlNumber, topicNames, type MeterRead } from '@ami/lib';
+import { loadLoaderConfig } from '../src/config.js';
+import { migrate } from '../src/migrate.js';
+import { loadTariffs } from '../src/tariffs.js';
+import { startLoader } from '../src/loader.js';
+import { refreshBilling } from '../src/billing-store.js';
+import { usageSql } from '../src/billing-sql.js';
+import { kafkaFixtures } from '../test/kafka-fixtures.js';
+
+const env = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
+const READS = env('BENCH_READS', 1_000_000);
+const METERS = env('BENCH_METERS', 10_000);
+const BILLING_METERS = env('BENCH_BILLING_METERS', 100_000);
+const BILLING_INTERVAL_S = env('BENCH_BILLING_INTERVAL_S', 3600);
+const PARTITIONS = 6;
+
+const logger = createLogger('bench', process.env.LOG_LEVEL ?? 'warn');
+const suffix = `${Date.now().toString(36)}`;
+const cfg = loadLoaderConfig({ ...process.env, AMI_TOPIC_PREFIX: `bench_${suffix}`, CLICKHOUSE_DB: `bench_loader_${suffix}`, LOADER_GROUP_ID: `bench_${suffix}`, LOADER_BILLING_REFRESH_S: '0', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
+const nativeDb = `bench_native_${suffix}`;
+const billingDb = `bench_billing_${suffix}`;
+const ch = createClickHouse(cfg);
+const chHost = new URL(cfg.CLICKHOUSE_URL).hostname;
+const clientArgs = ['--host', chHost, '--port', process.env.CLICKHOUSE_TCP_PORT ?? '9000', '--user', cfg.CLICKHOUSE_USER, ...(cfg.CLICKHOUSE_PASSWORD ? ['--password', cfg.CLICKHOUSE_PASSWORD] : [])];
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const secs = (ms: number) => (ms / 1000).toFixed(2);
+
+function read(i: number): MeterRead {
+  const meter = i % METERS;
+  const step = Math.floor(i / METERS);
+  return {
+    meter_id: `BM${String(meter).padStart(8, '0')}`,
+    gardu_id: `BG${String(Math.floor(meter / 100)).padStart(6, '0')}`,
+    read_at: Date.UTC(2025, 2, 1) + step * 900_000,
+    interval_s: 900,
+    energy_import_wh: meter * 1000 + step * 37,
+    demand_w: 150 + (i % 900),
+    voltage_v: 229.5,
+    relay: 'CLOSED',
+    power_limit_va: 0,
+    kind: 'INTERVAL',
+  };
+}
+
+async function produceReads(): Promise<void> {
+  const kafka = createKafka(cfg, logger);
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, cfg.AMI_TOPIC_PREFIX, { partitions: PARTITIONS });
+  await admin.disconnect();
+  const k = await kafkaFixtures(cfg, kafka, PARTITIONS);
+  const encode = await k.encoder('MeterRead', k.names.reads);
+  const t0 = Date.now();
+  const chunk = 20_000;
+  let inFlight: Promise<unknown>[] = [];
+  for (let i = 0; i < READS; i += chunk) {
+    const messages = [];
+    for (let j = i; j < Math.min(i + chunk, READS); j++) {
+      const r = read(j);
+      messages.push({ key: r.gardu_id, value: encode(r) });
+    }
+    inFlight.push(k.producer.send({ topic: k.names.reads, messages, acks: 1 }));
+    if (inFlight.length >= 4) {
+      await Promise.all(inFlight);
+      inFlight = [];
+    }
+  }
+  await Promise.all(inFlight);
+  await k.close();
+  console.log(`produced ${fmt(READS)} reads to ${k.names.reads} in ${secs(Date.now() - t0)} s (not measured)`);
+}
+
+/** Runs the loader until every read is in ClickHouse; sustained rate between 10% and 100% of rows. */
+async function benchLoader(): Promise<{ rate: number; wall: number }> {
+  const t0 = Date.now();
+  const loader = await startLoader(cfg, logger);
+  let t10 = 0;
+  while (loader.sink.rowsInserted < READS) {
+    if (!t10 && loader.sink.rowsInserted >= READS * 0.1) t10 = Date.now();
+    await sleep(20);
+  }
+  const t100 = Date.now();
+  const inserts = loader.sink.inserts;
+  await loader.stop();
+  const rate = (READS * 0.9) / ((t100 - t10) / 1000);
+  console.log(`loader: ${fmt(READS)} reads in ${secs(t100 - t0)} s wall (group join included), ${inserts} inserts, sustained ${fmt(rate)} reads/s`);
+  return { rate, wall: READS / ((t100 - t0) / 1000) };
+}
+
+/** clickhouse-client inserting the same rows natively into an identical schema (reads + its materialized view). */
+async function benchNative(): Promise<number> {
+  await migrate(ch, nativeDb, logger);
+  const dir = mkdtempSync(join(tmpdir(), 'ami-bench-'));
+  const file = join(dir, 'reads.native');
+  try {
+    const out = openSync(file, 'w');
+    execFileSync('clickhouse-client', [...clientArgs, '--query', `SELECT * FROM ${sqlIdent(cfg.CLICKHOUSE_DB)}.reads FORMAT Native`], { stdio: ['ignore', out, 'inherit'] });
+    closeSync(out);
+    const input = openSync(file, 'r');
+    const t0 = Date.now();
+    const res = spawnSync('clickhouse-client', [...clientArgs, '--query', `INSERT INTO ${sqlIdent(nativeDb)}.reads FORMAT Native`], { stdio: [input, 'inherit', 'inherit'] });
+    const ms = Date.now() - t0;
+    closeSync(input);
+    if (res.status !== 0) throw new Error('clickhouse-client insert failed');
+    const rate = READS / (ms / 1000);
+    console.log(`clickhouse-client Native: ${fmt(READS)} reads (${(statSync(file).size / 1e6).toFixed(0)} MB) in ${secs(ms)} s, ${fmt(rate)} reads/s`);
+    return rate;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** One month of reads for BILLING_METERS meters (half WIB, half WITA), generated inside ClickHouse. */
+async function seedBilling(): Promise<void> {
+  await migrate(ch, billingDb, logger);
+  await loadTariffs(ch, billingDb, logger);
+  const db = sqlIdent(billingDb);
+  const n = sqlNumber(BILLING_METERS);
+  await ch.command({
+    query: `INSERT INTO ${db}.meters SELECT concat('BM', toString(number)), toString(510000000000 + number), 'L', 1,
+      if(number % 3 = 0, 'R-1M', 'R-1'), if(number % 3 = 0, 900, 1300), concat('G', toString(intDiv(number, 100))), 'F1',
+      concat('ULP', toString(intDiv(number, 10000))), if(number % 2 = 0, 'JATIM', 'BALI'), if(number % 2 = 0, 'Asia/Jakarta', 'Asia/Makassar'),
+      toDateTime('2024-01-01 00:00:00', 'UTC'), 0, 1 FROM numbers(${n})`,
+  });
+  // From 27 Feb to 2 Apr UTC: neighbours on both sides of both boundaries.
+  const from = Date.UTC(2025, 1, 27) / 1000;
+  const steps = Math.floor((Date.UTC(2025, 3, 2) / 1000 - from) / BILLING_INTERVAL_S);
+  const t0 = Date.now();
+  const chunkMeters = Math.max(1, Math.floor(20_000_000 / steps));
+  for (let m0 = 0; m0 < BILLING_METERS; m0 += chunkMeters) {
+    const count = Math.min(chunkMeters, BILLING_METERS - m0) * steps;
+    await ch.command({
+      query: `INSERT INTO ${db}.reads SELECT concat('BM', toString(m)), concat('G', toString(intDiv(m, 100))), toDateTime(${sqlNumber(from)} + s * ${sqlNumber(BILLING_INTERVAL_S)}),
+        ${sqlNumber(BILLING_INTERVAL_S)}, toInt64(m * 10 + s * (m % 400 + 50)), toInt32(m % 400 + 50), 230, 'CLOSED', 0, 'INTERVAL'
+        FROM (SELECT ${sqlNumber(m0)} + intDiv(number, ${sqlNumber(steps)}) AS m, number % ${sqlNumber(steps)} AS s FROM numbers(${sqlNumber(count)}))`,
+      clickhouse_settings: { max_execution_time: 3600 },
+    });
+  }
+  await ch.command({ query: `OPTIMIZE TABLE ${db}.reads_buckets FINAL` });
+  console.log(`billing data: ${fmt(BILLING_METERS)} meters x ${fmt(steps)} reads (every ${BILLING_INTERVAL_S} s) generated in ${secs(Date.now() - t0)} s (not measured)`);
+}
+
+async function timeBilling(): Promise<{ select: number; refresh: number; rows: number }> {
+  const q = { db: billingDb, from: '2025-03-01', to: '2025-04-01', asOfMs: Date.now(), minimumEligible: true };
+  const t0 = Date.now();
+  const rs = await ch.query({ query: `SELECT count() AS n, sum(amount_sen) AS s, sum(estimated) AS e FROM (${usageSql(q)})`, format: 'JSONEachRow' });
+  const [agg] = await rs.json<{ n: number; s: number; e: number }>();
+  const select = Date.now() - t0;
+  const t1 = Date.now();
+  await refreshBilling(ch, billingDb, '2025-03');
+  const refresh = Date.now() - t1;
+  console.log(`billing 2025-03: SELECT for ${fmt(Number(agg!.n))} meters in ${secs(select)} s; INSERT into billing_usage in ${secs(refresh)} s (total Rp ${fmt(Number(agg!.s) / 100)}, ${agg!.e} estimated)`);
+  return { select, refresh, rows: Number(agg!.n) };
+}
+
+async function cleanup(): Promise<void> {
+  if (process.env.BENCH_KEEP === '1') return;
+  for (const db of [cfg.CLICKHOUSE_DB, nativeDb, billingDb]) await ch.command({ query: `DROP DATABASE IF EXISTS ${sqlIdent(db)}` });
+  const kafka = createKafka(cfg, logger);
+  const admin = kafka.admin();
+  await admin.connect();
+  const names = topicNames(cfg.AMI_TOPIC_PREFIX);
+  const existing = new Set(await admin.listTopics());
+  await admin.deleteTopics({ topics: Object.values(names).filter((t) => existing.has(t)) });
+  await admin.disconnect();
+}
+
+async function main(): Promise<void> {
+  console.log(`loader bench: ${fmt(READS)} reads of ${fmt(METERS)} meters, ${PARTITIONS} partitions; billing for ${fmt(BILLING_METERS)} meters`);
+  try {
+    await migrate(ch, cfg.CLICKHOUSE_DB, logger);
+    await produceReads();
+    const loader = await benchLoader();
+    const native = await benchNative();
+    await seedBilling();
+    const billing = await timeBilling();
+    console.log('\nsummary');
+    console.log(`  loader sustained        ${fmt(loader.rate)} reads/s   (goal >= 150,000: ${loader.rate >= 150_000 ? 'met' : 'NOT met'})`);
+    console.log(`  loader incl. start-up   ${fmt(loader.wall)} reads/s`);
+    console.log(`  clickhouse-client Native ${fmt(native)} reads/s`);
+    console.log(`  ratio loader / native   ${(loader.rate / native).toFixed(2)}   (goal >= 0.50: ${loader.rate / native >= 0.5 ? 'met' : 'NOT met'})`);
+    console.log(`  billing month, ${fmt(billing.rows)} meters: SELECT ${secs(billing.select)} s, refresh ${secs(billing.refresh)} s   (goal < 5 s: ${billing.refresh < 5000 ? 'met' : 'NOT met'})`);
+  } finally {
+    await cleanup();
+    await ch.close();
+  }
+}
+
+await main();

@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import { commonConfigSchema, parseConfig } from '@ami/lib';
+
+/** Loader settings; defaults fit the local stack (see README.md). */
+export const loaderConfigSchema = commonConfigSchema.extend({
+  LOADER_GROUP_ID: z.string().default('ami-loader'),
+  /** A table's buffer is flushed when it holds this many rows... */
+  LOADER_BATCH_ROWS: z.coerce.number().int().positive().default(50_000),
+  /** ...or when its oldest row waited this long (about one insert per second per table). */
+  LOADER_FLUSH_MS: z.coerce.number().int().positive().default(1000),
+  /** A big flush of one table is split into up to this many concurrent INSERTs. */
+  LOADER_PARALLEL_INSERTS: z.coerce.number().int().min(1).max(8).default(2),
+  /** Backoff while ClickHouse refuses inserts: doubles from min to max. */
+  LOADER_RETRY_MIN_MS: z.coerce.number().int().positive().default(500),
+  LOADER_RETRY_MAX_MS: z.coerce.number().int().positive().default(30_000),
+  /** Kafka group session timeout: how soon a dead loader's partitions move to a live one. */
+  LOADER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(30_000),
+  /** Refresh billing_usage for the current and previous month this often; 0 disables. */
+  LOADER_BILLING_REFRESH_S: z.coerce.number().int().min(0).default(300),
+  /** Days before and after a period searched for a boundary's neighbour reads. */
+  BILLING_LOOKAROUND_DAYS: z.coerce.number().int().positive().max(366).default(31),
+  /** Fault injection for the crash test only: exit right after the first insert, before committing. */
+  LOADER_FAULT_EXIT_AFTER_INSERT: z.enum(['true', 'false']).default('false'),
+});
+
+export type LoaderConfig = z.infer<typeof loaderConfigSchema>;
+
+export function loadLoaderConfig(env: Record<string, string | undefined> = process.env): LoaderConfig {
+  return parseConfig(loaderConfigSchema, env);
+}

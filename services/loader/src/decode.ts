@@ -1,0 +1,78 @@
+import type { KafkaMessage } from 'kafkajs';
+import { BadRecordError, schemaIdOf, type AvroCodec } from '@ami/lib';
+import { RowBinaryWriter, rowEncoder } from './rowbinary.js';
+import type { TableSpec } from './tables.js';
+
+/** A record that cannot be loaded, with why; it goes to the DLQ with its original bytes. */
+export interface Rejected {
+  message: KafkaMessage;
+  reason: string;
+  error: string;
+}
+
+export interface DecodedBatch {
+  /** RowBinary of the loadable rows, in `spec`'s column order. */
+  body: Buffer;
+  rows: number;
+  rejected: Rejected[];
+}
+
+const encoders = new WeakMap<TableSpec, (w: RowBinaryWriter, row: Record<string, unknown>) => void>();
+
+function encoderOf(spec: TableSpec) {
+  let e = encoders.get(spec);
+  if (!e) {
+    e = rowEncoder(spec.columns);
+    encoders.set(spec, e);
+  }
+  return e;
+}
+
+/** The fast path when the writer schema is the local one; false when it does not apply or the bytes are odd. */
+function tryTranscode(codec: AvroCodec, spec: TableSpec, value: Buffer, w: RowBinaryWriter): boolean {
+  if (!spec.transcode || value.length < 5 || value[0] !== 0 || !codec.isLocalSchema(spec.record, value.readInt32BE(1))) return false;
+  const mark = w.length;
+  try {
+    spec.transcode(value, w);
+    return true;
+  } catch {
+    w.truncate(mark); // let the full decoder name the reason
+    return false;
+  }
+}
+
+/** The full path: Avro decode (with schema resolution), validation, row encoding. */
+async function decodeOne(codec: AvroCodec, spec: TableSpec, message: KafkaMessage, w: RowBinaryWriter): Promise<boolean> {
+  const buf = message.value;
+  if (buf !== null) schemaIdOf(buf); // bad framing is a bad record before any registry call
+  const value = buf === null ? null : (codec.decodeCached(spec.record, buf) ?? (await codec.decode(spec.record, buf)));
+  const row = spec.toRow(value, { key: message.key?.toString() ?? null, offset: Number(message.offset) });
+  if (!row) return false;
+  encoderOf(spec)(w, row);
+  return true;
+}
+
+/**
+ * Decodes a Kafka batch into RowBinary rows of `spec`'s table. Bad records
+ * come back apart (never dropped); a registry outage throws (retriable).
+ */
+export async function decodeBatch(codec: AvroCodec, spec: TableSpec, messages: readonly KafkaMessage[]): Promise<DecodedBatch> {
+  const w = new RowBinaryWriter(Math.max(4096, messages.length * 64));
+  const rejected: Rejected[] = [];
+  let rows = 0;
+  for (const message of messages) {
+    if (message.value !== null && tryTranscode(codec, spec, message.value, w)) {
+      rows++;
+      continue;
+    }
+    const mark = w.length;
+    try {
+      if (await decodeOne(codec, spec, message, w)) rows++;
+    } catch (err) {
+      w.truncate(mark);
+      if (!(err instanceof BadRecordError)) throw err;
+      rejected.push({ message, reason: err.reason, error: err.message });
+    }
+  }
+  return { body: w.take(), rows, rejected };
+}

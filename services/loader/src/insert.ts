@@ -1,0 +1,32 @@
+import { Readable } from 'node:stream';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { sqlIdent, UnavailableError } from '@ami/lib';
+import { RowBinaryWriter, rowEncoder } from './rowbinary.js';
+import type { TableSpec } from './tables.js';
+
+/** Encodes rows of one table to RowBinary, the body of one INSERT. */
+export function encodeRows(spec: TableSpec, rows: readonly Record<string, unknown>[]): Buffer {
+  const encode = rowEncoder<Record<string, unknown>>(spec.columns);
+  const w = new RowBinaryWriter(Math.max(1024, rows.length * 96));
+  for (const row of rows) encode(w, row);
+  return w.take();
+}
+
+/** One INSERT of a RowBinary body (streamed chunk by chunk); any failure is retriable (the caller backs off and retries). */
+export async function insertRowBinary(ch: ClickHouseClient, db: string, spec: TableSpec, body: Buffer | Buffer[]): Promise<void> {
+  const columns = spec.columns.map((c) => sqlIdent(c.name)).join(', ');
+  try {
+    const res = await ch.exec({
+      query: `INSERT INTO ${sqlIdent(db)}.${sqlIdent(spec.table)} (${columns}) FORMAT RowBinary`,
+      values: Readable.from(Array.isArray(body) ? body : [body]),
+    });
+    // Drain the (empty) response so the socket goes back to the pool.
+    res.stream.resume();
+  } catch (err) {
+    throw new UnavailableError('clickhouse', `insert into ${spec.table} failed: ${(err as Error).message}`, err);
+  }
+}
+
+export async function insertRows(ch: ClickHouseClient, db: string, spec: TableSpec, rows: readonly Record<string, unknown>[]): Promise<void> {
+  if (rows.length > 0) await insertRowBinary(ch, db, spec, encodeRows(spec, rows));
+}

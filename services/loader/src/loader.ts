@@ -1,0 +1,165 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Consumer, EachBatchPayload, Producer } from 'kafkajs';
+import type { ClickHouseClient } from '@clickhouse/client';
+import {
+  AvroCodec,
+  createClickHouse,
+  createKafka,
+  createRegistry,
+  exitOnCrash,
+  isRetriable,
+  topicNames,
+  type Logger,
+} from '@ami/lib';
+import type { LoaderConfig } from './config.js';
+import { insertRowBinary } from './insert.js';
+import { Sink } from './sink.js';
+import { TABLES, type TableSpec } from './tables.js';
+import { decodeBatch, type Rejected } from './decode.js';
+import { refreshBilling } from './billing-store.js';
+
+/** Sends rejected records to the DLQ with headers saying where they came from and why. */
+export async function sendToDlq(producer: Producer, dlqTopic: string, topic: string, partition: number, rejected: readonly Rejected[]): Promise<void> {
+  if (rejected.length === 0) return;
+  await producer.send({
+    topic: dlqTopic,
+    messages: rejected.map((r) => ({
+      key: r.message.key,
+      value: r.message.value,
+      headers: { topic, partition: String(partition), offset: r.message.offset, reason: r.reason, error: r.error.slice(0, 1000) },
+    })),
+  });
+}
+
+/** Retries `fn` while it fails retriably (registry or Kafka down), heartbeating meanwhile. */
+async function retrying<T>(fn: () => Promise<T>, heartbeat: () => Promise<void>, logger: Logger, what: string): Promise<T> {
+  let delay = 500;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isRetriable(err)) throw err;
+      logger.warn({ err, retryInMs: delay }, `${what} failed; retrying`);
+      await sleep(delay);
+      await heartbeat().catch(() => undefined);
+      delay = Math.min(delay * 2, 30_000);
+    }
+  }
+}
+
+/** Waits for `p`, heartbeating to the group so a long ClickHouse outage is not a dead consumer. */
+async function withHeartbeat<T>(p: Promise<T>, heartbeat: () => Promise<void>, everyMs = 3000): Promise<T> {
+  const timer = setInterval(() => void heartbeat().catch(() => undefined), everyMs);
+  try {
+    return await p;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export interface RunningLoader {
+  sink: Sink;
+  consumer: Consumer;
+  stop(): Promise<void>;
+}
+
+/**
+ * The loader: consumes meters, reads, events and outages, writes them to
+ * ClickHouse in batches, and commits offsets only after ClickHouse accepted
+ * the batch (eachBatch, auto-resolve off, resolveOffset after the insert).
+ */
+export async function startLoader(cfg: LoaderConfig, logger: Logger): Promise<RunningLoader> {
+  const names = topicNames(cfg.AMI_TOPIC_PREFIX);
+  const byTopic = new Map<string, TableSpec>([
+    [names.meters, TABLES.meters as TableSpec],
+    [names.reads, TABLES.reads as TableSpec],
+    [names.events, TABLES.events as TableSpec],
+    [names.outages, TABLES.outages as TableSpec],
+  ]);
+  const kafka = createKafka(cfg, logger, `${cfg.KAFKA_CLIENT_ID}-loader`);
+  const ch: ClickHouseClient = createClickHouse(cfg);
+  const codec = new AvroCodec(createRegistry(cfg));
+  const consumer = kafka.consumer({ groupId: cfg.LOADER_GROUP_ID, maxBytesPerPartition: 4 << 20, maxBytes: 32 << 20, sessionTimeout: cfg.LOADER_SESSION_TIMEOUT_MS, heartbeatInterval: Math.min(3000, cfg.LOADER_SESSION_TIMEOUT_MS / 3) });
+  // DLQ delivery is at least once: a duplicate DLQ record is harmless, a lost one is not.
+  const producer = kafka.producer();
+  const topics = [...byTopic.keys()].map((topic) => ({ topic }));
+
+  const sink = new Sink((spec, body) => insertRowBinary(ch, cfg.CLICKHOUSE_DB, spec, body), {
+    batchRows: cfg.LOADER_BATCH_ROWS,
+    flushMs: cfg.LOADER_FLUSH_MS,
+    earlyRows: Math.min(10_000, cfg.LOADER_BATCH_ROWS),
+    parallelInserts: cfg.LOADER_PARALLEL_INSERTS,
+    retryMinMs: cfg.LOADER_RETRY_MIN_MS,
+    retryMaxMs: cfg.LOADER_RETRY_MAX_MS,
+    onUnavailable: () => consumer.pause(topics),
+    onRecovered: () => consumer.resume(topics),
+    afterFlush: cfg.LOADER_FAULT_EXIT_AFTER_INSERT === 'true' ? () => process.exit(3) : undefined,
+  }, logger);
+
+  async function eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const spec = byTopic.get(batch.topic)!;
+    sink.enter();
+    let entered = true;
+    try {
+      const { body, rows, rejected } = await retrying(() => decodeBatch(codec, spec, batch.messages), heartbeat, logger, 'decode');
+      await retrying(() => sendToDlq(producer, names.dlq, batch.topic, batch.partition, rejected), heartbeat, logger, 'DLQ send');
+      if (rejected.length > 0) logger.warn({ topic: batch.topic, partition: batch.partition, count: rejected.length, reason: rejected[0]!.reason }, 'records sent to the DLQ');
+      entered = false;
+      await withHeartbeat(sink.add(spec, body, rows), heartbeat);
+    } finally {
+      if (entered) sink.leave();
+    }
+    if (!isRunning() || isStale()) return;
+    // ClickHouse has the rows: only now may the offsets move.
+    resolveOffset(batch.lastOffset());
+    await commitOffsetsIfNecessary();
+  }
+
+  await Promise.all([consumer.connect(), producer.connect()]);
+  exitOnCrash(consumer, logger);
+  await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true });
+  await consumer.run({
+    autoCommit: true,
+    autoCommitInterval: 1000,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 16,
+    eachBatch,
+  });
+  const billingTimer = startBillingRefresh(cfg, ch, logger);
+  logger.info({ topics: [...byTopic.keys()], db: cfg.CLICKHOUSE_DB }, 'loader running');
+
+  return {
+    sink,
+    consumer,
+    async stop() {
+      if (billingTimer) clearInterval(billingTimer);
+      // Stopping the sink rejects waiting handlers, so nothing uninserted is committed.
+      await Promise.all([consumer.disconnect(), sink.stop()]);
+      await producer.disconnect();
+      await ch.close();
+    },
+  };
+}
+
+/** Local months that may still change: last UTC month, this one, and the one WIT (UTC+9) may already be in. */
+export function recentPeriods(nowMs: number): string[] {
+  const month = (ms: number) => new Date(ms).toISOString().slice(0, 7);
+  const d = new Date(nowMs);
+  const previous = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - 1, 1);
+  return [...new Set([month(previous), month(nowMs), month(nowMs + 9 * 3_600_000)])];
+}
+
+/** Keeps billing_usage fresh for the months that can still change. */
+function startBillingRefresh(cfg: LoaderConfig, ch: ClickHouseClient, logger: Logger): NodeJS.Timeout | undefined {
+  if (cfg.LOADER_BILLING_REFRESH_S === 0) return undefined;
+  const refresh = async () => {
+    for (const period of recentPeriods(Date.now())) {
+      await refreshBilling(ch, cfg.CLICKHOUSE_DB, period, { lookaroundDays: cfg.BILLING_LOOKAROUND_DAYS }).catch((err: unknown) =>
+        logger.warn({ err, period }, 'billing refresh failed; next try at the next tick'),
+      );
+    }
+  };
+  const timer = setInterval(() => void refresh(), cfg.LOADER_BILLING_REFRESH_S * 1000);
+  timer.unref();
+  return timer;
+}

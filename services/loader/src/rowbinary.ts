@@ -1,0 +1,176 @@
+/**
+ * ClickHouse RowBinary encoding, the fast insert path: no text to format on
+ * our side or to parse on the server's (JSONEachRow reached a quarter of the
+ * native rate). Values are trusted here: rows.ts validated them.
+ */
+export type ColumnType =
+  | 'String'
+  | 'UInt8'
+  | 'UInt32'
+  | 'UInt64'
+  | 'Int32'
+  | 'Int64'
+  | 'Float32'
+  | 'DateTime'
+  | 'Nullable(String)'
+  | 'Nullable(Int32)'
+  | 'Nullable(DateTime)'
+  | 'Array(String)'
+  | { enum8: Readonly<Record<string, number>> };
+
+export interface Column {
+  name: string;
+  type: ColumnType;
+}
+
+const TWO_32 = 4294967296;
+
+/** A growable buffer with the RowBinary primitives. */
+export class RowBinaryWriter {
+  private buf: Buffer;
+  private pos = 0;
+
+  constructor(initialBytes = 1 << 20) {
+    this.buf = Buffer.allocUnsafe(initialBytes);
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  /** The bytes written so far (a copy-free view); the writer starts over empty. */
+  take(): Buffer {
+    const out = this.buf.subarray(0, this.pos);
+    this.buf = Buffer.allocUnsafe(0);
+    this.pos = 0;
+    return out;
+  }
+
+  /** Copies `src[start, end)` as is. */
+  bytes(src: Buffer, start: number, end: number): void {
+    this.ensure(end - start);
+    this.pos += src.copy(this.buf, this.pos, start, end);
+  }
+
+  /** Drops everything written after `length` (undo a partial row). */
+  truncate(length: number): void {
+    this.pos = length;
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n, 4096));
+    this.buf.copy(bigger, 0, 0, this.pos);
+    this.buf = bigger;
+  }
+
+  varUInt(n: number): void {
+    this.ensure(10);
+    while (n >= 0x80) {
+      this.buf[this.pos++] = (n & 0x7f) | 0x80;
+      n = Math.floor(n / 128);
+    }
+    this.buf[this.pos++] = n;
+  }
+
+  string(s: string): void {
+    // Short strings (ids, codes) fit a one-byte length whatever their UTF-8 size: write in place.
+    if (s.length * 3 < 128) {
+      this.ensure(1 + s.length * 3);
+      const n = this.buf.write(s, this.pos + 1, 'utf8');
+      this.buf[this.pos] = n;
+      this.pos += 1 + n;
+      return;
+    }
+    const n = Buffer.byteLength(s, 'utf8');
+    this.varUInt(n);
+    this.ensure(n);
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+  }
+
+  i8(v: number): void {
+    this.ensure(1);
+    this.buf.writeInt8(v, this.pos++);
+  }
+
+  u32(v: number): void {
+    this.ensure(4);
+    this.pos = this.buf.writeUInt32LE(v, this.pos);
+  }
+
+  i32(v: number): void {
+    this.ensure(4);
+    this.pos = this.buf.writeInt32LE(v, this.pos);
+  }
+
+  /** A 64-bit integer from a JS number (exact below 2^53), two's complement for negatives. */
+  i64(v: number): void {
+    const hi = Math.floor(v / TWO_32);
+    this.ensure(8);
+    this.pos = this.buf.writeUInt32LE(v - hi * TWO_32, this.pos);
+    this.pos = this.buf.writeInt32LE(hi, this.pos);
+  }
+
+  f32(v: number): void {
+    this.ensure(4);
+    this.pos = this.buf.writeFloatLE(v, this.pos);
+  }
+}
+
+type Writer = (w: RowBinaryWriter, v: unknown) => void;
+
+function writerFor(type: ColumnType): Writer {
+  if (typeof type === 'object') {
+    const codes = type.enum8;
+    return (w, v) => w.i8(codes[v as string]!);
+  }
+  switch (type) {
+    case 'String':
+      return (w, v) => w.string(v as string);
+    case 'UInt8':
+      return (w, v) => w.u8(v as number);
+    case 'UInt32':
+    case 'DateTime':
+      return (w, v) => w.u32(v as number);
+    case 'UInt64':
+    case 'Int64':
+      return (w, v) => w.i64(v as number);
+    case 'Int32':
+      return (w, v) => w.i32(v as number);
+    case 'Float32':
+      return (w, v) => w.f32(v as number);
+    case 'Nullable(String)':
+      return nullable(writerFor('String'));
+    case 'Nullable(Int32)':
+      return nullable(writerFor('Int32'));
+    case 'Nullable(DateTime)':
+      return nullable(writerFor('DateTime'));
+    case 'Array(String)':
+      return (w, v) => {
+        const a = v as string[];
+        w.varUInt(a.length);
+        for (const s of a) w.string(s);
+      };
+  }
+}
+
+function nullable(inner: Writer): Writer {
+  return (w, v) => {
+    if (v === null || v === undefined) return w.u8(1);
+    w.u8(0);
+    inner(w, v);
+  };
+}
+
+/** An encoder for rows shaped as objects keyed by column name, in `columns` order. */
+export function rowEncoder<R>(columns: readonly Column[]): (w: RowBinaryWriter, row: R) => void {
+  const writers = columns.map((c) => [c.name, writerFor(c.type)] as const);
+  return (w, row) => {
+    for (const [name, write] of writers) write(w, (row as Record<string, unknown>)[name]);
+  };
+}

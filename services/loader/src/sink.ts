@@ -1,0 +1,211 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '@ami/lib';
+import type { TableName, TableSpec } from './tables.js';
+
+/** Inserts one table's RowBinary body (in chunks); throws when ClickHouse did not accept it. */
+export type InsertFn = (spec: TableSpec, body: Buffer[], rows: number) => Promise<void>;
+
+export interface SinkOptions {
+  /** Flush as soon as a table holds this many rows. */
+  batchRows: number;
+  /** Flush when the oldest buffered row waited this long. */
+  flushMs: number;
+  /** Flush early when every handler is waiting and at least this many rows are buffered. */
+  earlyRows: number;
+  /** A table's flush is split into up to this many concurrent inserts (ClickHouse parses one insert on one core). */
+  parallelInserts: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  /** Called when ClickHouse starts refusing (pause consumption) and when it accepts again (resume). */
+  onUnavailable?: () => void;
+  onRecovered?: () => void;
+  /** Called after a flush was accepted, before any waiter is released (fault injection in tests). */
+  afterFlush?: (rows: number) => void;
+}
+
+interface Buffered {
+  spec: TableSpec;
+  chunks: { body: Buffer; rows: number }[];
+  rows: number;
+}
+
+/** Splits chunks into at most `parts` groups of similar row counts (each group one INSERT). */
+export function splitChunks<C extends { rows: number }>(chunks: readonly C[], parts: number): C[][] {
+  const total = chunks.reduce((n, c) => n + c.rows, 0);
+  const target = Math.ceil(total / Math.max(1, parts));
+  const groups: C[][] = [[]];
+  let inGroup = 0;
+  for (const c of chunks) {
+    if (inGroup >= target && groups.length < parts) {
+      groups.push([]);
+      inGroup = 0;
+    }
+    groups[groups.length - 1]!.push(c);
+    inGroup += c.rows;
+  }
+  return groups.filter((g) => g.length > 0);
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Buffers rows per table and inserts them in batches: by size, by time, or as
+ * soon as every Kafka handler is waiting (one fetch, one insert). `add`
+ * resolves only after ClickHouse accepted the rows, so the caller commits
+ * offsets after the insert, never before. While ClickHouse refuses, the sink
+ * retries with exponential backoff and the handlers stay blocked: Kafka
+ * keeps the backlog.
+ */
+export class Sink {
+  private readonly buffers = new Map<TableName, Buffered>();
+  private waiters: Waiter[] = [];
+  private firstRowAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private active = 0;
+  private stopped = false;
+  private unavailable = false;
+  rowsInserted = 0;
+  inserts = 0;
+
+  constructor(
+    private readonly insert: InsertFn,
+    private readonly opts: SinkOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /** A Kafka handler started working on a batch. */
+  enter(): void {
+    this.active++;
+  }
+
+  /** A handler finished (with or without rows); when it was the last one working, maybe flush. */
+  leave(): void {
+    this.active--;
+    this.maybeFlush();
+  }
+
+  /**
+   * Buffers `rows` rows already encoded as RowBinary in `body`; resolves once
+   * they are in ClickHouse. Call after enter(); it counts as leave().
+   */
+  add(spec: TableSpec, body: Buffer, rows: number): Promise<void> {
+    if (this.stopped) {
+      this.active--;
+      return Promise.reject(new Error('sink stopped'));
+    }
+    if (rows > 0) {
+      const buf = this.bufferOf(spec);
+      buf.chunks.push({ body, rows });
+      buf.rows += rows;
+      if (this.firstRowAt === 0) this.firstRowAt = Date.now();
+    }
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    this.leave();
+    this.armTimer();
+    return done;
+  }
+
+  private bufferOf(spec: TableSpec): Buffered {
+    let buf = this.buffers.get(spec.table);
+    if (!buf) {
+      buf = { spec, chunks: [], rows: 0 };
+      this.buffers.set(spec.table, buf);
+    }
+    return buf;
+  }
+
+  private bufferedRows(): { total: number; max: number } {
+    let total = 0;
+    let max = 0;
+    for (const b of this.buffers.values()) {
+      total += b.rows;
+      max = Math.max(max, b.rows);
+    }
+    return { total, max };
+  }
+
+  private maybeFlush(): void {
+    if (this.flushing || this.waiters.length === 0) return;
+    const { total, max } = this.bufferedRows();
+    const due = this.firstRowAt > 0 && Date.now() - this.firstRowAt >= this.opts.flushMs;
+    const idle = this.active === 0 && (total >= this.opts.earlyRows || total === 0);
+    if (max >= this.opts.batchRows || due || idle) void this.flush();
+  }
+
+  private armTimer(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.maybeFlush();
+      if (this.waiters.length > 0 && !this.flushing) this.armTimer();
+    }, this.opts.flushMs);
+    this.timer.unref();
+  }
+
+  /** Inserts everything buffered now (retrying until accepted or stopped), then releases its waiters. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing.then(() => this.flush());
+    const bodies = [...this.buffers.values()].flatMap((b) =>
+      splitChunks(b.chunks, this.opts.parallelInserts).map((group) => ({ spec: b.spec, rows: group.reduce((n, c) => n + c.rows, 0), body: group.map((c) => c.body) })),
+    );
+    for (const b of this.buffers.values()) {
+      b.chunks = [];
+      b.rows = 0;
+    }
+    const waiters = this.waiters;
+    this.waiters = [];
+    this.firstRowAt = 0;
+    this.flushing = (async () => {
+      try {
+        await Promise.all(bodies.map((b) => this.insertWithRetry(b.spec, b.body, b.rows)));
+        const rows = bodies.reduce((n, b) => n + b.rows, 0);
+        this.rowsInserted += rows;
+        this.inserts += bodies.length;
+        if (rows > 0) this.opts.afterFlush?.(rows);
+        for (const w of waiters) w.resolve();
+      } catch (err) {
+        for (const w of waiters) w.reject(err);
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+    return this.flushing;
+  }
+
+  private async insertWithRetry(spec: TableSpec, body: Buffer[], rows: number): Promise<void> {
+    let delay = this.opts.retryMinMs;
+    for (;;) {
+      try {
+        await this.insert(spec, body, rows);
+        if (this.unavailable) {
+          this.unavailable = false;
+          this.logger.info({ table: spec.table }, 'ClickHouse accepts inserts again; resuming');
+          this.opts.onRecovered?.();
+        }
+        return;
+      } catch (err) {
+        if (this.stopped) throw err;
+        if (!this.unavailable) {
+          this.unavailable = true;
+          this.opts.onUnavailable?.();
+        }
+        this.logger.warn({ err, table: spec.table, rows, retryInMs: delay }, 'insert refused; consumption paused, retrying');
+        await sleep(delay);
+        delay = Math.min(delay * 2, this.opts.retryMaxMs);
+      }
+    }
+  }
+
+  /** Stops retrying; waiters of a flush in progress are rejected, so their offsets are never committed. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.flushing?.catch(() => undefined);
+    for (const w of this.waiters) w.reject(new Error('sink stopped'));
+    this.waiters = [];
+  }
+}

@@ -1,0 +1,158 @@
+import { BadRecordError, type MeterEvent, type MeterProfile, type MeterRead, type Outage, type RecordName } from '@ami/lib';
+import type { Column, RowBinaryWriter } from './rowbinary.js';
+import { transcodeRead } from './transcode-read.js';
+import { isSupportedTimezone } from './timezones.js';
+
+/**
+ * Where each topic goes: the ClickHouse table, its columns (as in
+ * migrations/001_core.sql) and the mapping from a decoded record to a row.
+ * Mappings validate what ClickHouse would silently mangle (times outside
+ * DateTime's range, unknown time zones); a failure sends the record to the DLQ.
+ */
+export type TableName = 'meters' | 'reads' | 'events' | 'outages';
+
+export interface KafkaPosition {
+  key: string | null;
+  offset: number;
+}
+
+export interface TableSpec<R = unknown> {
+  table: TableName;
+  record: RecordName;
+  columns: readonly Column[];
+  /** Optional fast path: Confluent-framed bytes of the LOCAL schema straight to RowBinary (throws on anything odd). */
+  transcode?: (msg: Buffer, w: RowBinaryWriter) => void;
+  /** Row of a decoded record (`value` null for a tombstone); null when there is nothing to load. */
+  toRow(value: R | null, at: KafkaPosition): Record<string, unknown> | null;
+}
+
+const RELAY = { enum8: { CLOSED: 0, OPEN: 1 } } as const;
+
+/** Epoch ms → DateTime seconds, refusing what DateTime cannot hold. */
+export function seconds(ms: number, field: string): number {
+  const s = Math.floor(ms / 1000);
+  if (!Number.isFinite(s) || s < 0 || s >= 4294967296) throw new BadRecordError('out-of-range', `${field} ${ms} is outside ClickHouse DateTime`);
+  return s;
+}
+
+function required(value: string, field: string): string {
+  if (value === '') throw new BadRecordError('missing-field', `${field} is empty`);
+  return value;
+}
+
+const meters: TableSpec<MeterProfile> = {
+  table: 'meters',
+  record: 'MeterProfile',
+  columns: [
+    { name: 'meter_id', type: 'String' },
+    { name: 'idpel', type: 'String' },
+    { name: 'kdpm', type: { enum8: { L: 0, R: 1, S: 2, F: 3, A: 4 } } },
+    { name: 'phases', type: 'UInt8' },
+    { name: 'tariff', type: 'String' },
+    { name: 'daya_va', type: 'UInt32' },
+    { name: 'gardu_id', type: 'String' },
+    { name: 'feeder_id', type: 'String' },
+    { name: 'ulp', type: 'String' },
+    { name: 'region', type: 'String' },
+    { name: 'timezone', type: 'String' },
+    { name: 'installed_at', type: 'DateTime' },
+    { name: 'deleted', type: 'UInt8' },
+    { name: 'version', type: 'UInt64' },
+  ],
+  toRow(p, at) {
+    if (p === null) {
+      const meterId = required(at.key ?? '', 'tombstone key');
+      return { meter_id: meterId, idpel: '', kdpm: 'L', phases: 0, tariff: '', daya_va: 0, gardu_id: '', feeder_id: '', ulp: '', region: '', timezone: '', installed_at: 0, deleted: 1, version: at.offset };
+    }
+    if (!isSupportedTimezone(p.timezone)) throw new BadRecordError('unsupported-timezone', `time zone ${p.timezone} is not one billing knows`);
+    if (p.daya_va < 0 || p.phases < 0 || p.phases > 255) throw new BadRecordError('out-of-range', 'daya_va or phases out of range');
+    return { ...p, meter_id: required(p.meter_id, 'meter_id'), installed_at: seconds(p.installed_at, 'installed_at'), deleted: 0, version: at.offset };
+  },
+};
+
+// Enum8 codes equal the Avro symbol indexes, so the transcoder copies them.
+const reads: TableSpec<MeterRead> = {
+  table: 'reads',
+  record: 'MeterRead',
+  transcode: transcodeRead,
+  columns: [
+    { name: 'meter_id', type: 'String' },
+    { name: 'gardu_id', type: 'String' },
+    { name: 'read_at', type: 'DateTime' },
+    { name: 'interval_s', type: 'UInt32' },
+    { name: 'energy_import_wh', type: 'Int64' },
+    { name: 'demand_w', type: 'Int32' },
+    { name: 'voltage_v', type: 'Float32' },
+    { name: 'relay', type: RELAY },
+    { name: 'power_limit_va', type: 'Int32' },
+    { name: 'kind', type: { enum8: { INTERVAL: 0, ON_DEMAND: 1 } } },
+  ],
+  toRow(r) {
+    if (r === null) throw new BadRecordError('tombstone', 'reads are never deleted');
+    if (r.energy_import_wh < 0) throw new BadRecordError('negative-register', `register ${r.energy_import_wh} Wh is negative`);
+    if (r.interval_s < 0) throw new BadRecordError('out-of-range', `interval_s ${r.interval_s} is negative`);
+    // Mutate in place: the record is ours and this is the hot path.
+    (r as unknown as { read_at: number }).read_at = seconds(r.read_at, 'read_at');
+    required(r.meter_id, 'meter_id');
+    return r as unknown as Record<string, unknown>;
+  },
+};
+
+const events: TableSpec<MeterEvent> = {
+  table: 'events',
+  record: 'MeterEvent',
+  columns: [
+    { name: 'event_id', type: 'String' },
+    { name: 'meter_id', type: 'String' },
+    { name: 'gardu_id', type: 'String' },
+    { name: 'occurred_at', type: 'DateTime' },
+    { name: 'type', type: { enum8: { LAST_GASP: 0, POWER_RESTORE: 1, RELAY_OPENED: 2, RELAY_CLOSED: 3, RECONNECT_ENABLED: 4, POWER_LIMIT_CHANGED: 5 } } },
+    { name: 'relay', type: RELAY },
+    { name: 'cause', type: { enum8: { NONE: 0, REMOTE_DISCONNECT: 1, REMOTE_CONNECT: 2, BUTTON: 3, POWER_LIMIT_TRIP: 4 } } },
+    { name: 'power_limit_va', type: 'Nullable(Int32)' },
+  ],
+  toRow(e) {
+    if (e === null) throw new BadRecordError('tombstone', 'events are never deleted');
+    return { ...e, event_id: required(e.event_id, 'event_id'), occurred_at: seconds(e.occurred_at, 'occurred_at') };
+  },
+};
+
+const outages: TableSpec<Outage> = {
+  table: 'outages',
+  record: 'Outage',
+  columns: [
+    { name: 'outage_id', type: 'String' },
+    { name: 'scope', type: { enum8: { METER: 0, GARDU: 1, FEEDER: 2 } } },
+    { name: 'status', type: { enum8: { OPEN: 0, UPDATED: 1, RESTORED: 2 } } },
+    { name: 'region', type: 'String' },
+    { name: 'ulp', type: 'String' },
+    { name: 'feeder_id', type: 'String' },
+    { name: 'gardu_id', type: 'Nullable(String)' },
+    { name: 'meter_ids', type: 'Array(String)' },
+    { name: 'parent_outage_id', type: 'Nullable(String)' },
+    { name: 'started_at', type: 'DateTime' },
+    { name: 'confirmed_at', type: 'DateTime' },
+    { name: 'restored_at', type: 'Nullable(DateTime)' },
+    { name: 'customers_affected', type: 'Int32' },
+    { name: 'customers_total', type: 'Int32' },
+    { name: 'last_gasps', type: 'Int32' },
+    { name: 'tusbung_excluded', type: 'Int32' },
+    { name: 'emitted_at', type: 'DateTime' },
+    { name: 'version', type: 'UInt64' },
+  ],
+  toRow(o) {
+    // Outages are compacted: a tombstone only lets Kafka drop the key; the history stays here.
+    if (o === null) return null;
+    return {
+      ...o,
+      outage_id: required(o.outage_id, 'outage_id'),
+      started_at: seconds(o.started_at, 'started_at'),
+      confirmed_at: seconds(o.confirmed_at, 'confirmed_at'),
+      restored_at: o.restored_at === null ? null : seconds(o.restored_at, 'restored_at'),
+      emitted_at: seconds(o.emitted_at, 'emitted_at'),
+      version: o.emitted_at,
+    };
+  },
+};
+
+export const TABLES = { meters, reads, events, outages } as const;

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { charge, endRegister, energyChargeSen, findTariff, interpolateWh, minimumChargeSen, periodUsage, roundDiv, rupiahToSen, senToRupiah, startRegister } from '../src/billing.js';
+import { loadTariffFiles } from '../src/tariffs.js';
+
+const tariffs = loadTariffFiles();
+
+describe('money', () => {
+  it('parses rupiah into exact sen and prints it back', () => {
+    expect(rupiahToSen('1444.70')).toBe(144470);
+    expect(rupiahToSen('415')).toBe(41500);
+    expect(rupiahToSen('1699.5')).toBe(169950);
+    expect(() => rupiahToSen('1.234')).toThrow();
+    expect(senToRupiah(7512440)).toBe('75124.40');
+    expect(senToRupiah(5)).toBe('0.05');
+  });
+
+  it('rounds half up to a whole sen', () => {
+    expect(roundDiv(5n, 2n)).toBe(3n);
+    expect(roundDiv(4n, 3n)).toBe(1n);
+    expect(energyChargeSen(30_301, 32_500)).toBe(984_783); // 984,782.5 → 984,783
+    expect(energyChargeSen(100_000, 144_470)).toBe(14_447_000);
+    expect(minimumChargeSen(1300, 144_470, 40)).toBe(7_512_440); // Rp 75,124.40
+  });
+});
+
+describe('tariff table (data)', () => {
+  it('finds class and power band of the 2025 tariffs', () => {
+    expect(findTariff(tariffs, 'R-1', 450, '2025-03-01')).toMatchObject({ rate_sen_per_kwh: 41_500, subsidised: true, min_charge_hours: 0 });
+    expect(findTariff(tariffs, 'R-1', 900, '2025-03-01')).toMatchObject({ rate_sen_per_kwh: 60_500, subsidised: true });
+    expect(findTariff(tariffs, 'R-1M', 900, '2025-03-01')).toMatchObject({ rate_sen_per_kwh: 135_200, subsidised: false, min_charge_hours: 40 });
+    expect(findTariff(tariffs, 'R-1', 2200, '2025-03-01')?.rate_sen_per_kwh).toBe(144_470);
+    expect(findTariff(tariffs, 'R-3', 13_200, '2025-03-01')?.rate_sen_per_kwh).toBe(169_953);
+    expect(findTariff(tariffs, 'S-1', 3500, '2025-03-01')?.rate_sen_per_kwh).toBe(90_000);
+    expect(findTariff(tariffs, 'R-1', 1000, '2025-03-01')).toBeUndefined();
+    expect(findTariff(tariffs, 'R-1', 450, '2024-12-01')).toBeUndefined(); // before the first version
+  });
+});
+
+describe('charge', () => {
+  const r1 = findTariff(tariffs, 'R-1', 1300, '2025-03-01');
+  const subsidised = findTariff(tariffs, 'R-1', 900, '2025-03-01');
+  it('applies the 40-hour minimum only to non-subsidised complete months', () => {
+    expect(charge(10_000, 1300, r1, true)).toEqual({ energySen: 1_444_700, minimumSen: 7_512_440, minimumApplied: true, amountSen: 7_512_440 });
+    expect(charge(10_000, 1300, r1, false).minimumApplied).toBe(false);
+    expect(charge(100_000, 1300, r1, true).minimumApplied).toBe(false);
+    expect(charge(1_000, 900, subsidised, true)).toMatchObject({ minimumApplied: false, amountSen: 60_500 });
+  });
+  it('charges nothing for a negative difference (register replaced)', () => {
+    expect(charge(-500, 1300, r1, false).energySen).toBe(0);
+  });
+});
+
+describe('boundary registers', () => {
+  it('interpolates linearly, half up to a Wh', () => {
+    expect(interpolateWh({ t: 0, wh: 40_000 }, { t: 7200, wh: 40_601 }, 3600)).toBe(40_301);
+    expect(interpolateWh({ t: 0, wh: 2_000_000 }, { t: 10_800, wh: 2_001_000 }, 3600)).toBe(2_000_333);
+  });
+  it('is exact on a read at the boundary and when the register did not move', () => {
+    expect(startRegister({ t: 0, wh: 5 }, { t: 100, wh: 9 }, 100, 0)).toEqual({ wh: 9, estimated: false });
+    expect(startRegister({ t: 0, wh: 5 }, { t: 200, wh: 5 }, 100, 0)).toEqual({ wh: 5, estimated: false });
+    expect(startRegister({ t: 0, wh: 5 }, { t: 200, wh: 7 }, 100, 0)).toEqual({ wh: 6, estimated: true });
+  });
+  it('starts a meter installed in the period at its first read, exactly', () => {
+    expect(startRegister(undefined, { t: 500, wh: 0 }, 100, 400)).toEqual({ wh: 0, estimated: false });
+    expect(startRegister(undefined, { t: 500, wh: 0 }, 100, 50)).toEqual({ wh: 0, estimated: true });
+  });
+  it('ends a period in progress at the latest read', () => {
+    expect(endRegister({ t: 50, wh: 12 }, undefined, 100, true, { wh: 1, estimated: false })).toEqual({ wh: 12, estimated: false });
+    expect(endRegister({ t: 50, wh: 12 }, undefined, 100, false, { wh: 1, estimated: false })).toEqual({ wh: 12, estimated: true });
+  });
+  it('ignores duplicated reads', () => {
+    const reads = [{ t: 0, wh: 0 }, { t: 50, wh: 500 }, { t: 50, wh: 500 }, { t: 100, wh: 1000 }, { t: 150, wh: 1500 }];
+    expect(periodUsage(reads, 25, 125, 0, 1e9)).toEqual(periodUsage([...new Map(reads.map((r) => [r.t, r])).values()], 25, 125, 0, 1e9));
+    expect(periodUsage(reads, 25, 125, 0, 1e9)).toMatchObject({ startWh: 250, endWh: 1250, wh: 1000, estimated: true });
+  });
+});

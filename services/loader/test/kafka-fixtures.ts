@@ -1,0 +1,31 @@
+import type { Kafka, Message } from 'kafkajs';
+import { AvroCodec, createRegistry, ensureTopics, topicNames, valueSubject, type CommonConfig, type RecordName, type RecordTypes } from '@ami/lib';
+
+/** Creates the topics of `cfg`'s prefix and returns an encoder per record for test producers. */
+export async function kafkaFixtures(cfg: CommonConfig, kafka: Kafka, partitions = 3) {
+  const names = topicNames(cfg.AMI_TOPIC_PREFIX);
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, cfg.AMI_TOPIC_PREFIX, { partitions });
+  await admin.disconnect();
+  const codec = new AvroCodec(createRegistry(cfg));
+  const producer = kafka.producer();
+  await producer.connect();
+  async function encoder<N extends RecordName>(name: N, topic: string) {
+    return codec.encoder(name, await codec.register(name, valueSubject(topic)));
+  }
+  return {
+    names,
+    codec,
+    producer,
+    encoder,
+    async send(topic: string, messages: Message[]) {
+      await producer.send({ topic, messages });
+    },
+    async close() {
+      await producer.disconnect();
+    },
+  };
+}
+
+export type Encoded<N extends RecordName> = (value: RecordTypes[N]) => Buffer;

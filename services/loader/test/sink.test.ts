@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '@ami/lib';
+import { Sink, type SinkOptions } from '../src/sink.js';
+import { TABLES } from '../src/tables.js';
+
+const logger = createLogger('test', 'silent');
+const opts: SinkOptions = { batchRows: 100, flushMs: 20, earlyRows: 10, parallelInserts: 2, retryMinMs: 5, retryMaxMs: 20 };
+
+describe('Sink', () => {
+  it('releases a batch only after ClickHouse accepted it, retrying with pause and resume', async () => {
+    const events: string[] = [];
+    let failures = 2;
+    const sink = new Sink(
+      async (spec, body, rows) => {
+        if (failures-- > 0) throw new Error('ClickHouse down');
+        events.push(`insert ${spec.table} ${rows} rows in ${body.length} chunk(s)`);
+      },
+      { ...opts, onUnavailable: () => events.push('pause'), onRecovered: () => events.push('resume') },
+      logger,
+    );
+    sink.enter();
+    const done = sink.add(TABLES.reads, Buffer.from([1, 2, 3]), 3).then(() => events.push('released'));
+    await done;
+    expect(events).toEqual(['pause', 'insert reads 3 rows in 1 chunk(s)', 'resume', 'released']);
+    await sink.stop();
+  });
+
+  it('flushes by size, one insert per table, split for parallel inserts', async () => {
+    const inserts: number[] = [];
+    const sink = new Sink(async (_s, _b, rows) => void inserts.push(rows), { ...opts, flushMs: 60_000, earlyRows: 1_000_000 }, logger);
+    sink.enter();
+    sink.enter();
+    const a = sink.add(TABLES.reads, Buffer.alloc(1), 60);
+    const b = sink.add(TABLES.reads, Buffer.alloc(1), 60); // 120 >= batchRows
+    await Promise.all([a, b]);
+    expect(inserts).toEqual([60, 60]);
+    await sink.stop();
+  });
+
+  it('flushes at once when every handler waits (one fetch, one insert)', async () => {
+    const inserts: number[] = [];
+    const sink = new Sink(async (_s, _b, rows) => void inserts.push(rows), { ...opts, flushMs: 60_000 }, logger);
+    sink.enter();
+    await sink.add(TABLES.events, Buffer.alloc(1), 50);
+    expect(inserts).toEqual([50]);
+    await sink.stop();
+  });
+
+  it('rejects waiters on stop so their offsets are never committed', async () => {
+    const sink = new Sink(async () => Promise.reject(new Error('down')), opts, logger);
+    sink.enter();
+    const p = sink.add(TABLES.reads, Buffer.alloc(1), 1);
+    await new Promise((r) => setTimeout(r, 30));
+    await sink.stop();
+    await expect(p).rejects.toThrow();
+  });
+});

@@ -1,0 +1,94 @@
+import type { Command } from 'commander';
+import { AvroCodec, createKafka, createLogger, createRegistry } from '@ami/lib';
+import { parseSpeed } from './clock.js';
+import { loadSimulatorConfig } from './config.js';
+import { TruthWriter } from './groundTruth.js';
+import { HeadEnd } from './headendService.js';
+import { Publisher } from './publisher.js';
+import { fleetFor, runSimulation, startFor } from './run.js';
+import { listScenarios, loadScenario, parseDuration } from './scenario.js';
+import { registerSchemas } from './schemas.js';
+
+interface SimulateOpts {
+  scenario: string;
+  meters?: string;
+  seed?: string;
+  regions?: string;
+  start?: string;
+  duration?: string;
+  speed: string;
+  truth?: string;
+  list?: boolean;
+}
+
+export function registerSimulatorCommands(program: Command): void {
+  program
+    .command('schemas')
+    .description('Avro schemas in the schema registry')
+    .command('register')
+    .description('register every schema of schemas/ under <prefix>.<topic>-value and set BACKWARD compatibility per subject')
+    .action(async () => {
+      const cfg = loadSimulatorConfig();
+      for (const r of await registerSchemas(cfg)) console.log(`${r.subject.padEnd(36)} id ${String(r.id).padEnd(5)} ${r.compatibility}  (${r.record})`);
+    });
+
+  program
+    .command('simulate')
+    .description('run the meter fleet simulator: publish ami.meters, then reads and events of a scenario')
+    .option('-s, --scenario <name|file>', 'named scenario or YAML/JSON file', 'demo')
+    .option('-m, --meters <n>', 'fleet size (default: the scenario\'s)')
+    .option('--seed <seed>', 'topology and noise seed (default: the scenario\'s)')
+    .option('--regions <codes>', 'comma-separated regions, e.g. BALI,JATIM')
+    .option('--start <iso>', 'simulated start time (default: the scenario\'s, else now)')
+    .option('-d, --duration <d>', 'simulated duration, e.g. 6h, 1d (default: the scenario\'s)')
+    .option('--speed <speed>', 'realtime | Nx (e.g. 60x) | max', 'max')
+    .option('-t, --truth <path>', 'write the ground truth JSONL here')
+    .option('--list', 'list the named scenarios and exit')
+    .action(async (o: SimulateOpts) => simulate(o));
+
+  program
+    .command('headend')
+    .description('run the simulated head-end: answer ami.commands as the meters would')
+    .action(async () => {
+      const cfg = loadSimulatorConfig();
+      const logger = createLogger('headend', cfg.LOG_LEVEL);
+      const head = new HeadEnd(createKafka(cfg, logger, 'ami-headend'), cfg, new AvroCodec(createRegistry(cfg)), logger);
+      const stop = () => void head.stop().finally(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      await head.start();
+      logger.info('head-end running');
+    });
+}
+
+async function simulate(o: SimulateOpts): Promise<void> {
+  if (o.list) {
+    for (const n of listScenarios()) console.log(`${n.padEnd(26)} ${loadScenario(n).description.trim().split('\n')[0]}`);
+    return;
+  }
+  const cfg = loadSimulatorConfig();
+  const logger = createLogger('simulator', cfg.LOG_LEVEL);
+  const scenario = loadScenario(o.scenario);
+  const fleet = fleetFor(scenario, { meters: o.meters ? Number(o.meters) : undefined, seed: o.seed, regions: o.regions?.split(',') });
+  const speed = parseSpeed(o.speed);
+  const startMs = startFor(scenario, o.start);
+  const truth = o.truth ? new TruthWriter(o.truth) : undefined;
+  const publisher = new Publisher(createKafka(cfg, logger, 'ami-simulator'), cfg, new AvroCodec(createRegistry(cfg)), cfg.SIM_PARTITIONS);
+  await publisher.start();
+  try {
+    const t0 = Date.now();
+    await publisher.publishFleet(fleet);
+    console.log(`published ${fleet.size} meter profiles (${fleet.garduTotal} gardu, ${fleet.feeders.length} feeders, ${fleet.ulps.length} ULPs) to ${publisher.topics.meters} in ${Date.now() - t0} ms`);
+    const stats = await runSimulation(
+      { fleet, scenario, startMs, durationMs: o.duration ? parseDuration(o.duration) : undefined, batchSize: cfg.SIM_BATCH_SIZE, speed, truth: truth?.sink },
+      (b) => publisher.publishBatch(b),
+      (s, simT) => logger.info({ reads: s.reads, events: s.events, sim_time: new Date(simT).toISOString() }, 'progress'),
+    );
+    const rate = Math.round(stats.reads / (stats.wallMs / 1000));
+    console.log(`scenario ${scenario.name}: ${stats.reads} reads to ${publisher.topics.reads}, ${stats.events} events to ${publisher.topics.events} in ${stats.wallMs} ms (${rate} reads/s)`);
+    if (o.truth) console.log(`ground truth: ${o.truth}`);
+  } finally {
+    await truth?.close();
+    await publisher.stop();
+  }
+}

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { commonConfigSchema, parseConfig } from '@ami/lib';
+
+/** The web service's settings; defaults fit the local stack (see README.md). */
+export const webConfigSchema = commonConfigSchema.extend({
+  WEB_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** Loopback by default: put a TLS reverse proxy in front to serve a LAN. */
+  WEB_BIND: z.string().default('127.0.0.1'),
+  /**
+   * Users as JSON: [{"user":"ani","role":"operator","token_sha256":"<hex>"}].
+   * Only hashes of tokens, never tokens. `ami web token` makes an entry.
+   */
+  AMI_WEB_USERS: z.string().optional(),
+  /** Or a file holding the same JSON (read at start-up). */
+  AMI_WEB_USERS_FILE: z.string().optional(),
+  /** Require a token (viewer or operator) for the dashboard, the call-centre page and their APIs too. */
+  WEB_VIEWS_REQUIRE_AUTH: z.enum(['true', 'false']).default('false'),
+  /** Command requests per user per minute (token bucket, burst = the same number). */
+  WEB_COMMAND_REQUESTS_PER_MIN: z.coerce.number().int().positive().default(30),
+  /** Meters targeted per user per minute, summed over requests (a tusbung campaign is one request). */
+  WEB_COMMAND_METERS_PER_MIN: z.coerce.number().int().positive().default(20_000),
+  /** Most meters one request may target. */
+  WEB_CAMPAIGN_MAX: z.coerce.number().int().positive().default(20_000),
+  /** Restored outages stay in the "recently restored" list this long. */
+  WEB_RESTORED_WINDOW_H: z.coerce.number().positive().default(24),
+  /** Chart window (hours) and how often ClickHouse history is refreshed. */
+  WEB_CHART_HOURS: z.coerce.number().positive().max(24 * 31).default(24),
+  WEB_HISTORY_REFRESH_S: z.coerce.number().int().positive().default(60),
+  /** Consumer group prefix: each instance reads the compacted topics from the beginning in its own group. */
+  WEB_GROUP_PREFIX: z.string().default('ami-web'),
+});
+
+export type WebConfig = z.infer<typeof webConfigSchema>;
+
+export function loadWebConfig(env: Record<string, string | undefined> = process.env): WebConfig {
+  return parseConfig(webConfigSchema, env);
+}

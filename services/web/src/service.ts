@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import type { Producer } from 'kafkajs';
+import type { ClickHouseClient } from '@clickhouse/client';
+import {
+  AvroCodec,
+  createClickHouse,
+  createKafka,
+  createRegistry,
+  DeadLetterQueue,
+  ensureTopics,
+  ServiceMetrics,
+  topicNames,
+  valueSubject,
+  type Logger,
+  type MeterCommand,
+  type Outage,
+} from '@ami/lib';
+import { parseUsers, type User } from './auth.js';
+import type { WebConfig } from './config.js';
+import { CompactedFeed, feedSource } from './feed.js';
+import { mergeLatest } from './outagesView.js';
+import { WebServer, type WebBackend } from './server.js';
+import { billingOf, insertAudit, outageHistory } from './store.js';
+import { LatestTable, OutageTable, ProfileTable } from './tables.js';
+import type { MeterStatus } from '@ami/lib';
+
+export function loadUsers(cfg: Pick<WebConfig, 'AMI_WEB_USERS' | 'AMI_WEB_USERS_FILE'>): User[] {
+  const text = cfg.AMI_WEB_USERS_FILE ? readFileSync(cfg.AMI_WEB_USERS_FILE, 'utf8') : cfg.AMI_WEB_USERS;
+  return parseUsers(text);
+}
+
+/** The running web service: compacted topics in memory, ClickHouse history, the HTTP server. */
+export class WebService {
+  readonly profiles = new ProfileTable();
+  readonly statuses = new LatestTable<MeterStatus>();
+  readonly outages = new OutageTable();
+  private history: Outage[] = [];
+  private historyTimer?: NodeJS.Timeout;
+  private feed?: CompactedFeed;
+  private producer?: Producer;
+  private encode?: (c: MeterCommand) => Buffer;
+  private ch?: ClickHouseClient;
+  server?: WebServer;
+
+  constructor(
+    private readonly cfg: WebConfig,
+    private readonly logger: Logger,
+    private readonly metrics = new ServiceMetrics('web'),
+  ) {}
+
+  async start(): Promise<{ port: number }> {
+    const users = loadUsers(this.cfg);
+    if (users.length === 0) this.logger.warn('no users in AMI_WEB_USERS: the command API refuses everyone');
+    const topics = topicNames(this.cfg.AMI_TOPIC_PREFIX);
+    const kafka = createKafka(this.cfg, this.logger, `${this.cfg.KAFKA_CLIENT_ID}-web`);
+    const codec = new AvroCodec(createRegistry(this.cfg));
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, this.cfg.AMI_TOPIC_PREFIX, { partitions: 6 }, ['meters', 'outages', 'meterStatus', 'commands', 'dlq']);
+    } finally {
+      await admin.disconnect();
+    }
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await this.producer.connect();
+    this.encode = codec.encoder('MeterCommand', await codec.register('MeterCommand', valueSubject(topics.commands)));
+    this.ch = createClickHouse(this.cfg, this.cfg.CLICKHOUSE_DB);
+    this.server = new WebServer(this.cfg, users, this.backend(), this.logger, this.metrics);
+    this.outages.onChange(() => this.server?.outagesChanged());
+    this.feed = new CompactedFeed(
+      kafka,
+      codec,
+      [
+        feedSource(topics.meters, 'MeterProfile', this.profiles),
+        feedSource(topics.meterStatus, 'MeterStatus', this.statuses),
+        feedSource(topics.outages, 'Outage', this.outages),
+      ],
+      this.logger,
+      {
+        groupPrefix: this.cfg.WEB_GROUP_PREFIX,
+        metrics: this.metrics,
+        dlq: new DeadLetterQueue(this.producer, topics.dlq, 'web', this.logger, this.metrics),
+      },
+    );
+    await this.feed.start();
+    void this.refreshHistory();
+    this.historyTimer = setInterval(() => void this.refreshHistory(), this.cfg.WEB_HISTORY_REFRESH_S * 1000);
+    const address = await this.server.listen();
+    return { port: address.port };
+  }
+
+  /** Outage history from ClickHouse for the chart window; the live view goes on without it. */
+  private async refreshHistory(): Promise<void> {
+    const windowMs = Math.max(this.cfg.WEB_CHART_HOURS, this.cfg.WEB_RESTORED_WINDOW_H) * 3_600_000;
+    try {
+      this.history = await outageHistory(this.ch!, this.cfg.CLICKHOUSE_DB, Date.now() - windowMs);
+      this.outages.prune(Date.now(), windowMs);
+      this.server?.outagesChanged();
+    } catch (err) {
+      this.logger.warn({ err }, 'outage history from ClickHouse unavailable; showing the live view only');
+    }
+  }
+
+  private backend(): WebBackend {
+    const db = this.cfg.CLICKHOUSE_DB;
+    const topic = topicNames(this.cfg.AMI_TOPIC_PREFIX).commands;
+    return {
+      profiles: this.profiles,
+      status: (id) => this.statuses.get(id),
+      outage: (id) => this.outages.get(id) ?? this.history.find((o) => o.outage_id === id),
+      outages: () => mergeLatest(this.history, this.outages.values()).values(),
+      billing: (p, period) => billingOf(this.ch!, db, p.meter_id, period),
+      audit: (rows) => insertAudit(this.ch!, db, rows),
+      send: async (commands) => {
+        await this.producer!.send({ topic, acks: -1, messages: commands.map((c) => ({ key: c.meter_id, value: this.encode!(c) })) });
+        this.metrics.produced.inc({ topic }, commands.length);
+      },
+      ready: () => this.feed?.isCaughtUp === true,
+    };
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.historyTimer);
+    await this.server?.close();
+    await this.feed?.stop();
+    await this.producer?.disconnect();
+    await this.ch?.close();
+  }
+}

@@ -1,0 +1,74 @@
+import type { MeterProfile, MeterStatus, Outage } from '@ami/lib';
+import type { ProfileLookup } from './commands.js';
+
+export type Listener<V> = (key: string, value: V | null) => void;
+
+/** The latest value per key of a compacted topic; null (a tombstone) removes the key. */
+export class LatestTable<V> {
+  protected readonly rows = new Map<string, V>();
+  private readonly listeners: Listener<V>[] = [];
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  get(key: string): V | undefined {
+    return this.rows.get(key);
+  }
+
+  values(): IterableIterator<V> {
+    return this.rows.values();
+  }
+
+  onChange(listener: Listener<V>): void {
+    this.listeners.push(listener);
+  }
+
+  apply(key: string, value: V | null): void {
+    this.beforeApply(key, value);
+    if (value === null) this.rows.delete(key);
+    else this.rows.set(key, value);
+    for (const l of this.listeners) l(key, value);
+  }
+
+  protected beforeApply(_key: string, _value: V | null): void {}
+}
+
+/** Meter profiles by meter id, with an IDPEL index: the call centre and command validation look up here. */
+export class ProfileTable extends LatestTable<MeterProfile> implements ProfileLookup {
+  private readonly byIdpelIndex = new Map<string, string>();
+
+  byMeter(meterId: string): MeterProfile | undefined {
+    return this.get(meterId);
+  }
+
+  byIdpel(idpel: string): MeterProfile | undefined {
+    const id = this.byIdpelIndex.get(idpel);
+    return id === undefined ? undefined : this.get(id);
+  }
+
+  protected override beforeApply(key: string, value: MeterProfile | null): void {
+    const old = this.get(key);
+    if (old && this.byIdpelIndex.get(old.idpel) === key) this.byIdpelIndex.delete(old.idpel);
+    if (value) this.byIdpelIndex.set(value.idpel, key);
+  }
+}
+
+export type StatusTable = LatestTable<MeterStatus>;
+
+/**
+ * Outages by id. Restored outages older than `keepRestoredMs` are forgotten
+ * (ClickHouse keeps the history), so memory follows what is open.
+ */
+export class OutageTable extends LatestTable<Outage> {
+  prune(now: number, keepRestoredMs: number): number {
+    let n = 0;
+    for (const [id, o] of this.rows) {
+      if (o.status === 'RESTORED' && (o.restored_at ?? o.emitted_at) < now - keepRestoredMs) {
+        this.rows.delete(id);
+        n++;
+      }
+    }
+    return n;
+  }
+}

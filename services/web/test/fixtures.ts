@@ -1,0 +1,48 @@
+import type { MeterProfile, MeterStatus, Outage } from '@ami/lib';
+
+export const T0 = Date.UTC(2026, 10, 28, 6, 0, 0);
+
+export function profile(over: Partial<MeterProfile> = {}): MeterProfile {
+  return {
+    meter_id: 'MTR-0001',
+    idpel: '512345678901',
+    kdpm: 'R',
+    phases: 1,
+    tariff: 'R-1',
+    daya_va: 2200,
+    gardu_id: 'GD-BALI-01',
+    feeder_id: 'PNY-BALI-1',
+    ulp: 'DENPASAR',
+    region: 'BALI',
+    timezone: 'Asia/Makassar',
+    installed_at: T0 - 86_400_000 * 100,
+    ...over,
+  };
+}
+
+export function status(over: Partial<MeterStatus> = {}): MeterStatus {
+  return { meter_id: 'MTR-0001', gardu_id: 'GD-BALI-01', state: 'ENERGIZED', relay: 'CLOSED', since: T0, outage_id: null, ...over };
+}
+
+export function outage(over: Partial<Outage> = {}): Outage {
+  return {
+    outage_id: 'OUT-1',
+    scope: 'GARDU',
+    status: 'OPEN',
+    region: 'BALI',
+    ulp: 'DENPASAR',
+    feeder_id: 'PNY-BALI-1',
+    gardu_id: 'GD-BALI-01',
+    meter_ids: [],
+    parent_outage_id: null,
+    started_at: T0 - 600_000,
+    confirmed_at: T0 - 300_000,
+    restored_at: null,
+    customers_affected: 120,
+    customers_total: 130,
+    last_gasps: 90,
+    tusbung_excluded: 10,
+    emitted_at: T0 - 300_000,
+    ...over,
+  };
+}

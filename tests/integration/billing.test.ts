@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { createClickHouse, sqlIdent } from '@ami/lib';
+import { EXPECTED, METERS, READS, ms } from '../../services/loader/test/fixtures.js';
+import { testConfig, testLogger, uniqueName } from '../support/fixtures.js';
+import { migrate } from '../../services/loader/src/migrate.js';
+import { loadTariffs, readTariffs } from '../../services/loader/src/tariffs.js';
+import { insertRows } from '../../services/loader/src/insert.js';
+import { TABLES } from '../../services/loader/src/tables.js';
+import { billingRows, customerUsage, refreshBilling, type UsageRow } from '../../services/loader/src/billing-store.js';
+import { charge, findTariff, periodUsage, type TariffRow } from '../../services/loader/src/billing.js';
+import { localMidnight } from '../../services/loader/src/timezones.js';
+
+describe('billing_usage for March 2025', () => {
+  const cfg = testConfig();
+  const db = uniqueName('ami_billing');
+  let ch: ClickHouseClient;
+  let tariffs: TariffRow[];
+
+  beforeAll(async () => {
+    ch = createClickHouse(cfg);
+    await migrate(ch, db, testLogger);
+    await loadTariffs(ch, db, testLogger);
+    tariffs = await readTariffs(ch, db);
+    await insertRows(ch, db, TABLES.meters, METERS.map((m, i) => TABLES.meters.toRow(m, { key: m.meter_id, offset: i })!));
+    // Every read twice in one batch and the whole batch again: duplicates and redelivery.
+    const rows = () => READS.flatMap((r) => [TABLES.reads.toRow({ ...r }, { key: null, offset: 0 })!, TABLES.reads.toRow({ ...r }, { key: null, offset: 0 })!]);
+    await insertRows(ch, db, TABLES.reads, rows());
+    await insertRows(ch, db, TABLES.reads, rows());
+    await refreshBilling(ch, db, '2025-03');
+    await refreshBilling(ch, db, '2025-03'); // a second refresh replaces, never adds
+  });
+
+  afterAll(async () => {
+    await ch.command({ query: `DROP DATABASE IF EXISTS ${sqlIdent(db)}` });
+    await ch.close();
+  });
+
+  it('matches the hand-computed bills', async () => {
+    const rows = await billingRows(ch, db, '2025-03');
+    expect(rows.map((r) => r.meter_id)).toEqual(Object.keys(EXPECTED));
+    for (const r of rows) {
+      const e = EXPECTED[r.meter_id]!;
+      expect(
+        { start: Number(r.energy_start_wh), end: Number(r.energy_end_wh), kwh: String(r.kwh), estimated: r.estimated, minimum: r.minimum_applied, amountSen: Number(r.amount_sen), amountRp: String(r.amount_rp) },
+        r.meter_id,
+      ).toEqual(e);
+      expect(r.billing_period).toBe('2025-03-01');
+      expect(r.period_complete).toBe(1);
+    }
+  });
+
+  it('bills WITA meters at WITA midnight and WIB meters at WIB midnight', async () => {
+    const rows = await billingRows(ch, db, '2025-03');
+    const start = (id: string) => rows.find((r) => r.meter_id === id)!.period_start;
+    expect(start('M1')).toBe('2025-02-28 16:00:00');
+    expect(start('M3')).toBe('2025-02-28 17:00:00');
+  });
+
+  it('agrees with the pure billing module', async () => {
+    const rows = await billingRows(ch, db, '2025-03');
+    for (const m of METERS) {
+      const reads = READS.filter((r) => r.meter_id === m.meter_id).map((r) => ({ t: r.read_at / 1000, wh: r.energy_import_wh }));
+      const u = periodUsage(reads, localMidnight('2025-03-01', m.timezone), localMidnight('2025-04-01', m.timezone), m.installed_at / 1000, Date.now() / 1000)!;
+      const c = charge(u.wh, m.daya_va, findTariff(tariffs, m.tariff, m.daya_va, '2025-03-01'), true);
+      const r = rows.find((x) => x.meter_id === m.meter_id)!;
+      expect({ start: Number(r.energy_start_wh), end: Number(r.energy_end_wh), est: r.estimated, amount: Number(r.amount_sen), min: r.minimum_applied === 1 }, m.meter_id).toEqual({
+        start: u.startWh,
+        end: u.endWh,
+        est: u.estimated ? 1 : 0,
+        amount: c.amountSen,
+        min: c.minimumApplied,
+      });
+    }
+  });
+
+  it('answers a month in progress up to the latest read, without the minimum', async () => {
+    const [row] = await customerUsage(ch, db, '511000000001', '2025-03-01', '2025-03-31', { asOfMs: ms('2025-03-20T00:00:00Z') });
+    expect(row).toMatchObject<Partial<UsageRow>>({ energy_end_wh: 1_050_000, period_complete: 0, estimated: 0, minimum_applied: 0 });
+    expect(String(row!.kwh)).toBe('49.5');
+  });
+
+  it('answers any period for one customer (ami usage)', async () => {
+    const rows = await customerUsage(ch, db, '511000000003', '2025-03-01', '2025-03-31');
+    expect(rows).toHaveLength(1);
+    expect(String(rows[0]!.amount_rp)).toBe('48672');
+    // Half a month is not a billing month: no minimum charge.
+    const half = await customerUsage(ch, db, '511000000002', '2025-03-01', '2025-03-15');
+    expect(half[0]!.minimum_applied).toBe(0);
+  });
+});

@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MeterStatus, Outage } from '@ami/lib';
+import { eventually, testConfig, uniqueName } from '../support/fixtures.js';
+import { DetectorHarness, ev, profile } from './detectorHarness.js';
+
+const T0 = Date.UTC(2026, 0, 5, 2, 7, 0);
+const MIN = 60_000;
+const G1 = Array.from({ length: 30 }, (_, i) => `G1-M${String(i).padStart(2, '0')}`);
+
+/** `ami detector run` as its own process (one node process, so SIGKILL really kills it). */
+function runDetector(env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'packages/cli/src/ami.ts', 'detector', 'run'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return child;
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+describe('detector killed mid-outage and restarted', () => {
+  const common = testConfig();
+  const env = {
+    AMI_TOPIC_PREFIX: common.AMI_TOPIC_PREFIX,
+    LOG_LEVEL: 'warn',
+    DETECTOR_GROUP_ID: uniqueName('ami-detector'),
+    DETECTOR_INSTANCE_ID: uniqueName('i'),
+    DETECTOR_PARTITIONS: '3',
+    CONFIRM_DELAY_MS: String(MIN),
+    ALLOWED_LATENESS_MS: '5000',
+    IDLE_ADVANCE_MS: '1000',
+  };
+  const h = new DetectorHarness({ ...common });
+  let child: ChildProcess | undefined;
+  let outages: Outage[];
+  let statuses: MeterStatus[];
+
+  beforeAll(async () => {
+    await h.start(3);
+    await h.meters([...G1.map((m) => profile(m, 'G1')), profile('G2-M0', 'G2')]);
+    outages = await h.collect('Outage', h.topics.outages);
+    statuses = await h.collect('MeterStatus', h.topics.meterStatus);
+  });
+
+  afterAll(async () => {
+    if (child) await kill(child);
+    await h.stop();
+  });
+
+  it('publishes no duplicate and loses no outage', async () => {
+    child = runDetector(env);
+    await h.events(G1.map((m, i) => ev(`lg-${m}`, m, 'G1', 'LAST_GASP', T0 + i * 10)));
+    // Every gasp was applied once its status shows; then move event time past the confirmation.
+    await eventually(() => (statuses.filter((s) => s.gardu_id === 'G1' && s.state === 'OUTAGE').length >= G1.length ? true : undefined), {
+      what: 'statuses of the dark meters',
+      timeoutMs: 60_000,
+    });
+    await h.events([ev('clock-1', 'G2-M0', 'G2', 'POWER_LIMIT_CHANGED', T0 + 5 * MIN)]);
+    const id = `GARDU-G1-${T0}`;
+    await eventually(() => outages.find((o) => o.outage_id === id && o.status === 'OPEN'), { what: 'OPEN', timeoutMs: 60_000 });
+
+    // Power comes back; the detector dies before (or while) it handles that.
+    await h.events([ev('pr-1', 'G1-M03', 'G1', 'POWER_RESTORE', T0 + 20 * MIN)]);
+    await kill(child);
+    child = runDetector(env);
+
+    const restored = await eventually(() => outages.find((o) => o.outage_id === id && o.status === 'RESTORED'), { what: 'RESTORED after restart', timeoutMs: 90_000 });
+    expect(restored).toMatchObject({ restored_at: T0 + 20 * MIN, last_gasps: 30, customers_affected: 30 });
+    const forG1 = outages.filter((o) => o.gardu_id === 'G1' && o.scope === 'GARDU');
+    expect(forG1.map((o) => o.status)).toEqual(['OPEN', 'RESTORED']);
+  }, 180_000);
+});

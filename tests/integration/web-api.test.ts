@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Consumer } from 'kafkajs';
+import { AvroCodec, createKafka, createRegistry, sqlIdent, type MeterCommand, type MeterProfile } from '@ami/lib';
+import { eventually, testLogger, uniqueName } from '../support/fixtures.js';
+import { startWeb, type WebHarness } from './web-harness.js';
+
+const profile = (n: number, over: Partial<MeterProfile> = {}): MeterProfile => ({
+  meter_id: `MTR-${n}`,
+  idpel: `5100000000${String(n).padStart(2, '0')}`,
+  kdpm: 'L',
+  phases: 1,
+  tariff: 'R-1',
+  daya_va: 1300,
+  gardu_id: 'GD-1',
+  feeder_id: 'PNY-1',
+  ulp: 'SIDOARJO',
+  region: 'JATIM',
+  timezone: 'Asia/Jakarta',
+  installed_at: Date.UTC(2025, 0, 1),
+  ...over,
+});
+
+describe('web command API against Kafka and ClickHouse', () => {
+  let h: WebHarness;
+  let consumer: Consumer;
+  const commands: MeterCommand[] = [];
+
+  beforeAll(async () => {
+    h = await startWeb();
+    await h.produce('MeterProfile', h.topics.meters, 'MTR-1', profile(1));
+    await h.produce('MeterProfile', h.topics.meters, 'MTR-2', profile(2, { daya_va: 5500 }));
+    await h.produce('MeterProfile', h.topics.meters, 'MTR-3', profile(3, { kdpm: 'A' }));
+    await eventually(() => (h.service.profiles.size === 3 ? true : undefined), { what: 'profiles loaded' });
+    const k = createKafka(h.cfg, testLogger, 'web-test-consumer');
+    const codec = new AvroCodec(createRegistry(h.cfg));
+    consumer = k.consumer({ groupId: uniqueName('web-cmds') });
+    await consumer.connect();
+    await consumer.subscribe({ topic: h.topics.commands, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void commands.push(await codec.decode('MeterCommand', message.value!)) });
+  });
+  afterAll(async () => {
+    await consumer?.disconnect();
+    await h?.stop();
+  });
+
+  const post = async (token: string | null, body: unknown) => {
+    const res = await fetch(`${h.base}/api/commands`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> & { request_id: string } };
+  };
+
+  it('refuses no token (401) and a viewer (403)', async () => {
+    expect((await post(null, { type: 'READ_NOW', meter_ids: ['MTR-1'] })).status).toBe(401);
+    expect((await post(h.viewerToken, { type: 'DISCONNECT', meter_ids: ['MTR-1'] })).status).toBe(403);
+  });
+
+  it('a tusbung campaign publishes MeterCommands for valid meters and audits every meter in ClickHouse', async () => {
+    const r = await post(h.operatorToken, {
+      type: 'DISCONNECT',
+      idpels: ['510000000001', '510000000002', '510000000003', '510000000099'],
+      reason: 'tusbung November',
+    });
+    expect(r.status).toBe(207);
+    expect(r.json).toMatchObject({ sent: 2, refused: 2 });
+    const got = await eventually(() => (commands.length >= 2 ? commands : undefined), { what: 'commands on the topic' });
+    expect(got.map((c) => [c.meter_id, c.type, c.issued_by, c.reason]).sort()).toEqual([
+      ['MTR-1', 'DISCONNECT', 'ani', 'tusbung November'],
+      ['MTR-2', 'DISCONNECT', 'ani', 'tusbung November'],
+    ]);
+    const rs = await h.ch.query({
+      query: `SELECT target, toString(result) AS result, detail FROM ${sqlIdent(h.db)}.command_audit WHERE request_id = '${r.json.request_id.replace(/[^0-9a-f-]/g, '')}' ORDER BY target`,
+      format: 'JSONEachRow',
+    });
+    const rows = await rs.json<{ target: string; result: string; detail: string }>();
+    expect(rows.map((x) => [x.target, x.result, x.detail.split(':')[0]])).toEqual([
+      ['idpel:510000000001', 'SENT', ''],
+      ['idpel:510000000002', 'SENT', ''],
+      ['idpel:510000000003', 'REFUSED', 'AMR_METER'],
+      ['idpel:510000000099', 'REFUSED', 'UNKNOWN_IDPEL'],
+    ]);
+  });
+
+  it('refuses a power limit outside 450 VA .. daya for that meter', async () => {
+    const r = await post(h.operatorToken, { type: 'SET_POWER_LIMIT', meter_ids: ['MTR-1', 'MTR-2'], power_limit_va: 2200 });
+    expect(r.status).toBe(207);
+    expect(JSON.stringify(r.json)).toMatch(/POWER_LIMIT_OUT_OF_RANGE.*450\.\.1300 VA/);
+    await eventually(() => (commands.some((c) => c.type === 'SET_POWER_LIMIT' && c.meter_id === 'MTR-2' && c.power_limit_va === 2200) ? true : undefined), {
+      what: 'power-limit command',
+    });
+  });
+});
