@@ -245,7 +245,7 @@ describe('Kafka with SASL/SCRAM and ACLs', () => {
     await tx.commit();
 
     const dashboardKafka = kafkaAs(users.dashboard);
-    const consumer = track(dashboardKafka.consumer({ groupId: uniqueName('ami-dashboard') }));
+    const consumer = track(dashboardKafka.consumer({ groupId: uniqueName('ami-web') }));
     const seen: string[] = [];
     await consumer.connect();
     await consumer.subscribe({ topic: topics.outages, fromBeginning: true });
@@ -264,14 +264,14 @@ describe('Kafka with SASL/SCRAM and ACLs', () => {
     const kafka = kafkaAs(users.dashboard);
     const producer = track(kafka.producer({ allowAutoTopicCreation: false }));
     await producer.connect();
-    for (const topic of [topics.outages, topics.reads, topics.commands]) {
+    for (const topic of [topics.outages, topics.meterStatus, topics.reads, topics.commands, topics.dlq]) {
       expect(await denial(producer.send({ topic, acks: -1, messages: [{ key: 'k', value: 'v' }] }))).toBe(
         'TOPIC_AUTHORIZATION_FAILED',
       );
     }
 
     // A topic it may not read.
-    const reads = track(kafka.consumer({ groupId: uniqueName('ami-dashboard') }));
+    const reads = track(kafka.consumer({ groupId: uniqueName('ami-web') }));
     await reads.connect();
     expect(await denial(reads.subscribe({ topic: topics.reads, fromBeginning: true }))).toBe(
       'TOPIC_AUTHORIZATION_FAILED',

@@ -5,7 +5,11 @@ import { testConfig } from '../support/fixtures.js';
 
 /** Registration under TopicNameStrategy subjects with BACKWARD compatibility, against the real registry. */
 
-async function postVersion(registryUrl: string, subject: string, schema: string): Promise<{ status: number; body: Record<string, unknown> }> {
+async function postVersion(
+  registryUrl: string,
+  subject: string,
+  schema: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${registryUrl}/subjects/${encodeURIComponent(subject)}/versions`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json' },
@@ -26,8 +30,12 @@ describe('ami schemas register', () => {
   it('registers every schema under <prefix>.<topic>-value and sets BACKWARD per subject', async () => {
     const registered = await registerSchemas(cfg);
     expect(registered.map((r) => r.record).sort()).toEqual([...RECORD_NAMES].sort());
-    expect(registered.find((r) => r.record === 'MeterRead')?.subject).toBe(`${cfg.AMI_TOPIC_PREFIX}.reads-value`);
-    expect(registered.find((r) => r.record === 'MeterStatus')?.subject).toBe(`${cfg.AMI_TOPIC_PREFIX}.meter-status-value`);
+    expect(registered.find((r) => r.record === 'MeterRead')?.subject).toBe(
+      `${cfg.AMI_TOPIC_PREFIX}.reads-value`,
+    );
+    expect(registered.find((r) => r.record === 'MeterStatus')?.subject).toBe(
+      `${cfg.AMI_TOPIC_PREFIX}.meter-status-value`,
+    );
     for (const r of registered) {
       expect(r.id).toBeGreaterThan(0);
       expect(await getCompatibility(cfg.SCHEMA_REGISTRY_URL, r.subject)).toBe('BACKWARD');
@@ -39,14 +47,27 @@ describe('ami schemas register', () => {
 
   it('accepts a compatible change (a new field with a default)', async () => {
     const subject = subjectOf(cfg.AMI_TOPIC_PREFIX, 'MeterRead');
-    const ok = await postVersion(cfg.SCHEMA_REGISTRY_URL, subject, withField('MeterRead', { name: 'current_a', type: ['null', 'float'], default: null, doc: 'test field' }));
+    const ok = await postVersion(
+      cfg.SCHEMA_REGISTRY_URL,
+      subject,
+      withField('MeterRead', {
+        name: 'current_a',
+        type: ['null', 'float'],
+        default: null,
+        doc: 'test field',
+      }),
+    );
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
     expect(ok.body.id).toEqual(expect.any(Number));
   });
 
   it('refuses an incompatible change (a new field without a default)', async () => {
     const subject = subjectOf(cfg.AMI_TOPIC_PREFIX, 'MeterRead');
-    const refused = await postVersion(cfg.SCHEMA_REGISTRY_URL, subject, withField('MeterRead', { name: 'phase_angle', type: 'float' }));
+    const refused = await postVersion(
+      cfg.SCHEMA_REGISTRY_URL,
+      subject,
+      withField('MeterRead', { name: 'phase_angle', type: 'float' }),
+    );
     expect(refused.status, JSON.stringify(refused.body)).toBe(409);
   });
 });

@@ -1,6 +1,14 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Consumer } from 'kafkajs';
-import { AvroCodec, createKafka, createRegistry, type CommandResult, type MeterCommand, type MeterEvent, type MeterRead } from '@ami/lib';
+import {
+  AvroCodec,
+  createKafka,
+  createRegistry,
+  type CommandResult,
+  type MeterCommand,
+  type MeterEvent,
+  type MeterRead,
+} from '@ami/lib';
 import { loadSimulatorConfig } from '../../services/simulator/src/config.js';
 import { Fleet } from '../../services/simulator/src/fleet.js';
 import { HeadEnd } from '../../services/simulator/src/headendService.js';
@@ -11,7 +19,13 @@ import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtu
 /** The head-end against the real broker and registry: it answers every command, accepted or refused. */
 describe('head-end answers ami.commands', () => {
   const common = testConfig();
-  const cfg = loadSimulatorConfig({ ...process.env, ...Object.fromEntries(Object.entries(common).map(([k, v]) => [k, String(v)])), HEADEND_GROUP_ID: uniqueName('headend'), HEADEND_BUTTON_DELAY_MS: '300', SIM_PARTITIONS: '2' });
+  const cfg = loadSimulatorConfig({
+    ...process.env,
+    ...Object.fromEntries(Object.entries(common).map(([k, v]) => [k, String(v)])),
+    HEADEND_GROUP_ID: uniqueName('headend'),
+    HEADEND_BUTTON_DELAY_MS: '300',
+    SIM_PARTITIONS: '2',
+  });
   const kafka = createKafka(cfg, testLogger);
   const codec = new AvroCodec(createRegistry(cfg));
   const head = new HeadEnd(kafka, cfg, codec, testLogger);
@@ -22,18 +36,38 @@ describe('head-end answers ami.commands', () => {
   });
 
   it('acts as the meters would and refuses with a recorded reason', async () => {
-    const fleet = new Fleet({ meters: 40, seed: 'headend', regions: ['BALI'], garduSize: { min: 10, max: 20 } });
+    const fleet = new Fleet({
+      meters: 40,
+      seed: 'headend',
+      regions: ['BALI'],
+      garduSize: { min: 10, max: 20 },
+    });
     const publisher = new Publisher(kafka, cfg, codec, 2);
     await publisher.start();
     await publisher.publishFleet(fleet);
     await publisher.stop();
-    const ami = fleet.meterId([...Array(fleet.size).keys()].find((m) => fleet.isAmi(m) && fleet.productOf(m).dayaVa >= 900)!);
+    const ami = fleet.meterId(
+      [...Array(fleet.size).keys()].find((m) => fleet.isAmi(m) && fleet.productOf(m).dayaVa >= 900)!,
+    );
     const amr = [...Array(fleet.size).keys()].find((m) => !fleet.isAmi(m));
 
     await head.start();
 
     const issued = Date.now();
-    const cmd = (id: string, meter: string, type: MeterCommand['type'], power_limit_va: number | null = null): MeterCommand => ({ command_id: id, meter_id: meter, issued_at: issued, type, power_limit_va, issued_by: 'it', reason: 'test' });
+    const cmd = (
+      id: string,
+      meter: string,
+      type: MeterCommand['type'],
+      power_limit_va: number | null = null,
+    ): MeterCommand => ({
+      command_id: id,
+      meter_id: meter,
+      issued_at: issued,
+      type,
+      power_limit_va,
+      issued_by: 'it',
+      reason: 'test',
+    });
     const commands = [
       cmd('c1', ami, 'DISCONNECT'),
       cmd('c2', ami, 'ENABLE_RECONNECT'),
@@ -43,18 +77,32 @@ describe('head-end answers ami.commands', () => {
       cmd('c6', 'M99999999', 'DISCONNECT'),
       ...(amr !== undefined ? [cmd('c7', fleet.meterId(amr), 'DISCONNECT')] : []),
     ];
-    const encode = codec.encoder('MeterCommand', await codec.register('MeterCommand', subjectOf(cfg.AMI_TOPIC_PREFIX, 'MeterCommand')));
+    const encode = codec.encoder(
+      'MeterCommand',
+      await codec.register('MeterCommand', subjectOf(cfg.AMI_TOPIC_PREFIX, 'MeterCommand')),
+    );
     const producer = kafka.producer();
     await producer.connect();
-    await producer.send({ topic: head.topics.commands, acks: -1, messages: commands.map((c) => ({ key: c.meter_id, value: encode(c) })) });
-    await producer.send({ topic: head.topics.commands, acks: -1, messages: [{ key: 'junk', value: Buffer.from('not avro') }] });
+    await producer.send({
+      topic: head.topics.commands,
+      acks: -1,
+      messages: commands.map((c) => ({ key: c.meter_id, value: encode(c) })),
+    });
+    await producer.send({
+      topic: head.topics.commands,
+      acks: -1,
+      messages: [{ key: 'junk', value: Buffer.from('not avro') }],
+    });
     await producer.disconnect();
 
     const results: CommandResult[] = [];
     const events: MeterEvent[] = [];
     const reads: MeterRead[] = [];
     const dlq: string[] = [];
-    const follow = async (topic: string, onValue: (v: Buffer, headers: Record<string, unknown>) => Promise<void>) => {
+    const follow = async (
+      topic: string,
+      onValue: (v: Buffer, headers: Record<string, unknown>) => Promise<void>,
+    ) => {
       const c = kafka.consumer({ groupId: uniqueName('it') });
       consumers.push(c);
       await c.connect();
@@ -62,12 +110,21 @@ describe('head-end answers ami.commands', () => {
       await c.run({ eachMessage: async ({ message }) => onValue(message.value!, message.headers ?? {}) });
     };
     const topics = head.topics;
-    await follow(topics.commandResults, async (v) => void results.push(await codec.decode('CommandResult', v)));
+    await follow(
+      topics.commandResults,
+      async (v) => void results.push(await codec.decode('CommandResult', v)),
+    );
     await follow(topics.events, async (v) => void events.push(await codec.decode('MeterEvent', v)));
     await follow(topics.reads, async (v) => void reads.push(await codec.decode('MeterRead', v)));
     await follow(topics.dlq, async (_v, h) => void dlq.push(String(h['ami.reason'])));
 
-    await eventually(() => (results.length >= commands.length && events.some((e) => e.type === 'RELAY_CLOSED') && dlq.length === 1 ? true : undefined), { timeoutMs: 60_000, what: 'results, button press and dead letter' });
+    await eventually(
+      () =>
+        results.length >= commands.length && events.some((e) => e.type === 'RELAY_CLOSED') && dlq.length === 1
+          ? true
+          : undefined,
+      { timeoutMs: 60_000, what: 'results, button press and dead letter' },
+    );
 
     const byId = new Map(results.map((r) => [r.command_id, r]));
     expect(byId.get('c1')).toMatchObject({ status: 'ACCEPTED', event_id: 'c1:RELAY_OPENED' });
@@ -79,8 +136,15 @@ describe('head-end answers ami.commands', () => {
     if (amr !== undefined) expect(byId.get('c7')?.reason).toMatch(/^AMR_METER/);
 
     const seq = events.filter((e) => e.meter_id === ami).map((e) => `${e.type}/${e.cause}/${e.relay}`);
-    expect(seq).toEqual(['RELAY_OPENED/REMOTE_DISCONNECT/OPEN', 'RECONNECT_ENABLED/REMOTE_CONNECT/OPEN', 'POWER_LIMIT_CHANGED/NONE/OPEN', 'RELAY_CLOSED/BUTTON/CLOSED']);
-    expect(reads).toEqual([expect.objectContaining({ meter_id: ami, kind: 'ON_DEMAND', relay: 'OPEN', power_limit_va: 450 })]);
+    expect(seq).toEqual([
+      'RELAY_OPENED/REMOTE_DISCONNECT/OPEN',
+      'RECONNECT_ENABLED/REMOTE_CONNECT/OPEN',
+      'POWER_LIMIT_CHANGED/NONE/OPEN',
+      'RELAY_CLOSED/BUTTON/CLOSED',
+    ]);
+    expect(reads).toEqual([
+      expect.objectContaining({ meter_id: ami, kind: 'ON_DEMAND', relay: 'OPEN', power_limit_va: 450 }),
+    ]);
     expect(dlq).toEqual(['bad-magic-byte']);
   });
 });

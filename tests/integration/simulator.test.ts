@@ -1,6 +1,15 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Consumer, Kafka } from 'kafkajs';
-import { AvroCodec, createKafka, createRegistry, type MeterEvent, type MeterProfile, type MeterRead, type RecordName, type RecordTypes } from '@ami/lib';
+import {
+  AvroCodec,
+  createKafka,
+  createRegistry,
+  type MeterEvent,
+  type MeterProfile,
+  type MeterRead,
+  type RecordName,
+  type RecordTypes,
+} from '@ami/lib';
 import { collectTruth } from '../../services/simulator/src/groundTruth.js';
 import { Publisher } from '../../services/simulator/src/publisher.js';
 import { fleetFor, runSimulation, startFor } from '../../services/simulator/src/run.js';
@@ -9,7 +18,14 @@ import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtu
 
 /** Publish a small scenario to the real broker and read it back, decoded through the real registry. */
 
-async function consumeAll<N extends RecordName>(kafka: Kafka, codec: AvroCodec, topic: string, name: N, sink: RecordTypes[N][], keys: string[]): Promise<Consumer> {
+async function consumeAll<N extends RecordName>(
+  kafka: Kafka,
+  codec: AvroCodec,
+  topic: string,
+  name: N,
+  sink: RecordTypes[N][],
+  keys: string[],
+): Promise<Consumer> {
   const c = kafka.consumer({ groupId: uniqueName('g') });
   await c.connect();
   await c.subscribe({ topic, fromBeginning: true });
@@ -39,26 +55,44 @@ describe('simulator publishes to Kafka', () => {
     await publisher.publishFleet(fleet);
     const sent = { reads: [] as MeterRead[], events: [] as MeterEvent[] };
     const { lines, sink } = collectTruth();
-    const stats = await runSimulation({ fleet, scenario, startMs: startFor(scenario, undefined), speed: { mode: 'max' }, truth: sink }, async (b) => {
-      sent.reads.push(...b.reads);
-      sent.events.push(...b.events);
-      await publisher.publishBatch(b);
-    });
+    const stats = await runSimulation(
+      { fleet, scenario, startMs: startFor(scenario, undefined), speed: { mode: 'max' }, truth: sink },
+      async (b) => {
+        sent.reads.push(...b.reads);
+        sent.events.push(...b.events);
+        await publisher.publishBatch(b);
+      },
+    );
     await publisher.stop();
     expect(stats.reads).toBeGreaterThan(1000);
     expect(lines.some((l) => l.kind === 'interruption')).toBe(true);
 
     const got = { meters: [] as MeterProfile[], reads: [] as MeterRead[], events: [] as MeterEvent[] };
     const keys = { meters: [] as string[], reads: [] as string[], events: [] as string[] };
-    consumers.push(await consumeAll(kafka, codec, publisher.topics.meters, 'MeterProfile', got.meters, keys.meters));
-    consumers.push(await consumeAll(kafka, codec, publisher.topics.reads, 'MeterRead', got.reads, keys.reads));
-    consumers.push(await consumeAll(kafka, codec, publisher.topics.events, 'MeterEvent', got.events, keys.events));
-    await eventually(() => (got.meters.length === fleet.size && got.reads.length === sent.reads.length && got.events.length === sent.events.length ? true : undefined), { timeoutMs: 60_000, what: 'all records consumed back' });
+    consumers.push(
+      await consumeAll(kafka, codec, publisher.topics.meters, 'MeterProfile', got.meters, keys.meters),
+    );
+    consumers.push(
+      await consumeAll(kafka, codec, publisher.topics.reads, 'MeterRead', got.reads, keys.reads),
+    );
+    consumers.push(
+      await consumeAll(kafka, codec, publisher.topics.events, 'MeterEvent', got.events, keys.events),
+    );
+    await eventually(
+      () =>
+        got.meters.length === fleet.size &&
+        got.reads.length === sent.reads.length &&
+        got.events.length === sent.events.length
+          ? true
+          : undefined,
+      { timeoutMs: 60_000, what: 'all records consumed back' },
+    );
 
     expect(keys.meters).toEqual(got.meters.map((m) => m.meter_id));
     expect(keys.reads).toEqual(got.reads.map((r) => r.gardu_id));
     expect(keys.events).toEqual(got.events.map((e) => e.gardu_id));
-    const sortBy = <T>(rows: T[], k: (r: T) => string) => [...rows].sort((a, b) => (k(a) < k(b) ? -1 : k(a) > k(b) ? 1 : 0));
+    const sortBy = <T>(rows: T[], k: (r: T) => string) =>
+      [...rows].sort((a, b) => (k(a) < k(b) ? -1 : k(a) > k(b) ? 1 : 0));
     expect(sortBy(got.meters, (m) => m.meter_id)).toEqual([...fleet.profiles()]);
     const readKey = (r: MeterRead) => `${r.meter_id}@${r.read_at}`;
     // voltage is an Avro float: compare with float32 rounding

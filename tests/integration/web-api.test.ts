@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Consumer } from 'kafkajs';
-import { AvroCodec, createKafka, createRegistry, sqlIdent, type MeterCommand, type MeterProfile } from '@ami/lib';
+import {
+  AvroCodec,
+  createKafka,
+  createRegistry,
+  sqlIdent,
+  type MeterCommand,
+  type MeterProfile,
+} from '@ami/lib';
 import { eventually, testLogger, uniqueName } from '../support/fixtures.js';
 import { startWeb, type WebHarness } from './web-harness.js';
 
@@ -36,7 +43,10 @@ describe('web command API against Kafka and ClickHouse', () => {
     consumer = k.consumer({ groupId: uniqueName('web-cmds') });
     await consumer.connect();
     await consumer.subscribe({ topic: h.topics.commands, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void commands.push(await codec.decode('MeterCommand', message.value!)) });
+    await consumer.run({
+      eachMessage: async ({ message }) =>
+        void commands.push(await codec.decode('MeterCommand', message.value!)),
+    });
   });
   afterAll(async () => {
     await consumer?.disconnect();
@@ -49,7 +59,10 @@ describe('web command API against Kafka and ClickHouse', () => {
       headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
       body: JSON.stringify(body),
     });
-    return { status: res.status, json: (await res.json()) as Record<string, unknown> & { request_id: string } };
+    return {
+      status: res.status,
+      json: (await res.json()) as Record<string, unknown> & { request_id: string },
+    };
   };
 
   it('refuses no token (401) and a viewer (403)', async () => {
@@ -65,7 +78,9 @@ describe('web command API against Kafka and ClickHouse', () => {
     });
     expect(r.status).toBe(207);
     expect(r.json).toMatchObject({ sent: 2, refused: 2 });
-    const got = await eventually(() => (commands.length >= 2 ? commands : undefined), { what: 'commands on the topic' });
+    const got = await eventually(() => (commands.length >= 2 ? commands : undefined), {
+      what: 'commands on the topic',
+    });
     expect(got.map((c) => [c.meter_id, c.type, c.issued_by, c.reason]).sort()).toEqual([
       ['MTR-1', 'DISCONNECT', 'ani', 'tusbung November'],
       ['MTR-2', 'DISCONNECT', 'ani', 'tusbung November'],
@@ -84,11 +99,133 @@ describe('web command API against Kafka and ClickHouse', () => {
   });
 
   it('refuses a power limit outside 450 VA .. daya for that meter', async () => {
-    const r = await post(h.operatorToken, { type: 'SET_POWER_LIMIT', meter_ids: ['MTR-1', 'MTR-2'], power_limit_va: 2200 });
+    const r = await post(h.operatorToken, {
+      type: 'SET_POWER_LIMIT',
+      meter_ids: ['MTR-1', 'MTR-2'],
+      power_limit_va: 2200,
+    });
     expect(r.status).toBe(207);
     expect(JSON.stringify(r.json)).toMatch(/POWER_LIMIT_OUT_OF_RANGE.*450\.\.1300 VA/);
-    await eventually(() => (commands.some((c) => c.type === 'SET_POWER_LIMIT' && c.meter_id === 'MTR-2' && c.power_limit_va === 2200) ? true : undefined), {
-      what: 'power-limit command',
+    await eventually(
+      () =>
+        commands.some(
+          (c) => c.type === 'SET_POWER_LIMIT' && c.meter_id === 'MTR-2' && c.power_limit_va === 2200,
+        )
+          ? true
+          : undefined,
+      {
+        what: 'power-limit command',
+      },
+    );
+  });
+});
+
+describe('web history and billing from ClickHouse', () => {
+  let h: WebHarness;
+  beforeAll(async () => {
+    h = await startWeb({ WEB_HISTORY_REFRESH_S: '1' });
+  });
+  afterAll(async () => h?.stop());
+
+  it('answers consumption this billing period and shows outages known only to ClickHouse', async () => {
+    const now = Date.now();
+    const p = profile(7, { timezone: 'Asia/Makassar', region: 'BALI' });
+    await h.produce('MeterProfile', h.topics.meters, p.meter_id, p);
+    const period = new Intl.DateTimeFormat('en-CA', {
+      timeZone: p.timezone,
+      year: 'numeric',
+      month: '2-digit',
+    }).format(now);
+    const db = sqlIdent(h.db);
+    await h.ch.insert({
+      table: `${db}.billing_usage`,
+      format: 'JSONEachRow',
+      values: [
+        {
+          meter_id: p.meter_id,
+          idpel: p.idpel,
+          region: 'BALI',
+          ulp: 'SIDOARJO',
+          tariff: 'R-1',
+          daya_va: 1300,
+          billing_period: `${period}-01`,
+          period_start: '2026-01-01 00:00:00',
+          period_end: '2026-01-02 00:00:00',
+          energy_start_wh: 1000,
+          energy_end_wh: 124_456,
+          kwh: 123.456,
+          reads_received: 10,
+          reads_expected: 12,
+          estimated: 1,
+          start_estimated: 1,
+          end_estimated: 0,
+          period_complete: 0,
+          max_demand_w: 900,
+          tariff_version: '2025',
+          rate_sen_per_kwh: 144470,
+          energy_charge_sen: 17835508,
+          minimum_charge_sen: 0,
+          minimum_applied: 0,
+          amount_sen: 17835508,
+          amount_rp: 178355.08,
+          computed_at: '2026-01-02 00:00:00',
+        },
+      ],
     });
+    const restoredAt = Math.floor((now - 3_600_000) / 1000);
+    await h.ch.insert({
+      table: `${db}.outages`,
+      format: 'JSONEachRow',
+      values: [
+        {
+          outage_id: 'OUT-HIST',
+          scope: 'FEEDER',
+          status: 'RESTORED',
+          region: 'BALI',
+          ulp: 'GIANYAR',
+          feeder_id: 'PNY-G',
+          gardu_id: null,
+          meter_ids: [],
+          parent_outage_id: null,
+          started_at: restoredAt - 5400,
+          confirmed_at: restoredAt - 5000,
+          restored_at: restoredAt,
+          customers_affected: 640,
+          customers_total: 700,
+          last_gasps: 500,
+          tusbung_excluded: 12,
+          emitted_at: restoredAt,
+          version: restoredAt * 1000,
+        },
+      ],
+    });
+    const a = await eventually(
+      async () => {
+        const res = await fetch(`${h.base}/api/customers/${p.idpel}`);
+        const body = (await res.json()) as {
+          consumption: { kwh: number; amount_rp: number; estimated: boolean } | null;
+          consumption_text: string;
+        };
+        return body.consumption ? body : undefined;
+      },
+      { what: 'consumption' },
+    );
+    expect(a.consumption).toMatchObject({ kwh: 123.456, amount_rp: 178355.08, estimated: true });
+    expect(a.consumption_text).toMatch(/123\.5 kWh, Rp 178\.355 \(estimated/);
+
+    // History comes from ClickHouse (refreshed every second in this test), merged with the live topic.
+    await eventually(
+      async () => {
+        const view = (await (await fetch(`${h.base}/api/outages?region=BALI`)).json()) as {
+          restored: { outage_id: string }[];
+          series: { customers: number }[];
+        };
+        return view.restored.some((o) => o.outage_id === 'OUT-HIST') &&
+          Math.max(...view.series.map((x) => x.customers)) === 640
+          ? true
+          : undefined;
+      },
+      { what: 'history outage in the view' },
+    );
   });
 });

@@ -27,11 +27,16 @@ export interface WebHarness {
   viewerToken: string;
   service: WebService;
   ch: ReturnType<typeof createClickHouse>;
-  produce<N extends RecordName>(record: N, topic: string, key: string, value: RecordTypes[N] | null): Promise<void>;
+  produce<N extends RecordName>(
+    record: N,
+    topic: string,
+    key: string,
+    value: RecordTypes[N] | null,
+  ): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startWeb(): Promise<WebHarness> {
+export async function startWeb(env: Record<string, string> = {}): Promise<WebHarness> {
   const common = testConfig();
   const db = uniqueName('it_web');
   const ch = createClickHouse(common);
@@ -45,11 +50,14 @@ export async function startWeb(): Promise<WebHarness> {
     WEB_PORT: '0',
     LOG_LEVEL: 'warn',
     AMI_WEB_USERS: JSON.stringify([operator.entry, viewer.entry]),
+    ...env,
   });
   const service = new WebService(cfg, testLogger);
   const { port } = await service.start();
   const base = `http://127.0.0.1:${port}`;
-  await eventually(async () => ((await fetch(`${base}/readyz`)).ok ? true : undefined), { what: 'web service ready' });
+  await eventually(async () => ((await fetch(`${base}/readyz`)).ok ? true : undefined), {
+    what: 'web service ready',
+  });
 
   const kafka = createKafka(cfg, testLogger, 'web-test-producer');
   const producer: Producer = kafka.producer({ allowAutoTopicCreation: false });
@@ -66,7 +74,11 @@ export async function startWeb(): Promise<WebHarness> {
     ch,
     async produce(record, topic, key, value) {
       const id = await codec.register(record, valueSubject(topic));
-      await producer.send({ topic, acks: -1, messages: [{ key, value: value === null ? null : codec.encoder(record, id)(value) }] });
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: [{ key, value: value === null ? null : codec.encoder(record, id)(value) }],
+      });
     },
     async stop() {
       await producer.disconnect();

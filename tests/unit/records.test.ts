@@ -41,16 +41,87 @@ const all =
     t;
 
 const FIELDS: { [N in RecordName]: KeysOf<RecordTypes[N]> } = {
-  MeterProfile: { meter_id: true, idpel: true, kdpm: true, phases: true, tariff: true, daya_va: true, gardu_id: true, feeder_id: true, ulp: true, region: true, timezone: true, installed_at: true } satisfies KeysOf<MeterProfile>,
-  MeterRead: { meter_id: true, gardu_id: true, read_at: true, interval_s: true, energy_import_wh: true, demand_w: true, voltage_v: true, relay: true, power_limit_va: true, kind: true } satisfies KeysOf<MeterRead>,
-  MeterEvent: { event_id: true, meter_id: true, gardu_id: true, occurred_at: true, type: true, relay: true, cause: true, power_limit_va: true } satisfies KeysOf<MeterEvent>,
-  MeterCommand: { command_id: true, meter_id: true, issued_at: true, type: true, power_limit_va: true, issued_by: true, reason: true } satisfies KeysOf<MeterCommand>,
+  MeterProfile: {
+    meter_id: true,
+    idpel: true,
+    kdpm: true,
+    phases: true,
+    tariff: true,
+    daya_va: true,
+    gardu_id: true,
+    feeder_id: true,
+    ulp: true,
+    region: true,
+    timezone: true,
+    installed_at: true,
+  } satisfies KeysOf<MeterProfile>,
+  MeterRead: {
+    meter_id: true,
+    gardu_id: true,
+    read_at: true,
+    interval_s: true,
+    energy_import_wh: true,
+    demand_w: true,
+    voltage_v: true,
+    relay: true,
+    power_limit_va: true,
+    kind: true,
+  } satisfies KeysOf<MeterRead>,
+  MeterEvent: {
+    event_id: true,
+    meter_id: true,
+    gardu_id: true,
+    occurred_at: true,
+    type: true,
+    relay: true,
+    cause: true,
+    power_limit_va: true,
+  } satisfies KeysOf<MeterEvent>,
+  MeterCommand: {
+    command_id: true,
+    meter_id: true,
+    issued_at: true,
+    type: true,
+    power_limit_va: true,
+    issued_by: true,
+    reason: true,
+  } satisfies KeysOf<MeterCommand>,
   Outage: {
-    outage_id: true, scope: true, status: true, region: true, ulp: true, feeder_id: true, gardu_id: true, meter_ids: true, parent_outage_id: true, started_at: true, confirmed_at: true,
-    restored_at: true, customers_affected: true, customers_total: true, last_gasps: true, tusbung_excluded: true, emitted_at: true,
+    outage_id: true,
+    scope: true,
+    status: true,
+    region: true,
+    ulp: true,
+    feeder_id: true,
+    gardu_id: true,
+    meter_ids: true,
+    parent_outage_id: true,
+    started_at: true,
+    confirmed_at: true,
+    restored_at: true,
+    customers_affected: true,
+    customers_total: true,
+    last_gasps: true,
+    tusbung_excluded: true,
+    emitted_at: true,
   } satisfies KeysOf<Outage>,
-  MeterStatus: { meter_id: true, gardu_id: true, state: true, relay: true, since: true, outage_id: true } satisfies KeysOf<MeterStatus>,
-  CommandResult: { command_id: true, meter_id: true, type: true, status: true, reason: true, decided_at: true, event_id: true } satisfies KeysOf<CommandResult>,
+  MeterStatus: {
+    meter_id: true,
+    gardu_id: true,
+    state: true,
+    relay: true,
+    since: true,
+    outage_id: true,
+  } satisfies KeysOf<MeterStatus>,
+  CommandResult: {
+    command_id: true,
+    meter_id: true,
+    type: true,
+    status: true,
+    reason: true,
+    decided_at: true,
+    event_id: true,
+  } satisfies KeysOf<CommandResult>,
 };
 
 /** Every enum of the schemas, by Avro name, with the TypeScript union it must equal. */
@@ -58,31 +129,134 @@ const ENUMS: Record<string, readonly string[]> = {
   'id.co.pln.ami.Kdpm': all<Kdpm>()(['L', 'R', 'S', 'F', 'A'] as const),
   'id.co.pln.ami.RelayState': all<RelayState>()(['CLOSED', 'OPEN'] as const),
   'id.co.pln.ami.ReadKind': all<ReadKind>()(['INTERVAL', 'ON_DEMAND'] as const),
-  'id.co.pln.ami.MeterEventType': all<MeterEventType>()(['LAST_GASP', 'POWER_RESTORE', 'RELAY_OPENED', 'RELAY_CLOSED', 'RECONNECT_ENABLED', 'POWER_LIMIT_CHANGED'] as const),
-  'id.co.pln.ami.EventCause': all<EventCause>()(['NONE', 'REMOTE_DISCONNECT', 'REMOTE_CONNECT', 'BUTTON', 'POWER_LIMIT_TRIP'] as const),
-  'id.co.pln.ami.MeterCommandType': all<MeterCommandType>()(['DISCONNECT', 'ENABLE_RECONNECT', 'SET_POWER_LIMIT', 'READ_NOW'] as const),
+  'id.co.pln.ami.MeterEventType': all<MeterEventType>()([
+    'LAST_GASP',
+    'POWER_RESTORE',
+    'RELAY_OPENED',
+    'RELAY_CLOSED',
+    'RECONNECT_ENABLED',
+    'POWER_LIMIT_CHANGED',
+  ] as const),
+  'id.co.pln.ami.EventCause': all<EventCause>()([
+    'NONE',
+    'REMOTE_DISCONNECT',
+    'REMOTE_CONNECT',
+    'BUTTON',
+    'POWER_LIMIT_TRIP',
+  ] as const),
+  'id.co.pln.ami.MeterCommandType': all<MeterCommandType>()([
+    'DISCONNECT',
+    'ENABLE_RECONNECT',
+    'SET_POWER_LIMIT',
+    'READ_NOW',
+  ] as const),
   'id.co.pln.ami.OutageScope': all<OutageScope>()(['METER', 'GARDU', 'FEEDER'] as const),
   'id.co.pln.ami.OutageStatus': all<OutageStatus>()(['OPEN', 'UPDATED', 'RESTORED'] as const),
-  'id.co.pln.ami.MeterState': all<MeterState>()(['ENERGIZED', 'OUTAGE', 'DISCONNECTED', 'RECONNECT_ENABLED', 'POWER_LIMIT_TRIP', 'UNKNOWN'] as const),
+  'id.co.pln.ami.MeterState': all<MeterState>()([
+    'ENERGIZED',
+    'OUTAGE',
+    'DISCONNECTED',
+    'RECONNECT_ENABLED',
+    'POWER_LIMIT_TRIP',
+    'UNKNOWN',
+  ] as const),
   'id.co.pln.ami.CommandStatus': all<CommandStatus>()(['ACCEPTED', 'REFUSED'] as const),
 };
 
 const T = Date.UTC(2026, 10, 21, 1, 0);
 const SAMPLES: { [N in RecordName]: RecordTypes[N] } = {
-  MeterProfile: { meter_id: 'M00000001', idpel: '560100000001', kdpm: 'R', phases: 1, tariff: 'R-1', daya_va: 900, gardu_id: 'G1', feeder_id: 'F1', ulp: 'DENPASAR', region: 'BALI', timezone: 'Asia/Makassar', installed_at: T },
-  MeterRead: { meter_id: 'M1', gardu_id: 'G1', read_at: T, interval_s: 900, energy_import_wh: 1_234_567, demand_w: 350, voltage_v: 221.5, relay: 'CLOSED', power_limit_va: 900, kind: 'INTERVAL' },
-  MeterEvent: { event_id: 'e1', meter_id: 'M1', gardu_id: 'G1', occurred_at: T, type: 'LAST_GASP', relay: 'CLOSED', cause: 'NONE', power_limit_va: null },
-  MeterCommand: { command_id: 'c1', meter_id: 'M1', issued_at: T, type: 'SET_POWER_LIMIT', power_limit_va: 450, issued_by: 'op', reason: null },
-  Outage: {
-    outage_id: 'o1', scope: 'GARDU', status: 'OPEN', region: 'BALI', ulp: 'DENPASAR', feeder_id: 'F1', gardu_id: 'G1', meter_ids: [], parent_outage_id: null, started_at: T, confirmed_at: T,
-    restored_at: null, customers_affected: 10, customers_total: 12, last_gasps: 7, tusbung_excluded: 2, emitted_at: T,
+  MeterProfile: {
+    meter_id: 'M00000001',
+    idpel: '560100000001',
+    kdpm: 'R',
+    phases: 1,
+    tariff: 'R-1',
+    daya_va: 900,
+    gardu_id: 'G1',
+    feeder_id: 'F1',
+    ulp: 'DENPASAR',
+    region: 'BALI',
+    timezone: 'Asia/Makassar',
+    installed_at: T,
   },
-  MeterStatus: { meter_id: 'M1', gardu_id: 'G1', state: 'DISCONNECTED', relay: 'OPEN', since: T, outage_id: null },
-  CommandResult: { command_id: 'c1', meter_id: 'M1', type: 'DISCONNECT', status: 'REFUSED', reason: 'AMR_METER: no control', decided_at: T, event_id: null },
+  MeterRead: {
+    meter_id: 'M1',
+    gardu_id: 'G1',
+    read_at: T,
+    interval_s: 900,
+    energy_import_wh: 1_234_567,
+    demand_w: 350,
+    voltage_v: 221.5,
+    relay: 'CLOSED',
+    power_limit_va: 900,
+    kind: 'INTERVAL',
+  },
+  MeterEvent: {
+    event_id: 'e1',
+    meter_id: 'M1',
+    gardu_id: 'G1',
+    occurred_at: T,
+    type: 'LAST_GASP',
+    relay: 'CLOSED',
+    cause: 'NONE',
+    power_limit_va: null,
+  },
+  MeterCommand: {
+    command_id: 'c1',
+    meter_id: 'M1',
+    issued_at: T,
+    type: 'SET_POWER_LIMIT',
+    power_limit_va: 450,
+    issued_by: 'op',
+    reason: null,
+  },
+  Outage: {
+    outage_id: 'o1',
+    scope: 'GARDU',
+    status: 'OPEN',
+    region: 'BALI',
+    ulp: 'DENPASAR',
+    feeder_id: 'F1',
+    gardu_id: 'G1',
+    meter_ids: [],
+    parent_outage_id: null,
+    started_at: T,
+    confirmed_at: T,
+    restored_at: null,
+    customers_affected: 10,
+    customers_total: 12,
+    last_gasps: 7,
+    tusbung_excluded: 2,
+    emitted_at: T,
+  },
+  MeterStatus: {
+    meter_id: 'M1',
+    gardu_id: 'G1',
+    state: 'DISCONNECTED',
+    relay: 'OPEN',
+    since: T,
+    outage_id: null,
+  },
+  CommandResult: {
+    command_id: 'c1',
+    meter_id: 'M1',
+    type: 'DISCONNECT',
+    status: 'REFUSED',
+    reason: 'AMR_METER: no control',
+    decided_at: T,
+    event_id: null,
+  },
 };
 
 function enumsOf(type: avro.Type, out = new Map<string, string[]>()): Map<string, string[]> {
-  const t = type as unknown as { typeName: string; name?: string; symbols?: string[]; fields?: { type: avro.Type }[]; types?: avro.Type[]; itemsType?: avro.Type };
+  const t = type as unknown as {
+    typeName: string;
+    name?: string;
+    symbols?: string[];
+    fields?: { type: avro.Type }[];
+    types?: avro.Type[];
+    itemsType?: avro.Type;
+  };
   if (t.typeName === 'enum' && t.name) out.set(t.name, t.symbols!);
   t.fields?.forEach((f) => enumsOf(f.type, out));
   t.types?.forEach((u) => enumsOf(u, out));
@@ -100,7 +274,9 @@ describe('records.ts matches schemas/*.avsc', () => {
       const type = avroType(name) as avro.types.RecordType;
       expect(type.fields.map((f) => f.name).sort()).toEqual(Object.keys(FIELDS[name]).sort());
       const bad: string[] = [];
-      const ok = type.isValid(SAMPLES[name], { errorHook: (path, v) => bad.push(`${path.join('.')}=${JSON.stringify(v)}`) });
+      const ok = type.isValid(SAMPLES[name], {
+        errorHook: (path, v) => bad.push(`${path.join('.')}=${JSON.stringify(v)}`),
+      });
       expect(bad).toEqual([]);
       expect(ok).toBe(true);
     });
@@ -114,10 +290,16 @@ describe('records.ts matches schemas/*.avsc', () => {
   });
 
   it('every field added beyond the contract floor has a default', () => {
-    const extras: Partial<Record<RecordName, string[]>> = { MeterRead: ['kind'], MeterEvent: ['cause', 'power_limit_va'], MeterCommand: ['power_limit_va', 'reason'], Outage: ['parent_outage_id'] };
+    const extras: Partial<Record<RecordName, string[]>> = {
+      MeterRead: ['kind'],
+      MeterEvent: ['cause', 'power_limit_va'],
+      MeterCommand: ['power_limit_va', 'reason'],
+      Outage: ['parent_outage_id'],
+    };
     for (const [name, fields] of Object.entries(extras) as [RecordName, string[]][]) {
       const type = avroType(name) as avro.types.RecordType;
-      for (const f of fields) expect(type.fields.find((x) => x.name === f)?.defaultValue(), `${name}.${f}`).not.toBeUndefined();
+      for (const f of fields)
+        expect(type.fields.find((x) => x.name === f)?.defaultValue(), `${name}.${f}`).not.toBeUndefined();
     }
   });
 });

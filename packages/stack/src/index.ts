@@ -89,4 +89,11 @@ export {
   type ScramUser,
   type SecureKafkaOptions,
 } from './secureKafka.js';
-export { PIPELINE_GRANTS, pipelineAcls, type PipelineUser, type UserGrants } from './kafkaAcls.js';
+export {
+  PIPELINE_GRANTS,
+  grantTopicName,
+  pipelineAcls,
+  type GrantTopic,
+  type PipelineUser,
+  type UserGrants,
+} from './kafkaAcls.js';

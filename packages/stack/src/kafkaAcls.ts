@@ -15,13 +15,20 @@ const {
 } = kafkajs;
 
 /** The Kafka principals of the pipeline, one per service (docs/security.md). */
-export type PipelineUser = 'simulator' | 'headend' | 'detector' | 'loader' | 'dashboard';
+export type PipelineUser = 'simulator' | 'headend' | 'detector' | 'loader' | 'dashboard' | 'commands';
+
+/** A contract topic, or the detector's internal state topic (services/detector/src/changelog.ts). */
+export type GrantTopic = TopicRole | 'detectorState';
+
+export function grantTopicName(prefix: string, topic: GrantTopic): string {
+  return topic === 'detectorState' ? `${prefix}.detector-state` : topicNames(prefix)[topic];
+}
 
 export interface UserGrants {
-  /** Topics (by contract role) the user may consume. */
-  read: TopicRole[];
-  /** Topics (by contract role) the user may produce to. */
-  write: TopicRole[];
+  /** Topics the user may consume. */
+  read: GrantTopic[];
+  /** Topics the user may produce to. */
+  write: GrantTopic[];
   /** May see (DESCRIBE) every topic under the prefix, e.g. to check at start-up that the topics exist. */
   describeAll: boolean;
   /** Consumer groups whose names start with this (PREFIXED), if the user consumes. */
@@ -34,9 +41,11 @@ export interface UserGrants {
  * Who may do what. Deny is the default (StandardAuthorizer with
  * allow.everyone.if.no.acl.found=false): anything not listed here fails with
  * TOPIC_/GROUP_/TRANSACTIONAL_ID_AUTHORIZATION_FAILED. Topics are created by
- * the operator (super user), never by a service; `auto.create.topics.enable=false`.
+ * the operator (super user), never by a service; `auto.create.topics.enable=false`
+ * (the detector's state topic too: the detector creates it only when it is missing).
  * Group and transactional id prefixes match the services' defaults
- * (DETECTOR_GROUP_ID=ami-detector, LOADER_GROUP_ID=ami-loader, HEADEND_GROUP_ID=ami-headend).
+ * (DETECTOR_GROUP_ID=ami-detector, LOADER_GROUP_ID=ami-loader, HEADEND_GROUP_ID=ami-headend,
+ * WEB_GROUP_PREFIX=ami-web).
  */
 export const PIPELINE_GRANTS: Record<PipelineUser, UserGrants> = {
   simulator: { read: [], write: ['meters', 'reads', 'events'], describeAll: true },
@@ -47,24 +56,27 @@ export const PIPELINE_GRANTS: Record<PipelineUser, UserGrants> = {
     groupPrefix: 'ami-headend',
   },
   detector: {
-    read: ['meters', 'reads', 'events'],
-    write: ['outages', 'meterStatus', 'dlq'],
+    read: ['meters', 'reads', 'events', 'detectorState'],
+    write: ['outages', 'momentary', 'meterStatus', 'dlq', 'detectorState'],
     describeAll: true,
     groupPrefix: 'ami-detector',
     transactionalIdPrefix: 'ami-detector',
   },
   loader: {
-    read: ['meters', 'reads', 'events', 'outages', 'meterStatus', 'commandResults'],
+    read: ['meters', 'reads', 'events', 'outages'],
     write: ['dlq'],
     describeAll: false,
     groupPrefix: 'ami-loader',
   },
+  /** The live views of services/web (outages, call-centre lookup): read-only. */
   dashboard: {
-    read: ['outages', 'meterStatus'],
+    read: ['outages', 'meterStatus', 'meters'],
     write: [],
     describeAll: false,
-    groupPrefix: 'ami-dashboard',
+    groupPrefix: 'ami-web',
   },
+  /** The remote-command API (issue 6): publishes commands, nothing else. */
+  commands: { read: [], write: ['commands'], describeAll: false },
 };
 
 /** The ACLs (all ALLOW, host `*`) that give `user` the grants of `PIPELINE_GRANTS` under a topic prefix. */
@@ -73,7 +85,6 @@ export function pipelineAcls(
   user: PipelineUser,
   grants: UserGrants = PIPELINE_GRANTS[user],
 ): AclEntry[] {
-  const topics = topicNames(prefix);
   const principal = `User:${user}`;
   const allow = (
     resourceType: AclResourceTypes,
@@ -90,8 +101,10 @@ export function pipelineAcls(
     permissionType: AclPermissionTypes.ALLOW,
   });
   const acls: AclEntry[] = [];
-  for (const role of grants.read) acls.push(allow(Res.TOPIC, topics[role], Pattern.LITERAL, Op.READ));
-  for (const role of grants.write) acls.push(allow(Res.TOPIC, topics[role], Pattern.LITERAL, Op.WRITE));
+  for (const t of grants.read)
+    acls.push(allow(Res.TOPIC, grantTopicName(prefix, t), Pattern.LITERAL, Op.READ));
+  for (const t of grants.write)
+    acls.push(allow(Res.TOPIC, grantTopicName(prefix, t), Pattern.LITERAL, Op.WRITE));
   if (grants.describeAll) acls.push(allow(Res.TOPIC, `${prefix}.`, Pattern.PREFIXED, Op.DESCRIBE));
   if (grants.groupPrefix) acls.push(allow(Res.GROUP, grants.groupPrefix, Pattern.PREFIXED, Op.READ));
   if (grants.transactionalIdPrefix) {

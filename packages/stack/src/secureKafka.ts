@@ -108,11 +108,13 @@ export class SecureKafkaBroker {
     };
   }
 
-  private javaArgs(mainClass: string, args: string[], heap = '256m', tool = true): string[] {
+  private javaArgs(mainClass: string, args: string[], heap = '256m'): string[] {
     return [
       `-Xmx${heap}`,
-      // Tools are short-lived: the C1 compiler and serial GC start faster.
-      ...(tool ? ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'] : []),
+      // Tools and this test broker are short-lived and lightly loaded: the C1 compiler
+      // and the serial GC start faster on a small machine.
+      '-XX:TieredStopAtLevel=1',
+      '-XX:+UseSerialGC',
       `-Dlog4j.configuration=file:${join(this.o.home, 'log4j.properties')}`,
       '-cp',
       `${this.o.libs}/*`,
@@ -281,7 +283,7 @@ log4j.logger.kafka.authorizer.logger=INFO
     spawnDaemon({
       name: 'secure-kafka',
       command: 'java',
-      args: [`-Xms${heap}`, ...this.javaArgs('kafka.Kafka', [this.configFile], heap, false)],
+      args: [`-Xms${heap}`, ...this.javaArgs('kafka.Kafka', [this.configFile], heap)],
       logFile: this.logFile,
       pidFile: this.pidFile,
     });

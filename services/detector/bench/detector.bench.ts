@@ -29,7 +29,11 @@ import {
   type MeterRead,
   type Outage,
 } from '@ami/lib';
+import { clientEnv, loadStackSettings } from '@ami/stack';
 import { defaultDetectorConfig } from '../src/config.js';
+
+// The local stack unless the environment points elsewhere (children inherit it).
+Object.assign(process.env, { ...clientEnv(loadStackSettings()), ...process.env });
 
 const METERS = Number(process.env.BENCH_METERS ?? 1_200_000);
 const PER_GARDU = 133;

@@ -10,7 +10,15 @@
  * Env: BENCH_METERS (1200000), BENCH_DURATION (30m: two rounds of reads),
  * plus the usual KAFKA_BROKERS / SCHEMA_REGISTRY_URL (default: the local stack).
  */
-import { AvroCodec, avroType, createKafka, createLogger, createRegistry, loadCommonConfig, type MeterRead } from '@ami/lib';
+import {
+  AvroCodec,
+  avroType,
+  createKafka,
+  createLogger,
+  createRegistry,
+  loadCommonConfig,
+  type MeterRead,
+} from '@ami/lib';
 import { clientEnv, loadStackSettings } from '@ami/stack';
 import { Fleet } from '../src/fleet.js';
 import { Publisher } from '../src/publisher.js';
@@ -36,13 +44,20 @@ const rate = (n: number, ms: number) => Math.round(n / (ms / 1000));
 const fmt = (n: number) => n.toLocaleString('en-US');
 
 async function main(): Promise<void> {
-  const cfg = loadCommonConfig({ ...clientEnv(loadStackSettings()), ...process.env, AMI_TOPIC_PREFIX: `bench_${Date.now().toString(36)}`, LOG_LEVEL: 'warn' });
+  const cfg = loadCommonConfig({
+    ...clientEnv(loadStackSettings()),
+    ...process.env,
+    AMI_TOPIC_PREFIX: `bench_${Date.now().toString(36)}`,
+    LOG_LEVEL: 'warn',
+  });
   const logger = createLogger('bench', 'warn');
 
   let t0 = Date.now();
   const fleet = new Fleet({ meters: METERS, seed: 'bench' });
   const buildMs = Date.now() - t0;
-  console.log(`fleet: ${fmt(fleet.size)} meters, ${fmt(fleet.garduTotal)} gardu, ${fleet.feeders.length} feeders, ${fleet.ulps.length} ULPs built in ${buildMs} ms`);
+  console.log(
+    `fleet: ${fmt(fleet.size)} meters, ${fmt(fleet.garduTotal)} gardu, ${fleet.feeders.length} feeders, ${fleet.ulps.length} ULPs built in ${buildMs} ms`,
+  );
 
   // Ceiling 1: the engine alone, one round of reads (no encoding, no Kafka).
   t0 = Date.now();
@@ -64,12 +79,26 @@ async function main(): Promise<void> {
   const encodeRate = rate(sample.length * 3, encodeMs);
 
   // The real thing: encode (Confluent framing) and produce, acks=-1, idempotent, max speed.
-  const publisher = new Publisher(createKafka(cfg, logger, 'bench-simulator'), cfg, new AvroCodec(createRegistry(cfg)));
+  const publisher = new Publisher(
+    createKafka(cfg, logger, 'bench-simulator'),
+    cfg,
+    new AvroCodec(createRegistry(cfg)),
+  );
   await publisher.start();
   t0 = Date.now();
   await publisher.publishFleet(fleet);
   const profilesMs = Date.now() - t0;
-  const stats = await runSimulation({ fleet, scenario, startMs: START, durationMs: parseDuration(DURATION), batchSize: 25_000, speed: { mode: 'max' } }, (b) => publisher.publishBatch(b));
+  const stats = await runSimulation(
+    {
+      fleet,
+      scenario,
+      startMs: START,
+      durationMs: parseDuration(DURATION),
+      batchSize: 25_000,
+      speed: { mode: 'max' },
+    },
+    (b) => publisher.publishBatch(b),
+  );
   await publisher.stop();
   clearInterval(sampler);
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
@@ -78,16 +107,28 @@ async function main(): Promise<void> {
   const readsRate = rate(stats.reads, stats.wallMs);
   const engineRate = rate(generated, engineMs);
   console.log('');
-  console.log(`engine only (generate, no encode)  ${fmt(engineRate).padStart(12)} reads/s   (${fmt(generated)} reads in ${engineMs} ms)`);
-  console.log(`raw avsc encode (ceiling)          ${fmt(encodeRate).padStart(12)} reads/s   (${(bytes / (sample.length * 3)).toFixed(1)} B/read)`);
-  console.log(`profiles produced to ami.meters    ${fmt(rate(fleet.size, profilesMs)).padStart(12)} profiles/s (${fmt(fleet.size)} in ${profilesMs} ms)`);
-  console.log(`simulate + encode + produce        ${fmt(readsRate).padStart(12)} reads/s   (${fmt(stats.reads)} reads + ${fmt(stats.events)} events in ${stats.wallMs} ms, ${fmt(produced)} records/s)`);
+  console.log(
+    `engine only (generate, no encode)  ${fmt(engineRate).padStart(12)} reads/s   (${fmt(generated)} reads in ${engineMs} ms)`,
+  );
+  console.log(
+    `raw avsc encode (ceiling)          ${fmt(encodeRate).padStart(12)} reads/s   (${(bytes / (sample.length * 3)).toFixed(1)} B/read)`,
+  );
+  console.log(
+    `profiles produced to ami.meters    ${fmt(rate(fleet.size, profilesMs)).padStart(12)} profiles/s (${fmt(fleet.size)} in ${profilesMs} ms)`,
+  );
+  console.log(
+    `simulate + encode + produce        ${fmt(readsRate).padStart(12)} reads/s   (${fmt(stats.reads)} reads + ${fmt(stats.events)} events in ${stats.wallMs} ms, ${fmt(produced)} records/s)`,
+  );
   console.log('');
   console.log(`ratio produced / raw encode        ${(readsRate / encodeRate).toFixed(2)}`);
   console.log(`ratio produced / engine only       ${(readsRate / engineRate).toFixed(2)}`);
   console.log(`peak RSS                           ${mib(peakRss)}  (goal < 1536 MiB)`);
-  console.log(`goal >= 100,000 reads/s produced:  ${readsRate >= 100_000 ? 'MET' : 'NOT MET'}; memory: ${peakRss < 1.5 * 1024 ** 3 ? 'MET' : 'NOT MET'}`);
-  console.log(`(topics ${publisher.topics.reads} etc. are left for inspection; delete with kafka-topics if needed)`);
+  console.log(
+    `goal >= 100,000 reads/s produced:  ${readsRate >= 100_000 ? 'MET' : 'NOT MET'}; memory: ${peakRss < 1.5 * 1024 ** 3 ? 'MET' : 'NOT MET'}`,
+  );
+  console.log(
+    `(topics ${publisher.topics.reads} etc. are left for inspection; delete with kafka-topics if needed)`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -23,14 +23,78 @@ export interface RegionDef {
 }
 
 export const REGIONS: readonly RegionDef[] = [
-  { code: 'JATIM', area: 'Sidoarjo', timezone: 'Asia/Jakarta', utcOffsetH: 7, weight: 0.18, idpelPrefix: '51', ulps: ['SIDOARJO', 'KRIAN', 'PORONG', 'TAMAN'] },
-  { code: 'JATENG', area: 'Magelang', timezone: 'Asia/Jakarta', utcOffsetH: 7, weight: 0.1, idpelPrefix: '52', ulps: ['MAGELANG KOTA', 'MUNTILAN', 'TEMANGGUNG', 'GRABAG'] },
-  { code: 'JABAR', area: 'Bandung', timezone: 'Asia/Jakarta', utcOffsetH: 7, weight: 0.18, idpelPrefix: '53', ulps: ['BANDUNG UTARA', 'CIJAURA', 'UJUNGBERUNG', 'KOPO'] },
-  { code: 'JAKARTA', area: 'Jakarta', timezone: 'Asia/Jakarta', utcOffsetH: 7, weight: 0.16, idpelPrefix: '54', ulps: ['MENTENG', 'KEBON JERUK', 'BANDENGAN', 'PONDOK GEDE'] },
-  { code: 'BANTEN', area: 'Banten', timezone: 'Asia/Jakarta', utcOffsetH: 7, weight: 0.12, idpelPrefix: '55', ulps: ['CIPUTAT', 'SERPONG', 'BINTARO', 'CIKUPA'] },
-  { code: 'BALI', area: 'Bali', timezone: 'Asia/Makassar', utcOffsetH: 8, weight: 0.1, idpelPrefix: '56', ulps: ['DENPASAR', 'KUTA', 'SANUR', 'GIANYAR'] },
-  { code: 'MEDAN', area: 'Medan', timezone: 'Asia/Jakarta', utcOffsetH: 7, weight: 0.08, idpelPrefix: '57', ulps: ['MEDAN KOTA', 'MEDAN BARU', 'SUNGGAL', 'HELVETIA'] },
-  { code: 'MAKASSAR', area: 'Makassar', timezone: 'Asia/Makassar', utcOffsetH: 8, weight: 0.08, idpelPrefix: '58', ulps: ['MATTOANGIN', 'PANAKKUKANG', 'KARUWISI', 'DAYA'] },
+  {
+    code: 'JATIM',
+    area: 'Sidoarjo',
+    timezone: 'Asia/Jakarta',
+    utcOffsetH: 7,
+    weight: 0.18,
+    idpelPrefix: '51',
+    ulps: ['SIDOARJO', 'KRIAN', 'PORONG', 'TAMAN'],
+  },
+  {
+    code: 'JATENG',
+    area: 'Magelang',
+    timezone: 'Asia/Jakarta',
+    utcOffsetH: 7,
+    weight: 0.1,
+    idpelPrefix: '52',
+    ulps: ['MAGELANG KOTA', 'MUNTILAN', 'TEMANGGUNG', 'GRABAG'],
+  },
+  {
+    code: 'JABAR',
+    area: 'Bandung',
+    timezone: 'Asia/Jakarta',
+    utcOffsetH: 7,
+    weight: 0.18,
+    idpelPrefix: '53',
+    ulps: ['BANDUNG UTARA', 'CIJAURA', 'UJUNGBERUNG', 'KOPO'],
+  },
+  {
+    code: 'JAKARTA',
+    area: 'Jakarta',
+    timezone: 'Asia/Jakarta',
+    utcOffsetH: 7,
+    weight: 0.16,
+    idpelPrefix: '54',
+    ulps: ['MENTENG', 'KEBON JERUK', 'BANDENGAN', 'PONDOK GEDE'],
+  },
+  {
+    code: 'BANTEN',
+    area: 'Banten',
+    timezone: 'Asia/Jakarta',
+    utcOffsetH: 7,
+    weight: 0.12,
+    idpelPrefix: '55',
+    ulps: ['CIPUTAT', 'SERPONG', 'BINTARO', 'CIKUPA'],
+  },
+  {
+    code: 'BALI',
+    area: 'Bali',
+    timezone: 'Asia/Makassar',
+    utcOffsetH: 8,
+    weight: 0.1,
+    idpelPrefix: '56',
+    ulps: ['DENPASAR', 'KUTA', 'SANUR', 'GIANYAR'],
+  },
+  {
+    code: 'MEDAN',
+    area: 'Medan',
+    timezone: 'Asia/Jakarta',
+    utcOffsetH: 7,
+    weight: 0.08,
+    idpelPrefix: '57',
+    ulps: ['MEDAN KOTA', 'MEDAN BARU', 'SUNGGAL', 'HELVETIA'],
+  },
+  {
+    code: 'MAKASSAR',
+    area: 'Makassar',
+    timezone: 'Asia/Makassar',
+    utcOffsetH: 8,
+    weight: 0.08,
+    idpelPrefix: '58',
+    ulps: ['MATTOANGIN', 'PANAKKUKANG', 'KARUWISI', 'DAYA'],
+  },
 ];
 
 export const KDPM_CODES: readonly Kdpm[] = ['L', 'R', 'S', 'F', 'A'];
@@ -133,7 +197,8 @@ export class Fleet {
   private readonly garduByIdMap = new Map<string, number>();
 
   constructor(opts: FleetOptions) {
-    if (!Number.isInteger(opts.meters) || opts.meters < 1) throw new RangeError(`fleet size must be a positive integer, got ${opts.meters}`);
+    if (!Number.isInteger(opts.meters) || opts.meters < 1)
+      throw new RangeError(`fleet size must be a positive integer, got ${opts.meters}`);
     this.seed = seedOf(opts.seed);
     this.size = opts.meters;
     this.meterGardu = new Uint32Array(opts.meters);
@@ -278,15 +343,24 @@ function buildLayout(opts: FleetOptions, seed: number): Layout {
   const size = opts.garduSize ?? { min: 50, max: 300 };
   const perFeeder = opts.garduPerFeeder ?? { min: 6, max: 16 };
   const perUlp = opts.metersPerUlp ?? 30_000;
-  if (size.min < 1 || size.max < size.min) throw new RangeError(`invalid gardu size range ${size.min}-${size.max}`);
+  if (size.min < 1 || size.max < size.min)
+    throw new RangeError(`invalid gardu size range ${size.min}-${size.max}`);
   const regions = regionsFor(opts.regions);
-  const out: Layout = { ulps: [], feeders: [], garduIds: [], garduFeeder: [], garduFirst: [], garduCount: [], ulpSerialBase: [] };
+  const out: Layout = {
+    ulps: [],
+    feeders: [],
+    garduIds: [],
+    garduFeeder: [],
+    garduFirst: [],
+    garduCount: [],
+    ulpSerialBase: [],
+  };
   let next = 0;
   splitByWeight(opts.meters, regions).forEach((count, ri) => {
     if (count === 0) return;
     const region = regions[ri]!;
     const sizes: number[] = [];
-    for (let left = count; left > 0; ) {
+    for (let left = count; left > 0;) {
       const s = Math.min(left, rng.int(size.min, size.max));
       sizes.push(s);
       left -= s;
@@ -305,7 +379,12 @@ function buildLayout(opts: FleetOptions, seed: number): Layout {
       let fNo = 0;
       for (const i of mine) {
         if (!feeder || room === 0) {
-          feeder = { id: `${region.code}-${code}-F${String(++fNo).padStart(2, '0')}`, ulp, index: out.feeders.length, gardu: [] };
+          feeder = {
+            id: `${region.code}-${code}-F${String(++fNo).padStart(2, '0')}`,
+            ulp,
+            index: out.feeders.length,
+            gardu: [],
+          };
           out.feeders.push(feeder);
           room = rng.int(perFeeder.min, perFeeder.max);
         }

@@ -1,6 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
-import { AvroCodec, BadRecordError, DeadLetterQueue, exitOnCrash, isRetriable, type CommandResult, type Logger, type Topics, type MeterCommand, type MeterProfile } from '@ami/lib';
+import {
+  AvroCodec,
+  BadRecordError,
+  DeadLetterQueue,
+  exitOnCrash,
+  isRetriable,
+  type CommandResult,
+  type Logger,
+  type Topics,
+  type MeterCommand,
+  type MeterProfile,
+} from '@ami/lib';
 import type { SimulatorConfig } from './config.js';
 import { decide, pressButton, type Decision, type MeterState } from './headend.js';
 import { Publisher } from './publisher.js';
@@ -41,7 +52,10 @@ export class HeadEnd {
   async start(): Promise<void> {
     await this.publisher.start();
     await this.producer.connect();
-    this.encResult = this.codec.encoder('CommandResult', await this.codec.register('CommandResult', subjectOf(this.cfg.AMI_TOPIC_PREFIX, 'CommandResult')));
+    this.encResult = this.codec.encoder(
+      'CommandResult',
+      await this.codec.register('CommandResult', subjectOf(this.cfg.AMI_TOPIC_PREFIX, 'CommandResult')),
+    );
     await this.loadMeters();
     const c = this.kafka.consumer({ groupId: this.cfg.HEADEND_GROUP_ID });
     this.commandsConsumer = c;
@@ -58,7 +72,9 @@ export class HeadEnd {
     await admin.connect();
     const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
     const remaining = new Map(ends.filter((e) => e.high !== e.low).map((e) => [e.partition, BigInt(e.high)]));
-    const c = this.kafka.consumer({ groupId: `${this.cfg.HEADEND_GROUP_ID}.meters.${randomBytes(4).toString('hex')}` });
+    const c = this.kafka.consumer({
+      groupId: `${this.cfg.HEADEND_GROUP_ID}.meters.${randomBytes(4).toString('hex')}`,
+    });
     this.metersConsumer = c;
     exitOnCrash(c, this.logger);
     await c.connect();
@@ -89,7 +105,10 @@ export class HeadEnd {
       this.profiles.set(p.meter_id, p);
     } catch (err) {
       if (isRetriable(err)) throw err;
-      this.logger.warn({ err, key }, 'undecodable meter profile skipped (the meters table is not ours to dead-letter)');
+      this.logger.warn(
+        { err, key },
+        'undecodable meter profile skipped (the meters table is not ours to dead-letter)',
+      );
     }
   }
 
@@ -103,7 +122,13 @@ export class HeadEnd {
       } catch (err) {
         if (isRetriable(err)) throw err;
         const e = err as BadRecordError;
-        letters.push({ sourceTopic: batch.topic, partition: batch.partition, message, reason: e.reason ?? 'bad-command', detail: e.message });
+        letters.push({
+          sourceTopic: batch.topic,
+          partition: batch.partition,
+          message,
+          reason: e.reason ?? 'bad-command',
+          detail: e.message,
+        });
       }
     }
     await this.publish(decisions);
@@ -117,8 +142,18 @@ export class HeadEnd {
     const profile = this.profiles.get(cmd.meter_id);
     const d = decide(cmd, profile, this.states.get(cmd.meter_id), Date.now());
     if (d.state) this.states.set(cmd.meter_id, d.state);
-    if (d.awaitButton && profile && this.cfg.HEADEND_BUTTON_DELAY_MS !== 'never') this.scheduleButton(profile, cmd.command_id, this.cfg.HEADEND_BUTTON_DELAY_MS);
-    this.logger.info({ command: cmd.command_id, meter: cmd.meter_id, type: cmd.type, status: d.result.status, reason: d.result.reason }, 'command decided');
+    if (d.awaitButton && profile && this.cfg.HEADEND_BUTTON_DELAY_MS !== 'never')
+      this.scheduleButton(profile, cmd.command_id, this.cfg.HEADEND_BUTTON_DELAY_MS);
+    this.logger.info(
+      {
+        command: cmd.command_id,
+        meter: cmd.meter_id,
+        type: cmd.type,
+        status: d.result.status,
+        reason: d.result.reason,
+      },
+      'command decided',
+    );
     return d;
   }
 
@@ -129,15 +164,25 @@ export class HeadEnd {
       const pressed = state && pressButton(profile, state, commandId, Date.now());
       if (!pressed) return;
       this.states.set(profile.meter_id, pressed.state);
-      this.publisher.publishBatch({ reads: [], events: [pressed.event] }).catch((err: unknown) => this.logger.error({ err, meter: profile.meter_id }, 'could not publish the button press'));
+      this.publisher
+        .publishBatch({ reads: [], events: [pressed.event] })
+        .catch((err: unknown) =>
+          this.logger.error({ err, meter: profile.meter_id }, 'could not publish the button press'),
+        );
     }, delayMs);
     this.timers.add(timer);
   }
 
   private async publish(decisions: Decision[]): Promise<void> {
     if (decisions.length === 0) return;
-    await this.publisher.publishBatch({ reads: decisions.flatMap((d) => (d.read ? [d.read] : [])), events: decisions.flatMap((d) => (d.event ? [d.event] : [])) });
-    const messages: Message[] = decisions.map((d) => ({ key: d.result.meter_id, value: this.encResult!(d.result) }));
+    await this.publisher.publishBatch({
+      reads: decisions.flatMap((d) => (d.read ? [d.read] : [])),
+      events: decisions.flatMap((d) => (d.event ? [d.event] : [])),
+    });
+    const messages: Message[] = decisions.map((d) => ({
+      key: d.result.meter_id,
+      value: this.encResult!(d.result),
+    }));
     await this.producer.send({ topic: this.publisher.topics.commandResults, messages, acks: -1 });
   }
 

@@ -1,11 +1,28 @@
-import { Partitioners, type Kafka, type Producer, type Message, type PartitionMetadata } from 'kafkajs';
-import { AvroCodec, ensureTopics, topicNames, type CommonConfig, type MeterEvent, type MeterProfile, type MeterRead, type Topics } from '@ami/lib';
+import { Partitioners, type Kafka, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
+import {
+  AvroCodec,
+  ensureTopics,
+  topicNames,
+  type CommonConfig,
+  type MeterEvent,
+  type MeterProfile,
+  type MeterRead,
+  type Topics,
+} from '@ami/lib';
 import type { Fleet } from './fleet.js';
 import { subjectOf } from './schemas.js';
 import type { Batch } from './simulation.js';
 
-/** Messages per produce request and partition: kafkajs groups messages per partition in O(n^2). */
+/** Messages per produce request: kafkajs groups a request's messages per partition in O(n^2). */
 const CHUNK = 1000;
+/** Profiles encoded per round when publishing the fleet. */
+const FLEET_ROUND = 24_000;
+
+interface Outgoing {
+  topic: string;
+  key: string;
+  value: Buffer;
+}
 
 /**
  * The thin Kafka edge of the simulator: encodes with the registered schema
@@ -13,15 +30,19 @@ const CHUNK = 1000;
  * producer. Every send is awaited.
  *
  * Speed: kafkajs groups a request's messages per partition by copying arrays
- * (quadratic in messages per partition), so a batch is split here by
- * partition (the default murmur2 partitioner, computed once per gardu key,
- * so the placement is what any client would choose) into requests of CHUNK
- * messages; partitions are sent concurrently, each partition's requests in
- * order, so every meter's records keep their order.
+ * (quadratic in messages per partition), so records are split here by
+ * partition (kafkajs' default murmur2 partitioner: the placement any client
+ * would choose for the key) into requests of CHUNK messages. Partitions are
+ * sent concurrently, each partition's requests in order, so every key's
+ * records keep their order.
  */
 export class Publisher {
   readonly topics: Topics;
   private readonly producer: Producer;
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+  private readonly metadata = new Map<string, PartitionMetadata[]>();
+  /** Gardu keys: partition and key bytes computed once (a few thousand keys). */
+  private readonly garduKeys = new Map<string, { partition: number; bytes: Buffer }>();
   private encRead?: (v: MeterRead) => Buffer;
   private encEvent?: (v: MeterEvent) => Buffer;
   private encProfile?: (v: MeterProfile) => Buffer;
@@ -33,23 +54,11 @@ export class Publisher {
     private readonly partitions = 6,
   ) {
     this.topics = topicNames(cfg.AMI_TOPIC_PREFIX);
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
-  }
-
-  private readonly partitioner = Partitioners.DefaultPartitioner();
-  private readonly partitionCache = new Map<string, number>();
-  private readonly keyCache = new Map<string, Buffer>();
-  private partitionMeta: PartitionMetadata[] = [];
-
-  /** Partition of a gardu key on ami.reads / ami.events (same partition count). */
-  private partitionOf(key: string): number {
-    let p = this.partitionCache.get(key);
-    if (p === undefined) {
-      p = this.partitioner({ topic: this.topics.reads, partitionMetadata: this.partitionMeta, message: { key, value: null } });
-      this.partitionCache.set(key, p);
-      this.keyCache.set(key, Buffer.from(key));
-    }
-    return p;
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 5,
+      allowAutoTopicCreation: false,
+    });
   }
 
   async start(): Promise<void> {
@@ -57,63 +66,93 @@ export class Publisher {
     await admin.connect();
     try {
       await ensureTopics(admin, this.cfg.AMI_TOPIC_PREFIX, { partitions: this.partitions });
-      const meta = await admin.fetchTopicMetadata({ topics: [this.topics.reads, this.topics.events] });
-      const [reads, events] = meta.topics.map((t) => t.partitions.length);
-      if (reads !== events) throw new Error(`${this.topics.reads} has ${reads} partitions but ${this.topics.events} has ${events}: gardu keys would not share partitions`);
-      this.partitionMeta = meta.topics[0]!.partitions;
+      const { topics } = await admin.fetchTopicMetadata({
+        topics: [this.topics.reads, this.topics.events, this.topics.meters],
+      });
+      for (const t of topics) this.metadata.set(t.name, t.partitions);
+      const [reads, events] = [this.topics.reads, this.topics.events].map(
+        (t) => this.metadata.get(t)!.length,
+      );
+      if (reads !== events)
+        throw new Error(
+          `${this.topics.reads} has ${reads} partitions but ${this.topics.events} has ${events}: a gardu's reads and events would not share a partition number`,
+        );
     } finally {
       await admin.disconnect();
     }
     const prefix = this.cfg.AMI_TOPIC_PREFIX;
-    this.encRead = this.codec.encoder('MeterRead', await this.codec.register('MeterRead', subjectOf(prefix, 'MeterRead')));
-    this.encEvent = this.codec.encoder('MeterEvent', await this.codec.register('MeterEvent', subjectOf(prefix, 'MeterEvent')));
-    this.encProfile = this.codec.encoder('MeterProfile', await this.codec.register('MeterProfile', subjectOf(prefix, 'MeterProfile')));
+    const id = (name: 'MeterRead' | 'MeterEvent' | 'MeterProfile') =>
+      this.codec.register(name, subjectOf(prefix, name));
+    this.encRead = this.codec.encoder('MeterRead', await id('MeterRead'));
+    this.encEvent = this.codec.encoder('MeterEvent', await id('MeterEvent'));
+    this.encProfile = this.codec.encoder('MeterProfile', await id('MeterProfile'));
     await this.producer.connect();
   }
 
-  /** ami.meters (compacted, key meter_id) in chunks; call before any traffic. */
+  /** ami.meters (compacted, key meter_id); call before any traffic. */
   async publishFleet(fleet: Fleet): Promise<number> {
-    let messages: Message[] = [];
+    let out: Outgoing[] = [];
     for (const p of fleet.profiles()) {
-      messages.push({ key: p.meter_id, value: this.encProfile!(p) });
-      // Unkeyed partitioning is by murmur2 of meter_id: small requests keep kafkajs' grouping cheap.
-      if (messages.length >= CHUNK * 2) {
-        await this.send([{ topic: this.topics.meters, messages }]);
-        messages = [];
+      out.push({ topic: this.topics.meters, key: p.meter_id, value: this.encProfile!(p) });
+      if (out.length >= FLEET_ROUND) {
+        await this.sendKeyed(out);
+        out = [];
       }
     }
-    if (messages.length > 0) await this.send([{ topic: this.topics.meters, messages }]);
+    await this.sendKeyed(out);
     return fleet.size;
   }
 
-  /** Reads and events of one batch, keyed by gardu_id. */
+  /** Reads and events of one batch, keyed by gardu_id (events first: they happened before the reads' interval end). */
   async publishBatch(batch: Pick<Batch, 'reads' | 'events'>): Promise<void> {
-    const byPartition = new Map<number, { events: Message[]; reads: Message[] }>();
-    const slot = (key: string) => {
-      const p = this.partitionOf(key);
-      let s = byPartition.get(p);
-      if (!s) byPartition.set(p, (s = { events: [], reads: [] }));
-      return { s, partition: p, key: this.keyCache.get(key)! };
-    };
-    for (const e of batch.events) {
-      const { s, partition, key } = slot(e.gardu_id);
-      s.events.push({ key, value: this.encEvent!(e), partition });
-    }
-    for (const r of batch.reads) {
-      const { s, partition, key } = slot(r.gardu_id);
-      s.reads.push({ key, value: this.encRead!(r), partition });
-    }
-    await Promise.all([...byPartition.values()].map((s) => this.sendPartition(s.events, s.reads)));
+    const out: Outgoing[] = [];
+    for (const e of batch.events)
+      out.push({ topic: this.topics.events, key: e.gardu_id, value: this.encEvent!(e) });
+    for (const r of batch.reads)
+      out.push({ topic: this.topics.reads, key: r.gardu_id, value: this.encRead!(r) });
+    await this.sendKeyed(out);
   }
 
-  /** One partition's events then reads, in requests of CHUNK messages, in order. */
-  private async sendPartition(events: Message[], reads: Message[]): Promise<void> {
-    for (let i = 0; i < events.length; i += CHUNK) await this.send([{ topic: this.topics.events, messages: events.slice(i, i + CHUNK) }]);
-    for (let i = 0; i < reads.length; i += CHUNK) await this.send([{ topic: this.topics.reads, messages: reads.slice(i, i + CHUNK) }]);
+  private partitionOf(topic: string, key: string): number {
+    return this.partitioner({
+      topic,
+      partitionMetadata: this.metadata.get(topic)!,
+      message: { key, value: null },
+    });
   }
 
-  private async send(topicMessages: { topic: string; messages: Message[] }[]): Promise<void> {
-    await this.producer.sendBatch({ topicMessages, acks: -1 });
+  /** Key bytes and partition; cached for gardu keys of reads/events (same partition count, checked at start). */
+  private placement(topic: string, key: string): { partition: number; bytes: Buffer | string } {
+    if (topic === this.topics.meters) return { partition: this.partitionOf(topic, key), bytes: key };
+    let g = this.garduKeys.get(key);
+    if (!g)
+      this.garduKeys.set(key, (g = { partition: this.partitionOf(topic, key), bytes: Buffer.from(key) }));
+    return g;
+  }
+
+  /** Group by partition (order kept), then each partition's requests in order, partitions concurrently. */
+  private async sendKeyed(out: Outgoing[]): Promise<void> {
+    const byPartition = new Map<number, Map<string, Message[]>>();
+    for (const o of out) {
+      const { partition, bytes } = this.placement(o.topic, o.key);
+      let topics = byPartition.get(partition);
+      if (!topics) byPartition.set(partition, (topics = new Map()));
+      let list = topics.get(o.topic);
+      if (!list) topics.set(o.topic, (list = []));
+      list.push({ key: bytes, value: o.value, partition });
+    }
+    await Promise.all([...byPartition.values()].map((topics) => this.sendPartition(topics)));
+  }
+
+  private async sendPartition(topics: Map<string, Message[]>): Promise<void> {
+    for (const [topic, messages] of topics) {
+      for (let i = 0; i < messages.length; i += CHUNK) {
+        await this.producer.sendBatch({
+          topicMessages: [{ topic, messages: messages.slice(i, i + CHUNK) }],
+          acks: -1,
+        });
+      }
+    }
   }
 
   async stop(): Promise<void> {

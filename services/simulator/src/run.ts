@@ -7,12 +7,18 @@ import { parseDuration } from './scenario.js';
 import { Simulation, type Batch } from './simulation.js';
 
 /** Fleet options from the scenario's defaults, overridden by flags. */
-export function fleetFor(s: Scenario, o: { meters?: number; seed?: string | number; regions?: string[] } = {}): Fleet {
+export function fleetFor(
+  s: Scenario,
+  o: { meters?: number; seed?: string | number; regions?: string[] } = {},
+): Fleet {
   return new FleetClass({
     meters: o.meters ?? s.fleet.meters ?? 1000,
     seed: o.seed ?? s.fleet.seed ?? 1,
     regions: o.regions ?? s.fleet.regions,
-    garduSize: s.fleet.gardu_size && !o.meters ? { min: s.fleet.gardu_size[0], max: s.fleet.gardu_size[1] } : undefined,
+    garduSize:
+      s.fleet.gardu_size && !o.meters
+        ? { min: s.fleet.gardu_size[0], max: s.fleet.gardu_size[1] }
+        : undefined,
     amrShare: s.fleet.amr_share,
   });
 }
@@ -38,7 +44,15 @@ export interface RunStats {
  * every send is awaited before the next one starts.
  */
 export async function runSimulation(
-  opts: { fleet: Fleet; scenario: Scenario; startMs: number; durationMs?: number; batchSize?: number; speed: Speed; truth?: TruthSink },
+  opts: {
+    fleet: Fleet;
+    scenario: Scenario;
+    startMs: number;
+    durationMs?: number;
+    batchSize?: number;
+    speed: Speed;
+    truth?: TruthSink;
+  },
   send: (b: Batch) => Promise<void>,
   onProgress?: (s: RunStats, simT: number) => void,
 ): Promise<RunStats> {

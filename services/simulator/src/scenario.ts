@@ -18,21 +18,26 @@ const DAY_OF_MONTH = /^(\d{1,2})(?:st|nd|rd|th) (\d{2}):(\d{2})$/;
 /** Milliseconds of "1h30m", "45s", "250ms", "2d" or a number of seconds. */
 export function parseDuration(v: string | number): number {
   if (typeof v === 'number') return v * 1000;
-  if (!DURATION.test(v)) throw new ValidationError(`not a duration: ${JSON.stringify(v)} (use e.g. 90s, 15m, 1h30m, 2d)`);
+  if (!DURATION.test(v))
+    throw new ValidationError(`not a duration: ${JSON.stringify(v)} (use e.g. 90s, 15m, 1h30m, 2d)`);
   const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
   let total = 0;
   for (const [, n, u] of v.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) total += Number(n) * unitMs[u!]!;
   return total;
 }
 
-const duration = z.union([z.number().nonnegative(), z.string().regex(DURATION, 'a duration such as 90s, 15m, 1h30m or 2d')]);
+const duration = z.union([
+  z.number().nonnegative(),
+  z.string().regex(DURATION, 'a duration such as 90s, 15m, 1h30m or 2d'),
+]);
 const never = z.literal('never');
 const range = z.tuple([duration, duration]);
 const share = z.number().min(0).max(1);
 const when = z.union([
   z.number().nonnegative(),
   z.string().refine((s) => DURATION.test(s) || DAY_OF_MONTH.test(s) || !Number.isNaN(Date.parse(s)), {
-    message: 'a duration from the start (1h30m), an ISO timestamp, or a day of month in local time ("21st 08:00")',
+    message:
+      'a duration from the start (1h30m), an ISO timestamp, or a day of month in local time ("21st 08:00")',
   }),
 ]);
 
@@ -148,7 +153,10 @@ export const scenarioSchema = z
       })
       .strict()
       .default({}),
-    start: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'an ISO timestamp').optional(),
+    start: z
+      .string()
+      .refine((s) => !Number.isNaN(Date.parse(s)), 'an ISO timestamp')
+      .optional(),
     duration: duration.default('1d'),
     interval: duration.default('15m'),
     comms: commsSchema,
@@ -218,7 +226,9 @@ export function loadScenario(nameOrPath: string): Scenario {
   const named = `${SCENARIO_DIR}${nameOrPath}.yaml`;
   const path = existsSync(named) ? named : nameOrPath;
   if (!existsSync(path)) {
-    throw new ValidationError(`no scenario ${JSON.stringify(nameOrPath)}: not a file, and not one of ${namedScenarioNames().join(', ')}`);
+    throw new ValidationError(
+      `no scenario ${JSON.stringify(nameOrPath)}: not a file, and not one of ${namedScenarioNames().join(', ')}`,
+    );
   }
   return parseScenarioText(readFileSync(path, 'utf8'), path);
 }
@@ -242,7 +252,9 @@ function nextDayOfMonth(startMs: number, day: number, hh: number, mm: number, ut
 }
 
 /** [min, max] ms of a range-or-duration; null for 'never'. */
-export function resolveRange(v: readonly [string | number, string | number] | string | number): [number, number] | null {
+export function resolveRange(
+  v: readonly [string | number, string | number] | string | number,
+): [number, number] | null {
   if (v === 'never') return null;
   if (Array.isArray(v)) return [parseDuration(v[0]), parseDuration(v[1])];
   const d = parseDuration(v as string | number);

@@ -1,4 +1,14 @@
-import { AvroCodec, createRegistry, RECORD_NAMES, topicNames, UnavailableError, valueSubject, type CommonConfig, type RecordName, type TopicRole } from '@ami/lib';
+import {
+  AvroCodec,
+  createRegistry,
+  RECORD_NAMES,
+  topicNames,
+  UnavailableError,
+  valueSubject,
+  type CommonConfig,
+  type RecordName,
+  type TopicRole,
+} from '@ami/lib';
 
 /** Which topic carries each record (TopicNameStrategy: subject `<topic>-value`). */
 export const RECORD_TOPIC: Readonly<Record<RecordName, TopicRole>> = {
@@ -27,28 +37,47 @@ export function subjectOf(prefix: string, record: RecordName): string {
 async function registryCall(url: string, init: RequestInit, what: string): Promise<unknown> {
   let res: Response;
   try {
-    res = await fetch(url, { ...init, headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json', ...init.headers } });
+    res = await fetch(url, {
+      ...init,
+      headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json', ...init.headers },
+    });
   } catch (err) {
     throw new UnavailableError('schema-registry', `${what}: ${(err as Error).message}`, err);
   }
   const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!res.ok) throw new UnavailableError('schema-registry', `${what}: HTTP ${res.status} ${JSON.stringify(body)}`);
+  if (!res.ok)
+    throw new UnavailableError('schema-registry', `${what}: HTTP ${res.status} ${JSON.stringify(body)}`);
   return body;
 }
 
 /** PUT /config/<subject>: the subject's compatibility level. */
-export async function setCompatibility(registryUrl: string, subject: string, level: Compatibility): Promise<void> {
-  await registryCall(`${registryUrl}/config/${encodeURIComponent(subject)}`, { method: 'PUT', body: JSON.stringify({ compatibility: level }) }, `set ${level} on ${subject}`);
+export async function setCompatibility(
+  registryUrl: string,
+  subject: string,
+  level: Compatibility,
+): Promise<void> {
+  await registryCall(
+    `${registryUrl}/config/${encodeURIComponent(subject)}`,
+    { method: 'PUT', body: JSON.stringify({ compatibility: level }) },
+    `set ${level} on ${subject}`,
+  );
 }
 
 /** GET /config/<subject>: the subject's own level. */
 export async function getCompatibility(registryUrl: string, subject: string): Promise<string> {
-  const body = (await registryCall(`${registryUrl}/config/${encodeURIComponent(subject)}`, { method: 'GET' }, `read config of ${subject}`)) as { compatibilityLevel?: string; compatibility?: string };
+  const body = (await registryCall(
+    `${registryUrl}/config/${encodeURIComponent(subject)}`,
+    { method: 'GET' },
+    `read config of ${subject}`,
+  )) as { compatibilityLevel?: string; compatibility?: string };
   return body.compatibilityLevel ?? body.compatibility ?? 'UNKNOWN';
 }
 
 /** Register all record schemas of `schemas/` under their subjects and set each subject BACKWARD. */
-export async function registerSchemas(cfg: Pick<CommonConfig, 'SCHEMA_REGISTRY_URL' | 'AMI_TOPIC_PREFIX'>, codec = new AvroCodec(createRegistry(cfg))): Promise<Registered[]> {
+export async function registerSchemas(
+  cfg: Pick<CommonConfig, 'SCHEMA_REGISTRY_URL' | 'AMI_TOPIC_PREFIX'>,
+  codec = new AvroCodec(createRegistry(cfg)),
+): Promise<Registered[]> {
   const out: Registered[] = [];
   for (const record of RECORD_NAMES) {
     const subject = subjectOf(cfg.AMI_TOPIC_PREFIX, record);

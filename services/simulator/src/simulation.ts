@@ -6,7 +6,14 @@ import { MinHeap } from './heap.js';
 import { localHourOf } from './loadCurve.js';
 import { energyWh, estimatedRegisterWh, naturalDemandW, servedDemandW, voltageV } from './meterModel.js';
 import { unit } from './prng.js';
-import { parseDuration, resolveRange, resolveWhen, type Action, type Comms, type Scenario } from './scenario.js';
+import {
+  parseDuration,
+  resolveRange,
+  resolveWhen,
+  type Action,
+  type Comms,
+  type Scenario,
+} from './scenario.js';
 import { resolveMeters, resolveScope, type ScopeRange } from './targets.js';
 
 /**
@@ -105,7 +112,15 @@ export class Simulation {
   private readonly agenda = new MinHeap<(t: number) => void>();
   private readonly pending = new MinHeap<MeterRead | MeterEvent>();
   private out: Batch;
-  private stats = { reads: 0, events: 0, duplicates: 0, delayed: 0, interruptions: 0, relay_changes: 0, last_gasps_lost: 0 };
+  private stats = {
+    reads: 0,
+    events: 0,
+    duplicates: 0,
+    delayed: 0,
+    interruptions: 0,
+    relay_changes: 0,
+    last_gasps_lost: 0,
+  };
 
   constructor(opts: SimulationOptions) {
     const { fleet, scenario } = opts;
@@ -113,7 +128,8 @@ export class Simulation {
     this.scenario = scenario;
     this.seed = fleet.seed;
     this.intervalMs = parseDuration(scenario.interval);
-    if (this.intervalMs < 60_000 || this.intervalMs % 60_000 !== 0) throw new ValidationError('interval must be a whole number of minutes');
+    if (this.intervalMs < 60_000 || this.intervalMs % 60_000 !== 0)
+      throw new ValidationError('interval must be a whole number of minutes');
     this.startMs = opts.startMs;
     this.endMs = opts.startMs + (opts.durationMs ?? parseDuration(scenario.duration));
     this.batchSize = opts.batchSize ?? 20_000;
@@ -143,7 +159,8 @@ export class Simulation {
     for (let m = 0; m < this.fleet.size; m++) {
       this.limit[m] = this.fleet.productOf(m).dayaVa;
       this.register[m] = estimatedRegisterWh(this.fleet, m, this.startMs);
-      if (skew.share > 0 && unit(this.seed, m, 41) < skew.share) this.skewMs[m] = Math.round((unit(this.seed, m, 42) * 2 - 1) * maxSkew);
+      if (skew.share > 0 && unit(this.seed, m, 41) < skew.share)
+        this.skewMs[m] = Math.round((unit(this.seed, m, 42) * 2 - 1) * maxSkew);
     }
   }
 
@@ -158,7 +175,8 @@ export class Simulation {
   }
 
   private when(v: string | number, region?: string): number {
-    const offset = this.fleet.ulps.find((u) => u.region.code === region?.toUpperCase())?.region.utcOffsetH ?? 7;
+    const offset =
+      this.fleet.ulps.find((u) => u.region.code === region?.toUpperCase())?.region.utcOffsetH ?? 7;
     return resolveWhen(v, this.startMs, offset);
   }
 
@@ -172,7 +190,12 @@ export class Simulation {
     switch (a.type) {
       case 'outage': {
         const start = this.when(a.at, a.target.region);
-        this.interruption(resolveScope(this.fleet, a.scope, a.target, salt), start, start + parseDuration(a.duration), `${i}`);
+        this.interruption(
+          resolveScope(this.fleet, a.scope, a.target, salt),
+          start,
+          start + parseDuration(a.duration),
+          `${i}`,
+        );
         return;
       }
       case 'momentaries': {
@@ -188,7 +211,13 @@ export class Simulation {
       case 'tusbung': {
         const at = this.when(a.at, a.target.region);
         const spread = parseDuration(a.spread);
-        const plan = { reconnect: resolveRange(a.reconnect_after), share: a.reconnect_share, button: resolveRange(a.button_after), never: a.button_never_share, salt };
+        const plan = {
+          reconnect: resolveRange(a.reconnect_after),
+          share: a.reconnect_share,
+          button: resolveRange(a.button_after),
+          never: a.button_never_share,
+          salt,
+        };
         for (const m of resolveMeters(this.fleet, a.target, a.meter_ids, a.share, salt)) {
           this.at(at + Math.floor(spread * unit(this.seed, m, salt, 62)), (t) => this.disconnect(m, t, plan));
         }
@@ -198,7 +227,9 @@ export class Simulation {
         const at = this.when(a.at, a.target.region);
         const button = resolveRange(a.button_after);
         for (const m of resolveMeters(this.fleet, a.target, a.meter_ids, a.share, salt)) {
-          this.at(at + Math.floor(60_000 * unit(this.seed, m, salt, 63)), (t) => this.setLimit(m, t, a.limit_va, a.trip ? button : undefined));
+          this.at(at + Math.floor(60_000 * unit(this.seed, m, salt, 63)), (t) =>
+            this.setLimit(m, t, a.limit_va, a.trip ? button : undefined),
+          );
         }
         return;
       }
@@ -302,17 +333,36 @@ export class Simulation {
     const k = this.fleet.meterKdpm[m]!;
     const row = this.comms[k]!;
     const occurred = t + Math.floor(unit(this.seed, m, t, 64) * 1000);
-    if (type === 'LAST_GASP' && k === KDPM_PLC && this.scenario.comms.plc_concentrator_dies_with_gardu && this.garduDark[this.fleet.meterGardu[m]!]! > 0) return false;
+    if (
+      type === 'LAST_GASP' &&
+      k === KDPM_PLC &&
+      this.scenario.comms.plc_concentrator_dies_with_gardu &&
+      this.garduDark[this.fleet.meterGardu[m]!]! > 0
+    )
+      return false;
     const share = type === 'LAST_GASP' ? row.lastGasp : row.restore;
     if (unit(this.seed, m, t, type === 'LAST_GASP' ? 65 : 66) >= share) return false;
     this.emitEvent(m, occurred, type, 'NONE', null, this.pickIn(row.delay, m, t % 1_000_000));
     return true;
   }
 
-  private relayEvent(m: number, t: number, type: 'RELAY_OPENED' | 'RELAY_CLOSED' | 'RECONNECT_ENABLED', cause: 'REMOTE_DISCONNECT' | 'REMOTE_CONNECT' | 'BUTTON' | 'POWER_LIMIT_TRIP'): void {
+  private relayEvent(
+    m: number,
+    t: number,
+    type: 'RELAY_OPENED' | 'RELAY_CLOSED' | 'RECONNECT_ENABLED',
+    cause: 'REMOTE_DISCONNECT' | 'REMOTE_CONNECT' | 'BUTTON' | 'POWER_LIMIT_TRIP',
+  ): void {
     this.emitEvent(m, t, type, cause, null, 0);
     this.stats.relay_changes++;
-    this.truth({ kind: 'relay', meter_id: this.fleet.meterId(m), idpel: this.fleet.idpelOf(m), gardu_id: this.fleet.garduIds[this.fleet.meterGardu[m]!]!, at: t, type, cause });
+    this.truth({
+      kind: 'relay',
+      meter_id: this.fleet.meterId(m),
+      idpel: this.fleet.idpelOf(m),
+      gardu_id: this.fleet.garduIds[this.fleet.meterGardu[m]!]!,
+      at: t,
+      type,
+      cause,
+    });
   }
 
   /** A command or button needs a powered meter; a dark one is retried later (as the head-end would). */
@@ -322,8 +372,13 @@ export class Simulation {
     return false;
   }
 
-  private disconnect(m: number, t: number, plan: { reconnect: Range; share: number; button: Range; never: number; salt: number }): void {
-    if (!this.whenPowered(m, t, (t2) => this.disconnect(m, t2, plan)) || this.relay[m] !== RELAY_CLOSED) return;
+  private disconnect(
+    m: number,
+    t: number,
+    plan: { reconnect: Range; share: number; button: Range; never: number; salt: number },
+  ): void {
+    if (!this.whenPowered(m, t, (t2) => this.disconnect(m, t2, plan)) || this.relay[m] !== RELAY_CLOSED)
+      return;
     this.change(m, t, () => (this.relay[m] = RELAY_TUSBUNG));
     this.relayEvent(m, t, 'RELAY_OPENED', 'REMOTE_DISCONNECT');
     if (plan.reconnect && unit(this.seed, m, plan.salt, 67) < plan.share) {
@@ -333,7 +388,11 @@ export class Simulation {
   }
 
   private enableReconnect(m: number, t: number, button: Range): void {
-    if (!this.whenPowered(m, t, (t2) => this.enableReconnect(m, t2, button)) || this.relay[m] !== RELAY_TUSBUNG) return;
+    if (
+      !this.whenPowered(m, t, (t2) => this.enableReconnect(m, t2, button)) ||
+      this.relay[m] !== RELAY_TUSBUNG
+    )
+      return;
     this.relay[m] = RELAY_RECONNECT_ENABLED;
     this.relayEvent(m, t, 'RECONNECT_ENABLED', 'REMOTE_CONNECT');
     if (button) this.at(t + this.pickIn(button, m, t % 1_000_000), (t2) => this.pressButton(m, t2));
@@ -352,7 +411,13 @@ export class Simulation {
     if (tripButton !== undefined && va < this.fleet.productOf(m).dayaVa) this.armed.set(m, tripButton);
     else this.armed.delete(m);
     this.emitEvent(m, t, 'POWER_LIMIT_CHANGED', 'NONE', va, 0);
-    this.truth({ kind: 'power_limit', meter_id: this.fleet.meterId(m), gardu_id: this.fleet.garduIds[this.fleet.meterGardu[m]!]!, at: t, power_limit_va: va });
+    this.truth({
+      kind: 'power_limit',
+      meter_id: this.fleet.meterId(m),
+      gardu_id: this.fleet.garduIds[this.fleet.meterGardu[m]!]!,
+      at: t,
+      power_limit_va: va,
+    });
   }
 
   /** Load above the limit trips the relay inside the interval ending at `tickT`; the customer learns (disarmed). */
@@ -371,7 +436,14 @@ export class Simulation {
     return this.relay[m] === RELAY_CLOSED ? 'CLOSED' : 'OPEN';
   }
 
-  private emitEvent(m: number, t: number, type: MeterEventType, cause: EventCause, limitVa: number | null, delayMs: number): void {
+  private emitEvent(
+    m: number,
+    t: number,
+    type: MeterEventType,
+    cause: EventCause,
+    limitVa: number | null,
+    delayMs: number,
+  ): void {
     if (!this.fleet.isAmi(m)) return;
     const meterId = this.fleet.meterId(m);
     const ev: MeterEvent = {
@@ -384,7 +456,12 @@ export class Simulation {
       cause,
       power_limit_va: limitVa,
     };
-    this.deliver(ev, t + delayMs, unit(this.seed, m, t % 1_000_000, 71), unit(this.seed, m, t % 1_000_000, 72));
+    this.deliver(
+      ev,
+      t + delayMs,
+      unit(this.seed, m, t % 1_000_000, 71),
+      unit(this.seed, m, t % 1_000_000, 72),
+    );
   }
 
   /** Route a record: now, later (out of order), or now and again later (duplicate). */
@@ -414,7 +491,9 @@ export class Simulation {
       const natural = naturalDemandW(fleet, m, hour, tick);
       const limit = this.limit[m]!;
       if (this.relay[m] === RELAY_CLOSED && natural > limit && this.armed.has(m)) this.trip(m, tickT);
-      const offMs = (this.offTick[m] === tick ? this.offMs[m]! : 0) + (this.isOn(m) ? 0 : tickT - Math.max(this.offSince[m]!, tickT - this.intervalMs));
+      const offMs =
+        (this.offTick[m] === tick ? this.offMs[m]! : 0) +
+        (this.isOn(m) ? 0 : tickT - Math.max(this.offSince[m]!, tickT - this.intervalMs));
       this.offTick[m] = -1;
       const onShare = Math.max(0, 1 - offMs / this.intervalMs);
       const demand = Math.round(servedDemandW(natural, fleet.productOf(m).dayaVa, limit) * onShare);
@@ -431,7 +510,8 @@ export class Simulation {
         power_limit_va: limit,
         kind: 'INTERVAL',
       };
-      if (this.dup > 0 || this.ooo > 0) this.deliver(rec, tickT, unit(this.seed, m, tick, 73), unit(this.seed, m, tick, 74));
+      if (this.dup > 0 || this.ooo > 0)
+        this.deliver(rec, tickT, unit(this.seed, m, tick, 73), unit(this.seed, m, tick, 74));
       else this.out.reads.push(rec);
     }
   }
@@ -456,7 +536,7 @@ export class Simulation {
 
   /** Run the whole range, yielding batches in delivery order. */
   *run(): Generator<Batch> {
-    for (let t = this.startMs; t < this.endMs; ) {
+    for (let t = this.startMs; t < this.endMs;) {
       const tickT = this.startMs + (Math.floor((t - this.startMs) / this.intervalMs) + 1) * this.intervalMs;
       const stepEnd = Math.min(t + STEP_MS, tickT, this.endMs);
       yield* this.flush(stepEnd, false);

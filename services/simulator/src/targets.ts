@@ -42,9 +42,7 @@ export function matchingGardu(fleet: Fleet, t: Target): number[] {
 /** The `pick`-th item of a seeded shuffle of `items` (stable for a seed and salt). */
 function pickOne<T>(items: readonly T[], pick: number, seed: number, salt: number, what: string): T {
   if (items.length === 0) throw new ValidationError(`no ${what} matches the target`);
-  const ordered = items
-    .map((item, i) => ({ item, k: hash32(seed, i, salt, 51) }))
-    .sort((a, b) => a.k - b.k);
+  const ordered = items.map((item, i) => ({ item, k: hash32(seed, i, salt, 51) })).sort((a, b) => a.k - b.k);
   return ordered[pick % ordered.length]!.item;
 }
 
@@ -115,7 +113,13 @@ function spanRange(fleet: Fleet, gFirst: number, gLast: number, scope: Interrupt
  * Meters an action applies to: explicit ids, or a seeded share of the AMI
  * meters matching the target (AMR meters cannot be switched remotely).
  */
-export function resolveMeters(fleet: Fleet, t: Target, meterIds: string[] | undefined, share: number | undefined, salt: number): number[] {
+export function resolveMeters(
+  fleet: Fleet,
+  t: Target,
+  meterIds: string[] | undefined,
+  share: number | undefined,
+  salt: number,
+): number[] {
   if (meterIds) {
     return meterIds.map((id) => {
       const m = fleet.meterIndex(id);

@@ -7,9 +7,9 @@ import { parseTruth, TruthWriter, type RelayTruth } from '../src/groundTruth.js'
 import { runScenario } from './helpers.js';
 
 describe('ground truth', () => {
-  it('records every relay change the meters reported, and nothing else', () => {
+  it('records every relay change the meters reported, and nothing else', { timeout: 60_000 }, () => {
     const s = loadScenario('ulp-day');
-    const { events, truth } = runScenario({ ...s, fleet: { ...s.fleet, meters: 3000 } });
+    const { events, truth } = runScenario({ ...s, fleet: { ...s.fleet, meters: 1500 } });
     const relayEvents = events.filter((e) => e.type.startsWith('RELAY') || e.type === 'RECONNECT_ENABLED');
     const unique = new Map(relayEvents.map((e) => [e.event_id, e]));
     const truthRelays = truth.filter((l): l is RelayTruth => l.kind === 'relay');

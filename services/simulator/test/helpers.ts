@@ -19,7 +19,13 @@ export function runScenario(s: string | Scenario, batchSize = 5000): RunResult {
   const scenario = typeof s === 'string' ? loadScenario(s) : s;
   const fleet = fleetFor(scenario);
   const { lines, sink } = collectTruth();
-  const sim = new Simulation({ fleet, scenario, startMs: startFor(scenario, undefined, 0), batchSize, truth: sink });
+  const sim = new Simulation({
+    fleet,
+    scenario,
+    startMs: startFor(scenario, undefined, 0),
+    batchSize,
+    truth: sink,
+  });
   const reads: MeterRead[] = [];
   const events: MeterEvent[] = [];
   const batchTimes: number[] = [];

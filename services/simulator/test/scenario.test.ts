@@ -1,13 +1,32 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '@ami/lib';
 import { Fleet } from '../src/fleet.js';
-import { listScenarios, loadScenario, parseDuration, parseScenarioText, resolveWhen } from '../src/scenario.js';
+import {
+  listScenarios,
+  loadScenario,
+  parseDuration,
+  parseScenarioText,
+  resolveWhen,
+} from '../src/scenario.js';
 import { Simulation } from '../src/simulation.js';
 
 describe('scenarios', () => {
   it('the named library loads and validates, including ulp-day and regional-blackout', () => {
     const names = listScenarios();
-    for (const required of ['ulp-day', 'regional-blackout', 'gardu-outage', 'gardu-outage-lossy', 'feeder-outage', 'momentaries', 'tusbung-campaign', 'tusbung-during-outage', 'power-limit-trips', 'duplicates-out-of-order', 'mixed-ami-amr', 'demo']) {
+    for (const required of [
+      'ulp-day',
+      'regional-blackout',
+      'gardu-outage',
+      'gardu-outage-lossy',
+      'feeder-outage',
+      'momentaries',
+      'tusbung-campaign',
+      'tusbung-during-outage',
+      'power-limit-trips',
+      'duplicates-out-of-order',
+      'mixed-ami-amr',
+      'demo',
+    ]) {
       expect(names).toContain(required);
     }
     for (const n of names) expect(loadScenario(n).name).toBe(n);
@@ -25,7 +44,9 @@ describe('scenarios', () => {
     const start = Date.parse('2026-11-20T00:00:00Z');
     expect(new Date(resolveWhen('21st 08:00', start, 7)).toISOString()).toBe('2026-11-21T01:00:00.000Z');
     expect(new Date(resolveWhen('21st 08:00', start, 8)).toISOString()).toBe('2026-11-21T00:00:00.000Z');
-    expect(new Date(resolveWhen('21st 08:00', Date.parse('2026-11-22T00:00:00Z'), 7)).toISOString()).toBe('2026-12-21T01:00:00.000Z');
+    expect(new Date(resolveWhen('21st 08:00', Date.parse('2026-11-22T00:00:00Z'), 7)).toISOString()).toBe(
+      '2026-12-21T01:00:00.000Z',
+    );
     expect(resolveWhen('1h', start)).toBe(start + 3_600_000);
   });
 
@@ -60,7 +81,9 @@ actions:
   });
 
   it('a target that matches nothing is a clear error', () => {
-    const s = parseScenarioText('name: x\nactions:\n  - { type: outage, scope: GARDU, target: { region: MEDAN }, at: 1h, duration: 1h }\n');
+    const s = parseScenarioText(
+      'name: x\nactions:\n  - { type: outage, scope: GARDU, target: { region: MEDAN }, at: 1h, duration: 1h }\n',
+    );
     const fleet = new Fleet({ meters: 300, seed: 1, regions: ['BALI'] });
     expect(() => new Simulation({ fleet, scenario: s, startMs: 0 })).toThrow(/no gardu matches target/);
   });

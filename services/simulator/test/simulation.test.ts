@@ -3,10 +3,11 @@ import type { InterruptionTruth, RelayTruth, SummaryTruth } from '../src/groundT
 import { loadScenario } from '../src/scenario.js';
 import { byMeter, runScenario } from './helpers.js';
 
-const interruptions = (truth: { kind: string }[]) => truth.filter((l): l is InterruptionTruth => l.kind === 'interruption');
+const interruptions = (truth: { kind: string }[]) =>
+  truth.filter((l): l is InterruptionTruth => l.kind === 'interruption');
 const relays = (truth: { kind: string }[]) => truth.filter((l): l is RelayTruth => l.kind === 'relay');
 
-describe('simulation engine', () => {
+describe('simulation engine', { timeout: 60_000 }, () => {
   it('is deterministic: same fleet, scenario and seed give the same records', () => {
     const a = runScenario('duplicates-out-of-order');
     const b = runScenario('duplicates-out-of-order', 777);
@@ -17,7 +18,8 @@ describe('simulation engine', () => {
 
   it('yields batches in delivery-time order', () => {
     const { batchTimes } = runScenario('momentaries');
-    for (let i = 1; i < batchTimes.length; i++) expect(batchTimes[i]).toBeGreaterThanOrEqual(batchTimes[i - 1]!);
+    for (let i = 1; i < batchTimes.length; i++)
+      expect(batchTimes[i]).toBeGreaterThanOrEqual(batchTimes[i - 1]!);
   });
 
   it('reads every interval; the register only grows; demand never above daya nor the power limit', () => {
@@ -27,9 +29,11 @@ describe('simulation engine', () => {
       const daya = fleet.profileOf(fleet.meterIndex(id)!).daya_va;
       rows.sort((x, y) => x.read_at - y.read_at);
       rows.forEach((r, i) => {
-        if (r.demand_w > daya || r.demand_w > r.power_limit_va || r.demand_w < 0) bad.push(`${id} demand ${r.demand_w} > ${Math.min(daya, r.power_limit_va)}`);
+        if (r.demand_w > daya || r.demand_w > r.power_limit_va || r.demand_w < 0)
+          bad.push(`${id} demand ${r.demand_w} > ${Math.min(daya, r.power_limit_va)}`);
         if (r.voltage_v < 190 || r.voltage_v > 250) bad.push(`${id} voltage ${r.voltage_v}`);
-        if (i > 0 && r.energy_import_wh < rows[i - 1]!.energy_import_wh) bad.push(`${id} register went down at ${r.read_at}`);
+        if (i > 0 && r.energy_import_wh < rows[i - 1]!.energy_import_wh)
+          bad.push(`${id} register went down at ${r.read_at}`);
       });
     }
     expect(bad).toEqual([]);
@@ -43,20 +47,26 @@ describe('simulation engine', () => {
     expect(out).toMatchObject({ scope: 'GARDU', momentary: false, tusbung_excluded: 0 });
     const g = fleet.garduIndex(out!.gardu_id!)!;
     const inGardu = (id: string) => fleet.meterGardu[fleet.meterIndex(id)!] === g;
-    expect(reads.filter((r) => inGardu(r.meter_id) && r.read_at > out!.start && r.read_at < out!.end)).toEqual([]);
+    expect(
+      reads.filter((r) => inGardu(r.meter_id) && r.read_at > out!.start && r.read_at < out!.end),
+    ).toEqual([]);
     expect(reads.filter((r) => inGardu(r.meter_id) && r.read_at > out!.end).length).toBeGreaterThan(0);
     const gasps = events.filter((e) => e.type === 'LAST_GASP');
     expect(gasps.length).toBe(out!.last_gasps_delivered);
     expect(gasps.length).toBeGreaterThan(0);
     expect(gasps.length).toBeLessThan(out!.ami_meters_total); // best effort: some never arrive
-    expect(gasps.every((e) => inGardu(e.meter_id) && e.relay === 'CLOSED' && e.occurred_at >= out!.start)).toBe(true);
+    expect(
+      gasps.every((e) => inGardu(e.meter_id) && e.relay === 'CLOSED' && e.occurred_at >= out!.start),
+    ).toBe(true);
     const { first, end } = fleet.metersOfGardu(g);
     let ami = 0;
     for (let m = first; m < end; m++) if (fleet.isAmi(m)) ami++;
     expect(out!.ami_meters_total).toBe(ami);
     expect(out!.meters_affected).toBe(ami);
     expect(out!.amr_meters).toBe(end - first - ami);
-    expect(events.filter((e) => e.type === 'POWER_RESTORE').every((e) => e.occurred_at >= out!.end)).toBe(true);
+    expect(events.filter((e) => e.type === 'POWER_RESTORE').every((e) => e.occurred_at >= out!.end)).toBe(
+      true,
+    );
   });
 
   it('lossy comms: about 60% of last gasps lost', () => {
@@ -68,7 +78,9 @@ describe('simulation engine', () => {
 
   it('PLC meters whose concentrator dies with the gardu deliver no last gasp', () => {
     const { fleet, events } = runScenario('feeder-outage');
-    const plcGasps = events.filter((e) => e.type === 'LAST_GASP' && fleet.kdpmOf(fleet.meterIndex(e.meter_id)!) === 'L');
+    const plcGasps = events.filter(
+      (e) => e.type === 'LAST_GASP' && fleet.kdpmOf(fleet.meterIndex(e.meter_id)!) === 'L',
+    );
     expect(plcGasps).toEqual([]);
   });
 
@@ -95,11 +107,17 @@ describe('simulation engine', () => {
       if (closed) expect(seq[2]).toBe('RELAY_CLOSED/BUTTON/CLOSED');
       if (closed) expect(enabled).toBeDefined();
       // powered while disconnected: reads keep coming, relay OPEN, no demand for whole intervals
-      const whileOpen = rows.filter((r) => r.read_at >= o.at + 900_000 && r.read_at <= (closed?.at ?? Infinity));
+      const whileOpen = rows.filter(
+        (r) => r.read_at >= o.at + 900_000 && r.read_at <= (closed?.at ?? Infinity),
+      );
       expect(whileOpen.length).toBeGreaterThan(0);
       expect(whileOpen.every((r) => r.relay === 'OPEN' && r.demand_w === 0)).toBe(true);
     }
-    const enabledNotPressed = relays(truth).filter((r) => r.type === 'RECONNECT_ENABLED' && !relays(truth).some((c) => c.meter_id === r.meter_id && c.type === 'RELAY_CLOSED'));
+    const enabledNotPressed = relays(truth).filter(
+      (r) =>
+        r.type === 'RECONNECT_ENABLED' &&
+        !relays(truth).some((c) => c.meter_id === r.meter_id && c.type === 'RELAY_CLOSED'),
+    );
     expect(enabledNotPressed.length).toBeGreaterThan(0); // some never press the button
   });
 
@@ -107,12 +125,20 @@ describe('simulation engine', () => {
     const { fleet, events, truth } = runScenario('tusbung-during-outage');
     const [out] = interruptions(truth);
     const g = fleet.garduIndex(out!.gardu_id!)!;
-    const disconnected = new Set(relays(truth).filter((r) => r.type === 'RELAY_OPENED' && r.gardu_id === out!.gardu_id && r.at < out!.start).map((r) => r.meter_id));
+    const disconnected = new Set(
+      relays(truth)
+        .filter((r) => r.type === 'RELAY_OPENED' && r.gardu_id === out!.gardu_id && r.at < out!.start)
+        .map((r) => r.meter_id),
+    );
     expect(disconnected.size).toBeGreaterThan(0);
     expect(out!.tusbung_excluded).toBe(disconnected.size);
     expect(out!.meters_affected + out!.tusbung_excluded).toBe(out!.ami_meters_total);
     const gaspsFromOpen = events.filter((e) => e.type === 'LAST_GASP' && e.relay === 'OPEN');
-    expect(gaspsFromOpen.every((e) => disconnected.has(e.meter_id) && fleet.meterGardu[fleet.meterIndex(e.meter_id)!] === g)).toBe(true);
+    expect(
+      gaspsFromOpen.every(
+        (e) => disconnected.has(e.meter_id) && fleet.meterGardu[fleet.meterIndex(e.meter_id)!] === g,
+      ),
+    ).toBe(true);
   });
 
   it('power-limit trips: RELAY_OPENED cause POWER_LIMIT_TRIP, then RELAY_CLOSED cause BUTTON', () => {
@@ -121,8 +147,11 @@ describe('simulation engine', () => {
     expect(trips.length).toBeGreaterThan(0);
     expect(trips.every((e) => e.cause === 'POWER_LIMIT_TRIP' && e.relay === 'OPEN')).toBe(true);
     const closes = byMeter(events.filter((e) => e.type === 'RELAY_CLOSED'));
-    for (const t of trips) expect(closes.get(t.meter_id)?.[0]).toMatchObject({ cause: 'BUTTON', relay: 'CLOSED' });
-    expect(events.filter((e) => e.type === 'POWER_LIMIT_CHANGED').every((e) => e.power_limit_va !== null)).toBe(true);
+    for (const t of trips)
+      expect(closes.get(t.meter_id)?.[0]).toMatchObject({ cause: 'BUTTON', relay: 'CLOSED' });
+    expect(
+      events.filter((e) => e.type === 'POWER_LIMIT_CHANGED').every((e) => e.power_limit_va !== null),
+    ).toBe(true);
   });
 
   it('momentaries are marked momentary (<= 5 minutes) and readings continue', () => {
@@ -149,7 +178,10 @@ describe('simulation engine', () => {
       last.set(r.meter_id, Math.max(last.get(r.meter_id) ?? 0, r.read_at));
     }
     expect(outOfOrder).toBeGreaterThan(0);
-    for (const e of events) expect(events.filter((x) => x.event_id === e.event_id).every((x) => JSON.stringify(x) === JSON.stringify(e))).toBe(true);
+    for (const e of events)
+      expect(
+        events.filter((x) => x.event_id === e.event_id).every((x) => JSON.stringify(x) === JSON.stringify(e)),
+      ).toBe(true);
   });
 
   it('regional blackout darkens every meter of the region', () => {
@@ -158,7 +190,12 @@ describe('simulation engine', () => {
     const [blackout] = interruptions(truth);
     expect(blackout).toMatchObject({ scope: 'REGION', region: 'BALI', gardu_id: null });
     const inBali = (id: string) => fleet.profileOf(fleet.meterIndex(id)!).region === 'BALI';
-    expect(reads.filter((r) => inBali(r.meter_id) && r.read_at > blackout!.start && r.read_at < blackout!.end)).toEqual([]);
-    expect(reads.filter((r) => !inBali(r.meter_id) && r.read_at > blackout!.start && r.read_at < blackout!.end).length).toBeGreaterThan(0);
+    expect(
+      reads.filter((r) => inBali(r.meter_id) && r.read_at > blackout!.start && r.read_at < blackout!.end),
+    ).toEqual([]);
+    expect(
+      reads.filter((r) => !inBali(r.meter_id) && r.read_at > blackout!.start && r.read_at < blackout!.end)
+        .length,
+    ).toBeGreaterThan(0);
   });
 });

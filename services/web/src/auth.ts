@@ -91,8 +91,10 @@ export type Decision = { ok: true } | { ok: false; status: 401 | 403; error: str
 
 /** May `user` (undefined: no valid token) do `action`? 401 without identity, 403 without the role. */
 export function authorize(user: User | undefined, action: Action): Decision {
-  if (!user) return { ok: false, status: 401, error: 'authentication required: send Authorization: Bearer <token>' };
+  if (!user)
+    return { ok: false, status: 401, error: 'authentication required: send Authorization: Bearer <token>' };
   if (GRANTS[user.role].has(action)) return { ok: true };
-  const what = action === 'view' ? 'view' : action === 'command' ? 'send remote commands' : `send ${action.slice(8)}`;
+  const what =
+    action === 'view' ? 'view' : action === 'command' ? 'send remote commands' : `send ${action.slice(8)}`;
   return { ok: false, status: 403, error: `user ${user.user} (role ${user.role}) may not ${what}` };
 }

@@ -43,14 +43,32 @@ export function auditRows(plan: Plan, c: RequestContext): AuditRow[] {
     reason: c.reason,
   };
   return [
-    ...plan.accepted.map((a) => ({ ...base, command_id: a.command.command_id, target: a.target, meter_id: a.meter_id, idpel: a.idpel, result: 'SENT' as const, detail: '' })),
-    ...plan.refused.map((r) => ({ ...base, command_id: '', target: r.target, meter_id: r.meter_id ?? '', idpel: r.idpel ?? '', result: 'REFUSED' as const, detail: `${r.code}: ${r.message}` })),
+    ...plan.accepted.map((a) => ({
+      ...base,
+      command_id: a.command.command_id,
+      target: a.target,
+      meter_id: a.meter_id,
+      idpel: a.idpel,
+      result: 'SENT' as const,
+      detail: '',
+    })),
+    ...plan.refused.map((r) => ({
+      ...base,
+      command_id: '',
+      target: r.target,
+      meter_id: r.meter_id ?? '',
+      idpel: r.idpel ?? '',
+      result: 'REFUSED' as const,
+      detail: `${r.code}: ${r.message}`,
+    })),
   ];
 }
 
 /** The rows that record a failed send of the accepted commands. */
 export function sendFailedRows(rows: readonly AuditRow[], error: string): AuditRow[] {
-  return rows.filter((r) => r.result === 'SENT').map((r) => ({ ...r, result: 'SEND_FAILED' as const, detail: error }));
+  return rows
+    .filter((r) => r.result === 'SENT')
+    .map((r) => ({ ...r, result: 'SEND_FAILED' as const, detail: error }));
 }
 
 export function commandReport(plan: Plan, c: RequestContext, sendError: string | null): CommandReport {
@@ -63,8 +81,24 @@ export function commandReport(plan: Plan, c: RequestContext, sendError: string |
     refused: plan.refused.length,
     failed: sendError ? plan.accepted.length : 0,
     results: [
-      ...plan.accepted.map((a) => ({ target: a.target, meter_id: a.meter_id, idpel: a.idpel, result: sentResult, command_id: a.command.command_id, code: sendError ? 'SEND_FAILED' : null, message: sendError })),
-      ...plan.refused.map((r) => ({ target: r.target, meter_id: r.meter_id, idpel: r.idpel, result: 'REFUSED' as const, command_id: null, code: r.code, message: r.message })),
+      ...plan.accepted.map((a) => ({
+        target: a.target,
+        meter_id: a.meter_id,
+        idpel: a.idpel,
+        result: sentResult,
+        command_id: a.command.command_id,
+        code: sendError ? 'SEND_FAILED' : null,
+        message: sendError,
+      })),
+      ...plan.refused.map((r) => ({
+        target: r.target,
+        meter_id: r.meter_id,
+        idpel: r.idpel,
+        result: 'REFUSED' as const,
+        command_id: null,
+        code: r.code,
+        message: r.message,
+      })),
     ],
   };
 }

@@ -11,7 +11,13 @@ import { renderOutageTable } from './render.js';
 import { WebService } from './service.js';
 import { OutageTable } from './tables.js';
 
-const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+const collect = (v: string, prev: string[] = []) => [
+  ...prev,
+  ...v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 
 export function registerWebCommands(program: Command): void {
   const web = program
@@ -54,7 +60,11 @@ export function registerWebCommands(program: Command): void {
 }
 
 async function serve(o: { port?: string; bind?: string }): Promise<void> {
-  const cfg = loadWebConfig({ ...process.env, ...(o.port ? { WEB_PORT: o.port } : {}), ...(o.bind ? { WEB_BIND: o.bind } : {}) });
+  const cfg = loadWebConfig({
+    ...process.env,
+    ...(o.port ? { WEB_PORT: o.port } : {}),
+    ...(o.bind ? { WEB_BIND: o.bind } : {}),
+  });
   const logger = createLogger('web', cfg.LOG_LEVEL);
   const service = new WebService(cfg, logger);
   const { port } = await service.start();
@@ -79,7 +89,12 @@ async function outages(o: { follow?: boolean; region?: string }): Promise<void> 
   await feed.caughtUp;
   const draw = () => {
     const now = Date.now();
-    const view = buildView(table.values(), { now, region: o.region ?? null, restoredWindowMs: cfg.WEB_RESTORED_WINDOW_H * 3_600_000, chartWindowMs: 3_600_000 });
+    const view = buildView(table.values(), {
+      now,
+      region: o.region ?? null,
+      restoredWindowMs: cfg.WEB_RESTORED_WINDOW_H * 3_600_000,
+      chartWindowMs: 3_600_000,
+    });
     const text = renderOutageTable(view, now);
     // Cursor home and clear: the table updates in place.
     process.stdout.write(o.follow && process.stdout.isTTY ? `\x1b[H\x1b[2J${text}` : `${text}\n`);

@@ -19,7 +19,9 @@ export interface CommandRequest {
 
 const requestSchema = z
   .object({
-    type: z.enum(COMMAND_TYPES, { errorMap: () => ({ message: `type must be one of ${COMMAND_TYPES.join(', ')}` }) }),
+    type: z.enum(COMMAND_TYPES, {
+      errorMap: () => ({ message: `type must be one of ${COMMAND_TYPES.join(', ')}` }),
+    }),
     idpels: z.array(z.string().max(64)).default([]),
     meter_ids: z.array(z.string().max(64)).default([]),
     power_limit_va: z.number().int('power_limit_va must be a whole number of VA').nullable().default(null),
@@ -31,12 +33,15 @@ const requestSchema = z
 export function parseCommandRequest(body: unknown, maxTargets: number): CommandRequest {
   const parsed = requestSchema.safeParse(body);
   if (!parsed.success) {
-    throw new ValidationError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    throw new ValidationError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '),
+    );
   }
   const r = parsed.data;
   const n = r.idpels.length + r.meter_ids.length;
   if (n === 0) throw new ValidationError('no meters: give idpels and/or meter_ids');
-  if (n > maxTargets) throw new ValidationError(`${n} meters in one request; at most ${maxTargets}: split the campaign`);
+  if (n > maxTargets)
+    throw new ValidationError(`${n} meters in one request; at most ${maxTargets}: split the campaign`);
   if (r.type === 'SET_POWER_LIMIT' && r.power_limit_va === null)
     throw new ValidationError('SET_POWER_LIMIT needs power_limit_va (VA)');
   if (r.type !== 'SET_POWER_LIMIT' && r.power_limit_va !== null)
@@ -103,8 +108,14 @@ export function meterRefusal(
   powerLimitVa: number | null,
 ): { code: RefusalCode; message: string } | null {
   if (p.kdpm === 'A')
-    return { code: 'AMR_METER', message: `meter ${p.meter_id} (IDPEL ${p.idpel}) is AMR (KDPM A), not AMI: it takes no remote commands` };
-  if (type === 'SET_POWER_LIMIT' && (powerLimitVa === null || powerLimitVa < MIN_POWER_LIMIT_VA || powerLimitVa > p.daya_va))
+    return {
+      code: 'AMR_METER',
+      message: `meter ${p.meter_id} (IDPEL ${p.idpel}) is AMR (KDPM A), not AMI: it takes no remote commands`,
+    };
+  if (
+    type === 'SET_POWER_LIMIT' &&
+    (powerLimitVa === null || powerLimitVa < MIN_POWER_LIMIT_VA || powerLimitVa > p.daya_va)
+  )
     return {
       code: 'POWER_LIMIT_OUT_OF_RANGE',
       message: `power limit ${powerLimitVa} VA is outside ${MIN_POWER_LIMIT_VA}..${p.daya_va} VA (the contracted power) of meter ${p.meter_id}`,
@@ -127,7 +138,12 @@ export function planCommands(req: CommandRequest, lookup: ProfileLookup, ctx: Is
     const target = `${t.kind}:${t.value}`;
     const r = resolve(t.kind, t.value, lookup);
     if (!r.ok) {
-      plan.refused.push({ target, meter_id: t.kind === 'meter' ? t.value : null, idpel: t.kind === 'idpel' ? t.value : null, ...r });
+      plan.refused.push({
+        target,
+        meter_id: t.kind === 'meter' ? t.value : null,
+        idpel: t.kind === 'idpel' ? t.value : null,
+        ...r,
+      });
       continue;
     }
     const p = r.profile;

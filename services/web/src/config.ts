@@ -24,7 +24,11 @@ export const webConfigSchema = commonConfigSchema.extend({
   /** Restored outages stay in the "recently restored" list this long. */
   WEB_RESTORED_WINDOW_H: z.coerce.number().positive().default(24),
   /** Chart window (hours) and how often ClickHouse history is refreshed. */
-  WEB_CHART_HOURS: z.coerce.number().positive().max(24 * 31).default(24),
+  WEB_CHART_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 31)
+    .default(24),
   WEB_HISTORY_REFRESH_S: z.coerce.number().int().positive().default(60),
   /** Consumer group prefix: each instance reads the compacted topics from the beginning in its own group. */
   WEB_GROUP_PREFIX: z.string().default('ami-web'),

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BadRecordError,
+  isRetriable,
   exitOnCrash,
   type AvroCodec,
   type DeadLetter,
@@ -20,7 +22,11 @@ export interface FeedSource {
 }
 
 /** A topic, its record type and the table it fills, type-checked together. */
-export function feedSource<N extends RecordName>(topic: string, record: N, table: LatestTable<RecordTypes[N]>): FeedSource {
+export function feedSource<N extends RecordName>(
+  topic: string,
+  record: N,
+  table: LatestTable<RecordTypes[N]>,
+): FeedSource {
   return { topic, record, table: table as LatestTable<unknown> };
 }
 
@@ -46,7 +52,10 @@ export class CompactedFeed {
 
   async start(): Promise<void> {
     await this.loadTargets();
-    const consumer = this.kafka.consumer({ groupId: `${this.opts.groupPrefix}-${randomUUID()}`, allowAutoTopicCreation: false });
+    const consumer = this.kafka.consumer({
+      groupId: `${this.opts.groupPrefix}-${randomUUID()}`,
+      allowAutoTopicCreation: false,
+    });
     this.consumer = consumer;
     exitOnCrash(consumer, this.logger);
     // Also fires for batches holding only transaction markers, which never reach eachBatch.
@@ -69,15 +78,27 @@ export class CompactedFeed {
     this.checkCaughtUp();
   }
 
-  private async applyMessage(source: FeedSource, partition: number, m: KafkaMessage, dead: DeadLetter[]): Promise<void> {
+  private async applyMessage(
+    source: FeedSource,
+    partition: number,
+    m: KafkaMessage,
+    dead: DeadLetter[],
+  ): Promise<void> {
     const key = m.key?.toString('utf8') ?? '';
     if (m.value === null) return source.table.apply(key, null);
     try {
-      const record = this.codec.decodeCached(source.record, m.value) ?? (await this.codec.decode(source.record, m.value));
+      const record =
+        this.codec.decodeCached(source.record, m.value) ?? (await this.codec.decode(source.record, m.value));
       source.table.apply(key, record);
     } catch (err) {
       if (!(err instanceof BadRecordError)) throw err;
-      dead.push({ sourceTopic: source.topic, partition, message: m, reason: err.reason, detail: err.message });
+      dead.push({
+        sourceTopic: source.topic,
+        partition,
+        message: m,
+        reason: err.reason,
+        detail: err.message,
+      });
     }
   }
 
@@ -87,7 +108,7 @@ export class CompactedFeed {
     await admin.connect();
     try {
       for (const s of this.sources) {
-        for (const p of await admin.fetchTopicOffsets(s.topic)) {
+        for (const p of await withRetries(() => admin.fetchTopicOffsets(s.topic))) {
           if (BigInt(p.high) > BigInt(p.low)) this.pending.set(`${s.topic}:${p.partition}`, BigInt(p.high));
         }
       }
@@ -106,11 +127,26 @@ export class CompactedFeed {
   private checkCaughtUp(): void {
     if (this.isCaughtUp || this.pending.size > 0) return;
     this.isCaughtUp = true;
-    this.logger.info({ topics: this.sources.map((s) => s.topic) }, 'compacted topics read up to their start offsets');
+    this.logger.info(
+      { topics: this.sources.map((s) => s.topic) },
+      'compacted topics read up to their start offsets',
+    );
     this.resolveCaughtUp();
   }
 
   async stop(): Promise<void> {
     await this.consumer?.disconnect();
+  }
+}
+
+/** A freshly created topic may answer "not the leader" for a moment: retry what is retriable. */
+async function withRetries<T>(fn: () => Promise<T>, attempts = 20, delayMs = 250): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts || !isRetriable(err)) throw err;
+      await sleep(delayMs);
+    }
   }
 }

@@ -77,7 +77,10 @@ export function toRow(o: Outage): OutageRow {
   };
 }
 
-const byText = <T>(key: (x: T) => string) => (a: T, b: T) => key(a).localeCompare(key(b));
+const byText =
+  <T>(key: (x: T) => string) =>
+  (a: T, b: T) =>
+    key(a).localeCompare(key(b));
 const rootCustomers = (rows: readonly OutageRow[]) =>
   rows.filter(isRoot).reduce((s, r) => s + r.customers_affected, 0);
 
@@ -95,11 +98,16 @@ function groupBy<T>(items: readonly T[], key: (x: T) => string): Map<string, T[]
 /** Roots in gardu/start order, each followed by the outages rolled up into it. */
 export function orderWithChildren(rows: readonly OutageRow[]): OutageRow[] {
   const cmp = (a: OutageRow, b: OutageRow) =>
-    (a.gardu_id ?? '').localeCompare(b.gardu_id ?? '') || a.started_at - b.started_at || a.outage_id.localeCompare(b.outage_id);
+    (a.gardu_id ?? '').localeCompare(b.gardu_id ?? '') ||
+    a.started_at - b.started_at ||
+    a.outage_id.localeCompare(b.outage_id);
   const ids = new Set(rows.map((r) => r.outage_id));
   // A child whose parent is not in this group is shown as a root.
   const roots = rows.filter((r) => r.parent_outage_id === null || !ids.has(r.parent_outage_id)).sort(cmp);
-  const children = groupBy(rows.filter((r) => !roots.includes(r)), (r) => r.parent_outage_id!);
+  const children = groupBy(
+    rows.filter((r) => !roots.includes(r)),
+    (r) => r.parent_outage_id!,
+  );
   return roots.flatMap((r) => [r, ...(children.get(r.outage_id) ?? []).sort(cmp)]);
 }
 
@@ -124,7 +132,12 @@ export function groupActive(rows: readonly OutageRow[]): RegionGroup[] {
  * Customers without supply (root outages) at each step from `from` to `to`:
  * an outage counts from started_at until restored_at (or now, if open).
  */
-export function supplySeries(rows: readonly OutageRow[], from: number, to: number, points = 97): SeriesPoint[] {
+export function supplySeries(
+  rows: readonly OutageRow[],
+  from: number,
+  to: number,
+  points = 97,
+): SeriesPoint[] {
   const roots = rows.filter(isRoot);
   const step = (to - from) / Math.max(1, points - 1);
   return Array.from({ length: points }, (_, i) => {

@@ -140,5 +140,9 @@ export function loginHtml(error: string | null): string {
   const body = `<form method="post" action="/login"><p>Sign in with your API token.</p>
 <input type="password" name="token" size="60" autocomplete="off"> <input type="hidden" name="next" id="next">
 <button type="submit">Sign in</button></form>${error ? `<p class="error">${escapeHtml(error)}</p>` : ''}`;
-  return layout('Sign in', body, `document.getElementById('next').value = new URLSearchParams(location.search).get('next') || '/';`);
+  return layout(
+    'Sign in',
+    body,
+    `document.getElementById('next').value = new URLSearchParams(location.search).get('next') || '/';`,
+  );
 }

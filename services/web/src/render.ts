@@ -12,7 +12,11 @@ export function renderSeriesSvg(series: readonly SeriesPoint[], width = 720, hei
   const x = (t: number) => pad.l + (to === from ? 0 : ((t - from) / (to - from)) * w);
   const y = (c: number) => pad.t + h - (c / max) * h;
   const path = series
-    .map((p, i) => (i === 0 ? `M${x(p.at).toFixed(1)},${y(p.customers).toFixed(1)}` : `H${x(p.at).toFixed(1)}V${y(p.customers).toFixed(1)}`))
+    .map((p, i) =>
+      i === 0
+        ? `M${x(p.at).toFixed(1)},${y(p.customers).toFixed(1)}`
+        : `H${x(p.at).toFixed(1)}V${y(p.customers).toFixed(1)}`,
+    )
     .join('');
   const hours = Math.round((to - from) / 3_600_000);
   const label = (tx: number, text: string, anchor: string) =>
@@ -31,7 +35,18 @@ export function renderSeriesSvg(series: readonly SeriesPoint[], width = 720, hei
   ].join('');
 }
 
-const COLUMNS = ['REGION', 'ULP', 'FEEDER', 'GARDU', 'SCOPE', 'CUSTOMERS', 'TUSBUNG EXCL', 'STARTED', 'DURATION', 'OUTAGE'];
+const COLUMNS = [
+  'REGION',
+  'ULP',
+  'FEEDER',
+  'GARDU',
+  'SCOPE',
+  'CUSTOMERS',
+  'TUSBUNG EXCL',
+  'STARTED',
+  'DURATION',
+  'OUTAGE',
+];
 
 function rowCells(r: OutageRow, now: number, child: boolean, timeZone: string): string[] {
   return [
@@ -50,14 +65,20 @@ function rowCells(r: OutageRow, now: number, child: boolean, timeZone: string): 
 
 function table(rows: string[][]): string[] {
   const widths = COLUMNS.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(COLUMNS), ...rows.map(line)];
 }
 
 /** The terminal view of `ami outages`: active outages grouped, totals, then recently restored. */
 export function renderOutageTable(v: OutagesView, now: number, timeZone = 'Asia/Jakarta'): string {
   const active = v.active.flatMap((g) =>
-    g.ulps.flatMap((u) => u.feeders.flatMap((f) => f.outages.map((r) => rowCells(r, now, r.parent_outage_id !== null, timeZone)))),
+    g.ulps.flatMap((u) =>
+      u.feeders.flatMap((f) => f.outages.map((r) => rowCells(r, now, r.parent_outage_id !== null, timeZone))),
+    ),
   );
   const restored = v.restored.map((r) => rowCells(r, now, false, timeZone));
   const t = v.totals;

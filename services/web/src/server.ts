@@ -51,11 +51,23 @@ const MAX_BODY = 2 * 1024 * 1024;
 const SECURITY_HEADERS = {
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
-  'Content-Security-Policy': "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:",
+  'Content-Security-Policy':
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:",
 };
 
-function send(res: ServerResponse, status: number, body: string, type: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store', ...SECURITY_HEADERS, ...headers });
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  type: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    'Content-Type': type,
+    'Cache-Control': 'no-store',
+    ...SECURITY_HEADERS,
+    ...headers,
+  });
   res.end(body);
 }
 const sendJson = (res: ServerResponse, status: number, value: unknown, headers?: Record<string, string>) =>
@@ -107,7 +119,11 @@ export class WebServer {
     private readonly metrics: ServiceMetrics,
     private readonly now: () => number = Date.now,
   ) {
-    this.requestLimiter = new RateLimiter(cfg.WEB_COMMAND_REQUESTS_PER_MIN, cfg.WEB_COMMAND_REQUESTS_PER_MIN, now);
+    this.requestLimiter = new RateLimiter(
+      cfg.WEB_COMMAND_REQUESTS_PER_MIN,
+      cfg.WEB_COMMAND_REQUESTS_PER_MIN,
+      now,
+    );
     this.meterLimiter = new RateLimiter(cfg.WEB_COMMAND_METERS_PER_MIN, cfg.WEB_COMMAND_METERS_PER_MIN, now);
     this.commandsCounter = new Counter({
       name: 'ami_web_command_meters_total',
@@ -115,27 +131,38 @@ export class WebServer {
       labelNames: ['type', 'result'],
       registers: [metrics.registry],
     });
-    this.sseGauge = new Gauge({ name: 'ami_web_sse_clients', help: 'Open dashboard streams', registers: [metrics.registry] });
+    this.sseGauge = new Gauge({
+      name: 'ami_web_sse_clients',
+      help: 'Open dashboard streams',
+      registers: [metrics.registry],
+    });
     this.routes = {
       'GET /': (req, res) => this.page(req, res, dashboardHtml()),
       'GET /callcentre': (req, res) => this.page(req, res, callCentreHtml()),
       'GET /login': (_req, res) => sendHtml(res, loginHtml(null)),
       'POST /login': (req, res) => this.login(req, res),
-      'GET /api/outages': (req, res, url) => this.viewOr401(req, res) && sendJson(res, 200, this.view(region(url))),
+      'GET /api/outages': (req, res, url) =>
+        this.viewOr401(req, res) && sendJson(res, 200, this.view(region(url))),
       'GET /api/outages/stream': (req, res, url) => this.stream(req, res, url),
       'GET /api/customers': (req, res, url) => this.customer(req, res, url.searchParams.get('q') ?? ''),
       'POST /api/commands': (req, res) => this.commands(req, res),
       'GET /api/whoami': (req, res) => this.whoami(req, res),
       'GET /metrics': (_req, res) => this.metricsText(res),
       'GET /healthz': (_req, res) => send(res, 200, 'ok\n', 'text/plain'),
-      'GET /readyz': (_req, res) => (this.backend.ready() ? send(res, 200, 'ready\n', 'text/plain') : send(res, 503, 'not ready\n', 'text/plain')),
+      'GET /readyz': (_req, res) =>
+        this.backend.ready()
+          ? send(res, 200, 'ready\n', 'text/plain')
+          : send(res, 503, 'not ready\n', 'text/plain'),
     };
   }
 
   async listen(): Promise<AddressInfo> {
     const server = createServer((req, res) => void this.handle(req, res));
     this.server = server;
-    await new Promise<void>((resolve) => server.listen(this.cfg.WEB_PORT, this.cfg.WEB_BIND, resolve));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.cfg.WEB_PORT, this.cfg.WEB_BIND, resolve);
+    });
     this.heartbeat = setInterval(() => this.pushAll(), 30_000);
     const address = server.address() as AddressInfo;
     this.logger.info({ address }, 'web service listening');
@@ -163,7 +190,8 @@ export class WebServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname.startsWith('/api/customers/') ? '/api/customers' : url.pathname;
-    if (path === '/api/customers' && url.pathname !== path) url.searchParams.set('q', decodeURIComponent(url.pathname.slice(15)));
+    if (path === '/api/customers' && url.pathname !== path)
+      url.searchParams.set('q', decodeURIComponent(url.pathname.slice(15)));
     const route = this.routes[`${req.method} ${path}`];
     try {
       if (!route) throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
@@ -195,13 +223,20 @@ export class WebServer {
 
   private require(user: User | undefined, action: Action): User {
     const d = authorize(user, action);
-    if (!d.ok) throw new HttpError(d.status, d.error, d.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="ami"' } : {});
+    if (!d.ok)
+      throw new HttpError(
+        d.status,
+        d.error,
+        d.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="ami"' } : {},
+      );
     return user!;
   }
 
   private page(req: IncomingMessage, res: ServerResponse, html: string): void {
     if (this.cfg.WEB_VIEWS_REQUIRE_AUTH === 'true' && !authorize(this.userOf(req, true), 'view').ok) {
-      return send(res, 303, '', 'text/plain', { Location: `/login?next=${encodeURIComponent(req.url ?? '/')}` });
+      return send(res, 303, '', 'text/plain', {
+        Location: `/login?next=${encodeURIComponent(req.url ?? '/')}`,
+      });
     }
     sendHtml(res, html);
   }
@@ -210,9 +245,13 @@ export class WebServer {
     const form = new URLSearchParams(await readBody(req));
     const token = form.get('token') ?? '';
     const next = form.get('next') ?? '/';
-    if (!authenticate(this.users, token)) return send(res, 401, loginHtml('That token is not valid.'), 'text/html; charset=utf-8');
+    if (!authenticate(this.users, token))
+      return send(res, 401, loginHtml('That token is not valid.'), 'text/html; charset=utf-8');
     const cookie = `ami_token=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`;
-    send(res, 303, '', 'text/plain', { Location: next.startsWith('/') && !next.startsWith('//') ? next : '/', 'Set-Cookie': cookie });
+    send(res, 303, '', 'text/plain', {
+      Location: next.startsWith('/') && !next.startsWith('//') ? next : '/',
+      'Set-Cookie': cookie,
+    });
   }
 
   private whoami(req: IncomingMessage, res: ServerResponse): void {
@@ -236,7 +275,12 @@ export class WebServer {
 
   private stream(req: IncomingMessage, res: ServerResponse, url: URL): void {
     this.viewOr401(req, res);
-    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive', ...SECURITY_HEADERS });
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+      ...SECURITY_HEADERS,
+    });
     const client: SseClient = { res, region: region(url) };
     this.sse.add(client);
     this.sseGauge.set(this.sse.size);
@@ -283,7 +327,9 @@ export class WebServer {
     const r = limiter.take(user, cost);
     if (r.ok) return;
     const retry = Number.isFinite(r.retryAfterMs) ? Math.ceil(r.retryAfterMs / 1000) : 60;
-    throw new HttpError(429, `rate limit: too many ${what} for ${user}; retry in ${retry} s`, { 'Retry-After': String(retry) });
+    throw new HttpError(429, `rate limit: too many ${what} for ${user}; retry in ${retry} s`, {
+      'Retry-After': String(retry),
+    });
   }
 
   private async commands(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -294,16 +340,44 @@ export class WebServer {
     const body = parseCommandRequest(await readJson(req), this.cfg.WEB_CAMPAIGN_MAX);
     const user = this.require(who, `command:${body.type}`);
     this.limit(this.meterLimiter, user.user, body.idpels.length + body.meter_ids.length, 'meters');
-    const ctx: RequestContext = { request_id: randomUUID(), user: user.user, role: user.role, type: body.type, power_limit_va: body.power_limit_va, reason: body.reason, now: this.now() };
-    const plan = planCommands(body, this.backend.profiles, { user: user.user, now: ctx.now, newId: randomUUID });
+    const ctx: RequestContext = {
+      request_id: randomUUID(),
+      user: user.user,
+      role: user.role,
+      type: body.type,
+      power_limit_va: body.power_limit_va,
+      reason: body.reason,
+      now: this.now(),
+    };
+    const plan = planCommands(body, this.backend.profiles, {
+      user: user.user,
+      now: ctx.now,
+      newId: randomUUID,
+    });
     const rows = auditRows(plan, ctx);
     // The audit comes first: if it cannot be written, nothing is sent.
     await this.backend.audit(rows);
-    const sendError = await this.sendCommands(plan.accepted.map((a) => a.command), rows);
+    const sendError = await this.sendCommands(
+      plan.accepted.map((a) => a.command),
+      rows,
+    );
     const report = commandReport(plan, ctx, sendError);
-    this.commandsCounter.inc({ type: body.type, result: sendError ? 'SEND_FAILED' : 'SENT' }, plan.accepted.length);
+    this.commandsCounter.inc(
+      { type: body.type, result: sendError ? 'SEND_FAILED' : 'SENT' },
+      plan.accepted.length,
+    );
     this.commandsCounter.inc({ type: body.type, result: 'REFUSED' }, plan.refused.length);
-    this.logger.info({ request_id: ctx.request_id, user: user.user, type: body.type, sent: report.sent, refused: report.refused, failed: report.failed }, 'command request');
+    this.logger.info(
+      {
+        request_id: ctx.request_id,
+        user: user.user,
+        type: body.type,
+        sent: report.sent,
+        refused: report.refused,
+        failed: report.failed,
+      },
+      'command request',
+    );
     sendJson(res, reportStatus(report), report);
   }
 
@@ -315,7 +389,9 @@ export class WebServer {
     } catch (err) {
       const message = `Kafka did not take the commands: ${(err as Error).message}`;
       this.logger.error({ err }, message);
-      await this.backend.audit(sendFailedRows(rows, message)).catch((e: unknown) => this.logger.error({ err: e }, 'audit of the failed send failed too'));
+      await this.backend
+        .audit(sendFailedRows(rows, message))
+        .catch((e: unknown) => this.logger.error({ err: e }, 'audit of the failed send failed too'));
       return message;
     }
   }

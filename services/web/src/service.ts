@@ -57,13 +57,26 @@ export class WebService {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      await ensureTopics(admin, this.cfg.AMI_TOPIC_PREFIX, { partitions: 6 }, ['meters', 'outages', 'meterStatus', 'commands', 'dlq']);
+      await ensureTopics(admin, this.cfg.AMI_TOPIC_PREFIX, { partitions: 6 }, [
+        'meters',
+        'outages',
+        'meterStatus',
+        'commands',
+        'dlq',
+      ]);
     } finally {
       await admin.disconnect();
     }
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
     await this.producer.connect();
-    this.encode = codec.encoder('MeterCommand', await codec.register('MeterCommand', valueSubject(topics.commands)));
+    this.encode = codec.encoder(
+      'MeterCommand',
+      await codec.register('MeterCommand', valueSubject(topics.commands)),
+    );
     this.ch = createClickHouse(this.cfg, this.cfg.CLICKHOUSE_DB);
     this.server = new WebServer(this.cfg, users, this.backend(), this.logger, this.metrics);
     this.outages.onChange(() => this.server?.outagesChanged());
@@ -112,7 +125,11 @@ export class WebService {
       billing: (p, period) => billingOf(this.ch!, db, p.meter_id, period),
       audit: (rows) => insertAudit(this.ch!, db, rows),
       send: async (commands) => {
-        await this.producer!.send({ topic, acks: -1, messages: commands.map((c) => ({ key: c.meter_id, value: this.encode!(c) })) });
+        await this.producer!.send({
+          topic,
+          acks: -1,
+          messages: commands.map((c) => ({ key: c.meter_id, value: this.encode!(c) })),
+        });
         this.metrics.produced.inc({ topic }, commands.length);
       },
       ready: () => this.feed?.isCaughtUp === true,

@@ -93,7 +93,12 @@ function sinceText(since: number | null, tz: string): string {
   return since ? ` since ${formatLocalTime(since, tz)}` : '';
 }
 
-function outageWords(p: MeterProfile, since: number | null, outage: Outage | undefined, id: string | null): Words {
+function outageWords(
+  p: MeterProfile,
+  since: number | null,
+  outage: Outage | undefined,
+  id: string | null,
+): Words {
   const where = outage
     ? `${outage.scope === 'FEEDER' ? `feeder ${outage.feeder_id}` : outage.scope === 'GARDU' ? `gardu ${outage.gardu_id ?? p.gardu_id}` : 'this meter'}`
     : `gardu ${p.gardu_id}`;
@@ -102,7 +107,9 @@ function outageWords(p: MeterProfile, since: number | null, outage: Outage | und
     headline: 'Power outage (padam): no supply from the grid',
     detail: `Outage ${id ?? '(being confirmed)'} at ${where}${sinceText(outage?.started_at ?? since, p.timezone)}${who}. The meter reported the loss of supply itself.`,
     advice: [
-      'Tell the customer PLN already knows about this outage and the field crew of ULP ' + p.ulp + ' is on it.',
+      'Tell the customer PLN already knows about this outage and the field crew of ULP ' +
+        p.ulp +
+        ' is on it.',
       'No complaint is needed for the supply loss itself; log the call with the keyword "KWH METER AMI".',
     ],
   };
@@ -135,7 +142,7 @@ function stateWords(state: MeterState, a: AnswerInput, since: number | null): Wo
     case 'RECONNECT_ENABLED':
       return {
         headline: 'Reconnection enabled: the customer must press the buttons',
-        detail: `Payment is recorded and reconnection was enabled${at}; the relay closes only when the customer presses the meter's buttons.`,
+        detail: `Payment is recorded and reconnection is enabled${at}; the relay closes only when the customer presses the meter's buttons.`,
         advice: [
           'Ask the customer to press the up and down buttons together for 3 to 5 seconds; power then returns.',
           `If the customer cannot, report it to ULP ${p.ulp} so an officer comes to press them.`,
@@ -198,9 +205,11 @@ export function describeMeter(a: AnswerInput): MeterAnswer {
 
 /** First day (YYYY-MM-DD) of the local calendar month containing `epochMs` in `timeZone`: the billing period. */
 export function billingPeriodOf(epochMs: number, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit' }).formatToParts(
-    new Date(epochMs),
-  );
+  const parts = new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+  }).formatToParts(new Date(epochMs));
   const y = parts.find((x) => x.type === 'year')!.value;
   const m = parts.find((x) => x.type === 'month')!.value;
   return `${y}-${m}-01`;

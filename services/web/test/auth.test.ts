@@ -36,13 +36,25 @@ describe('roles', () => {
   const viewer = { user: 'budi', role: 'viewer' as const, token_sha256: '' };
 
   it('operators may view and send every command', () => {
-    for (const a of ['view', 'command', 'command:DISCONNECT', 'command:ENABLE_RECONNECT', 'command:SET_POWER_LIMIT', 'command:READ_NOW'] as const)
+    for (const a of [
+      'view',
+      'command',
+      'command:DISCONNECT',
+      'command:ENABLE_RECONNECT',
+      'command:SET_POWER_LIMIT',
+      'command:READ_NOW',
+    ] as const)
       expect(authorize(operator, a)).toEqual({ ok: true });
   });
 
   it('viewers may only view (403), and no token is 401', () => {
     expect(authorize(viewer, 'view')).toEqual({ ok: true });
-    for (const a of ['command', 'command:DISCONNECT', 'command:ENABLE_RECONNECT', 'command:READ_NOW'] as const)
+    for (const a of [
+      'command',
+      'command:DISCONNECT',
+      'command:ENABLE_RECONNECT',
+      'command:READ_NOW',
+    ] as const)
       expect(authorize(viewer, a)).toMatchObject({ ok: false, status: 403 });
     expect(authorize(undefined, 'view')).toMatchObject({ ok: false, status: 401 });
   });

@@ -20,14 +20,22 @@ describe('command requests', () => {
     expect(() => req({ type: 'EXPLODE', idpels: ['111111111111'] })).toThrow(/type must be one of/);
     expect(() => req({ type: 'DISCONNECT' })).toThrow(/no meters/);
     expect(() => req({ type: 'SET_POWER_LIMIT', idpels: ['111111111111'] })).toThrow(/needs power_limit_va/);
-    expect(() => req({ type: 'DISCONNECT', idpels: ['111111111111'], power_limit_va: 900 })).toThrow(/only for SET_POWER_LIMIT/);
-    expect(() => parseCommandRequest({ type: 'READ_NOW', meter_ids: ['a', 'b', 'c'] }, 2)).toThrow(/at most 2/);
+    expect(() => req({ type: 'DISCONNECT', idpels: ['111111111111'], power_limit_va: 900 })).toThrow(
+      /only for SET_POWER_LIMIT/,
+    );
+    expect(() => parseCommandRequest({ type: 'READ_NOW', meter_ids: ['a', 'b', 'c'] }, 2)).toThrow(
+      /at most 2/,
+    );
     expect(() => req({ type: 'READ_NOW', meter_ids: ['a'], extra: 1 })).toThrow(ValidationError);
   });
 
   it('a campaign reports every meter: sent or refused with the reason', () => {
     const plan = planCommands(
-      req({ type: 'DISCONNECT', idpels: ['111111111111', '999999999999', '333333333333', '12ab', '111111111111'], meter_ids: ['MTR-2', 'nope'] }),
+      req({
+        type: 'DISCONNECT',
+        idpels: ['111111111111', '999999999999', '333333333333', '12ab', '111111111111'],
+        meter_ids: ['MTR-2', 'nope'],
+      }),
       table,
       ctx,
     );
@@ -39,25 +47,55 @@ describe('command requests', () => {
       ['idpel:111111111111', 'DUPLICATE'],
       ['meter:nope', 'UNKNOWN_METER'],
     ]);
-    expect(plan.accepted[0]!.command).toMatchObject({ meter_id: 'MTR-1', type: 'DISCONNECT', issued_by: 'ani', issued_at: T0, power_limit_va: null });
+    expect(plan.accepted[0]!.command).toMatchObject({
+      meter_id: 'MTR-1',
+      type: 'DISCONNECT',
+      issued_by: 'ani',
+      issued_at: T0,
+      power_limit_va: null,
+    });
     expect(plan.refused.find((r) => r.code === 'AMR_METER')!.message).toMatch(/AMR.*not AMI/);
   });
 
   it('power limits must lie within 450 VA and the meter daya', () => {
-    const plan = planCommands(req({ type: 'SET_POWER_LIMIT', idpels: ['111111111111', '222222222222'], power_limit_va: 2200 }), table, ctx);
+    const plan = planCommands(
+      req({ type: 'SET_POWER_LIMIT', idpels: ['111111111111', '222222222222'], power_limit_va: 2200 }),
+      table,
+      ctx,
+    );
     expect(plan.accepted.map((a) => a.meter_id)).toEqual(['MTR-2']);
     expect(plan.accepted[0]!.command.power_limit_va).toBe(2200);
     expect(plan.refused[0]).toMatchObject({ code: 'POWER_LIMIT_OUT_OF_RANGE', meter_id: 'MTR-1' });
     expect(plan.refused[0]!.message).toMatch(/450\.\.1300 VA/);
-    const low = planCommands(req({ type: 'SET_POWER_LIMIT', meter_ids: ['MTR-2'], power_limit_va: 449 }), table, ctx);
+    const low = planCommands(
+      req({ type: 'SET_POWER_LIMIT', meter_ids: ['MTR-2'], power_limit_va: 449 }),
+      table,
+      ctx,
+    );
     expect(low.refused[0]!.code).toBe('POWER_LIMIT_OUT_OF_RANGE');
-    const edge = planCommands(req({ type: 'SET_POWER_LIMIT', meter_ids: ['MTR-1'], power_limit_va: 450 }), table, ctx);
+    const edge = planCommands(
+      req({ type: 'SET_POWER_LIMIT', meter_ids: ['MTR-1'], power_limit_va: 450 }),
+      table,
+      ctx,
+    );
     expect(edge.accepted).toHaveLength(1);
   });
 
   it('audit rows and the report cover every target; a failed send is recorded as such', () => {
-    const plan = planCommands(req({ type: 'DISCONNECT', idpels: ['111111111111', '999999999999'] }), table, ctx);
-    const c = { request_id: 'r1', user: 'ani', role: 'operator', type: 'DISCONNECT' as const, power_limit_va: null, reason: 'TUL VI-01', now: T0 };
+    const plan = planCommands(
+      req({ type: 'DISCONNECT', idpels: ['111111111111', '999999999999'] }),
+      table,
+      ctx,
+    );
+    const c = {
+      request_id: 'r1',
+      user: 'ani',
+      role: 'operator',
+      type: 'DISCONNECT' as const,
+      power_limit_va: null,
+      reason: 'TUL VI-01',
+      now: T0,
+    };
     const rows = auditRows(plan, c);
     expect(rows.map((r) => [r.target, r.result])).toEqual([
       ['idpel:111111111111', 'SENT'],
@@ -75,17 +113,22 @@ describe('command requests', () => {
 
 describe('campaign files and the CLI body', () => {
   it('reads one IDPEL per line, ignoring comments and blanks', () => {
-    expect(parseCampaignFile('# tusbung 21 Nov\n111111111111\n\n222222222222 # late\n333333333333,444444444444\r\n')).toEqual([
-      '111111111111',
-      '222222222222',
-      '333333333333',
-      '444444444444',
-    ]);
+    expect(
+      parseCampaignFile(
+        '# tusbung 21 Nov\n111111111111\n\n222222222222 # late\n333333333333,444444444444\r\n',
+      ),
+    ).toEqual(['111111111111', '222222222222', '333333333333', '444444444444']);
   });
 
   it('maps verbs to command types and checks options', () => {
-    expect(commandBody('reconnect', { idpel: ['111111111111'] })).toMatchObject({ type: 'ENABLE_RECONNECT', idpels: ['111111111111'] });
-    expect(commandBody('power-limit', { meter: ['MTR-1'], limitVa: '900' })).toMatchObject({ type: 'SET_POWER_LIMIT', power_limit_va: 900 });
+    expect(commandBody('reconnect', { idpel: ['111111111111'] })).toMatchObject({
+      type: 'ENABLE_RECONNECT',
+      idpels: ['111111111111'],
+    });
+    expect(commandBody('power-limit', { meter: ['MTR-1'], limitVa: '900' })).toMatchObject({
+      type: 'SET_POWER_LIMIT',
+      power_limit_va: 900,
+    });
     expect(commandBody('disconnect', {}, '111111111111\n')).toMatchObject({ idpels: ['111111111111'] });
     expect(() => commandBody('explode', { idpel: ['1'] })).toThrow(/unknown command/);
     expect(() => commandBody('power-limit', { idpel: ['1'] })).toThrow(/--limit-va/);

@@ -21,7 +21,15 @@ export function profile(over: Partial<MeterProfile> = {}): MeterProfile {
 }
 
 export function status(over: Partial<MeterStatus> = {}): MeterStatus {
-  return { meter_id: 'MTR-0001', gardu_id: 'GD-BALI-01', state: 'ENERGIZED', relay: 'CLOSED', since: T0, outage_id: null, ...over };
+  return {
+    meter_id: 'MTR-0001',
+    gardu_id: 'GD-BALI-01',
+    state: 'ENERGIZED',
+    relay: 'CLOSED',
+    since: T0,
+    outage_id: null,
+    ...over,
+  };
 }
 
 export function outage(over: Partial<Outage> = {}): Outage {

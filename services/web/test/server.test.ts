@@ -35,7 +35,13 @@ const backend: WebBackend = {
 };
 
 const cfg = webConfigSchema.parse({ WEB_PORT: '0', WEB_COMMAND_REQUESTS_PER_MIN: '5' });
-const server = new WebServer(cfg, [op.entry, viewer.entry], backend, createLogger('test', 'silent'), new ServiceMetrics('web-test'));
+const server = new WebServer(
+  cfg,
+  [op.entry, viewer.entry],
+  backend,
+  createLogger('test', 'silent'),
+  new ServiceMetrics('web-test'),
+);
 let base = '';
 
 beforeAll(async () => {
@@ -43,7 +49,10 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-async function post(token: string | null, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+async function post(
+  token: string | null,
+  body: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${base}/api/commands`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
@@ -65,15 +74,25 @@ describe('command API', () => {
   });
 
   it('a login cookie alone cannot send commands', async () => {
-    const res = await fetch(`${base}/api/commands`, { method: 'POST', headers: { Cookie: `ami_token=${op.token}` }, body: '{}' });
+    const res = await fetch(`${base}/api/commands`, {
+      method: 'POST',
+      headers: { Cookie: `ami_token=${op.token}` },
+      body: '{}',
+    });
     expect(res.status).toBe(401);
   });
 
   it('an operator campaign reports sent and refused meters, audits all, sends only the valid', async () => {
-    const r = await post(op.token, { type: 'DISCONNECT', idpels: ['111111111111', '333333333333', '999999999999'], reason: 'TUL VI-01' });
+    const r = await post(op.token, {
+      type: 'DISCONNECT',
+      idpels: ['111111111111', '333333333333', '999999999999'],
+      reason: 'TUL VI-01',
+    });
     expect(r.status).toBe(207);
     expect(r.json).toMatchObject({ sent: 1, refused: 2, failed: 0, issued_by: 'ani' });
-    expect(sent.map((c) => [c.meter_id, c.type, c.issued_by, c.reason])).toEqual([['MTR-1', 'DISCONNECT', 'ani', 'TUL VI-01']]);
+    expect(sent.map((c) => [c.meter_id, c.type, c.issued_by, c.reason])).toEqual([
+      ['MTR-1', 'DISCONNECT', 'ani', 'TUL VI-01'],
+    ]);
     expect(audited.map((a) => [a.target, a.result])).toEqual([
       ['idpel:111111111111', 'SENT'],
       ['idpel:333333333333', 'REFUSED'],
@@ -85,7 +104,11 @@ describe('command API', () => {
     const bad = await post(op.token, { type: 'SET_POWER_LIMIT', idpels: ['111111111111'] });
     expect(bad.status).toBe(400);
     expect(bad.json.error).toMatch(/needs power_limit_va/);
-    const none = await post(op.token, { type: 'SET_POWER_LIMIT', idpels: ['111111111111'], power_limit_va: 9000 });
+    const none = await post(op.token, {
+      type: 'SET_POWER_LIMIT',
+      idpels: ['111111111111'],
+      power_limit_va: 9000,
+    });
     expect(none.status).toBe(422);
     expect(JSON.stringify(none.json)).toMatch(/POWER_LIMIT_OUT_OF_RANGE/);
   });
@@ -101,14 +124,18 @@ describe('command API', () => {
 
   it('429 with Retry-After once a user exceeds the request rate', async () => {
     let last = 0;
-    for (let i = 0; i < 6; i++) last = (await post(op.token, { type: 'READ_NOW', meter_ids: ['MTR-1'] })).status;
+    for (let i = 0; i < 6; i++)
+      last = (await post(op.token, { type: 'READ_NOW', meter_ids: ['MTR-1'] })).status;
     expect(last).toBe(429);
   });
 });
 
 describe('views', () => {
   it('answers the call centre by IDPEL or meter id, 404 for an unknown one', async () => {
-    const a = (await (await fetch(`${base}/api/customers/111111111111`)).json()) as { state: string; headline: string };
+    const a = (await (await fetch(`${base}/api/customers/111111111111`)).json()) as {
+      state: string;
+      headline: string;
+    };
     expect(a).toMatchObject({ state: 'DISCONNECTED' });
     expect(a.headline).not.toMatch(/outage/i);
     expect((await fetch(`${base}/api/customers?q=MTR-A`)).status).toBe(200);
@@ -116,7 +143,10 @@ describe('views', () => {
   });
 
   it('serves the outage view, the pages and health', async () => {
-    const v = (await (await fetch(`${base}/api/outages`)).json()) as { totals: { active: number }; chart_svg: string };
+    const v = (await (await fetch(`${base}/api/outages`)).json()) as {
+      totals: { active: number };
+      chart_svg: string;
+    };
     expect(v.totals.active).toBe(1);
     expect(v.chart_svg).toMatch(/^<svg/);
     expect(await (await fetch(`${base}/`)).text()).toMatch(/EventSource/);
@@ -125,13 +155,25 @@ describe('views', () => {
   });
 
   it('with WEB_VIEWS_REQUIRE_AUTH, pages redirect to sign-in and APIs need a viewer token', async () => {
-    const locked = new WebServer({ ...cfg, WEB_VIEWS_REQUIRE_AUTH: 'true' }, [viewer.entry], backend, createLogger('test', 'silent'), new ServiceMetrics('web-test2'));
+    const locked = new WebServer(
+      { ...cfg, WEB_VIEWS_REQUIRE_AUTH: 'true' },
+      [viewer.entry],
+      backend,
+      createLogger('test', 'silent'),
+      new ServiceMetrics('web-test2'),
+    );
     const url = `http://127.0.0.1:${(await locked.listen()).port}`;
     try {
       expect((await fetch(`${url}/callcentre`, { redirect: 'manual' })).status).toBe(303);
       expect((await fetch(`${url}/api/outages`)).status).toBe(401);
-      expect((await fetch(`${url}/api/outages`, { headers: { Authorization: `Bearer ${viewer.token}` } })).status).toBe(200);
-      const login = await fetch(`${url}/login`, { method: 'POST', body: `token=${viewer.token}&next=/callcentre`, redirect: 'manual' });
+      expect(
+        (await fetch(`${url}/api/outages`, { headers: { Authorization: `Bearer ${viewer.token}` } })).status,
+      ).toBe(200);
+      const login = await fetch(`${url}/login`, {
+        method: 'POST',
+        body: `token=${viewer.token}&next=/callcentre`,
+        redirect: 'manual',
+      });
       expect(login.status).toBe(303);
       const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
       expect((await fetch(`${url}/callcentre`, { headers: { Cookie: cookie } })).status).toBe(200);

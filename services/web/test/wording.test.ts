@@ -10,7 +10,11 @@ const DISCONNECT_WORDS = /disconnect|tusbung|arrears|pemutusan/i;
 function answer(state: MeterState, outageId: string | null = null) {
   return describeMeter({
     profile: profile(),
-    status: status({ state, relay: state === 'ENERGIZED' || state === 'OUTAGE' ? 'CLOSED' : 'OPEN', outage_id: outageId }),
+    status: status({
+      state,
+      relay: state === 'ENERGIZED' || state === 'OUTAGE' ? 'CLOSED' : 'OPEN',
+      outage_id: outageId,
+    }),
     outage: outageId ? outage({ outage_id: outageId }) : undefined,
   });
 }
@@ -48,7 +52,9 @@ describe('call-centre wording', () => {
   });
 
   it('tells the customer to press the up and down buttons for 3 to 5 seconds when reconnection is enabled', () => {
-    expect(answer('RECONNECT_ENABLED').advice.join(' ')).toMatch(/press the up and down buttons together for 3 to 5 seconds/);
+    expect(answer('RECONNECT_ENABLED').advice.join(' ')).toMatch(
+      /press the up and down buttons together for 3 to 5 seconds/,
+    );
   });
 
   it('a meter with no status record is energized', () => {
@@ -67,7 +73,13 @@ describe('call-centre wording', () => {
   it('gives consumption in kWh and rupiah, flagging an estimate', () => {
     const a = describeMeter({
       profile: profile(),
-      consumption: { billing_period: '2026-11-01', kwh: 123.456, amount_rp: 178_364.5, estimated: true, as_of: T0 },
+      consumption: {
+        billing_period: '2026-11-01',
+        kwh: 123.456,
+        amount_rp: 178_364.5,
+        estimated: true,
+        as_of: T0,
+      },
     });
     expect(a.consumption_text).toMatch(/123\.5 kWh, Rp 178\.365 \(estimated/);
     expect(describeMeter({ profile: profile() }).consumption_text).toMatch(/not available/);
