@@ -5,7 +5,7 @@ import { parsePace } from './pace.js';
 const cfg = loadCommonConfig({ ...process.env, AMI_TOPIC_PREFIX: `lt-scratch-${Date.now().toString(36)}` });
 const logger = createLogger('x', 'warn');
 const kafka = createKafka(cfg, logger);
-const r = new Replayer({ kafka, codec: new AvroCodec(createRegistry(cfg)), prefix: cfg.AMI_TOPIC_PREFIX, recording: '/tmp/lt/rec.avro', manifest: readManifest('/tmp/lt/rec.avro'), pace: parsePace(process.argv[2] ?? 'max'), chunk: Number(process.argv[3] ?? 20000) });
+const r = new Replayer({ kafka, codec: new AvroCodec(createRegistry(cfg)), prefix: cfg.AMI_TOPIC_PREFIX, recording: '/tmp/lt/rec.avro', manifest: readManifest('/tmp/lt/rec.avro'), pace: parsePace(process.argv[2] ?? 'max'), chunk: Number(process.argv[3] ?? 20000), request: Number(process.argv[4] ?? 2000) });
 await r.start();
 const s = await r.replay();
 await r.close();

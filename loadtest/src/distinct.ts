@@ -12,6 +12,9 @@ export class DistinctReads {
   private readonly other = new Set<string>();
   distinct = 0;
   total = 0;
+  /** Checksums over distinct reads, matching ClickHouse's `sum(x % 1000003)` (see correctness.ts). */
+  sumReadAt = 0;
+  sumEnergy = 0;
 
   constructor(
     private readonly meters: number,
@@ -25,7 +28,7 @@ export class DistinctReads {
     this.bits = new Uint8Array(Math.min(size, 1 << 30));
   }
 
-  add(meterId: string, readAt: number, kind: string = 'INTERVAL'): void {
+  add(meterId: string, readAt: number, kind: string, energyWh: number): void {
     this.total++;
     const idx = kind === 'INTERVAL' && meterId.charCodeAt(0) === 77 /* M */ ? Number(meterId.slice(1)) : Number.NaN;
     const bucket = Math.round(readAt / this.intervalMs) - this.firstBucket;
@@ -36,7 +39,7 @@ export class DistinctReads {
         const mask = 1 << (bit & 7);
         if ((this.bits[byte]! & mask) === 0) {
           this.bits[byte]! |= mask;
-          this.distinct++;
+          this.count(readAt, energyWh);
         }
         return;
       }
@@ -44,7 +47,13 @@ export class DistinctReads {
     const key = `${meterId}\u0000${readAt}`;
     if (!this.other.has(key)) {
       this.other.add(key);
-      this.distinct++;
+      this.count(readAt, energyWh);
     }
+  }
+
+  private count(readAt: number, energyWh: number): void {
+    this.distinct++;
+    this.sumReadAt += Math.floor(readAt / 1000) % 1_000_003;
+    this.sumEnergy += energyWh % 1_000_003;
   }
 }

@@ -1,4 +1,4 @@
-import type { Kafka, Message, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
 import {
   AvroCodec,
   ensureTopics,
@@ -20,10 +20,15 @@ import { readRecording, type Manifest } from './recording.js';
  * stays in one partition in recorded order), values encoded with the
  * registered schema ids on the synchronous AvroCodec encoder path.
  *
- * One idempotent producer (acks = all), large sendBatch calls; every send is
- * awaited before the next one starts, and the next chunk is encoded while the
- * previous one is in flight. Event time is never touched: pacing only decides
- * when a delivery is handed to Kafka.
+ * One idempotent producer (acks = all). kafkajs groups a request's messages
+ * per partition by copying arrays (quadratic), so a chunk is split here by
+ * partition (kafkajs' default murmur2 partitioner, the placement any client
+ * picks for the key) into requests of at most `request` messages; partitions
+ * go concurrently (up to 5 requests in flight on the connection), each
+ * partition's requests strictly in order, so per-partition sequence numbers and
+ * every key's order hold. Every send is awaited before the next chunk goes;
+ * the next chunk is encoded while the previous one is in flight. Event time
+ * is never touched: pacing only decides when a delivery is handed to Kafka.
  */
 
 export interface Marker {
@@ -61,6 +66,9 @@ export interface ReplayStats {
   endedAt: number;
   /** Distinct (meter_id, read_at) among the replayed reads. */
   distinctReads: number;
+  /** Checksums of the distinct reads (see correctness.ts). */
+  sumReadAt: number;
+  sumEnergy: number;
   /** Mean encoded read (key + framed value), bytes. */
   meanReadBytes: number;
   timeline: TimelinePoint[];
@@ -78,8 +86,10 @@ export interface ReplayOptions {
   recording: string;
   manifest: Manifest;
   pace: Pace;
-  /** Messages per sendBatch (reads + events). */
+  /** Messages per chunk (reads + events) handed to Kafka at once. */
   chunk?: number;
+  /** Messages per produce request (per partition). */
+  request?: number;
   partitions?: number;
   /** One latency marker read every this many ms of wall time. */
   markerEveryMs?: number;
@@ -99,12 +109,16 @@ export class Replayer {
   private encEvent!: (v: MeterEvent) => Buffer;
   private encProfile!: (v: MeterProfile) => Buffer;
   private stopping?: string;
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+  private readonly metadata = new Map<string, PartitionMetadata[]>();
+  /** Gardu keys: partition and key bytes computed once. */
+  private readonly keys = new Map<string, { partition: number; bytes: Buffer }>();
 
   constructor(private readonly o: ReplayOptions) {
     this.topics = topicNames(o.prefix);
     this.producer = o.kafka.producer({
       idempotent: true,
-      maxInFlightRequests: 1,
+      maxInFlightRequests: 5,
       allowAutoTopicCreation: false,
     });
   }
@@ -115,6 +129,10 @@ export class Replayer {
     await admin.connect();
     try {
       await ensureTopics(admin, this.o.prefix, { partitions: this.o.partitions ?? 6 });
+      const { topics } = await admin.fetchTopicMetadata({
+        topics: [this.topics.reads, this.topics.events, this.topics.meters],
+      });
+      for (const t of topics) this.metadata.set(t.name, t.partitions);
     } finally {
       await admin.disconnect();
     }
@@ -132,17 +150,57 @@ export class Replayer {
   async publishProfiles(profiles: Iterable<MeterProfile>, chunk = 20_000): Promise<number> {
     let messages: Message[] = [];
     let n = 0;
+    const topic = this.topics.meters;
     for (const p of profiles) {
-      messages.push({ key: p.meter_id, value: this.encProfile(p) });
+      messages.push({ key: p.meter_id, value: this.encProfile(p), partition: this.partitionOf(topic, p.meter_id) });
       n++;
       if (messages.length >= chunk) {
-        await this.producer.sendBatch({ topicMessages: [{ topic: this.topics.meters, messages }], acks: -1 });
+        await this.sendKeyed([{ topic, messages }]);
         messages = [];
       }
     }
-    if (messages.length > 0)
-      await this.producer.sendBatch({ topicMessages: [{ topic: this.topics.meters, messages }], acks: -1 });
+    await this.sendKeyed([{ topic, messages }]);
     return n;
+  }
+
+  private partitionOf(topic: string, key: string): number {
+    return this.partitioner({ topic, partitionMetadata: this.metadata.get(topic)!, message: { key, value: null } });
+  }
+
+  /** Gardu key → partition and key bytes (reads and events have the same partition count). */
+  private placement(topic: string, key: string): { partition: number; bytes: Buffer } {
+    const cacheKey = `${topic}\u0000${key}`;
+    let g = this.keys.get(cacheKey);
+    if (!g) this.keys.set(cacheKey, (g = { partition: this.partitionOf(topic, key), bytes: Buffer.from(key) }));
+    return g;
+  }
+
+  /** Messages carry their partition: group per partition (order kept), partitions concurrently, each in order. */
+  private async sendKeyed(topicMessages: { topic: string; messages: Message[] }[]): Promise<void> {
+    const request = this.o.request ?? 2000;
+    const byPartition = new Map<number, { topic: string; messages: Message[] }[]>();
+    for (const { topic, messages } of topicMessages) {
+      const lists = new Map<number, Message[]>();
+      for (const m of messages) {
+        let list = lists.get(m.partition!);
+        if (!list) lists.set(m.partition!, (list = []));
+        list.push(m);
+      }
+      for (const [p, list] of lists) {
+        let entries = byPartition.get(p);
+        if (!entries) byPartition.set(p, (entries = []));
+        entries.push({ topic, messages: list });
+      }
+    }
+    await Promise.all(
+      [...byPartition.values()].map(async (entries) => {
+        for (const { topic, messages } of entries) {
+          for (let i = 0; i < messages.length; i += request) {
+            await this.producer.sendBatch({ topicMessages: [{ topic, messages: messages.slice(i, i + request) }], acks: -1 });
+          }
+        }
+      }),
+    );
   }
 
   /** Ask a running replay to stop after the send in flight. */
@@ -150,7 +208,9 @@ export class Replayer {
     this.stopping ??= reason;
   }
 
-  async replay(): Promise<ReplayStats> {
+  async replay(hooks: Pick<ReplayOptions, 'onSent' | 'onMarker'> = {}): Promise<ReplayStats> {
+    const onSent = hooks.onSent ?? this.o.onSent;
+    const onMarker = hooks.onMarker ?? this.o.onMarker;
     const { manifest } = this.o;
     const chunkSize = this.o.chunk ?? 20_000;
     const markerEvery = this.o.markerEveryMs ?? 1000;
@@ -170,6 +230,8 @@ export class Replayer {
       startedAt: Date.now(),
       endedAt: 0,
       distinctReads: 0,
+      sumReadAt: 0,
+      sumEnergy: 0,
       meanReadBytes: 0,
       timeline: [],
       markers: [],
@@ -195,7 +257,7 @@ export class Replayer {
       if (events.length > 0) topicMessages.push({ topic: topics.events, messages: events });
       if (reads.length > 0) topicMessages.push({ topic: topics.reads, messages: reads });
       const sentAt = Date.now();
-      await this.producer.sendBatch({ topicMessages, acks: -1 });
+      await this.sendKeyed(topicMessages);
       const ackedAt = Date.now();
       stats.sendWaitMs += ackedAt - sentAt;
       stats.sends++;
@@ -211,12 +273,12 @@ export class Replayer {
       if (marker) {
         const m = { ...marker, sentAt, ackedAt };
         stats.markers.push(m);
-        this.o.onMarker?.(m);
+        onMarker?.(m);
       }
       maxAt = Math.max(maxAt, at);
       const point = { wall: ackedAt, at: maxAt, reads: stats.reads, events: stats.events, bytes: stats.bytes };
       stats.timeline.push(point);
-      this.o.onSent?.(stats, point);
+      onSent?.(stats, point);
     };
 
     outer: for await (const d of readRecording(this.o.recording)) {
@@ -243,7 +305,8 @@ export class Replayer {
           const value = this.encEvent(e);
           bytes += value.length + e.gardu_id.length;
           if (e.type === 'LAST_GASP') gasps.push([e.gardu_id, e.occurred_at]);
-          return { key: e.gardu_id, value };
+          const k = this.placement(topics.events, e.gardu_id);
+          return { key: k.bytes, value, partition: k.partition };
         });
         const readMsgs: Message[] = new Array(reads.length);
         let rb = 0;
@@ -251,8 +314,9 @@ export class Replayer {
           const r = reads[i]!;
           const value = this.encRead(r);
           rb += value.length + r.gardu_id.length;
-          readMsgs[i] = { key: r.gardu_id, value };
-          distinct.add(r.meter_id, r.read_at, r.kind);
+          const k = this.placement(topics.reads, r.gardu_id);
+          readMsgs[i] = { key: k.bytes, value, partition: k.partition };
+          distinct.add(r.meter_id, r.read_at, r.kind, r.energy_import_wh);
         }
         bytes += rb;
         readBytes += rb;
@@ -273,6 +337,8 @@ export class Replayer {
     await inFlight;
     stats.endedAt = Date.now();
     stats.distinctReads = distinct.distinct;
+    stats.sumReadAt = distinct.sumReadAt;
+    stats.sumEnergy = distinct.sumEnergy;
     stats.meanReadBytes = stats.reads > 0 ? readBytes / distinct.total : 0;
     stats.stoppedEarly = this.stopping;
     return stats;

@@ -27,6 +27,10 @@ describe('billing_usage for March 2025', () => {
     const rows = () => READS.flatMap((r) => [TABLES.reads.toRow({ ...r }, { key: null, offset: 0 })!, TABLES.reads.toRow({ ...r }, { key: null, offset: 0 })!]);
     await insertRows(ch, db, TABLES.reads, rows());
     await insertRows(ch, db, TABLES.reads, rows());
+    // M5 sent a last gasp at the start of its dark spell.
+    await insertRows(ch, db, TABLES.events, [
+      TABLES.events.toRow({ event_id: 'E5', meter_id: 'M5', gardu_id: 'G-M5', occurred_at: ms('2025-02-28T10:30:00Z'), type: 'LAST_GASP', relay: 'CLOSED', cause: 'NONE', power_limit_va: null }, { key: null, offset: 0 })!,
+    ]);
     await refreshBilling(ch, db, '2025-03');
     await refreshBilling(ch, db, '2025-03'); // a second refresh replaces, never adds
   });
@@ -87,5 +91,20 @@ describe('billing_usage for March 2025', () => {
     // Half a month is not a billing month: no minimum charge.
     const half = await customerUsage(ch, db, '511000000002', '2025-03-01', '2025-03-15');
     expect(half[0]!.minimum_applied).toBe(0);
+  });
+
+  it('keeps the reason of every gap in the reads', async () => {
+    const rs = await ch.query({
+      query: `SELECT meter_id, toString(gap_start) AS gap_start, missing_reads, reason FROM ${sqlIdent(db)}.read_gaps WHERE meter_id IN ('M2', 'M5', 'M6') ORDER BY meter_id, gap_start`,
+      format: 'JSONEachRow',
+    });
+    const gaps = await rs.json<{ meter_id: string; gap_start: string; missing_reads: number; reason: string }>();
+    expect(gaps).toEqual(
+      expect.arrayContaining([
+        { meter_id: 'M2', gap_start: '2025-02-28 16:00:00', missing_reads: 2, reason: 'DATA_GAP' },
+        { meter_id: 'M5', gap_start: '2025-02-28 10:00:00', missing_reads: 42, reason: 'OUTAGE' },
+        { meter_id: 'M6', gap_start: '2025-03-31 15:00:00', missing_reads: 1, reason: 'DISCONNECTED' },
+      ]),
+    );
   });
 });

@@ -17,7 +17,7 @@ import {
 import {
   KafkaComponent,
   SecureKafkaBroker,
-  freePort,
+  freePorts,
   generatePassword,
   loadStackSettings,
   pipelineAcls,
@@ -25,6 +25,9 @@ import {
   type ScramUser,
 } from '@ami/stack';
 import { eventually, uniqueName } from '../support/fixtures.js';
+
+const execFileAsync = promisify(execFile);
+const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
 
 /** The Kafka error code name of a kafkajs failure (kafkajs wraps it in retrier and aggregate errors). */
 async function denial(p: Promise<unknown>): Promise<string | undefined> {
@@ -35,9 +38,6 @@ async function denial(p: Promise<unknown>): Promise<string | undefined> {
   }
   return undefined;
 }
-
-const execFileAsync = promisify(execFile);
-const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
 
 /** Runs tests/support/kafka-client.ts (env-only configuration) in a child process. */
 async function runClient(topic: string, env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
@@ -107,7 +107,7 @@ describe('Kafka with SASL/SCRAM and ACLs', () => {
   beforeAll(async () => {
     process.once('exit', killOnExit);
     const libs = new KafkaComponent(loadStackSettings()).libs;
-    const [port, controllerPort, tlsPort] = [await freePort(), await freePort(), await freePort()];
+    const [port, controllerPort, tlsPort] = (await freePorts(3)) as [number, number, number];
     broker = new SecureKafkaBroker({
       home,
       libs,

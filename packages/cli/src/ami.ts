@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
 import { Command } from 'commander';
 import { registerStackCommands } from './stack.js';
+import { registerDemoCommand } from './demo.js';
 import { registerWebCommands } from '../../../services/web/src/cli.js';
 import { registerSimulatorCommands } from '../../../services/simulator/src/cli.js';
 import { registerLoaderCommands } from '../../../services/loader/src/cli.js';
@@ -10,6 +11,7 @@ import { registerDetectorCommands } from '../../../services/detector/src/cli.js'
 const program = new Command('ami').description('PLN smart meter AMI pipeline').showHelpAfterError();
 
 registerStackCommands(program);
+registerDemoCommand(program);
 registerWebCommands(program);
 registerSimulatorCommands(program);
 registerLoaderCommands(program);

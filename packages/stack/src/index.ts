@@ -84,7 +84,7 @@ export async function stackStatus(s: StackSettings = loadStackSettings()): Promi
 }
 export {
   SecureKafkaBroker,
-  freePort,
+  freePorts,
   generatePassword,
   type ScramUser,
   type SecureKafkaOptions,

@@ -10,7 +10,8 @@ import { startDetector } from '../src/processor.js';
 
 const mode = process.argv[2];
 const cfg = loadDetectorConfig();
-const logger = createLogger(`bench-${mode}`, 'warn');
+// Logs go to stderr: stdout carries the progress lines.
+const logger = createLogger(`bench-${mode}`, 'warn', 2);
 
 /** Peak resident set (VmHWM) in MiB, from the kernel. */
 function peakMiB(): number {
@@ -19,7 +20,7 @@ function peakMiB(): number {
 }
 
 function report(consumed: number, extra: object = {}): void {
-  process.stdout.write(`${JSON.stringify({ t: Date.now(), consumed, peakMiB: peakMiB(), ...extra })}\n`);
+  process.stdout.write(`${JSON.stringify({ progress: true, t: Date.now(), consumed, peakMiB: peakMiB(), ...extra })}\n`);
 }
 
 if (mode === 'detector') {

@@ -35,9 +35,9 @@ import { defaultDetectorConfig } from '../src/config.js';
 // The local stack unless the environment points elsewhere (children inherit it).
 Object.assign(process.env, { ...clientEnv(loadStackSettings()), ...process.env });
 
-const METERS = Number(process.env.BENCH_METERS ?? 1_200_000);
 const PER_GARDU = 133;
 const STORM_GARDU = 1_500;
+const METERS = Math.max(STORM_GARDU * PER_GARDU, Number(process.env.BENCH_METERS ?? 1_200_000));
 const GARDU_PER_FEEDER = 10;
 const STORM_GASPS = 200_000;
 const PARTITIONS = 6;
@@ -116,6 +116,7 @@ function child(mode: 'detector' | 'passthrough', env: Record<string, string>): {
   let last: Progress | undefined;
   const waiters: Array<{ pred: (x: Progress) => boolean; resolve: (x: Progress) => void }> = [];
   createInterface({ input: proc.stdout! }).on('line', (line) => {
+    if (!line.startsWith('{"progress":true')) return;
     last = JSON.parse(line) as Progress;
     for (const w of [...waiters]) {
       if (w.pred(last)) {

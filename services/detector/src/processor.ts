@@ -53,6 +53,8 @@ export interface DetectorStats {
 export interface DetectorHandle {
   stats: DetectorStats;
   topology: Topology;
+  /** Event time up to which everything was applied. */
+  watermark(): number;
   stop(): Promise<void>;
 }
 
@@ -121,6 +123,7 @@ export async function startDetector(cfg: DetectorConfig, logger: Logger, exit: (
   return {
     stats,
     topology: topo,
+    watermark: () => edge.watermark,
     async stop() {
       clearInterval(ticker);
       await consumer.disconnect();
@@ -213,6 +216,10 @@ class Edge {
     await this.locked(async () => {
       if (this.gate.nextWatermark(Date.now()) > this.gate.watermark) await this.step();
     });
+  }
+
+  get watermark(): number {
+    return this.gate.watermark;
   }
 
   async idle(): Promise<void> {

@@ -91,12 +91,13 @@ export async function startLoader(cfg: LoaderConfig, logger: Logger): Promise<Ru
     parallelInserts: cfg.LOADER_PARALLEL_INSERTS,
     retryMinMs: cfg.LOADER_RETRY_MIN_MS,
     retryMaxMs: cfg.LOADER_RETRY_MAX_MS,
+    commit: (positions) => consumer.commitOffsets(positions),
     onUnavailable: () => consumer.pause(topics),
     onRecovered: () => consumer.resume(topics),
     afterFlush: cfg.LOADER_FAULT_EXIT_AFTER_INSERT === 'true' ? () => process.exit(3) : undefined,
   }, logger);
 
-  async function eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  async function eachBatch({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> {
     const spec = byTopic.get(batch.topic)!;
     sink.enter();
     let entered = true;
@@ -105,22 +106,23 @@ export async function startLoader(cfg: LoaderConfig, logger: Logger): Promise<Ru
       await retrying(() => sendToDlq(producer, names.dlq, batch.topic, batch.partition, rejected), heartbeat, logger, 'DLQ send');
       if (rejected.length > 0) logger.warn({ topic: batch.topic, partition: batch.partition, count: rejected.length, reason: rejected[0]!.reason }, 'records sent to the DLQ');
       entered = false;
-      await withHeartbeat(sink.add(spec, body, rows), heartbeat);
+      // The sink commits this position only after ClickHouse accepted the rows.
+      const done = sink.add(spec, body, rows, { topic: batch.topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) });
+      // Fetching goes on while the insert runs (resolved = fetch position, not committed).
+      resolveOffset(batch.lastOffset());
+      if (sink.backlogRows > 2 * cfg.LOADER_BATCH_ROWS) await withHeartbeat(done, heartbeat);
+      else done.catch(() => undefined); // a failed flush is never committed: redelivered after restart
     } finally {
       if (entered) sink.leave();
     }
-    if (!isRunning() || isStale()) return;
-    // ClickHouse has the rows: only now may the offsets move.
-    resolveOffset(batch.lastOffset());
-    await commitOffsetsIfNecessary();
   }
 
   await Promise.all([consumer.connect(), producer.connect()]);
   exitOnCrash(consumer, logger);
   await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true });
   await consumer.run({
-    autoCommit: true,
-    autoCommitInterval: 1000,
+    // Offsets are committed by the sink after each accepted insert, never by kafkajs.
+    autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: 16,
     eachBatch,

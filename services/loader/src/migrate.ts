@@ -21,10 +21,21 @@ export function splitStatements(text: string): string[] {
     .filter((s) => s.split('\n').some((line) => line.trim() !== '' && !line.trim().startsWith('--')));
 }
 
+/** Two files with one number means two branches picked the same one: renumber before applying anything. */
+function refuseDuplicateNumbers(migrations: readonly Migration[]): Migration[] {
+  const seen = new Map<number, string>();
+  for (const m of migrations) {
+    const other = seen.get(m.version);
+    if (other) throw new ConfigError(`migrations ${other} and ${m.name} share number ${m.version}; renumber one`);
+    seen.set(m.version, m.name);
+  }
+  return [...migrations];
+}
+
 /** `NNN_name.sql` files of `dir`, in version order, with `{{db}}` replaced by the quoted database. */
 export function loadMigrations(db: string, dir = MIGRATIONS_DIR): Migration[] {
   const quoted = sqlIdent(db);
-  return readdirSync(dir)
+  const migrations = readdirSync(dir)
     .filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f))
     .sort()
     .map((file) => {
@@ -36,12 +47,14 @@ export function loadMigrations(db: string, dir = MIGRATIONS_DIR): Migration[] {
         statements: splitStatements(text).map((s) => s.replaceAll('{{db}}', quoted)),
       };
     });
+  return refuseDuplicateNumbers(migrations);
 }
 
-async function appliedVersions(ch: ClickHouseClient, db: string): Promise<Map<number, string>> {
-  const rs = await ch.query({ query: `SELECT version, any(checksum) AS checksum FROM ${sqlIdent(db)}.schema_migrations GROUP BY version`, format: 'JSONEachRow' });
-  const rows = await rs.json<{ version: number; checksum: string }>();
-  return new Map(rows.map((r) => [r.version, r.checksum]));
+/** Applied migrations by file name (the name, not the number, identifies one). */
+async function appliedMigrations(ch: ClickHouseClient, db: string): Promise<Map<string, string>> {
+  const rs = await ch.query({ query: `SELECT name, any(checksum) AS checksum FROM ${sqlIdent(db)}.schema_migrations GROUP BY name`, format: 'JSONEachRow' });
+  const rows = await rs.json<{ name: string; checksum: string }>();
+  return new Map(rows.map((r) => [r.name, r.checksum]));
 }
 
 /**
@@ -55,10 +68,10 @@ export async function migrate(ch: ClickHouseClient, db: string, logger: Logger, 
   await ch.command({
     query: `CREATE TABLE IF NOT EXISTS ${q}.schema_migrations (version UInt32, name String, checksum String, applied_at DateTime) ENGINE = MergeTree() ORDER BY version`,
   });
-  const done = await appliedVersions(ch, db);
+  const done = await appliedMigrations(ch, db);
   const applied: number[] = [];
   for (const m of loadMigrations(db, dir)) {
-    const seen = done.get(m.version);
+    const seen = done.get(m.name);
     if (seen !== undefined) {
       if (seen !== m.checksum) throw new ConfigError(`migration ${m.name} changed after it was applied to ${db}; add a new migration instead`);
       continue;

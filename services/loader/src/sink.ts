@@ -19,8 +19,17 @@ export interface SinkOptions {
   /** Called when ClickHouse starts refusing (pause consumption) and when it accepts again (resume). */
   onUnavailable?: () => void;
   onRecovered?: () => void;
-  /** Called after a flush was accepted, before any waiter is released (fault injection in tests). */
+  /** Called after a flush was accepted, before its offsets are committed (fault injection in tests). */
   afterFlush?: (rows: number) => void;
+  /** Commits the Kafka positions of the rows of an accepted flush. */
+  commit?: (positions: Position[]) => Promise<void>;
+}
+
+/** Next offset to consume of a topic-partition once a batch's rows are in ClickHouse. */
+export interface Position {
+  topic: string;
+  partition: number;
+  offset: string;
 }
 
 interface Buffered {
@@ -49,6 +58,18 @@ export function splitChunks<C extends { rows: number }>(chunks: readonly C[], pa
 interface Waiter {
   resolve: () => void;
   reject: (err: unknown) => void;
+  position?: Position;
+}
+
+/** The highest position per topic-partition. */
+export function latestPositions(positions: readonly Position[]): Position[] {
+  const best = new Map<string, Position>();
+  for (const p of positions) {
+    const key = `${p.topic}\u0000${p.partition}`;
+    const seen = best.get(key);
+    if (!seen || Number(p.offset) > Number(seen.offset)) best.set(key, p);
+  }
+  return [...best.values()];
 }
 
 /**
@@ -68,6 +89,7 @@ export class Sink {
   private active = 0;
   private stopped = false;
   private unavailable = false;
+  private inFlightRows = 0;
   rowsInserted = 0;
   inserts = 0;
 
@@ -92,7 +114,7 @@ export class Sink {
    * Buffers `rows` rows already encoded as RowBinary in `body`; resolves once
    * they are in ClickHouse. Call after enter(); it counts as leave().
    */
-  add(spec: TableSpec, body: Buffer, rows: number): Promise<void> {
+  add(spec: TableSpec, body: Buffer, rows: number, position?: Position): Promise<void> {
     if (this.stopped) {
       this.active--;
       return Promise.reject(new Error('sink stopped'));
@@ -103,10 +125,15 @@ export class Sink {
       buf.rows += rows;
       if (this.firstRowAt === 0) this.firstRowAt = Date.now();
     }
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject, position }));
     this.leave();
     this.armTimer();
     return done;
+  }
+
+  /** Rows not yet in ClickHouse (buffered or being inserted): the loader's backpressure signal. */
+  get backlogRows(): number {
+    return this.bufferedRows().total + this.inFlightRows;
   }
 
   private bufferOf(spec: TableSpec): Buffered {
@@ -159,21 +186,40 @@ export class Sink {
     const waiters = this.waiters;
     this.waiters = [];
     this.firstRowAt = 0;
+    const rows = bodies.reduce((n, b) => n + b.rows, 0);
+    this.inFlightRows = rows;
     this.flushing = (async () => {
       try {
         await Promise.all(bodies.map((b) => this.insertWithRetry(b.spec, b.body, b.rows)));
-        const rows = bodies.reduce((n, b) => n + b.rows, 0);
         this.rowsInserted += rows;
         this.inserts += bodies.length;
         if (rows > 0) this.opts.afterFlush?.(rows);
+        await this.commit(waiters);
         for (const w of waiters) w.resolve();
       } catch (err) {
         for (const w of waiters) w.reject(err);
       } finally {
         this.flushing = undefined;
+        this.inFlightRows = 0;
+        // Rows that arrived during this flush may have no handler left to trigger the next one.
+        if (this.waiters.length > 0) {
+          this.maybeFlush();
+          this.armTimer();
+        }
       }
     })();
     return this.flushing;
+  }
+
+  /** Commits after the insert; a failed commit only means redelivery, which the tables absorb. */
+  private async commit(waiters: readonly Waiter[]): Promise<void> {
+    const positions = latestPositions(waiters.flatMap((w) => (w.position ? [w.position] : [])));
+    if (positions.length === 0 || !this.opts.commit) return;
+    try {
+      await this.opts.commit(positions);
+    } catch (err) {
+      this.logger.warn({ err, positions: positions.length }, 'offset commit failed; those records will be loaded again (harmless)');
+    }
   }
 
   private async insertWithRetry(spec: TableSpec, body: Buffer[], rows: number): Promise<void> {

@@ -52,7 +52,7 @@ export const READS: MeterRead[] = [
   read('M5', '2025-03-31T12:00:00Z', 330_000),
   read('M5', '2025-04-01T02:00:00Z', 330_000),
   read('M6', '2025-02-28T16:00:00Z', 10_000),
-  read('M6', '2025-03-31T15:00:00Z', 40_000),
+  { ...read('M6', '2025-03-31T15:00:00Z', 40_000), relay: 'OPEN' }, // disconnected (tusbung) before the gap
   read('M6', '2025-03-31T17:00:00Z', 40_601),
 ];
 

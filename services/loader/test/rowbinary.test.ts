@@ -4,7 +4,10 @@ import { RowBinaryWriter, rowEncoder } from '../src/rowbinary.js';
 import { transcodeRead } from '../src/transcode-read.js';
 import { TABLES } from '../src/tables.js';
 import { splitChunks } from '../src/sink.js';
-import { splitStatements } from '../src/migrate.js';
+import { loadMigrations, splitStatements } from '../src/migrate.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 function read(i: number): MeterRead {
   return {
@@ -52,5 +55,14 @@ describe('batching and migrations', () => {
 
   it('splits migration files into statements, dropping comment-only chunks', () => {
     expect(splitStatements('-- c\nCREATE TABLE a (x UInt8) ENGINE = Memory;\n-- only a comment;\nSELECT 1;')).toEqual(['-- c\nCREATE TABLE a (x UInt8) ENGINE = Memory', 'SELECT 1']);
+  });
+
+  it('refuses two migrations with one number, and quotes the database', () => {
+    const dir = `${mkdtempSync(join(tmpdir(), 'mig-'))}/`;
+    writeFileSync(`${dir}001_a.sql`, 'CREATE TABLE {{db}}.a (x UInt8) ENGINE = Memory;');
+    expect(loadMigrations('ami_x', dir)[0]!.statements).toEqual(['CREATE TABLE `ami_x`.a (x UInt8) ENGINE = Memory']);
+    expect(() => loadMigrations('bad-name', dir)).toThrow();
+    writeFileSync(`${dir}001_b.sql`, 'SELECT 1;');
+    expect(() => loadMigrations('ami_x', dir)).toThrow(/share number 1/);
   });
 });

@@ -55,3 +55,28 @@ describe('Sink', () => {
     await expect(p).rejects.toThrow();
   });
 });
+
+describe('Sink after a flush', () => {
+  it('flushes rows that arrived while the previous flush was running', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const inserts: number[] = [];
+    const sink = new Sink(
+      async (_s, _b, rows) => {
+        inserts.push(rows);
+        if (inserts.length === 1) await gate;
+      },
+      { ...opts, flushMs: 10, earlyRows: 1 },
+      logger,
+    );
+    sink.enter();
+    const first = sink.add(TABLES.reads, Buffer.alloc(1), 5); // flushes at once, then blocks in insert
+    sink.enter();
+    const second = sink.add(TABLES.reads, Buffer.alloc(1), 7); // arrives during the first flush
+    await new Promise((r) => setTimeout(r, 50)); // the timer fires while the first flush still runs
+    release();
+    await Promise.all([first, second]);
+    expect(inserts).toEqual([5, 7]);
+    await sink.stop();
+  });
+});

@@ -100,6 +100,7 @@ async function main(): Promise<void> {
     (b) => publisher.publishBatch(b),
   );
   await publisher.stop();
+  await deleteTopics(cfg, logger, Object.values(publisher.topics));
   clearInterval(sampler);
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 
@@ -129,6 +130,19 @@ async function main(): Promise<void> {
   console.log(
     `(topics ${publisher.topics.reads} etc. are left for inspection; delete with kafka-topics if needed)`,
   );
+}
+
+/** The bench's topics hold a few hundred MB: remove them. */
+async function deleteTopics(
+  cfg: ReturnType<typeof loadCommonConfig>,
+  logger: ReturnType<typeof createLogger>,
+  topics: string[],
+): Promise<void> {
+  const admin = createKafka(cfg, logger, 'bench-cleanup').admin();
+  await admin.connect();
+  const existing = new Set(await admin.listTopics());
+  await admin.deleteTopics({ topics: topics.filter((t) => existing.has(t)) });
+  await admin.disconnect();
 }
 
 main().catch((err: unknown) => {

@@ -4,6 +4,7 @@ import type { TruthSink } from './groundTruth.js';
 import { Pacer, type Speed } from './clock.js';
 import type { Scenario } from './scenario.js';
 import { parseDuration } from './scenario.js';
+import { ValidationError } from '@ami/lib';
 import { Simulation, type Batch } from './simulation.js';
 
 /** Fleet options from the scenario's defaults, overridden by flags. */
@@ -23,12 +24,15 @@ export function fleetFor(
   });
 }
 
-/** Start of the simulated range: flag, else the scenario's, else now rounded down to the interval. */
+/** Start of the simulated range: flag (ISO or "now"), else the scenario's, else now; "now" is rounded down to the interval. */
 export function startFor(s: Scenario, start: string | undefined, now = Date.now()): number {
-  if (start) return Date.parse(start);
-  if (s.start) return Date.parse(s.start);
   const iv = parseDuration(s.interval);
-  return Math.floor(now / iv) * iv;
+  const from = start ?? s.start ?? 'now';
+  if (from === 'now') return Math.floor(now / iv) * iv;
+  const t = Date.parse(from);
+  if (Number.isNaN(t))
+    throw new ValidationError(`start must be an ISO timestamp or "now", got ${JSON.stringify(from)}`);
+  return t;
 }
 
 export interface RunStats {

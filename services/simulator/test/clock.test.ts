@@ -32,3 +32,18 @@ describe('simulated clock', () => {
     expect(waits).toEqual([1000]);
   });
 });
+
+describe('simulated start', () => {
+  it('takes the flag, else the scenario, else now rounded down to the interval', async () => {
+    const { startFor } = await import('../src/run.js');
+    const { parseScenarioText } = await import('../src/scenario.js');
+    const s = parseScenarioText('name: x\nstart: 2026-11-21T00:00:00+07:00\n');
+    expect(startFor(s, undefined)).toBe(Date.parse('2026-11-20T17:00:00Z'));
+    expect(startFor(s, '2026-12-01T00:00:00Z')).toBe(Date.parse('2026-12-01T00:00:00Z'));
+    expect(startFor(s, 'now', Date.parse('2026-11-28T21:07:31Z'))).toBe(Date.parse('2026-11-28T21:00:00Z'));
+    expect(startFor(parseScenarioText('name: y\n'), undefined, Date.parse('2026-11-28T21:07:31Z'))).toBe(
+      Date.parse('2026-11-28T21:00:00Z'),
+    );
+    expect(() => startFor(s, 'tomorrow')).toThrow(/ISO timestamp or "now"/);
+  });
+});

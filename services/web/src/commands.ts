@@ -97,7 +97,7 @@ function resolve(kind: 'idpel' | 'meter', value: string, lookup: ProfileLookup):
   const profile = kind === 'idpel' ? lookup.byIdpel(value) : lookup.byMeter(value);
   if (profile) return { ok: true, profile };
   return kind === 'idpel'
-    ? { ok: false, code: 'UNKNOWN_IDPEL', message: `no AMI customer with IDPEL ${value}` }
+    ? { ok: false, code: 'UNKNOWN_IDPEL', message: `no customer with IDPEL ${value}` }
     : { ok: false, code: 'UNKNOWN_METER', message: `no meter with id ${JSON.stringify(value)}` };
 }
 

@@ -1,0 +1,318 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Baseline } from './baseline.js';
+import type { OutageCheck, ReadsCheck } from './correctness.js';
+import type { Sample } from './sampler.js';
+import { barChart, formatNumber, lineChart, type Series } from './svg.js';
+
+/**
+ * The report: `report.md` (figures, ratios to the baseline, correctness),
+ * SVG plots next to it, `summary.json` (everything, for tooling) and
+ * `samples.csv` (the time series).
+ */
+
+export interface Percentiles {
+  count: number;
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export function percentiles(values: readonly number[]): Percentiles | undefined {
+  if (values.length === 0) return undefined;
+  const s = [...values].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
+  return { count: s.length, p50: q(0.5), p90: q(0.9), p95: q(0.95), p99: q(0.99), max: s[s.length - 1]! };
+}
+
+export interface ProcessFigures {
+  cpuSeconds: number;
+  /** Mean share of one core over the measured window. */
+  meanCores: number;
+  peakRssMb: number;
+}
+
+export interface LoadTestSummary {
+  startedAt: string;
+  command: string;
+  machine: { cores: number; memoryGb: number; node: string; loadAvgBefore: number[]; cpuModel: string };
+  setup: {
+    scenario: string;
+    meters: number | undefined;
+    hours: number;
+    regions: string[] | undefined;
+    speed: string;
+    prefix: string;
+    db: string;
+    recording: string;
+    recordingBytes: number;
+    recordingReused: boolean;
+    recordMs?: number;
+    partitions: number;
+    confirmDelayMs: number;
+    detector: boolean;
+    loader: boolean;
+  };
+  replay: {
+    reads: number;
+    events: number;
+    lastGasps: number;
+    distinctReads: number;
+    meanReadBytes: number;
+    seconds: number;
+    readsPerSec: number;
+    recordsPerSec: number;
+    mbPerSec: number;
+    sendWaitShare: number;
+    stoppedEarly?: string;
+    profiles: number;
+    profilesSeconds: number;
+  };
+  endToEnd: {
+    /** From the first send to the last replayed read visible in ClickHouse. */
+    seconds?: number;
+    readsPerSec?: number;
+    drained: boolean;
+    drainSeconds: number;
+  };
+  baseline: Baseline;
+  latency: {
+    readToClickHouse?: Percentiles;
+    markersMissing: number;
+    markerPollMs: number;
+    gaspToOutage?: Percentiles;
+    gaspToOutageBeyondConfirm?: Percentiles;
+    outagesTimed: number;
+  };
+  processes: Record<string, ProcessFigures>;
+  machineBusyCores: number;
+  otherBusyCores: number;
+  correctness: { reads?: ReadsCheck; outages?: OutageCheck; outagesInClickHouse?: number; ok: boolean; skipped: string[] };
+  notes: string[];
+}
+
+const fmt = (v: number | undefined, digits = 0) =>
+  v === undefined || !Number.isFinite(v) ? '–' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || !(b > 0) ? '–' : `${((a / b) * 100).toFixed(0)} %`;
+const ms = (v: number | undefined) => (v === undefined ? '–' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
+
+function pctRow(name: string, p: Percentiles | undefined): string {
+  if (!p) return `| ${name} | – | – | – | – | – | 0 |`;
+  return `| ${name} | ${ms(p.p50)} | ${ms(p.p90)} | ${ms(p.p95)} | ${ms(p.p99)} | ${ms(p.max)} | ${p.count} |`;
+}
+
+export function renderMarkdown(s: LoadTestSummary): string {
+  const b = s.baseline;
+  const nativeInsert = b.inserts.find((i) => i.path === 'clickhouse-client Native' && !i.error);
+  const best = Math.max(0, ...b.inserts.filter((i) => !i.error).map((i) => i.rowsPerSec));
+  const L: string[] = [];
+  const c = s.correctness;
+  L.push(`# Load test ${s.startedAt}`);
+  L.push('');
+  L.push(`\`${s.command}\``);
+  L.push('');
+  L.push(
+    `Scenario **${s.setup.scenario}**, ${fmt(s.setup.meters)} meters${s.setup.regions ? ` (${s.setup.regions.join(', ')})` : ''}, ${s.setup.hours} h of traffic, speed **${s.setup.speed}**. ` +
+      `Machine: ${s.machine.cores} cores (${s.machine.cpuModel}), ${s.machine.memoryGb.toFixed(0)} GB, Node ${s.machine.node}, load average before the run ${s.machine.loadAvgBefore.map((x) => x.toFixed(1)).join(' / ')}.`,
+  );
+  L.push('');
+  L.push(`**Correctness: ${c.ok ? 'PASS' : 'FAIL'}**${c.skipped.length ? ` (not checked: ${c.skipped.join('; ')})` : ''}`);
+  L.push('');
+  L.push('## Throughput, and the ratio to what this machine can do');
+  L.push('');
+  L.push('| figure | pipeline | baseline (same run) | ratio |');
+  L.push('| --- | --- | --- | --- |');
+  L.push(
+    `| produce (replay → Kafka), records/s | ${fmt(s.replay.recordsPerSec)} | ${fmt(b.producer?.recordsPerSec)} (ProducerPerformance, ${b.producer?.recordSize ?? '–'} B records) | ${ratio(s.replay.recordsPerSec, b.producer?.recordsPerSec)} |`,
+  );
+  L.push(`| produce, MB/s | ${fmt(s.replay.mbPerSec, 1)} | ${fmt(b.producer?.mbPerSec, 1)} | ${ratio(s.replay.mbPerSec, b.producer?.mbPerSec)} |`);
+  L.push(
+    `| end to end (first send → last read visible in ClickHouse), reads/s | ${fmt(s.endToEnd.readsPerSec)} | ${fmt(nativeInsert?.rowsPerSec)} (clickhouse-client Native insert) | ${ratio(s.endToEnd.readsPerSec, nativeInsert?.rowsPerSec)} |`,
+  );
+  L.push(
+    `| end to end vs Kafka's consumer, records/s | ${fmt(s.endToEnd.readsPerSec)} | ${fmt(b.consumer?.recordsPerSec)} (ConsumerPerformance) | ${ratio(s.endToEnd.readsPerSec, b.consumer?.recordsPerSec)} |`,
+  );
+  L.push(`| end to end vs the slowest baseline stage | ${fmt(s.endToEnd.readsPerSec)} | ${fmt(Math.min(b.producer?.recordsPerSec ?? Infinity, b.consumer?.recordsPerSec ?? Infinity, nativeInsert?.rowsPerSec ?? Infinity))} | ${ratio(s.endToEnd.readsPerSec, Math.min(b.producer?.recordsPerSec ?? Infinity, b.consumer?.recordsPerSec ?? Infinity, nativeInsert?.rowsPerSec ?? Infinity))} |`);
+  L.push('');
+  L.push(
+    `Replayed ${fmt(s.replay.reads)} reads (${fmt(s.replay.distinctReads)} distinct) and ${fmt(s.replay.events)} events (${fmt(s.replay.lastGasps)} last gasps) in ${fmt(s.replay.seconds, 1)} s; ` +
+      `mean read ${fmt(s.replay.meanReadBytes, 1)} B (key + framed Avro). The replayer waited for Kafka acknowledgements ${(s.replay.sendWaitShare * 100).toFixed(0)} % of the time. ` +
+      `Topology: ${fmt(s.replay.profiles)} profiles in ${fmt(s.replay.profilesSeconds, 1)} s. ` +
+      (s.endToEnd.drained ? `Drained ${fmt(s.endToEnd.drainSeconds, 1)} s after the last send.` : `**Not drained** within ${fmt(s.endToEnd.drainSeconds, 0)} s after the last send.`) +
+      (s.replay.stoppedEarly ? ` Replay stopped early: ${s.replay.stoppedEarly}.` : ''),
+  );
+  L.push('');
+  L.push('Baseline detail:');
+  L.push('');
+  L.push('| baseline | records or rows | rate | MB/s | note |');
+  L.push('| --- | --- | --- | --- | --- |');
+  for (const k of [b.producer, b.consumer]) {
+    if (!k) continue;
+    L.push(`| Kafka ${k.tool} | ${fmt(k.records)} | ${fmt(k.recordsPerSec)} /s | ${fmt(k.mbPerSec, 1)} | ${k.error ?? (k.p99LatencyMs !== undefined ? `p99 latency ${k.p99LatencyMs} ms` : '')} \`${k.command}\` |`);
+  }
+  for (const i of b.inserts) L.push(`| ${i.path} (bare copy of \`reads\`) | ${fmt(i.rows)} | ${fmt(i.rowsPerSec)} rows/s | ${fmt(i.bytes / 1e6 / Math.max(0.001, i.ms / 1000), 1)} | ${i.error ?? ''} |`);
+  if (best > 0) L.push('');
+  L.push('');
+  L.push('![throughput](throughput.svg)');
+  L.push('');
+  L.push('## Latency');
+  L.push('');
+  L.push('| path | p50 | p90 | p95 | p99 | max | samples |');
+  L.push('| --- | --- | --- | --- | --- | --- | --- |');
+  L.push(pctRow('read produced → row visible in ClickHouse', s.latency.readToClickHouse));
+  L.push(pctRow('first last gasp produced → outage record consumed', s.latency.gaspToOutage));
+  L.push(pctRow(`… beyond the confirmation delay (${s.setup.confirmDelayMs / 1000} s event time)`, s.latency.gaspToOutageBeyondConfirm));
+  L.push('');
+  L.push(
+    `Read latency: marker reads (one per ${'second'} of replay), ClickHouse polled every ${s.latency.markerPollMs} ms (resolution); ${s.latency.markersMissing} markers never became visible. ` +
+      'Last gasp latency: per outage, from the produce time of the first last gasp of its gardu (any gardu of its feeder) to the outage record arriving on the outages topic. ' +
+      '"Beyond the confirmation delay" starts instead when the replay had produced traffic up to the outage\'s `confirmed_at` (event time): the time the detector took once it had the evidence, whatever the replay speed.',
+  );
+  L.push('');
+  L.push('![latency](latency.svg)');
+  L.push('');
+  L.push('## Consumer lag');
+  L.push('');
+  L.push('![lag](lag.svg)');
+  L.push('');
+  L.push('## Where the time goes (CPU and memory per process)');
+  L.push('');
+  L.push('| process | CPU seconds | mean cores | peak RSS |');
+  L.push('| --- | --- | --- | --- |');
+  for (const [name, p] of Object.entries(s.processes)) L.push(`| ${name} | ${fmt(p.cpuSeconds, 1)} | ${fmt(p.meanCores, 2)} | ${fmt(p.peakRssMb)} MB |`);
+  L.push(`| (whole machine busy) | | ${fmt(s.machineBusyCores, 2)} of ${s.machine.cores} | |`);
+  L.push(`| (other processes on the machine) | | ${fmt(s.otherBusyCores, 2)} | |`);
+  L.push('');
+  L.push('![cpu](cpu.svg)');
+  L.push('');
+  L.push('## Correctness');
+  L.push('');
+  if (c.reads) {
+    const r = c.reads;
+    L.push(`Reads: **${r.ok ? 'PASS' : 'FAIL'}**. Replayed ${fmt(r.expected.produced)} reads, ${fmt(r.expected.distinct)} distinct (meter_id, read_at). ClickHouse: ${fmt(r.rawRows)} rows before merges, ${fmt(r.finalRows)} with FINAL, ${fmt(r.distinct)} distinct; checksums ${r.sumReadAt === r.expected.sumReadAt && r.sumEnergy === r.expected.sumEnergy ? 'match' : 'differ'}.`);
+    for (const p of r.problems) L.push(`- ${p}`);
+    L.push('');
+  }
+  if (c.outages) {
+    const o = c.outages;
+    L.push(
+      `Outages: **${o.ok ? 'PASS' : 'FAIL'}**. ${o.expected} expected (GARDU and FEEDER scope from the ground truth), ${o.matched} found, ${o.exact} at the right scope within the tolerances ` +
+        `(start ±${o.tolerance.startMs / 1000} s, restore ±${o.tolerance.endMs / 1000} s); ${o.missing.length} missing, ${o.wrong.length} wrong, ${o.unexpected.length} unexpected; ${o.ignored} interruptions not scored (momentary, METER scope, nobody affected).` +
+        (c.outagesInClickHouse !== undefined ? ` ${c.outagesInClickHouse} outages in ClickHouse (outages_latest).` : ''),
+    );
+    for (const m of [...o.missing, ...o.wrong].slice(0, 20))
+      L.push(`- ${m.expected.scope} ${m.expected.gardu_id ?? m.expected.feeder_id} (truth ${m.expected.truthId}, ${new Date(m.expected.start).toISOString()}): ${m.problems.join('; ')}`);
+    for (const u of o.unexpected.slice(0, 10)) L.push(`- unexpected ${u.scope} ${u.gardu_id ?? u.feeder_id} from ${new Date(u.started_at).toISOString()} (${u.outage_id})`);
+    L.push('');
+  }
+  if (s.notes.length) {
+    L.push('## Notes');
+    L.push('');
+    for (const n of s.notes) L.push(`- ${n}`);
+    L.push('');
+  }
+  L.push('Files: `summary.json` (all figures), `samples.csv` (time series), `loader.log`, `detector.log`.');
+  L.push('');
+  return L.join('\n');
+}
+
+/** Per-second rate series from a cumulative counter. */
+function rate(samples: readonly Sample[], t0: number, get: (s: Sample) => number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1]!;
+    const b = samples[i]!;
+    const dt = (b.t - a.t) / 1000;
+    if (dt > 0) out.push([(b.t - t0) / 1000, Math.max(0, (get(b) - get(a)) / dt)]);
+  }
+  return smooth(out, 3);
+}
+
+function smooth(points: [number, number][], k: number): [number, number][] {
+  return points.map(([x], i) => {
+    const w = points.slice(Math.max(0, i - k + 1), i + 1);
+    return [x, w.reduce((s, p) => s + p[1], 0) / w.length];
+  });
+}
+
+export function writeReport(
+  dir: string,
+  s: LoadTestSummary,
+  samples: readonly Sample[],
+  latencies: { read: number[]; gasp: number[]; gaspBeyond: number[] },
+): string {
+  mkdirSync(dir, { recursive: true });
+  const t0 = samples[0]?.t ?? 0;
+  const b = s.baseline;
+  const nativeInsert = b.inserts.find((i) => i.path === 'clickhouse-client Native' && !i.error);
+  const hlines = [
+    ...(b.producer?.recordsPerSec ? [{ y: b.producer.recordsPerSec, label: 'ProducerPerformance' }] : []),
+    ...(nativeInsert ? [{ y: nativeInsert.rowsPerSec, label: 'clickhouse-client Native' }] : []),
+  ];
+  writeFileSync(
+    join(dir, 'throughput.svg'),
+    lineChart({
+      title: 'Throughput',
+      xLabel: 'seconds since start',
+      yLabel: 'records/s',
+      series: [
+        { name: 'reads produced', points: rate(samples, t0, (x) => x.produced) },
+        { name: 'reads in ClickHouse', points: rate(samples, t0, (x) => x.chRows) },
+      ],
+      hlines,
+    }),
+  );
+  const groups = [...new Set(samples.flatMap((x) => Object.keys(x.lag)))];
+  writeFileSync(
+    join(dir, 'lag.svg'),
+    lineChart({
+      title: 'Consumer lag per group',
+      xLabel: 'seconds since start',
+      yLabel: 'messages behind',
+      series: groups.map((g) => ({ name: g, points: samples.map((x) => [(x.t - t0) / 1000, x.lag[g] ?? 0] as [number, number]) })),
+    }),
+  );
+  const procs = [...new Set(samples.flatMap((x) => Object.keys(x.cpu)))];
+  const cpuSeries: Series[] = procs.map((p) => ({ name: p, points: smooth(samples.map((x) => [(x.t - t0) / 1000, x.cpu[p] ?? 0] as [number, number]), 3) }));
+  cpuSeries.push({ name: 'other', points: smooth(samples.map((x) => [(x.t - t0) / 1000, x.otherBusy] as [number, number]), 3) });
+  writeFileSync(
+    join(dir, 'cpu.svg'),
+    lineChart({ title: 'CPU per process (cores)', xLabel: 'seconds since start', yLabel: 'cores', series: cpuSeries, hlines: [{ y: s.machine.cores, label: `${s.machine.cores} cores` }] }),
+  );
+  const bars = (name: string, v: number[]) => {
+    const p = percentiles(v);
+    return { name: `${name} (n=${v.length})`, bars: p ? (['p50', 'p90', 'p95', 'p99', 'max'] as const).map((k) => ({ label: k, value: p[k] / 1000 })) : [] };
+  };
+  writeFileSync(
+    join(dir, 'latency.svg'),
+    barChart({
+      title: 'Latency percentiles (seconds)',
+      yLabel: 'seconds',
+      groups: [bars('read → ClickHouse', latencies.read), bars('last gasp → outage', latencies.gasp), bars('… beyond confirmation', latencies.gaspBeyond)],
+    }),
+  );
+  const header = ['t_s', 'produced', 'produced_events', 'ch_rows', ...groups.map((g) => `lag_${g}`), ...procs.map((p) => `cpu_${p}`), ...procs.map((p) => `rss_mb_${p}`), 'machine_busy', 'other_busy'];
+  const rows = samples.map((x) =>
+    [
+      ((x.t - t0) / 1000).toFixed(1),
+      x.produced,
+      x.producedEvents,
+      x.chRows,
+      ...groups.map((g) => x.lag[g] ?? ''),
+      ...procs.map((p) => (x.cpu[p] ?? 0).toFixed(3)),
+      ...procs.map((p) => ((x.rss[p] ?? 0) / 1e6).toFixed(0)),
+      x.machineBusy.toFixed(3),
+      x.otherBusy.toFixed(3),
+    ].join(','),
+  );
+  writeFileSync(join(dir, 'samples.csv'), `${header.join(',')}\n${rows.join('\n')}\n`);
+  writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(s, null, 2)}\n`);
+  const md = renderMarkdown(s);
+  writeFileSync(join(dir, 'report.md'), md);
+  return join(dir, 'report.md');
+}
+
+export { formatNumber };
