@@ -39,8 +39,8 @@ export function runCommand(
     let stdout = '';
     let stderr = '';
     let timedOut = false;
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-20_000)));
+    child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-20_000)));
     if (opts.stdinFile && child.stdin) {
       const src = createReadStream(opts.stdinFile, { highWaterMark: 1 << 20 });
       src.pipe(child.stdin);

@@ -4,13 +4,13 @@ import { AvroCodec, createKafka, createLogger, createRegistry, loadCommonConfig 
 import { fleetFor, startFor } from '../../services/simulator/src/run.js';
 import { loadScenario } from '../../services/simulator/src/scenario.js';
 import { recordFromKafka, recordSimulation } from './recording.js';
-import { runLoadTest } from './run.js';
+import { resolveScenario, runLoadTest } from './run.js';
 
 /**
  * `npm run loadtest -- [options]`: one whole load test with a report, or
  * `npm run loadtest -- record ...` to make a recording without replaying it.
  */
-const program = new Command('loadtest').description('AMI pipeline load test: record, replay, measure, check, report').showHelpAfterError();
+const program = new Command('loadtest').description('AMI pipeline load test: record, replay, measure, check, report').showHelpAfterError().enablePositionalOptions();
 
 const int = (v: string) => {
   const n = Number(v.replace(/_/g, ''));
@@ -97,7 +97,7 @@ program
       console.log(`recorded ${m.reads} reads, ${m.events} events from ${o.fromKafka} into ${o.out} (${m.bytes} bytes) in ${Date.now() - t0} ms`);
       return;
     }
-    const scenario = loadScenario(o.scenario);
+    const scenario = loadScenario(resolveScenario(o.scenario));
     const fleet = fleetFor(scenario, { meters: o.meters, seed: o.seed, regions: o.regions?.split(',') });
     const m = await recordSimulation({ path: o.out, fleet, scenario, startMs: startFor(scenario, o.start), durationMs: o.hours * 3_600_000 });
     console.log(`recorded ${m.reads} reads, ${m.events} events (${m.lastGasps} last gasps) into ${o.out} (${m.bytes} bytes, ground truth ${m.truthFile}) in ${Date.now() - t0} ms`);

@@ -48,8 +48,8 @@ function parents(): Map<number, number> {
   return out;
 }
 
-/** A process and its descendants. */
-export function processTree(root: number, ppids: Map<number, number> = parents()): number[] {
+/** A process and its descendants, not descending into `exclude` (roots watched on their own). */
+export function processTree(root: number, ppids: Map<number, number> = parents(), exclude: ReadonlySet<number> = new Set()): number[] {
   const children = new Map<number, number[]>();
   for (const [pid, ppid] of ppids) {
     let list = children.get(ppid);
@@ -61,7 +61,7 @@ export function processTree(root: number, ppids: Map<number, number> = parents()
   while (stack.length > 0) {
     const p = stack.pop()!;
     out.push(p);
-    stack.push(...(children.get(p) ?? []));
+    for (const c of children.get(p) ?? []) if (!exclude.has(c)) stack.push(c);
   }
   return out;
 }
@@ -70,6 +70,7 @@ export function processTree(root: number, ppids: Map<number, number> = parents()
 export function sampleTrees(roots: Record<string, number | undefined>): Record<string, ProcSample> {
   const ppids = parents();
   const out: Record<string, ProcSample> = {};
+  const rootSet = new Set(Object.values(roots).filter((r): r is number => r !== undefined));
   for (const [name, root] of Object.entries(roots)) {
     if (root === undefined || !ppids.has(root)) {
       out[name] = { cpuS: 0, rssBytes: 0, pids: 0, alive: false };
@@ -77,7 +78,7 @@ export function sampleTrees(roots: Record<string, number | undefined>): Record<s
     }
     let ticks = 0;
     let rss = 0;
-    const tree = processTree(root, ppids);
+    const tree = processTree(root, ppids, rootSet);
     for (const pid of tree) {
       ticks += statOf(pid)?.cpuTicks ?? 0;
       rss += rssOf(pid);

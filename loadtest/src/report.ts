@@ -89,6 +89,7 @@ export interface LoadTestSummary {
   processes: Record<string, ProcessFigures>;
   machineBusyCores: number;
   otherBusyCores: number;
+  deadLetters?: { total: number; byReason: Record<string, number> };
   correctness: { reads?: ReadsCheck; outages?: OutageCheck; outagesInClickHouse?: number; ok: boolean; skipped: string[] };
   notes: string[];
 }
@@ -214,7 +215,7 @@ export function renderMarkdown(s: LoadTestSummary): string {
     for (const n of s.notes) L.push(`- ${n}`);
     L.push('');
   }
-  L.push('Files: `summary.json` (all figures), `samples.csv` (time series), `loader.log`, `detector.log`.');
+  L.push('Files: `summary.json` (all figures), `samples.csv` (time series), `outages.jsonl` (every outage record seen), `loader.log`, `detector.log`.');
   L.push('');
   return L.join('\n');
 }

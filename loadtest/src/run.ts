@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +38,7 @@ import {
 } from './recording.js';
 import { Replayer, type ReplayStats } from './replay.js';
 import { percentiles, writeReport, type LoadTestSummary, type ProcessFigures } from './report.js';
-import { Sampler, type OutageSeen } from './sampler.js';
+import { deadLetters, Sampler, type OutageSeen } from './sampler.js';
 
 /**
  * One load test, start to finish: record (or reuse) the scenario's traffic,
@@ -50,6 +50,13 @@ import { Sampler, type OutageSeen } from './sampler.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const AMI_CLI = join(REPO_ROOT, 'packages/cli/src/ami.ts');
+const LOADTEST_SCENARIOS = join(REPO_ROOT, 'loadtest/scenarios');
+
+/** A simulator scenario by name or path, or one of loadtest/scenarios/<name>.yaml. */
+export function resolveScenario(name: string): string {
+  const own = join(LOADTEST_SCENARIOS, `${name}.yaml`);
+  return existsSync(own) ? own : name;
+}
 
 export interface LoadTestOptions {
   scenario: string;
@@ -160,7 +167,7 @@ async function ensureRecording(
   const name = `${o.scenario.replace(/[^A-Za-z0-9_-]/g, '_')}-${fleet.size}m-${durationMs / 3_600_000}h-s${fleet.seed}-${regions}-${startMs}.avro`;
   const path = join(dir, name);
   if (recordingExists(path)) return { path, manifest: readManifest(path), reused: true };
-  const scenario = loadScenario(o.scenario);
+  const scenario = loadScenario(resolveScenario(o.scenario));
   const expectedReads = fleet.size * (durationMs / (15 * 60_000));
   bar?.start(expectedReads, 0, { phase: 'record', info: '' });
   const manifest = await recordSimulation({
@@ -252,7 +259,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
     : undefined;
 
   // ---------------------------------------------------------------- traffic
-  const scenario = loadScenario(o.scenario);
+  const scenario = loadScenario(resolveScenario(o.scenario));
   const fleet = fleetFor(scenario, { meters: o.meters, seed: o.seed, regions: o.regions });
   const startMs = startFor(scenario, o.start);
   const durationMs = (o.hours ?? 24) * 3_600_000;
@@ -485,6 +492,13 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
         ...o.tolerance,
       });
     } else skipped.push(useDetector ? 'outages (no ground truth for this recording)' : 'outages (no detector)');
+    const dlq = await deadLetters(kafka, prefix).catch((err: Error) => {
+      notes.push(`could not read the DLQ: ${err.message}`);
+      return undefined;
+    });
+    if (dlq && dlq.total > 0)
+      notes.push(`${dlq.total} records were dead-lettered by the services: ${Object.entries(dlq.byReason).map(([k, v]) => `${k}: ${v}`).join('; ')}`);
+    writeFileSync(join(reportDir, 'outages.jsonl'), sampler.outages.map((x) => JSON.stringify({ ...x.outage, received_at: x.receivedAt })).join('\n') + '\n');
     if (stats.stoppedEarly) notes.push(`replay stopped early (${stats.stoppedEarly}); correctness covers what was replayed`);
     if (!drained) notes.push('the pipeline did not drain before the deadline: figures and correctness cover what arrived');
     correctness.ok = (correctness.reads?.ok ?? true) && (correctness.outages?.ok ?? true) && drained;
@@ -526,6 +540,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
       machineBusyCores: mean((x) => x.machineBusy),
       otherBusyCores: mean((x) => x.otherBusy),
       correctness,
+      deadLetters: dlq,
       notes,
     };
     if (summary.otherBusyCores > 0.25)

@@ -170,7 +170,8 @@ export class Sampler {
   /** Lag per group: high watermark minus committed offset (nothing committed: minus the low watermark). */
   async lags(): Promise<Record<string, number>> {
     const admin = this.admin!;
-    const topics = [this.topics.reads, this.topics.events, this.topics.meters];
+    // Traffic topics only: the topology topic is read as a table by some services.
+    const topics = [this.topics.reads, this.topics.events];
     const highs = new Map<string, { high: number; low: number }>();
     for (const topic of topics) {
       for (const p of await admin.fetchTopicOffsets(topic)) highs.set(`${topic}:${p.partition}`, { high: Number(p.high), low: Number(p.low) });
@@ -247,4 +248,59 @@ export class Sampler {
     await this.outageConsumer?.disconnect().catch(() => undefined);
     await this.admin?.disconnect().catch(() => undefined);
   }
+}
+
+export interface DeadLetters {
+  total: number;
+  /** "service source-topic reason" → count. */
+  byReason: Record<string, number>;
+}
+
+/** Counts what the services sent to `<prefix>.dlq`, by service, source topic and reason (bounded read). */
+export async function deadLetters(kafka: Kafka, prefix: string, timeoutMs = 30_000): Promise<DeadLetters> {
+  const topic = topicNames(prefix).dlq;
+  const admin = kafka.admin();
+  await admin.connect();
+  const end = new Map<number, number>();
+  try {
+    if (!(await admin.listTopics()).includes(topic)) return { total: 0, byReason: {} };
+    for (const p of await admin.fetchTopicOffsets(topic)) if (Number(p.high) > Number(p.low)) end.set(p.partition, Number(p.high));
+  } finally {
+    await admin.disconnect();
+  }
+  const out: DeadLetters = { total: 0, byReason: {} };
+  if (end.size === 0) return out;
+  const consumer = kafka.consumer({ groupId: `${prefix}-loadtest-dlq-${Date.now().toString(36)}`, maxWaitTimeInMs: 200 });
+  await consumer.connect();
+  const header = (h: Record<string, unknown> | undefined, ...names: string[]) => {
+    for (const n of names) {
+      const v = h?.[n];
+      if (v !== undefined && v !== null) return Buffer.isBuffer(v) ? v.toString() : String(v);
+    }
+    return '?';
+  };
+  try {
+    let done!: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        const high = end.get(batch.partition) ?? 0;
+        for (const m of batch.messages) {
+          if (Number(m.offset) >= high) continue;
+          const h = m.headers as Record<string, unknown> | undefined;
+          const source = header(h, 'ami.source.topic', 'topic').replace(`${prefix}.`, '');
+          const key = `${header(h, 'ami.service')} ${source} ${header(h, 'ami.reason', 'reason')}`;
+          out.byReason[key] = (out.byReason[key] ?? 0) + 1;
+          out.total++;
+        }
+        if (Number(batch.lastOffset()) + 1 >= high) end.delete(batch.partition);
+        if (end.size === 0) done();
+      },
+    });
+    await Promise.race([finished, new Promise((r) => setTimeout(r, timeoutMs))]);
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
 }

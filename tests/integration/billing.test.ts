@@ -7,7 +7,12 @@ import { migrate } from '../../services/loader/src/migrate.js';
 import { loadTariffs, readTariffs } from '../../services/loader/src/tariffs.js';
 import { insertRows } from '../../services/loader/src/insert.js';
 import { TABLES } from '../../services/loader/src/tables.js';
-import { billingRows, customerUsage, refreshBilling, type UsageRow } from '../../services/loader/src/billing-store.js';
+import {
+  billingRows,
+  customerUsage,
+  refreshBilling,
+  type UsageRow,
+} from '../../services/loader/src/billing-store.js';
 import { charge, findTariff, periodUsage, type TariffRow } from '../../services/loader/src/billing.js';
 import { localMidnight } from '../../services/loader/src/timezones.js';
 
@@ -22,14 +27,35 @@ describe('billing_usage for March 2025', () => {
     await migrate(ch, db, testLogger);
     await loadTariffs(ch, db, testLogger);
     tariffs = await readTariffs(ch, db);
-    await insertRows(ch, db, TABLES.meters, METERS.map((m, i) => TABLES.meters.toRow(m, { key: m.meter_id, offset: i })!));
+    await insertRows(
+      ch,
+      db,
+      TABLES.meters,
+      METERS.map((m, i) => TABLES.meters.toRow(m, { key: m.meter_id, offset: i })!),
+    );
     // Every read twice in one batch and the whole batch again: duplicates and redelivery.
-    const rows = () => READS.flatMap((r) => [TABLES.reads.toRow({ ...r }, { key: null, offset: 0 })!, TABLES.reads.toRow({ ...r }, { key: null, offset: 0 })!]);
+    const rows = () =>
+      READS.flatMap((r) => [
+        TABLES.reads.toRow({ ...r }, { key: null, offset: 0 })!,
+        TABLES.reads.toRow({ ...r }, { key: null, offset: 0 })!,
+      ]);
     await insertRows(ch, db, TABLES.reads, rows());
     await insertRows(ch, db, TABLES.reads, rows());
     // M5 sent a last gasp at the start of its dark spell.
     await insertRows(ch, db, TABLES.events, [
-      TABLES.events.toRow({ event_id: 'E5', meter_id: 'M5', gardu_id: 'G-M5', occurred_at: ms('2025-02-28T10:30:00Z'), type: 'LAST_GASP', relay: 'CLOSED', cause: 'NONE', power_limit_va: null }, { key: null, offset: 0 })!,
+      TABLES.events.toRow(
+        {
+          event_id: 'E5',
+          meter_id: 'M5',
+          gardu_id: 'G-M5',
+          occurred_at: ms('2025-02-28T10:30:00Z'),
+          type: 'LAST_GASP',
+          relay: 'CLOSED',
+          cause: 'NONE',
+          power_limit_va: null,
+        },
+        { key: null, offset: 0 },
+      )!,
     ]);
     await refreshBilling(ch, db, '2025-03');
     await refreshBilling(ch, db, '2025-03'); // a second refresh replaces, never adds
@@ -46,7 +72,15 @@ describe('billing_usage for March 2025', () => {
     for (const r of rows) {
       const e = EXPECTED[r.meter_id]!;
       expect(
-        { start: Number(r.energy_start_wh), end: Number(r.energy_end_wh), kwh: String(r.kwh), estimated: r.estimated, minimum: r.minimum_applied, amountSen: Number(r.amount_sen), amountRp: String(r.amount_rp) },
+        {
+          start: Number(r.energy_start_wh),
+          end: Number(r.energy_end_wh),
+          kwh: String(r.kwh),
+          estimated: r.estimated,
+          minimum: r.minimum_applied,
+          amountSen: Number(r.amount_sen),
+          amountRp: String(r.amount_rp),
+        },
         r.meter_id,
       ).toEqual(e);
       expect(r.billing_period).toBe('2025-03-01');
@@ -64,11 +98,29 @@ describe('billing_usage for March 2025', () => {
   it('agrees with the pure billing module', async () => {
     const rows = await billingRows(ch, db, '2025-03');
     for (const m of METERS) {
-      const reads = READS.filter((r) => r.meter_id === m.meter_id).map((r) => ({ t: r.read_at / 1000, wh: r.energy_import_wh }));
-      const u = periodUsage(reads, localMidnight('2025-03-01', m.timezone), localMidnight('2025-04-01', m.timezone), m.installed_at / 1000, Date.now() / 1000)!;
+      const reads = READS.filter((r) => r.meter_id === m.meter_id).map((r) => ({
+        t: r.read_at / 1000,
+        wh: r.energy_import_wh,
+      }));
+      const u = periodUsage(
+        reads,
+        localMidnight('2025-03-01', m.timezone),
+        localMidnight('2025-04-01', m.timezone),
+        m.installed_at / 1000,
+        Date.now() / 1000,
+      )!;
       const c = charge(u.wh, m.daya_va, findTariff(tariffs, m.tariff, m.daya_va, '2025-03-01'), true);
       const r = rows.find((x) => x.meter_id === m.meter_id)!;
-      expect({ start: Number(r.energy_start_wh), end: Number(r.energy_end_wh), est: r.estimated, amount: Number(r.amount_sen), min: r.minimum_applied === 1 }, m.meter_id).toEqual({
+      expect(
+        {
+          start: Number(r.energy_start_wh),
+          end: Number(r.energy_end_wh),
+          est: r.estimated,
+          amount: Number(r.amount_sen),
+          min: r.minimum_applied === 1,
+        },
+        m.meter_id,
+      ).toEqual({
         start: u.startWh,
         end: u.endWh,
         est: u.estimated ? 1 : 0,
@@ -79,8 +131,15 @@ describe('billing_usage for March 2025', () => {
   });
 
   it('answers a month in progress up to the latest read, without the minimum', async () => {
-    const [row] = await customerUsage(ch, db, '511000000001', '2025-03-01', '2025-03-31', { asOfMs: ms('2025-03-20T00:00:00Z') });
-    expect(row).toMatchObject<Partial<UsageRow>>({ energy_end_wh: 1_050_000, period_complete: 0, estimated: 0, minimum_applied: 0 });
+    const [row] = await customerUsage(ch, db, '511000000001', '2025-03-01', '2025-03-31', {
+      asOfMs: ms('2025-03-20T00:00:00Z'),
+    });
+    expect(row).toMatchObject<Partial<UsageRow>>({
+      energy_end_wh: 1_050_000,
+      period_complete: 0,
+      estimated: 0,
+      minimum_applied: 0,
+    });
     expect(String(row!.kwh)).toBe('49.5');
   });
 
@@ -98,7 +157,12 @@ describe('billing_usage for March 2025', () => {
       query: `SELECT meter_id, toString(gap_start) AS gap_start, missing_reads, reason FROM ${sqlIdent(db)}.read_gaps WHERE meter_id IN ('M2', 'M5', 'M6') ORDER BY meter_id, gap_start`,
       format: 'JSONEachRow',
     });
-    const gaps = await rs.json<{ meter_id: string; gap_start: string; missing_reads: number; reason: string }>();
+    const gaps = await rs.json<{
+      meter_id: string;
+      gap_start: string;
+      missing_reads: number;
+      reason: string;
+    }>();
     expect(gaps).toEqual(
       expect.arrayContaining([
         { meter_id: 'M2', gap_start: '2025-02-28 16:00:00', missing_reads: 2, reason: 'DATA_GAP' },

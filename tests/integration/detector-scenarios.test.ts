@@ -74,10 +74,14 @@ describe('detector scored against the simulator ground truth', () => {
     detector = await startDetector(cfg, testLogger, (code) => {
       throw new Error(`detector exit ${code}`);
     });
-    // Replayed as fast as possible; done once event time passed the scenario's end.
-    await eventually(() => (detector!.watermark() >= summary.end + 30 * 60_000 ? true : undefined), { what: 'watermark past the end', timeoutMs: 300_000 });
+    // Replayed as fast as possible; done once event time reached the scenario's last reads.
+    const done = summary.end - 15 * 60_000;
+    await eventually(() => (detector!.watermark() >= done ? true : undefined), { what: 'watermark at the end', timeoutMs: 300_000 });
+    const d = detector;
+    await eventually(() => (outageLog.length >= d.stats.outages && momentLog.length >= d.stats.momentary ? true : undefined), { what: 'every record read back' });
+    if (process.env.DEBUG_DETECTOR) console.log(JSON.stringify({ topo: d.topology.size, stats: d.stats, w: new Date(d.watermark()).toISOString(), truth: interruptions, outages: outageLog.slice(0, 5), moments: momentLog.slice(0, 3) }, null, 1));
     const latest = [...new Map(outageLog.map((o) => [o.outage_id, o])).values()];
-    const sustained = interruptions.filter((t) => !t.momentary && t.end <= summary.end);
+    const sustained = interruptions.filter((t) => !t.momentary && t.end <= done - 30 * 60_000);
     const s = score(latest, sustained);
     expect({ missed: s.missed.map((t) => `${t.scope} ${t.gardu_id ?? t.feeder_id ?? t.region} ${new Date(t.start).toISOString()}`), extra: s.extra.map((o) => `${o.scope} ${o.gardu_id ?? o.feeder_id} ${o.meter_ids.join(',')} ${new Date(o.started_at).toISOString()}`) }).toEqual({ missed: [], extra: [] });
     expect([s.precision, s.recall]).toEqual([1, 1]);

@@ -13,9 +13,23 @@ import { METERS, READS, ms } from '../../services/loader/test/fixtures.js';
 import { kafkaFixtures } from '../../services/loader/test/kafka-fixtures.js';
 
 const OUTAGE: Outage = {
-  outage_id: 'O1', scope: 'GARDU', status: 'RESTORED', region: 'BALI', ulp: 'ULP-DENPASAR', feeder_id: 'F1', gardu_id: 'G-M1', meter_ids: [], parent_outage_id: null,
-  started_at: ms('2025-03-05T02:00:00Z'), confirmed_at: ms('2025-03-05T02:01:00Z'), restored_at: ms('2025-03-05T02:30:00Z'),
-  customers_affected: 1, customers_total: 2, last_gasps: 1, tusbung_excluded: 0, emitted_at: ms('2025-03-05T02:31:00Z'),
+  outage_id: 'O1',
+  scope: 'GARDU',
+  status: 'RESTORED',
+  region: 'BALI',
+  ulp: 'ULP-DENPASAR',
+  feeder_id: 'F1',
+  gardu_id: 'G-M1',
+  meter_ids: [],
+  parent_outage_id: null,
+  started_at: ms('2025-03-05T02:00:00Z'),
+  confirmed_at: ms('2025-03-05T02:01:00Z'),
+  restored_at: ms('2025-03-05T02:30:00Z'),
+  customers_affected: 1,
+  customers_total: 2,
+  last_gasps: 1,
+  tusbung_excluded: 0,
+  emitted_at: ms('2025-03-05T02:31:00Z'),
 };
 
 /** Every aggregate analysts and billing see, as comparable text (computed_at differs by design). */
@@ -68,7 +82,16 @@ describe('loader killed between insert and commit', () => {
   let ch: ClickHouseClient;
   let kafka: Kafka;
   const config = (db: string, group: string, extra: Record<string, string> = {}): LoaderConfig =>
-    loadLoaderConfig({ ...process.env, AMI_TOPIC_PREFIX: common.AMI_TOPIC_PREFIX, CLICKHOUSE_DB: db, LOADER_GROUP_ID: group, LOADER_BILLING_REFRESH_S: '0', LOADER_SESSION_TIMEOUT_MS: '6000', LOG_LEVEL: 'warn', ...extra });
+    loadLoaderConfig({
+      ...process.env,
+      AMI_TOPIC_PREFIX: common.AMI_TOPIC_PREFIX,
+      CLICKHOUSE_DB: db,
+      LOADER_GROUP_ID: group,
+      LOADER_BILLING_REFRESH_S: '0',
+      LOADER_SESSION_TIMEOUT_MS: '6000',
+      LOG_LEVEL: 'warn',
+      ...extra,
+    });
 
   beforeAll(async () => {
     ch = createClickHouse(common);
@@ -81,9 +104,26 @@ describe('loader killed between insert and commit', () => {
     const meter = await k.encoder('MeterProfile', names.meters);
     const read = await k.encoder('MeterRead', names.reads);
     const outage = await k.encoder('Outage', names.outages);
-    await k.send(names.meters, METERS.map((m) => ({ key: m.meter_id, value: meter(m) })));
-    await k.send(names.reads, READS.map((r) => ({ key: r.gardu_id, value: read(r) })));
-    await k.send(names.outages, [{ key: 'O1', value: outage({ ...OUTAGE, status: 'OPEN', restored_at: null, emitted_at: ms('2025-03-05T02:02:00Z') }) }, { key: 'O1', value: outage(OUTAGE) }]);
+    await k.send(
+      names.meters,
+      METERS.map((m) => ({ key: m.meter_id, value: meter(m) })),
+    );
+    await k.send(
+      names.reads,
+      READS.map((r) => ({ key: r.gardu_id, value: read(r) })),
+    );
+    await k.send(names.outages, [
+      {
+        key: 'O1',
+        value: outage({
+          ...OUTAGE,
+          status: 'OPEN',
+          restored_at: null,
+          emitted_at: ms('2025-03-05T02:02:00Z'),
+        }),
+      },
+      { key: 'O1', value: outage(OUTAGE) },
+    ]);
     await k.close();
   });
 
@@ -95,7 +135,10 @@ describe('loader killed between insert and commit', () => {
   async function loadAll(cfg: LoaderConfig): Promise<void> {
     const loader = await startLoader(cfg, testLogger);
     const total = await endOffsets(kafka, topics);
-    await eventually(async () => ((await committed(kafka, cfg.LOADER_GROUP_ID, topics)) === total ? true : undefined), { timeoutMs: 90_000, what: 'all offsets committed' });
+    await eventually(
+      async () => ((await committed(kafka, cfg.LOADER_GROUP_ID, topics)) === total ? true : undefined),
+      { timeoutMs: 90_000, what: 'all offsets committed' },
+    );
     await loader.stop();
     await refreshBilling(ch, cfg.CLICKHOUSE_DB, '2025-03');
   }
@@ -105,12 +148,23 @@ describe('loader killed between insert and commit', () => {
 
     const group = uniqueName('crash');
     const crashed = spawn('npx', ['tsx', 'packages/cli/src/ami.ts', 'loader', 'run'], {
-      env: { ...process.env, ...Object.fromEntries(Object.entries(config(crashDb, group, { LOADER_FAULT_EXIT_AFTER_INSERT: 'true' })).map(([k, v]) => [k, String(v)])) },
+      env: {
+        ...process.env,
+        ...Object.fromEntries(
+          Object.entries(config(crashDb, group, { LOADER_FAULT_EXIT_AFTER_INSERT: 'true' })).map(([k, v]) => [
+            k,
+            String(v),
+          ]),
+        ),
+      },
       stdio: 'ignore',
     });
     const code = await new Promise<number | null>((resolve) => crashed.on('exit', resolve));
     expect(code).toBe(3);
-    const rs = await ch.query({ query: `SELECT (SELECT count() FROM ${sqlIdent(crashDb)}.reads) + (SELECT count() FROM ${sqlIdent(crashDb)}.meters) + (SELECT count() FROM ${sqlIdent(crashDb)}.outages) AS n`, format: 'JSONEachRow' });
+    const rs = await ch.query({
+      query: `SELECT (SELECT count() FROM ${sqlIdent(crashDb)}.reads) + (SELECT count() FROM ${sqlIdent(crashDb)}.meters) + (SELECT count() FROM ${sqlIdent(crashDb)}.outages) AS n`,
+      format: 'JSONEachRow',
+    });
     expect(Number((await rs.json<{ n: number }>())[0]!.n)).toBeGreaterThan(0); // inserted...
     expect(await committed(kafka, group, topics)).toBe(0); // ...but not committed
 

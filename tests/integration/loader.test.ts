@@ -11,15 +11,41 @@ import { billingRows, refreshBilling } from '../../services/loader/src/billing-s
 import { EXPECTED, METERS, READS, ms } from '../../services/loader/test/fixtures.js';
 import { kafkaFixtures } from '../../services/loader/test/kafka-fixtures.js';
 
-const EVENT: MeterEvent = { event_id: 'E1', meter_id: 'M1', gardu_id: 'G-M1', occurred_at: ms('2025-03-05T02:00:00Z'), type: 'LAST_GASP', relay: 'CLOSED', cause: 'NONE', power_limit_va: null };
+const EVENT: MeterEvent = {
+  event_id: 'E1',
+  meter_id: 'M1',
+  gardu_id: 'G-M1',
+  occurred_at: ms('2025-03-05T02:00:00Z'),
+  type: 'LAST_GASP',
+  relay: 'CLOSED',
+  cause: 'NONE',
+  power_limit_va: null,
+};
 const OUTAGE: Outage = {
-  outage_id: 'O1', scope: 'GARDU', status: 'RESTORED', region: 'BALI', ulp: 'ULP-DENPASAR', feeder_id: 'F1', gardu_id: 'G-M1', meter_ids: [], parent_outage_id: null,
-  started_at: ms('2025-03-05T02:00:00Z'), confirmed_at: ms('2025-03-05T02:01:00Z'), restored_at: ms('2025-03-05T02:30:00Z'),
-  customers_affected: 1, customers_total: 1, last_gasps: 1, tusbung_excluded: 0, emitted_at: ms('2025-03-05T02:31:00Z'),
+  outage_id: 'O1',
+  scope: 'GARDU',
+  status: 'RESTORED',
+  region: 'BALI',
+  ulp: 'ULP-DENPASAR',
+  feeder_id: 'F1',
+  gardu_id: 'G-M1',
+  meter_ids: [],
+  parent_outage_id: null,
+  started_at: ms('2025-03-05T02:00:00Z'),
+  confirmed_at: ms('2025-03-05T02:01:00Z'),
+  restored_at: ms('2025-03-05T02:30:00Z'),
+  customers_affected: 1,
+  customers_total: 1,
+  last_gasps: 1,
+  tusbung_excluded: 0,
+  emitted_at: ms('2025-03-05T02:31:00Z'),
 };
 
 async function count(ch: ClickHouseClient, db: string, table: string): Promise<number> {
-  const rs = await ch.query({ query: `SELECT count() AS n FROM ${sqlIdent(db)}.${sqlIdent(table)} FINAL`, format: 'JSONEachRow' });
+  const rs = await ch.query({
+    query: `SELECT count() AS n FROM ${sqlIdent(db)}.${sqlIdent(table)} FINAL`,
+    format: 'JSONEachRow',
+  });
   return Number((await rs.json<{ n: number }>())[0]!.n);
 }
 
@@ -30,10 +56,17 @@ describe('loader: Kafka → ClickHouse', () => {
   let ch: ClickHouseClient;
   let kafka: Kafka;
   let loader: RunningLoader | undefined;
-  let dlq: { headers: Record<string, string> }[] = [];
+  const dlq: { headers: Record<string, string> }[] = [];
 
   beforeAll(async () => {
-    cfg = loadLoaderConfig({ ...process.env, AMI_TOPIC_PREFIX: common.AMI_TOPIC_PREFIX, CLICKHOUSE_DB: db, LOADER_GROUP_ID: uniqueName('loader'), LOADER_BILLING_REFRESH_S: '0', LOG_LEVEL: 'warn' });
+    cfg = loadLoaderConfig({
+      ...process.env,
+      AMI_TOPIC_PREFIX: common.AMI_TOPIC_PREFIX,
+      CLICKHOUSE_DB: db,
+      LOADER_GROUP_ID: uniqueName('loader'),
+      LOADER_BILLING_REFRESH_S: '0',
+      LOG_LEVEL: 'warn',
+    });
     ch = createClickHouse(cfg);
     await migrate(ch, db, testLogger);
     await loadTariffs(ch, db, testLogger);
@@ -49,13 +82,27 @@ describe('loader: Kafka → ClickHouse', () => {
     ]);
     // Every read twice (a producer retry), plus two undecodable messages.
     await k.send(k.names.reads, [
-      ...READS.flatMap((r) => [{ key: r.gardu_id, value: read(r) }, { key: r.gardu_id, value: read(r) }]),
+      ...READS.flatMap((r) => [
+        { key: r.gardu_id, value: read(r) },
+        { key: r.gardu_id, value: read(r) },
+      ]),
       { key: 'G-M1', value: Buffer.from('not avro at all') },
       { key: 'G-M1', value: frame(read(READS[0]!).readInt32BE(1), Buffer.from([0xff, 0xff])) },
     ]);
-    await k.send(k.names.events, [{ key: 'G-M1', value: event(EVENT) }, { key: 'G-M1', value: event(EVENT) }]);
+    await k.send(k.names.events, [
+      { key: 'G-M1', value: event(EVENT) },
+      { key: 'G-M1', value: event(EVENT) },
+    ]);
     await k.send(k.names.outages, [
-      { key: 'O1', value: outage({ ...OUTAGE, status: 'OPEN', restored_at: null, emitted_at: ms('2025-03-05T02:02:00Z') }) },
+      {
+        key: 'O1',
+        value: outage({
+          ...OUTAGE,
+          status: 'OPEN',
+          restored_at: null,
+          emitted_at: ms('2025-03-05T02:02:00Z'),
+        }),
+      },
       { key: 'O1', value: outage(OUTAGE) },
     ]);
     await k.close();
@@ -65,7 +112,9 @@ describe('loader: Kafka → ClickHouse', () => {
     await consumer.subscribe({ topic: k.names.dlq, fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ message }) => {
-        dlq.push({ headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([h, v]) => [h, String(v)])) });
+        dlq.push({
+          headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([h, v]) => [h, String(v)])),
+        });
       },
     });
     loader = await startLoader(cfg, testLogger);
@@ -79,11 +128,22 @@ describe('loader: Kafka → ClickHouse', () => {
   });
 
   it('loads every table, duplicates collapsed (outages: one row per outage after FINAL)', async () => {
-    await eventually(async () => ((await count(ch, db, 'reads')) === READS.length ? true : undefined), { what: 'reads loaded' });
-    await eventually(async () => ((await count(ch, db, 'meters')) === METERS.length ? true : undefined), { what: 'meters loaded' });
-    await eventually(async () => ((await count(ch, db, 'events')) === 1 ? true : undefined), { what: 'events loaded' });
-    await eventually(async () => ((await count(ch, db, 'outages')) === 1 ? true : undefined), { what: 'outages loaded' });
-    const rs = await ch.query({ query: `SELECT status FROM ${sqlIdent(db)}.outages_latest`, format: 'JSONEachRow' });
+    await eventually(async () => ((await count(ch, db, 'reads')) === READS.length ? true : undefined), {
+      what: 'reads loaded',
+    });
+    await eventually(async () => ((await count(ch, db, 'meters')) === METERS.length ? true : undefined), {
+      what: 'meters loaded',
+    });
+    await eventually(async () => ((await count(ch, db, 'events')) === 1 ? true : undefined), {
+      what: 'events loaded',
+    });
+    await eventually(async () => ((await count(ch, db, 'outages')) === 1 ? true : undefined), {
+      what: 'outages loaded',
+    });
+    const rs = await ch.query({
+      query: `SELECT status FROM ${sqlIdent(db)}.outages_latest`,
+      format: 'JSONEachRow',
+    });
     expect(await rs.json()).toEqual([{ status: 'RESTORED' }]);
   });
 
@@ -91,13 +151,18 @@ describe('loader: Kafka → ClickHouse', () => {
     const got = await eventually(() => (dlq.length >= 3 ? dlq : undefined), { what: 'three DLQ records' });
     const reasons = got.map((d) => d.headers.reason).sort();
     expect(reasons).toEqual(['bad-magic-byte', 'schema-mismatch', 'unsupported-timezone']);
-    for (const d of got) expect(Object.keys(d.headers)).toEqual(expect.arrayContaining(['topic', 'partition', 'offset', 'reason']));
+    for (const d of got)
+      expect(Object.keys(d.headers)).toEqual(
+        expect.arrayContaining(['topic', 'partition', 'offset', 'reason']),
+      );
   });
 
   it('bills from what the loader wrote exactly as by hand', async () => {
     await eventually(async () => ((await count(ch, db, 'reads')) === READS.length ? true : undefined));
     await refreshBilling(ch, db, '2025-03');
     const rows = await billingRows(ch, db, '2025-03');
-    expect(Object.fromEntries(rows.map((r) => [r.meter_id, Number(r.amount_sen)]))).toEqual(Object.fromEntries(Object.entries(EXPECTED).map(([id, e]) => [id, e.amountSen])));
+    expect(Object.fromEntries(rows.map((r) => [r.meter_id, Number(r.amount_sen)]))).toEqual(
+      Object.fromEntries(Object.entries(EXPECTED).map(([id, e]) => [id, e.amountSen])),
+    );
   });
 });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
@@ -55,6 +56,21 @@ async function waitForGroup(admin: Admin, groupId: string, topics: string[], wha
     if (Date.now() > deadline) throw new Error(`${what} did not catch up within 3 minutes (lag ${lag})`);
     await sleep(500);
   }
+}
+
+/** The local billing months (WIB and WITA) that the simulated span touches. */
+function billingPeriodsOf(truthFile: string): string[] {
+  const summary = readFileSync(truthFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { kind: string; start?: number; end?: number })
+    .find((l) => l.kind === 'summary');
+  if (!summary?.start || !summary.end) throw new Error(`no summary line in ${truthFile}`);
+  const periods = new Set<string>();
+  for (const tz of ['Asia/Jakarta', 'Asia/Makassar'])
+    for (const t of [summary.start, summary.end - 1])
+      periods.add(new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit' }).format(t).slice(0, 7));
+  return [...periods].sort();
 }
 
 /** Print outages as they open and close, and tusbung customers apart, live from Kafka. */
@@ -154,7 +170,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     const topics = topicNames(prefix);
     await waitForGroup(admin, env.DETECTOR_GROUP_ID, [topics.reads, topics.events], 'detector');
     await waitForGroup(admin, env.LOADER_GROUP_ID, [topics.reads, topics.events, topics.outages], 'loader');
-    await once('billing', ['billing', 'refresh']);
+    for (const period of billingPeriodsOf(truth)) await once('billing', ['billing', 'refresh', '--period', period]);
     await printClickHouseSummary(cfg);
     say(`\nGround truth of the simulation: ${truth}`);
     say(`Dashboard and call centre: AMI_TOPIC_PREFIX=${prefix} npx ami web   (then http://127.0.0.1:8080)`);

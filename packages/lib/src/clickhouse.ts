@@ -15,7 +15,9 @@ export function createClickHouse(
     username: cfg.CLICKHOUSE_USER,
     password: cfg.CLICKHOUSE_PASSWORD,
     database,
-    keep_alive: { enabled: true, idle_socket_ttl: 2000 },
+    // A busy event loop (the loader decoding a big batch) can outlive the TTL check:
+    // destroy stale sockets before reuse instead of risking a hang-up.
+    keep_alive: { enabled: true, idle_socket_ttl: 2000, eagerly_destroy_stale_sockets: true },
     request_timeout: 120_000,
     clickhouse_settings: {
       // Without this, UInt64 come back as strings; our counts fit in a double.

@@ -196,6 +196,8 @@ async function main(): Promise<void> {
   const gaspsAccounted = sumLatest(outages, 'GARDU', (o) => o.last_gasps);
 
   ms = await produce(producer, topics.events, stormMeters, (i) => event(i, 'POWER_RESTORE', clockAt + 60_000 + (i % 10_000)), (r) => r.gardu_id, enc.event);
+  // As a live fleet does, later traffic moves event time past the restores.
+  await produce(producer, topics.events, 1, () => event(METERS - 1, 'POWER_LIMIT_CHANGED', clockAt + 70_000 + LATENESS + 1000), (r) => r.gardu_id, enc.event);
   const lastRestoreMsg = Date.now();
   const restored = await until(() => outages.filter((o) => o.status === 'RESTORED' && o.scope === 'GARDU').length >= STORM_GARDU, 600_000);
   const lastRestored = Math.max(...outages.filter((o) => o.status === 'RESTORED').map((o) => o.emitted_at));
@@ -210,7 +212,7 @@ async function main(): Promise<void> {
   console.log(`  gardu outages OPEN ${opened ? STORM_GARDU : 'NOT ALL'}; last gasps accounted ${gaspsAccounted.toLocaleString()} / ${STORM_GASPS.toLocaleString()}`);
   console.log(`  FEEDER outages: ${new Set(outages.filter((o) => o.scope === 'FEEDER').map((o) => o.outage_id)).size}`);
   console.log(`  last message (past the confirmation delay) -> last OPEN record:   ${((lastOpen - lastOpenMsg) / 1000).toFixed(2)} s (goal <= 5 s)`);
-  console.log(`  last restore message -> last RESTORED record:                    ${((lastRestored - lastRestoreMsg) / 1000).toFixed(2)} s (restores ${restored ? 'all' : 'NOT ALL'} seen)`);
+  console.log(`  last message (past the restores) -> last RESTORED record:       ${((lastRestored - lastRestoreMsg) / 1000).toFixed(2)} s (restores ${restored ? 'all' : 'NOT ALL'} seen)`);
   console.log(`  restores produced in ${(ms / 1000).toFixed(1)} s`);
   console.log(`peak memory of the detector: ${peak} MiB (goal < 2048 MiB)`);
 

@@ -119,7 +119,8 @@ export class EventTimeGate<V> {
     let w = (allCaughtUp ? max : min) - this.cfg.allowedLatenessMs;
     const idleFor = nowWall - this.lastArrivalWall;
     if (allCaughtUp && this.cfg.idleAdvanceMs > 0 && idleFor >= this.cfg.idleAdvanceMs && Number.isFinite(max)) {
-      w = Math.max(w, max + idleFor - this.cfg.idleAdvanceMs);
+      // Quiet inputs: event time goes on at wall-clock speed, the lateness still honoured.
+      w = Math.max(w, max - this.cfg.allowedLatenessMs + idleFor - this.cfg.idleAdvanceMs);
     }
     return Math.max(this.released, w);
   }

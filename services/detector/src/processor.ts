@@ -53,7 +53,7 @@ export interface DetectorStats {
 export interface DetectorHandle {
   stats: DetectorStats;
   topology: Topology;
-  /** Event time up to which everything was applied. */
+  /** Event time up to which everything was applied and committed. */
   watermark(): number;
   stop(): Promise<void>;
 }
@@ -168,6 +168,7 @@ class Edge {
   private readonly committed = new Map<string, number>();
   private readonly savedMeta = new Map<string, string>();
   private lastPrune = 0;
+  private committedUpTo = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly cfg: DetectorConfig,
@@ -218,8 +219,9 @@ class Edge {
     });
   }
 
+  /** Event time up to which outputs are committed. */
   get watermark(): number {
-    return this.gate.watermark;
+    return this.committedUpTo;
   }
 
   async idle(): Promise<void> {
@@ -279,7 +281,10 @@ class Edge {
     }
     const messages = [...this.encode(out), ...this.pendingDlq, ...this.stateRecords()];
     const offsets = this.offsetsToCommit();
-    if (messages.length === 0 && offsets.length === 0) return;
+    if (messages.length === 0 && offsets.length === 0) {
+      this.committedUpTo = w;
+      return;
+    }
     try {
       const tx = await this.producer.transaction();
       try {
@@ -300,6 +305,7 @@ class Edge {
     this.pendingDlq = [];
     for (const t of offsets) for (const p of t.partitions) this.committed.set(`${t.topic}:${p.partition}`, Number(p.offset));
     this.count(out);
+    this.committedUpTo = w;
   }
 
   private apply(h: Held<Source>, out: Emission[]): void {

@@ -82,6 +82,8 @@ interface Timer {
 export interface DetectorState {
   gardus: Map<string, GarduState>;
   feeders: Map<string, FeederOutage>;
+  /** Feeder-wide momentaries recently recorded (feeder -> id and start), so each is recorded once. */
+  feederMomentaries: Map<string, { outageId: string; startedAt: number }>;
   timers: Timer[];
   /** Gardu whose state changed since the edge last saved it. */
   dirty: Set<string>;
@@ -93,7 +95,7 @@ export interface RulesContext {
 }
 
 export function newDetectorState(): DetectorState {
-  return { gardus: new Map(), feeders: new Map(), timers: [], dirty: new Set() };
+  return { gardus: new Map(), feeders: new Map(), feederMomentaries: new Map(), timers: [], dirty: new Set() };
 }
 
 // ---------------------------------------------------------------- inputs
@@ -293,7 +295,10 @@ function decide(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incide
 function finishGardu(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, now: number, out: Emission[]): void {
   inc.scope = 'GARDU';
   inc.outageId = garduOutageId(g.garduId, inc.startedAt);
-  if (inc.supplyBackAt !== null && isMomentary(ctx, inc, inc.supplyBackAt)) return momentary(ctx, st, g, inc, inc.supplyBackAt, out);
+  if (inc.supplyBackAt !== null && isMomentary(ctx, inc, inc.supplyBackAt)) {
+    inc.parentId = feederMomentary(ctx, st, g, inc, inc.supplyBackAt, now, out);
+    return momentary(ctx, st, g, inc, inc.supplyBackAt, out);
+  }
   const joined = rollUpToFeeder(ctx, st, g, inc, now);
   confirm(ctx, st, g, inc, now, out);
   for (const [og, oi] of joined) publish(ctx, st, og, oi, 'UPDATED', out);
@@ -398,6 +403,53 @@ function rollUpToFeeder(ctx: RulesContext, st: DetectorState, g: GarduState, inc
   const joined = group.filter(([, oi]) => oi.phase === 'open');
   for (const [, oi] of joined) oi.parentId = feeder.outageId;
   return joined;
+}
+
+/**
+ * A momentary of several gardu of one feeder is one FEEDER momentary (the same
+ * roll-up rule as sustained outages); the gardu records name it as parent.
+ */
+function feederMomentary(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, backAt: number, now: number, out: Emission[]): string | null {
+  const place = placeOf(ctx, g.garduId);
+  const win = ctx.cfg.FEEDER_WINDOW_MS;
+  const known = st.feederMomentaries.get(place.feederId);
+  if (known && Math.abs(known.startedAt - inc.startedAt) <= win) return known.outageId;
+  const group = [...ctx.topo.feederGardus(place.feederId)].filter((other) => {
+    if (other === g.garduId) return true;
+    const og = st.gardus.get(other);
+    return og?.incidents.some((i) => Math.abs(i.startedAt - inc.startedAt) <= win && joinsFeeder(ctx, og, i, now)) ?? false;
+  });
+  const total = ctx.topo.feederGardus(place.feederId).size;
+  if (group.length < ctx.cfg.FEEDER_MIN_GARDU || group.length / total < ctx.cfg.FEEDER_GARDU_SHARE) return null;
+  const startedAt = Math.min(inc.startedAt, ...group.flatMap((id) => st.gardus.get(id)?.incidents.map((i) => i.startedAt) ?? []).filter((t) => Math.abs(t - inc.startedAt) <= win));
+  const outageId = `FEEDER-${place.feederId}-${startedAt}`;
+  st.feederMomentaries.set(place.feederId, { outageId, startedAt });
+  let customersTotal = 0;
+  for (const id of ctx.topo.feederGardus(place.feederId)) customersTotal += ctx.topo.garduMeters(id).size;
+  let affected = 0;
+  for (const id of group) affected += ctx.topo.garduMeters(id).size;
+  out.push({
+    to: 'momentary',
+    record: {
+      outage_id: outageId,
+      scope: 'FEEDER',
+      status: 'RESTORED',
+      region: place.region,
+      ulp: place.ulp,
+      feeder_id: place.feederId,
+      gardu_id: null,
+      meter_ids: [],
+      parent_outage_id: null,
+      started_at: startedAt,
+      confirmed_at: backAt,
+      restored_at: backAt,
+      customers_affected: affected,
+      customers_total: customersTotal,
+      last_gasps: group.reduce((s, id) => s + Object.keys(st.gardus.get(id)?.incidents.find((i) => Math.abs(i.startedAt - inc.startedAt) <= win)?.gasps ?? {}).length, 0),
+      tusbung_excluded: 0,
+    },
+  });
+  return outageId;
 }
 
 function joinsFeeder(ctx: RulesContext, g: GarduState, i: Incident, now: number): boolean {

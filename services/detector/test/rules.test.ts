@@ -294,3 +294,16 @@ describe('idempotence and recovery', () => {
 function time(i: { kind: string; value: { occurred_at?: number; read_at?: number } }): number {
   return i.value.occurred_at ?? i.value.read_at!;
 }
+
+describe('feeder momentaries', () => {
+  it('a blink of a whole feeder is one FEEDER momentary with the gardu as children', () => {
+    const specs = ['A', 'B', 'C', 'D'].map((id) => ({ id, meters: 20, feeder: 'F9' }));
+    const inputs = specs.flatMap((s, i) => [...gasps(s.id, range(0, 20), T0 + i * 300), ...restores(s.id, [0, 1], T0 + 20_000 + i * 300)]);
+    const w = new World(specs).feed(inputs).until(T0 + 2 * DELAY);
+    const top = w.momentaries().filter((m) => m.parent_outage_id === null);
+    expect(top).toHaveLength(1);
+    expect(top[0]).toMatchObject({ scope: 'FEEDER', feeder_id: 'F9', started_at: T0, customers_total: 80 });
+    expect(w.momentaries().filter((m) => m.scope === 'GARDU').every((m) => m.parent_outage_id === top[0]!.outage_id)).toBe(true);
+    expect(w.outages()).toEqual([]);
+  });
+});

@@ -12,7 +12,16 @@ import { closeSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createClickHouse, createKafka, createLogger, ensureTopics, sqlIdent, sqlNumber, topicNames, type MeterRead } from '@ami/lib';
+import {
+  createClickHouse,
+  createKafka,
+  createLogger,
+  ensureTopics,
+  sqlIdent,
+  sqlNumber,
+  topicNames,
+  type MeterRead,
+} from '@ami/lib';
 import { loadLoaderConfig } from '../src/config.js';
 import { migrate } from '../src/migrate.js';
 import { loadTariffs } from '../src/tariffs.js';
@@ -30,12 +39,27 @@ const PARTITIONS = 6;
 
 const logger = createLogger('bench', process.env.LOG_LEVEL ?? 'warn');
 const suffix = `${Date.now().toString(36)}`;
-const cfg = loadLoaderConfig({ ...process.env, AMI_TOPIC_PREFIX: `bench_${suffix}`, CLICKHOUSE_DB: `bench_loader_${suffix}`, LOADER_GROUP_ID: `bench_${suffix}`, LOADER_BILLING_REFRESH_S: '0', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
+const cfg = loadLoaderConfig({
+  ...process.env,
+  AMI_TOPIC_PREFIX: `bench_${suffix}`,
+  CLICKHOUSE_DB: `bench_loader_${suffix}`,
+  LOADER_GROUP_ID: `bench_${suffix}`,
+  LOADER_BILLING_REFRESH_S: '0',
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+});
 const nativeDb = `bench_native_${suffix}`;
 const billingDb = `bench_billing_${suffix}`;
 const ch = createClickHouse(cfg);
 const chHost = new URL(cfg.CLICKHOUSE_URL).hostname;
-const clientArgs = ['--host', chHost, '--port', process.env.CLICKHOUSE_TCP_PORT ?? '9000', '--user', cfg.CLICKHOUSE_USER, ...(cfg.CLICKHOUSE_PASSWORD ? ['--password', cfg.CLICKHOUSE_PASSWORD] : [])];
+const clientArgs = [
+  '--host',
+  chHost,
+  '--port',
+  process.env.CLICKHOUSE_TCP_PORT ?? '9000',
+  '--user',
+  cfg.CLICKHOUSE_USER,
+  ...(cfg.CLICKHOUSE_PASSWORD ? ['--password', cfg.CLICKHOUSE_PASSWORD] : []),
+];
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const secs = (ms: number) => (ms / 1000).toFixed(2);
@@ -82,7 +106,9 @@ async function produceReads(): Promise<void> {
   }
   await Promise.all(inFlight);
   await k.close();
-  console.log(`produced ${fmt(READS)} reads to ${k.names.reads} in ${secs(Date.now() - t0)} s (not measured)`);
+  console.log(
+    `produced ${fmt(READS)} reads to ${k.names.reads} in ${secs(Date.now() - t0)} s (not measured)`,
+  );
 }
 
 /** Runs the loader until every read is in ClickHouse; sustained rate between 10% and 100% of rows. */
@@ -98,7 +124,9 @@ async function benchLoader(): Promise<{ rate: number; wall: number }> {
   const inserts = loader.sink.inserts;
   await loader.stop();
   const rate = (READS * 0.9) / ((t100 - t10) / 1000);
-  console.log(`loader: ${fmt(READS)} reads in ${secs(t100 - t0)} s wall (group join included), ${inserts} inserts, sustained ${fmt(rate)} reads/s`);
+  console.log(
+    `loader: ${fmt(READS)} reads in ${secs(t100 - t0)} s wall (group join included), ${inserts} inserts, sustained ${fmt(rate)} reads/s`,
+  );
   return { rate, wall: READS / ((t100 - t0) / 1000) };
 }
 
@@ -109,16 +137,26 @@ async function benchNative(): Promise<number> {
   const file = join(dir, 'reads.native');
   try {
     const out = openSync(file, 'w');
-    execFileSync('clickhouse-client', [...clientArgs, '--query', `SELECT * FROM ${sqlIdent(cfg.CLICKHOUSE_DB)}.reads FORMAT Native`], { stdio: ['ignore', out, 'inherit'] });
+    execFileSync(
+      'clickhouse-client',
+      [...clientArgs, '--query', `SELECT * FROM ${sqlIdent(cfg.CLICKHOUSE_DB)}.reads FORMAT Native`],
+      { stdio: ['ignore', out, 'inherit'] },
+    );
     closeSync(out);
     const input = openSync(file, 'r');
     const t0 = Date.now();
-    const res = spawnSync('clickhouse-client', [...clientArgs, '--query', `INSERT INTO ${sqlIdent(nativeDb)}.reads FORMAT Native`], { stdio: [input, 'inherit', 'inherit'] });
+    const res = spawnSync(
+      'clickhouse-client',
+      [...clientArgs, '--query', `INSERT INTO ${sqlIdent(nativeDb)}.reads FORMAT Native`],
+      { stdio: [input, 'inherit', 'inherit'] },
+    );
     const ms = Date.now() - t0;
     closeSync(input);
     if (res.status !== 0) throw new Error('clickhouse-client insert failed');
     const rate = READS / (ms / 1000);
-    console.log(`clickhouse-client Native: ${fmt(READS)} reads (${(statSync(file).size / 1e6).toFixed(0)} MB) in ${secs(ms)} s, ${fmt(rate)} reads/s`);
+    console.log(
+      `clickhouse-client Native: ${fmt(READS)} reads (${(statSync(file).size / 1e6).toFixed(0)} MB) in ${secs(ms)} s, ${fmt(rate)} reads/s`,
+    );
     return rate;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -141,7 +179,8 @@ async function seedBilling(): Promise<void> {
   const from = Date.UTC(2025, 1, 27) / 1000;
   const steps = Math.floor((Date.UTC(2025, 3, 2) / 1000 - from) / BILLING_INTERVAL_S);
   const t0 = Date.now();
-  const chunkMeters = Math.max(1, Math.floor(20_000_000 / steps));
+  // Chunks of about 4M rows keep each INSERT well inside the client request timeout.
+  const chunkMeters = Math.max(1, Math.floor(4_000_000 / steps));
   for (let m0 = 0; m0 < BILLING_METERS; m0 += chunkMeters) {
     const count = Math.min(chunkMeters, BILLING_METERS - m0) * steps;
     await ch.command({
@@ -152,25 +191,39 @@ async function seedBilling(): Promise<void> {
     });
   }
   await ch.command({ query: `OPTIMIZE TABLE ${db}.reads_buckets FINAL` });
-  console.log(`billing data: ${fmt(BILLING_METERS)} meters x ${fmt(steps)} reads (every ${BILLING_INTERVAL_S} s) generated in ${secs(Date.now() - t0)} s (not measured)`);
+  console.log(
+    `billing data: ${fmt(BILLING_METERS)} meters x ${fmt(steps)} reads (every ${BILLING_INTERVAL_S} s) generated in ${secs(Date.now() - t0)} s (not measured)`,
+  );
 }
 
 async function timeBilling(): Promise<{ select: number; refresh: number; rows: number }> {
-  const q = { db: billingDb, from: '2025-03-01', to: '2025-04-01', asOfMs: Date.now(), minimumEligible: true };
+  const q = {
+    db: billingDb,
+    from: '2025-03-01',
+    to: '2025-04-01',
+    asOfMs: Date.now(),
+    minimumEligible: true,
+  };
   const t0 = Date.now();
-  const rs = await ch.query({ query: `SELECT count() AS n, sum(amount_sen) AS s, sum(estimated) AS e FROM (${usageSql(q)})`, format: 'JSONEachRow' });
+  const rs = await ch.query({
+    query: `SELECT count() AS n, sum(amount_sen) AS s, sum(estimated) AS e FROM (${usageSql(q)})`,
+    format: 'JSONEachRow',
+  });
   const [agg] = await rs.json<{ n: number; s: number; e: number }>();
   const select = Date.now() - t0;
   const t1 = Date.now();
   await refreshBilling(ch, billingDb, '2025-03');
   const refresh = Date.now() - t1;
-  console.log(`billing 2025-03: SELECT for ${fmt(Number(agg!.n))} meters in ${secs(select)} s; INSERT into billing_usage in ${secs(refresh)} s (total Rp ${fmt(Number(agg!.s) / 100)}, ${agg!.e} estimated)`);
+  console.log(
+    `billing 2025-03: SELECT for ${fmt(Number(agg!.n))} meters in ${secs(select)} s; INSERT into billing_usage in ${secs(refresh)} s (total Rp ${fmt(Number(agg!.s) / 100)}, ${agg!.e} estimated)`,
+  );
   return { select, refresh, rows: Number(agg!.n) };
 }
 
 async function cleanup(): Promise<void> {
   if (process.env.BENCH_KEEP === '1') return;
-  for (const db of [cfg.CLICKHOUSE_DB, nativeDb, billingDb]) await ch.command({ query: `DROP DATABASE IF EXISTS ${sqlIdent(db)}` });
+  for (const db of [cfg.CLICKHOUSE_DB, nativeDb, billingDb])
+    await ch.command({ query: `DROP DATABASE IF EXISTS ${sqlIdent(db)}` });
   const kafka = createKafka(cfg, logger);
   const admin = kafka.admin();
   await admin.connect();
@@ -181,7 +234,9 @@ async function cleanup(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  console.log(`loader bench: ${fmt(READS)} reads of ${fmt(METERS)} meters, ${PARTITIONS} partitions; billing for ${fmt(BILLING_METERS)} meters`);
+  console.log(
+    `loader bench: ${fmt(READS)} reads of ${fmt(METERS)} meters, ${PARTITIONS} partitions; billing for ${fmt(BILLING_METERS)} meters`,
+  );
   try {
     await migrate(ch, cfg.CLICKHOUSE_DB, logger);
     await produceReads();
@@ -190,11 +245,17 @@ async function main(): Promise<void> {
     await seedBilling();
     const billing = await timeBilling();
     console.log('\nsummary');
-    console.log(`  loader sustained        ${fmt(loader.rate)} reads/s   (goal >= 150,000: ${loader.rate >= 150_000 ? 'met' : 'NOT met'})`);
+    console.log(
+      `  loader sustained        ${fmt(loader.rate)} reads/s   (goal >= 150,000: ${loader.rate >= 150_000 ? 'met' : 'NOT met'})`,
+    );
     console.log(`  loader incl. start-up   ${fmt(loader.wall)} reads/s`);
     console.log(`  clickhouse-client Native ${fmt(native)} reads/s`);
-    console.log(`  ratio loader / native   ${(loader.rate / native).toFixed(2)}   (goal >= 0.50: ${loader.rate / native >= 0.5 ? 'met' : 'NOT met'})`);
-    console.log(`  billing month, ${fmt(billing.rows)} meters: SELECT ${secs(billing.select)} s, refresh ${secs(billing.refresh)} s   (goal < 5 s: ${billing.refresh < 5000 ? 'met' : 'NOT met'})`);
+    console.log(
+      `  ratio loader / native   ${(loader.rate / native).toFixed(2)}   (goal >= 0.50: ${loader.rate / native >= 0.5 ? 'met' : 'NOT met'})`,
+    );
+    console.log(
+      `  billing month, ${fmt(billing.rows)} meters: SELECT ${secs(billing.select)} s, refresh ${secs(billing.refresh)} s   (goal < 5 s: ${billing.refresh < 5000 ? 'met' : 'NOT met'})`,
+    );
   } finally {
     await cleanup();
     await ch.close();

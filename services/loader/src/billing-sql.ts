@@ -29,7 +29,8 @@ export interface UsageQuery {
 function localMidnightSql(date: string): string {
   sqlDate(date); // validates YYYY-MM-DD
   const branches = TIMEZONES.filter((tz) => tz !== DEFAULT_TIMEZONE).map(
-    (tz) => `timezone = ${sqlString(tz)}, toUInt32(toDateTime(${sqlString(`${date} 00:00:00`)}, ${sqlString(tz)}))`,
+    (tz) =>
+      `timezone = ${sqlString(tz)}, toUInt32(toDateTime(${sqlString(`${date} 00:00:00`)}, ${sqlString(tz)}))`,
   );
   return `multiIf(${[...branches, `toUInt32(toDateTime(${sqlString(`${date} 00:00:00`)}, ${sqlString(DEFAULT_TIMEZONE)}))`].join(', ')})`;
 }
@@ -54,7 +55,8 @@ function roundPerMilleSql(value: string): string {
 function neighboursSql(q: UsageQuery, db: string): string {
   const around = (q.lookaroundDays ?? 31) * 86_400;
   const customer = q.idpel === undefined ? '' : `WHERE idpel = ${sqlString(q.idpel)}`;
-  const onlyCustomer = q.idpel === undefined ? '' : `AND meter_id IN (SELECT meter_id FROM ${db}.meters_latest ${customer})`;
+  const onlyCustomer =
+    q.idpel === undefined ? '' : `AND meter_id IN (SELECT meter_id FROM ${db}.meters_latest ${customer})`;
   const inPeriod = 'bk >= b_start AND bk < b_end';
   return `
     SELECT
@@ -131,10 +133,33 @@ function tariffsSql(q: UsageQuery, db: string): string {
 
 /** Columns of `billing_usage`, in insert order. */
 export const BILLING_COLUMNS = [
-  'meter_id', 'idpel', 'region', 'ulp', 'tariff', 'daya_va', 'billing_period', 'period_start', 'period_end',
-  'energy_start_wh', 'energy_end_wh', 'kwh', 'reads_received', 'reads_expected', 'estimated', 'start_estimated',
-  'end_estimated', 'period_complete', 'max_demand_w', 'tariff_version', 'rate_sen_per_kwh', 'energy_charge_sen',
-  'minimum_charge_sen', 'minimum_applied', 'amount_sen', 'amount_rp', 'computed_at',
+  'meter_id',
+  'idpel',
+  'region',
+  'ulp',
+  'tariff',
+  'daya_va',
+  'billing_period',
+  'period_start',
+  'period_end',
+  'energy_start_wh',
+  'energy_end_wh',
+  'kwh',
+  'reads_received',
+  'reads_expected',
+  'estimated',
+  'start_estimated',
+  'end_estimated',
+  'period_complete',
+  'max_demand_w',
+  'tariff_version',
+  'rate_sen_per_kwh',
+  'energy_charge_sen',
+  'minimum_charge_sen',
+  'minimum_applied',
+  'amount_sen',
+  'amount_rp',
+  'computed_at',
 ] as const;
 
 /** The SELECT producing BILLING_COLUMNS for every meter (or one IDPEL) over the period. */

@@ -39,16 +39,31 @@ export interface BillingOptions {
 }
 
 /** Recomputes one local month (YYYY-MM) for every meter into billing_usage. */
-export async function refreshBilling(ch: ClickHouseClient, db: string, period: string, opts: BillingOptions = {}): Promise<void> {
+export async function refreshBilling(
+  ch: ClickHouseClient,
+  db: string,
+  period: string,
+  opts: BillingOptions = {},
+): Promise<void> {
   const { from, to } = monthBounds(period);
-  const q: UsageQuery = { db, from, to, asOfMs: opts.asOfMs ?? Date.now(), minimumEligible: true, lookaroundDays: opts.lookaroundDays };
+  const q: UsageQuery = {
+    db,
+    from,
+    to,
+    asOfMs: opts.asOfMs ?? Date.now(),
+    minimumEligible: true,
+    lookaroundDays: opts.lookaroundDays,
+  };
   await ch.command({ query: refreshBillingSql(q), clickhouse_settings: { max_execution_time: 600 } });
 }
 
 /** Billing rows of one month as stored (latest refresh). */
 export async function billingRows(ch: ClickHouseClient, db: string, period: string): Promise<UsageRow[]> {
   const { from } = monthBounds(period);
-  const rs = await ch.query({ query: `SELECT * FROM ${sqlIdent(db)}.billing_usage FINAL WHERE billing_period = ${sqlDate(from)} ORDER BY meter_id`, format: 'JSONEachRow' });
+  const rs = await ch.query({
+    query: `SELECT * FROM ${sqlIdent(db)}.billing_usage FINAL WHERE billing_period = ${sqlDate(from)} ORDER BY meter_id`,
+    format: 'JSONEachRow',
+  });
   return rs.json<UsageRow>();
 }
 
@@ -59,12 +74,28 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/;
  * inclusive days). The minimum charge applies only when the period is exactly
  * one whole calendar month.
  */
-export async function customerUsage(ch: ClickHouseClient, db: string, idpel: string, from: string, to: string, opts: BillingOptions = {}): Promise<UsageRow[]> {
+export async function customerUsage(
+  ch: ClickHouseClient,
+  db: string,
+  idpel: string,
+  from: string,
+  to: string,
+  opts: BillingOptions = {},
+): Promise<UsageRow[]> {
   if (!/^\d{12}$/.test(idpel)) throw new ValidationError(`IDPEL must be 12 digits: ${idpel}`);
-  if (!DATE.test(from) || !DATE.test(to) || to < from) throw new ValidationError(`need --from <= --to as YYYY-MM-DD (got ${from}, ${to})`);
+  if (!DATE.test(from) || !DATE.test(to) || to < from)
+    throw new ValidationError(`need --from <= --to as YYYY-MM-DD (got ${from}, ${to})`);
   const end = nextDay(to);
   const wholeMonth = from.endsWith('-01') && monthBounds(from.slice(0, 7)).to === end;
-  const q: UsageQuery = { db, from, to: end, asOfMs: opts.asOfMs ?? Date.now(), idpel, minimumEligible: wholeMonth, lookaroundDays: opts.lookaroundDays };
+  const q: UsageQuery = {
+    db,
+    from,
+    to: end,
+    asOfMs: opts.asOfMs ?? Date.now(),
+    idpel,
+    minimumEligible: wholeMonth,
+    lookaroundDays: opts.lookaroundDays,
+  };
   const rs = await ch.query({ query: `${usageSql(q)} ORDER BY meter_id`, format: 'JSONEachRow' });
   return rs.json<UsageRow>();
 }

@@ -44,13 +44,21 @@ export function senToRupiah(sen: number): string {
 /** The tariff version in force on `periodStart` (latest valid_from on or before it). */
 export function tariffVersionAt(rows: readonly TariffRow[], periodStart: string): string | undefined {
   let best: TariffRow | undefined;
-  for (const r of rows) if (r.valid_from <= periodStart && (!best || r.valid_from > best.valid_from)) best = r;
+  for (const r of rows)
+    if (r.valid_from <= periodStart && (!best || r.valid_from > best.valid_from)) best = r;
   return best?.version;
 }
 
-export function findTariff(rows: readonly TariffRow[], tariff: string, dayaVa: number, periodStart: string): TariffRow | undefined {
+export function findTariff(
+  rows: readonly TariffRow[],
+  tariff: string,
+  dayaVa: number,
+  periodStart: string,
+): TariffRow | undefined {
   const version = tariffVersionAt(rows, periodStart);
-  return rows.find((r) => r.version === version && r.tariff === tariff && dayaVa >= r.daya_min_va && dayaVa <= r.daya_max_va);
+  return rows.find(
+    (r) => r.version === version && r.tariff === tariff && dayaVa >= r.daya_min_va && dayaVa <= r.daya_max_va,
+  );
 }
 
 export function energyChargeSen(wh: number, rateSen: number): number {
@@ -72,7 +80,12 @@ export interface Charge {
  * The amount for `wh` consumed. The minimum charge applies only to a complete
  * billing month (not to a month in progress or an arbitrary usage period).
  */
-export function charge(wh: number, dayaVa: number, tariff: TariffRow | undefined, minimumEligible: boolean): Charge {
+export function charge(
+  wh: number,
+  dayaVa: number,
+  tariff: TariffRow | undefined,
+  minimumEligible: boolean,
+): Charge {
   const rate = tariff?.rate_sen_per_kwh ?? 0;
   const energySen = energyChargeSen(wh, rate);
   const minimumSen = minimumChargeSen(dayaVa, rate, tariff?.min_charge_hours ?? 0);
@@ -103,7 +116,12 @@ export interface Boundary {
  * before it, `next` the first read at or after it. A meter installed at or
  * after the boundary starts at its first read, exactly.
  */
-export function startRegister(prev: RegisterPoint | undefined, next: RegisterPoint | undefined, at: number, installedAt: number): Boundary | undefined {
+export function startRegister(
+  prev: RegisterPoint | undefined,
+  next: RegisterPoint | undefined,
+  at: number,
+  installedAt: number,
+): Boundary | undefined {
   if (next && next.t === at) return { wh: next.wh, estimated: false };
   if (prev && next) return { wh: interpolateWh(prev, next, at), estimated: prev.wh !== next.wh };
   if (next) return { wh: next.wh, estimated: installedAt < at };
@@ -112,7 +130,13 @@ export function startRegister(prev: RegisterPoint | undefined, next: RegisterPoi
 }
 
 /** The register at a period's END boundary; a period in progress ends at its latest read. */
-export function endRegister(prev: RegisterPoint | undefined, next: RegisterPoint | undefined, at: number, inProgress: boolean, start: Boundary): Boundary {
+export function endRegister(
+  prev: RegisterPoint | undefined,
+  next: RegisterPoint | undefined,
+  at: number,
+  inProgress: boolean,
+  start: Boundary,
+): Boundary {
   if (inProgress) return { wh: prev?.wh ?? start.wh, estimated: false };
   if (next && next.t === at) return { wh: next.wh, estimated: false };
   if (prev && next) return { wh: interpolateWh(prev, next, at), estimated: prev.wh !== next.wh };
@@ -120,7 +144,10 @@ export function endRegister(prev: RegisterPoint | undefined, next: RegisterPoint
 }
 
 /** Last read strictly before `at` and first read at or after it (duplicates harmless). */
-export function neighbours(reads: readonly RegisterPoint[], at: number): { prev?: RegisterPoint; next?: RegisterPoint } {
+export function neighbours(
+  reads: readonly RegisterPoint[],
+  at: number,
+): { prev?: RegisterPoint; next?: RegisterPoint } {
   let prev: RegisterPoint | undefined;
   let next: RegisterPoint | undefined;
   for (const r of reads) {
@@ -144,7 +171,13 @@ export interface PeriodUsage {
  * Consumption of one meter between two boundaries (epoch seconds), from its
  * reads; the reference the SQL is tested against.
  */
-export function periodUsage(reads: readonly RegisterPoint[], start: number, end: number, installedAt: number, asOf: number): PeriodUsage | undefined {
+export function periodUsage(
+  reads: readonly RegisterPoint[],
+  start: number,
+  end: number,
+  installedAt: number,
+  asOf: number,
+): PeriodUsage | undefined {
   const s = neighbours(reads, start);
   const startB = startRegister(s.prev, s.next, start, installedAt);
   if (!startB) return undefined;

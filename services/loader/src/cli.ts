@@ -21,7 +21,9 @@ export function registerLoaderCommands(program: Command): void {
       try {
         const applied = await migrate(ch, cfg.CLICKHOUSE_DB, logger);
         const tariffs = await loadTariffs(ch, cfg.CLICKHOUSE_DB, logger);
-        console.log(`${cfg.CLICKHOUSE_DB}: ${applied.length} migration(s) applied, tariff versions loaded: ${tariffs.join(', ') || 'none new'}`);
+        console.log(
+          `${cfg.CLICKHOUSE_DB}: ${applied.length} migration(s) applied, tariff versions loaded: ${tariffs.join(', ') || 'none new'}`,
+        );
       } finally {
         await ch.close();
       }
@@ -56,7 +58,9 @@ export function registerLoaderCommands(program: Command): void {
       const ch = createClickHouse(cfg);
       const t0 = Date.now();
       try {
-        await refreshBilling(ch, cfg.CLICKHOUSE_DB, opts.period, { lookaroundDays: cfg.BILLING_LOOKAROUND_DAYS });
+        await refreshBilling(ch, cfg.CLICKHOUSE_DB, opts.period, {
+          lookaroundDays: cfg.BILLING_LOOKAROUND_DAYS,
+        });
         console.log(`billing ${opts.period} refreshed in ${((Date.now() - t0) / 1000).toFixed(2)} s`);
       } finally {
         await ch.close();
@@ -74,8 +78,11 @@ export function registerLoaderCommands(program: Command): void {
       const cfg = loadLoaderConfig();
       const ch = createClickHouse(cfg);
       try {
-        const rows = await customerUsage(ch, cfg.CLICKHOUSE_DB, idpel, opts.from, opts.to, { lookaroundDays: cfg.BILLING_LOOKAROUND_DAYS });
-        if (rows.length === 0) throw new ValidationError(`no reads for IDPEL ${idpel} in ${opts.from}..${opts.to}`);
+        const rows = await customerUsage(ch, cfg.CLICKHOUSE_DB, idpel, opts.from, opts.to, {
+          lookaroundDays: cfg.BILLING_LOOKAROUND_DAYS,
+        });
+        if (rows.length === 0)
+          throw new ValidationError(`no reads for IDPEL ${idpel} in ${opts.from}..${opts.to}`);
         if (opts.json) return console.log(JSON.stringify(rows, null, 2));
         for (const r of rows) console.log(formatUsage(r));
       } finally {
@@ -85,7 +92,11 @@ export function registerLoaderCommands(program: Command): void {
 }
 
 export function formatUsage(r: UsageRow): string {
-  const flags = [r.estimated ? 'ESTIMATED' : 'exact', r.period_complete ? 'complete' : 'to date (in progress)', r.minimum_applied ? 'minimum charge' : ''].filter(Boolean);
+  const flags = [
+    r.estimated ? 'ESTIMATED' : 'exact',
+    r.period_complete ? 'complete' : 'to date (in progress)',
+    r.minimum_applied ? 'minimum charge' : '',
+  ].filter(Boolean);
   return [
     `IDPEL ${r.idpel}  meter ${r.meter_id}  ${r.tariff}/${r.daya_va} VA  ${r.region}/${r.ulp}`,
     `  ${r.period_start} → ${r.period_end} UTC   stand ${r.energy_start_wh} → ${r.energy_end_wh} Wh`,

@@ -30,7 +30,13 @@ function encoderOf(spec: TableSpec) {
 
 /** The fast path when the writer schema is the local one; false when it does not apply or the bytes are odd. */
 function tryTranscode(codec: AvroCodec, spec: TableSpec, value: Buffer, w: RowBinaryWriter): boolean {
-  if (!spec.transcode || value.length < 5 || value[0] !== 0 || !codec.isLocalSchema(spec.record, value.readInt32BE(1))) return false;
+  if (
+    !spec.transcode ||
+    value.length < 5 ||
+    value[0] !== 0 ||
+    !codec.isLocalSchema(spec.record, value.readInt32BE(1))
+  )
+    return false;
   const mark = w.length;
   try {
     spec.transcode(value, w);
@@ -42,10 +48,16 @@ function tryTranscode(codec: AvroCodec, spec: TableSpec, value: Buffer, w: RowBi
 }
 
 /** The full path: Avro decode (with schema resolution), validation, row encoding. */
-async function decodeOne(codec: AvroCodec, spec: TableSpec, message: KafkaMessage, w: RowBinaryWriter): Promise<boolean> {
+async function decodeOne(
+  codec: AvroCodec,
+  spec: TableSpec,
+  message: KafkaMessage,
+  w: RowBinaryWriter,
+): Promise<boolean> {
   const buf = message.value;
   if (buf !== null) schemaIdOf(buf); // bad framing is a bad record before any registry call
-  const value = buf === null ? null : (codec.decodeCached(spec.record, buf) ?? (await codec.decode(spec.record, buf)));
+  const value =
+    buf === null ? null : (codec.decodeCached(spec.record, buf) ?? (await codec.decode(spec.record, buf)));
   const row = spec.toRow(value, { key: message.key?.toString() ?? null, offset: Number(message.offset) });
   if (!row) return false;
   encoderOf(spec)(w, row);
@@ -56,7 +68,11 @@ async function decodeOne(codec: AvroCodec, spec: TableSpec, message: KafkaMessag
  * Decodes a Kafka batch into RowBinary rows of `spec`'s table. Bad records
  * come back apart (never dropped); a registry outage throws (retriable).
  */
-export async function decodeBatch(codec: AvroCodec, spec: TableSpec, messages: readonly KafkaMessage[]): Promise<DecodedBatch> {
+export async function decodeBatch(
+  codec: AvroCodec,
+  spec: TableSpec,
+  messages: readonly KafkaMessage[],
+): Promise<DecodedBatch> {
   const w = new RowBinaryWriter(Math.max(4096, messages.length * 64));
   const rejected: Rejected[] = [];
   let rows = 0;

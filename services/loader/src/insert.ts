@@ -13,7 +13,12 @@ export function encodeRows(spec: TableSpec, rows: readonly Record<string, unknow
 }
 
 /** One INSERT of a RowBinary body (streamed chunk by chunk); any failure is retriable (the caller backs off and retries). */
-export async function insertRowBinary(ch: ClickHouseClient, db: string, spec: TableSpec, body: Buffer | Buffer[]): Promise<void> {
+export async function insertRowBinary(
+  ch: ClickHouseClient,
+  db: string,
+  spec: TableSpec,
+  body: Buffer | Buffer[],
+): Promise<void> {
   const columns = spec.columns.map((c) => sqlIdent(c.name)).join(', ');
   try {
     const res = await ch.exec({
@@ -23,10 +28,19 @@ export async function insertRowBinary(ch: ClickHouseClient, db: string, spec: Ta
     // Drain the (empty) response so the socket goes back to the pool.
     res.stream.resume();
   } catch (err) {
-    throw new UnavailableError('clickhouse', `insert into ${spec.table} failed: ${(err as Error).message}`, err);
+    throw new UnavailableError(
+      'clickhouse',
+      `insert into ${spec.table} failed: ${(err as Error).message}`,
+      err,
+    );
   }
 }
 
-export async function insertRows(ch: ClickHouseClient, db: string, spec: TableSpec, rows: readonly Record<string, unknown>[]): Promise<void> {
+export async function insertRows(
+  ch: ClickHouseClient,
+  db: string,
+  spec: TableSpec,
+  rows: readonly Record<string, unknown>[],
+): Promise<void> {
   if (rows.length > 0) await insertRowBinary(ch, db, spec, encodeRows(spec, rows));
 }

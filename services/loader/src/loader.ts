@@ -19,20 +19,37 @@ import { decodeBatch, type Rejected } from './decode.js';
 import { refreshBilling } from './billing-store.js';
 
 /** Sends rejected records to the DLQ with headers saying where they came from and why. */
-export async function sendToDlq(producer: Producer, dlqTopic: string, topic: string, partition: number, rejected: readonly Rejected[]): Promise<void> {
+export async function sendToDlq(
+  producer: Producer,
+  dlqTopic: string,
+  topic: string,
+  partition: number,
+  rejected: readonly Rejected[],
+): Promise<void> {
   if (rejected.length === 0) return;
   await producer.send({
     topic: dlqTopic,
     messages: rejected.map((r) => ({
       key: r.message.key,
       value: r.message.value,
-      headers: { topic, partition: String(partition), offset: r.message.offset, reason: r.reason, error: r.error.slice(0, 1000) },
+      headers: {
+        topic,
+        partition: String(partition),
+        offset: r.message.offset,
+        reason: r.reason,
+        error: r.error.slice(0, 1000),
+      },
     })),
   });
 }
 
 /** Retries `fn` while it fails retriably (registry or Kafka down), heartbeating meanwhile. */
-async function retrying<T>(fn: () => Promise<T>, heartbeat: () => Promise<void>, logger: Logger, what: string): Promise<T> {
+async function retrying<T>(
+  fn: () => Promise<T>,
+  heartbeat: () => Promise<void>,
+  logger: Logger,
+  what: string,
+): Promise<T> {
   let delay = 500;
   for (;;) {
     try {
@@ -64,9 +81,11 @@ export interface RunningLoader {
 }
 
 /**
- * The loader: consumes meters, reads, events and outages, writes them to
- * ClickHouse in batches, and commits offsets only after ClickHouse accepted
- * the batch (eachBatch, auto-resolve off, resolveOffset after the insert).
+ * The loader: consumes meters, reads, events and outages and writes them to
+ * ClickHouse in batches. kafkajs never commits (autoCommit off): the sink
+ * commits a batch's offsets only after ClickHouse accepted its rows. The
+ * fetch position moves on meanwhile, so the next fetch overlaps the insert;
+ * handlers block when more than two batches' worth of rows wait.
  */
 export async function startLoader(cfg: LoaderConfig, logger: Logger): Promise<RunningLoader> {
   const names = topicNames(cfg.AMI_TOPIC_PREFIX);
@@ -79,35 +98,68 @@ export async function startLoader(cfg: LoaderConfig, logger: Logger): Promise<Ru
   const kafka = createKafka(cfg, logger, `${cfg.KAFKA_CLIENT_ID}-loader`);
   const ch: ClickHouseClient = createClickHouse(cfg);
   const codec = new AvroCodec(createRegistry(cfg));
-  const consumer = kafka.consumer({ groupId: cfg.LOADER_GROUP_ID, maxBytesPerPartition: 4 << 20, maxBytes: 32 << 20, sessionTimeout: cfg.LOADER_SESSION_TIMEOUT_MS, heartbeatInterval: Math.min(3000, cfg.LOADER_SESSION_TIMEOUT_MS / 3) });
+  const consumer = kafka.consumer({
+    groupId: cfg.LOADER_GROUP_ID,
+    maxBytesPerPartition: 4 << 20,
+    maxBytes: 32 << 20,
+    sessionTimeout: cfg.LOADER_SESSION_TIMEOUT_MS,
+    heartbeatInterval: Math.min(3000, cfg.LOADER_SESSION_TIMEOUT_MS / 3),
+  });
   // DLQ delivery is at least once: a duplicate DLQ record is harmless, a lost one is not.
   const producer = kafka.producer();
   const topics = [...byTopic.keys()].map((topic) => ({ topic }));
 
-  const sink = new Sink((spec, body) => insertRowBinary(ch, cfg.CLICKHOUSE_DB, spec, body), {
-    batchRows: cfg.LOADER_BATCH_ROWS,
-    flushMs: cfg.LOADER_FLUSH_MS,
-    earlyRows: Math.min(10_000, cfg.LOADER_BATCH_ROWS),
-    parallelInserts: cfg.LOADER_PARALLEL_INSERTS,
-    retryMinMs: cfg.LOADER_RETRY_MIN_MS,
-    retryMaxMs: cfg.LOADER_RETRY_MAX_MS,
-    commit: (positions) => consumer.commitOffsets(positions),
-    onUnavailable: () => consumer.pause(topics),
-    onRecovered: () => consumer.resume(topics),
-    afterFlush: cfg.LOADER_FAULT_EXIT_AFTER_INSERT === 'true' ? () => process.exit(3) : undefined,
-  }, logger);
+  const sink = new Sink(
+    (spec, body) => insertRowBinary(ch, cfg.CLICKHOUSE_DB, spec, body),
+    {
+      batchRows: cfg.LOADER_BATCH_ROWS,
+      flushMs: cfg.LOADER_FLUSH_MS,
+      earlyRows: Math.min(10_000, cfg.LOADER_BATCH_ROWS),
+      parallelInserts: cfg.LOADER_PARALLEL_INSERTS,
+      retryMinMs: cfg.LOADER_RETRY_MIN_MS,
+      retryMaxMs: cfg.LOADER_RETRY_MAX_MS,
+      commit: (positions) => consumer.commitOffsets(positions),
+      onUnavailable: () => consumer.pause(topics),
+      onRecovered: () => consumer.resume(topics),
+      afterFlush: cfg.LOADER_FAULT_EXIT_AFTER_INSERT === 'true' ? () => process.exit(3) : undefined,
+    },
+    logger,
+  );
 
   async function eachBatch({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> {
     const spec = byTopic.get(batch.topic)!;
     sink.enter();
     let entered = true;
     try {
-      const { body, rows, rejected } = await retrying(() => decodeBatch(codec, spec, batch.messages), heartbeat, logger, 'decode');
-      await retrying(() => sendToDlq(producer, names.dlq, batch.topic, batch.partition, rejected), heartbeat, logger, 'DLQ send');
-      if (rejected.length > 0) logger.warn({ topic: batch.topic, partition: batch.partition, count: rejected.length, reason: rejected[0]!.reason }, 'records sent to the DLQ');
+      const { body, rows, rejected } = await retrying(
+        () => decodeBatch(codec, spec, batch.messages),
+        heartbeat,
+        logger,
+        'decode',
+      );
+      await retrying(
+        () => sendToDlq(producer, names.dlq, batch.topic, batch.partition, rejected),
+        heartbeat,
+        logger,
+        'DLQ send',
+      );
+      if (rejected.length > 0)
+        logger.warn(
+          {
+            topic: batch.topic,
+            partition: batch.partition,
+            count: rejected.length,
+            reason: rejected[0]!.reason,
+          },
+          'records sent to the DLQ',
+        );
       entered = false;
       // The sink commits this position only after ClickHouse accepted the rows.
-      const done = sink.add(spec, body, rows, { topic: batch.topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) });
+      const done = sink.add(spec, body, rows, {
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: String(Number(batch.lastOffset()) + 1),
+      });
       // Fetching goes on while the insert runs (resolved = fetch position, not committed).
       resolveOffset(batch.lastOffset());
       if (sink.backlogRows > 2 * cfg.LOADER_BATCH_ROWS) await withHeartbeat(done, heartbeat);
@@ -152,11 +204,17 @@ export function recentPeriods(nowMs: number): string[] {
 }
 
 /** Keeps billing_usage fresh for the months that can still change. */
-function startBillingRefresh(cfg: LoaderConfig, ch: ClickHouseClient, logger: Logger): NodeJS.Timeout | undefined {
+function startBillingRefresh(
+  cfg: LoaderConfig,
+  ch: ClickHouseClient,
+  logger: Logger,
+): NodeJS.Timeout | undefined {
   if (cfg.LOADER_BILLING_REFRESH_S === 0) return undefined;
   const refresh = async () => {
     for (const period of recentPeriods(Date.now())) {
-      await refreshBilling(ch, cfg.CLICKHOUSE_DB, period, { lookaroundDays: cfg.BILLING_LOOKAROUND_DAYS }).catch((err: unknown) =>
+      await refreshBilling(ch, cfg.CLICKHOUSE_DB, period, {
+        lookaroundDays: cfg.BILLING_LOOKAROUND_DAYS,
+      }).catch((err: unknown) =>
         logger.warn({ err, period }, 'billing refresh failed; next try at the next tick'),
       );
     }

@@ -26,7 +26,8 @@ function refuseDuplicateNumbers(migrations: readonly Migration[]): Migration[] {
   const seen = new Map<number, string>();
   for (const m of migrations) {
     const other = seen.get(m.version);
-    if (other) throw new ConfigError(`migrations ${other} and ${m.name} share number ${m.version}; renumber one`);
+    if (other)
+      throw new ConfigError(`migrations ${other} and ${m.name} share number ${m.version}; renumber one`);
     seen.set(m.version, m.name);
   }
   return [...migrations];
@@ -52,7 +53,10 @@ export function loadMigrations(db: string, dir = MIGRATIONS_DIR): Migration[] {
 
 /** Applied migrations by file name (the name, not the number, identifies one). */
 async function appliedMigrations(ch: ClickHouseClient, db: string): Promise<Map<string, string>> {
-  const rs = await ch.query({ query: `SELECT name, any(checksum) AS checksum FROM ${sqlIdent(db)}.schema_migrations GROUP BY name`, format: 'JSONEachRow' });
+  const rs = await ch.query({
+    query: `SELECT name, any(checksum) AS checksum FROM ${sqlIdent(db)}.schema_migrations GROUP BY name`,
+    format: 'JSONEachRow',
+  });
   const rows = await rs.json<{ name: string; checksum: string }>();
   return new Map(rows.map((r) => [r.name, r.checksum]));
 }
@@ -62,7 +66,12 @@ async function appliedMigrations(ch: ClickHouseClient, db: string): Promise<Map<
  * Safe to rerun: applied ones are skipped, every DDL says IF NOT EXISTS, and a
  * file edited after it was applied is refused (write a new migration instead).
  */
-export async function migrate(ch: ClickHouseClient, db: string, logger: Logger, dir = MIGRATIONS_DIR): Promise<number[]> {
+export async function migrate(
+  ch: ClickHouseClient,
+  db: string,
+  logger: Logger,
+  dir = MIGRATIONS_DIR,
+): Promise<number[]> {
   const q = sqlIdent(db);
   await ch.command({ query: `CREATE DATABASE IF NOT EXISTS ${q}` });
   await ch.command({
@@ -73,7 +82,10 @@ export async function migrate(ch: ClickHouseClient, db: string, logger: Logger, 
   for (const m of loadMigrations(db, dir)) {
     const seen = done.get(m.name);
     if (seen !== undefined) {
-      if (seen !== m.checksum) throw new ConfigError(`migration ${m.name} changed after it was applied to ${db}; add a new migration instead`);
+      if (seen !== m.checksum)
+        throw new ConfigError(
+          `migration ${m.name} changed after it was applied to ${db}; add a new migration instead`,
+        );
       continue;
     }
     for (const statement of m.statements) await ch.command({ query: statement });

@@ -177,7 +177,11 @@ export class Sink {
   flush(): Promise<void> {
     if (this.flushing) return this.flushing.then(() => this.flush());
     const bodies = [...this.buffers.values()].flatMap((b) =>
-      splitChunks(b.chunks, this.opts.parallelInserts).map((group) => ({ spec: b.spec, rows: group.reduce((n, c) => n + c.rows, 0), body: group.map((c) => c.body) })),
+      splitChunks(b.chunks, this.opts.parallelInserts).map((group) => ({
+        spec: b.spec,
+        rows: group.reduce((n, c) => n + c.rows, 0),
+        body: group.map((c) => c.body),
+      })),
     );
     for (const b of this.buffers.values()) {
       b.chunks = [];
@@ -218,7 +222,10 @@ export class Sink {
     try {
       await this.opts.commit(positions);
     } catch (err) {
-      this.logger.warn({ err, positions: positions.length }, 'offset commit failed; those records will be loaded again (harmless)');
+      this.logger.warn(
+        { err, positions: positions.length },
+        'offset commit failed; those records will be loaded again (harmless)',
+      );
     }
   }
 
@@ -239,7 +246,10 @@ export class Sink {
           this.unavailable = true;
           this.opts.onUnavailable?.();
         }
-        this.logger.warn({ err, table: spec.table, rows, retryInMs: delay }, 'insert refused; consumption paused, retrying');
+        this.logger.warn(
+          { err, table: spec.table, rows, retryInMs: delay },
+          'insert refused; consumption paused, retrying',
+        );
         await sleep(delay);
         delay = Math.min(delay * 2, this.opts.retryMaxMs);
       }

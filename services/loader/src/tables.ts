@@ -1,4 +1,11 @@
-import { BadRecordError, type MeterEvent, type MeterProfile, type MeterRead, type Outage, type RecordName } from '@ami/lib';
+import {
+  BadRecordError,
+  type MeterEvent,
+  type MeterProfile,
+  type MeterRead,
+  type Outage,
+  type RecordName,
+} from '@ami/lib';
 import type { Column, RowBinaryWriter } from './rowbinary.js';
 import { transcodeRead } from './transcode-read.js';
 import { isSupportedTimezone } from './timezones.js';
@@ -31,7 +38,8 @@ const RELAY = { enum8: { CLOSED: 0, OPEN: 1 } } as const;
 /** Epoch ms → DateTime seconds, refusing what DateTime cannot hold. */
 export function seconds(ms: number, field: string): number {
   const s = Math.floor(ms / 1000);
-  if (!Number.isFinite(s) || s < 0 || s >= 4294967296) throw new BadRecordError('out-of-range', `${field} ${ms} is outside ClickHouse DateTime`);
+  if (!Number.isFinite(s) || s < 0 || s >= 4294967296)
+    throw new BadRecordError('out-of-range', `${field} ${ms} is outside ClickHouse DateTime`);
   return s;
 }
 
@@ -62,11 +70,34 @@ const meters: TableSpec<MeterProfile> = {
   toRow(p, at) {
     if (p === null) {
       const meterId = required(at.key ?? '', 'tombstone key');
-      return { meter_id: meterId, idpel: '', kdpm: 'L', phases: 0, tariff: '', daya_va: 0, gardu_id: '', feeder_id: '', ulp: '', region: '', timezone: '', installed_at: 0, deleted: 1, version: at.offset };
+      return {
+        meter_id: meterId,
+        idpel: '',
+        kdpm: 'L',
+        phases: 0,
+        tariff: '',
+        daya_va: 0,
+        gardu_id: '',
+        feeder_id: '',
+        ulp: '',
+        region: '',
+        timezone: '',
+        installed_at: 0,
+        deleted: 1,
+        version: at.offset,
+      };
     }
-    if (!isSupportedTimezone(p.timezone)) throw new BadRecordError('unsupported-timezone', `time zone ${p.timezone} is not one billing knows`);
-    if (p.daya_va < 0 || p.phases < 0 || p.phases > 255) throw new BadRecordError('out-of-range', 'daya_va or phases out of range');
-    return { ...p, meter_id: required(p.meter_id, 'meter_id'), installed_at: seconds(p.installed_at, 'installed_at'), deleted: 0, version: at.offset };
+    if (!isSupportedTimezone(p.timezone))
+      throw new BadRecordError('unsupported-timezone', `time zone ${p.timezone} is not one billing knows`);
+    if (p.daya_va < 0 || p.phases < 0 || p.phases > 255)
+      throw new BadRecordError('out-of-range', 'daya_va or phases out of range');
+    return {
+      ...p,
+      meter_id: required(p.meter_id, 'meter_id'),
+      installed_at: seconds(p.installed_at, 'installed_at'),
+      deleted: 0,
+      version: at.offset,
+    };
   },
 };
 
@@ -89,7 +120,8 @@ const reads: TableSpec<MeterRead> = {
   ],
   toRow(r) {
     if (r === null) throw new BadRecordError('tombstone', 'reads are never deleted');
-    if (r.energy_import_wh < 0) throw new BadRecordError('negative-register', `register ${r.energy_import_wh} Wh is negative`);
+    if (r.energy_import_wh < 0)
+      throw new BadRecordError('negative-register', `register ${r.energy_import_wh} Wh is negative`);
     if (r.interval_s < 0) throw new BadRecordError('out-of-range', `interval_s ${r.interval_s} is negative`);
     // Mutate in place: the record is ours and this is the hot path.
     (r as unknown as { read_at: number }).read_at = seconds(r.read_at, 'read_at');
@@ -106,14 +138,33 @@ const events: TableSpec<MeterEvent> = {
     { name: 'meter_id', type: 'String' },
     { name: 'gardu_id', type: 'String' },
     { name: 'occurred_at', type: 'DateTime' },
-    { name: 'type', type: { enum8: { LAST_GASP: 0, POWER_RESTORE: 1, RELAY_OPENED: 2, RELAY_CLOSED: 3, RECONNECT_ENABLED: 4, POWER_LIMIT_CHANGED: 5 } } },
+    {
+      name: 'type',
+      type: {
+        enum8: {
+          LAST_GASP: 0,
+          POWER_RESTORE: 1,
+          RELAY_OPENED: 2,
+          RELAY_CLOSED: 3,
+          RECONNECT_ENABLED: 4,
+          POWER_LIMIT_CHANGED: 5,
+        },
+      },
+    },
     { name: 'relay', type: RELAY },
-    { name: 'cause', type: { enum8: { NONE: 0, REMOTE_DISCONNECT: 1, REMOTE_CONNECT: 2, BUTTON: 3, POWER_LIMIT_TRIP: 4 } } },
+    {
+      name: 'cause',
+      type: { enum8: { NONE: 0, REMOTE_DISCONNECT: 1, REMOTE_CONNECT: 2, BUTTON: 3, POWER_LIMIT_TRIP: 4 } },
+    },
     { name: 'power_limit_va', type: 'Nullable(Int32)' },
   ],
   toRow(e) {
     if (e === null) throw new BadRecordError('tombstone', 'events are never deleted');
-    return { ...e, event_id: required(e.event_id, 'event_id'), occurred_at: seconds(e.occurred_at, 'occurred_at') };
+    return {
+      ...e,
+      event_id: required(e.event_id, 'event_id'),
+      occurred_at: seconds(e.occurred_at, 'occurred_at'),
+    };
   },
 };
 

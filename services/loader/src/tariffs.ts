@@ -27,7 +27,10 @@ const fileSchema = z.object({
 
 export function parseTariffFile(text: string, name = 'tariff file'): TariffRow[] {
   const parsed = fileSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new ConfigError(`${name}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new ConfigError(
+      `${name}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   const { version, valid_from, tariffs } = parsed.data;
   return tariffs.map((t) => ({
     version,
@@ -49,15 +52,27 @@ export function loadTariffFiles(dir = TARIFFS_DIR): TariffRow[] {
 }
 
 /** Loads every tariff version not yet in `<db>.tariffs`; returns the versions loaded. */
-export async function loadTariffs(ch: ClickHouseClient, db: string, logger: Logger, rows = loadTariffFiles()): Promise<string[]> {
-  const rs = await ch.query({ query: `SELECT DISTINCT version FROM ${sqlIdent(db)}.tariffs`, format: 'JSONEachRow' });
+export async function loadTariffs(
+  ch: ClickHouseClient,
+  db: string,
+  logger: Logger,
+  rows = loadTariffFiles(),
+): Promise<string[]> {
+  const rs = await ch.query({
+    query: `SELECT DISTINCT version FROM ${sqlIdent(db)}.tariffs`,
+    format: 'JSONEachRow',
+  });
   const present = new Set((await rs.json<{ version: string }>()).map((r) => r.version));
   const fresh = rows.filter((r) => !present.has(r.version));
   if (fresh.length === 0) return [];
   await ch.insert({
     table: `${sqlIdent(db)}.tariffs`,
     format: 'JSONEachRow',
-    values: fresh.map((r) => ({ ...r, subsidised: r.subsidised ? 1 : 0, loaded_at: new Date().toISOString().slice(0, 19).replace('T', ' ') })),
+    values: fresh.map((r) => ({
+      ...r,
+      subsidised: r.subsidised ? 1 : 0,
+      loaded_at: new Date().toISOString().slice(0, 19).replace('T', ' '),
+    })),
   });
   const versions = [...new Set(fresh.map((r) => r.version))];
   logger.info({ db, versions }, 'tariffs loaded');
@@ -70,5 +85,8 @@ export async function readTariffs(ch: ClickHouseClient, db: string): Promise<Tar
     query: `SELECT version, toString(valid_from) AS valid_from, tariff, daya_min_va, daya_max_va, rate_sen_per_kwh, subsidised, min_charge_hours FROM ${sqlIdent(db)}.tariffs FINAL`,
     format: 'JSONEachRow',
   });
-  return (await rs.json<Omit<TariffRow, 'subsidised'> & { subsidised: number }>()).map((r) => ({ ...r, subsidised: Boolean(r.subsidised) }));
+  return (await rs.json<Omit<TariffRow, 'subsidised'> & { subsidised: number }>()).map((r) => ({
+    ...r,
+    subsidised: Boolean(r.subsidised),
+  }));
 }

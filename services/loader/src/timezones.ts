@@ -30,7 +30,8 @@ function offsetSeconds(tz: string, t: number): number {
     second: '2-digit',
   }).formatToParts(new Date(t * 1000));
   const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
-  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second')) / 1000;
+  const asUtc =
+    Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second')) / 1000;
   return asUtc - t;
 }
 

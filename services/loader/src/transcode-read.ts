@@ -54,7 +54,8 @@ export function transcodeRead(msg: Buffer, w: RowBinaryWriter): void {
   if (string(msg, w) === 0) throw new BadRecordError('missing-field', 'meter_id is empty');
   string(msg, w);
   const readAt = Math.floor(varLong(msg) / 1000);
-  if (readAt < 0 || readAt >= 4294967296) throw new BadRecordError('out-of-range', 'read_at outside DateTime');
+  if (readAt < 0 || readAt >= 4294967296)
+    throw new BadRecordError('out-of-range', 'read_at outside DateTime');
   w.u32(readAt);
   const interval = int32(msg);
   if (interval < 0) throw new BadRecordError('out-of-range', 'negative interval_s');

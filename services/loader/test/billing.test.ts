@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { charge, endRegister, energyChargeSen, findTariff, interpolateWh, minimumChargeSen, periodUsage, roundDiv, rupiahToSen, senToRupiah, startRegister } from '../src/billing.js';
+import {
+  charge,
+  endRegister,
+  energyChargeSen,
+  findTariff,
+  interpolateWh,
+  minimumChargeSen,
+  periodUsage,
+  roundDiv,
+  rupiahToSen,
+  senToRupiah,
+  startRegister,
+} from '../src/billing.js';
 import { loadTariffFiles } from '../src/tariffs.js';
 
 const tariffs = loadTariffFiles();
@@ -25,9 +37,20 @@ describe('money', () => {
 
 describe('tariff table (data)', () => {
   it('finds class and power band of the 2025 tariffs', () => {
-    expect(findTariff(tariffs, 'R-1', 450, '2025-03-01')).toMatchObject({ rate_sen_per_kwh: 41_500, subsidised: true, min_charge_hours: 0 });
-    expect(findTariff(tariffs, 'R-1', 900, '2025-03-01')).toMatchObject({ rate_sen_per_kwh: 60_500, subsidised: true });
-    expect(findTariff(tariffs, 'R-1M', 900, '2025-03-01')).toMatchObject({ rate_sen_per_kwh: 135_200, subsidised: false, min_charge_hours: 40 });
+    expect(findTariff(tariffs, 'R-1', 450, '2025-03-01')).toMatchObject({
+      rate_sen_per_kwh: 41_500,
+      subsidised: true,
+      min_charge_hours: 0,
+    });
+    expect(findTariff(tariffs, 'R-1', 900, '2025-03-01')).toMatchObject({
+      rate_sen_per_kwh: 60_500,
+      subsidised: true,
+    });
+    expect(findTariff(tariffs, 'R-1M', 900, '2025-03-01')).toMatchObject({
+      rate_sen_per_kwh: 135_200,
+      subsidised: false,
+      min_charge_hours: 40,
+    });
     expect(findTariff(tariffs, 'R-1', 2200, '2025-03-01')?.rate_sen_per_kwh).toBe(144_470);
     expect(findTariff(tariffs, 'R-3', 13_200, '2025-03-01')?.rate_sen_per_kwh).toBe(169_953);
     expect(findTariff(tariffs, 'S-1', 3500, '2025-03-01')?.rate_sen_per_kwh).toBe(90_000);
@@ -40,7 +63,12 @@ describe('charge', () => {
   const r1 = findTariff(tariffs, 'R-1', 1300, '2025-03-01');
   const subsidised = findTariff(tariffs, 'R-1', 900, '2025-03-01');
   it('applies the 40-hour minimum only to non-subsidised complete months', () => {
-    expect(charge(10_000, 1300, r1, true)).toEqual({ energySen: 1_444_700, minimumSen: 7_512_440, minimumApplied: true, amountSen: 7_512_440 });
+    expect(charge(10_000, 1300, r1, true)).toEqual({
+      energySen: 1_444_700,
+      minimumSen: 7_512_440,
+      minimumApplied: true,
+      amountSen: 7_512_440,
+    });
     expect(charge(10_000, 1300, r1, false).minimumApplied).toBe(false);
     expect(charge(100_000, 1300, r1, true).minimumApplied).toBe(false);
     expect(charge(1_000, 900, subsidised, true)).toMatchObject({ minimumApplied: false, amountSen: 60_500 });
@@ -65,12 +93,31 @@ describe('boundary registers', () => {
     expect(startRegister(undefined, { t: 500, wh: 0 }, 100, 50)).toEqual({ wh: 0, estimated: true });
   });
   it('ends a period in progress at the latest read', () => {
-    expect(endRegister({ t: 50, wh: 12 }, undefined, 100, true, { wh: 1, estimated: false })).toEqual({ wh: 12, estimated: false });
-    expect(endRegister({ t: 50, wh: 12 }, undefined, 100, false, { wh: 1, estimated: false })).toEqual({ wh: 12, estimated: true });
+    expect(endRegister({ t: 50, wh: 12 }, undefined, 100, true, { wh: 1, estimated: false })).toEqual({
+      wh: 12,
+      estimated: false,
+    });
+    expect(endRegister({ t: 50, wh: 12 }, undefined, 100, false, { wh: 1, estimated: false })).toEqual({
+      wh: 12,
+      estimated: true,
+    });
   });
   it('ignores duplicated reads', () => {
-    const reads = [{ t: 0, wh: 0 }, { t: 50, wh: 500 }, { t: 50, wh: 500 }, { t: 100, wh: 1000 }, { t: 150, wh: 1500 }];
-    expect(periodUsage(reads, 25, 125, 0, 1e9)).toEqual(periodUsage([...new Map(reads.map((r) => [r.t, r])).values()], 25, 125, 0, 1e9));
-    expect(periodUsage(reads, 25, 125, 0, 1e9)).toMatchObject({ startWh: 250, endWh: 1250, wh: 1000, estimated: true });
+    const reads = [
+      { t: 0, wh: 0 },
+      { t: 50, wh: 500 },
+      { t: 50, wh: 500 },
+      { t: 100, wh: 1000 },
+      { t: 150, wh: 1500 },
+    ];
+    expect(periodUsage(reads, 25, 125, 0, 1e9)).toEqual(
+      periodUsage([...new Map(reads.map((r) => [r.t, r])).values()], 25, 125, 0, 1e9),
+    );
+    expect(periodUsage(reads, 25, 125, 0, 1e9)).toMatchObject({
+      startWh: 250,
+      endWh: 1250,
+      wh: 1000,
+      estimated: true,
+    });
   });
 });

@@ -6,16 +6,44 @@ import type { MeterProfile, MeterRead } from '@ami/lib';
  */
 export const ms = (iso: string) => Date.parse(iso);
 
-export function meter(id: string, idpel: string, tariff: string, daya: number, tz: string, installed = '2024-01-01T00:00:00Z'): MeterProfile {
+export function meter(
+  id: string,
+  idpel: string,
+  tariff: string,
+  daya: number,
+  tz: string,
+  installed = '2024-01-01T00:00:00Z',
+): MeterProfile {
   const wita = tz === 'Asia/Makassar';
   return {
-    meter_id: id, idpel, kdpm: 'R', phases: 1, tariff, daya_va: daya, gardu_id: `G-${id}`, feeder_id: 'F1',
-    ulp: wita ? 'ULP-DENPASAR' : 'ULP-SIDOARJO', region: wita ? 'BALI' : 'JATIM', timezone: tz, installed_at: ms(installed),
+    meter_id: id,
+    idpel,
+    kdpm: 'R',
+    phases: 1,
+    tariff,
+    daya_va: daya,
+    gardu_id: `G-${id}`,
+    feeder_id: 'F1',
+    ulp: wita ? 'ULP-DENPASAR' : 'ULP-SIDOARJO',
+    region: wita ? 'BALI' : 'JATIM',
+    timezone: tz,
+    installed_at: ms(installed),
   };
 }
 
 export function read(meterId: string, iso: string, wh: number): MeterRead {
-  return { meter_id: meterId, gardu_id: `G-${meterId}`, read_at: ms(iso), interval_s: 3600, energy_import_wh: wh, demand_w: 500, voltage_v: 230, relay: 'CLOSED', power_limit_va: 0, kind: 'INTERVAL' };
+  return {
+    meter_id: meterId,
+    gardu_id: `G-${meterId}`,
+    read_at: ms(iso),
+    interval_s: 3600,
+    energy_import_wh: wh,
+    demand_w: 500,
+    voltage_v: 230,
+    relay: 'CLOSED',
+    power_limit_va: 0,
+    kind: 'INTERVAL',
+  };
 }
 
 export const METERS: MeterProfile[] = [
@@ -68,16 +96,63 @@ export interface Expected {
 
 export const EXPECTED: Record<string, Expected> = {
   // 100 kWh x Rp 1,444.70 = Rp 144,470.00; minimum 40 h x 1.3 kVA x 1,444.70 = Rp 75,124.40 not applied.
-  M1: { start: 1_000_500, end: 1_100_500, kwh: '100', estimated: 0, minimum: 0, amountSen: 14_447_000, amountRp: '144470' },
+  M1: {
+    start: 1_000_500,
+    end: 1_100_500,
+    kwh: '100',
+    estimated: 0,
+    minimum: 0,
+    amountSen: 14_447_000,
+    amountRp: '144470',
+  },
   // start = 2,000,000 + 1000 x 1/3 = 2,000,333.3 → 2,000,333; 30 kWh x Rp 605 = Rp 18,150.00.
-  M2: { start: 2_000_333, end: 2_030_333, kwh: '30', estimated: 1, minimum: 0, amountSen: 1_815_000, amountRp: '18150' },
+  M2: {
+    start: 2_000_333,
+    end: 2_030_333,
+    kwh: '30',
+    estimated: 1,
+    minimum: 0,
+    amountSen: 1_815_000,
+    amountRp: '18150',
+  },
   // 10 kWh x 1,352 = Rp 13,520 < minimum 40 x 0.9 x 1,352 = Rp 48,672.00 → minimum.
-  M3: { start: 500_000, end: 510_000, kwh: '10', estimated: 0, minimum: 1, amountSen: 4_867_200, amountRp: '48672' },
+  M3: {
+    start: 500_000,
+    end: 510_000,
+    kwh: '10',
+    estimated: 0,
+    minimum: 1,
+    amountSen: 4_867_200,
+    amountRp: '48672',
+  },
   // From the first read after installation: 400 kWh x 1,444.70 = Rp 577,880 > minimum Rp 381,400.80.
-  M4: { start: 0, end: 400_000, kwh: '400', estimated: 0, minimum: 0, amountSen: 57_788_000, amountRp: '577880' },
+  M4: {
+    start: 0,
+    end: 400_000,
+    kwh: '400',
+    estimated: 0,
+    minimum: 0,
+    amountSen: 57_788_000,
+    amountRp: '577880',
+  },
   // Dark across both boundaries: exact; 30 kWh x 1,699.53 = Rp 50,985.90 < minimum 40 x 3.5 x 1,699.53 = Rp 237,934.20.
-  M5: { start: 300_000, end: 330_000, kwh: '30', estimated: 0, minimum: 1, amountSen: 23_793_420, amountRp: '237934.2' },
+  M5: {
+    start: 300_000,
+    end: 330_000,
+    kwh: '30',
+    estimated: 0,
+    minimum: 1,
+    amountSen: 23_793_420,
+    amountRp: '237934.2',
+  },
   // end = 40,000 + 601 x 1/2 = 40,300.5 → 40,301 (half up); 30.301 kWh x Rp 325 = 9,847.825 → Rp 9,847.83.
-  M6: { start: 10_000, end: 40_301, kwh: '30.301', estimated: 1, minimum: 0, amountSen: 984_783, amountRp: '9847.83' },
+  M6: {
+    start: 10_000,
+    end: 40_301,
+    kwh: '30.301',
+    estimated: 1,
+    minimum: 0,
+    amountSen: 984_783,
+    amountRp: '9847.83',
+  },
 };
-

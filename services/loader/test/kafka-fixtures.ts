@@ -1,5 +1,14 @@
 import type { Kafka, Message } from 'kafkajs';
-import { AvroCodec, createRegistry, ensureTopics, topicNames, valueSubject, type CommonConfig, type RecordName, type RecordTypes } from '@ami/lib';
+import {
+  AvroCodec,
+  createRegistry,
+  ensureTopics,
+  topicNames,
+  valueSubject,
+  type CommonConfig,
+  type RecordName,
+  type RecordTypes,
+} from '@ami/lib';
 
 /** Creates the topics of `cfg`'s prefix and returns an encoder per record for test producers. */
 export async function kafkaFixtures(cfg: CommonConfig, kafka: Kafka, partitions = 3) {

@@ -11,8 +11,16 @@ import { join } from 'node:path';
 
 function read(i: number): MeterRead {
   return {
-    meter_id: `M-${i}-ü`, gardu_id: 'G'.repeat(i % 300), read_at: 1_740_787_200_000 + i * 900_123, interval_s: 900, energy_import_wh: i * 2 ** 33 + 7,
-    demand_w: i - 500, voltage_v: 229.5 + i / 7, relay: i % 2 ? 'OPEN' : 'CLOSED', power_limit_va: 2200, kind: i % 3 ? 'INTERVAL' : 'ON_DEMAND',
+    meter_id: `M-${i}-ü`,
+    gardu_id: 'G'.repeat(i % 300),
+    read_at: 1_740_787_200_000 + i * 900_123,
+    interval_s: 900,
+    energy_import_wh: i * 2 ** 33 + 7,
+    demand_w: i - 500,
+    voltage_v: 229.5 + i / 7,
+    relay: i % 2 ? 'OPEN' : 'CLOSED',
+    power_limit_va: 2200,
+    kind: i % 3 ? 'INTERVAL' : 'ON_DEMAND',
   };
 }
 
@@ -22,7 +30,9 @@ describe('RowBinary', () => {
     w.i64(-2);
     w.varUInt(300);
     w.string('é');
-    expect([...w.take()]).toEqual([0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xac, 0x02, 0x02, 0xc3, 0xa9]);
+    expect([...w.take()]).toEqual([
+      0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xac, 0x02, 0x02, 0xc3, 0xa9,
+    ]);
   });
 
   it('transcodes Avro reads to the same bytes as decode + encode', () => {
@@ -33,15 +43,22 @@ describe('RowBinary', () => {
       const fast = new RowBinaryWriter(16);
       transcodeRead(frame(1, type.toBuffer(r)), fast);
       const slow = new RowBinaryWriter(16);
-      encode(slow, TABLES.reads.toRow(type.fromBuffer(type.toBuffer(r)) as MeterRead, { key: null, offset: 0 })!);
+      encode(
+        slow,
+        TABLES.reads.toRow(type.fromBuffer(type.toBuffer(r)) as MeterRead, { key: null, offset: 0 })!,
+      );
       expect(fast.take().equals(slow.take()), `read ${i}`).toBe(true);
     }
   });
 
   it('refuses what the table cannot hold, so the full decoder names it', () => {
     const type = avroType('MeterRead');
-    expect(() => transcodeRead(frame(1, type.toBuffer({ ...read(1), energy_import_wh: -1 })), new RowBinaryWriter())).toThrow(/negative/);
-    expect(() => transcodeRead(frame(1, type.toBuffer(read(1)).subarray(0, 10)), new RowBinaryWriter())).toThrow();
+    expect(() =>
+      transcodeRead(frame(1, type.toBuffer({ ...read(1), energy_import_wh: -1 })), new RowBinaryWriter()),
+    ).toThrow(/negative/);
+    expect(() =>
+      transcodeRead(frame(1, type.toBuffer(read(1)).subarray(0, 10)), new RowBinaryWriter()),
+    ).toThrow();
   });
 });
 
@@ -54,13 +71,17 @@ describe('batching and migrations', () => {
   });
 
   it('splits migration files into statements, dropping comment-only chunks', () => {
-    expect(splitStatements('-- c\nCREATE TABLE a (x UInt8) ENGINE = Memory;\n-- only a comment;\nSELECT 1;')).toEqual(['-- c\nCREATE TABLE a (x UInt8) ENGINE = Memory', 'SELECT 1']);
+    expect(
+      splitStatements('-- c\nCREATE TABLE a (x UInt8) ENGINE = Memory;\n-- only a comment;\nSELECT 1;'),
+    ).toEqual(['-- c\nCREATE TABLE a (x UInt8) ENGINE = Memory', 'SELECT 1']);
   });
 
   it('refuses two migrations with one number, and quotes the database', () => {
     const dir = `${mkdtempSync(join(tmpdir(), 'mig-'))}/`;
     writeFileSync(`${dir}001_a.sql`, 'CREATE TABLE {{db}}.a (x UInt8) ENGINE = Memory;');
-    expect(loadMigrations('ami_x', dir)[0]!.statements).toEqual(['CREATE TABLE `ami_x`.a (x UInt8) ENGINE = Memory']);
+    expect(loadMigrations('ami_x', dir)[0]!.statements).toEqual([
+      'CREATE TABLE `ami_x`.a (x UInt8) ENGINE = Memory',
+    ]);
     expect(() => loadMigrations('bad-name', dir)).toThrow();
     writeFileSync(`${dir}001_b.sql`, 'SELECT 1;');
     expect(() => loadMigrations('ami_x', dir)).toThrow(/share number 1/);

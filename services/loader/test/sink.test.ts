@@ -4,7 +4,14 @@ import { Sink, type SinkOptions } from '../src/sink.js';
 import { TABLES } from '../src/tables.js';
 
 const logger = createLogger('test', 'silent');
-const opts: SinkOptions = { batchRows: 100, flushMs: 20, earlyRows: 10, parallelInserts: 2, retryMinMs: 5, retryMaxMs: 20 };
+const opts: SinkOptions = {
+  batchRows: 100,
+  flushMs: 20,
+  earlyRows: 10,
+  parallelInserts: 2,
+  retryMinMs: 5,
+  retryMaxMs: 20,
+};
 
 describe('Sink', () => {
   it('releases a batch only after ClickHouse accepted it, retrying with pause and resume', async () => {
@@ -27,7 +34,11 @@ describe('Sink', () => {
 
   it('flushes by size, one insert per table, split for parallel inserts', async () => {
     const inserts: number[] = [];
-    const sink = new Sink(async (_s, _b, rows) => void inserts.push(rows), { ...opts, flushMs: 60_000, earlyRows: 1_000_000 }, logger);
+    const sink = new Sink(
+      async (_s, _b, rows) => void inserts.push(rows),
+      { ...opts, flushMs: 60_000, earlyRows: 1_000_000 },
+      logger,
+    );
     sink.enter();
     sink.enter();
     const a = sink.add(TABLES.reads, Buffer.alloc(1), 60);
@@ -39,7 +50,11 @@ describe('Sink', () => {
 
   it('flushes at once when every handler waits (one fetch, one insert)', async () => {
     const inserts: number[] = [];
-    const sink = new Sink(async (_s, _b, rows) => void inserts.push(rows), { ...opts, flushMs: 60_000 }, logger);
+    const sink = new Sink(
+      async (_s, _b, rows) => void inserts.push(rows),
+      { ...opts, flushMs: 60_000 },
+      logger,
+    );
     sink.enter();
     await sink.add(TABLES.events, Buffer.alloc(1), 50);
     expect(inserts).toEqual([50]);

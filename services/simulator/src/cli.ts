@@ -42,7 +42,7 @@ export function registerSimulatorCommands(program: Command): void {
     .option('-m, --meters <n>', "fleet size (default: the scenario's)")
     .option('--seed <seed>', "topology and noise seed (default: the scenario's)")
     .option('--regions <codes>', 'comma-separated regions, e.g. BALI,JATIM')
-    .option('--start <iso>', "simulated start time (default: the scenario's, else now)")
+    .option('--start <iso|now>', "simulated start: ISO time or 'now' (default: the scenario's, else now)")
     .option('-d, --duration <d>', "simulated duration, e.g. 6h, 1d (default: the scenario's)")
     .option('--speed <speed>', 'realtime | Nx (e.g. 60x) | max', 'max')
     .option('-t, --truth <path>', 'write the ground truth JSONL here')

@@ -2,6 +2,7 @@ import { Partitioners, type Kafka, type Message, type PartitionMetadata, type Pr
 import {
   AvroCodec,
   ensureTopics,
+  isRetriable,
   topicNames,
   type CommonConfig,
   type MeterEvent,
@@ -9,6 +10,7 @@ import {
   type MeterRead,
   type Topics,
 } from '@ami/lib';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Fleet } from './fleet.js';
 import { subjectOf } from './schemas.js';
 import type { Batch } from './simulation.js';
@@ -17,6 +19,18 @@ import type { Batch } from './simulation.js';
 const CHUNK = 1000;
 /** Profiles encoded per round when publishing the fleet. */
 const FLEET_ROUND = 24_000;
+
+/** Retry a call that failed with a retriable (kafkajs) error, a few times with a growing pause. */
+async function retrying<T>(fn: () => Promise<T>, attempts = 8): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts || !isRetriable(err)) throw err;
+      await sleep(200 * i);
+    }
+  }
+}
 
 interface Outgoing {
   topic: string;
@@ -65,10 +79,13 @@ export class Publisher {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      await ensureTopics(admin, this.cfg.AMI_TOPIC_PREFIX, { partitions: this.partitions });
-      const { topics } = await admin.fetchTopicMetadata({
-        topics: [this.topics.reads, this.topics.events, this.topics.meters],
-      });
+      // Just-created topics may not be in every metadata cache yet (UNKNOWN_TOPIC_OR_PARTITION): retry briefly.
+      await retrying(() => ensureTopics(admin, this.cfg.AMI_TOPIC_PREFIX, { partitions: this.partitions }));
+      const { topics } = await retrying(() =>
+        admin.fetchTopicMetadata({
+          topics: [this.topics.reads, this.topics.events, this.topics.meters],
+        }),
+      );
       for (const t of topics) this.metadata.set(t.name, t.partitions);
       const [reads, events] = [this.topics.reads, this.topics.events].map(
         (t) => this.metadata.get(t)!.length,

@@ -1,0 +1,13 @@
+import { AvroCodec, createRegistry } from '@ami/lib';
+import { Kafka, logLevel } from 'kafkajs';
+const prefix = process.argv[2]!;
+const kafka = new Kafka({ brokers: ['127.0.0.1:9092'], logLevel: logLevel.NOTHING });
+const codec = new AvroCodec(createRegistry({ SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL! }));
+const c = kafka.consumer({ groupId: `count.${Date.now()}` });
+await c.connect();
+await c.subscribe({ topic: `${prefix}.events`, fromBeginning: true });
+let n = 0;
+await c.run({ eachMessage: async ({ message }) => { if (n++ < 3) console.log(message.key?.toString(), JSON.stringify(await codec.decode('MeterEvent', message.value!))); } });
+await new Promise((r) => setTimeout(r, 6000));
+console.log('events', n);
+await c.disconnect();
