@@ -5,7 +5,8 @@
  *
  * BENCH_READS (default 1,000,000), BENCH_METERS (10,000), BENCH_BILLING_METERS
  * (100,000), BENCH_BILLING_INTERVAL_S (3600; billing scans reads_buckets, whose
- * size does not depend on the read interval), BENCH_KEEP=1 keeps the databases.
+ * size does not depend on the read interval), BENCH_KEEP=1 keeps the databases,
+ * BENCH_ONLY=billing skips the Kafka part.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
@@ -239,9 +240,10 @@ async function main(): Promise<void> {
   );
   try {
     await migrate(ch, cfg.CLICKHOUSE_DB, logger);
-    await produceReads();
-    const loader = await benchLoader();
-    const native = await benchNative();
+    const billingOnly = process.env.BENCH_ONLY === 'billing';
+    if (!billingOnly) await produceReads();
+    const loader = billingOnly ? { rate: NaN, wall: NaN } : await benchLoader();
+    const native = billingOnly ? NaN : await benchNative();
     await seedBilling();
     const billing = await timeBilling();
     console.log('\nsummary');

@@ -69,14 +69,14 @@ function neighboursSql(q: UsageQuery, db: string): string {
       minIf(iv, ${inPeriod} AND iv > 0) AS interval_s,
       maxIf(md, ${inPeriod}) AS max_demand_w
     FROM (
+      -- FINAL merges each bucket's states while streaming the sorted parts: no hash table of every bucket.
       SELECT meter_id, toUInt32(bucket) AS bk,
-        toUInt32(minMerge(first_at)) AS fa, argMinMerge(first_wh) AS fw,
-        toUInt32(maxMerge(last_at)) AS la, argMaxMerge(last_wh) AS lw,
-        uniqExactIfMerge(interval_reads) AS n, minIfMerge(interval_s) AS iv, maxMerge(max_demand_w) AS md
-      FROM ${db}.reads_buckets
+        toUInt32(finalizeAggregation(first_at)) AS fa, finalizeAggregation(first_wh) AS fw,
+        toUInt32(finalizeAggregation(last_at)) AS la, finalizeAggregation(last_wh) AS lw,
+        finalizeAggregation(interval_reads) AS n, finalizeAggregation(interval_s) AS iv, finalizeAggregation(max_demand_w) AS md
+      FROM ${db}.reads_buckets FINAL
       WHERE bucket >= toDateTime(${sqlNumber(scanBound(q.from, 'min') - around)})
         AND bucket < toDateTime(${sqlNumber(scanBound(q.to, 'max') + around)}) ${onlyCustomer}
-      GROUP BY meter_id, bucket
     )
     ANY INNER JOIN (
       SELECT meter_id, ${localMidnightSql(q.from)} AS b_start, ${localMidnightSql(q.to)} AS b_end, toUInt32(installed_at) AS installed
