@@ -76,7 +76,9 @@ export interface KafkaPerf {
 }
 
 /** Parses ProducerPerformance's summary line (the last one with "records sent"). */
-export function parseProducerPerf(out: string): Pick<KafkaPerf, 'records' | 'recordsPerSec' | 'mbPerSec' | 'avgLatencyMs' | 'p99LatencyMs'> | undefined {
+export function parseProducerPerf(
+  out: string,
+): Pick<KafkaPerf, 'records' | 'recordsPerSec' | 'mbPerSec' | 'avgLatencyMs' | 'p99LatencyMs'> | undefined {
   const lines = out.split('\n').filter((l) => l.includes('records sent'));
   const last = lines[lines.length - 1];
   if (!last) return undefined;
@@ -95,7 +97,9 @@ export function parseProducerPerf(out: string): Pick<KafkaPerf, 'records' | 'rec
 }
 
 /** Parses ConsumerPerformance's CSV (header line then one data line); fetch.* excludes the group join. */
-export function parseConsumerPerf(out: string): Pick<KafkaPerf, 'records' | 'recordsPerSec' | 'mbPerSec'> | undefined {
+export function parseConsumerPerf(
+  out: string,
+): Pick<KafkaPerf, 'records' | 'recordsPerSec' | 'mbPerSec'> | undefined {
   const lines = out.split('\n').map((l) => l.trim());
   const h = lines.findIndex((l) => l.startsWith('start.time'));
   if (h < 0 || !lines[h + 1]) return undefined;
@@ -106,7 +110,8 @@ export function parseConsumerPerf(out: string): Pick<KafkaPerf, 'records' | 'rec
   return {
     records: get('data.consumed.in.nMsg'),
     recordsPerSec: Number.isFinite(fetchRate) && fetchRate > 0 ? fetchRate : get('nMsg.sec'),
-    mbPerSec: Number.isFinite(get('fetch.MB.sec')) && get('fetch.MB.sec') > 0 ? get('fetch.MB.sec') : get('MB.sec'),
+    mbPerSec:
+      Number.isFinite(get('fetch.MB.sec')) && get('fetch.MB.sec') > 0 ? get('fetch.MB.sec') : get('MB.sec'),
   };
 }
 
@@ -143,7 +148,12 @@ export async function producerPerformance(o: KafkaBaselineOptions): Promise<Kafk
   ]);
   const r = await runCommand('java', args, { timeoutMs: o.timeoutMs });
   const parsed = parseProducerPerf(r.stdout);
-  const base = { tool: 'ProducerPerformance' as const, recordSize: o.recordSize, wallMs: r.ms, command: toolCommand(args) };
+  const base = {
+    tool: 'ProducerPerformance' as const,
+    recordSize: o.recordSize,
+    wallMs: r.ms,
+    command: toolCommand(args),
+  };
   if (!parsed) return { ...base, records: 0, recordsPerSec: 0, mbPerSec: 0, error: errorOf(r) };
   return { ...base, ...parsed };
 }
@@ -163,7 +173,12 @@ export async function consumerPerformance(o: KafkaBaselineOptions): Promise<Kafk
   ]);
   const r = await runCommand('java', args, { timeoutMs: o.timeoutMs });
   const parsed = parseConsumerPerf(r.stdout);
-  const base = { tool: 'ConsumerPerformance' as const, recordSize: o.recordSize, wallMs: r.ms, command: toolCommand(args) };
+  const base = {
+    tool: 'ConsumerPerformance' as const,
+    recordSize: o.recordSize,
+    wallMs: r.ms,
+    command: toolCommand(args),
+  };
   if (!parsed) return { ...base, records: 0, recordsPerSec: 0, mbPerSec: 0, error: errorOf(r) };
   return { ...base, ...parsed };
 }
@@ -204,7 +219,9 @@ export async function clickhouseInserts(o: ClickHouseBaselineOptions): Promise<I
   const host = new URL(o.cfg.CLICKHOUSE_URL).hostname;
   const recreate = async () => {
     await o.ch.command({ query: sql`DROP TABLE IF EXISTS ${ident(o.db)}.${ident(table)}` });
-    await o.ch.command({ query: sql`CREATE TABLE ${ident(o.db)}.${ident(table)} AS ${ident(o.db)}.${ident('reads')}` });
+    await o.ch.command({
+      query: sql`CREATE TABLE ${ident(o.db)}.${ident(table)} AS ${ident(o.db)}.${ident('reads')}`,
+    });
   };
   await recreate();
   // DESCRIBE keeps the column order (18.16's system.columns has no `position`).
@@ -225,7 +242,16 @@ export async function clickhouseInserts(o: ClickHouseBaselineOptions): Promise<I
     const tsvFile = join(dir, 'reads.tsv');
     writeFileSync(tsvFile, encodeTsv(cols, rows));
     const client = (format: string, file: string) => {
-      const args = ['--host', host, '--port', String(o.tcpPort), '--user', o.cfg.CLICKHOUSE_USER, '--database', o.db];
+      const args = [
+        '--host',
+        host,
+        '--port',
+        String(o.tcpPort),
+        '--user',
+        o.cfg.CLICKHOUSE_USER,
+        '--database',
+        o.db,
+      ];
       if (o.cfg.CLICKHOUSE_PASSWORD) args.push('--password', o.cfg.CLICKHOUSE_PASSWORD);
       args.push('--query', `INSERT INTO ${table} FORMAT ${format}`);
       return runCommand('clickhouse-client', args, { stdinFile: file, timeoutMs: o.timeoutMs });
@@ -261,7 +287,9 @@ export async function clickhouseInserts(o: ClickHouseBaselineOptions): Promise<I
     out.push(await measured(o, table, 'HTTP POST Native', nativeFile, Date.now() - t0, error));
   } finally {
     rmSync(dir, { recursive: true, force: true });
-    await o.ch.command({ query: sql`DROP TABLE IF EXISTS ${ident(o.db)}.${ident(table)}` }).catch(() => undefined);
+    await o.ch
+      .command({ query: sql`DROP TABLE IF EXISTS ${ident(o.db)}.${ident(table)}` })
+      .catch(() => undefined);
   }
   return out;
 }
@@ -274,10 +302,20 @@ async function measured(
   ms: number,
   error: string | undefined,
 ): Promise<InsertPerf> {
-  const res = await o.ch.query({ query: sql`SELECT count() AS n FROM ${ident(o.db)}.${ident(table)}`, format: 'JSONEachRow' });
+  const res = await o.ch.query({
+    query: sql`SELECT count() AS n FROM ${ident(o.db)}.${ident(table)}`,
+    format: 'JSONEachRow',
+  });
   const n = Number(((await res.json()) as { n: number }[])[0]?.n ?? 0);
   if (!error && n !== o.reads.length) error = `inserted ${n} of ${o.reads.length} rows`;
-  return { path, rows: n, bytes: statSync(file).size, ms, rowsPerSec: ms > 0 ? Math.round((n / ms) * 1000) : 0, error };
+  return {
+    path,
+    rows: n,
+    bytes: statSync(file).size,
+    ms,
+    rowsPerSec: ms > 0 ? Math.round((n / ms) * 1000) : 0,
+    error,
+  };
 }
 
 export interface Baseline {
@@ -286,7 +324,9 @@ export interface Baseline {
   inserts: InsertPerf[];
 }
 
-export async function kafkaBaseline(o: KafkaBaselineOptions): Promise<Pick<Baseline, 'producer' | 'consumer'>> {
+export async function kafkaBaseline(
+  o: KafkaBaselineOptions,
+): Promise<Pick<Baseline, 'producer' | 'consumer'>> {
   const producer = await producerPerformance(o);
   const consumer = producer.error
     ? undefined

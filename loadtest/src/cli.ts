@@ -10,7 +10,10 @@ import { resolveScenario, runLoadTest } from './run.js';
  * `npm run loadtest -- [options]`: one whole load test with a report, or
  * `npm run loadtest -- record ...` to make a recording without replaying it.
  */
-const program = new Command('loadtest').description('AMI pipeline load test: record, replay, measure, check, report').showHelpAfterError().enablePositionalOptions();
+const program = new Command('loadtest')
+  .description('AMI pipeline load test: record, replay, measure, check, report')
+  .showHelpAfterError()
+  .enablePositionalOptions();
 
 const int = (v: string) => {
   const n = Number(v.replace(/_/g, ''));
@@ -31,7 +34,9 @@ program
   .option('-o, --out <dir>', 'report folder (default reports/loadtest-<timestamp>)')
   .option('--prefix <prefix>', 'topic prefix (default: random)')
   .option('--db <name>', 'ClickHouse database (default: random)')
-  .addOption(new Option('--baseline <level>', 'baseline size').choices(['full', 'quick', 'none']).default('full'))
+  .addOption(
+    new Option('--baseline <level>', 'baseline size').choices(['full', 'quick', 'none']).default('full'),
+  )
   .option('--no-detector', 'do not run the detector')
   .option('--no-loader', 'do not run the loader')
   .option('--partitions <n>', 'partitions of the topics', int, 6)
@@ -41,7 +46,10 @@ program
   .option('--keep', 'keep the topics and the database afterwards')
   .option('--no-progress', 'no progress bar')
   .action(async (o) => {
-    const regions = o.regions === 'all' ? ['JATIM', 'JATENG', 'JABAR', 'JAKARTA', 'BANTEN', 'BALI', 'MEDAN', 'MAKASSAR'] : o.regions?.split(',');
+    const regions =
+      o.regions === 'all'
+        ? ['JATIM', 'JATENG', 'JABAR', 'JAKARTA', 'BANTEN', 'BALI', 'MEDAN', 'MAKASSAR']
+        : o.regions?.split(',');
     const result = await runLoadTest({
       scenario: o.scenario,
       meters: o.meters,
@@ -70,7 +78,9 @@ program
     console.log(`report: ${result.reportFile}`);
     console.log(
       `replay ${Math.round(s.replay.readsPerSec)} reads/s` +
-        (s.baseline.producer ? ` (ProducerPerformance ${Math.round(s.baseline.producer.recordsPerSec)}/s)` : '') +
+        (s.baseline.producer
+          ? ` (ProducerPerformance ${Math.round(s.baseline.producer.recordsPerSec)}/s)`
+          : '') +
         `; end to end ${s.endToEnd.readsPerSec ? Math.round(s.endToEnd.readsPerSec) : '–'} reads/s; correctness ${result.ok ? 'PASS' : 'FAIL'}`,
     );
     process.exitCode = result.ok ? 0 : 1;
@@ -78,7 +88,9 @@ program
 
 program
   .command('record')
-  .description('record traffic into an Avro container file: from the simulator, or from <prefix>.reads/events')
+  .description(
+    'record traffic into an Avro container file: from the simulator, or from <prefix>.reads/events',
+  )
   .requiredOption('-o, --out <file>', 'recording file (.avro); a .json manifest is written next to it')
   .option('-s, --scenario <name|file>', 'simulator scenario', 'regional-blackout')
   .option('-m, --meters <n>', 'fleet size', int)
@@ -86,21 +98,40 @@ program
   .option('--seed <seed>', 'fleet seed')
   .option('--regions <codes>', 'comma-separated regions')
   .option('--start <iso>', 'simulated start')
-  .option('--from-kafka <prefix>', 'record <prefix>.reads and <prefix>.events instead (up to their end offsets now)')
+  .option(
+    '--from-kafka <prefix>',
+    'record <prefix>.reads and <prefix>.events instead (up to their end offsets now)',
+  )
   .option('--max-records <n>', 'stop after this many records (Kafka source)', int)
   .action(async (o) => {
     const t0 = Date.now();
     if (o.fromKafka) {
       const cfg = loadCommonConfig();
       const logger = createLogger('loadtest-record', cfg.LOG_LEVEL);
-      const m = await recordFromKafka({ path: o.out, kafka: createKafka(cfg, logger), codec: new AvroCodec(createRegistry(cfg)), prefix: o.fromKafka, maxRecords: o.maxRecords });
-      console.log(`recorded ${m.reads} reads, ${m.events} events from ${o.fromKafka} into ${o.out} (${m.bytes} bytes) in ${Date.now() - t0} ms`);
+      const m = await recordFromKafka({
+        path: o.out,
+        kafka: createKafka(cfg, logger),
+        codec: new AvroCodec(createRegistry(cfg)),
+        prefix: o.fromKafka,
+        maxRecords: o.maxRecords,
+      });
+      console.log(
+        `recorded ${m.reads} reads, ${m.events} events from ${o.fromKafka} into ${o.out} (${m.bytes} bytes) in ${Date.now() - t0} ms`,
+      );
       return;
     }
     const scenario = loadScenario(resolveScenario(o.scenario));
     const fleet = fleetFor(scenario, { meters: o.meters, seed: o.seed, regions: o.regions?.split(',') });
-    const m = await recordSimulation({ path: o.out, fleet, scenario, startMs: startFor(scenario, o.start), durationMs: o.hours * 3_600_000 });
-    console.log(`recorded ${m.reads} reads, ${m.events} events (${m.lastGasps} last gasps) into ${o.out} (${m.bytes} bytes, ground truth ${m.truthFile}) in ${Date.now() - t0} ms`);
+    const m = await recordSimulation({
+      path: o.out,
+      fleet,
+      scenario,
+      startMs: startFor(scenario, o.start),
+      durationMs: o.hours * 3_600_000,
+    });
+    console.log(
+      `recorded ${m.reads} reads, ${m.events} events (${m.lastGasps} last gasps) into ${o.out} (${m.bytes} bytes, ground truth ${m.truthFile}) in ${Date.now() - t0} ms`,
+    );
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

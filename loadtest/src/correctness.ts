@@ -32,7 +32,11 @@ export interface ReadsCheck {
 
 export const CHECKSUM_MOD = 1_000_003;
 
-export async function checkReads(ch: ClickHouseClient, db: string, expected: ReadsExpected): Promise<ReadsCheck> {
+export async function checkReads(
+  ch: ClickHouseClient,
+  db: string,
+  expected: ReadsExpected,
+): Promise<ReadsCheck> {
   const q = async (query: string) =>
     ((await (await ch.query({ query, format: 'JSONEachRow' })).json()) as Record<string, number>[])[0]!;
   const table = sql`${ident(db)}.${ident('reads')}`;
@@ -50,11 +54,19 @@ export async function checkReads(ch: ClickHouseClient, db: string, expected: Rea
     ok: true,
     problems: [],
   };
-  if (r.distinct < expected.distinct) r.problems.push(`${expected.distinct - r.distinct} replayed reads are missing from ClickHouse`);
-  if (r.distinct > expected.distinct) r.problems.push(`${r.distinct - expected.distinct} reads in ClickHouse were never replayed`);
-  if (r.finalRows !== r.distinct) r.problems.push(`FINAL has ${r.finalRows} rows for ${r.distinct} distinct (meter_id, read_at)`);
-  if (r.distinct === expected.distinct && (r.sumReadAt !== expected.sumReadAt || r.sumEnergy !== expected.sumEnergy))
-    r.problems.push('counts match but the checksums of read_at / energy differ: some reads are not the replayed ones');
+  if (r.distinct < expected.distinct)
+    r.problems.push(`${expected.distinct - r.distinct} replayed reads are missing from ClickHouse`);
+  if (r.distinct > expected.distinct)
+    r.problems.push(`${r.distinct - expected.distinct} reads in ClickHouse were never replayed`);
+  if (r.finalRows !== r.distinct)
+    r.problems.push(`FINAL has ${r.finalRows} rows for ${r.distinct} distinct (meter_id, read_at)`);
+  if (
+    r.distinct === expected.distinct &&
+    (r.sumReadAt !== expected.sumReadAt || r.sumEnergy !== expected.sumEnergy)
+  )
+    r.problems.push(
+      'counts match but the checksums of read_at / energy differ: some reads are not the replayed ones',
+    );
   r.ok = r.problems.length === 0;
   return r;
 }
@@ -111,7 +123,12 @@ export interface OutageCheck {
  * truth: GARDU → that gardu; FEEDER and REGION → one FEEDER outage per feeder
  * (a feeder with fewer than `feederMinGardu` gardu: one GARDU outage each).
  */
-export function expectedOutages(truth: readonly TruthLine[], fleet: Fleet, rangeEnd: number, tol: Tolerance): { expected: ExpectedOutage[]; ignored: number } {
+export function expectedOutages(
+  truth: readonly TruthLine[],
+  fleet: Fleet,
+  rangeEnd: number,
+  tol: Tolerance,
+): { expected: ExpectedOutage[]; ignored: number } {
   const expected: ExpectedOutage[] = [];
   let ignored = 0;
   const feederById = new Map(fleet.feeders.map((f) => [f.id, f]));
@@ -135,8 +152,11 @@ export function expectedOutages(truth: readonly TruthLine[], fleet: Fleet, range
       continue;
     }
     for (const f of feeders) {
-      if (f.gardu.length >= tol.feederMinGardu) expected.push({ ...base, scope: 'FEEDER', gardu_id: null, feeder_id: f.id });
-      else for (const g of f.gardu) expected.push({ ...base, scope: 'GARDU', gardu_id: fleet.garduIds[g]!, feeder_id: f.id });
+      if (f.gardu.length >= tol.feederMinGardu)
+        expected.push({ ...base, scope: 'FEEDER', gardu_id: null, feeder_id: f.id });
+      else
+        for (const g of f.gardu)
+          expected.push({ ...base, scope: 'GARDU', gardu_id: fleet.garduIds[g]!, feeder_id: f.id });
     }
   }
   return { expected, ignored };
@@ -172,11 +192,24 @@ export function checkOutages(
   const used = new Set<Outage>();
   const overlaps = (e: ExpectedOutage, o: Outage) =>
     o.started_at <= e.end + tol.endMs && (o.restored_at ?? Number.POSITIVE_INFINITY) >= e.start - tol.startMs;
-  const out: OutageCheck = { expected: expected.length, matched: 0, exact: 0, missing: [], wrong: [], unexpected: [], ignored, tolerance: tol, ok: false };
+  const out: OutageCheck = {
+    expected: expected.length,
+    matched: 0,
+    exact: 0,
+    missing: [],
+    wrong: [],
+    unexpected: [],
+    ignored,
+    tolerance: tol,
+    ok: false,
+  };
   for (const e of expected) {
     const m: OutageMatch = { expected: e, problems: [] };
-    const sameScope = latest.filter((o) =>
-      o.scope === e.scope && (e.scope === 'GARDU' ? o.gardu_id === e.gardu_id : o.feeder_id === e.feeder_id) && overlaps(e, o),
+    const sameScope = latest.filter(
+      (o) =>
+        o.scope === e.scope &&
+        (e.scope === 'GARDU' ? o.gardu_id === e.gardu_id : o.feeder_id === e.feeder_id) &&
+        overlaps(e, o),
     );
     sameScope.sort((a, b) => Math.abs(a.started_at - e.start) - Math.abs(b.started_at - e.start));
     m.found = sameScope[0];
@@ -194,7 +227,9 @@ export function checkOutages(
         : latest.find((o) => o.scope === 'GARDU' && o.feeder_id === e.feeder_id && overlaps(e, o));
     if (cover) {
       m.coveredBy = cover;
-      m.problems.push(`reported as ${cover.scope} ${cover.scope === 'GARDU' ? cover.gardu_id : cover.feeder_id}, expected ${e.scope}`);
+      m.problems.push(
+        `reported as ${cover.scope} ${cover.scope === 'GARDU' ? cover.gardu_id : cover.feeder_id}, expected ${e.scope}`,
+      );
       out.matched++;
       out.wrong.push(m);
       for (const o of latest) if (o.feeder_id === e.feeder_id && overlaps(e, o)) used.add(o);

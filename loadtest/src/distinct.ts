@@ -30,7 +30,8 @@ export class DistinctReads {
 
   add(meterId: string, readAt: number, kind: string, energyWh: number): void {
     this.total++;
-    const idx = kind === 'INTERVAL' && meterId.charCodeAt(0) === 77 /* M */ ? Number(meterId.slice(1)) : Number.NaN;
+    const idx =
+      kind === 'INTERVAL' && meterId.charCodeAt(0) === 77 /* M */ ? Number(meterId.slice(1)) : Number.NaN;
     const bucket = Math.round(readAt / this.intervalMs) - this.firstBucket;
     if (Number.isInteger(idx) && idx >= 0 && idx < this.meters && bucket >= 0 && bucket < this.buckets) {
       const bit = idx * this.buckets + bucket;

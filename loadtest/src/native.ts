@@ -45,7 +45,8 @@ type Writer = (o: Out, v: unknown) => void;
 
 function enumMap(type: string): Map<string, number> {
   const m = new Map<string, number>();
-  for (const [, name, code] of type.matchAll(/'((?:[^'\\]|\\.)*)'\s*=\s*(-?\d+)/g)) m.set(name!, Number(code));
+  for (const [, name, code] of type.matchAll(/'((?:[^'\\]|\\.)*)'\s*=\s*(-?\d+)/g))
+    m.set(name!, Number(code));
   return m;
 }
 
@@ -56,8 +57,7 @@ function writerFor(type: string): Writer {
     // Nullable columns are written as a null map then the values; handled in encodeNative.
     return inner;
   }
-  if (type === 'String')
-    return (o, v) => o.string(String(v ?? ''));
+  if (type === 'String') return (o, v) => o.string(String(v ?? ''));
   if (/^DateTime(\(.*\))?$/.test(type))
     return (o, v) => {
       o.ensure(4);
@@ -115,7 +115,8 @@ export function encodeNative(columns: readonly Column[], rows: readonly Record<s
 export function encodeTsv(columns: readonly Column[], rows: readonly Record<string, unknown>[]): string {
   const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n');
   const cells = columns.map((c) => {
-    if (/^(Nullable\()?DateTime/.test(c.type)) return (v: unknown) => (v === null || v === undefined ? '\\N' : String(Math.floor(Number(v) / 1000)));
+    if (/^(Nullable\()?DateTime/.test(c.type))
+      return (v: unknown) => (v === null || v === undefined ? '\\N' : String(Math.floor(Number(v) / 1000)));
     return (v: unknown) => (v === null || v === undefined ? '\\N' : esc(String(v)));
   });
   let out = '';

@@ -6,10 +6,7 @@ import { ValidationError } from '@ami/lib';
  * `Nx` (N times real time, by the recording's delivery clock) or `N/s`
  * (records per second, reads and events together).
  */
-export type Pace =
-  | { mode: 'max' }
-  | { mode: 'factor'; factor: number }
-  | { mode: 'rate'; perSecond: number };
+export type Pace = { mode: 'max' } | { mode: 'factor'; factor: number } | { mode: 'rate'; perSecond: number };
 
 export function parsePace(s: string): Pace {
   const v = s.trim().toLowerCase();
@@ -19,7 +16,9 @@ export function parsePace(s: string): Pace {
   if (x && Number(x[1]) > 0) return { mode: 'factor', factor: Number(x[1]) };
   const r = /^(\d+(?:\.\d+)?)(k)?\/s$/.exec(v);
   if (r && Number(r[1]) > 0) return { mode: 'rate', perSecond: Number(r[1]) * (r[2] ? 1000 : 1) };
-  throw new ValidationError(`speed must be max, realtime, Nx (e.g. 60x) or N/s (e.g. 40000/s, 40k/s), got ${JSON.stringify(s)}`);
+  throw new ValidationError(
+    `speed must be max, realtime, Nx (e.g. 60x) or N/s (e.g. 40000/s, 40k/s), got ${JSON.stringify(s)}`,
+  );
 }
 
 export function describePace(p: Pace): string {

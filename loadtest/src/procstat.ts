@@ -49,7 +49,11 @@ function parents(): Map<number, number> {
 }
 
 /** A process and its descendants, not descending into `exclude` (roots watched on their own). */
-export function processTree(root: number, ppids: Map<number, number> = parents(), exclude: ReadonlySet<number> = new Set()): number[] {
+export function processTree(
+  root: number,
+  ppids: Map<number, number> = parents(),
+  exclude: ReadonlySet<number> = new Set(),
+): number[] {
   const children = new Map<number, number[]>();
   for (const [pid, ppid] of ppids) {
     let list = children.get(ppid);

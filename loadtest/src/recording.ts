@@ -1,4 +1,11 @@
-import { createReadStream, createWriteStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { once } from 'node:events';
 import { deflateRaw, inflateRaw, constants as zlibConstants } from 'node:zlib';
 import avro from 'avsc';
@@ -73,7 +80,11 @@ function dedupeNamedTypes(schema: unknown, seen: Set<string>, namespace = ''): u
   let ns = namespace;
   if (named) {
     const name = String(s.name);
-    ns = name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : typeof s.namespace === 'string' ? s.namespace : namespace;
+    ns = name.includes('.')
+      ? name.slice(0, name.lastIndexOf('.'))
+      : typeof s.namespace === 'string'
+        ? s.namespace
+        : namespace;
     const full = name.includes('.') ? name : ns ? `${ns}.${name}` : name;
     if (seen.has(full)) return full;
     seen.add(full);
@@ -81,7 +92,10 @@ function dedupeNamedTypes(schema: unknown, seen: Set<string>, namespace = ''): u
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(s)) {
     if (k === 'fields' && Array.isArray(v)) {
-      out.fields = v.map((f: Record<string, unknown>) => ({ ...f, type: dedupeNamedTypes(f.type, seen, ns) }));
+      out.fields = v.map((f: Record<string, unknown>) => ({
+        ...f,
+        type: dedupeNamedTypes(f.type, seen, ns),
+      }));
     } else if (k === 'items' || k === 'values' || (k === 'type' && typeof v === 'object')) {
       out[k] = dedupeNamedTypes(v, seen, ns);
     } else out[k] = v;
@@ -122,7 +136,9 @@ const codecs = {
   deflate: (buf: Buffer, cb: (err: Error | null, out?: Buffer) => void) =>
     deflateRaw(buf, { level: 1, strategy: zlibConstants.Z_DEFAULT_STRATEGY }, cb),
 };
-const decodecs = { deflate: (buf: Buffer, cb: (err: Error | null, out?: Buffer) => void) => inflateRaw(buf, cb) };
+const decodecs = {
+  deflate: (buf: Buffer, cb: (err: Error | null, out?: Buffer) => void) => inflateRaw(buf, cb),
+};
 
 /** Appends deliveries to a container file; `close()` writes the manifest. */
 export class RecordingWriter {
@@ -155,7 +171,9 @@ export class RecordingWriter {
     for (const e of d.events) if (e.type === 'LAST_GASP') this.counts.lastGasps++;
     if (this.counts.deliveries <= 4 && d.reads.length > 0) {
       // Size of the contract records, sampled (the manifest's avroBytes is an estimate from the first deliveries).
-      this.sampleBytes = d.reads.slice(0, 200).reduce((s, r) => s + this.readType.toBuffer(r).length, 0) / Math.min(200, d.reads.length);
+      this.sampleBytes =
+        d.reads.slice(0, 200).reduce((s, r) => s + this.readType.toBuffer(r).length, 0) /
+        Math.min(200, d.reads.length);
     }
     if (!this.encoder.write(d)) await once(this.encoder, 'drain');
   }
@@ -209,7 +227,11 @@ export async function readRecordingMeta(path: string): Promise<RecordingMeta> {
   const decoder = new avro.streams.BlockDecoder({ codecs: decodecs } as Partial<avro.DecoderOptions>);
   const src = createReadStream(path);
   src.pipe(decoder);
-  const [, , header] = (await once(decoder, 'metadata')) as [unknown, unknown, { meta: Record<string, Buffer> }];
+  const [, , header] = (await once(decoder, 'metadata')) as [
+    unknown,
+    unknown,
+    { meta: Record<string, Buffer> },
+  ];
   src.destroy();
   decoder.destroy();
   return JSON.parse(header.meta[META_KEY]!.toString('utf8')) as RecordingMeta;
@@ -304,7 +326,10 @@ export async function recordFromKafka(o: KafkaRecordingOptions): Promise<Manifes
   });
   let minTs = Number.POSITIVE_INFINITY;
   let maxTs = 0;
-  const consumer = o.kafka.consumer({ groupId: `ami-loadtest-recorder-${Date.now().toString(36)}`, maxBytes: 32 << 20 });
+  const consumer = o.kafka.consumer({
+    groupId: `ami-loadtest-recorder-${Date.now().toString(36)}`,
+    maxBytes: 32 << 20,
+  });
   await consumer.connect();
   const deadline = Date.now() + (o.timeoutMs ?? 10 * 60_000);
   let done!: () => void;
@@ -320,7 +345,9 @@ export async function recordFromKafka(o: KafkaRecordingOptions): Promise<Manifes
       const items: { ts: number; rec: MeterRead | MeterEvent }[] = [];
       for (const m of batch.messages) {
         if (BigInt(m.offset) >= high || m.value === null) continue;
-        const rec = isReads ? await o.codec.decode('MeterRead', m.value) : await o.codec.decode('MeterEvent', m.value);
+        const rec = isReads
+          ? await o.codec.decode('MeterRead', m.value)
+          : await o.codec.decode('MeterEvent', m.value);
         items.push({ ts: Number(m.timestamp), rec });
       }
       if (BigInt(batch.lastOffset()) + 1n >= high) remaining.delete(key);
@@ -338,7 +365,12 @@ export async function recordFromKafka(o: KafkaRecordingOptions): Promise<Manifes
       });
       await chain;
       const total = writer.counts.reads + writer.counts.events;
-      if (remaining.size === 0 || (o.maxRecords !== undefined && total >= o.maxRecords) || Date.now() > deadline) done();
+      if (
+        remaining.size === 0 ||
+        (o.maxRecords !== undefined && total >= o.maxRecords) ||
+        Date.now() > deadline
+      )
+        done();
     },
   });
   if (remaining.size > 0) await finished;

@@ -137,8 +137,14 @@ export class Replayer {
       await admin.disconnect();
     }
     const { codec, prefix } = this.o;
-    this.encRead = codec.encoder('MeterRead', await codec.register('MeterRead', subjectOf(prefix, 'MeterRead')));
-    this.encEvent = codec.encoder('MeterEvent', await codec.register('MeterEvent', subjectOf(prefix, 'MeterEvent')));
+    this.encRead = codec.encoder(
+      'MeterRead',
+      await codec.register('MeterRead', subjectOf(prefix, 'MeterRead')),
+    );
+    this.encEvent = codec.encoder(
+      'MeterEvent',
+      await codec.register('MeterEvent', subjectOf(prefix, 'MeterEvent')),
+    );
     this.encProfile = codec.encoder(
       'MeterProfile',
       await codec.register('MeterProfile', subjectOf(prefix, 'MeterProfile')),
@@ -152,7 +158,11 @@ export class Replayer {
     let n = 0;
     const topic = this.topics.meters;
     for (const p of profiles) {
-      messages.push({ key: p.meter_id, value: this.encProfile(p), partition: this.partitionOf(topic, p.meter_id) });
+      messages.push({
+        key: p.meter_id,
+        value: this.encProfile(p),
+        partition: this.partitionOf(topic, p.meter_id),
+      });
       n++;
       if (messages.length >= chunk) {
         await this.sendKeyed([{ topic, messages }]);
@@ -164,14 +174,19 @@ export class Replayer {
   }
 
   private partitionOf(topic: string, key: string): number {
-    return this.partitioner({ topic, partitionMetadata: this.metadata.get(topic)!, message: { key, value: null } });
+    return this.partitioner({
+      topic,
+      partitionMetadata: this.metadata.get(topic)!,
+      message: { key, value: null },
+    });
   }
 
   /** Gardu key → partition and key bytes (reads and events have the same partition count). */
   private placement(topic: string, key: string): { partition: number; bytes: Buffer } {
     const cacheKey = `${topic}\u0000${key}`;
     let g = this.keys.get(cacheKey);
-    if (!g) this.keys.set(cacheKey, (g = { partition: this.partitionOf(topic, key), bytes: Buffer.from(key) }));
+    if (!g)
+      this.keys.set(cacheKey, (g = { partition: this.partitionOf(topic, key), bytes: Buffer.from(key) }));
     return g;
   }
 
@@ -196,7 +211,10 @@ export class Replayer {
       [...byPartition.values()].map(async (entries) => {
         for (const { topic, messages } of entries) {
           for (let i = 0; i < messages.length; i += request) {
-            await this.producer.sendBatch({ topicMessages: [{ topic, messages: messages.slice(i, i + request) }], acks: -1 });
+            await this.producer.sendBatch({
+              topicMessages: [{ topic, messages: messages.slice(i, i + request) }],
+              acks: -1,
+            });
           }
         }
       }),
@@ -276,7 +294,13 @@ export class Replayer {
         onMarker?.(m);
       }
       maxAt = Math.max(maxAt, at);
-      const point = { wall: ackedAt, at: maxAt, reads: stats.reads, events: stats.events, bytes: stats.bytes };
+      const point = {
+        wall: ackedAt,
+        at: maxAt,
+        reads: stats.reads,
+        events: stats.events,
+        bytes: stats.bytes,
+      };
       stats.timeline.push(point);
       onSent?.(stats, point);
     };

@@ -90,15 +90,24 @@ export interface LoadTestSummary {
   machineBusyCores: number;
   otherBusyCores: number;
   deadLetters?: { total: number; byReason: Record<string, number> };
-  correctness: { reads?: ReadsCheck; outages?: OutageCheck; outagesInClickHouse?: number; ok: boolean; skipped: string[] };
+  correctness: {
+    reads?: ReadsCheck;
+    outages?: OutageCheck;
+    outagesInClickHouse?: number;
+    ok: boolean;
+    skipped: string[];
+  };
   notes: string[];
 }
 
 const fmt = (v: number | undefined, digits = 0) =>
-  v === undefined || !Number.isFinite(v) ? '–' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  v === undefined || !Number.isFinite(v)
+    ? '–'
+    : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const ratio = (a: number | undefined, b: number | undefined) =>
   a === undefined || b === undefined || !(b > 0) ? '–' : `${((a / b) * 100).toFixed(0)} %`;
-const ms = (v: number | undefined) => (v === undefined ? '–' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
+const ms = (v: number | undefined) =>
+  v === undefined ? '–' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`;
 
 function pctRow(name: string, p: Percentiles | undefined): string {
   if (!p) return `| ${name} | – | – | – | – | – | 0 |`;
@@ -120,7 +129,9 @@ export function renderMarkdown(s: LoadTestSummary): string {
       `Machine: ${s.machine.cores} cores (${s.machine.cpuModel}), ${s.machine.memoryGb.toFixed(0)} GB, Node ${s.machine.node}, load average before the run ${s.machine.loadAvgBefore.map((x) => x.toFixed(1)).join(' / ')}.`,
   );
   L.push('');
-  L.push(`**Correctness: ${c.ok ? 'PASS' : 'FAIL'}**${c.skipped.length ? ` (not checked: ${c.skipped.join('; ')})` : ''}`);
+  L.push(
+    `**Correctness: ${c.ok ? 'PASS' : 'FAIL'}**${c.skipped.length ? ` (not checked: ${c.skipped.join('; ')})` : ''}`,
+  );
   L.push('');
   L.push('## Throughput, and the ratio to what this machine can do');
   L.push('');
@@ -129,20 +140,26 @@ export function renderMarkdown(s: LoadTestSummary): string {
   L.push(
     `| produce (replay → Kafka), records/s | ${fmt(s.replay.recordsPerSec)} | ${fmt(b.producer?.recordsPerSec)} (ProducerPerformance, ${b.producer?.recordSize ?? '–'} B records) | ${ratio(s.replay.recordsPerSec, b.producer?.recordsPerSec)} |`,
   );
-  L.push(`| produce, MB/s | ${fmt(s.replay.mbPerSec, 1)} | ${fmt(b.producer?.mbPerSec, 1)} | ${ratio(s.replay.mbPerSec, b.producer?.mbPerSec)} |`);
+  L.push(
+    `| produce, MB/s | ${fmt(s.replay.mbPerSec, 1)} | ${fmt(b.producer?.mbPerSec, 1)} | ${ratio(s.replay.mbPerSec, b.producer?.mbPerSec)} |`,
+  );
   L.push(
     `| end to end (first send → last read visible in ClickHouse), reads/s | ${fmt(s.endToEnd.readsPerSec)} | ${fmt(nativeInsert?.rowsPerSec)} (clickhouse-client Native insert) | ${ratio(s.endToEnd.readsPerSec, nativeInsert?.rowsPerSec)} |`,
   );
   L.push(
     `| end to end vs Kafka's consumer, records/s | ${fmt(s.endToEnd.readsPerSec)} | ${fmt(b.consumer?.recordsPerSec)} (ConsumerPerformance) | ${ratio(s.endToEnd.readsPerSec, b.consumer?.recordsPerSec)} |`,
   );
-  L.push(`| end to end vs the slowest baseline stage | ${fmt(s.endToEnd.readsPerSec)} | ${fmt(Math.min(b.producer?.recordsPerSec ?? Infinity, b.consumer?.recordsPerSec ?? Infinity, nativeInsert?.rowsPerSec ?? Infinity))} | ${ratio(s.endToEnd.readsPerSec, Math.min(b.producer?.recordsPerSec ?? Infinity, b.consumer?.recordsPerSec ?? Infinity, nativeInsert?.rowsPerSec ?? Infinity))} |`);
+  L.push(
+    `| end to end vs the slowest baseline stage | ${fmt(s.endToEnd.readsPerSec)} | ${fmt(Math.min(b.producer?.recordsPerSec ?? Infinity, b.consumer?.recordsPerSec ?? Infinity, nativeInsert?.rowsPerSec ?? Infinity))} | ${ratio(s.endToEnd.readsPerSec, Math.min(b.producer?.recordsPerSec ?? Infinity, b.consumer?.recordsPerSec ?? Infinity, nativeInsert?.rowsPerSec ?? Infinity))} |`,
+  );
   L.push('');
   L.push(
     `Replayed ${fmt(s.replay.reads)} reads (${fmt(s.replay.distinctReads)} distinct) and ${fmt(s.replay.events)} events (${fmt(s.replay.lastGasps)} last gasps) in ${fmt(s.replay.seconds, 1)} s; ` +
       `mean read ${fmt(s.replay.meanReadBytes, 1)} B (key + framed Avro). The replayer waited for Kafka acknowledgements ${(s.replay.sendWaitShare * 100).toFixed(0)} % of the time. ` +
       `Topology: ${fmt(s.replay.profiles)} profiles in ${fmt(s.replay.profilesSeconds, 1)} s. ` +
-      (s.endToEnd.drained ? `Drained ${fmt(s.endToEnd.drainSeconds, 1)} s after the last send.` : `**Not drained** within ${fmt(s.endToEnd.drainSeconds, 0)} s after the last send.`) +
+      (s.endToEnd.drained
+        ? `Drained ${fmt(s.endToEnd.drainSeconds, 1)} s after the last send.`
+        : `**Not drained** within ${fmt(s.endToEnd.drainSeconds, 0)} s after the last send.`) +
       (s.replay.stoppedEarly ? ` Replay stopped early: ${s.replay.stoppedEarly}.` : ''),
   );
   L.push('');
@@ -152,9 +169,14 @@ export function renderMarkdown(s: LoadTestSummary): string {
   L.push('| --- | --- | --- | --- | --- |');
   for (const k of [b.producer, b.consumer]) {
     if (!k) continue;
-    L.push(`| Kafka ${k.tool} | ${fmt(k.records)} | ${fmt(k.recordsPerSec)} /s | ${fmt(k.mbPerSec, 1)} | ${k.error ?? (k.p99LatencyMs !== undefined ? `p99 latency ${k.p99LatencyMs} ms` : '')} \`${k.command}\` |`);
+    L.push(
+      `| Kafka ${k.tool} | ${fmt(k.records)} | ${fmt(k.recordsPerSec)} /s | ${fmt(k.mbPerSec, 1)} | ${k.error ?? (k.p99LatencyMs !== undefined ? `p99 latency ${k.p99LatencyMs} ms` : '')} \`${k.command}\` |`,
+    );
   }
-  for (const i of b.inserts) L.push(`| ${i.path} (bare copy of \`reads\`) | ${fmt(i.rows)} | ${fmt(i.rowsPerSec)} rows/s | ${fmt(i.bytes / 1e6 / Math.max(0.001, i.ms / 1000), 1)} | ${i.error ?? ''} |`);
+  for (const i of b.inserts)
+    L.push(
+      `| ${i.path} (bare copy of \`reads\`) | ${fmt(i.rows)} | ${fmt(i.rowsPerSec)} rows/s | ${fmt(i.bytes / 1e6 / Math.max(0.001, i.ms / 1000), 1)} | ${i.error ?? ''} |`,
+    );
   if (best > 0) L.push('');
   L.push('');
   L.push('![throughput](throughput.svg)');
@@ -165,7 +187,12 @@ export function renderMarkdown(s: LoadTestSummary): string {
   L.push('| --- | --- | --- | --- | --- | --- | --- |');
   L.push(pctRow('read produced → row visible in ClickHouse', s.latency.readToClickHouse));
   L.push(pctRow('first last gasp produced → outage record consumed', s.latency.gaspToOutage));
-  L.push(pctRow(`… beyond the confirmation delay (${s.setup.confirmDelayMs / 1000} s event time)`, s.latency.gaspToOutageBeyondConfirm));
+  L.push(
+    pctRow(
+      `… beyond the confirmation delay (${s.setup.confirmDelayMs / 1000} s event time)`,
+      s.latency.gaspToOutageBeyondConfirm,
+    ),
+  );
   L.push('');
   L.push(
     `Read latency: marker reads (one per ${'second'} of replay), ClickHouse polled every ${s.latency.markerPollMs} ms (resolution); ${s.latency.markersMissing} markers never became visible. ` +
@@ -183,7 +210,8 @@ export function renderMarkdown(s: LoadTestSummary): string {
   L.push('');
   L.push('| process | CPU seconds | mean cores | peak RSS |');
   L.push('| --- | --- | --- | --- |');
-  for (const [name, p] of Object.entries(s.processes)) L.push(`| ${name} | ${fmt(p.cpuSeconds, 1)} | ${fmt(p.meanCores, 2)} | ${fmt(p.peakRssMb)} MB |`);
+  for (const [name, p] of Object.entries(s.processes))
+    L.push(`| ${name} | ${fmt(p.cpuSeconds, 1)} | ${fmt(p.meanCores, 2)} | ${fmt(p.peakRssMb)} MB |`);
   L.push(`| (whole machine busy) | | ${fmt(s.machineBusyCores, 2)} of ${s.machine.cores} | |`);
   L.push(`| (other processes on the machine) | | ${fmt(s.otherBusyCores, 2)} | |`);
   L.push('');
@@ -193,7 +221,9 @@ export function renderMarkdown(s: LoadTestSummary): string {
   L.push('');
   if (c.reads) {
     const r = c.reads;
-    L.push(`Reads: **${r.ok ? 'PASS' : 'FAIL'}**. Replayed ${fmt(r.expected.produced)} reads, ${fmt(r.expected.distinct)} distinct (meter_id, read_at). ClickHouse: ${fmt(r.rawRows)} rows before merges, ${fmt(r.finalRows)} with FINAL, ${fmt(r.distinct)} distinct; checksums ${r.sumReadAt === r.expected.sumReadAt && r.sumEnergy === r.expected.sumEnergy ? 'match' : 'differ'}.`);
+    L.push(
+      `Reads: **${r.ok ? 'PASS' : 'FAIL'}**. Replayed ${fmt(r.expected.produced)} reads, ${fmt(r.expected.distinct)} distinct (meter_id, read_at). ClickHouse: ${fmt(r.rawRows)} rows before merges, ${fmt(r.finalRows)} with FINAL, ${fmt(r.distinct)} distinct; checksums ${r.sumReadAt === r.expected.sumReadAt && r.sumEnergy === r.expected.sumEnergy ? 'match' : 'differ'}.`,
+    );
     for (const p of r.problems) L.push(`- ${p}`);
     L.push('');
   }
@@ -202,11 +232,18 @@ export function renderMarkdown(s: LoadTestSummary): string {
     L.push(
       `Outages: **${o.ok ? 'PASS' : 'FAIL'}**. ${o.expected} expected (GARDU and FEEDER scope from the ground truth), ${o.matched} found, ${o.exact} at the right scope within the tolerances ` +
         `(start ±${o.tolerance.startMs / 1000} s, restore ±${o.tolerance.endMs / 1000} s); ${o.missing.length} missing, ${o.wrong.length} wrong, ${o.unexpected.length} unexpected; ${o.ignored} interruptions not scored (momentary, METER scope, nobody affected).` +
-        (c.outagesInClickHouse !== undefined ? ` ${c.outagesInClickHouse} outages in ClickHouse (outages_latest).` : ''),
+        (c.outagesInClickHouse !== undefined
+          ? ` ${c.outagesInClickHouse} outages in ClickHouse (outages_latest).`
+          : ''),
     );
     for (const m of [...o.missing, ...o.wrong].slice(0, 20))
-      L.push(`- ${m.expected.scope} ${m.expected.gardu_id ?? m.expected.feeder_id} (truth ${m.expected.truthId}, ${new Date(m.expected.start).toISOString()}): ${m.problems.join('; ')}`);
-    for (const u of o.unexpected.slice(0, 10)) L.push(`- unexpected ${u.scope} ${u.gardu_id ?? u.feeder_id} from ${new Date(u.started_at).toISOString()} (${u.outage_id})`);
+      L.push(
+        `- ${m.expected.scope} ${m.expected.gardu_id ?? m.expected.feeder_id} (truth ${m.expected.truthId}, ${new Date(m.expected.start).toISOString()}): ${m.problems.join('; ')}`,
+      );
+    for (const u of o.unexpected.slice(0, 10))
+      L.push(
+        `- unexpected ${u.scope} ${u.gardu_id ?? u.feeder_id} from ${new Date(u.started_at).toISOString()} (${u.outage_id})`,
+      );
     L.push('');
   }
   if (s.notes.length) {
@@ -215,7 +252,9 @@ export function renderMarkdown(s: LoadTestSummary): string {
     for (const n of s.notes) L.push(`- ${n}`);
     L.push('');
   }
-  L.push('Files: `summary.json` (all figures), `samples.csv` (time series), `outages.jsonl` (every outage record seen), `loader.log`, `detector.log`.');
+  L.push(
+    'Files: `summary.json` (all figures), `samples.csv` (time series), `outages.jsonl` (every outage record seen), `loader.log`, `detector.log`.',
+  );
   L.push('');
   return L.join('\n');
 }
@@ -273,29 +312,69 @@ export function writeReport(
       title: 'Consumer lag per group',
       xLabel: 'seconds since start',
       yLabel: 'messages behind',
-      series: groups.map((g) => ({ name: g, points: samples.map((x) => [(x.t - t0) / 1000, x.lag[g] ?? 0] as [number, number]) })),
+      series: groups.map((g) => ({
+        name: g,
+        points: samples.map((x) => [(x.t - t0) / 1000, x.lag[g] ?? 0] as [number, number]),
+      })),
     }),
   );
   const procs = [...new Set(samples.flatMap((x) => Object.keys(x.cpu)))];
-  const cpuSeries: Series[] = procs.map((p) => ({ name: p, points: smooth(samples.map((x) => [(x.t - t0) / 1000, x.cpu[p] ?? 0] as [number, number]), 3) }));
-  cpuSeries.push({ name: 'other', points: smooth(samples.map((x) => [(x.t - t0) / 1000, x.otherBusy] as [number, number]), 3) });
+  const cpuSeries: Series[] = procs.map((p) => ({
+    name: p,
+    points: smooth(
+      samples.map((x) => [(x.t - t0) / 1000, x.cpu[p] ?? 0] as [number, number]),
+      3,
+    ),
+  }));
+  cpuSeries.push({
+    name: 'other',
+    points: smooth(
+      samples.map((x) => [(x.t - t0) / 1000, x.otherBusy] as [number, number]),
+      3,
+    ),
+  });
   writeFileSync(
     join(dir, 'cpu.svg'),
-    lineChart({ title: 'CPU per process (cores)', xLabel: 'seconds since start', yLabel: 'cores', series: cpuSeries, hlines: [{ y: s.machine.cores, label: `${s.machine.cores} cores` }] }),
+    lineChart({
+      title: 'CPU per process (cores)',
+      xLabel: 'seconds since start',
+      yLabel: 'cores',
+      series: cpuSeries,
+      hlines: [{ y: s.machine.cores, label: `${s.machine.cores} cores` }],
+    }),
   );
   const bars = (name: string, v: number[]) => {
     const p = percentiles(v);
-    return { name: `${name} (n=${v.length})`, bars: p ? (['p50', 'p90', 'p95', 'p99', 'max'] as const).map((k) => ({ label: k, value: p[k] / 1000 })) : [] };
+    return {
+      name: `${name} (n=${v.length})`,
+      bars: p
+        ? (['p50', 'p90', 'p95', 'p99', 'max'] as const).map((k) => ({ label: k, value: p[k] / 1000 }))
+        : [],
+    };
   };
   writeFileSync(
     join(dir, 'latency.svg'),
     barChart({
       title: 'Latency percentiles (seconds)',
       yLabel: 'seconds',
-      groups: [bars('read → ClickHouse', latencies.read), bars('last gasp → outage', latencies.gasp), bars('… beyond confirmation', latencies.gaspBeyond)],
+      groups: [
+        bars('read → ClickHouse', latencies.read),
+        bars('last gasp → outage', latencies.gasp),
+        bars('… beyond confirmation', latencies.gaspBeyond),
+      ],
     }),
   );
-  const header = ['t_s', 'produced', 'produced_events', 'ch_rows', ...groups.map((g) => `lag_${g}`), ...procs.map((p) => `cpu_${p}`), ...procs.map((p) => `rss_mb_${p}`), 'machine_busy', 'other_busy'];
+  const header = [
+    't_s',
+    'produced',
+    'produced_events',
+    'ch_rows',
+    ...groups.map((g) => `lag_${g}`),
+    ...procs.map((p) => `cpu_${p}`),
+    ...procs.map((p) => `rss_mb_${p}`),
+    'machine_busy',
+    'other_busy',
+  ];
   const rows = samples.map((x) =>
     [
       ((x.t - t0) / 1000).toFixed(1),

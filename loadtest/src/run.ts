@@ -33,7 +33,6 @@ import {
   readRecording,
   recordingExists,
   recordSimulation,
-  truthPath,
   type Manifest,
 } from './recording.js';
 import { Replayer, type ReplayStats } from './replay.js';
@@ -126,7 +125,12 @@ async function stopChild(c: Child, timeoutMs = 20_000): Promise<number | null> {
   return code;
 }
 
-async function runAmi(args: string[], env: NodeJS.ProcessEnv, logFile: string, timeoutMs: number): Promise<void> {
+async function runAmi(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+  timeoutMs: number,
+): Promise<void> {
   const c = startChild(args.join('-'), args, env, logFile);
   const timer = setTimeout(() => c.proc.kill('SIGTERM'), timeoutMs);
   const code = await c.exited;
@@ -158,7 +162,8 @@ async function ensureRecording(
   bar: cliProgress.SingleBar | undefined,
 ): Promise<{ path: string; manifest: Manifest; reused: boolean }> {
   if (o.recording) {
-    if (!recordingExists(o.recording)) throw new Error(`no recording at ${o.recording} (or its .json manifest)`);
+    if (!recordingExists(o.recording))
+      throw new Error(`no recording at ${o.recording} (or its .json manifest)`);
     return { path: o.recording, manifest: readManifest(o.recording), reused: true };
   }
   const dir = o.recordingsDir ?? join(loadStackSettings().AMI_HOME, 'loadtest', 'recordings');
@@ -176,7 +181,8 @@ async function ensureRecording(
     scenario,
     startMs,
     durationMs,
-    onProgress: (_, counts) => bar?.update(counts.reads, { phase: 'record', info: `${counts.events} events` }),
+    onProgress: (_, counts) =>
+      bar?.update(counts.reads, { phase: 'record', info: `${counts.events} events` }),
   });
   bar?.update(manifest.reads);
   bar?.stop();
@@ -208,7 +214,8 @@ function outageLatencies(
   fleet: Fleet | undefined,
 ): { gasp: number[]; beyond: number[] } {
   const first = new Map<string, OutageSeen>();
-  for (const s of seen) if (!first.has(s.outage.outage_id) && s.outage.scope !== 'METER') first.set(s.outage.outage_id, s);
+  for (const s of seen)
+    if (!first.has(s.outage.outage_id) && s.outage.scope !== 'METER') first.set(s.outage.outage_id, s);
   const gasp: number[] = [];
   const beyond: number[] = [];
   const timeline = stats.timeline;
@@ -216,7 +223,8 @@ function outageLatencies(
     let firstSent = Number.POSITIVE_INFINITY;
     for (const g of garduOf(outage, fleet)) {
       for (const r of stats.gasps.get(g) ?? []) {
-        if (r.occurredAt >= outage.started_at - 5 * 60_000 && r.occurredAt <= outage.confirmed_at) firstSent = Math.min(firstSent, r.sentAt);
+        if (r.occurredAt >= outage.started_at - 5 * 60_000 && r.occurredAt <= outage.confirmed_at)
+          firstSent = Math.min(firstSent, r.sentAt);
       }
     }
     if (Number.isFinite(firstSent)) gasp.push(receivedAt - firstSent);
@@ -253,7 +261,11 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
   const progress = o.progress ?? Boolean(process.stderr.isTTY);
   const bar = progress
     ? new cliProgress.SingleBar(
-        { format: '{phase} [{bar}] {percentage}% | {value}/{total} | {info}', hideCursor: true, etaBuffer: 50 },
+        {
+          format: '{phase} [{bar}] {percentage}% | {value}/{total} | {info}',
+          hideCursor: true,
+          etaBuffer: 50,
+        },
         cliProgress.Presets.shades_classic,
       )
     : undefined;
@@ -266,8 +278,14 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
   const rec = await ensureRecording(o, fleet, startMs, durationMs, bar);
   const manifest = rec.manifest;
   const simFleet = manifest.source === 'simulator' ? fleet : undefined;
-  const truth = manifest.truthFile && existsSync(manifest.truthFile) ? parseTruth(readFileSync(manifest.truthFile, 'utf8')) : undefined;
-  logger.info({ recording: rec.path, reads: manifest.reads, events: manifest.events, reused: rec.reused }, 'recording ready');
+  const truth =
+    manifest.truthFile && existsSync(manifest.truthFile)
+      ? parseTruth(readFileSync(manifest.truthFile, 'utf8'))
+      : undefined;
+  logger.info(
+    { recording: rec.path, reads: manifest.reads, events: manifest.events, reused: rec.reused },
+    'recording ready',
+  );
 
   const kafka = createKafka(cfg, logger, 'ami-loadtest');
   const codec = new AvroCodec(createRegistry(cfg));
@@ -290,7 +308,9 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
   let replayer: Replayer | undefined;
   const summaryBase = {
     startedAt: startedAt.toISOString(),
-    command: o.command ?? `loadtest --scenario ${o.scenario} --meters ${fleet.size} --hours ${durationMs / 3_600_000} --speed ${o.speed}`,
+    command:
+      o.command ??
+      `loadtest --scenario ${o.scenario} --meters ${fleet.size} --hours ${durationMs / 3_600_000} --speed ${o.speed}`,
     machine: {
       cores: cpus().length,
       memoryGb: totalmem() / 2 ** 30,
@@ -328,21 +348,34 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
     const level = o.baseline ?? 'full';
     if (level !== 'none') {
       bar?.start(3, 0, { phase: 'baseline', info: 'clickhouse-client inserts' });
-      const rows = Math.min(manifest.reads, level === 'full' ? 1_000_000 : 100_000);
+      const rows = Math.min(manifest.reads, level === 'full' ? 1_000_000 : 50_000);
       const sampleReads = await firstReads(rec.path, rows);
       const settings = loadStackSettings();
       const tcpPort = Number(env.CLICKHOUSE_TCP_PORT ?? settings.CLICKHOUSE_TCP_PORT);
-      baseline.inserts = await clickhouseInserts({ ch, cfg, db, tcpPort, reads: sampleReads, timeoutMs: 180_000 }).catch((err: Error) => {
+      baseline.inserts = await clickhouseInserts({
+        ch,
+        cfg,
+        db,
+        tcpPort,
+        reads: sampleReads,
+        timeoutMs: 180_000,
+      }).catch((err: Error) => {
         notes.push(`ClickHouse baseline failed: ${err.message}`);
         return [];
       });
       bar?.update(1, { info: 'Kafka ProducerPerformance / ConsumerPerformance' });
       const meanReadBytes = await meanEncodedRead(sampleReads.slice(0, 2000), codec, prefix);
-      const records = Math.min(manifest.reads + manifest.events, level === 'full' ? 2_000_000 : 200_000);
+      const records = Math.min(manifest.reads + manifest.events, level === 'full' ? 2_000_000 : 100_000);
       const topic = `${prefix}.baseline`;
       Object.assign(
         baseline,
-        await kafkaBaseline({ brokers: cfg.KAFKA_BROKERS, topic, records: Math.max(1000, records), recordSize: Math.round(meanReadBytes), timeoutMs: 300_000 }),
+        await kafkaBaseline({
+          brokers: cfg.KAFKA_BROKERS,
+          topic,
+          records: Math.max(1000, records),
+          recordSize: Math.round(meanReadBytes),
+          timeoutMs: 300_000,
+        }),
       );
       await deleteTopics(kafka, [topic]).catch(() => undefined);
       bar?.update(3);
@@ -367,10 +400,15 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
     const tProfiles = Date.now();
     const profiles = simFleet ? await replayer.publishProfiles(simFleet.profiles()) : 0;
     const profilesSeconds = (Date.now() - tProfiles) / 1000;
-    if (!simFleet) notes.push('Recording from Kafka: no fleet to publish; the detector needs `<prefix>.meters` from elsewhere.');
+    if (!simFleet)
+      notes.push(
+        'Recording from Kafka: no fleet to publish; the detector needs `<prefix>.meters` from elsewhere.',
+      );
 
-    if (useLoader) children.push(startChild('loader', ['loader', 'run'], childEnv, join(reportDir, 'loader.log')));
-    if (useDetector) children.push(startChild('detector', ['detector', 'run'], childEnv, join(reportDir, 'detector.log')));
+    if (useLoader)
+      children.push(startChild('loader', ['loader', 'run'], childEnv, join(reportDir, 'loader.log')));
+    if (useDetector)
+      children.push(startChild('detector', ['detector', 'run'], childEnv, join(reportDir, 'detector.log')));
     const groups: Record<string, string> = {};
     if (useLoader) groups.loader = childEnv.LOADER_GROUP_ID!;
     if (useDetector) groups.detector = childEnv.DETECTOR_GROUP_ID!;
@@ -412,10 +450,17 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
           lastBar = now;
           const secs = (now - s.startedAt) / 1000;
           const smp = sampler!.latest();
-          const lag = smp ? Object.entries(smp.lag).map(([k, v]) => `${k} lag ${v}`).join(', ') : '';
-          bar.update(s.reads + s.events, { info: `${Math.round(s.reads / Math.max(0.001, secs))} reads/s | CH ${smp?.chRows ?? 0} | ${lag}` });
+          const lag = smp
+            ? Object.entries(smp.lag)
+                .map(([k, v]) => `${k} lag ${v}`)
+                .join(', ')
+            : '';
+          bar.update(s.reads + s.events, {
+            info: `${Math.round(s.reads / Math.max(0.001, secs))} reads/s | CH ${smp?.chRows ?? 0} | ${lag}`,
+          });
         }
-        for (const c of children) if (c.proc.exitCode !== null) replayer!.stop(`${c.name} exited with ${c.proc.exitCode}`);
+        for (const c of children)
+          if (c.proc.exitCode !== null) replayer!.stop(`${c.name} exited with ${c.proc.exitCode}`);
       },
     });
     live = stats;
@@ -431,7 +476,11 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
     while (Date.now() < drainDeadline) {
       const rows = useLoader ? await sampler.chRows().catch(() => 0) : 0;
       const lags = await sampler.lags().catch(() => ({}) as Record<string, number>);
-      bar?.update(Math.min(rows, stats.distinctReads), { info: Object.entries(lags).map(([k, v]) => `${k} lag ${v}`).join(', ') });
+      bar?.update(Math.min(rows, stats.distinctReads), {
+        info: Object.entries(lags)
+          .map(([k, v]) => `${k} lag ${v}`)
+          .join(', '),
+      });
       const lagZero = Object.values(lags).every((v) => v === 0);
       if (useLoader && rows >= stats.distinctReads && lastVisibleAt === undefined) lastVisibleAt = Date.now();
       if ((!useLoader || rows >= stats.distinctReads) && lagZero) {
@@ -439,7 +488,12 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
         break;
       }
       if (children.some((c) => c.proc.exitCode !== null)) {
-        notes.push(`a service exited during the drain: ${children.filter((c) => c.proc.exitCode !== null).map((c) => `${c.name} (${c.proc.exitCode})`).join(', ')}`);
+        notes.push(
+          `a service exited during the drain: ${children
+            .filter((c) => c.proc.exitCode !== null)
+            .map((c) => `${c.name} (${c.proc.exitCode})`)
+            .join(', ')}`,
+        );
         break;
       }
       await sleep(500);
@@ -448,25 +502,40 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
     const drainSeconds = (Date.now() - stats.endedAt) / 1000;
     await sampler.drainMarkers(Math.min(drainDeadline, Date.now() + 30_000));
     // Outages: the detector's idle watermark advance closes what is open; wait until the outage stream is quiet.
-    if (useDetector) await quiet(() => sampler!.outages.length, 10_000, Math.min(drainDeadline + 60_000, Date.now() + 120_000));
+    if (useDetector)
+      await quiet(
+        () => sampler!.outages.length,
+        10_000,
+        Math.min(drainDeadline + 60_000, Date.now() + 120_000),
+      );
     await sampler.stop();
     const exitCodes: Record<string, number | null> = {};
     for (const c of children) exitCodes[c.name] = c.proc.exitCode;
     for (const c of children) await stopChild(c);
-    for (const [name, code] of Object.entries(exitCodes)) if (code !== null) notes.push(`${name} had exited with code ${code} before the end of the run (see ${name}.log)`);
+    for (const [name, code] of Object.entries(exitCodes))
+      if (code !== null)
+        notes.push(`${name} had exited with code ${code} before the end of the run (see ${name}.log)`);
 
     // ------------------------------------------------------------ figures
     const samples = sampler.samples;
     const processes: Record<string, ProcessFigures> = {};
     const window = samples.filter((x) => x.t >= stats.startedAt && x.t <= (lastVisibleAt ?? Date.now()));
     for (const name of Object.keys(samples[0]?.cpu ?? {})) {
-      const cpuSeconds = samples.reduce((s, x, i) => s + (i > 0 ? (x.cpu[name] ?? 0) * ((x.t - samples[i - 1]!.t) / 1000) : 0), 0);
-      const meanCores = window.length ? window.reduce((s, x) => s + (x.cpu[name] ?? 0), 0) / window.length : 0;
+      const cpuSeconds = samples.reduce(
+        (s, x, i) => s + (i > 0 ? (x.cpu[name] ?? 0) * ((x.t - samples[i - 1]!.t) / 1000) : 0),
+        0,
+      );
+      const meanCores = window.length
+        ? window.reduce((s, x) => s + (x.cpu[name] ?? 0), 0) / window.length
+        : 0;
       const peakRssMb = Math.max(0, ...samples.map((x) => (x.rss[name] ?? 0) / 1e6));
       processes[name] = { cpuSeconds, meanCores, peakRssMb };
     }
-    const mean = (f: (x: (typeof samples)[number]) => number) => (window.length ? window.reduce((s, x) => s + f(x), 0) / window.length : 0);
-    const readLat = sampler.markers.filter((m) => m.visibleAt !== undefined).map((m) => m.visibleAt! - m.sentAt);
+    const mean = (f: (x: (typeof samples)[number]) => number) =>
+      window.length ? window.reduce((s, x) => s + f(x), 0) / window.length : 0;
+    const readLat = sampler.markers
+      .filter((m) => m.visibleAt !== undefined)
+      .map((m) => m.visibleAt! - m.sentAt);
     const { gasp, beyond } = outageLatencies(sampler.outages, stats, simFleet);
     const e2eSeconds = lastVisibleAt !== undefined ? (lastVisibleAt - stats.startedAt) / 1000 : undefined;
 
@@ -480,29 +549,56 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
         sumReadAt: stats.sumReadAt,
         sumEnergy: stats.sumEnergy,
       });
-      const res = await ch.query({ query: sql`SELECT count() AS n FROM ${ident(db)}.${ident('outages_latest')}`, format: 'JSONEachRow' });
+      const res = await ch.query({
+        query: sql`SELECT count() AS n FROM ${ident(db)}.${ident('outages_latest')}`,
+        format: 'JSONEachRow',
+      });
       correctness.outagesInClickHouse = Number(((await res.json()) as { n: number }[])[0]?.n ?? 0);
     } else skipped.push('reads (no loader)');
     if (useDetector && truth && simFleet) {
-      const rangeEnd = stats.stoppedEarly ? (stats.timeline[stats.timeline.length - 1]?.at ?? manifest.endMs) : manifest.endMs;
-      const scoredTruth = stats.stoppedEarly ? truth.filter((l) => l.kind !== 'interruption' || l.start < rangeEnd) : truth;
-      correctness.outages = checkOutages(scoredTruth, simFleet, latestOutages(sampler.outages.map((s) => s.outage)), rangeEnd, {
-        ...DEFAULT_TOLERANCE,
-        feederMinGardu: Number(childEnv.FEEDER_MIN_GARDU ?? DEFAULT_TOLERANCE.feederMinGardu),
-        ...o.tolerance,
-      });
-    } else skipped.push(useDetector ? 'outages (no ground truth for this recording)' : 'outages (no detector)');
+      const rangeEnd = stats.stoppedEarly
+        ? (stats.timeline[stats.timeline.length - 1]?.at ?? manifest.endMs)
+        : manifest.endMs;
+      const scoredTruth = stats.stoppedEarly
+        ? truth.filter((l) => l.kind !== 'interruption' || l.start < rangeEnd)
+        : truth;
+      correctness.outages = checkOutages(
+        scoredTruth,
+        simFleet,
+        latestOutages(sampler.outages.map((s) => s.outage)),
+        rangeEnd,
+        {
+          ...DEFAULT_TOLERANCE,
+          feederMinGardu: Number(childEnv.FEEDER_MIN_GARDU ?? DEFAULT_TOLERANCE.feederMinGardu),
+          ...o.tolerance,
+        },
+      );
+    } else
+      skipped.push(useDetector ? 'outages (no ground truth for this recording)' : 'outages (no detector)');
     const dlq = await deadLetters(kafka, prefix).catch((err: Error) => {
       notes.push(`could not read the DLQ: ${err.message}`);
       return undefined;
     });
     if (dlq && dlq.total > 0)
-      notes.push(`${dlq.total} records were dead-lettered by the services: ${Object.entries(dlq.byReason).map(([k, v]) => `${k}: ${v}`).join('; ')}`);
-    writeFileSync(join(reportDir, 'outages.jsonl'), sampler.outages.map((x) => JSON.stringify({ ...x.outage, received_at: x.receivedAt })).join('\n') + '\n');
-    if (stats.stoppedEarly) notes.push(`replay stopped early (${stats.stoppedEarly}); correctness covers what was replayed`);
-    if (!drained) notes.push('the pipeline did not drain before the deadline: figures and correctness cover what arrived');
+      notes.push(
+        `${dlq.total} records were dead-lettered by the services: ${Object.entries(dlq.byReason)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join('; ')}`,
+      );
+    writeFileSync(
+      join(reportDir, 'outages.jsonl'),
+      sampler.outages.map((x) => JSON.stringify({ ...x.outage, received_at: x.receivedAt })).join('\n') +
+        '\n',
+    );
+    if (stats.stoppedEarly)
+      notes.push(`replay stopped early (${stats.stoppedEarly}); correctness covers what was replayed`);
+    if (!drained)
+      notes.push(
+        'the pipeline did not drain before the deadline: figures and correctness cover what arrived',
+      );
     correctness.ok = (correctness.reads?.ok ?? true) && (correctness.outages?.ok ?? true) && drained;
-    if (sampler.errors > 0) notes.push(`${sampler.errors} sampler errors (a sample or poll failed; see the log at debug level)`);
+    if (sampler.errors > 0)
+      notes.push(`${sampler.errors} sampler errors (a sample or poll failed; see the log at debug level)`);
 
     const summary: LoadTestSummary = {
       ...summaryBase,
@@ -556,8 +652,12 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
     await replayer?.close().catch(() => undefined);
     if (!o.keep) {
       const t = topicNames(prefix);
-      await deleteTopics(kafka, Object.values(t)).catch((err: Error) => logger.warn({ err }, 'could not delete topics'));
-      await ch.command({ query: sql`DROP DATABASE IF EXISTS ${ident(db)}` }).catch((err: Error) => logger.warn({ err }, 'could not drop the database'));
+      await deleteTopics(kafka, Object.values(t)).catch((err: Error) =>
+        logger.warn({ err }, 'could not delete topics'),
+      );
+      await ch
+        .command({ query: sql`DROP DATABASE IF EXISTS ${ident(db)}` })
+        .catch((err: Error) => logger.warn({ err }, 'could not drop the database'));
     }
     await ch.close().catch(() => undefined);
   }
@@ -584,7 +684,12 @@ async function meanEncodedRead(reads: MeterRead[], codec: AvroCodec, prefix: str
 }
 
 /** Waits until the consumer groups have members (the services are up), or a service exits, or the deadline. */
-async function waitForGroups(kafka: ReturnType<typeof createKafka>, groupIds: string[], children: Child[], timeoutMs: number): Promise<void> {
+async function waitForGroups(
+  kafka: ReturnType<typeof createKafka>,
+  groupIds: string[],
+  children: Child[],
+  timeoutMs: number,
+): Promise<void> {
   if (groupIds.length === 0) return;
   const admin = kafka.admin();
   await admin.connect();

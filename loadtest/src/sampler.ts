@@ -78,7 +78,10 @@ export class Sampler {
   private readonly topics;
   errors = 0;
 
-  constructor(private readonly o: SamplerOptions, cores: number) {
+  constructor(
+    private readonly o: SamplerOptions,
+    cores: number,
+  ) {
     this.cores = cores;
     this.topics = topicNames(o.prefix);
   }
@@ -86,7 +89,10 @@ export class Sampler {
   async start(): Promise<void> {
     this.admin = this.o.kafka.admin();
     await this.admin.connect();
-    const consumer = this.o.kafka.consumer({ groupId: `${this.o.prefix}-loadtest-outages`, maxWaitTimeInMs: 100 });
+    const consumer = this.o.kafka.consumer({
+      groupId: `${this.o.prefix}-loadtest-outages`,
+      maxWaitTimeInMs: 100,
+    });
     this.outageConsumer = consumer;
     await consumer.connect();
     await consumer.subscribe({ topics: [this.topics.outages], fromBeginning: true });
@@ -174,7 +180,8 @@ export class Sampler {
     const topics = [this.topics.reads, this.topics.events];
     const highs = new Map<string, { high: number; low: number }>();
     for (const topic of topics) {
-      for (const p of await admin.fetchTopicOffsets(topic)) highs.set(`${topic}:${p.partition}`, { high: Number(p.high), low: Number(p.low) });
+      for (const p of await admin.fetchTopicOffsets(topic))
+        highs.set(`${topic}:${p.partition}`, { high: Number(p.high), low: Number(p.low) });
     }
     const out: Record<string, number> = {};
     for (const [name, groupId] of Object.entries(this.o.groups)) {
@@ -218,7 +225,9 @@ export class Sampler {
         query: sql`SELECT meter_id, toUInt32(read_at) AS s FROM ${ident(this.o.db)}.${ident('reads')} WHERE (meter_id, read_at) IN (${tuples})`,
         format: 'JSONEachRow',
       });
-      const seen = new Set(((await res.json()) as { meter_id: string; s: number }[]).map((r) => `${r.meter_id}\u0000${r.s}`));
+      const seen = new Set(
+        ((await res.json()) as { meter_id: string; s: number }[]).map((r) => `${r.meter_id}\u0000${r.s}`),
+      );
       const t = Date.now();
       for (const m of batch) {
         if (seen.has(`${m.meter_id}\u0000${Math.floor(m.read_at / 1000)}`)) {
@@ -264,13 +273,17 @@ export async function deadLetters(kafka: Kafka, prefix: string, timeoutMs = 30_0
   const end = new Map<number, number>();
   try {
     if (!(await admin.listTopics()).includes(topic)) return { total: 0, byReason: {} };
-    for (const p of await admin.fetchTopicOffsets(topic)) if (Number(p.high) > Number(p.low)) end.set(p.partition, Number(p.high));
+    for (const p of await admin.fetchTopicOffsets(topic))
+      if (Number(p.high) > Number(p.low)) end.set(p.partition, Number(p.high));
   } finally {
     await admin.disconnect();
   }
   const out: DeadLetters = { total: 0, byReason: {} };
   if (end.size === 0) return out;
-  const consumer = kafka.consumer({ groupId: `${prefix}-loadtest-dlq-${Date.now().toString(36)}`, maxWaitTimeInMs: 200 });
+  const consumer = kafka.consumer({
+    groupId: `${prefix}-loadtest-dlq-${Date.now().toString(36)}`,
+    maxWaitTimeInMs: 200,
+  });
   await consumer.connect();
   const header = (h: Record<string, unknown> | undefined, ...names: string[]) => {
     for (const n of names) {

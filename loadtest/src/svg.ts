@@ -34,7 +34,15 @@ export function formatNumber(v: number): string {
   return `${Math.round(v * 10) / 10}`;
 }
 
-export function lineChart(o: { title: string; xLabel: string; yLabel: string; series: Series[]; width?: number; height?: number; hlines?: { y: number; label: string }[] }): string {
+export function lineChart(o: {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: Series[];
+  width?: number;
+  height?: number;
+  hlines?: { y: number; label: string }[];
+}): string {
   const W = o.width ?? 760;
   const H = o.height ?? 320;
   const m = { l: 64, r: 16, t: 32, b: 64 };
@@ -50,9 +58,13 @@ export function lineChart(o: { title: string; xLabel: string; yLabel: string; se
   const X = (x: number) => m.l + ((x - xMin) / Math.max(1e-9, xMax - xMin)) * pw;
   const Y = (y: number) => m.t + ph - (y / yTop) * ph;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+  );
   parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  parts.push(`<text x="${W / 2}" y="18" text-anchor="middle" font-size="14" font-weight="bold">${esc(o.title)}</text>`);
+  parts.push(
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14" font-weight="bold">${esc(o.title)}</text>`,
+  );
   for (const t of yTicks) {
     parts.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${Y(t)}" y2="${Y(t)}" stroke="#e5e5e5"/>`);
     parts.push(`<text x="${m.l - 6}" y="${Y(t) + 4}" text-anchor="end">${formatNumber(t)}</text>`);
@@ -64,16 +76,24 @@ export function lineChart(o: { title: string; xLabel: string; yLabel: string; se
   }
   parts.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`);
   for (const h of o.hlines ?? []) {
-    parts.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${Y(h.y)}" y2="${Y(h.y)}" stroke="#555" stroke-dasharray="5,4"/>`);
-    parts.push(`<text x="${m.l + pw - 4}" y="${Y(h.y) - 4}" text-anchor="end" fill="#555">${esc(h.label)}</text>`);
+    parts.push(
+      `<line x1="${m.l}" x2="${m.l + pw}" y1="${Y(h.y)}" y2="${Y(h.y)}" stroke="#555" stroke-dasharray="5,4"/>`,
+    );
+    parts.push(
+      `<text x="${m.l + pw - 4}" y="${Y(h.y) - 4}" text-anchor="end" fill="#555">${esc(h.label)}</text>`,
+    );
   }
   o.series.forEach((s, i) => {
     if (s.points.length === 0) return;
     const pts = s.points.map(([x, y]) => `${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ');
-    parts.push(`<polyline fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="1.6" points="${pts}"/>`);
+    parts.push(
+      `<polyline fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="1.6" points="${pts}"/>`,
+    );
   });
   parts.push(`<text x="${m.l + pw / 2}" y="${H - 34}" text-anchor="middle">${esc(o.xLabel)}</text>`);
-  parts.push(`<text transform="translate(14 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`);
+  parts.push(
+    `<text transform="translate(14 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`,
+  );
   let lx = m.l;
   o.series.forEach((s, i) => {
     parts.push(`<rect x="${lx}" y="${H - 18}" width="12" height="3" fill="${COLORS[i % COLORS.length]}"/>`);
@@ -84,7 +104,13 @@ export function lineChart(o: { title: string; xLabel: string; yLabel: string; se
   return parts.join('\n');
 }
 
-export function barChart(o: { title: string; yLabel: string; groups: { name: string; bars: { label: string; value: number }[] }[]; width?: number; height?: number }): string {
+export function barChart(o: {
+  title: string;
+  yLabel: string;
+  groups: { name: string; bars: { label: string; value: number }[] }[];
+  width?: number;
+  height?: number;
+}): string {
   const W = o.width ?? 760;
   const H = o.height ?? 300;
   const m = { l: 64, r: 16, t: 32, b: 48 };
@@ -95,9 +121,13 @@ export function barChart(o: { title: string; yLabel: string; groups: { name: str
   const yTop = yTicks[yTicks.length - 1]!;
   const Y = (y: number) => m.t + ph - (y / yTop) * ph;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+  );
   parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  parts.push(`<text x="${W / 2}" y="18" text-anchor="middle" font-size="14" font-weight="bold">${esc(o.title)}</text>`);
+  parts.push(
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14" font-weight="bold">${esc(o.title)}</text>`,
+  );
   for (const t of yTicks) {
     parts.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${Y(t)}" y2="${Y(t)}" stroke="#e5e5e5"/>`);
     parts.push(`<text x="${m.l - 6}" y="${Y(t) + 4}" text-anchor="end">${formatNumber(t)}</text>`);
@@ -107,14 +137,24 @@ export function barChart(o: { title: string; yLabel: string; groups: { name: str
     const bw = (gw * 0.8) / Math.max(1, g.bars.length);
     g.bars.forEach((b, bi) => {
       const x = m.l + gi * gw + gw * 0.1 + bi * bw;
-      parts.push(`<rect x="${x.toFixed(1)}" y="${Y(b.value).toFixed(1)}" width="${(bw * 0.9).toFixed(1)}" height="${(m.t + ph - Y(b.value)).toFixed(1)}" fill="${COLORS[bi % COLORS.length]}"/>`);
-      parts.push(`<text x="${(x + bw * 0.45).toFixed(1)}" y="${(Y(b.value) - 3).toFixed(1)}" text-anchor="middle" font-size="10">${formatNumber(b.value)}</text>`);
-      parts.push(`<text x="${(x + bw * 0.45).toFixed(1)}" y="${m.t + ph + 14}" text-anchor="middle" font-size="10">${esc(b.label)}</text>`);
+      parts.push(
+        `<rect x="${x.toFixed(1)}" y="${Y(b.value).toFixed(1)}" width="${(bw * 0.9).toFixed(1)}" height="${(m.t + ph - Y(b.value)).toFixed(1)}" fill="${COLORS[bi % COLORS.length]}"/>`,
+      );
+      parts.push(
+        `<text x="${(x + bw * 0.45).toFixed(1)}" y="${(Y(b.value) - 3).toFixed(1)}" text-anchor="middle" font-size="10">${formatNumber(b.value)}</text>`,
+      );
+      parts.push(
+        `<text x="${(x + bw * 0.45).toFixed(1)}" y="${m.t + ph + 14}" text-anchor="middle" font-size="10">${esc(b.label)}</text>`,
+      );
     });
-    parts.push(`<text x="${m.l + gi * gw + gw / 2}" y="${m.t + ph + 32}" text-anchor="middle" font-weight="bold">${esc(g.name)}</text>`);
+    parts.push(
+      `<text x="${m.l + gi * gw + gw / 2}" y="${m.t + ph + 32}" text-anchor="middle" font-weight="bold">${esc(g.name)}</text>`,
+    );
   });
   parts.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`);
-  parts.push(`<text transform="translate(14 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`);
+  parts.push(
+    `<text transform="translate(14 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`,
+  );
   parts.push('</svg>');
   return parts.join('\n');
 }

@@ -1,4 +1,9 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Consumer, IHeaders, Kafka, Producer } from 'kafkajs';
 import {
   AvroCodec,
@@ -11,10 +16,12 @@ import {
   type MeterEvent,
   type MeterProfile,
   type MeterRead,
+  type Outage,
   type RecordName,
   type RecordTypes,
 } from '@ami/lib';
 import { testLogger } from '../support/fixtures.js';
+import type { InterruptionTruth, SummaryTruth } from '../../services/simulator/src/groundTruth.js';
 
 /** Produces hand-crafted Avro inputs for the detector and collects its outputs. */
 export class DetectorHarness {
@@ -118,3 +125,45 @@ export function ev(id: string, meterId: string, garduId: string, type: MeterEven
 export function rd(meterId: string, garduId: string, at: number): MeterRead {
   return { meter_id: meterId, gardu_id: garduId, read_at: at, interval_s: 900, energy_import_wh: 1000, demand_w: 100, voltage_v: 220, relay: 'CLOSED', power_limit_va: 1300, kind: 'INTERVAL' };
 }
+
+const run = promisify(execFile);
+const TOLERANCE_MS = 3 * 60_000;
+
+/** Runs a named scenario of the simulator as fast as possible; returns its ground truth. */
+export async function simulate(prefix: string, scenario: string): Promise<{ interruptions: InterruptionTruth[]; summary: SummaryTruth }> {
+  const truth = join(tmpdir(), `${prefix}.truth.jsonl`);
+  await run(process.execPath, ['--import', 'tsx', 'packages/cli/src/ami.ts', 'simulate', '--scenario', scenario, '--speed', 'max', '--truth', truth], {
+    env: { ...process.env, AMI_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const lines = readFileSync(truth, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string });
+  return {
+    interruptions: lines.filter((l): l is InterruptionTruth => l.kind === 'interruption'),
+    summary: lines.find((l): l is SummaryTruth => l.kind === 'summary')!,
+  };
+}
+
+const near = (a: number | null, b: number) => a !== null && Math.abs(a - b) <= TOLERANCE_MS;
+
+/** Does a published outage (latest record) describe this true interruption? */
+function matches(o: Outage, t: InterruptionTruth): boolean {
+  if (!near(o.started_at, t.start) || !near(o.restored_at, t.end)) return false;
+  if (t.scope === 'GARDU') return o.scope === 'GARDU' && o.gardu_id === t.gardu_id;
+  if (t.scope === 'FEEDER') return o.scope === 'FEEDER' && o.feeder_id === t.feeder_id;
+  if (t.scope === 'REGION') return o.region === t.region && o.scope !== 'METER';
+  return o.scope === 'METER' && o.gardu_id === t.gardu_id && o.meter_ids.join() === [...t.meter_ids].sort().join();
+}
+
+/** Precision and recall over top-level outages (children of a matched parent are its detail). */
+export function score(outages: Outage[], truths: InterruptionTruth[]): { precision: number; recall: number; missed: InterruptionTruth[]; extra: Outage[] } {
+  const top = outages.filter((o) => o.parent_outage_id === null);
+  const found = truths.filter((t) => top.some((o) => matches(o, t)));
+  const real = top.filter((o) => truths.some((t) => matches(o, t)));
+  return {
+    precision: top.length === 0 ? 1 : real.length / top.length,
+    recall: truths.length === 0 ? 1 : found.length / truths.length,
+    missed: truths.filter((t) => !found.includes(t)),
+    extra: top.filter((o) => !real.includes(o)),
+  };
+}
+

@@ -10,3 +10,4 @@ export * from './sql.js';
 export * from './clickhouse.js';
 export * from './metrics.js';
 export * from './dlq.js';
+export * from './validate.js';

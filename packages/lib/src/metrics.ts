@@ -13,6 +13,10 @@ export class ServiceMetrics {
   readonly dlq: Counter<'topic' | 'reason'>;
   readonly batchSize: Histogram<'topic'>;
   readonly lag: Gauge<'topic' | 'partition'>;
+  /** Seconds one INSERT (or one Kafka transaction) took, by table or topic. */
+  readonly insertLatency: Histogram<'table'>;
+  /** Outages currently OPEN or UPDATED (not yet RESTORED), by scope. */
+  readonly openOutages: Gauge<'scope'>;
   private ready: () => boolean = () => true;
 
   constructor(readonly service: string) {
@@ -49,6 +53,27 @@ export class ServiceMetrics {
       labelNames: ['topic', 'partition'],
       registers: [this.registry],
     });
+    this.insertLatency = new Histogram({
+      name: 'ami_insert_duration_seconds',
+      help: 'Duration of one ClickHouse INSERT (loader) or one Kafka transaction (detector), by table',
+      labelNames: ['table'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [this.registry],
+    });
+    this.openOutages = new Gauge({
+      name: 'ami_open_outages',
+      help: 'Outages open (OPEN or UPDATED, not RESTORED), by scope',
+      labelNames: ['scope'],
+      registers: [this.registry],
+    });
+  }
+
+  /** Lag of a consumed batch: the high watermark minus the offset after its last message. */
+  observeBatch(topic: string, partition: number, size: number, lastOffset: string, highWatermark: string): void {
+    this.consumed.inc({ topic }, size);
+    this.batchSize.observe({ topic }, size);
+    const lag = Number(highWatermark) - Number(lastOffset) - 1;
+    if (Number.isFinite(lag)) this.lag.set({ topic, partition: String(partition) }, Math.max(0, lag));
   }
 
   /** Readiness: the service says whether its dependencies answer. */

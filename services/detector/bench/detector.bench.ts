@@ -194,6 +194,8 @@ async function main(): Promise<void> {
   const opened = await until(() => outages.filter((o) => o.status === 'OPEN' && o.scope === 'GARDU').length >= STORM_GARDU, 600_000);
   const lastOpen = Math.max(...outages.filter((o) => o.status === 'OPEN').map((o) => o.emitted_at));
   const gaspsAccounted = sumLatest(outages, 'GARDU', (o) => o.last_gasps);
+  // AMR meters send no last gasp that counts; a meter gasping twice is one last gasp.
+  const gaspingAmi = new Set(Array.from({ length: STORM_GASPS }, (_, k) => Math.floor(k * stride)).filter((i) => profile(i).kdpm !== 'A')).size;
 
   ms = await produce(producer, topics.events, stormMeters, (i) => event(i, 'POWER_RESTORE', clockAt + 60_000 + (i % 10_000)), (r) => r.gardu_id, enc.event);
   // As a live fleet does, later traffic moves event time past the restores.
@@ -209,7 +211,7 @@ async function main(): Promise<void> {
   console.log(`  detector                    ${Math.round(detRate).toLocaleString().padStart(9)} msgs/s   ratio ${(detRate / baseRate).toFixed(2)} (goal >= 0.5, >= 100k/s)`);
   console.log(`  detector start with ${METERS.toLocaleString()} meters loaded: ${loadS.toFixed(1)} s, peak RSS ${steadyPeak} MiB`);
   console.log('regional blackout storm');
-  console.log(`  gardu outages OPEN ${opened ? STORM_GARDU : 'NOT ALL'}; last gasps accounted ${gaspsAccounted.toLocaleString()} / ${STORM_GASPS.toLocaleString()}`);
+  console.log(`  gardu outages OPEN ${opened ? STORM_GARDU : 'NOT ALL'}; distinct AMI last gasps accounted ${gaspsAccounted.toLocaleString()} of ${gaspingAmi.toLocaleString()} (${STORM_GASPS.toLocaleString()} messages)`);
   console.log(`  FEEDER outages: ${new Set(outages.filter((o) => o.scope === 'FEEDER').map((o) => o.outage_id)).size}`);
   console.log(`  last message (past the confirmation delay) -> last OPEN record:   ${((lastOpen - lastOpenMsg) / 1000).toFixed(2)} s (goal <= 5 s)`);
   console.log(`  last message (past the restores) -> last RESTORED record:       ${((lastRestored - lastRestoreMsg) / 1000).toFixed(2)} s (restores ${restored ? 'all' : 'NOT ALL'} seen)`);

@@ -125,14 +125,25 @@ export class EventTimeGate<V> {
     return Math.max(this.released, w);
   }
 
-  /** Release, in event-time order, every buffered input at or before `w`. */
-  release(w: number, apply: (h: Held<V>) => void): void {
+  /**
+   * Release, in event-time order, the buffered inputs at or before `w`, at most
+   * `limit` of them (a storm is committed in several transactions). Returns
+   * false when some are left for the next call.
+   */
+  release(w: number, apply: (h: Held<V>) => void, limit = Number.POSITIVE_INFINITY): boolean {
+    let n = 0;
     while (this.heap.length > 0 && this.heap[0]!.t <= w) {
+      if (n++ >= limit) {
+        // Everything before the next input's time is out; later arrivals before it are late.
+        this.released = Math.max(this.released, this.heap[0]!.t - 1);
+        return false;
+      }
       const h = heapPop(this.heap, before);
       h.released = true;
       apply(h);
     }
     this.released = Math.max(this.released, w);
+    return true;
   }
 
   /** The offset to commit: the oldest input still buffered, else the next to consume. */

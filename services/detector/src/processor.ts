@@ -67,6 +67,9 @@ interface Source {
 
 type Out = Message & { topic: string; partition?: number };
 
+/** Inputs released (and outputs emitted) per transaction: a storm is committed in slices. */
+const STEP_LIMIT = 20_000;
+
 /**
  * The Kafka edge of the detector: consumes reads and events (co-partitioned by
  * gardu), follows the meters table, and per step releases inputs in event
@@ -117,7 +120,7 @@ export async function startDetector(cfg: DetectorConfig, logger: Logger, exit: (
   await consumer.connect();
   for (const topic of inputs) await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({ autoCommit: false, eachBatch: (payload) => edge.onBatch(payload) });
-  const ticker = setInterval(() => void edge.tick().catch((err) => logger.error({ err }, 'idle step failed')), Math.max(100, cfg.IDLE_ADVANCE_MS / 4));
+  const ticker = setInterval(() => void edge.tick().catch((err) => logger.error({ err }, 'idle step failed')), 100);
   logger.info({ partitions, instance: cfg.DETECTOR_INSTANCE_ID }, 'detector running');
 
   return {
@@ -169,6 +172,8 @@ class Edge {
   private readonly savedMeta = new Map<string, string>();
   private lastPrune = 0;
   private committedUpTo = Number.NEGATIVE_INFINITY;
+  /** The last step stopped at STEP_LIMIT: the ticker continues without waiting for input. */
+  private backlog = false;
 
   constructor(
     private readonly cfg: DetectorConfig,
@@ -215,7 +220,7 @@ class Edge {
   /** Wall-clock step for quiet inputs (watermark idleness). */
   async tick(): Promise<void> {
     await this.locked(async () => {
-      if (this.gate.nextWatermark(Date.now()) > this.gate.watermark) await this.step();
+      if (this.backlog || this.gate.nextWatermark(Date.now()) > this.gate.watermark) await this.step();
     });
   }
 
@@ -273,8 +278,8 @@ class Edge {
   private async step(): Promise<void> {
     const w = this.gate.nextWatermark(Date.now());
     const out: Emission[] = [];
-    this.gate.release(w, (h) => this.apply(h, out));
-    advance(this.ctx, this.st, w, out);
+    const released = this.gate.release(w, (h) => this.apply(h, out), STEP_LIMIT);
+    this.backlog = !released || !advance(this.ctx, this.st, this.gate.watermark, out, STEP_LIMIT);
     if (Date.now() - this.lastPrune > 60_000 && Number.isFinite(w)) {
       pruneSeen(this.ctx, this.st, w);
       this.lastPrune = Date.now();
@@ -282,7 +287,7 @@ class Edge {
     const messages = [...this.encode(out), ...this.pendingDlq, ...this.stateRecords()];
     const offsets = this.offsetsToCommit();
     if (messages.length === 0 && offsets.length === 0) {
-      this.committedUpTo = w;
+      this.committedUpTo = this.gate.watermark;
       return;
     }
     try {
@@ -305,7 +310,7 @@ class Edge {
     this.pendingDlq = [];
     for (const t of offsets) for (const p of t.partitions) this.committed.set(`${t.topic}:${p.partition}`, Number(p.offset));
     this.count(out);
-    this.committedUpTo = w;
+    this.committedUpTo = this.gate.watermark;
   }
 
   private apply(h: Held<Source>, out: Emission[]): void {

@@ -169,9 +169,13 @@ export function applyInput(ctx: RulesContext, st: DetectorState, input: Input, o
   else applyRead(ctx, st, input.value, out);
 }
 
-/** Fire every timer due at or before `upTo` (event time), in time order. */
-export function advance(ctx: RulesContext, st: DetectorState, upTo: number, out: Emission[]): void {
+/**
+ * Fire every timer due at or before `upTo` (event time), in time order, until
+ * `out` holds `limit` emissions. Returns false when due timers are left.
+ */
+export function advance(ctx: RulesContext, st: DetectorState, upTo: number, out: Emission[], limit = Number.POSITIVE_INFINITY): boolean {
   while (st.timers.length > 0 && st.timers[0]!.dueAt <= upTo) {
+    if (out.length >= limit) return false;
     const timer = heapPop(st.timers, earlier);
     const g = st.gardus.get(timer.garduId);
     const inc = g?.incidents.find((i) => i.key === timer.key && i.dueAt === timer.dueAt);
@@ -181,6 +185,7 @@ export function advance(ctx: RulesContext, st: DetectorState, upTo: number, out:
     else if (inc.phase === 'settling') settle(ctx, st, g, inc, timer.dueAt, out);
     forgetIfIdle(st, g);
   }
+  return true;
 }
 
 /** Forget event ids older than the retention; called by the edge now and then. */

@@ -94,6 +94,7 @@ export async function startLoader(cfg: LoaderConfig, logger: Logger): Promise<Ru
     [names.reads, TABLES.reads as TableSpec],
     [names.events, TABLES.events as TableSpec],
     [names.outages, TABLES.outages as TableSpec],
+    [names.momentary, TABLES.momentary as TableSpec],
   ]);
   const kafka = createKafka(cfg, logger, `${cfg.KAFKA_CLIENT_ID}-loader`);
   const ch: ClickHouseClient = createClickHouse(cfg);

@@ -16,7 +16,7 @@ import { isSupportedTimezone } from './timezones.js';
  * Mappings validate what ClickHouse would silently mangle (times outside
  * DateTime's range, unknown time zones); a failure sends the record to the DLQ.
  */
-export type TableName = 'meters' | 'reads' | 'events' | 'outages';
+export type TableName = 'meters' | 'reads' | 'events' | 'outages' | 'momentary_interruptions';
 
 export interface KafkaPosition {
   key: string | null;
@@ -206,4 +206,42 @@ const outages: TableSpec<Outage> = {
   },
 };
 
-export const TABLES = { meters, reads, events, outages } as const;
+// The detector publishes momentaries (restored before confirmation) as Outage records on their own topic.
+const momentary: TableSpec<Outage> = {
+  table: 'momentary_interruptions',
+  record: 'Outage',
+  columns: [
+    { name: 'interruption_id', type: 'String' },
+    { name: 'region', type: 'String' },
+    { name: 'ulp', type: 'String' },
+    { name: 'feeder_id', type: 'String' },
+    { name: 'gardu_id', type: 'Nullable(String)' },
+    { name: 'started_at', type: 'DateTime' },
+    { name: 'duration_s', type: 'UInt32' },
+    { name: 'customers_affected', type: 'Int32' },
+    { name: 'emitted_at', type: 'DateTime' },
+    { name: 'version', type: 'UInt64' },
+  ],
+  toRow(o) {
+    if (o === null) return null;
+    if (o.restored_at === null)
+      throw new BadRecordError('momentary-not-restored', 'a momentary interruption needs restored_at');
+    const started = seconds(o.started_at, 'started_at');
+    const duration = seconds(o.restored_at, 'restored_at') - started;
+    if (duration < 0) throw new BadRecordError('out-of-range', 'restored_at before started_at');
+    return {
+      interruption_id: required(o.outage_id, 'outage_id'),
+      region: o.region,
+      ulp: o.ulp,
+      feeder_id: o.feeder_id,
+      gardu_id: o.gardu_id,
+      started_at: started,
+      duration_s: duration,
+      customers_affected: o.customers_affected,
+      emitted_at: seconds(o.emitted_at, 'emitted_at'),
+      version: o.emitted_at,
+    };
+  },
+};
+
+export const TABLES = { meters, reads, events, outages, momentary } as const;

@@ -1,0 +1,143 @@
+import { BadRecordError } from './errors.js';
+import type { MeterEvent, MeterProfile, MeterRead } from './records.js';
+
+/**
+ * Range checks over decoded records: pure functions, no Kafka. A record can
+ * be valid Avro and still make no sense (a negative register, a read from
+ * next year, a meter nobody installed). Each check names a stable `reason`
+ * that goes into the DLQ header `ami.reason` and the `ami_dlq_messages_total`
+ * metric label.
+ */
+
+export type InvalidReason =
+  | 'negative-energy'
+  | 'negative-demand'
+  | 'demand-above-rating'
+  | 'bad-interval'
+  | 'voltage-out-of-range'
+  | 'future-timestamp'
+  | 'before-installation'
+  | 'unknown-meter'
+  | 'gardu-mismatch'
+  | 'register-backwards'
+  | 'missing-field';
+
+export interface Invalid {
+  reason: InvalidReason;
+  detail: string;
+}
+
+export interface ValidationLimits {
+  /** A timestamp more than this far ahead of the wall clock is not believed (meter clock gone wild). */
+  maxFutureMs: number;
+  /**
+   * Demand may exceed the contracted power (daya, VA) by this factor before it
+   * is rejected: the MCB trips a little above daya and the interval mean of a
+   * watt figure stays below VA at a power factor below 1.
+   */
+  demandRatingFactor: number;
+  /** Mains voltage accepted: 0 (dark) up to this many volts (230 V nominal). */
+  maxVoltage: number;
+  /** Read intervals accepted (on-demand reads may carry 0). */
+  maxIntervalS: number;
+}
+
+export const DEFAULT_LIMITS: ValidationLimits = {
+  maxFutureMs: 24 * 3_600_000,
+  demandRatingFactor: 1.5,
+  maxVoltage: 500,
+  maxIntervalS: 86_400,
+};
+
+const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
+
+/** The topology a check can use: the meter's profile if known (undefined = not in ami.meters). */
+export type ProfileLookup = (meterId: string) => MeterProfile | undefined;
+
+function checkMeter(
+  rec: { meter_id: string; gardu_id: string },
+  at: number,
+  profile: MeterProfile | undefined,
+  lookupKnown: boolean,
+): Invalid | undefined {
+  if (rec.meter_id === '') return { reason: 'missing-field', detail: 'meter_id is empty' };
+  if (rec.gardu_id === '') return { reason: 'missing-field', detail: 'gardu_id is empty' };
+  if (!lookupKnown) return undefined;
+  if (!profile) return { reason: 'unknown-meter', detail: `meter ${rec.meter_id} is not in the meters table` };
+  if (profile.gardu_id !== rec.gardu_id)
+    return {
+      reason: 'gardu-mismatch',
+      detail: `meter ${rec.meter_id} belongs to gardu ${profile.gardu_id}, the record says ${rec.gardu_id}`,
+    };
+  if (at < profile.installed_at)
+    return {
+      reason: 'before-installation',
+      detail: `${iso(at)} is before meter ${rec.meter_id} was installed (${iso(profile.installed_at)})`,
+    };
+  return undefined;
+}
+
+/**
+ * Checks one read. `profile` is the meter's profile when the caller knows the
+ * meters table (pass `lookup` to enable topology checks), `previousWh` the
+ * meter's last register seen at an earlier read_at (undefined: none known).
+ */
+export function validateRead(
+  r: MeterRead,
+  opts: {
+    now: number;
+    lookup?: ProfileLookup;
+    previous?: { readAt: number; wh: number };
+    limits?: ValidationLimits;
+  },
+): Invalid | undefined {
+  const lim = opts.limits ?? DEFAULT_LIMITS;
+  if (r.energy_import_wh < 0)
+    return { reason: 'negative-energy', detail: `register ${r.energy_import_wh} Wh is negative` };
+  if (r.demand_w < 0) return { reason: 'negative-demand', detail: `demand ${r.demand_w} W is negative` };
+  if (r.interval_s < 0 || r.interval_s > lim.maxIntervalS)
+    return { reason: 'bad-interval', detail: `interval_s ${r.interval_s} is outside 0..${lim.maxIntervalS}` };
+  if (!Number.isFinite(r.voltage_v) || r.voltage_v < 0 || r.voltage_v > lim.maxVoltage)
+    return { reason: 'voltage-out-of-range', detail: `voltage ${r.voltage_v} V is outside 0..${lim.maxVoltage}` };
+  if (r.read_at > opts.now + lim.maxFutureMs)
+    return {
+      reason: 'future-timestamp',
+      detail: `read_at ${iso(r.read_at)} is more than ${lim.maxFutureMs / 3_600_000} h ahead of ${iso(opts.now)}`,
+    };
+  const profile = opts.lookup?.(r.meter_id);
+  const topo = checkMeter(r, r.read_at, profile, opts.lookup !== undefined);
+  if (topo) return topo;
+  if (profile && r.demand_w > profile.daya_va * lim.demandRatingFactor)
+    return {
+      reason: 'demand-above-rating',
+      detail: `demand ${r.demand_w} W is above ${lim.demandRatingFactor} x the meter's ${profile.daya_va} VA`,
+    };
+  if (opts.previous && opts.previous.readAt < r.read_at && r.energy_import_wh < opts.previous.wh)
+    return {
+      reason: 'register-backwards',
+      detail: `register ${r.energy_import_wh} Wh at ${iso(r.read_at)} is below ${opts.previous.wh} Wh at ${iso(opts.previous.readAt)} (meter replaced or reset?)`,
+    };
+  return undefined;
+}
+
+/** Checks one event (timestamps, topology, power limit). */
+export function validateEvent(
+  e: MeterEvent,
+  opts: { now: number; lookup?: ProfileLookup; limits?: ValidationLimits },
+): Invalid | undefined {
+  const lim = opts.limits ?? DEFAULT_LIMITS;
+  if (e.event_id === '') return { reason: 'missing-field', detail: 'event_id is empty' };
+  if (e.occurred_at > opts.now + lim.maxFutureMs)
+    return {
+      reason: 'future-timestamp',
+      detail: `occurred_at ${iso(e.occurred_at)} is more than ${lim.maxFutureMs / 3_600_000} h ahead of ${iso(opts.now)}`,
+    };
+  if (e.power_limit_va !== null && e.power_limit_va < 0)
+    return { reason: 'negative-demand', detail: `power_limit_va ${e.power_limit_va} is negative` };
+  return checkMeter(e, e.occurred_at, opts.lookup?.(e.meter_id), opts.lookup !== undefined);
+}
+
+/** Throws the BadRecordError (reason for the DLQ) when `invalid` is set. */
+export function rejectIfInvalid(invalid: Invalid | undefined): void {
+  if (invalid) throw new BadRecordError(invalid.reason, invalid.detail);
+}

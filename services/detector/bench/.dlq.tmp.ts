@@ -1,0 +1,11 @@
+import { Kafka, logLevel } from 'kafkajs';
+const prefix = process.argv[2]!;
+const kafka = new Kafka({ brokers: ['127.0.0.1:9092'], logLevel: logLevel.NOTHING });
+const c = kafka.consumer({ groupId: `count.${Date.now()}` });
+await c.connect();
+await c.subscribe({ topic: `${prefix}.dlq`, fromBeginning: true });
+const counts = new Map<string, number>();
+await c.run({ eachMessage: async ({ message }) => { const k = String(message.headers?.['ami.reason']); counts.set(k, (counts.get(k) ?? 0) + 1); } });
+await new Promise((r) => setTimeout(r, 6000));
+console.log([...counts]);
+await c.disconnect();

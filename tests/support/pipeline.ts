@@ -1,0 +1,292 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Consumer, Kafka } from 'kafkajs';
+import {
+  AvroCodec,
+  avroType,
+  createClickHouse,
+  createKafka,
+  createRegistry,
+  loadCommonConfig,
+  sqlIdent,
+  topicNames,
+  type CommonConfig,
+  type Outage,
+  type Topics,
+} from '@ami/lib';
+import { Publisher } from '../../services/simulator/src/publisher.js';
+import { fleetFor, runSimulation, startFor } from '../../services/simulator/src/run.js';
+import { loadScenario, parseDuration } from '../../services/simulator/src/scenario.js';
+import { collectTruth, type TruthLine } from '../../services/simulator/src/groundTruth.js';
+import { parseSpeed } from '../../services/simulator/src/clock.js';
+import type { Fleet } from '../../services/simulator/src/fleet.js';
+import { migrate } from '../../services/loader/src/migrate.js';
+import { checkOutages, latestOutages, type OutageCheck } from '../../loadtest/src/correctness.js';
+import { testLogger, uniqueName } from './fixtures.js';
+
+const REPO = new URL('../../', import.meta.url).pathname;
+
+/** `ami <args>` as its own node process (SIGKILL kills the service itself), stderr to a log file. */
+export class ServiceProcess {
+  child: ChildProcess;
+  exitCode: Promise<number | null>;
+  /** Times the supervisor started it again after it exited on its own (e.g. the detector after a failed transaction). */
+  restarts = 0;
+  private stopping = false;
+  constructor(
+    readonly name: string,
+    private readonly args: string[],
+    private readonly env: Record<string, string>,
+    readonly logFile: string,
+    /** Act as the supervisor (systemd Restart=always): start it again 1 s after it exits by itself. */
+    private readonly supervise = false,
+  ) {
+    ({ child: this.child, exitCode: this.exitCode } = this.spawn());
+  }
+
+  private spawn() {
+    const out = openSync(this.logFile, 'a');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'packages/cli/src/ami.ts', ...this.args], {
+      cwd: REPO,
+      env: { ...process.env, ...this.env },
+      stdio: ['ignore', out, out],
+    });
+    closeSync(out);
+    const exitCode = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    if (this.supervise)
+      void exitCode.then(() => {
+        if (this.stopping) return;
+        setTimeout(() => {
+          if (this.stopping || this.alive) return;
+          this.restarts++;
+          ({ child: this.child, exitCode: this.exitCode } = this.spawn());
+        }, 1000);
+      });
+    return { child, exitCode };
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Kill it (the supervisor does not start it again: call restart()). */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    this.stopping = true;
+    if (!this.alive) return;
+    this.child.kill(signal);
+    await this.exitCode;
+  }
+
+  restart(): void {
+    if (this.alive) throw new Error(`${this.name} is still running`);
+    this.stopping = false;
+    ({ child: this.child, exitCode: this.exitCode } = this.spawn());
+  }
+
+  log(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+}
+
+export interface Produced {
+  reads: number;
+  distinctReads: number;
+  events: number;
+  truth: TruthLine[];
+  fleet: Fleet;
+  rangeEnd: number;
+}
+
+export interface Figures {
+  producedReads: number;
+  producedDistinct: number;
+  chRows: number;
+  chFinal: number;
+  chDistinct: number;
+  outageRecords: number;
+  outageIds: number;
+  doubledTransitions: number;
+  expectedOutages: number;
+  matchedOutages: number;
+  missingOutages: number;
+  unexpectedOutages: number;
+  chOutageIds: number;
+  /** Times the supervisor restarted a service that exited by itself. */
+  detectorRestarts: number;
+  loaderRestarts: number;
+}
+
+/**
+ * One pipeline (loader + detector processes, a simulator in this process) on
+ * a fresh topic prefix and database, with the end-of-run comparison
+ * "nothing lost, nothing doubled".
+ */
+export class Pipeline {
+  readonly prefix = uniqueName('f');
+  readonly db = uniqueName('ami_f');
+  readonly topics: Topics;
+  readonly cfg: CommonConfig;
+  readonly ch: ClickHouseClient;
+  readonly kafka: Kafka;
+  loader?: ServiceProcess;
+  detector?: ServiceProcess;
+  publisher?: Publisher;
+  private outageConsumer?: Consumer;
+  readonly outageRecords: Outage[] = [];
+  readonly serviceEnv: Record<string, string>;
+
+  constructor(
+    stackEnv: Record<string, string>,
+    private readonly logDir: string,
+  ) {
+    this.cfg = loadCommonConfig({ ...stackEnv, AMI_TOPIC_PREFIX: this.prefix, CLICKHOUSE_DB: this.db, LOG_LEVEL: 'warn' });
+    this.topics = topicNames(this.prefix);
+    this.ch = createClickHouse(this.cfg);
+    this.kafka = createKafka(this.cfg, testLogger, 'faults-test');
+    this.serviceEnv = {
+      ...stackEnv,
+      AMI_TOPIC_PREFIX: this.prefix,
+      CLICKHOUSE_DB: this.db,
+      LOG_LEVEL: 'warn',
+      LOADER_GROUP_ID: `${this.prefix}-loader`,
+      LOADER_BILLING_REFRESH_S: '0',
+      LOADER_SESSION_TIMEOUT_MS: '10000',
+      LOADER_RETRY_MAX_MS: '2000',
+      LOADER_FLUSH_MS: '500',
+      DETECTOR_GROUP_ID: `${this.prefix}-detector`,
+      DETECTOR_INSTANCE_ID: 'i1',
+      DETECTOR_PARTITIONS: '3',
+      IDLE_ADVANCE_MS: '1000',
+      SIM_PARTITIONS: '3',
+    };
+  }
+
+  /** Topics, schemas, database; then the services. */
+  async start(services: { loader?: boolean; detector?: boolean } = { loader: true, detector: true }): Promise<void> {
+    await migrate(this.ch, this.db, testLogger);
+    this.publisher = new Publisher(createKafka(this.cfg, testLogger, 'faults-sim'), this.cfg, new AvroCodec(createRegistry(this.cfg)), 3);
+    await this.publisher.start();
+    if (services.detector) this.detector = this.spawn('detector', ['detector', 'run'], {}, true);
+    if (services.loader) this.loader = this.spawn('loader', ['loader', 'run'], {}, true);
+    await this.followOutages();
+  }
+
+  spawn(name: string, args: string[], env: Record<string, string> = {}, supervise = false): ServiceProcess {
+    return new ServiceProcess(name, args, { ...this.serviceEnv, ...env }, join(this.logDir, `${this.prefix}-${name}.log`), supervise);
+  }
+
+  /** Reads the committed outages (read_committed) with the local schema: no registry needed. */
+  private async followOutages(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: this.topics.outages, numPartitions: 3, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] }).catch(() => undefined);
+    await admin.disconnect();
+    const type = avroType('Outage');
+    this.outageConsumer = this.kafka.consumer({ groupId: uniqueName('faults-outages'), readUncommitted: false });
+    await this.outageConsumer.connect();
+    await this.outageConsumer.subscribe({ topic: this.topics.outages, fromBeginning: true });
+    await this.outageConsumer.run({
+      eachMessage: async ({ message }) => {
+        if (message.value) this.outageRecords.push(type.fromBuffer(message.value.subarray(5)) as Outage);
+      },
+    });
+  }
+
+  /**
+   * Publishes a scenario (ground truth in memory). `during(sentReads)` is
+   * called after each batch, so a test can inject its fault mid-replay.
+   */
+  async replay(
+    o: { scenario?: string; meters?: number; speed?: string; duration?: string },
+    during?: (sentReads: number) => Promise<void> | void,
+  ): Promise<Produced> {
+    const scenario = loadScenario(o.scenario ?? 'gardu-outage');
+    const fleet = fleetFor(scenario, { meters: o.meters ?? 300 });
+    await this.publisher!.publishFleet(fleet);
+    const truth = collectTruth();
+    const keys = new Set<string>();
+    let reads = 0;
+    let events = 0;
+    const startMs = startFor(scenario, undefined);
+    const durationMs = o.duration ? parseDuration(o.duration) : undefined;
+    await runSimulation(
+      { fleet, scenario, startMs, durationMs, speed: parseSpeed(o.speed ?? 'max'), truth: truth.sink, batchSize: 2000 },
+      async (b) => {
+        await this.publisher!.publishBatch(b);
+        for (const r of b.reads) keys.add(`${r.meter_id}\u0000${r.read_at}`);
+        reads += b.reads.length;
+        events += b.events.length;
+        await during?.(reads);
+      },
+    );
+    const summary = truth.lines.find((l) => l.kind === 'summary');
+    const rangeEnd = summary && 'end' in summary ? summary.end : startMs + (durationMs ?? parseDuration(scenario.duration ?? '6h'));
+    return { reads, distinctReads: keys.size, events, truth: truth.lines, fleet, rangeEnd };
+  }
+
+  async chReads(): Promise<{ rows: number; final: number; distinct: number }> {
+    const t = `${sqlIdent(this.db)}.reads`;
+    const q = async (query: string) => ((await (await this.ch.query({ query, format: 'JSONEachRow' })).json()) as Record<string, string>[])[0]!;
+    const raw = await q(`SELECT count() AS n FROM ${t}`);
+    const fin = await q(`SELECT count() AS n, uniqExact(meter_id, read_at) AS u FROM ${t} FINAL`);
+    return { rows: Number(raw.n), final: Number(fin.n), distinct: Number(fin.u) };
+  }
+
+  async chOutageIds(): Promise<number> {
+    const rs = await this.ch.query({ query: `SELECT uniqExact(outage_id) AS n FROM ${sqlIdent(this.db)}.outages`, format: 'JSONEachRow' });
+    return Number(((await rs.json()) as { n: string }[])[0]!.n);
+  }
+
+  outageCheck(p: Produced): OutageCheck {
+    return checkOutages(p.truth, p.fleet, latestOutages(this.outageRecords), p.rangeEnd);
+  }
+
+  /** Status transitions published twice for one outage (OPEN twice, RESTORED twice): a doubled output. */
+  doubledTransitions(): number {
+    const seen = new Set<string>();
+    let doubled = 0;
+    for (const o of this.outageRecords) {
+      if (o.status === 'UPDATED') continue;
+      const k = `${o.outage_id}\u0000${o.status}`;
+      if (seen.has(k)) doubled++;
+      seen.add(k);
+    }
+    return doubled;
+  }
+
+  async figures(p: Produced): Promise<Figures> {
+    const r = await this.chReads();
+    const c = this.outageCheck(p);
+    return {
+      producedReads: p.reads,
+      producedDistinct: p.distinctReads,
+      chRows: r.rows,
+      chFinal: r.final,
+      chDistinct: r.distinct,
+      outageRecords: this.outageRecords.length,
+      outageIds: new Set(this.outageRecords.map((o) => o.outage_id)).size,
+      doubledTransitions: this.doubledTransitions(),
+      expectedOutages: c.expected,
+      matchedOutages: c.matched,
+      missingOutages: c.missing.length,
+      unexpectedOutages: c.unexpected.length,
+      chOutageIds: await this.chOutageIds(),
+      detectorRestarts: this.detector?.restarts ?? 0,
+      loaderRestarts: this.loader?.restarts ?? 0,
+    };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.loader?.kill('SIGKILL'), this.detector?.kill('SIGKILL')]);
+    await this.outageConsumer?.disconnect().catch(() => undefined);
+    await this.publisher?.stop().catch(() => undefined);
+    await this.ch.command({ query: `DROP DATABASE IF EXISTS ${sqlIdent(this.db)}` }).catch(() => undefined);
+    await this.ch.close();
+  }
+}

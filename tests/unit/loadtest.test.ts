@@ -1,0 +1,252 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { MeterEvent, MeterRead, Outage } from '@ami/lib';
+import { parseConsumerPerf, parseProducerPerf } from '../../loadtest/src/baseline.js';
+import { checkOutages, latestOutages } from '../../loadtest/src/correctness.js';
+import { DistinctReads } from '../../loadtest/src/distinct.js';
+import { encodeNative, encodeTsv } from '../../loadtest/src/native.js';
+import { Pacer, parsePace } from '../../loadtest/src/pace.js';
+import {
+  readManifest,
+  readRecording,
+  readRecordingMeta,
+  RecordingWriter,
+} from '../../loadtest/src/recording.js';
+import { percentiles } from '../../loadtest/src/report.js';
+import { barChart, lineChart } from '../../loadtest/src/svg.js';
+import { Fleet } from '../../services/simulator/src/fleet.js';
+import type { InterruptionTruth } from '../../services/simulator/src/groundTruth.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'loadtest-unit-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const read = (m: number, t: number, energy = 1000 + m): MeterRead => ({
+  meter_id: `M${String(m).padStart(8, '0')}`,
+  gardu_id: 'JATIM-SIDOAR-G0001',
+  read_at: t,
+  interval_s: 900,
+  energy_import_wh: energy,
+  demand_w: 100,
+  voltage_v: 221.5,
+  relay: 'CLOSED',
+  power_limit_va: 900,
+  kind: 'INTERVAL',
+});
+
+describe('pace', () => {
+  it('parses max, realtime, Nx and N/s', () => {
+    expect(parsePace('max')).toEqual({ mode: 'max' });
+    expect(parsePace('realtime')).toEqual({ mode: 'factor', factor: 1 });
+    expect(parsePace('24x')).toEqual({ mode: 'factor', factor: 24 });
+    expect(parsePace('40k/s')).toEqual({ mode: 'rate', perSecond: 40_000 });
+    expect(() => parsePace('fast')).toThrow(/speed must be/);
+  });
+
+  it('schedules by delivery time at Nx and by count at N/s', () => {
+    let now = 1000;
+    const f = new Pacer({ mode: 'factor', factor: 60 }, () => now);
+    expect(f.dueAt(0, 10)).toBe(1000);
+    expect(f.dueAt(60_000, 10)).toBe(2000);
+    const r = new Pacer({ mode: 'rate', perSecond: 100 }, () => now);
+    expect(r.dueAt(5, 50)).toBe(1000);
+    expect(r.dueAt(5, 50)).toBe(1500);
+    now = 0;
+  });
+});
+
+describe('DistinctReads', () => {
+  it('counts distinct (meter, read_at) with checksums, duplicates once', () => {
+    const start = Date.UTC(2026, 10, 18);
+    const d = new DistinctReads(10, start, start + 3_600_000, 900_000);
+    d.add('M00000001', start + 900_000, 'INTERVAL', 5);
+    d.add('M00000001', start + 900_000, 'INTERVAL', 5);
+    d.add('M00000001', start + 1_800_000 + 42_000, 'INTERVAL', 7); // clock skew stays in its bucket
+    d.add('X-other', start, 'INTERVAL', 9);
+    d.add('M00000002', start + 900_000, 'ON_DEMAND', 3);
+    expect(d.total).toBe(5);
+    expect(d.distinct).toBe(4);
+    expect(d.sumEnergy).toBe(5 + 7 + 9 + 3);
+  });
+});
+
+describe('recording', () => {
+  it('writes deliveries to an Avro container and reads them back in order', async () => {
+    const path = join(dir, 'r.avro');
+    const w = new RecordingWriter(path, {
+      format: 'ami-loadtest-recording/1',
+      source: 'simulator',
+      clock: 'sim',
+      startMs: 0,
+      endMs: 10,
+    });
+    const ev: MeterEvent = {
+      event_id: 'e1',
+      meter_id: 'M00000001',
+      gardu_id: 'JATIM-SIDOAR-G0001',
+      occurred_at: 5,
+      type: 'LAST_GASP',
+      relay: 'CLOSED',
+      cause: 'NONE',
+      power_limit_va: null,
+    };
+    await w.write({ at: 1, reads: [read(1, 1), read(2, 1)], events: [] });
+    await w.write({ at: 5, reads: [], events: [ev] });
+    const m = await w.close();
+    expect(m).toMatchObject({ reads: 2, events: 1, lastGasps: 1, deliveries: 2 });
+    expect(readManifest(path).reads).toBe(2);
+    expect((await readRecordingMeta(path)).source).toBe('simulator');
+    const back = [];
+    for await (const d of readRecording(path)) back.push(d);
+    expect(back.map((d) => d.at)).toEqual([1, 5]);
+    expect(back[0]!.reads[1]).toEqual(read(2, 1));
+    expect(back[1]!.events[0]).toEqual(ev);
+  });
+});
+
+describe('baseline output parsers', () => {
+  it('reads ProducerPerformance and ConsumerPerformance summaries', () => {
+    const p = parseProducerPerf(
+      '118417 records sent, 23532.8 records/sec (1.64 MB/sec), 111.1 ms avg latency, 1594.0 ms max latency.\n' +
+        '1000000 records sent, 81719.375664 records/sec (5.69 MB/sec), 105.23 ms avg latency, 1594.00 ms max latency, 86 ms 50th, 263 ms 95th, 320 ms 99th, 535 ms 99.9th.\n',
+    );
+    expect(p).toEqual({
+      records: 1_000_000,
+      recordsPerSec: 81719.375664,
+      mbPerSec: 5.69,
+      avgLatencyMs: 105.23,
+      p99LatencyMs: 320,
+    });
+    const c = parseConsumerPerf(
+      'start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec\n' +
+        '2026-11-28 20:55:40:000, 2026-11-28 20:55:48:000, 34.8, 4.1, 500000, 60153.99, 3000, 5000, 6.96, 100000.0\n',
+    );
+    expect(c).toEqual({ records: 500_000, recordsPerSec: 100_000, mbPerSec: 6.96 });
+    expect(parseProducerPerf('Exception in thread main')).toBeUndefined();
+  });
+});
+
+describe('native and TSV encoders', () => {
+  const cols = [
+    { name: 'meter_id', type: 'String' },
+    { name: 'read_at', type: "DateTime('UTC')" },
+    { name: 'relay', type: "Enum8('CLOSED' = 0, 'OPEN' = 1)" },
+    { name: 'voltage_v', type: 'Float32' },
+    { name: 'energy_import_wh', type: 'Int64' },
+  ];
+  it('writes a Native block: column count, row count, then name, type and values per column', () => {
+    const b = encodeNative(cols, [read(1, 1_000_000) as unknown as Record<string, unknown>]);
+    expect(b[0]).toBe(5);
+    expect(b[1]).toBe(1);
+    expect(b.subarray(3, 11).toString()).toBe('meter_id');
+    expect(b.includes(Buffer.from('M00000001'))).toBe(true);
+  });
+  it('writes TSV with DateTime as epoch seconds', () => {
+    expect(encodeTsv(cols, [read(1, 1_000_000) as unknown as Record<string, unknown>])).toBe(
+      'M00000001\t1000\tCLOSED\t221.5\t1001\n',
+    );
+  });
+});
+
+describe('outage check', () => {
+  const fleet = new Fleet({ meters: 3000, seed: 11, regions: ['JABAR'], garduSize: { min: 50, max: 150 } });
+  const feeder = fleet.feeders.find((f) => f.gardu.length >= 3)!;
+  const g0 = fleet.garduIds[feeder.gardu[0]!]!;
+  const truth = (scope: 'GARDU' | 'FEEDER', start: number, end: number): InterruptionTruth => ({
+    kind: 'interruption',
+    id: `INT-${scope}`,
+    scope,
+    region: 'JABAR',
+    ulp: feeder.ulp.name,
+    feeder_id: feeder.id,
+    gardu_id: scope === 'GARDU' ? g0 : null,
+    meter_ids: [],
+    start,
+    end,
+    momentary: false,
+    ami_meters_total: 100,
+    meters_affected: 100,
+    tusbung_excluded: 0,
+    trip_excluded: 0,
+    already_dark: 0,
+    amr_meters: 0,
+    last_gasps_sent: 100,
+    last_gasps_delivered: 90,
+  });
+  const outage = (o: Partial<Outage>): Outage => ({
+    outage_id: 'o1',
+    scope: 'GARDU',
+    status: 'RESTORED',
+    region: 'JABAR',
+    ulp: feeder.ulp.name,
+    feeder_id: feeder.id,
+    gardu_id: g0,
+    meter_ids: [],
+    parent_outage_id: null,
+    started_at: 1_000_000,
+    confirmed_at: 1_300_000,
+    restored_at: 5_000_000,
+    customers_affected: 100,
+    customers_total: 100,
+    last_gasps: 90,
+    tusbung_excluded: 0,
+    emitted_at: 1,
+    ...o,
+  });
+
+  it('matches a gardu outage within the tolerances', () => {
+    const r = checkOutages(
+      [truth('GARDU', 1_000_000, 5_000_000)],
+      fleet,
+      [outage({ started_at: 1_000_500 })],
+      10_000_000,
+    );
+    expect(r).toMatchObject({ expected: 1, matched: 1, exact: 1, ok: true });
+  });
+
+  it('flags a wrong scope, a missing outage and an unexpected one', () => {
+    const r = checkOutages([truth('FEEDER', 1_000_000, 5_000_000)], fleet, [outage({})], 10_000_000);
+    expect(r.wrong).toHaveLength(1);
+    expect(r.wrong[0]!.problems[0]).toMatch(/expected FEEDER/);
+    const missing = checkOutages([truth('GARDU', 1_000_000, 5_000_000)], fleet, [], 10_000_000);
+    expect(missing.missing).toHaveLength(1);
+    const extra = checkOutages([], fleet, [outage({})], 10_000_000);
+    expect(extra.unexpected).toHaveLength(1);
+    expect(extra.ok).toBe(false);
+  });
+
+  it('flags a restore far from the truth, and keeps the latest record per outage', () => {
+    const late = outage({ restored_at: 9_000_000, emitted_at: 2 });
+    const latest = latestOutages([outage({ status: 'OPEN', restored_at: null }), late]);
+    expect(latest).toEqual([late]);
+    const r = checkOutages([truth('GARDU', 1_000_000, 5_000_000)], fleet, latest, 10_000_000);
+    expect(r.wrong[0]!.problems[0]).toMatch(/restored_at off by 4000 s/);
+  });
+});
+
+describe('report helpers', () => {
+  it('percentiles and charts', () => {
+    expect(percentiles([5, 1, 3, 2, 4])).toEqual({ count: 5, p50: 3, p90: 5, p95: 5, p99: 5, max: 5 });
+    expect(percentiles([])).toBeUndefined();
+    const svg = lineChart({
+      title: 'T <x>',
+      xLabel: 's',
+      yLabel: 'r',
+      series: [
+        {
+          name: 'a',
+          points: [
+            [0, 1],
+            [1, 3],
+          ],
+        },
+      ],
+    });
+    expect(svg).toContain('<polyline');
+    expect(svg).toContain('T &lt;x&gt;');
+    expect(
+      barChart({ title: 'b', yLabel: 's', groups: [{ name: 'g', bars: [{ label: 'p50', value: 2 }] }] }),
+    ).toContain('<rect');
+  });
+});

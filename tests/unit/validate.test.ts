@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BadRecordError,
+  DEFAULT_LIMITS,
+  rejectIfInvalid,
+  validateEvent,
+  validateRead,
+  type MeterEvent,
+  type MeterProfile,
+  type MeterRead,
+} from '@ami/lib';
+
+const NOW = Date.UTC(2026, 10, 28, 12, 0, 0);
+const profile: MeterProfile = {
+  meter_id: 'M1',
+  idpel: '520000000001',
+  kdpm: 'L',
+  phases: 1,
+  tariff: 'R-1',
+  daya_va: 1300,
+  gardu_id: 'G1',
+  feeder_id: 'F1',
+  ulp: 'ULP-A',
+  region: 'BALI',
+  timezone: 'Asia/Makassar',
+  installed_at: Date.UTC(2025, 0, 1),
+};
+const lookup = (id: string) => (id === 'M1' ? profile : undefined);
+const read: MeterRead = {
+  meter_id: 'M1',
+  gardu_id: 'G1',
+  read_at: NOW - 900_000,
+  interval_s: 900,
+  energy_import_wh: 1_234_567,
+  demand_w: 400,
+  voltage_v: 229.5,
+  relay: 'CLOSED',
+  power_limit_va: 1300,
+  kind: 'INTERVAL',
+};
+const event: MeterEvent = {
+  event_id: 'e1',
+  meter_id: 'M1',
+  gardu_id: 'G1',
+  occurred_at: NOW - 1000,
+  type: 'LAST_GASP',
+  relay: 'CLOSED',
+  cause: 'NONE',
+  power_limit_va: null,
+};
+
+const reasonOfRead = (r: Partial<MeterRead>, extra: Parameters<typeof validateRead>[1] = { now: NOW, lookup }) =>
+  validateRead({ ...read, ...r }, extra)?.reason;
+
+describe('validateRead', () => {
+  it('accepts a plausible read, with and without topology', () => {
+    expect(validateRead(read, { now: NOW, lookup })).toBeUndefined();
+    expect(validateRead(read, { now: NOW })).toBeUndefined();
+    expect(reasonOfRead({ demand_w: 1300 * DEFAULT_LIMITS.demandRatingFactor })).toBeUndefined();
+    expect(reasonOfRead({ read_at: profile.installed_at })).toBeUndefined();
+  });
+
+  it.each([
+    [{ energy_import_wh: -1 }, 'negative-energy'],
+    [{ demand_w: -5 }, 'negative-demand'],
+    [{ demand_w: 1300 * DEFAULT_LIMITS.demandRatingFactor + 1 }, 'demand-above-rating'],
+    [{ interval_s: -900 }, 'bad-interval'],
+    [{ voltage_v: Number.NaN }, 'voltage-out-of-range'],
+    [{ voltage_v: 10_000 }, 'voltage-out-of-range'],
+    [{ read_at: NOW + DEFAULT_LIMITS.maxFutureMs + 1 }, 'future-timestamp'],
+    [{ read_at: profile.installed_at - 1 }, 'before-installation'],
+    [{ meter_id: 'NOBODY' }, 'unknown-meter'],
+    [{ gardu_id: 'G-OTHER' }, 'gardu-mismatch'],
+    [{ meter_id: '' }, 'missing-field'],
+  ] as const)('%o is rejected as %s', (patch, reason) => {
+    expect(reasonOfRead(patch)).toBe(reason);
+  });
+
+  it('without a topology lookup, topology checks are skipped but ranges are not', () => {
+    expect(reasonOfRead({ meter_id: 'NOBODY' }, { now: NOW })).toBeUndefined();
+    expect(reasonOfRead({ energy_import_wh: -1 }, { now: NOW })).toBe('negative-energy');
+    // demand above rating needs the profile
+    expect(reasonOfRead({ demand_w: 1_000_000 }, { now: NOW })).toBeUndefined();
+  });
+
+  it('names a register that goes backwards (meter replaced or reset), only against an earlier read', () => {
+    const previous = { readAt: read.read_at - 900_000, wh: 2_000_000 };
+    expect(reasonOfRead({}, { now: NOW, lookup, previous })).toBe('register-backwards');
+    expect(reasonOfRead({ energy_import_wh: 2_000_000 }, { now: NOW, lookup, previous })).toBeUndefined();
+    // a late read of an EARLIER instant is lower by nature: not backwards
+    expect(reasonOfRead({}, { now: NOW, lookup, previous: { readAt: read.read_at + 900_000, wh: 2_000_000 } })).toBeUndefined();
+  });
+});
+
+describe('validateEvent', () => {
+  it('accepts a plausible event', () => {
+    expect(validateEvent(event, { now: NOW, lookup })).toBeUndefined();
+  });
+
+  it.each([
+    [{ occurred_at: NOW + 2 * DEFAULT_LIMITS.maxFutureMs }, 'future-timestamp'],
+    [{ occurred_at: profile.installed_at - 60_000 }, 'before-installation'],
+    [{ meter_id: 'NOBODY' }, 'unknown-meter'],
+    [{ gardu_id: 'G9' }, 'gardu-mismatch'],
+    [{ event_id: '' }, 'missing-field'],
+    [{ power_limit_va: -1 }, 'negative-demand'],
+  ] as const)('%o is rejected as %s', (patch, reason) => {
+    expect(validateEvent({ ...event, ...patch }, { now: NOW, lookup })?.reason).toBe(reason);
+  });
+});
+
+describe('rejectIfInvalid', () => {
+  it('throws a BadRecordError carrying the reason', () => {
+    expect(() => rejectIfInvalid(undefined)).not.toThrow();
+    try {
+      rejectIfInvalid(validateRead({ ...read, energy_import_wh: -7 }, { now: NOW }));
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(BadRecordError);
+      expect((err as BadRecordError).reason).toBe('negative-energy');
+    }
+  });
+});
