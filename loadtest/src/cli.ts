@@ -45,6 +45,7 @@ program
   .option('--drain-timeout-s <s>', 'wait at most this long for the pipeline to catch up', int, 600)
   .option('--keep', 'keep the topics and the database afterwards')
   .option('--no-progress', 'no progress bar')
+  .option('--profile', 'CPU-profile the replayer, loader and detector (report: where the time goes)')
   .action(async (o) => {
     const regions =
       o.regions === 'all'
@@ -71,6 +72,7 @@ program
       maxReplayS: o.maxReplayS,
       drainTimeoutS: o.drainTimeoutS,
       keep: o.keep,
+      profile: o.profile,
       progress: o.progress && Boolean(process.stderr.isTTY),
       command: `npm run loadtest -- ${process.argv.slice(2).join(' ')}`,
     });

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Baseline } from './baseline.js';
 import type { OutageCheck, ReadsCheck } from './correctness.js';
+import type { ProfileSummary } from './profile.js';
 import type { Sample } from './sampler.js';
 import { barChart, formatNumber, lineChart, type Series } from './svg.js';
 
@@ -90,6 +91,7 @@ export interface LoadTestSummary {
   machineBusyCores: number;
   otherBusyCores: number;
   deadLetters?: { total: number; byReason: Record<string, number> };
+  profiles?: ProfileSummary[];
   correctness: {
     reads?: ReadsCheck;
     outages?: OutageCheck;
@@ -217,6 +219,22 @@ export function renderMarkdown(s: LoadTestSummary): string {
   L.push('');
   L.push('![cpu](cpu.svg)');
   L.push('');
+  for (const p of s.profiles ?? []) {
+    L.push(
+      `CPU profile of **${p.process}** (${fmt(p.totalMs / 1000, 1)} s sampled, busy ${(p.busyShare * 100).toFixed(0)} %), self time by module and by function:`,
+    );
+    L.push('');
+    L.push('| module | self | share | | function | self | share |');
+    L.push('| --- | --- | --- | --- | --- | --- | --- |');
+    for (let i = 0; i < Math.max(p.topModules.length, p.topFunctions.length); i++) {
+      const m = p.topModules[i];
+      const f = p.topFunctions[i];
+      L.push(
+        `| ${m ? `\`${m.name}\`` : ''} | ${m ? ms(m.selfMs) : ''} | ${m ? `${(m.share * 100).toFixed(1)} %` : ''} | | ${f ? `\`${f.name}\`` : ''} | ${f ? ms(f.selfMs) : ''} | ${f ? `${(f.share * 100).toFixed(1)} %` : ''} |`,
+      );
+    }
+    L.push('');
+  }
   L.push('## Correctness');
   L.push('');
   if (c.reads) {

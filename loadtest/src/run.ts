@@ -28,6 +28,7 @@ import { loadScenario } from '../../services/simulator/src/scenario.js';
 import { clickhouseInserts, kafkaBaseline, type Baseline } from './baseline.js';
 import { checkOutages, checkReads, DEFAULT_TOLERANCE, latestOutages, type Tolerance } from './correctness.js';
 import { describePace, parsePace } from './pace.js';
+import { profileNodeOptions, profileSelf, summarizeProfiles } from './profile.js';
 import {
   readManifest,
   readRecording,
@@ -84,6 +85,8 @@ export interface LoadTestOptions {
   /** Keep topics and database afterwards (default: delete them). */
   keep?: boolean;
   progress?: boolean;
+  /** CPU-profile the replayer, loader and detector; the report lists where the time goes. */
+  profile?: boolean;
   tolerance?: Partial<Tolerance>;
   env?: NodeJS.ProcessEnv;
   command?: string;
@@ -303,6 +306,11 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
     CLICKHOUSE_URL: cfg.CLICKHOUSE_URL,
   };
   const confirmDelayMs = Number(childEnv.CONFIRM_DELAY_MS ?? 300_000);
+  const profileDir = join(reportDir, 'profiles');
+  const envFor = (name: string): NodeJS.ProcessEnv =>
+    o.profile
+      ? { ...childEnv, NODE_OPTIONS: profileNodeOptions(childEnv.NODE_OPTIONS, join(profileDir, name)) }
+      : childEnv;
   const children: Child[] = [];
   let sampler: Sampler | undefined;
   let replayer: Replayer | undefined;
@@ -406,9 +414,11 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
       );
 
     if (useLoader)
-      children.push(startChild('loader', ['loader', 'run'], childEnv, join(reportDir, 'loader.log')));
+      children.push(startChild('loader', ['loader', 'run'], envFor('loader'), join(reportDir, 'loader.log')));
     if (useDetector)
-      children.push(startChild('detector', ['detector', 'run'], childEnv, join(reportDir, 'detector.log')));
+      children.push(
+        startChild('detector', ['detector', 'run'], envFor('detector'), join(reportDir, 'detector.log')),
+      );
     const groups: Record<string, string> = {};
     if (useLoader) groups.loader = childEnv.LOADER_GROUP_ID!;
     if (useDetector) groups.detector = childEnv.DETECTOR_GROUP_ID!;
@@ -440,6 +450,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
 
     // ------------------------------------------------------------ replay
     const total = manifest.reads + manifest.events;
+    const selfProfile = o.profile ? await profileSelf(profileDir, 'replay') : undefined;
     bar?.start(total, 0, { phase: 'replay', info: '' });
     let lastBar = 0;
     const stats = await replayer.replay({
@@ -464,6 +475,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
       },
     });
     live = stats;
+    await selfProfile?.stop();
     bar?.update(stats.reads + stats.events);
     bar?.stop();
     const replaySeconds = (stats.endedAt - stats.startedAt) / 1000;
@@ -515,6 +527,12 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
     for (const [name, code] of Object.entries(exitCodes))
       if (code !== null)
         notes.push(`${name} had exited with code ${code} before the end of the run (see ${name}.log)`);
+
+    const cpuProfiles = o.profile ? summarizeProfiles(profileDir) : [];
+    if (o.profile && cpuProfiles.length < 1 + children.length)
+      notes.push(
+        `only ${cpuProfiles.length} CPU profiles were written (a service killed without a clean exit writes none)`,
+      );
 
     // ------------------------------------------------------------ figures
     const samples = sampler.samples;
@@ -637,6 +655,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
       otherBusyCores: mean((x) => x.otherBusy),
       correctness,
       deadLetters: dlq,
+      profiles: cpuProfiles,
       notes,
     };
     if (summary.otherBusyCores > 0.25)

@@ -105,6 +105,14 @@ describe('loader: Kafka → ClickHouse', () => {
       },
       { key: 'O1', value: outage(OUTAGE) },
     ]);
+    // A momentary interruption (2 minutes) from the detector's own topic.
+    const momentary = await k.encoder('Outage', k.names.momentary);
+    await k.send(k.names.momentary, [
+      {
+        key: 'MO1',
+        value: momentary({ ...OUTAGE, outage_id: 'MO1', restored_at: ms('2025-03-05T02:02:00Z') }),
+      },
+    ]);
     await k.close();
 
     const consumer = kafka.consumer({ groupId: uniqueName('dlq-reader') });
@@ -140,6 +148,10 @@ describe('loader: Kafka → ClickHouse', () => {
     await eventually(async () => ((await count(ch, db, 'outages')) === 1 ? true : undefined), {
       what: 'outages loaded',
     });
+    await eventually(
+      async () => ((await count(ch, db, 'momentary_interruptions')) === 1 ? true : undefined),
+      { what: 'momentary loaded' },
+    );
     const rs = await ch.query({
       query: `SELECT status FROM ${sqlIdent(db)}.outages_latest`,
       format: 'JSONEachRow',

@@ -24,7 +24,11 @@ import { parseSpeed } from '../../services/simulator/src/clock.js';
 import type { Fleet } from '../../services/simulator/src/fleet.js';
 import { migrate } from '../../services/loader/src/migrate.js';
 import { checkOutages, latestOutages, type OutageCheck } from '../../loadtest/src/correctness.js';
-import { testLogger, uniqueName } from './fixtures.js';
+import { createLogger } from '@ami/lib';
+import { uniqueName } from './fixtures.js';
+
+/** The test's own clients: broker restarts are expected here, their connection errors are noise. */
+const testLogger = createLogger('faults-test', 'fatal');
 
 const REPO = new URL('../../', import.meta.url).pathname;
 
@@ -97,6 +101,7 @@ export class ServiceProcess {
 export interface Produced {
   reads: number;
   distinctReads: number;
+  keys: Set<string>;
   events: number;
   truth: TruthLine[];
   fleet: Fleet;
@@ -203,7 +208,7 @@ export class Pipeline {
    * called after each batch, so a test can inject its fault mid-replay.
    */
   async replay(
-    o: { scenario?: string; meters?: number; speed?: string; duration?: string },
+    o: { scenario?: string; meters?: number; speed?: string; duration?: string; start?: string },
     during?: (sentReads: number) => Promise<void> | void,
   ): Promise<Produced> {
     const scenario = loadScenario(o.scenario ?? 'gardu-outage');
@@ -213,7 +218,7 @@ export class Pipeline {
     const keys = new Set<string>();
     let reads = 0;
     let events = 0;
-    const startMs = startFor(scenario, undefined);
+    const startMs = startFor(scenario, o.start);
     const durationMs = o.duration ? parseDuration(o.duration) : undefined;
     await runSimulation(
       { fleet, scenario, startMs, durationMs, speed: parseSpeed(o.speed ?? 'max'), truth: truth.sink, batchSize: 2000 },
@@ -227,7 +232,21 @@ export class Pipeline {
     );
     const summary = truth.lines.find((l) => l.kind === 'summary');
     const rangeEnd = summary && 'end' in summary ? summary.end : startMs + (durationMs ?? parseDuration(scenario.duration ?? '6h'));
-    return { reads, distinctReads: keys.size, events, truth: truth.lines, fleet, rangeEnd };
+    return { reads, distinctReads: keys.size, keys, events, truth: truth.lines, fleet, rangeEnd };
+  }
+
+  /** Two replays of one fleet as one production (union of reads, both truths). */
+  static merge(a: Produced, b: Produced): Produced {
+    const keys = new Set([...a.keys, ...b.keys]);
+    return {
+      reads: a.reads + b.reads,
+      distinctReads: keys.size,
+      keys,
+      events: a.events + b.events,
+      truth: [...a.truth.filter((l) => l.kind !== 'summary'), ...b.truth],
+      fleet: b.fleet,
+      rangeEnd: Math.max(a.rangeEnd, b.rangeEnd),
+    };
   }
 
   async chReads(): Promise<{ rows: number; final: number; distinct: number }> {

@@ -53,7 +53,12 @@ export class PrivateStack {
     symlinkSync(join(mainHome, 'registry'), join(home, 'registry'));
     const stack = new PrivateStack(home, await freePorts(5));
     PrivateStack.running.add(stack);
-    stack.env = await stackUp(stack.settings);
+    try {
+      stack.env = await stackUp(stack.settings);
+    } catch (err) {
+      await stack.stop();
+      throw err;
+    }
     return stack;
   }
 

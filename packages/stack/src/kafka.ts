@@ -106,7 +106,9 @@ log4j.logger.kafka.server.BrokerServer=INFO
   private formatStorage(configFile: string): void {
     if (existsSync(join(this.home, 'data', 'meta.properties'))) return;
     // A KRaft cluster id is 16 random bytes, base64url without padding.
-    const clusterId = randomBytes(16).toString('base64url');
+    // One in 64 starts with '-', which the tool's argument parser takes for an option: draw again.
+    let clusterId = randomBytes(16).toString('base64url');
+    while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
     execFileSync(
       'java',
       this.javaArgs('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', configFile]),

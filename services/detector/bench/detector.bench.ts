@@ -197,9 +197,11 @@ async function main(): Promise<void> {
   // AMR meters send no last gasp that counts; a meter gasping twice is one last gasp.
   const gaspingAmi = new Set(Array.from({ length: STORM_GASPS }, (_, k) => Math.floor(k * stride)).filter((i) => profile(i).kdpm !== 'A')).size;
 
-  ms = await produce(producer, topics.events, stormMeters, (i) => event(i, 'POWER_RESTORE', clockAt + 60_000 + (i % 10_000)), (r) => r.gardu_id, enc.event);
+  // Restoration 30 min later in event time (the wait above lets the watermark follow the wall clock).
+  const backAt = clockAt + 30 * 60_000;
+  ms = await produce(producer, topics.events, stormMeters, (i) => event(i, 'POWER_RESTORE', backAt + (i % 10_000)), (r) => r.gardu_id, enc.event);
   // As a live fleet does, later traffic moves event time past the restores.
-  await produce(producer, topics.events, 1, () => event(METERS - 1, 'POWER_LIMIT_CHANGED', clockAt + 70_000 + LATENESS + 1000), (r) => r.gardu_id, enc.event);
+  await produce(producer, topics.events, 1, () => event(METERS - 1, 'POWER_LIMIT_CHANGED', backAt + 10_000 + LATENESS + 1000), (r) => r.gardu_id, enc.event);
   const lastRestoreMsg = Date.now();
   const restored = await until(() => outages.filter((o) => o.status === 'RESTORED' && o.scope === 'GARDU').length >= STORM_GARDU, 600_000);
   const lastRestored = Math.max(...outages.filter((o) => o.status === 'RESTORED').map((o) => o.emitted_at));
