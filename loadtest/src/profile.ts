@@ -4,7 +4,7 @@ import { Session } from 'node:inspector/promises';
 
 /**
  * CPU profiles of the run's Node processes (`--profile`): the services get
- * `--cpu-prof` through NODE_OPTIONS (written when they exit), the replayer
+ * `--cpu-prof` on their command line (written when they exit), the replayer
  * profiles itself through the inspector. `summarizeProfile` folds a
  * .cpuprofile into self time per function and per module ("where the time
  * goes"), for the report.
@@ -84,10 +84,10 @@ export function summarizeProfile(processName: string, file: string, top = 12): P
   };
 }
 
-/** NODE_OPTIONS that make a child write its CPU profile into `dir` on exit. */
-export function profileNodeOptions(existing: string | undefined, dir: string): string {
+/** Node flags that make a child write its CPU profile into `dir` on exit (not allowed in NODE_OPTIONS). */
+export function profileNodeArgs(dir: string): string[] {
   mkdirSync(dir, { recursive: true });
-  return `${existing ?? ''} --cpu-prof --cpu-prof-dir=${dir}`.trim();
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
 /** Profiles this process until `stop()`, then writes `<dir>/<name>.cpuprofile`. */

@@ -29,10 +29,13 @@ export function percentiles(values: readonly number[]): Percentiles | undefined 
 }
 
 export interface ProcessFigures {
+  /** CPU seconds from the first send until the pipeline drained. */
   cpuSeconds: number;
-  /** Mean share of one core over the measured window. */
+  /** Mean cores over that window. */
   meanCores: number;
   peakRssMb: number;
+  /** CPU microseconds per replayed read (records of every kind are included in the cost). */
+  cpuUsPerRead: number;
 }
 
 export interface LoadTestSummary {
@@ -210,12 +213,22 @@ export function renderMarkdown(s: LoadTestSummary): string {
   L.push('');
   L.push('## Where the time goes (CPU and memory per process)');
   L.push('');
-  L.push('| process | CPU seconds | mean cores | peak RSS |');
-  L.push('| --- | --- | --- | --- |');
+  L.push(
+    "From the first send until the pipeline drained. CPU per read: the cost of one read (and its share of events) in each process; 1 / (sum of the column) is what this many cores could sustain if nothing else ran. Kafka, ClickHouse and the registry are shared with everything else on the machine, so their figures include other users' load.",
+  );
+  L.push('');
+  L.push('| process | CPU seconds | mean cores | CPU µs per read | peak RSS |');
+  L.push('| --- | --- | --- | --- | --- |');
   for (const [name, p] of Object.entries(s.processes))
-    L.push(`| ${name} | ${fmt(p.cpuSeconds, 1)} | ${fmt(p.meanCores, 2)} | ${fmt(p.peakRssMb)} MB |`);
-  L.push(`| (whole machine busy) | | ${fmt(s.machineBusyCores, 2)} of ${s.machine.cores} | |`);
-  L.push(`| (other processes on the machine) | | ${fmt(s.otherBusyCores, 2)} | |`);
+    L.push(
+      `| ${name} | ${fmt(p.cpuSeconds, 1)} | ${fmt(p.meanCores, 2)} | ${fmt(p.cpuUsPerRead, 1)} | ${fmt(p.peakRssMb)} MB |`,
+    );
+  const perRead = Object.values(s.processes).reduce((t, p) => t + p.cpuUsPerRead, 0);
+  L.push(
+    `| **all of the above** | | | **${fmt(perRead, 1)}** (≈ ${fmt(perRead > 0 ? (s.machine.cores * 1e6) / perRead : undefined)} reads/s on ${s.machine.cores} idle cores) | |`,
+  );
+  L.push(`| (whole machine busy) | | ${fmt(s.machineBusyCores, 2)} of ${s.machine.cores} | | |`);
+  L.push(`| (other processes on the machine) | | ${fmt(s.otherBusyCores, 2)} | | |`);
   L.push('');
   L.push('![cpu](cpu.svg)');
   L.push('');

@@ -28,7 +28,7 @@ import { loadScenario } from '../../services/simulator/src/scenario.js';
 import { clickhouseInserts, kafkaBaseline, type Baseline } from './baseline.js';
 import { checkOutages, checkReads, DEFAULT_TOLERANCE, latestOutages, type Tolerance } from './correctness.js';
 import { describePace, parsePace } from './pace.js';
-import { profileNodeOptions, profileSelf, summarizeProfiles } from './profile.js';
+import { profileNodeArgs, profileSelf, summarizeProfiles } from './profile.js';
 import {
   readManifest,
   readRecording,
@@ -106,9 +106,15 @@ interface Child {
   exited: Promise<number | null>;
 }
 
-function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): Child {
+function startChild(
+  name: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+  nodeArgs: string[] = [],
+): Child {
   const log = createWriteStream(logFile, { flags: 'a' });
-  const proc = spawn(process.execPath, ['--import', 'tsx', AMI_CLI, ...args], {
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', AMI_CLI, ...args], {
     env,
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -307,10 +313,8 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
   };
   const confirmDelayMs = Number(childEnv.CONFIRM_DELAY_MS ?? 300_000);
   const profileDir = join(reportDir, 'profiles');
-  const envFor = (name: string): NodeJS.ProcessEnv =>
-    o.profile
-      ? { ...childEnv, NODE_OPTIONS: profileNodeOptions(childEnv.NODE_OPTIONS, join(profileDir, name)) }
-      : childEnv;
+  // --cpu-prof is refused in NODE_OPTIONS: it goes on the child's command line.
+  const nodeArgsFor = (name: string): string[] => (o.profile ? profileNodeArgs(join(profileDir, name)) : []);
   const children: Child[] = [];
   let sampler: Sampler | undefined;
   let replayer: Replayer | undefined;
@@ -414,10 +418,24 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
       );
 
     if (useLoader)
-      children.push(startChild('loader', ['loader', 'run'], envFor('loader'), join(reportDir, 'loader.log')));
+      children.push(
+        startChild(
+          'loader',
+          ['loader', 'run'],
+          childEnv,
+          join(reportDir, 'loader.log'),
+          nodeArgsFor('loader'),
+        ),
+      );
     if (useDetector)
       children.push(
-        startChild('detector', ['detector', 'run'], envFor('detector'), join(reportDir, 'detector.log')),
+        startChild(
+          'detector',
+          ['detector', 'run'],
+          childEnv,
+          join(reportDir, 'detector.log'),
+          nodeArgsFor('detector'),
+        ),
       );
     const groups: Record<string, string> = {};
     if (useLoader) groups.loader = childEnv.LOADER_GROUP_ID!;
@@ -537,17 +555,24 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
     // ------------------------------------------------------------ figures
     const samples = sampler.samples;
     const processes: Record<string, ProcessFigures> = {};
-    const window = samples.filter((x) => x.t >= stats.startedAt && x.t <= (lastVisibleAt ?? Date.now()));
+    // The measured window: from the first send until the pipeline drained (or gave up).
+    const windowEnd = stats.endedAt + drainSeconds * 1000;
+    const window = samples.filter((x) => x.t > stats.startedAt && x.t <= windowEnd + 1000);
+    const windowS = Math.max(0.001, (windowEnd - stats.startedAt) / 1000);
+    const cpuIn = (name: string, list: typeof samples) =>
+      list.reduce((s, x) => {
+        const i = samples.indexOf(x);
+        return s + (i > 0 ? (x.cpu[name] ?? 0) * ((x.t - samples[i - 1]!.t) / 1000) : 0);
+      }, 0);
     for (const name of Object.keys(samples[0]?.cpu ?? {})) {
-      const cpuSeconds = samples.reduce(
-        (s, x, i) => s + (i > 0 ? (x.cpu[name] ?? 0) * ((x.t - samples[i - 1]!.t) / 1000) : 0),
-        0,
-      );
-      const meanCores = window.length
-        ? window.reduce((s, x) => s + (x.cpu[name] ?? 0), 0) / window.length
-        : 0;
+      const cpuSeconds = cpuIn(name, window);
       const peakRssMb = Math.max(0, ...samples.map((x) => (x.rss[name] ?? 0) / 1e6));
-      processes[name] = { cpuSeconds, meanCores, peakRssMb };
+      processes[name] = {
+        cpuSeconds,
+        meanCores: cpuSeconds / windowS,
+        peakRssMb,
+        cpuUsPerRead: stats.reads > 0 ? (cpuSeconds * 1e6) / stats.reads : 0,
+      };
     }
     const mean = (f: (x: (typeof samples)[number]) => number) =>
       window.length ? window.reduce((s, x) => s + f(x), 0) / window.length : 0;

@@ -29,14 +29,22 @@ async function settled(p: Pipeline, produced: Produced, timeoutMs = 90_000): Pro
     intervalMs: 500,
     what: `all ${produced.distinctReads} reads in ClickHouse`,
   });
-  await eventually(() => (p.outageCheck(produced).missing.length === 0 && p.outageCheck(produced).wrong.length === 0 ? true : undefined), {
-    timeoutMs,
-    intervalMs: 500,
-    what: 'every ground-truth outage detected and restored',
-  });
+  await eventually(
+    () => {
+      const c = p.outageCheck(produced);
+      if (c.missing.length === 0 && c.wrong.length === 0) return true;
+      throw new Error(
+        `missing ${JSON.stringify(c.missing.map((m) => m.expected))}, wrong ${JSON.stringify(c.wrong.map((m) => m.problems))}; records ${JSON.stringify(p.outageRecords.map((o) => [o.outage_id, o.status, o.started_at, o.restored_at]))}`,
+      );
+    },
+    { timeoutMs, intervalMs: 500, what: 'every ground-truth outage detected and restored' },
+  );
   // The loader has the latest outage records too.
   const ids = new Set(p.outageRecords.map((o) => o.outage_id)).size;
-  await eventually(async () => ((await p.chOutageIds()) >= ids ? true : undefined), { timeoutMs, what: 'outages in ClickHouse' });
+  await eventually(async () => ((await p.chOutageIds()) >= ids ? true : undefined), {
+    timeoutMs,
+    what: 'outages in ClickHouse',
+  });
 }
 
 function nothingLostNothingDoubled(f: Figures): void {
@@ -60,7 +68,9 @@ describe('faults on a private stack', () => {
     stack = await PrivateStack.start('faults');
     logDir = join(stack.home, 'service-logs');
     mkdirSync(logDir, { recursive: true });
-    process.stdout.write(`[faults] private stack up in ${Date.now() - t0} ms: ${JSON.stringify(stack.env)}\n`);
+    process.stdout.write(
+      `[faults] private stack up in ${Date.now() - t0} ms: ${JSON.stringify(stack.env)}\n`,
+    );
   }, 240_000);
 
   afterEach(async (ctx) => {
@@ -69,7 +79,9 @@ describe('faults on a private stack', () => {
         if (!s) continue;
         const lines = s.log().split('\n');
         const errors = lines.filter((l) => /"level":(50|60)/.test(l)).slice(0, 5);
-        process.stdout.write(`--- ${s.name} log: first errors ---\n${errors.join('\n').slice(0, 6000)}\n--- tail ---\n${lines.slice(-5).join('\n').slice(-3000)}\n`);
+        process.stdout.write(
+          `--- ${s.name} log: first errors ---\n${errors.join('\n').slice(0, 6000)}\n--- tail ---\n${lines.slice(-5).join('\n').slice(-3000)}\n`,
+        );
       }
     }
     await pipe?.stop();
@@ -109,19 +121,28 @@ describe('faults on a private stack', () => {
     // 6 h at 1080x: about 20 s; the gardu is dark from 2h05m to 3h35m (wall clock ~7 s to ~12 s).
     const replaying = pipe.replay({ speed: '1080x' });
     // Kill as soon as the outage is OPEN (published), before it is RESTORED.
-    await eventually(() => (pipe!.outageRecords.some((o) => o.scope !== 'METER' && o.status === 'OPEN') ? true : undefined), {
-      timeoutMs: 90_000,
-      intervalMs: 20,
-      what: 'an OPEN outage',
-    });
-    const restoredBefore = pipe.outageRecords.filter((o) => o.status === 'RESTORED' && o.scope !== 'METER').length;
+    await eventually(
+      () => (pipe!.outageRecords.some((o) => o.scope !== 'METER' && o.status === 'OPEN') ? true : undefined),
+      {
+        timeoutMs: 90_000,
+        intervalMs: 20,
+        what: 'an OPEN outage',
+      },
+    );
+    const restoredBefore = pipe.outageRecords.filter(
+      (o) => o.status === 'RESTORED' && o.scope !== 'METER',
+    ).length;
     await pipe.detector!.kill('SIGKILL');
     const killedAt = Date.now();
     pipe.detector!.restart();
     const produced = await replaying;
     await settled(pipe, produced);
     const f = await pipe.figures(produced);
-    report('detector-kill', f, `SIGKILL while the outage was OPEN (${restoredBefore} RESTORED before the kill); replay went on ${Date.now() - killedAt} ms`);
+    report(
+      'detector-kill',
+      f,
+      `SIGKILL while the outage was OPEN (${restoredBefore} RESTORED before the kill); replay went on ${Date.now() - killedAt} ms`,
+    );
     expect(restoredBefore).toBe(0);
     nothingLostNothingDoubled(f);
   }, 150_000);
@@ -148,7 +169,11 @@ describe('faults on a private stack', () => {
     const upMs = await stack.restart(stack.clickhouse);
     await settled(pipe, produced);
     const f = await pipe.figures(produced);
-    report('clickhouse-stop', f, `ClickHouse down ${downMs} ms (restart ${upMs} ms); reads offsets committed while down: ${committed}`);
+    report(
+      'clickhouse-stop',
+      f,
+      `ClickHouse down ${downMs} ms (restart ${upMs} ms); reads offsets committed while down: ${committed}`,
+    );
     expect(committed).toBe(0);
     nothingLostNothingDoubled(f);
   }, 150_000);
@@ -168,17 +193,34 @@ describe('faults on a private stack', () => {
       const produced = Pipeline.merge(first, second);
       await settled(pipe, produced);
       const f = await pipe.figures(produced);
-      report('registry-stop', f, `registry down ${Date.now() - downAt} ms: second 6 h replayed and processed without it`);
+      report(
+        'registry-stop',
+        f,
+        `registry down ${Date.now() - downAt} ms: second 6 h replayed and processed without it`,
+      );
       nothingLostNothingDoubled(f);
       expect(f.detectorRestarts + f.loaderRestarts).toBe(0);
 
       // A new detector cannot register its output schemas: it exits with a message naming the registry.
-      const fresh = pipe.spawn('detector-fresh', ['detector', 'run'], { DETECTOR_GROUP_ID: `${pipe.prefix}-d2`, DETECTOR_INSTANCE_ID: 'i2' });
+      const fresh = pipe.spawn('detector-fresh', ['detector', 'run'], {
+        DETECTOR_GROUP_ID: `${pipe.prefix}-d2`,
+        DETECTOR_INSTANCE_ID: 'i2',
+      });
       const code = await fresh.exitCode;
       const message = fresh.log().trim().split('\n').at(-1) ?? '';
       process.stdout.write(`[faults] detector start-up without the registry: exit ${code}: ${message}\n`);
       expect(code).toBe(1);
-      expect(message).toMatch(/^ami: schema-registry: could not register Outage under \S+\.outages-value: .*ECONNREFUSED/);
+      expect(message).toMatch(
+        /^ami: schema-registry: could not register Outage under \S+\.outages-value: .*ECONNREFUSED/,
+      );
+
+      // So does a new loader: it exits before consuming anything.
+      const loader = pipe.spawn('loader-fresh', ['loader', 'run'], { LOADER_GROUP_ID: `${pipe.prefix}-l2` });
+      const loaderCode = await loader.exitCode;
+      const loaderMessage = loader.log().trim().split('\n').at(-1) ?? '';
+      process.stdout.write(`[faults] loader start-up without the registry: exit ${loaderCode}: ${loaderMessage}\n`);
+      expect(loaderCode).toBe(1);
+      expect(loaderMessage).toMatch(/^ami: schema-registry: not reachable at \S+ at start-up: /);
     } finally {
       // The registry stays down: nothing runs after this case but afterAll's stackDown.
     }

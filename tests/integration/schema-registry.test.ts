@@ -5,14 +5,21 @@ import { uniqueName } from '../support/fixtures.js';
 const CT = 'application/vnd.schemaregistry.v1+json';
 const base = () => loadCommonConfig().SCHEMA_REGISTRY_URL;
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+interface RegistryAnswer {
+  id?: number;
+  version?: number;
+  schema?: string;
+  is_compatible?: boolean;
+}
+
+async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: RegistryAnswer }> {
   const res = await fetch(`${base()}${path}`, {
     method,
     headers: { 'Content-Type': CT, Accept: CT },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
+  return { status: res.status, json: (text ? JSON.parse(text) : {}) as RegistryAnswer };
 }
 
 const v1 = { type: 'record', name: 'Probe', namespace: 'id.co.pln.ami.test', fields: [{ name: 'a', type: 'string' }] };
@@ -30,7 +37,7 @@ describe('schema registry (Confluent REST API)', () => {
 
     const byId = await call('GET', `/schemas/ids/${reg.json.id}`);
     expect(byId.status).toBe(200);
-    expect(JSON.parse(byId.json.schema)).toEqual(v1);
+    expect(JSON.parse(byId.json.schema!)).toEqual(v1);
 
     const latest = await call('GET', `/subjects/${subject}/versions/latest`);
     expect(latest.status).toBe(200);
@@ -53,7 +60,7 @@ describe('schema registry (Confluent REST API)', () => {
     expect(ok.status).toBe(200);
     const latest = await call('GET', `/subjects/${subject}/versions/latest`);
     expect(latest.json.version).toBe(2);
-    expect(JSON.parse(latest.json.schema)).toEqual(v2);
+    expect(JSON.parse(latest.json.schema!)).toEqual(v2);
   });
 
   it('answers 404 for an unknown schema id', async () => {

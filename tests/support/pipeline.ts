@@ -150,7 +150,12 @@ export class Pipeline {
     stackEnv: Record<string, string>,
     private readonly logDir: string,
   ) {
-    this.cfg = loadCommonConfig({ ...stackEnv, AMI_TOPIC_PREFIX: this.prefix, CLICKHOUSE_DB: this.db, LOG_LEVEL: 'warn' });
+    this.cfg = loadCommonConfig({
+      ...stackEnv,
+      AMI_TOPIC_PREFIX: this.prefix,
+      CLICKHOUSE_DB: this.db,
+      LOG_LEVEL: 'warn',
+    });
     this.topics = topicNames(this.prefix);
     this.ch = createClickHouse(this.cfg);
     this.kafka = createKafka(this.cfg, testLogger, 'faults-test');
@@ -173,9 +178,16 @@ export class Pipeline {
   }
 
   /** Topics, schemas, database; then the services. */
-  async start(services: { loader?: boolean; detector?: boolean } = { loader: true, detector: true }): Promise<void> {
+  async start(
+    services: { loader?: boolean; detector?: boolean } = { loader: true, detector: true },
+  ): Promise<void> {
     await migrate(this.ch, this.db, testLogger);
-    this.publisher = new Publisher(createKafka(this.cfg, testLogger, 'faults-sim'), this.cfg, new AvroCodec(createRegistry(this.cfg)), 3);
+    this.publisher = new Publisher(
+      createKafka(this.cfg, testLogger, 'faults-sim'),
+      this.cfg,
+      new AvroCodec(createRegistry(this.cfg)),
+      3,
+    );
     await this.publisher.start();
     if (services.detector) this.detector = this.spawn('detector', ['detector', 'run'], {}, true);
     if (services.loader) this.loader = this.spawn('loader', ['loader', 'run'], {}, true);
@@ -183,17 +195,36 @@ export class Pipeline {
   }
 
   spawn(name: string, args: string[], env: Record<string, string> = {}, supervise = false): ServiceProcess {
-    return new ServiceProcess(name, args, { ...this.serviceEnv, ...env }, join(this.logDir, `${this.prefix}-${name}.log`), supervise);
+    return new ServiceProcess(
+      name,
+      args,
+      { ...this.serviceEnv, ...env },
+      join(this.logDir, `${this.prefix}-${name}.log`),
+      supervise,
+    );
   }
 
   /** Reads the committed outages (read_committed) with the local schema: no registry needed. */
   private async followOutages(): Promise<void> {
     const admin = this.kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: this.topics.outages, numPartitions: 3, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] }).catch(() => undefined);
+    await admin
+      .createTopics({
+        topics: [
+          {
+            topic: this.topics.outages,
+            numPartitions: 3,
+            configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+          },
+        ],
+      })
+      .catch(() => undefined);
     await admin.disconnect();
     const type = avroType('Outage');
-    this.outageConsumer = this.kafka.consumer({ groupId: uniqueName('faults-outages'), readUncommitted: false });
+    this.outageConsumer = this.kafka.consumer({
+      groupId: uniqueName('faults-outages'),
+      readUncommitted: false,
+    });
     await this.outageConsumer.connect();
     await this.outageConsumer.subscribe({ topic: this.topics.outages, fromBeginning: true });
     await this.outageConsumer.run({
@@ -221,7 +252,15 @@ export class Pipeline {
     const startMs = startFor(scenario, o.start);
     const durationMs = o.duration ? parseDuration(o.duration) : undefined;
     await runSimulation(
-      { fleet, scenario, startMs, durationMs, speed: parseSpeed(o.speed ?? 'max'), truth: truth.sink, batchSize: 2000 },
+      {
+        fleet,
+        scenario,
+        startMs,
+        durationMs,
+        speed: parseSpeed(o.speed ?? 'max'),
+        truth: truth.sink,
+        batchSize: 2000,
+      },
       async (b) => {
         await this.publisher!.publishBatch(b);
         for (const r of b.reads) keys.add(`${r.meter_id}\u0000${r.read_at}`);
@@ -231,7 +270,10 @@ export class Pipeline {
       },
     );
     const summary = truth.lines.find((l) => l.kind === 'summary');
-    const rangeEnd = summary && 'end' in summary ? summary.end : startMs + (durationMs ?? parseDuration(scenario.duration ?? '6h'));
+    const rangeEnd =
+      summary && 'end' in summary
+        ? summary.end
+        : startMs + (durationMs ?? parseDuration(scenario.duration ?? '6h'));
     return { reads, distinctReads: keys.size, keys, events, truth: truth.lines, fleet, rangeEnd };
   }
 
@@ -251,14 +293,20 @@ export class Pipeline {
 
   async chReads(): Promise<{ rows: number; final: number; distinct: number }> {
     const t = `${sqlIdent(this.db)}.reads`;
-    const q = async (query: string) => ((await (await this.ch.query({ query, format: 'JSONEachRow' })).json()) as Record<string, string>[])[0]!;
+    const q = async (query: string) =>
+      (
+        (await (await this.ch.query({ query, format: 'JSONEachRow' })).json()) as Record<string, string>[]
+      )[0]!;
     const raw = await q(`SELECT count() AS n FROM ${t}`);
     const fin = await q(`SELECT count() AS n, uniqExact(meter_id, read_at) AS u FROM ${t} FINAL`);
     return { rows: Number(raw.n), final: Number(fin.n), distinct: Number(fin.u) };
   }
 
   async chOutageIds(): Promise<number> {
-    const rs = await this.ch.query({ query: `SELECT uniqExact(outage_id) AS n FROM ${sqlIdent(this.db)}.outages`, format: 'JSONEachRow' });
+    const rs = await this.ch.query({
+      query: `SELECT uniqExact(outage_id) AS n FROM ${sqlIdent(this.db)}.outages`,
+      format: 'JSONEachRow',
+    });
     return Number(((await rs.json()) as { n: string }[])[0]!.n);
   }
 

@@ -29,7 +29,10 @@ export class PrivateStack {
   /** KAFKA_BROKERS, SCHEMA_REGISTRY_URL, CLICKHOUSE_URL of this stack. */
   env: Record<string, string> = {};
 
-  private constructor(readonly home: string, ports: number[]) {
+  private constructor(
+    readonly home: string,
+    ports: number[],
+  ) {
     const [kafka, controller, registry, http, tcp] = ports as [number, number, number, number, number];
     this.settings = loadStackSettings({
       AMI_HOME: home,
@@ -79,7 +82,10 @@ export class PrivateStack {
   }
 
   /** Start a component again and wait until it answers. */
-  async restart(c: KafkaComponent | RegistryComponent | ClickHouseComponent, timeoutMs = 120_000): Promise<number> {
+  async restart(
+    c: KafkaComponent | RegistryComponent | ClickHouseComponent,
+    timeoutMs = 120_000,
+  ): Promise<number> {
     const t0 = Date.now();
     await c.start();
     while (!(await c.healthy().catch(() => false))) {

@@ -49,8 +49,10 @@ const event: MeterEvent = {
   power_limit_va: null,
 };
 
-const reasonOfRead = (r: Partial<MeterRead>, extra: Parameters<typeof validateRead>[1] = { now: NOW, lookup }) =>
-  validateRead({ ...read, ...r }, extra)?.reason;
+const reasonOfRead = (
+  r: Partial<MeterRead>,
+  extra: Parameters<typeof validateRead>[1] = { now: NOW, lookup },
+) => validateRead({ ...read, ...r }, extra)?.reason;
 
 describe('validateRead', () => {
   it('accepts a plausible read, with and without topology', () => {
@@ -88,7 +90,9 @@ describe('validateRead', () => {
     expect(reasonOfRead({}, { now: NOW, lookup, previous })).toBe('register-backwards');
     expect(reasonOfRead({ energy_import_wh: 2_000_000 }, { now: NOW, lookup, previous })).toBeUndefined();
     // a late read of an EARLIER instant is lower by nature: not backwards
-    expect(reasonOfRead({}, { now: NOW, lookup, previous: { readAt: read.read_at + 900_000, wh: 2_000_000 } })).toBeUndefined();
+    expect(
+      reasonOfRead({}, { now: NOW, lookup, previous: { readAt: read.read_at + 900_000, wh: 2_000_000 } }),
+    ).toBeUndefined();
   });
 });
 

@@ -15,6 +15,8 @@ export class ServiceMetrics {
   readonly lag: Gauge<'topic' | 'partition'>;
   /** Seconds one INSERT (or one Kafka transaction) took, by table or topic. */
   readonly insertLatency: Histogram<'table'>;
+  /** Rows a sink wrote (ClickHouse), by table. */
+  readonly rowsInserted: Counter<'table'>;
   /** Outages currently OPEN or UPDATED (not yet RESTORED), by scope. */
   readonly openOutages: Gauge<'scope'>;
   private ready: () => boolean = () => true;
@@ -60,6 +62,12 @@ export class ServiceMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [this.registry],
     });
+    this.rowsInserted = new Counter({
+      name: 'ami_rows_inserted_total',
+      help: 'Rows accepted by ClickHouse, by table',
+      labelNames: ['table'],
+      registers: [this.registry],
+    });
     this.openOutages = new Gauge({
       name: 'ami_open_outages',
       help: 'Outages open (OPEN or UPDATED, not RESTORED), by scope',
@@ -69,7 +77,13 @@ export class ServiceMetrics {
   }
 
   /** Lag of a consumed batch: the high watermark minus the offset after its last message. */
-  observeBatch(topic: string, partition: number, size: number, lastOffset: string, highWatermark: string): void {
+  observeBatch(
+    topic: string,
+    partition: number,
+    size: number,
+    lastOffset: string,
+    highWatermark: string,
+  ): void {
     this.consumed.inc({ topic }, size);
     this.batchSize.observe({ topic }, size);
     const lag = Number(highWatermark) - Number(lastOffset) - 1;

@@ -51,25 +51,30 @@ export const DEFAULT_LIMITS: ValidationLimits = {
 
 const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
 
-/** The topology a check can use: the meter's profile if known (undefined = not in ami.meters). */
-export type ProfileLookup = (meterId: string) => MeterProfile | undefined;
+/** What the topology checks need of a meter (a MeterProfile fits; installation and rating are optional). */
+export type KnownMeter = Pick<MeterProfile, 'gardu_id'> &
+  Partial<Pick<MeterProfile, 'installed_at' | 'daya_va'>>;
+
+/** The topology a check can use: the meter if known (undefined = not in ami.meters). */
+export type ProfileLookup = (meterId: string) => KnownMeter | undefined;
 
 function checkMeter(
   rec: { meter_id: string; gardu_id: string },
   at: number,
-  profile: MeterProfile | undefined,
+  profile: KnownMeter | undefined,
   lookupKnown: boolean,
 ): Invalid | undefined {
   if (rec.meter_id === '') return { reason: 'missing-field', detail: 'meter_id is empty' };
   if (rec.gardu_id === '') return { reason: 'missing-field', detail: 'gardu_id is empty' };
   if (!lookupKnown) return undefined;
-  if (!profile) return { reason: 'unknown-meter', detail: `meter ${rec.meter_id} is not in the meters table` };
+  if (!profile)
+    return { reason: 'unknown-meter', detail: `meter ${rec.meter_id} is not in the meters table` };
   if (profile.gardu_id !== rec.gardu_id)
     return {
       reason: 'gardu-mismatch',
       detail: `meter ${rec.meter_id} belongs to gardu ${profile.gardu_id}, the record says ${rec.gardu_id}`,
     };
-  if (at < profile.installed_at)
+  if (profile.installed_at !== undefined && at < profile.installed_at)
     return {
       reason: 'before-installation',
       detail: `${iso(at)} is before meter ${rec.meter_id} was installed (${iso(profile.installed_at)})`,
@@ -98,7 +103,10 @@ export function validateRead(
   if (r.interval_s < 0 || r.interval_s > lim.maxIntervalS)
     return { reason: 'bad-interval', detail: `interval_s ${r.interval_s} is outside 0..${lim.maxIntervalS}` };
   if (!Number.isFinite(r.voltage_v) || r.voltage_v < 0 || r.voltage_v > lim.maxVoltage)
-    return { reason: 'voltage-out-of-range', detail: `voltage ${r.voltage_v} V is outside 0..${lim.maxVoltage}` };
+    return {
+      reason: 'voltage-out-of-range',
+      detail: `voltage ${r.voltage_v} V is outside 0..${lim.maxVoltage}`,
+    };
   if (r.read_at > opts.now + lim.maxFutureMs)
     return {
       reason: 'future-timestamp',
@@ -107,7 +115,7 @@ export function validateRead(
   const profile = opts.lookup?.(r.meter_id);
   const topo = checkMeter(r, r.read_at, profile, opts.lookup !== undefined);
   if (topo) return topo;
-  if (profile && r.demand_w > profile.daya_va * lim.demandRatingFactor)
+  if (profile?.daya_va !== undefined && r.demand_w > profile.daya_va * lim.demandRatingFactor)
     return {
       reason: 'demand-above-rating',
       detail: `demand ${r.demand_w} W is above ${lim.demandRatingFactor} x the meter's ${profile.daya_va} VA`,

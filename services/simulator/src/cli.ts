@@ -61,11 +61,19 @@ export function registerSimulatorCommands(program: Command): void {
         new AvroCodec(createRegistry(cfg)),
         logger,
       );
-      const stop = () => void head.stop().finally(() => process.exit(0));
+      const server = cfg.METRICS_PORT > 0 ? await head.metrics.serve(cfg.METRICS_PORT, logger) : undefined;
+      let started = false;
+      head.metrics.setReadiness(() => started);
+      const stop = () =>
+        void head
+          .stop()
+          .finally(() => server?.close())
+          .finally(() => process.exit(0));
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       await head.start();
-      logger.info('head-end running');
+      started = true;
+      logger.info({ topic: head.topics.commands }, 'head-end running');
     });
 }
 

@@ -6,6 +6,7 @@ import {
   DeadLetterQueue,
   exitOnCrash,
   isRetriable,
+  ServiceMetrics,
   type CommandResult,
   type Logger,
   type Topics,
@@ -39,10 +40,12 @@ export class HeadEnd {
     private readonly cfg: SimulatorConfig,
     private readonly codec: AvroCodec,
     private readonly logger: Logger,
+    /** Prometheus counters (consumed, produced, DLQ by reason); served by the CLI on METRICS_PORT. */
+    readonly metrics = new ServiceMetrics('headend'),
   ) {
     this.publisher = new Publisher(kafka, cfg, codec, cfg.SIM_PARTITIONS);
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    this.dlq = new DeadLetterQueue(this.producer, this.publisher.topics.dlq, 'headend', logger);
+    this.dlq = new DeadLetterQueue(this.producer, this.publisher.topics.dlq, 'headend', logger, metrics);
   }
 
   get topics(): Topics {
@@ -115,6 +118,13 @@ export class HeadEnd {
   private async onCommands({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> {
     const decisions: Decision[] = [];
     const letters = [];
+    this.metrics.observeBatch(
+      batch.topic,
+      batch.partition,
+      batch.messages.length,
+      batch.lastOffset(),
+      batch.highWatermark,
+    );
     for (const message of batch.messages) {
       try {
         if (!message.value) throw new BadRecordError('empty-value', 'command with no value');
@@ -184,6 +194,7 @@ export class HeadEnd {
       value: this.encResult!(d.result),
     }));
     await this.producer.send({ topic: this.publisher.topics.commandResults, messages, acks: -1 });
+    this.metrics.produced.inc({ topic: this.publisher.topics.commandResults }, messages.length);
   }
 
   async stop(): Promise<void> {
