@@ -109,8 +109,16 @@ export async function profileSelf(dir: string, name: string): Promise<{ stop(): 
   };
 }
 
-/** Summaries of every .cpuprofile under `dir/<process>/` and `dir/*.cpuprofile`. */
-export function summarizeProfiles(dir: string): ProfileSummary[] {
+/**
+ * Summaries of every .cpuprofile under `dir/<process>/` and `dir/*.cpuprofile`.
+ * A process writes one profile per thread (tsx's loader runs in a worker);
+ * threads that were busy less than `minBusy` of the time are left out.
+ */
+export function summarizeProfiles(dir: string, minBusy = 0.05): ProfileSummary[] {
+  return summarizeAll(dir).filter((p) => p.busyShare >= minBusy);
+}
+
+function summarizeAll(dir: string): ProfileSummary[] {
   if (!existsSync(dir)) return [];
   const out: ProfileSummary[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {

@@ -164,7 +164,7 @@ class Target {
     this.service = new ServiceProcess(
       this.name,
       args,
-      { ...env, AMI_TOPIC_PREFIX: this.cfg.AMI_TOPIC_PREFIX, LOG_LEVEL: 'warn' },
+      { ...env, AMI_TOPIC_PREFIX: this.cfg.AMI_TOPIC_PREFIX, LOG_LEVEL: process.env.FUZZ_LOG_LEVEL ?? 'warn' },
       join(logDir, `${this.name}.log`),
     );
   }
@@ -246,7 +246,8 @@ describe(`fuzz: random and mutated records at every consumer (seed ${SEED}, ${N}
     for (const t of targets) await t.stop();
     await ch.close();
     process.stdout.write(`[fuzz] ${JSON.stringify(figures)}\n`);
-    rmSync(logDir, { recursive: true, force: true });
+    if (process.env.FUZZ_KEEP_LOGS) process.stdout.write(`[fuzz] service logs kept in ${logDir}\n`);
+    else rmSync(logDir, { recursive: true, force: true });
   });
 
   it('loader: bad reads to the DLQ, good reads to ClickHouse, still running', async () => {
@@ -393,10 +394,13 @@ describe(`fuzz: random and mutated records at every consumer (seed ${SEED}, ${N}
       logDir,
     );
     await t.send(t.topics.events, good);
-    await eventually(() => (new Set(statuses).size >= meters.length ? true : undefined), {
-      timeoutMs: 60_000,
-      what: 'a status for every meter',
-    });
+    await eventually(
+      () => {
+        if (new Set(statuses).size >= meters.length) return true;
+        throw new Error(`statuses of ${new Set(statuses).size} meters; DLQ ${JSON.stringify(t.summary().reasons)}`);
+      },
+      { timeoutMs: 60_000, what: 'a status for every meter' },
+    );
     await t.send(t.topics.events, rest);
     const bad = t.offsets('bad');
     await eventually(() => (bad.every((o) => t.letters.some((l) => l.offset === o)) ? true : undefined), {

@@ -65,8 +65,8 @@ function checkMeter(
   lookupKnown: boolean,
 ): Invalid | undefined {
   if (rec.meter_id === '') return { reason: 'missing-field', detail: 'meter_id is empty' };
-  if (rec.gardu_id === '') return { reason: 'missing-field', detail: 'gardu_id is empty' };
   if (!lookupKnown) return undefined;
+  if (rec.gardu_id === '') return { reason: 'missing-field', detail: 'gardu_id is empty' };
   if (!profile)
     return { reason: 'unknown-meter', detail: `meter ${rec.meter_id} is not in the meters table` };
   if (profile.gardu_id !== rec.gardu_id)

@@ -7,6 +7,10 @@ import {
   deadLetterHeaders,
   ensureTopics,
   exitOnCrash,
+  rejectIfInvalid,
+  ServiceMetrics,
+  validateEvent,
+  validateRead,
   topicNames,
   valueSubject,
   type DeadLetter,
@@ -76,7 +80,15 @@ const STEP_LIMIT = 20_000;
  * time through the rules, then writes outputs, DLQ records, the state topic
  * and the input offsets in ONE transaction.
  */
-export async function startDetector(cfg: DetectorConfig, logger: Logger, exit: (code: number) => void = process.exit): Promise<DetectorHandle> {
+export async function startDetector(
+  cfg: DetectorConfig,
+  logger: Logger,
+  exit: (code: number) => void = process.exit,
+  metrics = new ServiceMetrics('detector'),
+): Promise<DetectorHandle> {
+  let ready = false;
+  metrics.setReadiness(() => ready);
+  const server = cfg.METRICS_PORT > 0 ? await metrics.serve(cfg.METRICS_PORT, logger) : undefined;
   const topics = topicNames(cfg.AMI_TOPIC_PREFIX);
   const kafka = createKafka(cfg, logger, `${cfg.KAFKA_CLIENT_ID}-detector-${cfg.DETECTOR_INSTANCE_ID}`);
   const admin = kafka.admin();
@@ -98,14 +110,15 @@ export async function startDetector(cfg: DetectorConfig, logger: Logger, exit: (
   const topo = new Topology();
   const meters = await followMeters(kafka, admin, codec, topics.meters, cfg.DETECTOR_GROUP_ID, topo, (err, partition, offset) => {
     stats.dlq[err.reason] = (stats.dlq[err.reason] ?? 0) + 1;
-    logger.warn({ partition, offset, reason: err.reason }, `bad meters record skipped: ${err.message}`);
+    metrics.dlq.inc({ topic: topics.meters, reason: err.reason });
+    logger.warn({ topic: topics.meters, partition, offset, reason: err.reason }, `bad meters record skipped: ${err.message}`);
   }, logger);
   await meters.ready;
   logger.info({ meters: topo.size }, 'meters table loaded');
 
   const ctx: RulesContext = { cfg, topo };
   const inputs = [topics.reads, topics.events];
-  const edge = new Edge(cfg, ctx, topics, kafka, admin, producer, logger, stats, codec, { encodeOutage, encodeMomentary, encodeStatus }, exit);
+  const edge = new Edge(cfg, ctx, topics, kafka, admin, producer, logger, stats, codec, { encodeOutage, encodeMomentary, encodeStatus }, exit, metrics);
   const consumer = kafka.consumer({
     groupId: cfg.DETECTOR_GROUP_ID,
     partitionAssigners: [CoPartitionedAssigner],
@@ -120,6 +133,7 @@ export async function startDetector(cfg: DetectorConfig, logger: Logger, exit: (
   await consumer.connect();
   for (const topic of inputs) await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({ autoCommit: false, eachBatch: (payload) => edge.onBatch(payload) });
+  ready = true;
   const ticker = setInterval(() => void edge.tick().catch((err) => logger.error({ err }, 'idle step failed')), 100);
   logger.info({ partitions, instance: cfg.DETECTOR_INSTANCE_ID }, 'detector running');
 
@@ -134,6 +148,7 @@ export async function startDetector(cfg: DetectorConfig, logger: Logger, exit: (
       await edge.idle();
       await producer.disconnect();
       await admin.disconnect();
+      server?.close();
     },
   };
 }
@@ -172,6 +187,8 @@ class Edge {
   private readonly savedMeta = new Map<string, string>();
   private lastPrune = 0;
   private committedUpTo = Number.NEGATIVE_INFINITY;
+  /** Outages this instance published as open (for the open-outages gauge; starts empty after a restart). */
+  private readonly open = new Map<string, string>();
   /** The last step stopped at STEP_LIMIT: the ticker continues without waiting for input. */
   private backlog = false;
 
@@ -187,6 +204,7 @@ class Edge {
     private readonly codec: AvroCodec,
     private readonly enc: Encoders,
     private readonly exit: (code: number) => void,
+    private readonly metrics: ServiceMetrics,
   ) {
     this.gate = new EventTimeGate<Source>({ allowedLatenessMs: cfg.ALLOWED_LATENESS_MS, idleAdvanceMs: cfg.IDLE_ADVANCE_MS });
   }
@@ -208,6 +226,7 @@ class Edge {
       if (!this.loaded.has(batch.partition) || isStale()) return;
       const tp = `${batch.topic}:${batch.partition}`;
       const kind = batch.topic === this.topics.events ? 'event' : 'read';
+      this.metrics.observeBatch(batch.topic, batch.partition, batch.messages.length, batch.lastOffset(), batch.highWatermark);
       for (const message of batch.messages) {
         this.stats.consumed++;
         await this.offer(tp, kind, batch.topic, batch.partition, message);
@@ -243,6 +262,16 @@ class Edge {
     let input: Input;
     try {
       input = await this.decode(kind, message);
+      // Ranges and topology (packages/lib/src/validate.ts): a meter clock far ahead would drag the watermark.
+      const lookup = (id: string) => {
+        const m = this.ctx.topo.meter(id);
+        return m && { gardu_id: m.garduId, installed_at: m.installedAt };
+      };
+      rejectIfInvalid(
+        input.kind === 'event'
+          ? validateEvent(input.value, { now: Date.now(), lookup })
+          : validateRead(input.value, { now: Date.now(), lookup }),
+      );
     } catch (err) {
       if (!(err instanceof BadRecordError)) throw err;
       return this.dead({ sourceTopic: topic, partition, message, reason: err.reason, detail: err.message });
@@ -270,6 +299,7 @@ class Edge {
 
   private dead(d: DeadLetter): void {
     this.stats.dlq[d.reason] = (this.stats.dlq[d.reason] ?? 0) + 1;
+    this.metrics.dlq.inc({ topic: d.sourceTopic, reason: d.reason });
     this.logger.warn({ topic: d.sourceTopic, partition: d.partition, offset: d.message.offset, reason: d.reason }, `dead letter: ${d.detail}`);
     this.pendingDlq.push({ topic: this.topics.dlq, key: d.message.key, value: d.message.value, headers: deadLetterHeaders(d, 'detector') });
   }
@@ -290,6 +320,7 @@ class Edge {
       this.committedUpTo = this.gate.watermark;
       return;
     }
+    const endTx = this.metrics.insertLatency.startTimer({ table: 'kafka-transaction' });
     try {
       const tx = await this.producer.transaction();
       try {
@@ -306,7 +337,9 @@ class Edge {
       this.exit(1);
       throw err;
     }
+    endTx();
     this.stats.transactions++;
+    for (const [topic, n] of countByTopic(messages)) this.metrics.produced.inc({ topic }, n);
     this.pendingDlq = [];
     for (const t of offsets) for (const p of t.partitions) this.committed.set(`${t.topic}:${p.partition}`, Number(p.offset));
     this.count(out);
@@ -369,10 +402,20 @@ class Edge {
 
   private count(out: Emission[]): void {
     for (const e of out) {
+      if (e.to === 'outages') {
+        if (e.record.status === 'RESTORED') this.open.delete(e.record.outage_id);
+        else this.open.set(e.record.outage_id, e.record.scope);
+        this.logger.info(
+          { outage: e.record.outage_id, scope: e.record.scope, status: e.record.status, gardu: e.record.gardu_id, feeder: e.record.feeder_id },
+          `outage ${e.record.status}`,
+        );
+      }
       if (e.to === 'outages') this.stats.outages++;
       else if (e.to === 'momentary') this.stats.momentary++;
       else this.stats.statuses++;
     }
+    for (const scope of ['METER', 'GARDU', 'FEEDER'] as const)
+      this.metrics.openOutages.set({ scope }, [...this.open.values()].filter((s) => s === scope).length);
   }
 
   private async load(fresh: number[], inputs: string[]): Promise<void> {
@@ -415,6 +458,12 @@ class Edge {
 function splitTp(tp: string): [string, number] {
   const i = tp.lastIndexOf(':');
   return [tp.slice(0, i), Number(tp.slice(i + 1))];
+}
+
+function countByTopic(messages: Out[]): Map<string, number> {
+  const n = new Map<string, number>();
+  for (const m of messages) n.set(m.topic, (n.get(m.topic) ?? 0) + 1);
+  return n;
 }
 
 function groupByTopic(messages: Out[]): Array<{ topic: string; messages: Message[] }> {

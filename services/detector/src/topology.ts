@@ -9,6 +9,8 @@ export interface MeterInfo {
   ulp: string;
   /** KDPM L/R/S/F. AMR (A) sends no last gasp: excluded from every share and denominator. */
   ami: boolean;
+  /** For input validation (packages/lib/src/validate.ts): nothing happens at a meter before it is installed. */
+  installedAt?: number;
 }
 
 /**
@@ -48,6 +50,7 @@ export class Topology {
       region: this.intern(profile.region),
       ulp: this.intern(profile.ulp),
       ami: profile.kdpm !== 'A',
+      installedAt: profile.installed_at,
     };
     this.meters.set(meterId, info);
     setOf(this.gardus, info.garduId).add(meterId);

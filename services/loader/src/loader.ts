@@ -6,9 +6,12 @@ import {
   createClickHouse,
   createKafka,
   createRegistry,
+  deadLetterHeaders,
   exitOnCrash,
   isRetriable,
+  ServiceMetrics,
   topicNames,
+  UnavailableError,
   type Logger,
 } from '@ami/lib';
 import type { LoaderConfig } from './config.js';
@@ -25,6 +28,7 @@ export async function sendToDlq(
   topic: string,
   partition: number,
   rejected: readonly Rejected[],
+  metrics?: ServiceMetrics,
 ): Promise<void> {
   if (rejected.length === 0) return;
   await producer.send({
@@ -33,6 +37,12 @@ export async function sendToDlq(
       key: r.message.key,
       value: r.message.value,
       headers: {
+        // The headers every service writes (packages/lib/src/dlq.ts)...
+        ...deadLetterHeaders(
+          { sourceTopic: topic, partition, message: r.message, reason: r.reason, detail: r.error },
+          'loader',
+        ),
+        // ...and the loader's earlier names, kept for existing readers.
         topic,
         partition: String(partition),
         offset: r.message.offset,
@@ -41,6 +51,7 @@ export async function sendToDlq(
       },
     })),
   });
+  for (const r of rejected) metrics?.dlq.inc({ topic, reason: r.reason });
 }
 
 /** Retries `fn` while it fails retriably (registry or Kafka down), heartbeating meanwhile. */
@@ -87,7 +98,11 @@ export interface RunningLoader {
  * fetch position moves on meanwhile, so the next fetch overlaps the insert;
  * handlers block when more than two batches' worth of rows wait.
  */
-export async function startLoader(cfg: LoaderConfig, logger: Logger): Promise<RunningLoader> {
+export async function startLoader(
+  cfg: LoaderConfig,
+  logger: Logger,
+  metrics = new ServiceMetrics('loader'),
+): Promise<RunningLoader> {
   const names = topicNames(cfg.AMI_TOPIC_PREFIX);
   const byTopic = new Map<string, TableSpec>([
     [names.meters, TABLES.meters as TableSpec],
@@ -110,8 +125,16 @@ export async function startLoader(cfg: LoaderConfig, logger: Logger): Promise<Ru
   const producer = kafka.producer();
   const topics = [...byTopic.keys()].map((topic) => ({ topic }));
 
+  let joined = false;
+  let clickhouseUp = true;
+  metrics.setReadiness(() => joined && clickhouseUp);
   const sink = new Sink(
-    (spec, body) => insertRowBinary(ch, cfg.CLICKHOUSE_DB, spec, body),
+    async (spec, body, rows) => {
+      const end = metrics.insertLatency.startTimer({ table: spec.table });
+      await insertRowBinary(ch, cfg.CLICKHOUSE_DB, spec, body);
+      end();
+      metrics.rowsInserted.inc({ table: spec.table }, rows);
+    },
     {
       batchRows: cfg.LOADER_BATCH_ROWS,
       flushMs: cfg.LOADER_FLUSH_MS,
@@ -120,8 +143,14 @@ export async function startLoader(cfg: LoaderConfig, logger: Logger): Promise<Ru
       retryMinMs: cfg.LOADER_RETRY_MIN_MS,
       retryMaxMs: cfg.LOADER_RETRY_MAX_MS,
       commit: (positions) => consumer.commitOffsets(positions),
-      onUnavailable: () => consumer.pause(topics),
-      onRecovered: () => consumer.resume(topics),
+      onUnavailable: () => {
+        clickhouseUp = false;
+        consumer.pause(topics);
+      },
+      onRecovered: () => {
+        clickhouseUp = true;
+        consumer.resume(topics);
+      },
       afterFlush: cfg.LOADER_FAULT_EXIT_AFTER_INSERT === 'true' ? () => process.exit(3) : undefined,
     },
     logger,
@@ -129,6 +158,13 @@ export async function startLoader(cfg: LoaderConfig, logger: Logger): Promise<Ru
 
   async function eachBatch({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> {
     const spec = byTopic.get(batch.topic)!;
+    metrics.observeBatch(
+      batch.topic,
+      batch.partition,
+      batch.messages.length,
+      batch.lastOffset(),
+      batch.highWatermark,
+    );
     sink.enter();
     let entered = true;
     try {
@@ -139,7 +175,7 @@ export async function startLoader(cfg: LoaderConfig, logger: Logger): Promise<Ru
         'decode',
       );
       await retrying(
-        () => sendToDlq(producer, names.dlq, batch.topic, batch.partition, rejected),
+        () => sendToDlq(producer, names.dlq, batch.topic, batch.partition, rejected, metrics),
         heartbeat,
         logger,
         'DLQ send',
@@ -170,8 +206,11 @@ export async function startLoader(cfg: LoaderConfig, logger: Logger): Promise<Ru
     }
   }
 
+  await registryAnswers(cfg.SCHEMA_REGISTRY_URL);
+  const server = cfg.METRICS_PORT > 0 ? await metrics.serve(cfg.METRICS_PORT, logger) : undefined;
   await Promise.all([consumer.connect(), producer.connect()]);
   exitOnCrash(consumer, logger);
+  consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
   await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true });
   await consumer.run({
     // Offsets are committed by the sink after each accepted insert, never by kafkajs.
@@ -192,8 +231,27 @@ export async function startLoader(cfg: LoaderConfig, logger: Logger): Promise<Ru
       await Promise.all([consumer.disconnect(), sink.stop()]);
       await producer.disconnect();
       await ch.close();
+      server?.close();
     },
   };
+}
+
+/**
+ * Start-up check: without the registry no new writer schema can be read, so a
+ * loader that starts without it fails at once with a message naming it (a
+ * running loader keeps going on its cached schemas).
+ */
+async function registryAnswers(url: string): Promise<void> {
+  try {
+    const res = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(5000) });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  } catch (err) {
+    throw new UnavailableError(
+      'schema-registry',
+      `not reachable at ${url} at start-up: ${(err as Error).message}`,
+      err,
+    );
+  }
 }
 
 /** Local months that may still change: last UTC month, this one, and the one WIT (UTC+9) may already be in. */

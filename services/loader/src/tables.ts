@@ -1,5 +1,8 @@
 import {
   BadRecordError,
+  rejectIfInvalid,
+  validateEvent,
+  validateRead,
   type MeterEvent,
   type MeterProfile,
   type MeterRead,
@@ -123,6 +126,8 @@ const reads: TableSpec<MeterRead> = {
     if (r.energy_import_wh < 0)
       throw new BadRecordError('negative-register', `register ${r.energy_import_wh} Wh is negative`);
     if (r.interval_s < 0) throw new BadRecordError('out-of-range', `interval_s ${r.interval_s} is negative`);
+    // Ranges without topology (the loader does not hold the meters table): packages/lib/src/validate.ts.
+    rejectIfInvalid(validateRead(r, { now: Date.now() }));
     // Mutate in place: the record is ours and this is the hot path.
     (r as unknown as { read_at: number }).read_at = seconds(r.read_at, 'read_at');
     required(r.meter_id, 'meter_id');
@@ -160,6 +165,7 @@ const events: TableSpec<MeterEvent> = {
   ],
   toRow(e) {
     if (e === null) throw new BadRecordError('tombstone', 'events are never deleted');
+    rejectIfInvalid(validateEvent(e, { now: Date.now() }));
     return {
       ...e,
       event_id: required(e.event_id, 'event_id'),

@@ -1,4 +1,4 @@
-import { BadRecordError } from '@ami/lib';
+import { BadRecordError, DEFAULT_LIMITS } from '@ami/lib';
 import type { RowBinaryWriter } from './rowbinary.js';
 
 /**
@@ -53,18 +53,28 @@ export function transcodeRead(msg: Buffer, w: RowBinaryWriter): void {
   pos = 5;
   if (string(msg, w) === 0) throw new BadRecordError('missing-field', 'meter_id is empty');
   string(msg, w);
-  const readAt = Math.floor(varLong(msg) / 1000);
+  const readAtMs = varLong(msg);
+  const readAt = Math.floor(readAtMs / 1000);
   if (readAt < 0 || readAt >= 4294967296)
     throw new BadRecordError('out-of-range', 'read_at outside DateTime');
+  // Anything validateRead (packages/lib/src/validate.ts) would refuse falls back to the full decoder, which names it.
+  if (readAtMs > Date.now() + DEFAULT_LIMITS.maxFutureMs)
+    throw new BadRecordError('future-timestamp', 'read_at in the future');
   w.u32(readAt);
   const interval = int32(msg);
-  if (interval < 0) throw new BadRecordError('out-of-range', 'negative interval_s');
+  if (interval < 0 || interval > DEFAULT_LIMITS.maxIntervalS)
+    throw new BadRecordError('out-of-range', 'interval_s out of range');
   w.u32(interval);
   const wh = varLong(msg);
   if (wh < 0) throw new BadRecordError('negative-register', 'negative register');
   w.i64(wh);
-  w.i32(int32(msg));
+  const demand = int32(msg);
+  if (demand < 0) throw new BadRecordError('negative-demand', 'negative demand');
+  w.i32(demand);
   if (pos + 4 > msg.length) throw new BadRecordError('truncated', 'truncated Avro float');
+  const volts = msg.readFloatLE(pos);
+  if (!(volts >= 0 && volts <= DEFAULT_LIMITS.maxVoltage))
+    throw new BadRecordError('voltage-out-of-range', 'voltage out of range');
   w.bytes(msg, pos, pos + 4); // Avro float and RowBinary Float32 are both 4 bytes little-endian
   pos += 4;
   w.i8(enumIndex(msg, 2));

@@ -16,7 +16,7 @@ function read(i: number): MeterRead {
     read_at: 1_740_787_200_000 + i * 900_123,
     interval_s: 900,
     energy_import_wh: i * 2 ** 33 + 7,
-    demand_w: i - 500,
+    demand_w: Math.abs(i - 500), // negative demand is refused (packages/lib/src/validate.ts)
     voltage_v: 229.5 + i / 7,
     relay: i % 2 ? 'OPEN' : 'CLOSED',
     power_limit_va: 2200,
@@ -56,6 +56,9 @@ describe('RowBinary', () => {
     expect(() =>
       transcodeRead(frame(1, type.toBuffer({ ...read(1), energy_import_wh: -1 })), new RowBinaryWriter()),
     ).toThrow(/negative/);
+    expect(() =>
+      transcodeRead(frame(1, type.toBuffer({ ...read(1), demand_w: -1 })), new RowBinaryWriter()),
+    ).toThrow(/negative demand/);
     expect(() =>
       transcodeRead(frame(1, type.toBuffer(read(1)).subarray(0, 10)), new RowBinaryWriter()),
     ).toThrow();
