@@ -218,7 +218,9 @@ describe('faults on a private stack', () => {
       const loader = pipe.spawn('loader-fresh', ['loader', 'run'], { LOADER_GROUP_ID: `${pipe.prefix}-l2` });
       const loaderCode = await loader.exitCode;
       const loaderMessage = loader.log().trim().split('\n').at(-1) ?? '';
-      process.stdout.write(`[faults] loader start-up without the registry: exit ${loaderCode}: ${loaderMessage}\n`);
+      process.stdout.write(
+        `[faults] loader start-up without the registry: exit ${loaderCode}: ${loaderMessage}\n`,
+      );
       expect(loaderCode).toBe(1);
       expect(loaderMessage).toMatch(/^ami: schema-registry: not reachable at \S+ at start-up: /);
     } finally {

@@ -164,7 +164,11 @@ class Target {
     this.service = new ServiceProcess(
       this.name,
       args,
-      { ...env, AMI_TOPIC_PREFIX: this.cfg.AMI_TOPIC_PREFIX, LOG_LEVEL: process.env.FUZZ_LOG_LEVEL ?? 'warn' },
+      {
+        ...env,
+        AMI_TOPIC_PREFIX: this.cfg.AMI_TOPIC_PREFIX,
+        LOG_LEVEL: process.env.FUZZ_LOG_LEVEL ?? 'warn',
+      },
       join(logDir, `${this.name}.log`),
     );
   }
@@ -329,6 +333,7 @@ describe(`fuzz: random and mutated records at every consumer (seed ${SEED}, ${N}
     const meters = Array.from({ length: 40 }, (_, i) => profile(i));
     const encP = await t.encoder('MeterProfile', t.topics.meters);
     const encE = await t.encoder('MeterEvent', t.topics.events);
+    const encR = await t.encoder('MeterRead', t.topics.reads);
     const producer = t.kafka.producer();
     await producer.connect();
     await producer.send({
@@ -389,15 +394,39 @@ describe(`fuzz: random and mutated records at every consumer (seed ${SEED}, ${N}
         DETECTOR_INSTANCE_ID: uniqueName('i'),
         DETECTOR_PARTITIONS: '1',
         IDLE_ADVANCE_MS: '1000',
-        ALLOWED_LATENESS_MS: '600000',
+        ALLOWED_LATENESS_MS: '5000',
       },
       logDir,
     );
+    // Reads move the watermark of the reads partition (an input that never saw a record holds it back).
+    const producerR = t.kafka.producer();
+    await producerR.connect();
+    await producerR.send({
+      topic: t.topics.reads,
+      messages: meters.map((m, i) => ({
+        key: m.gardu_id,
+        value: encR({
+          meter_id: m.meter_id,
+          gardu_id: m.gardu_id,
+          read_at: Math.floor(T / 900_000) * 900_000,
+          interval_s: 900,
+          energy_import_wh: 5_000 + i,
+          demand_w: 100,
+          voltage_v: 228,
+          relay: 'CLOSED',
+          power_limit_va: 2200,
+          kind: 'INTERVAL',
+        }),
+      })),
+    });
+    await producerR.disconnect();
     await t.send(t.topics.events, good);
     await eventually(
       () => {
         if (new Set(statuses).size >= meters.length) return true;
-        throw new Error(`statuses of ${new Set(statuses).size} meters; DLQ ${JSON.stringify(t.summary().reasons)}`);
+        throw new Error(
+          `statuses of ${new Set(statuses).size} meters; DLQ ${JSON.stringify(t.summary().reasons)}`,
+        );
       },
       { timeoutMs: 60_000, what: 'a status for every meter' },
     );

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StackComponent } from './component.js';
-import { httpOk, isAlive, readPid, spawnDaemon, stopDaemon } from './processes.js';
+import { DaemonComponent } from './component.js';
+import { httpOk } from './processes.js';
 import { loadOrCreateSecrets } from './secrets.js';
 import { STACK_ASSETS, type StackSettings } from './settings.js';
 
@@ -20,16 +20,9 @@ function fill(template: string, values: Record<string, string>): string {
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** ClickHouse server from Debian's package, as a plain process with a project-local config. */
-export class ClickHouseComponent implements StackComponent {
-  readonly name = 'clickhouse';
-  private readonly home: string;
-  readonly logFile: string;
-  private readonly pidFile: string;
-
-  constructor(private readonly s: StackSettings) {
-    this.home = join(s.AMI_HOME, 'clickhouse');
-    this.logFile = join(s.AMI_HOME, 'logs', 'clickhouse.log');
-    this.pidFile = join(s.AMI_HOME, 'run', 'clickhouse.pid');
+export class ClickHouseComponent extends DaemonComponent {
+  constructor(s: StackSettings) {
+    super('clickhouse', s, 'clickhouse', 30_000);
   }
 
   get address(): string {
@@ -81,25 +74,10 @@ export class ClickHouseComponent implements StackComponent {
   async start(): Promise<void> {
     if (this.running()) return;
     const configFile = this.writeConfig();
-    spawnDaemon({
-      name: this.name,
-      command: SERVER_BIN,
-      args: [`--config-file=${configFile}`],
-      cwd: this.home,
-      logFile: this.logFile,
-      pidFile: this.pidFile,
-    });
-  }
-
-  running(): boolean {
-    return isAlive(readPid(this.pidFile));
+    this.spawn({ command: SERVER_BIN, args: [`--config-file=${configFile}`], cwd: this.home });
   }
 
   async healthy(): Promise<boolean> {
     return this.running() && (await httpOk(`${this.address}/ping`));
-  }
-
-  async stop(): Promise<void> {
-    await stopDaemon(this.pidFile, 30_000);
   }
 }

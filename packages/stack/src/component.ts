@@ -1,3 +1,7 @@
+import { join } from 'node:path';
+import { isAlive, readPid, spawnDaemon, stopDaemon, type DaemonSpec } from './processes.js';
+import type { StackSettings } from './settings.js';
+
 /** One service of the local stack. Every step is idempotent. */
 export interface StackComponent {
   readonly name: string;
@@ -11,4 +15,39 @@ export interface StackComponent {
   stop(): Promise<void>;
   /** Where clients reach it. */
   readonly address: string;
+}
+
+/** A stack service run as one daemon process: home folder, log file and pid file under AMI_HOME. */
+export abstract class DaemonComponent implements StackComponent {
+  readonly logFile: string;
+  protected readonly pidFile: string;
+  protected readonly home: string;
+
+  constructor(
+    readonly name: string,
+    protected readonly s: StackSettings,
+    homeDir: string,
+    private readonly stopGraceMs: number,
+  ) {
+    this.home = join(s.AMI_HOME, homeDir);
+    this.logFile = join(s.AMI_HOME, 'logs', `${name}.log`);
+    this.pidFile = join(s.AMI_HOME, 'run', `${name}.pid`);
+  }
+
+  abstract readonly address: string;
+  abstract install(): Promise<void>;
+  abstract start(): Promise<void>;
+  abstract healthy(): Promise<boolean>;
+
+  protected spawn(spec: Pick<DaemonSpec, 'command' | 'args' | 'cwd'>): void {
+    spawnDaemon({ ...spec, name: this.name, logFile: this.logFile, pidFile: this.pidFile });
+  }
+
+  running(): boolean {
+    return isAlive(readPid(this.pidFile));
+  }
+
+  async stop(): Promise<void> {
+    await stopDaemon(this.pidFile, this.stopGraceMs);
+  }
 }

@@ -2,9 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
-import type { StackComponent } from './component.js';
-import { isAlive, readPid, spawnDaemon, stopDaemon } from './processes.js';
+import { DaemonComponent } from './component.js';
+import { kafkaClusterAnswers } from './processes.js';
 import { STACK_ASSETS, type StackSettings } from './settings.js';
 
 /**
@@ -12,16 +11,9 @@ import { STACK_ASSETS, type StackSettings } from './settings.js';
  * single node in KRaft mode (broker and controller in one process), run from
  * the jars that Maven fetches from Maven Central into AMI_HOME.
  */
-export class KafkaComponent implements StackComponent {
-  readonly name = 'kafka';
-  private readonly home: string;
-  readonly logFile: string;
-  private readonly pidFile: string;
-
-  constructor(private readonly s: StackSettings) {
-    this.home = join(s.AMI_HOME, 'kafka');
-    this.logFile = join(s.AMI_HOME, 'logs', 'kafka.log');
-    this.pidFile = join(s.AMI_HOME, 'run', 'kafka.pid');
+export class KafkaComponent extends DaemonComponent {
+  constructor(s: StackSettings) {
+    super('kafka', s, 'kafka', 30_000);
   }
 
   get address(): string {
@@ -122,37 +114,13 @@ log4j.logger.kafka.server.BrokerServer=INFO
     if (this.running()) return;
     const configFile = this.writeConfig();
     this.formatStorage(configFile);
-    spawnDaemon({
-      name: this.name,
+    this.spawn({
       command: 'java',
       args: [`-Xms${this.s.KAFKA_HEAP}`, ...this.javaArgs('kafka.Kafka', [configFile], this.s.KAFKA_HEAP)],
-      logFile: this.logFile,
-      pidFile: this.pidFile,
     });
   }
 
-  running(): boolean {
-    return isAlive(readPid(this.pidFile));
-  }
-
   async healthy(): Promise<boolean> {
-    if (!this.running()) return false;
-    const admin = new Kafka({
-      brokers: [this.address],
-      logLevel: logLevel.NOTHING,
-      retry: { retries: 0 },
-      connectionTimeout: 1000,
-    }).admin();
-    try {
-      await admin.connect();
-      const cluster = await admin.describeCluster();
-      return cluster.brokers.length > 0 && cluster.controller !== null;
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
-  }
-
-  async stop(): Promise<void> {
-    await stopDaemon(this.pidFile, 30_000);
+    return this.running() && (await kafkaClusterAnswers(this.address));
   }
 }

@@ -2,6 +2,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { UnavailableError } from '@ami/lib';
 
 export interface DaemonSpec {
@@ -108,4 +109,22 @@ export function commandExists(cmd: string): boolean {
 export async function httpOk(url: string, init?: RequestInit): Promise<boolean> {
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(2000) });
   return res.ok;
+}
+
+/** True when a broker answers and the cluster has a broker and an active controller. */
+export async function kafkaClusterAnswers(broker: string, sasl?: SASLOptions): Promise<boolean> {
+  const admin = new Kafka({
+    brokers: [broker],
+    sasl,
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+    connectionTimeout: 1000,
+  }).admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length > 0 && cluster.controller !== null;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
 }

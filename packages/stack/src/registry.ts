@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StackComponent } from './component.js';
-import { httpOk, isAlive, readPid, spawnDaemon, stopDaemon } from './processes.js';
+import { DaemonComponent } from './component.js';
+import { httpOk } from './processes.js';
 import { CCOMPAT_PATH, STACK_ASSETS, type StackSettings } from './settings.js';
 
 /**
@@ -11,16 +11,9 @@ import { CCOMPAT_PATH, STACK_ASSETS, type StackSettings } from './settings.js';
  * topics (kafkasql storage) with unlimited retention, so they survive
  * restarts exactly like Confluent's `_schemas` topic.
  */
-export class RegistryComponent implements StackComponent {
-  readonly name = 'schema-registry';
-  private readonly home: string;
-  readonly logFile: string;
-  private readonly pidFile: string;
-
-  constructor(private readonly s: StackSettings) {
-    this.home = join(s.AMI_HOME, 'registry');
-    this.logFile = join(s.AMI_HOME, 'logs', 'schema-registry.log');
-    this.pidFile = join(s.AMI_HOME, 'run', 'schema-registry.pid');
+export class RegistryComponent extends DaemonComponent {
+  constructor(s: StackSettings) {
+    super('schema-registry', s, 'registry', 15_000);
   }
 
   get address(): string {
@@ -70,8 +63,7 @@ export class RegistryComponent implements StackComponent {
       // Confluent's default; `ami schemas register` also sets it per subject.
       'apicurio.rules.global.compatibility': 'BACKWARD',
     };
-    spawnDaemon({
-      name: this.name,
+    this.spawn({
       command: 'java',
       args: [
         '-Xmx256m',
@@ -82,20 +74,10 @@ export class RegistryComponent implements StackComponent {
         jar,
       ],
       cwd: this.home,
-      logFile: this.logFile,
-      pidFile: this.pidFile,
     });
-  }
-
-  running(): boolean {
-    return isAlive(readPid(this.pidFile));
   }
 
   async healthy(): Promise<boolean> {
     return this.running() && (await httpOk(`${this.address}/subjects`));
-  }
-
-  async stop(): Promise<void> {
-    await stopDaemon(this.pidFile, 15_000);
   }
 }

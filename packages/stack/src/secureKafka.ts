@@ -4,9 +4,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
 import { UnavailableError } from '@ami/lib';
-import { isAlive, readPid, spawnDaemon, stopDaemon, tailFile, waitUntil } from './processes.js';
+import { isAlive, kafkaClusterAnswers, readPid, spawnDaemon, stopDaemon, tailFile, waitUntil } from './processes.js';
 
 const run = promisify(execFile);
 
@@ -306,20 +305,8 @@ log4j.logger.kafka.authorizer.logger=INFO
   /** True when `admin` can authenticate and the cluster has a broker and a controller. */
   async healthy(): Promise<boolean> {
     if (!this.running()) return false;
-    const admin = new Kafka({
-      brokers: [this.address],
-      sasl: { mechanism: 'scram-sha-512', username: this.o.admin.name, password: this.o.admin.password },
-      logLevel: logLevel.NOTHING,
-      retry: { retries: 0 },
-      connectionTimeout: 1000,
-    }).admin();
-    try {
-      await admin.connect();
-      const cluster = await admin.describeCluster();
-      return cluster.brokers.length > 0 && cluster.controller !== null;
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
+    const { name: username, password } = this.o.admin;
+    return kafkaClusterAnswers(this.address, { mechanism: 'scram-sha-512', username, password });
   }
 
   async waitHealthy(timeoutMs = 60_000): Promise<void> {

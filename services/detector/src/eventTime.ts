@@ -6,10 +6,13 @@ import { heapPop, heapPush } from './heap.js';
  * them, and the offsets that are safe to commit. Pure: the wall clock is a
  * parameter.
  *
- * - Watermark = min over inputs still catching up of (newest event time -
- *   allowed lateness); inputs that are caught up do not hold it back. When
- *   every input has been caught up and quiet for `idleAdvanceMs` (wall clock),
- *   all buffered inputs are released and event time follows the wall clock.
+ * - Watermark = min over inputs that are not idle of (newest event time -
+ *   allowed lateness). An input is idle only once it has been caught up AND
+ *   quiet for `idleAdvanceMs` (wall clock): reaching the end of a partition is
+ *   not enough, since under a fast replay more data lands there a moment
+ *   later and would be behind the watermark (late). When every input is idle,
+ *   event time follows the wall clock from (newest event time seen - allowed
+ *   lateness).
  * - An input at or before the watermark is late: the edge sends it to the DLQ
  *   (reason `late`), it is never silently dropped.
  * - The committed offset of a topic-partition is its oldest buffered input, so
@@ -42,6 +45,8 @@ interface TpState<V> {
   maxTime: number;
   consumedUpTo: number;
   caughtUp: boolean;
+  /** Wall time of the last arrival or of becoming caught up (idleness is measured from it). */
+  quietSinceWall: number;
   /** Replay guard from the saved state. */
   saved: TpMeta | null;
   /** Buffered inputs in offset order (head advances past released ones). */
@@ -69,7 +74,7 @@ export class EventTimeGate<V> {
 
   /** Start tracking a topic-partition, optionally from its saved meta. */
   track(tp: string, caughtUp: boolean, saved: TpMeta | null = null): void {
-    this.tps.set(tp, { maxTime: saved?.maxTime ?? Number.NEGATIVE_INFINITY, consumedUpTo: saved?.consumedUpTo ?? 0, caughtUp, saved, queue: [], head: 0 });
+    this.tps.set(tp, { maxTime: saved?.maxTime ?? Number.NEGATIVE_INFINITY, consumedUpTo: saved?.consumedUpTo ?? 0, caughtUp, quietSinceWall: 0, saved, queue: [], head: 0 });
     if (saved) this.released = Math.max(this.released, saved.releasedUpTo);
   }
 
@@ -90,6 +95,7 @@ export class EventTimeGate<V> {
     if (!s) throw new Error(`topic-partition ${tp} is not tracked`);
     s.consumedUpTo = Math.max(s.consumedUpTo, offset + 1);
     this.lastArrivalWall = nowWall;
+    s.quietSinceWall = Math.max(s.quietSinceWall, nowWall);
     if (s.saved && offset < s.saved.consumedUpTo && t <= s.saved.releasedUpTo) return 'replayed';
     if (t <= this.released) return 'late';
     s.maxTime = Math.max(s.maxTime, t);
@@ -99,26 +105,34 @@ export class EventTimeGate<V> {
     return 'buffered';
   }
 
-  setCaughtUp(tp: string, caughtUp: boolean): void {
+  /** `nowWall`: when it was seen caught up (idleness runs from the later of this and the last arrival). */
+  setCaughtUp(tp: string, caughtUp: boolean, nowWall?: number): void {
     const s = this.tps.get(tp);
-    if (s) s.caughtUp = caughtUp;
+    if (!s) return;
+    if (caughtUp && !s.caughtUp && nowWall !== undefined) s.quietSinceWall = Math.max(s.quietSinceWall, nowWall);
+    s.caughtUp = caughtUp;
+  }
+
+  /** Caught up and quiet for `idleAdvanceMs`: no longer holds the watermark back. */
+  private idle(s: TpState<V>, nowWall: number): boolean {
+    return s.caughtUp && nowWall - s.quietSinceWall >= this.cfg.idleAdvanceMs;
   }
 
   /** The watermark the inputs allow now (never below the released one). */
   nextWatermark(nowWall: number): number {
     let min = Number.POSITIVE_INFINITY;
     let max = Number.NEGATIVE_INFINITY;
-    let allCaughtUp = true;
+    let allIdle = true;
     for (const s of this.tps.values()) {
       max = Math.max(max, s.maxTime);
-      if (!s.caughtUp) {
-        allCaughtUp = false;
+      if (!this.idle(s, nowWall)) {
+        allIdle = false;
         min = Math.min(min, s.maxTime);
       }
     }
-    let w = (allCaughtUp ? max : min) - this.cfg.allowedLatenessMs;
+    let w = (allIdle ? max : min) - this.cfg.allowedLatenessMs;
     const idleFor = nowWall - this.lastArrivalWall;
-    if (allCaughtUp && this.cfg.idleAdvanceMs > 0 && idleFor >= this.cfg.idleAdvanceMs && Number.isFinite(max)) {
+    if (allIdle && this.cfg.idleAdvanceMs > 0 && idleFor >= this.cfg.idleAdvanceMs && Number.isFinite(max)) {
       // Quiet inputs: event time goes on at wall-clock speed, the lateness still honoured.
       w = Math.max(w, max - this.cfg.allowedLatenessMs + idleFor - this.cfg.idleAdvanceMs);
     }

@@ -2,11 +2,13 @@ import type { Admin, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } 
 import {
   AvroCodec,
   BadRecordError,
+  chunkByPartition,
   createKafka,
   createRegistry,
   deadLetterHeaders,
   ensureTopics,
   exitOnCrash,
+  produceRequests,
   rejectIfInvalid,
   ServiceMetrics,
   validateEvent,
@@ -94,6 +96,8 @@ export async function startDetector(
   const admin = kafka.admin();
   await admin.connect();
   const partitions = await prepareTopics(admin, topics, cfg);
+  const outputTopics = [topics.outages, topics.meterStatus, topics.momentary, topics.dlq, stateTopic(cfg.AMI_TOPIC_PREFIX)];
+  const partitionCounts = new Map((await admin.fetchTopicMetadata({ topics: outputTopics })).topics.map((t) => [t.name, t.partitions.length]));
   const codec = new AvroCodec(createRegistry(cfg));
   const encodeOutage = codec.encoder('Outage', await codec.register('Outage', valueSubject(topics.outages)));
   const encodeMomentary = codec.encoder('Outage', await codec.register('Outage', valueSubject(topics.momentary)));
@@ -118,7 +122,7 @@ export async function startDetector(
 
   const ctx: RulesContext = { cfg, topo };
   const inputs = [topics.reads, topics.events];
-  const edge = new Edge(cfg, ctx, topics, kafka, admin, producer, logger, stats, codec, { encodeOutage, encodeMomentary, encodeStatus }, exit, metrics);
+  const edge = new Edge(cfg, ctx, topics, kafka, admin, producer, logger, stats, codec, { encodeOutage, encodeMomentary, encodeStatus }, exit, metrics, partitionCounts);
   const consumer = kafka.consumer({
     groupId: cfg.DETECTOR_GROUP_ID,
     partitionAssigners: [CoPartitionedAssigner],
@@ -205,6 +209,7 @@ class Edge {
     private readonly enc: Encoders,
     private readonly exit: (code: number) => void,
     private readonly metrics: ServiceMetrics,
+    private readonly partitionCounts: Map<string, number>,
   ) {
     this.gate = new EventTimeGate<Source>({ allowedLatenessMs: cfg.ALLOWED_LATENESS_MS, idleAdvanceMs: cfg.IDLE_ADVANCE_MS });
   }
@@ -231,7 +236,7 @@ class Edge {
         this.stats.consumed++;
         await this.offer(tp, kind, batch.topic, batch.partition, message);
       }
-      this.gate.setCaughtUp(tp, Number(batch.lastOffset()) + 1 >= Number(batch.highWatermark));
+      this.gate.setCaughtUp(tp, Number(batch.lastOffset()) + 1 >= Number(batch.highWatermark), Date.now());
       await this.step();
     });
   }
@@ -324,7 +329,10 @@ class Edge {
     try {
       const tx = await this.producer.transaction();
       try {
-        if (messages.length > 0) await tx.sendBatch({ topicMessages: groupByTopic(messages) });
+        // By partition, <= PRODUCE_CHUNK messages of a partition and <= 4 MiB per request (kafkajs groups
+        // per partition in O(n^2); the broker caps message sizes), one request after another in the transaction.
+        const chunks = chunkByPartition(messages, (topic) => this.partitionCount(topic));
+        for (const topicMessages of produceRequests(chunks)) await tx.sendBatch({ topicMessages });
         if (offsets.length > 0) await tx.sendOffsets({ consumerGroupId: this.cfg.DETECTOR_GROUP_ID, topics: offsets });
         await tx.commit();
       } catch (err) {
@@ -344,6 +352,12 @@ class Edge {
     for (const t of offsets) for (const p of t.partitions) this.committed.set(`${t.topic}:${p.partition}`, Number(p.offset));
     this.count(out);
     this.committedUpTo = this.gate.watermark;
+  }
+
+  private partitionCount(topic: string): number {
+    const n = this.partitionCounts.get(topic);
+    if (n === undefined) throw new Error(`no partition count for output topic ${topic}`);
+    return n;
   }
 
   private apply(h: Held<Source>, out: Emission[]): void {
@@ -465,14 +479,3 @@ function countByTopic(messages: Out[]): Map<string, number> {
   for (const m of messages) n.set(m.topic, (n.get(m.topic) ?? 0) + 1);
   return n;
 }
-
-function groupByTopic(messages: Out[]): Array<{ topic: string; messages: Message[] }> {
-  const byTopic = new Map<string, Message[]>();
-  for (const { topic, ...m } of messages) {
-    const list = byTopic.get(topic) ?? [];
-    list.push(m);
-    byTopic.set(topic, list);
-  }
-  return [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs }));
-}
-

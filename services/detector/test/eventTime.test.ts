@@ -38,8 +38,31 @@ describe('event-time gate', () => {
     gate.offer('reads-0', 0, 20_000, 'read', 0);
     gate.offer('reads-0', 1, 25_000, 'read2', 0);
     expect(drain(gate, 0)).toEqual(['read']);
-    gate.setCaughtUp('reads-0', true);
-    expect(drain(gate, 0)).toEqual(['read2']);
+    gate.setCaughtUp('reads-0', true, 0);
+    expect(drain(gate, 0)).toEqual([]); // caught up but not yet quiet for idleAdvanceMs: still holds
+    expect(drain(gate, 5000)).toEqual(['read2']);
+    expect(gate.watermark).toBe(99_000);
+  });
+
+  it('a partition that is caught up and then gets more data does not have it dropped as late', () => {
+    // Fast replay: reads-0 reaches its end for a moment while events-0 runs ahead.
+    const gate = new EventTimeGate<string>(cfg);
+    gate.track('events-0', false);
+    gate.track('reads-0', false);
+    gate.offer('events-0', 0, 100_000, 'event', 0);
+    gate.offer('reads-0', 0, 20_000, 'r1', 0);
+    gate.offer('reads-0', 1, 25_000, 'r2', 0);
+    gate.setCaughtUp('reads-0', true, 10);
+    // Caught up, but only for a moment: it still holds the watermark back.
+    expect(drain(gate, 20)).toEqual(['r1']);
+    expect(gate.watermark).toBe(24_000);
+    // More data lands in reads-0 shortly after: buffered, not late.
+    expect(gate.offer('reads-0', 2, 30_000, 'r3', 100)).toBe('buffered');
+    gate.setCaughtUp('reads-0', true, 100);
+    expect(drain(gate, 200)).toEqual(['r2']);
+    expect(gate.watermark).toBe(29_000);
+    // Only once caught up and quiet for idleAdvanceMs does it stop holding the watermark.
+    expect(drain(gate, 5100)).toEqual(['r3']);
     expect(gate.watermark).toBe(99_000);
   });
 
