@@ -12,7 +12,11 @@ interface RegistryAnswer {
   is_compatible?: boolean;
 }
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: RegistryAnswer }> {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: RegistryAnswer }> {
   const res = await fetch(`${base()}${path}`, {
     method,
     headers: { 'Content-Type': CT, Accept: CT },
@@ -22,7 +26,12 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
   return { status: res.status, json: (text ? JSON.parse(text) : {}) as RegistryAnswer };
 }
 
-const v1 = { type: 'record', name: 'Probe', namespace: 'id.co.pln.ami.test', fields: [{ name: 'a', type: 'string' }] };
+const v1 = {
+  type: 'record',
+  name: 'Probe',
+  namespace: 'id.co.pln.ami.test',
+  fields: [{ name: 'a', type: 'string' }],
+};
 const v2 = { ...v1, fields: [...v1.fields, { name: 'b', type: 'int', default: 0 }] };
 const incompatible = { ...v1, fields: [...v1.fields, { name: 'c', type: 'int' }] };
 
@@ -53,7 +62,9 @@ describe('schema registry (Confluent REST API)', () => {
       schema: JSON.stringify(incompatible),
     });
     expect(check.json.is_compatible).toBe(false);
-    const refused = await call('POST', `/subjects/${subject}/versions`, { schema: JSON.stringify(incompatible) });
+    const refused = await call('POST', `/subjects/${subject}/versions`, {
+      schema: JSON.stringify(incompatible),
+    });
     expect(refused.status).toBe(409);
 
     const ok = await call('POST', `/subjects/${subject}/versions`, { schema: JSON.stringify(v2) });

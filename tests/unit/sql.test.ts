@@ -17,7 +17,9 @@ describe('sql escaping (the one audited place)', () => {
 
   it('builds queries from a template with every value escaped', () => {
     const idpel = "5123'456";
-    expect(sql`SELECT * FROM ${ident('meters')} WHERE idpel = ${idpel} AND daya_va > ${900} AND tariff IN ${['R-1', 'R-1M']}`).toBe(
+    expect(
+      sql`SELECT * FROM ${ident('meters')} WHERE idpel = ${idpel} AND daya_va > ${900} AND tariff IN ${['R-1', 'R-1M']}`,
+    ).toBe(
       "SELECT * FROM `meters` WHERE idpel = '5123\\'456' AND daya_va > 900 AND tariff IN ['R-1', 'R-1M']",
     );
   });

@@ -17,7 +17,12 @@ export interface ServiceChild {
 }
 
 /** Run `ami <args>` as a child process, its output into a log file. */
-export function startAmi(name: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): ServiceChild {
+export function startAmi(
+  name: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+): ServiceChild {
   mkdirSync(dirname(logFile), { recursive: true });
   const log = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(TSX, [AMI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });

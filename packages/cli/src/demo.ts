@@ -69,7 +69,11 @@ function billingPeriodsOf(truthFile: string): string[] {
   const periods = new Set<string>();
   for (const tz of ['Asia/Jakarta', 'Asia/Makassar'])
     for (const t of [summary.start, summary.end - 1])
-      periods.add(new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit' }).format(t).slice(0, 7));
+      periods.add(
+        new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit' })
+          .format(t)
+          .slice(0, 7),
+      );
   return [...periods].sort();
 }
 
@@ -81,7 +85,10 @@ async function watchPipeline(cfg: CommonConfig) {
   const consumer = createKafka(cfg, logger).consumer({ groupId: `ami-demo-watch.${randomUUID()}` });
   const tusbung = new Map<string, MeterStatus['state']>();
   await consumer.connect();
-  await consumer.subscribe({ topics: [topics.outages, topics.momentary, topics.meterStatus], fromBeginning: true });
+  await consumer.subscribe({
+    topics: [topics.outages, topics.momentary, topics.meterStatus],
+    fromBeginning: true,
+  });
   await consumer.run({
     eachMessage: async ({ topic, message }) => {
       if (!message.value) return;
@@ -90,15 +97,21 @@ async function watchPipeline(cfg: CommonConfig) {
         const customerSide = ['DISCONNECTED', 'RECONNECT_ENABLED', 'POWER_LIMIT_TRIP'].includes(s.state);
         const was = tusbung.get(s.meter_id);
         if (customerSide && was !== s.state) {
-          say(`  tusbung  ${s.state.padEnd(17)} meter ${s.meter_id} (gardu ${s.gardu_id}) since ${new Date(s.since).toISOString()}: relay ${s.relay}, not an outage`);
+          say(
+            `  tusbung  ${s.state.padEnd(17)} meter ${s.meter_id} (gardu ${s.gardu_id}) since ${new Date(s.since).toISOString()}: relay ${s.relay}, not an outage`,
+          );
           tusbung.set(s.meter_id, s.state);
         } else if (!customerSide && was && s.state === 'ENERGIZED') {
-          say(`  tusbung  ENERGIZED         meter ${s.meter_id}: the customer pressed the buttons, power is back`);
+          say(
+            `  tusbung  ENERGIZED         meter ${s.meter_id}: the customer pressed the buttons, power is back`,
+          );
           tusbung.delete(s.meter_id);
         }
         return;
       }
-      say(`  outage   ${formatOutage(await codec.decode('Outage', message.value), topic === topics.momentary)}`);
+      say(
+        `  outage   ${formatOutage(await codec.decode('Outage', message.value), topic === topics.momentary)}`,
+      );
     },
   });
   return consumer;
@@ -111,7 +124,9 @@ async function printClickHouseSummary(cfg: CommonConfig): Promise<void> {
     (await (await ch.query({ query, format: 'JSONEachRow' })).json()) as Record<string, unknown>[];
   say('\nClickHouse, for analysts (database ' + cfg.CLICKHOUSE_DB + '):');
   console.table(
-    await rows(`SELECT count() AS reads, uniqExact(meter_id) AS meters, min(read_at) AS first, max(read_at) AS last FROM ${db}.reads`),
+    await rows(
+      `SELECT count() AS reads, uniqExact(meter_id) AS meters, min(read_at) AS first, max(read_at) AS last FROM ${db}.reads`,
+    ),
   );
   console.table(
     await rows(
@@ -125,7 +140,8 @@ async function printClickHouseSummary(cfg: CommonConfig): Promise<void> {
   );
   console.table(await rows(`SELECT * FROM ${db}.reliability_monthly ORDER BY region, ulp, month LIMIT 10`));
   const one = await rows(`SELECT idpel FROM ${db}.meters_latest LIMIT 1`);
-  if (one[0]) say(`\nA customer's usage: npx ami usage ${String(one[0].idpel)} --from <YYYY-MM-DD> --to <YYYY-MM-DD>`);
+  if (one[0])
+    say(`\nA customer's usage: npx ami usage ${String(one[0].idpel)} --from <YYYY-MM-DD> --to <YYYY-MM-DD>`);
   await ch.close();
 }
 
@@ -147,10 +163,14 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   Object.assign(process.env, env);
   const cfg = loadCommonConfig(env);
   const logs = join(loadStackSettings().AMI_HOME, 'logs');
-  const run = (name: string, args: string[]) => startAmi(name, args, env, join(logs, `${prefix}-${name}.log`));
+  const run = (name: string, args: string[]) =>
+    startAmi(name, args, env, join(logs, `${prefix}-${name}.log`));
   const once = async (name: string, args: string[]) => {
     const code = await run(name, args).exited;
-    if (code !== 0) throw new Error(`ami ${args.join(' ')} failed (exit ${code}); log: ${join(logs, `${prefix}-${name}.log`)}`);
+    if (code !== 0)
+      throw new Error(
+        `ami ${args.join(' ')} failed (exit ${code}); log: ${join(logs, `${prefix}-${name}.log`)}`,
+      );
   };
 
   say(`\nTopics ami-style under prefix "${prefix}", ClickHouse database "${cfg.CLICKHOUSE_DB}".`);
@@ -162,7 +182,11 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const services: ServiceChild[] = [];
   let watcher: Awaited<ReturnType<typeof watchPipeline>> | undefined;
   try {
-    services.push(run('detector', ['detector', 'run']), run('loader', ['loader', 'run']), run('headend', ['headend']));
+    services.push(
+      run('detector', ['detector', 'run']),
+      run('loader', ['loader', 'run']),
+      run('headend', ['headend']),
+    );
     watcher = await watchPipeline(cfg);
     say(`\nSimulating scenario "${opts.scenario}" (a few gardu in Bali, one outage, one tusbung campaign):`);
     const truth = join(logs, `${prefix}-truth.jsonl`);
@@ -170,7 +194,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     const topics = topicNames(prefix);
     await waitForGroup(admin, env.DETECTOR_GROUP_ID, [topics.reads, topics.events], 'detector');
     await waitForGroup(admin, env.LOADER_GROUP_ID, [topics.reads, topics.events, topics.outages], 'loader');
-    for (const period of billingPeriodsOf(truth)) await once('billing', ['billing', 'refresh', '--period', period]);
+    for (const period of billingPeriodsOf(truth))
+      await once('billing', ['billing', 'refresh', '--period', period]);
     await printClickHouseSummary(cfg);
     say(`\nGround truth of the simulation: ${truth}`);
     say(`Dashboard and call centre: AMI_TOPIC_PREFIX=${prefix} npx ami web   (then http://127.0.0.1:8080)`);
@@ -185,7 +210,9 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('the main job: start the stack and run the whole pipeline on a small fleet, showing what happens')
+    .description(
+      'the main job: start the stack and run the whole pipeline on a small fleet, showing what happens',
+    )
     .option('-s, --scenario <name>', 'simulator scenario', 'demo')
     .option('--prefix <prefix>', 'topic prefix (default: a fresh one per run)')
     .option('--keep', 'leave detector, loader and head-end running')

@@ -5,7 +5,15 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { UnavailableError } from '@ami/lib';
-import { isAlive, kafkaClusterAnswers, readPid, spawnDaemon, stopDaemon, tailFile, waitUntil } from './processes.js';
+import {
+  isAlive,
+  kafkaClusterAnswers,
+  readPid,
+  spawnDaemon,
+  stopDaemon,
+  tailFile,
+  waitUntil,
+} from './processes.js';
 
 const run = promisify(execFile);
 
