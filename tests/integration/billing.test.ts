@@ -80,12 +80,25 @@ describe('billing_usage for March 2025', () => {
           minimum: r.minimum_applied,
           amountSen: Number(r.amount_sen),
           amountRp: String(r.amount_rp),
+          resets: r.register_resets,
         },
         r.meter_id,
       ).toEqual(e);
+      expect(r.register_reset, r.meter_id).toBe(e.resets > 0 ? 1 : 0);
       expect(r.billing_period).toBe('2025-03-01');
       expect(r.period_complete).toBe(1);
     }
+  });
+
+  it('shows the register reset flag through the billing view', async () => {
+    const rs = await ch.query({
+      query: `SELECT meter_id, register_reset, register_resets FROM ${sqlIdent(db)}.billing WHERE register_reset = 1 ORDER BY meter_id`,
+      format: 'JSONEachRow',
+    });
+    expect(await rs.json()).toEqual([
+      { meter_id: 'M7', register_reset: 1, register_resets: 1 },
+      { meter_id: 'M8', register_reset: 1, register_resets: 1 },
+    ]);
   });
 
   it('bills WITA meters at WITA midnight and WIB meters at WIB midnight', async () => {
@@ -115,6 +128,8 @@ describe('billing_usage for March 2025', () => {
         {
           start: Number(r.energy_start_wh),
           end: Number(r.energy_end_wh),
+          wh: Math.round(Number(r.kwh) * 1000),
+          resets: r.register_resets,
           est: r.estimated,
           amount: Number(r.amount_sen),
           min: r.minimum_applied === 1,
@@ -123,6 +138,8 @@ describe('billing_usage for March 2025', () => {
       ).toEqual({
         start: u.startWh,
         end: u.endWh,
+        wh: u.wh,
+        resets: u.resets,
         est: u.estimated ? 1 : 0,
         amount: c.amountSen,
         min: c.minimumApplied,

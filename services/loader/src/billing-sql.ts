@@ -7,7 +7,7 @@ import { DEFAULT_TIMEZONE, TIMEZONES, localMidnight } from './timezones.js';
  * The same query fills `billing_usage` for a month and answers `ami usage`.
  * Works on ClickHouse 18.16 and current: no window functions, no query
  * parameters; the boundary logic mirrors billing.ts (startRegister,
- * endRegister, interpolateWh, charge).
+ * endRegister, interpolateWh, periodUsage's register segments, charge).
  */
 export interface UsageQuery {
   db: string;
@@ -67,7 +67,10 @@ function neighboursSql(q: UsageQuery, db: string): string {
       countIf(bk >= b_end) > 0 AS has_ne, argMinIf(fa, bk, bk >= b_end) AS ne_t, argMinIf(fw, bk, bk >= b_end) AS ne_e,
       sumIf(n, ${inPeriod}) AS received,
       minIf(iv, ${inPeriod} AND iv > 0) AS interval_s,
-      maxIf(md, ${inPeriod}) AS max_demand_w
+      maxIf(md, ${inPeriod}) AS max_demand_w,
+      -- First and last register of every bucket inside the period, in time order (register segments).
+      arraySort((x, k) -> k, groupArrayIf(fw, ${inPeriod}), groupArrayIf(bk, ${inPeriod})) AS in_fw,
+      arraySort((x, k) -> k, groupArrayIf(lw, ${inPeriod}), groupArrayIf(bk, ${inPeriod})) AS in_lw
     FROM (
       -- FINAL merges each bucket's states while streaming the sorted parts: no hash table of every bucket.
       SELECT meter_id, toUInt32(bucket) AS bk,
@@ -97,23 +100,44 @@ function boundariesSql(q: UsageQuery): string {
   return `
     SELECT *,
       b_end > ${asOf} AS in_progress,
-      multiIf(has_ns AND ns_t = b_start, toInt64(ns_e),
+      -- The register went backwards between the two reads around a boundary: never interpolate.
+      has_ps AND has_ns AND ns_t != b_start AND ps_e > ns_e AS start_reset,
+      NOT in_progress AND has_pe AND has_ne AND pe_e > ne_e AS end_reset,
+      multiIf(start_reset, toInt64(ns_e),
+              has_ns AND ns_t = b_start, toInt64(ns_e),
               has_ps AND has_ns, ${interpolateSql('ps_t', 'ps_e', 'ns_t', 'ns_e', 'b_start')},
               has_ns, toInt64(ns_e),
               toInt64(ps_e)) AS energy_start_wh,
-      multiIf(has_ns AND ns_t = b_start, 0,
+      multiIf(start_reset, 1,
+              has_ns AND ns_t = b_start, 0,
               has_ps AND has_ns, ps_e != ns_e,
               has_ns, installed < b_start,
               1) AS start_est,
       multiIf(in_progress, if(has_pe, toInt64(pe_e), energy_start_wh),
+              end_reset, toInt64(pe_e),
               has_ne AND ne_t = b_end, toInt64(ne_e),
               has_pe AND has_ne, ${interpolateSql('pe_t', 'pe_e', 'ne_t', 'ne_e', 'b_end')},
               has_pe, toInt64(pe_e),
               energy_start_wh) AS energy_end_wh,
       multiIf(in_progress, 0,
+              end_reset, 1,
               has_ne AND ne_t = b_end, 0,
               has_pe AND has_ne, pe_e != ne_e,
               1) AS end_est,
+      -- Sum over monotonic register segments (periodUsage of billing.ts): inside each bucket,
+      -- between consecutive buckets and at both boundaries; a step down counts 0 and as a reset.
+      length(in_fw) = 0 AS no_reads_inside,
+      arraySum(arrayMap((f, l) -> greatest(toInt64(l) - toInt64(f), 0), in_fw, in_lw))
+        + arraySum(arrayMap((f, l) -> greatest(toInt64(f) - toInt64(l), 0), arrayPopFront(in_fw), arrayPopBack(in_lw)))
+        AS inside_wh,
+      arraySum(arrayMap((f, l) -> toUInt32(l < f), in_fw, in_lw))
+        + arraySum(arrayMap((f, l) -> toUInt32(f < l), arrayPopFront(in_fw), arrayPopBack(in_lw)))
+        AS inside_resets,
+      toUInt32(if(no_reads_inside, start_reset OR end_reset, start_reset + end_reset + inside_resets)) AS register_resets,
+      toInt64(if(no_reads_inside,
+        if(start_reset OR end_reset, 0, energy_end_wh - energy_start_wh),
+        if(start_reset, 0, toInt64(in_fw[1]) - energy_start_wh) + inside_wh
+          + if(end_reset, 0, energy_end_wh - toInt64(in_lw[-1])))) AS consumption_wh,
       toUInt32(if(interval_s = 0, 0,
         intDiv(greatest(toInt64(least(toUInt32(${asOf}), b_end)) - toInt64(greatest(b_start, installed)), 0), interval_s))) AS reads_expected
     FROM (${neighboursSql(q, sqlIdent(q.db))})
@@ -150,6 +174,8 @@ export const BILLING_COLUMNS = [
   'estimated',
   'start_estimated',
   'end_estimated',
+  'register_reset',
+  'register_resets',
   'period_complete',
   'max_demand_w',
   'tariff_version',
@@ -172,14 +198,15 @@ export function usageSql(q: UsageQuery): string {
       ${sqlDate(q.from)} AS billing_period,
       toDateTime(b_start) AS period_start, toDateTime(b_end) AS period_end,
       energy_start_wh, energy_end_wh,
-      toDecimal64(energy_end_wh - energy_start_wh, 3) / 1000 AS kwh,
+      toDecimal64(consumption_wh, 3) / 1000 AS kwh,
       toUInt32(received) AS reads_received, reads_expected,
-      toUInt8(start_est OR end_est) AS estimated,
+      toUInt8(start_est OR end_est OR register_resets > 0) AS estimated,
       toUInt8(start_est) AS start_estimated, toUInt8(end_est) AS end_estimated,
+      toUInt8(register_resets > 0) AS register_reset, register_resets,
       toUInt8(NOT in_progress) AS period_complete,
       max_demand_w, tariff_version,
       toUInt64(rate) AS rate_sen_per_kwh,
-      ${roundPerMilleSql('greatest(energy_end_wh - energy_start_wh, 0) * rate')} AS energy_charge_sen,
+      ${roundPerMilleSql('greatest(consumption_wh, 0) * rate')} AS energy_charge_sen,
       ${roundPerMilleSql('toInt64(hours) * toInt64(daya_va) * rate')} AS minimum_charge_sen,
       toUInt8(${eligible} AND NOT in_progress AND minimum_charge_sen > energy_charge_sen) AS minimum_applied,
       if(minimum_applied, minimum_charge_sen, energy_charge_sen) AS amount_sen,

@@ -22,6 +22,9 @@ export interface UsageRow {
   estimated: number;
   start_estimated: number;
   end_estimated: number;
+  /** 1 when the register went backwards (meter replaced or reset) in or across the period. */
+  register_reset: number;
+  register_resets: number;
   period_complete: number;
   max_demand_w: number;
   tariff_version: string;

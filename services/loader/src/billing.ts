@@ -165,11 +165,24 @@ export interface PeriodUsage {
   endEstimated: boolean;
   estimated: boolean;
   periodComplete: boolean;
+  /** Times the register went backwards (meter replaced or reset) in or across the period. */
+  resets: number;
 }
 
 /**
  * Consumption of one meter between two boundaries (epoch seconds), from its
  * reads; the reference the SQL is tested against.
+ *
+ * Register resets (README "Billing rule"): consumption is the sum over the
+ * monotonic segments of the register. Between two consecutive reads the
+ * register may only go up; when it goes down (meter replaced or reset) the
+ * consumption between the last pre-reset read and the first post-reset read
+ * is unknown: it counts as 0 and the period is estimated (never netted, never
+ * negative). A boundary is never interpolated across a reset: the start of a
+ * period whose start boundary falls inside a reset gap is the first read after
+ * it, the end of one whose end boundary falls inside a reset gap is the last
+ * read before it. A reset whose gap contains a boundary is counted in both
+ * periods; one at a read exactly on the boundary belongs to the period before.
  */
 export function periodUsage(
   reads: readonly RegisterPoint[],
@@ -179,18 +192,44 @@ export function periodUsage(
   asOf: number,
 ): PeriodUsage | undefined {
   const s = neighbours(reads, start);
-  const startB = startRegister(s.prev, s.next, start, installedAt);
-  if (!startB) return undefined;
-  const e = neighbours(reads, end);
   const periodComplete = end <= asOf;
-  const endB = endRegister(e.prev, e.next, end, !periodComplete, startB);
+  const e = neighbours(reads, end);
+  const startReset = !!(s.prev && s.next && s.next.t !== start && s.prev.wh > s.next.wh);
+  const endReset = !!(periodComplete && e.prev && e.next && e.prev.wh > e.next.wh);
+  let startB = startRegister(s.prev, s.next, start, installedAt);
+  if (!startB) return undefined;
+  if (startReset) startB = { wh: s.next!.wh, estimated: true };
+  let endB = endRegister(e.prev, e.next, end, !periodComplete, startB);
+  if (endReset) endB = { wh: e.prev!.wh, estimated: true };
+  // Reads inside the period, one per instant, in time order.
+  const inside = [
+    ...new Map(reads.filter((r) => r.t >= start && r.t < end).map((r) => [r.t, r])).values(),
+  ].sort((a, b) => a.t - b.t);
+  let wh = 0;
+  let resets = 0;
+  if (inside.length === 0) {
+    // No read in the period: one pair of reads spans it (both boundaries share it).
+    if (startReset || endReset) resets = 1;
+    else wh = endB.wh - startB.wh;
+  } else {
+    if (startReset) resets++;
+    else wh += inside[0]!.wh - startB.wh;
+    for (let i = 1; i < inside.length; i++) {
+      const d = inside[i]!.wh - inside[i - 1]!.wh;
+      if (d < 0) resets++;
+      else wh += d;
+    }
+    if (endReset) resets++;
+    else wh += endB.wh - inside[inside.length - 1]!.wh;
+  }
   return {
     startWh: startB.wh,
     endWh: endB.wh,
-    wh: endB.wh - startB.wh,
+    wh,
     startEstimated: startB.estimated,
     endEstimated: endB.estimated,
-    estimated: startB.estimated || endB.estimated,
+    estimated: startB.estimated || endB.estimated || resets > 0,
     periodComplete,
+    resets,
   };
 }

@@ -121,3 +121,96 @@ describe('boundary registers', () => {
     });
   });
 });
+
+describe('register going backwards (meter replaced or reset)', () => {
+  const base = [
+    { t: 0, wh: 1000 },
+    { t: 100, wh: 1500 },
+  ];
+  it('leaves a period without reset as before: end - start, no reset', () => {
+    expect(periodUsage(base, 0, 100, 0, 1e9)).toMatchObject({ wh: 500, resets: 0, estimated: false });
+  });
+  it('sums the monotonic segments of a reset inside the period; the reset gap counts 0', () => {
+    const reads = [
+      { t: 0, wh: 1000 },
+      { t: 40, wh: 1300 },
+      { t: 50, wh: 20 }, // new register
+      { t: 50, wh: 20 }, // duplicate
+      { t: 100, wh: 420 },
+    ];
+    expect(periodUsage(reads, 0, 100, 0, 1e9)).toEqual({
+      startWh: 1000,
+      endWh: 420,
+      wh: 300 + 400,
+      startEstimated: false,
+      endEstimated: false,
+      estimated: true,
+      periodComplete: true,
+      resets: 1,
+    });
+  });
+  it('counts each reset and never nets or goes negative', () => {
+    const reads = [
+      { t: 0, wh: 5000 },
+      { t: 20, wh: 5100 },
+      { t: 30, wh: 0 },
+      { t: 60, wh: 50 },
+      { t: 70, wh: 10 },
+      { t: 100, wh: 30 },
+    ];
+    expect(periodUsage(reads, 0, 100, 0, 1e9)).toMatchObject({
+      wh: 100 + 50 + 20,
+      resets: 2,
+      estimated: true,
+    });
+  });
+  it('never interpolates across a reset at the end boundary: ends at the last pre-reset read', () => {
+    const reads = [
+      { t: 0, wh: 1000 },
+      { t: 90, wh: 1600 },
+      { t: 120, wh: 7 },
+    ];
+    expect(periodUsage(reads, 0, 100, 0, 1e9)).toMatchObject({
+      startWh: 1000,
+      endWh: 1600,
+      wh: 600,
+      endEstimated: true,
+      resets: 1,
+    });
+  });
+  it('never interpolates across a reset at the start boundary: starts at the first post-reset read', () => {
+    const reads = [
+      { t: -10, wh: 9000 },
+      { t: 10, wh: 100 },
+      { t: 100, wh: 400 },
+    ];
+    expect(periodUsage(reads, 0, 100, 0, 1e9)).toMatchObject({
+      startWh: 100,
+      endWh: 400,
+      wh: 300,
+      startEstimated: true,
+      resets: 1,
+    });
+  });
+  it('bills nothing for a period inside a reset gap', () => {
+    const reads = [
+      { t: -10, wh: 9000 },
+      { t: 200, wh: 100 },
+    ];
+    expect(periodUsage(reads, 0, 100, 0, 1e9)).toMatchObject({ wh: 0, resets: 1, estimated: true });
+  });
+  it('leaves a reset exactly on the boundary read to the period before', () => {
+    const reads = [
+      { t: 90, wh: 9000 },
+      { t: 100, wh: 0 },
+      { t: 200, wh: 300 },
+    ];
+    expect(periodUsage(reads, 0, 100, 0, 1e9)).toMatchObject({ endWh: 9000, resets: 1 });
+    expect(periodUsage(reads, 100, 200, 0, 1e9)).toMatchObject({
+      startWh: 0,
+      wh: 300,
+      resets: 0,
+      estimated: false,
+    });
+  });
+});

@@ -59,6 +59,10 @@ export const METERS: MeterProfile[] = [
   meter('M5', '511000000005', 'R-2', 3500, 'Asia/Jakarta'),
   // WITA, S-1 450 VA: end boundary interpolated with a half-Wh result.
   meter('M6', '511000000006', 'S-1', 450, 'Asia/Makassar'),
+  // WIB, R-1 1300 VA: meter replaced (register back to ~0) on 10 March, inside the month.
+  meter('M7', '511000000007', 'R-1', 1300, 'Asia/Jakarta'),
+  // WITA, R-1 1300 VA: meter reset between the last read before the end boundary and the first after it.
+  meter('M8', '511000000008', 'R-1', 1300, 'Asia/Makassar'),
 ];
 
 export const READS: MeterRead[] = [
@@ -82,6 +86,14 @@ export const READS: MeterRead[] = [
   read('M6', '2025-02-28T16:00:00Z', 10_000),
   { ...read('M6', '2025-03-31T15:00:00Z', 40_000), relay: 'OPEN' }, // disconnected (tusbung) before the gap
   read('M6', '2025-03-31T17:00:00Z', 40_601),
+  // Reads in different buckets (see migrations/002_reads_buckets.sql), so the buckets see the reset.
+  read('M7', '2025-02-28T17:00:00Z', 800_000),
+  read('M7', '2025-03-10T12:00:00Z', 850_000),
+  read('M7', '2025-03-10T15:00:00Z', 1_000), // new register
+  read('M7', '2025-03-31T17:00:00Z', 61_000),
+  read('M8', '2025-02-28T16:00:00Z', 200_000),
+  read('M8', '2025-03-31T14:00:00Z', 260_000),
+  read('M8', '2025-03-31T17:00:00Z', 500), // reset somewhere between 14:00 and 17:00 UTC
 ];
 
 export interface Expected {
@@ -92,6 +104,7 @@ export interface Expected {
   minimum: number;
   amountSen: number;
   amountRp: string;
+  resets: number;
 }
 
 export const EXPECTED: Record<string, Expected> = {
@@ -104,6 +117,7 @@ export const EXPECTED: Record<string, Expected> = {
     minimum: 0,
     amountSen: 14_447_000,
     amountRp: '144470',
+    resets: 0,
   },
   // start = 2,000,000 + 1000 x 1/3 = 2,000,333.3 → 2,000,333; 30 kWh x Rp 605 = Rp 18,150.00.
   M2: {
@@ -114,6 +128,7 @@ export const EXPECTED: Record<string, Expected> = {
     minimum: 0,
     amountSen: 1_815_000,
     amountRp: '18150',
+    resets: 0,
   },
   // 10 kWh x 1,352 = Rp 13,520 < minimum 40 x 0.9 x 1,352 = Rp 48,672.00 → minimum.
   M3: {
@@ -124,6 +139,7 @@ export const EXPECTED: Record<string, Expected> = {
     minimum: 1,
     amountSen: 4_867_200,
     amountRp: '48672',
+    resets: 0,
   },
   // From the first read after installation: 400 kWh x 1,444.70 = Rp 577,880 > minimum Rp 381,400.80.
   M4: {
@@ -134,6 +150,7 @@ export const EXPECTED: Record<string, Expected> = {
     minimum: 0,
     amountSen: 57_788_000,
     amountRp: '577880',
+    resets: 0,
   },
   // Dark across both boundaries: exact; 30 kWh x 1,699.53 = Rp 50,985.90 < minimum 40 x 3.5 x 1,699.53 = Rp 237,934.20.
   M5: {
@@ -144,6 +161,7 @@ export const EXPECTED: Record<string, Expected> = {
     minimum: 1,
     amountSen: 23_793_420,
     amountRp: '237934.2',
+    resets: 0,
   },
   // end = 40,000 + 601 x 1/2 = 40,300.5 → 40,301 (half up); 30.301 kWh x Rp 325 = 9,847.825 → Rp 9,847.83.
   M6: {
@@ -154,5 +172,30 @@ export const EXPECTED: Record<string, Expected> = {
     minimum: 0,
     amountSen: 984_783,
     amountRp: '9847.83',
+    resets: 0,
+  },
+  // Segments 800,000 → 850,000 (50 kWh) and 1,000 → 61,000 (60 kWh); the gap between 12:00 and
+  // 15:00 on 10 March is unknown and counts 0 (estimated). 110 kWh x 1,444.70 = Rp 158,917.00.
+  M7: {
+    start: 800_000,
+    end: 61_000,
+    kwh: '110',
+    estimated: 1,
+    minimum: 0,
+    amountSen: 15_891_700,
+    amountRp: '158917',
+    resets: 1,
+  },
+  // The end boundary (16:00Z) falls in the reset gap 14:00-17:00Z: not interpolated, the period
+  // ends at the last pre-reset read 260,000 (estimated). 60 kWh x 1,444.70 = Rp 86,682.00.
+  M8: {
+    start: 200_000,
+    end: 260_000,
+    kwh: '60',
+    estimated: 1,
+    minimum: 0,
+    amountSen: 8_668_200,
+    amountRp: '86682',
+    resets: 1,
   },
 };
