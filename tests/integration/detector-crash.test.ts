@@ -57,20 +57,32 @@ describe('detector killed mid-outage and restarted', () => {
     child = runDetector(env);
     await h.events(G1.map((m, i) => ev(`lg-${m}`, m, 'G1', 'LAST_GASP', T0 + i * 10)));
     // Every gasp was applied once its status shows; then move event time past the confirmation.
-    await eventually(() => (statuses.filter((s) => s.gardu_id === 'G1' && s.state === 'OUTAGE').length >= G1.length ? true : undefined), {
-      what: 'statuses of the dark meters',
-      timeoutMs: 60_000,
-    });
+    await eventually(
+      () =>
+        statuses.filter((s) => s.gardu_id === 'G1' && s.state === 'OUTAGE').length >= G1.length
+          ? true
+          : undefined,
+      {
+        what: 'statuses of the dark meters',
+        timeoutMs: 60_000,
+      },
+    );
     await h.events([ev('clock-1', 'G2-M0', 'G2', 'POWER_LIMIT_CHANGED', T0 + 5 * MIN)]);
     const id = `GARDU-G1-${T0}`;
-    await eventually(() => outages.find((o) => o.outage_id === id && o.status === 'OPEN'), { what: 'OPEN', timeoutMs: 60_000 });
+    await eventually(() => outages.find((o) => o.outage_id === id && o.status === 'OPEN'), {
+      what: 'OPEN',
+      timeoutMs: 60_000,
+    });
 
     // Power comes back; the detector dies before (or while) it handles that.
     await h.events([ev('pr-1', 'G1-M03', 'G1', 'POWER_RESTORE', T0 + 20 * MIN)]);
     await kill(child);
     child = runDetector(env);
 
-    const restored = await eventually(() => outages.find((o) => o.outage_id === id && o.status === 'RESTORED'), { what: 'RESTORED after restart', timeoutMs: 90_000 });
+    const restored = await eventually(
+      () => outages.find((o) => o.outage_id === id && o.status === 'RESTORED'),
+      { what: 'RESTORED after restart', timeoutMs: 90_000 },
+    );
     expect(restored).toMatchObject({ restored_at: T0 + 20 * MIN, last_gasps: 30, customers_affected: 30 });
     const forG1 = outages.filter((o) => o.gardu_id === 'G1' && o.scope === 'GARDU');
     expect(forG1.map((o) => o.status)).toEqual(['OPEN', 'RESTORED']);

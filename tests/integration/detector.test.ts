@@ -63,13 +63,20 @@ describe('detector on the real stack: hand-crafted events', () => {
   });
 
   it('opens one GARDU outage from last gasps, tusbung excluded, duplicates and garbage harmless', async () => {
-    await events([ev('tus-1', 'G1-M00', 'G1', 'RELAY_OPENED', T0 - 5 * MIN, { relay: 'OPEN', cause: 'REMOTE_DISCONNECT' })]);
+    await events([
+      ev('tus-1', 'G1-M00', 'G1', 'RELAY_OPENED', T0 - 5 * MIN, {
+        relay: 'OPEN',
+        cause: 'REMOTE_DISCONNECT',
+      }),
+    ]);
     const gasps = G1.map((m, i) => ev(`lg-${m}`, m, 'G1', 'LAST_GASP', T0 + i * 50));
     await events([...gasps, ...gasps]);
     await h.raw(h.topics.events, 'G1', Buffer.from('not avro'));
     sent++;
     await clock(T0 + 5 * MIN);
-    const open = await eventually(() => outages.find((o) => o.gardu_id === 'G1' && o.status === 'OPEN'), { what: 'OPEN outage of G1' });
+    const open = await eventually(() => outages.find((o) => o.gardu_id === 'G1' && o.status === 'OPEN'), {
+      what: 'OPEN outage of G1',
+    });
     expect(open).toMatchObject({
       outage_id: `GARDU-G1-${T0}`,
       scope: 'GARDU',
@@ -80,27 +87,40 @@ describe('detector on the real stack: hand-crafted events', () => {
       tusbung_excluded: 1,
       last_gasps: 20,
     });
-    const tusbung = await eventually(() => statuses.filter((s) => s.meter_id === 'G1-M00').at(-1), { what: 'status of the tusbung meter' });
+    const tusbung = await eventually(() => statuses.filter((s) => s.meter_id === 'G1-M00').at(-1), {
+      what: 'status of the tusbung meter',
+    });
     expect(tusbung).toMatchObject({ state: 'DISCONNECTED', relay: 'OPEN' });
-    const dark = await eventually(() => statuses.filter((s) => s.meter_id === 'G1-M05').find((s) => s.outage_id === open.outage_id));
+    const dark = await eventually(() =>
+      statuses.filter((s) => s.meter_id === 'G1-M05').find((s) => s.outage_id === open.outage_id),
+    );
     expect(dark.state).toBe('OUTAGE');
-    const bad = await eventually(() => dlq.find((d) => d.headers['ami.reason'] === 'bad-magic-byte'), { what: 'garbage in the DLQ' });
+    const bad = await eventually(() => dlq.find((d) => d.headers['ami.reason'] === 'bad-magic-byte'), {
+      what: 'garbage in the DLQ',
+    });
     expect(bad.headers).toMatchObject({ 'ami.source.topic': h.topics.events, 'ami.service': 'detector' });
     expect(bad.headers['ami.source.offset']).toBeDefined();
   });
 
   it('sends an event later than the allowed lateness to the DLQ (reason late)', async () => {
     await events([ev('late-1', 'G2-M1', 'G2', 'LAST_GASP', T0 - 60 * MIN)]);
-    await eventually(() => dlq.find((d) => d.headers['ami.reason'] === 'late'), { what: 'late event in the DLQ' });
+    await eventually(() => dlq.find((d) => d.headers['ami.reason'] === 'late'), {
+      what: 'late event in the DLQ',
+    });
   });
 
   it('restores the gardu when power returns and reads resume', async () => {
     await events([ev('pr-1', 'G1-M01', 'G1', 'POWER_RESTORE', T0 + 20 * MIN)]);
     await reads(G1.map((m) => rd(m, 'G1', Date.UTC(2026, 0, 5, 2, 30))));
     await clock(T0 + 60 * MIN);
-    const restored = await eventually(() => outages.find((o) => o.gardu_id === 'G1' && o.status === 'RESTORED'), { what: 'RESTORED' });
+    const restored = await eventually(
+      () => outages.find((o) => o.gardu_id === 'G1' && o.status === 'RESTORED'),
+      { what: 'RESTORED' },
+    );
     expect(restored).toMatchObject({ outage_id: `GARDU-G1-${T0}`, restored_at: T0 + 20 * MIN });
-    await eventually(() => (statuses.filter((s) => s.meter_id === 'G1-M05').at(-1)?.state === 'ENERGIZED' ? true : undefined));
+    await eventually(() =>
+      statuses.filter((s) => s.meter_id === 'G1-M05').at(-1)?.state === 'ENERGIZED' ? true : undefined,
+    );
     expect(outages.filter((o) => o.scope === 'METER')).toEqual([]); // nobody stayed dark
     expect(outages.filter((o) => o.status === 'OPEN')).toHaveLength(1);
   });
@@ -109,8 +129,17 @@ describe('detector on the real stack: hand-crafted events', () => {
     await events(G2.map((m, i) => ev(`m-${m}`, m, 'G2', 'LAST_GASP', T0 + 70 * MIN + i)));
     await events([ev('m-pr', 'G2-M0', 'G2', 'POWER_RESTORE', T0 + 71 * MIN)]);
     await clock(T0 + 80 * MIN);
-    const m = await eventually(() => momentary.find((o) => o.gardu_id === 'G2'), { what: 'momentary record' });
-    expect(m).toMatchObject({ scope: 'GARDU', status: 'RESTORED', started_at: T0 + 70 * MIN, restored_at: T0 + 71 * MIN, region: 'BALI', ulp: 'ULP-DENPASAR' });
+    const m = await eventually(() => momentary.find((o) => o.gardu_id === 'G2'), {
+      what: 'momentary record',
+    });
+    expect(m).toMatchObject({
+      scope: 'GARDU',
+      status: 'RESTORED',
+      started_at: T0 + 70 * MIN,
+      restored_at: T0 + 71 * MIN,
+      region: 'BALI',
+      ulp: 'ULP-DENPASAR',
+    });
     expect(outages.filter((o) => o.gardu_id === 'G2')).toEqual([]);
     expect(detector.stats.duplicates + detector.stats.late).toBeGreaterThan(0);
   });

@@ -47,34 +47,58 @@ export class DetectorHarness {
   }
 
   async meters(profiles: MeterProfile[]): Promise<void> {
-    await this.send('MeterProfile', this.topics.meters, profiles.map((p) => [p.meter_id, p]));
+    await this.send(
+      'MeterProfile',
+      this.topics.meters,
+      profiles.map((p) => [p.meter_id, p]),
+    );
   }
 
   async events(events: MeterEvent[]): Promise<void> {
-    await this.send('MeterEvent', this.topics.events, events.map((e) => [e.gardu_id, e]));
+    await this.send(
+      'MeterEvent',
+      this.topics.events,
+      events.map((e) => [e.gardu_id, e]),
+    );
   }
 
   async reads(reads: MeterRead[]): Promise<void> {
-    await this.send('MeterRead', this.topics.reads, reads.map((r) => [r.gardu_id, r]));
+    await this.send(
+      'MeterRead',
+      this.topics.reads,
+      reads.map((r) => [r.gardu_id, r]),
+    );
   }
 
   async raw(topic: string, key: string, value: Buffer): Promise<void> {
     await this.producer.send({ topic, messages: [{ key, value }] });
   }
 
-  private async send<N extends RecordName>(name: N, topic: string, records: Array<[string, RecordTypes[N]]>): Promise<void> {
+  private async send<N extends RecordName>(
+    name: N,
+    topic: string,
+    records: Array<[string, RecordTypes[N]]>,
+  ): Promise<void> {
     const encode = this.codec.encoder(name, await this.codec.register(name, valueSubject(topic)));
-    await this.producer.send({ topic, messages: records.map(([key, value]) => ({ key, value: encode(value) })) });
+    await this.producer.send({
+      topic,
+      messages: records.map(([key, value]) => ({ key, value: encode(value) })),
+    });
   }
 
   /** Everything committed to `topic`, decoded as `name`, appended as it arrives. */
-  async collect<N extends RecordName>(name: N, topic: string): Promise<Array<RecordTypes[N] & { headers?: IHeaders }>> {
+  async collect<N extends RecordName>(
+    name: N,
+    topic: string,
+  ): Promise<Array<RecordTypes[N] & { headers?: IHeaders }>> {
     const got: Array<RecordTypes[N]> = [];
     const consumer = this.kafka.consumer({ groupId: `test.${randomUUID()}`, readUncommitted: false });
     this.consumers.push(consumer);
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void got.push(await this.codec.decode(name, message.value!)) });
+    await consumer.run({
+      eachMessage: async ({ message }) => void got.push(await this.codec.decode(name, message.value!)),
+    });
     return got;
   }
 
@@ -101,7 +125,12 @@ export class DetectorHarness {
   }
 }
 
-export function profile(meterId: string, garduId: string, feederId = 'F1', kdpm: MeterProfile['kdpm'] = 'L'): MeterProfile {
+export function profile(
+  meterId: string,
+  garduId: string,
+  feederId = 'F1',
+  kdpm: MeterProfile['kdpm'] = 'L',
+): MeterProfile {
   return {
     meter_id: meterId,
     idpel: '512345678901',
@@ -118,25 +147,74 @@ export function profile(meterId: string, garduId: string, feederId = 'F1', kdpm:
   };
 }
 
-export function ev(id: string, meterId: string, garduId: string, type: MeterEvent['type'], at: number, extra: Partial<MeterEvent> = {}): MeterEvent {
-  return { event_id: id, meter_id: meterId, gardu_id: garduId, occurred_at: at, type, relay: 'CLOSED', cause: 'NONE', power_limit_va: null, ...extra };
+export function ev(
+  id: string,
+  meterId: string,
+  garduId: string,
+  type: MeterEvent['type'],
+  at: number,
+  extra: Partial<MeterEvent> = {},
+): MeterEvent {
+  return {
+    event_id: id,
+    meter_id: meterId,
+    gardu_id: garduId,
+    occurred_at: at,
+    type,
+    relay: 'CLOSED',
+    cause: 'NONE',
+    power_limit_va: null,
+    ...extra,
+  };
 }
 
 export function rd(meterId: string, garduId: string, at: number): MeterRead {
-  return { meter_id: meterId, gardu_id: garduId, read_at: at, interval_s: 900, energy_import_wh: 1000, demand_w: 100, voltage_v: 220, relay: 'CLOSED', power_limit_va: 1300, kind: 'INTERVAL' };
+  return {
+    meter_id: meterId,
+    gardu_id: garduId,
+    read_at: at,
+    interval_s: 900,
+    energy_import_wh: 1000,
+    demand_w: 100,
+    voltage_v: 220,
+    relay: 'CLOSED',
+    power_limit_va: 1300,
+    kind: 'INTERVAL',
+  };
 }
 
 const run = promisify(execFile);
 const TOLERANCE_MS = 3 * 60_000;
 
 /** Runs a named scenario of the simulator as fast as possible; returns its ground truth. */
-export async function simulate(prefix: string, scenario: string): Promise<{ interruptions: InterruptionTruth[]; summary: SummaryTruth }> {
+export async function simulate(
+  prefix: string,
+  scenario: string,
+): Promise<{ interruptions: InterruptionTruth[]; summary: SummaryTruth }> {
   const truth = join(tmpdir(), `${prefix}.truth.jsonl`);
-  await run(process.execPath, ['--import', 'tsx', 'packages/cli/src/ami.ts', 'simulate', '--scenario', scenario, '--speed', 'max', '--truth', truth], {
-    env: { ...process.env, AMI_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' },
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  const lines = readFileSync(truth, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string });
+  await run(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'packages/cli/src/ami.ts',
+      'simulate',
+      '--scenario',
+      scenario,
+      '--speed',
+      'max',
+      '--truth',
+      truth,
+    ],
+    {
+      env: { ...process.env, AMI_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' },
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
+  const lines = readFileSync(truth, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { kind: string });
   return {
     interruptions: lines.filter((l): l is InterruptionTruth => l.kind === 'interruption'),
     summary: lines.find((l): l is SummaryTruth => l.kind === 'summary')!,
@@ -151,11 +229,16 @@ function matches(o: Outage, t: InterruptionTruth): boolean {
   if (t.scope === 'GARDU') return o.scope === 'GARDU' && o.gardu_id === t.gardu_id;
   if (t.scope === 'FEEDER') return o.scope === 'FEEDER' && o.feeder_id === t.feeder_id;
   if (t.scope === 'REGION') return o.region === t.region && o.scope !== 'METER';
-  return o.scope === 'METER' && o.gardu_id === t.gardu_id && o.meter_ids.join() === [...t.meter_ids].sort().join();
+  return (
+    o.scope === 'METER' && o.gardu_id === t.gardu_id && o.meter_ids.join() === [...t.meter_ids].sort().join()
+  );
 }
 
 /** Precision and recall over top-level outages (children of a matched parent are its detail). */
-export function score(outages: Outage[], truths: InterruptionTruth[]): { precision: number; recall: number; missed: InterruptionTruth[]; extra: Outage[] } {
+export function score(
+  outages: Outage[],
+  truths: InterruptionTruth[],
+): { precision: number; recall: number; missed: InterruptionTruth[]; extra: Outage[] } {
   const top = outages.filter((o) => o.parent_outage_id === null);
   const found = truths.filter((t) => top.some((o) => matches(o, t)));
   const real = top.filter((o) => truths.some((t) => matches(o, t)));
@@ -166,4 +249,3 @@ export function score(outages: Outage[], truths: InterruptionTruth[]): { precisi
     extra: top.filter((o) => !real.includes(o)),
   };
 }
-

@@ -129,12 +129,26 @@ export function chunkByPartition(
   const chunks: SizedChunk[] = [];
   for (const { topic, ...m } of messages) {
     let pm = meta.get(topic);
-    if (!pm) meta.set(topic, (pm = Array.from({ length: partitions(topic) }, (_, i) => ({ partitionErrorCode: 0, partitionId: i, leader: 0, replicas: [0], isr: [0] }))));
+    if (!pm)
+      meta.set(
+        topic,
+        (pm = Array.from({ length: partitions(topic) }, (_, i) => ({
+          partitionErrorCode: 0,
+          partitionId: i,
+          leader: 0,
+          replicas: [0],
+          isr: [0],
+        }))),
+      );
     const partition = m.partition ?? partitioner({ topic, partitionMetadata: pm, message: m });
     const size = byteLength(m.key) + byteLength(m.value) + 64;
     const k = `${topic}\u0000${partition}`;
     let cur = open.get(k);
-    if (!cur || cur.messages.length >= maxMessages || (cur.bytes + size > maxBytes && cur.messages.length > 0)) {
+    if (
+      !cur ||
+      cur.messages.length >= maxMessages ||
+      (cur.bytes + size > maxBytes && cur.messages.length > 0)
+    ) {
       cur = { topic, partition, messages: [], bytes: 0 };
       open.set(k, cur);
       chunks.push(cur);

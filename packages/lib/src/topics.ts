@@ -30,4 +30,9 @@ export function topicNames(prefix = 'ami'): Topics {
 export type TopicRole = keyof Topics;
 
 /** Which topics are compacted (latest value per key is the state). */
-export const compactedTopics: ReadonlySet<TopicRole> = new Set(['meters', 'outages', 'meterStatus', 'momentary']);
+export const compactedTopics: ReadonlySet<TopicRole> = new Set([
+  'meters',
+  'outages',
+  'meterStatus',
+  'momentary',
+]);

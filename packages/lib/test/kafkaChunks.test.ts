@@ -3,18 +3,31 @@ import { describe, expect, it } from 'vitest';
 import { chunkByPartition, produceRequests, PRODUCE_CHUNK } from '../src/kafka.js';
 
 describe('chunkByPartition / produceRequests', () => {
-  const meta = Array.from({ length: 6 }, (_, i) => ({ partitionErrorCode: 0, partitionId: i, leader: 0, replicas: [0], isr: [0] }));
+  const meta = Array.from({ length: 6 }, (_, i) => ({
+    partitionErrorCode: 0,
+    partitionId: i,
+    leader: 0,
+    replicas: [0],
+    isr: [0],
+  }));
 
   it('places keyed messages as kafkajs would, keeps explicit partitions and per-partition order', () => {
     const partitioner = Partitioners.DefaultPartitioner();
-    const msgs = Array.from({ length: 5000 }, (_, i) => ({ topic: i % 2 ? 'a' : 'b', key: `k${i % 37}`, value: String(i) }));
+    const msgs = Array.from({ length: 5000 }, (_, i) => ({
+      topic: i % 2 ? 'a' : 'b',
+      key: `k${i % 37}`,
+      value: String(i),
+    }));
     msgs.push({ topic: 'state', key: 'g:x', value: 'snap', partition: 4 } as never);
     const chunks = chunkByPartition(msgs, () => 6);
     for (const c of chunks) {
       expect(c.messages.length).toBeLessThanOrEqual(PRODUCE_CHUNK);
       for (const m of c.messages) {
         expect(m.partition).toBe(c.partition);
-        if (c.topic !== 'state') expect(partitioner({ topic: c.topic, partitionMetadata: meta, message: { key: m.key, value: m.value } })).toBe(c.partition);
+        if (c.topic !== 'state')
+          expect(
+            partitioner({ topic: c.topic, partitionMetadata: meta, message: { key: m.key, value: m.value } }),
+          ).toBe(c.partition);
       }
     }
     expect(chunks.find((c) => c.topic === 'state')!.partition).toBe(4);
@@ -38,7 +51,12 @@ describe('chunkByPartition / produceRequests', () => {
 
   it('caps chunk and request bytes', () => {
     const big = 'x'.repeat(300 * 1024);
-    const msgs = Array.from({ length: 20 }, (_, i) => ({ topic: 'state', key: `g:${i}`, value: big, partition: 0 }));
+    const msgs = Array.from({ length: 20 }, (_, i) => ({
+      topic: 'state',
+      key: `g:${i}`,
+      value: big,
+      partition: 0,
+    }));
     const chunks = chunkByPartition(msgs, () => 1);
     expect(chunks.length).toBeGreaterThan(1);
     for (const c of chunks) expect(c.bytes).toBeLessThanOrEqual(1024 * 1024);

@@ -15,12 +15,16 @@ const logger = createLogger(`bench-${mode}`, 'warn', 2);
 
 /** Peak resident set (VmHWM) in MiB, from the kernel. */
 function peakMiB(): number {
-  const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
+  const line = readFileSync('/proc/self/status', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmHWM:'));
   return Math.round(Number(line?.replace(/\D/g, '') ?? 0) / 1024);
 }
 
 function report(consumed: number, extra: object = {}): void {
-  process.stdout.write(`${JSON.stringify({ progress: true, t: Date.now(), consumed, peakMiB: peakMiB(), ...extra })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ progress: true, t: Date.now(), consumed, peakMiB: peakMiB(), ...extra })}\n`,
+  );
 }
 
 if (mode === 'detector') {
@@ -30,7 +34,10 @@ if (mode === 'detector') {
 } else {
   const topics = topicNames(cfg.AMI_TOPIC_PREFIX);
   const codec = new AvroCodec(createRegistry(cfg));
-  const consumer = createKafka(cfg, logger).consumer({ groupId: `${cfg.DETECTOR_GROUP_ID}.passthrough`, maxBytesPerPartition: 4 * 1024 * 1024 });
+  const consumer = createKafka(cfg, logger).consumer({
+    groupId: `${cfg.DETECTOR_GROUP_ID}.passthrough`,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+  });
   let consumed = 0;
   await consumer.connect();
   await consumer.subscribe({ topics: [topics.reads, topics.events], fromBeginning: true });

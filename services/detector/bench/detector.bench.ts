@@ -75,15 +75,42 @@ function profile(i: number): MeterProfile {
 }
 
 function read(i: number): MeterRead {
-  return { meter_id: meterOf(i), gardu_id: garduOf(i), read_at: B0, interval_s: 900, energy_import_wh: 1_000_000 + i, demand_w: 300, voltage_v: 221.5, relay: 'CLOSED', power_limit_va: 1300, kind: 'INTERVAL' };
+  return {
+    meter_id: meterOf(i),
+    gardu_id: garduOf(i),
+    read_at: B0,
+    interval_s: 900,
+    energy_import_wh: 1_000_000 + i,
+    demand_w: 300,
+    voltage_v: 221.5,
+    relay: 'CLOSED',
+    power_limit_va: 1300,
+    kind: 'INTERVAL',
+  };
 }
 
 function event(i: number, type: MeterEvent['type'], at: number): MeterEvent {
-  return { event_id: `${type}-${i}-${at}`, meter_id: meterOf(i), gardu_id: garduOf(i), occurred_at: at, type, relay: 'CLOSED', cause: 'NONE', power_limit_va: null };
+  return {
+    event_id: `${type}-${i}-${at}`,
+    meter_id: meterOf(i),
+    gardu_id: garduOf(i),
+    occurred_at: at,
+    type,
+    relay: 'CLOSED',
+    cause: 'NONE',
+    power_limit_va: null,
+  };
 }
 
 /** Encodes and sends `count` records, 8 batches of 5,000 in flight. */
-async function produce<T>(producer: Producer, topic: string, count: number, make: (k: number) => T, key: (r: T) => string, encode: (r: T) => Buffer): Promise<number> {
+async function produce<T>(
+  producer: Producer,
+  topic: string,
+  count: number,
+  make: (k: number) => T,
+  key: (r: T) => string,
+  encode: (r: T) => Buffer,
+): Promise<number> {
   const t0 = Date.now();
   const inFlight = new Set<Promise<unknown>>();
   for (let start = 0; start < count; start += 5000) {
@@ -108,11 +135,22 @@ interface Progress {
 }
 
 /** A measured process (bench/child.ts) with its latest progress line. */
-function child(mode: 'detector' | 'passthrough', env: Record<string, string>): { proc: ChildProcess; last: () => Progress | undefined; first: (p: (x: Progress) => boolean) => Promise<Progress> } {
-  const proc = spawn(process.execPath, ['--max-old-space-size=3072', '--import', 'tsx', 'services/detector/bench/child.ts', mode], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+function child(
+  mode: 'detector' | 'passthrough',
+  env: Record<string, string>,
+): {
+  proc: ChildProcess;
+  last: () => Progress | undefined;
+  first: (p: (x: Progress) => boolean) => Promise<Progress>;
+} {
+  const proc = spawn(
+    process.execPath,
+    ['--max-old-space-size=3072', '--import', 'tsx', 'services/detector/bench/child.ts', mode],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let last: Progress | undefined;
   const waiters: Array<{ pred: (x: Progress) => boolean; resolve: (x: Progress) => void }> = [];
   createInterface({ input: proc.stdout! }).on('line', (line) => {
@@ -128,7 +166,8 @@ function child(mode: 'detector' | 'passthrough', env: Record<string, string>): {
   return {
     proc,
     last: () => last,
-    first: (pred) => new Promise((resolve) => (last && pred(last) ? resolve(last) : waiters.push({ pred, resolve }))),
+    first: (pred) =>
+      new Promise((resolve) => (last && pred(last) ? resolve(last) : waiters.push({ pred, resolve }))),
   };
 }
 
@@ -157,13 +196,20 @@ async function main(): Promise<void> {
     read: codec.encoder('MeterRead', await codec.register('MeterRead', valueSubject(topics.reads))),
     event: codec.encoder('MeterEvent', await codec.register('MeterEvent', valueSubject(topics.events))),
   };
-  console.log(`topology: ${METERS.toLocaleString()} meters, ${Math.ceil(METERS / PER_GARDU).toLocaleString()} gardu; prefix ${prefix}`);
+  console.log(
+    `topology: ${METERS.toLocaleString()} meters, ${Math.ceil(METERS / PER_GARDU).toLocaleString()} gardu; prefix ${prefix}`,
+  );
   let ms = await produce(producer, topics.meters, METERS, profile, (r) => r.meter_id, enc.meter);
   console.log(`  meters produced in ${(ms / 1000).toFixed(1)} s`);
   ms = await produce(producer, topics.reads, METERS, read, (r) => r.gardu_id, enc.read);
   console.log(`  ${METERS.toLocaleString()} reads produced in ${(ms / 1000).toFixed(1)} s`);
 
-  const env = { AMI_TOPIC_PREFIX: prefix, DETECTOR_GROUP_ID: `ami-detector.${prefix}`, DETECTOR_INSTANCE_ID: prefix, LOG_LEVEL: 'warn' };
+  const env = {
+    AMI_TOPIC_PREFIX: prefix,
+    DETECTOR_GROUP_ID: `ami-detector.${prefix}`,
+    DETECTOR_INSTANCE_ID: prefix,
+    LOG_LEVEL: 'warn',
+  };
 
   // Baseline: decode-only consumer over the same backlog.
   const base = child('passthrough', env);
@@ -182,48 +228,105 @@ async function main(): Promise<void> {
   const watch = kafka.consumer({ groupId: `bench.watch.${prefix}`, readUncommitted: false });
   await watch.connect();
   await watch.subscribe({ topic: topics.outages, fromBeginning: true });
-  await watch.run({ eachMessage: async ({ message }) => void outages.push({ ...(await codec.decode('Outage', message.value!)), emitted_at: Date.now() }) });
+  await watch.run({
+    eachMessage: async ({ message }) =>
+      void outages.push({ ...(await codec.decode('Outage', message.value!)), emitted_at: Date.now() }),
+  });
   const stormMeters = STORM_GARDU * PER_GARDU;
   const stride = stormMeters / STORM_GASPS; // ~1: every storm meter gasps once
-  ms = await produce(producer, topics.events, STORM_GASPS, (k) => event(Math.floor(k * stride), 'LAST_GASP', STORM_AT + Math.floor((k / STORM_GASPS) * 10_000)), (r) => r.gardu_id, enc.event);
-  console.log(`storm: ${STORM_GASPS.toLocaleString()} last gasps over ${STORM_GARDU} gardu produced in ${(ms / 1000).toFixed(1)} s`);
+  ms = await produce(
+    producer,
+    topics.events,
+    STORM_GASPS,
+    (k) => event(Math.floor(k * stride), 'LAST_GASP', STORM_AT + Math.floor((k / STORM_GASPS) * 10_000)),
+    (r) => r.gardu_id,
+    enc.event,
+  );
+  console.log(
+    `storm: ${STORM_GASPS.toLocaleString()} last gasps over ${STORM_GARDU} gardu produced in ${(ms / 1000).toFixed(1)} s`,
+  );
   // One message past the confirmation delay (+ lateness) makes event time confirm them.
   const clockAt = STORM_AT + 10_000 + DELAY + LATENESS + 1000;
-  await produce(producer, topics.events, 1, () => event(METERS - 1, 'POWER_LIMIT_CHANGED', clockAt), (r) => r.gardu_id, enc.event);
+  await produce(
+    producer,
+    topics.events,
+    1,
+    () => event(METERS - 1, 'POWER_LIMIT_CHANGED', clockAt),
+    (r) => r.gardu_id,
+    enc.event,
+  );
   const lastOpenMsg = Date.now();
-  const opened = await until(() => outages.filter((o) => o.status === 'OPEN' && o.scope === 'GARDU').length >= STORM_GARDU, 600_000);
+  const opened = await until(
+    () => outages.filter((o) => o.status === 'OPEN' && o.scope === 'GARDU').length >= STORM_GARDU,
+    600_000,
+  );
   const lastOpen = Math.max(...outages.filter((o) => o.status === 'OPEN').map((o) => o.emitted_at));
   const gaspsAccounted = sumLatest(outages, 'GARDU', (o) => o.last_gasps);
   // AMR meters send no last gasp that counts; a meter gasping twice is one last gasp.
-  const gaspingAmi = new Set(Array.from({ length: STORM_GASPS }, (_, k) => Math.floor(k * stride)).filter((i) => profile(i).kdpm !== 'A')).size;
+  const gaspingAmi = new Set(
+    Array.from({ length: STORM_GASPS }, (_, k) => Math.floor(k * stride)).filter(
+      (i) => profile(i).kdpm !== 'A',
+    ),
+  ).size;
 
   // Restoration 30 min later in event time (the wait above lets the watermark follow the wall clock).
   const backAt = clockAt + 30 * 60_000;
-  ms = await produce(producer, topics.events, stormMeters, (i) => event(i, 'POWER_RESTORE', backAt + (i % 10_000)), (r) => r.gardu_id, enc.event);
+  ms = await produce(
+    producer,
+    topics.events,
+    stormMeters,
+    (i) => event(i, 'POWER_RESTORE', backAt + (i % 10_000)),
+    (r) => r.gardu_id,
+    enc.event,
+  );
   // As a live fleet does, later traffic moves event time past the restores.
-  await produce(producer, topics.events, 1, () => event(METERS - 1, 'POWER_LIMIT_CHANGED', backAt + 10_000 + LATENESS + 1000), (r) => r.gardu_id, enc.event);
+  await produce(
+    producer,
+    topics.events,
+    1,
+    () => event(METERS - 1, 'POWER_LIMIT_CHANGED', backAt + 10_000 + LATENESS + 1000),
+    (r) => r.gardu_id,
+    enc.event,
+  );
   const lastRestoreMsg = Date.now();
-  const restored = await until(() => outages.filter((o) => o.status === 'RESTORED' && o.scope === 'GARDU').length >= STORM_GARDU, 600_000);
+  const restored = await until(
+    () => outages.filter((o) => o.status === 'RESTORED' && o.scope === 'GARDU').length >= STORM_GARDU,
+    600_000,
+  );
   const lastRestored = Math.max(...outages.filter((o) => o.status === 'RESTORED').map((o) => o.emitted_at));
   const peak = det.last()!.peakMiB;
 
   console.log('');
   console.log('steady state (one read per meter, backlog consumed from the start)');
   console.log(`  pass-through (decode only)  ${Math.round(baseRate).toLocaleString().padStart(9)} msgs/s`);
-  console.log(`  detector                    ${Math.round(detRate).toLocaleString().padStart(9)} msgs/s   ratio ${(detRate / baseRate).toFixed(2)} (goal >= 0.5, >= 100k/s)`);
-  console.log(`  detector start with ${METERS.toLocaleString()} meters loaded: ${loadS.toFixed(1)} s, peak RSS ${steadyPeak} MiB`);
+  console.log(
+    `  detector                    ${Math.round(detRate).toLocaleString().padStart(9)} msgs/s   ratio ${(detRate / baseRate).toFixed(2)} (goal >= 0.5, >= 100k/s)`,
+  );
+  console.log(
+    `  detector start with ${METERS.toLocaleString()} meters loaded: ${loadS.toFixed(1)} s, peak RSS ${steadyPeak} MiB`,
+  );
   console.log('regional blackout storm');
-  console.log(`  gardu outages OPEN ${opened ? STORM_GARDU : 'NOT ALL'}; distinct AMI last gasps accounted ${gaspsAccounted.toLocaleString()} of ${gaspingAmi.toLocaleString()} (${STORM_GASPS.toLocaleString()} messages)`);
-  console.log(`  FEEDER outages: ${new Set(outages.filter((o) => o.scope === 'FEEDER').map((o) => o.outage_id)).size}`);
-  console.log(`  last message (past the confirmation delay) -> last OPEN record:   ${((lastOpen - lastOpenMsg) / 1000).toFixed(2)} s (goal <= 5 s)`);
-  console.log(`  last message (past the restores) -> last RESTORED record:       ${((lastRestored - lastRestoreMsg) / 1000).toFixed(2)} s (restores ${restored ? 'all' : 'NOT ALL'} seen)`);
+  console.log(
+    `  gardu outages OPEN ${opened ? STORM_GARDU : 'NOT ALL'}; distinct AMI last gasps accounted ${gaspsAccounted.toLocaleString()} of ${gaspingAmi.toLocaleString()} (${STORM_GASPS.toLocaleString()} messages)`,
+  );
+  console.log(
+    `  FEEDER outages: ${new Set(outages.filter((o) => o.scope === 'FEEDER').map((o) => o.outage_id)).size}`,
+  );
+  console.log(
+    `  last message (past the confirmation delay) -> last OPEN record:   ${((lastOpen - lastOpenMsg) / 1000).toFixed(2)} s (goal <= 5 s)`,
+  );
+  console.log(
+    `  last message (past the restores) -> last RESTORED record:       ${((lastRestored - lastRestoreMsg) / 1000).toFixed(2)} s (restores ${restored ? 'all' : 'NOT ALL'} seen)`,
+  );
   console.log(`  restores produced in ${(ms / 1000).toFixed(1)} s`);
   console.log(`peak memory of the detector: ${peak} MiB (goal < 2048 MiB)`);
 
   await stop(det.proc);
   await watch.disconnect();
   await producer.disconnect();
-  await admin.deleteTopics({ topics: [...Object.values(topics), `${prefix}.detector-state`] }).catch(() => undefined);
+  await admin
+    .deleteTopics({ topics: [...Object.values(topics), `${prefix}.detector-state`] })
+    .catch(() => undefined);
   await admin.disconnect();
 }
 

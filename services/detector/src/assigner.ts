@@ -11,7 +11,9 @@ export const CoPartitionedAssigner: PartitionAssigner = ({ cluster }) => ({
   version: 1,
   async assign({ members, topics }) {
     const ids = members.map((m) => m.memberId).sort();
-    const assignment: Record<string, Record<string, number[]>> = Object.fromEntries(ids.map((id) => [id, {}]));
+    const assignment: Record<string, Record<string, number[]>> = Object.fromEntries(
+      ids.map((id) => [id, {}]),
+    );
     for (const topic of topics) {
       for (const { partitionId } of cluster.findTopicPartitionMetadata(topic)) {
         const owner = assignment[ids[partitionId % ids.length]!]!;
@@ -20,10 +22,17 @@ export const CoPartitionedAssigner: PartitionAssigner = ({ cluster }) => ({
     }
     return ids.map((memberId) => ({
       memberId,
-      memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 1, assignment: assignment[memberId]!, userData: Buffer.alloc(0) }),
+      memberAssignment: AssignerProtocol.MemberAssignment.encode({
+        version: 1,
+        assignment: assignment[memberId]!,
+        userData: Buffer.alloc(0),
+      }),
     }));
   },
   protocol({ topics }) {
-    return { name: 'AmiCoPartitioned', metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }) };
+    return {
+      name: 'AmiCoPartitioned',
+      metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }),
+    };
   },
 });

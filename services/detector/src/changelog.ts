@@ -15,7 +15,11 @@ export function stateTopic(prefix: string): string {
   return `${prefix}.detector-state`;
 }
 
-export function garduRecord(partition: number, garduId: string, snap: GarduSnapshot | null): Message & { partition: number } {
+export function garduRecord(
+  partition: number,
+  garduId: string,
+  snap: GarduSnapshot | null,
+): Message & { partition: number } {
   return { partition, key: `g:${garduId}`, value: snap === null ? null : JSON.stringify(snap) };
 }
 
@@ -29,12 +33,27 @@ export interface LoadedState {
 }
 
 /** Read partitions `wanted` of the state topic to their end; the latest value per key wins. */
-export async function loadState(kafka: Kafka, admin: Admin, topic: string, groupPrefix: string, wanted: number[], logger: Logger): Promise<LoadedState> {
-  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, { low: Number(o.low), high: Number(o.high) }]));
+export async function loadState(
+  kafka: Kafka,
+  admin: Admin,
+  topic: string,
+  groupPrefix: string,
+  wanted: number[],
+  logger: Logger,
+): Promise<LoadedState> {
+  const ends = new Map(
+    (await admin.fetchTopicOffsets(topic)).map((o) => [
+      o.partition,
+      { low: Number(o.low), high: Number(o.high) },
+    ]),
+  );
   const pending = new Set(wanted.filter((p) => (ends.get(p)?.high ?? 0) > (ends.get(p)?.low ?? 0)));
   const latest = new Map<string, { partition: number; value: string | null }>();
   if (pending.size > 0) {
-    const consumer = kafka.consumer({ groupId: `${groupPrefix}.restore.${randomUUID()}`, readUncommitted: false });
+    const consumer = kafka.consumer({
+      groupId: `${groupPrefix}.restore.${randomUUID()}`,
+      readUncommitted: false,
+    });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     const done = new Promise<void>((resolve) => {
@@ -43,12 +62,15 @@ export async function loadState(kafka: Kafka, admin: Admin, topic: string, group
         if (pending.size === 0) resolve();
       };
       // Also fires for batches of only transaction markers, which eachBatch never sees.
-      consumer.on(consumer.events.END_BATCH_PROCESS, (e) => reached(e.payload.partition, e.payload.lastOffset));
+      consumer.on(consumer.events.END_BATCH_PROCESS, (e) =>
+        reached(e.payload.partition, e.payload.lastOffset),
+      );
       void consumer.run({
         autoCommit: false,
         eachBatch: async ({ batch }) => {
           if (!wanted.includes(batch.partition)) return;
-          for (const m of batch.messages) latest.set(m.key!.toString(), { partition: batch.partition, value: m.value?.toString() ?? null });
+          for (const m of batch.messages)
+            latest.set(m.key!.toString(), { partition: batch.partition, value: m.value?.toString() ?? null });
         },
       });
     });
@@ -61,6 +83,9 @@ export async function loadState(kafka: Kafka, admin: Admin, topic: string, group
     if (key.startsWith('g:')) state.gardus.push({ partition, snap: JSON.parse(value) as GarduSnapshot });
     else if (key.startsWith('tp:')) state.tps.set(key.slice(3), JSON.parse(value) as TpMeta);
   }
-  logger.info({ partitions: wanted, gardus: state.gardus.length }, 'detector state rebuilt from the state topic');
+  logger.info(
+    { partitions: wanted, gardus: state.gardus.length },
+    'detector state rebuilt from the state topic',
+  );
   return state;
 }

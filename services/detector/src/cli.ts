@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { AvroCodec, createKafka, createLogger, createRegistry, exitOnCrash, topicNames, type Outage } from '@ami/lib';
+import {
+  AvroCodec,
+  createKafka,
+  createLogger,
+  createRegistry,
+  exitOnCrash,
+  topicNames,
+  type Outage,
+} from '@ami/lib';
 import { loadDetectorConfig } from './config.js';
 import { startDetector } from './processor.js';
 
@@ -53,7 +61,12 @@ export function registerDetectorCommands(program: Command): void {
 /** One line per record; tusbung customers shown apart from the affected ones. */
 export function formatOutage(o: Outage, momentary: boolean): string {
   const when = (t: number | null) => (t === null ? '-' : new Date(t).toISOString().slice(0, 19) + 'Z');
-  const where = o.scope === 'FEEDER' ? `feeder ${o.feeder_id}` : o.scope === 'GARDU' ? `gardu ${o.gardu_id}` : `meters ${o.meter_ids.join(',')} (gardu ${o.gardu_id})`;
+  const where =
+    o.scope === 'FEEDER'
+      ? `feeder ${o.feeder_id}`
+      : o.scope === 'GARDU'
+        ? `gardu ${o.gardu_id}`
+        : `meters ${o.meter_ids.join(',')} (gardu ${o.gardu_id})`;
   const status = momentary ? 'MOMENTARY' : o.status;
   const parent = o.parent_outage_id ? ` parent ${o.parent_outage_id}` : '';
   return [

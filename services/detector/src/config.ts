@@ -13,7 +13,10 @@ export const detectorConfigSchema = commonConfigSchema.extend({
   /** Consumer group shared by all detector instances. */
   DETECTOR_GROUP_ID: z.string().min(1).default('ami-detector'),
   /** Stable per instance: the transactional id derives from it, so a restarted instance fences its zombie. */
-  DETECTOR_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._-]+$/).default(hostname().replace(/[^A-Za-z0-9._-]/g, '-')),
+  DETECTOR_INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/)
+    .default(hostname().replace(/[^A-Za-z0-9._-]/g, '-')),
   /** Last gasps of one gardu within this window of the first one are one incident. */
   CORRELATION_WINDOW_MS: ms(60_000),
   /**

@@ -74,7 +74,15 @@ export class EventTimeGate<V> {
 
   /** Start tracking a topic-partition, optionally from its saved meta. */
   track(tp: string, caughtUp: boolean, saved: TpMeta | null = null): void {
-    this.tps.set(tp, { maxTime: saved?.maxTime ?? Number.NEGATIVE_INFINITY, consumedUpTo: saved?.consumedUpTo ?? 0, caughtUp, quietSinceWall: 0, saved, queue: [], head: 0 });
+    this.tps.set(tp, {
+      maxTime: saved?.maxTime ?? Number.NEGATIVE_INFINITY,
+      consumedUpTo: saved?.consumedUpTo ?? 0,
+      caughtUp,
+      quietSinceWall: 0,
+      saved,
+      queue: [],
+      head: 0,
+    });
     if (saved) this.released = Math.max(this.released, saved.releasedUpTo);
   }
 
@@ -109,7 +117,8 @@ export class EventTimeGate<V> {
   setCaughtUp(tp: string, caughtUp: boolean, nowWall?: number): void {
     const s = this.tps.get(tp);
     if (!s) return;
-    if (caughtUp && !s.caughtUp && nowWall !== undefined) s.quietSinceWall = Math.max(s.quietSinceWall, nowWall);
+    if (caughtUp && !s.caughtUp && nowWall !== undefined)
+      s.quietSinceWall = Math.max(s.quietSinceWall, nowWall);
     s.caughtUp = caughtUp;
   }
 
@@ -188,4 +197,3 @@ function before(a: Held<unknown>, b: Held<unknown>): boolean {
   if (a.tp !== b.tp) return a.tp < b.tp;
   return a.offset < b.offset;
 }
-

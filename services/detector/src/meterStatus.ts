@@ -15,7 +15,12 @@ export interface MeterFacts {
   shown?: { state: MeterState; outageId: string | null; since: number };
 }
 
-export const DEFAULT_FACTS: Readonly<MeterFacts> = { relay: 'CLOSED', cause: 'NONE', reconnectEnabled: false, relaySince: 0 };
+export const DEFAULT_FACTS: Readonly<MeterFacts> = {
+  relay: 'CLOSED',
+  cause: 'NONE',
+  reconnectEnabled: false,
+  relaySince: 0,
+};
 
 /** Tusbung: the relay is open by remote disconnection (whether or not reconnection is enabled). */
 export function isTusbung(f: MeterFacts | undefined): boolean {
@@ -32,7 +37,10 @@ export interface Darkness {
  * disconnected customer stays DISCONNECTED even when the gardu is out, with the
  * outage id beside it); otherwise a dark meter is OUTAGE.
  */
-export function deriveState(f: MeterFacts | undefined, dark: Darkness | null): { state: MeterState; outageId: string | null } {
+export function deriveState(
+  f: MeterFacts | undefined,
+  dark: Darkness | null,
+): { state: MeterState; outageId: string | null } {
   const outageId = dark?.outageId ?? null;
   if (f && f.relay === 'OPEN') return { state: openRelayState(f), outageId };
   if (dark) return { state: 'OUTAGE', outageId };
@@ -50,15 +58,30 @@ function openRelayState(f: MeterFacts): MeterState {
  * The status record to publish if the meter's state changed since it was last
  * shown, else null. Updates `f.shown`.
  */
-export function statusChange(meterId: string, garduId: string, f: MeterFacts, dark: Darkness | null, at: number): MeterStatus | null {
+export function statusChange(
+  meterId: string,
+  garduId: string,
+  f: MeterFacts,
+  dark: Darkness | null,
+  at: number,
+): MeterStatus | null {
   const next = deriveState(f, dark);
   const prev = f.shown ?? { state: 'ENERGIZED' as MeterState, outageId: null, since: 0 };
   if (prev.state === next.state && prev.outageId === next.outageId) return null;
   f.shown = { ...next, since: at };
-  return { meter_id: meterId, gardu_id: garduId, state: next.state, relay: f.relay, since: at, outage_id: next.outageId };
+  return {
+    meter_id: meterId,
+    gardu_id: garduId,
+    state: next.state,
+    relay: f.relay,
+    since: at,
+    outage_id: next.outageId,
+  };
 }
 
 /** True when nothing distinguishes the meter from a plain energized one: it can be forgotten. */
 export function isPlain(f: MeterFacts): boolean {
-  return f.relay === 'CLOSED' && !f.reconnectEnabled && (f.shown === undefined || f.shown.state === 'ENERGIZED');
+  return (
+    f.relay === 'CLOSED' && !f.reconnectEnabled && (f.shown === undefined || f.shown.state === 'ENERGIZED')
+  );
 }

@@ -96,12 +96,29 @@ export async function startDetector(
   const admin = kafka.admin();
   await admin.connect();
   const partitions = await prepareTopics(admin, topics, cfg);
-  const outputTopics = [topics.outages, topics.meterStatus, topics.momentary, topics.dlq, stateTopic(cfg.AMI_TOPIC_PREFIX)];
-  const partitionCounts = new Map((await admin.fetchTopicMetadata({ topics: outputTopics })).topics.map((t) => [t.name, t.partitions.length]));
+  const outputTopics = [
+    topics.outages,
+    topics.meterStatus,
+    topics.momentary,
+    topics.dlq,
+    stateTopic(cfg.AMI_TOPIC_PREFIX),
+  ];
+  const partitionCounts = new Map(
+    (await admin.fetchTopicMetadata({ topics: outputTopics })).topics.map((t) => [
+      t.name,
+      t.partitions.length,
+    ]),
+  );
   const codec = new AvroCodec(createRegistry(cfg));
   const encodeOutage = codec.encoder('Outage', await codec.register('Outage', valueSubject(topics.outages)));
-  const encodeMomentary = codec.encoder('Outage', await codec.register('Outage', valueSubject(topics.momentary)));
-  const encodeStatus = codec.encoder('MeterStatus', await codec.register('MeterStatus', valueSubject(topics.meterStatus)));
+  const encodeMomentary = codec.encoder(
+    'Outage',
+    await codec.register('Outage', valueSubject(topics.momentary)),
+  );
+  const encodeStatus = codec.encoder(
+    'MeterStatus',
+    await codec.register('MeterStatus', valueSubject(topics.meterStatus)),
+  );
 
   const producer = kafka.producer({
     transactionalId: `${cfg.DETECTOR_GROUP_ID}-${cfg.DETECTOR_INSTANCE_ID}`,
@@ -110,19 +127,55 @@ export async function startDetector(
     transactionTimeout: 30_000,
   });
   await producer.connect();
-  const stats: DetectorStats = { consumed: 0, late: 0, duplicates: 0, replayed: 0, dlq: {}, outages: 0, momentary: 0, statuses: 0, transactions: 0 };
+  const stats: DetectorStats = {
+    consumed: 0,
+    late: 0,
+    duplicates: 0,
+    replayed: 0,
+    dlq: {},
+    outages: 0,
+    momentary: 0,
+    statuses: 0,
+    transactions: 0,
+  };
   const topo = new Topology();
-  const meters = await followMeters(kafka, admin, codec, topics.meters, cfg.DETECTOR_GROUP_ID, topo, (err, partition, offset) => {
-    stats.dlq[err.reason] = (stats.dlq[err.reason] ?? 0) + 1;
-    metrics.dlq.inc({ topic: topics.meters, reason: err.reason });
-    logger.warn({ topic: topics.meters, partition, offset, reason: err.reason }, `bad meters record skipped: ${err.message}`);
-  }, logger);
+  const meters = await followMeters(
+    kafka,
+    admin,
+    codec,
+    topics.meters,
+    cfg.DETECTOR_GROUP_ID,
+    topo,
+    (err, partition, offset) => {
+      stats.dlq[err.reason] = (stats.dlq[err.reason] ?? 0) + 1;
+      metrics.dlq.inc({ topic: topics.meters, reason: err.reason });
+      logger.warn(
+        { topic: topics.meters, partition, offset, reason: err.reason },
+        `bad meters record skipped: ${err.message}`,
+      );
+    },
+    logger,
+  );
   await meters.ready;
   logger.info({ meters: topo.size }, 'meters table loaded');
 
   const ctx: RulesContext = { cfg, topo };
   const inputs = [topics.reads, topics.events];
-  const edge = new Edge(cfg, ctx, topics, kafka, admin, producer, logger, stats, codec, { encodeOutage, encodeMomentary, encodeStatus }, exit, metrics, partitionCounts);
+  const edge = new Edge(
+    cfg,
+    ctx,
+    topics,
+    kafka,
+    admin,
+    producer,
+    logger,
+    stats,
+    codec,
+    { encodeOutage, encodeMomentary, encodeStatus },
+    exit,
+    metrics,
+    partitionCounts,
+  );
   const consumer = kafka.consumer({
     groupId: cfg.DETECTOR_GROUP_ID,
     partitionAssigners: [CoPartitionedAssigner],
@@ -132,13 +185,19 @@ export async function startDetector(
   exitOnCrash(consumer, logger, exit);
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     const owned = new Set(Object.values(e.payload.memberAssignment).flat());
-    edge.assign([...owned].sort((a, b) => a - b), inputs);
+    edge.assign(
+      [...owned].sort((a, b) => a - b),
+      inputs,
+    );
   });
   await consumer.connect();
   for (const topic of inputs) await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({ autoCommit: false, eachBatch: (payload) => edge.onBatch(payload) });
   ready = true;
-  const ticker = setInterval(() => void edge.tick().catch((err) => logger.error({ err }, 'idle step failed')), 100);
+  const ticker = setInterval(
+    () => void edge.tick().catch((err) => logger.error({ err }, 'idle step failed')),
+    100,
+  );
   logger.info({ partitions, instance: cfg.DETECTOR_INSTANCE_ID }, 'detector running');
 
   return {
@@ -165,7 +224,14 @@ async function prepareTopics(admin: Admin, topics: Topics, cfg: DetectorConfig):
   const state = stateTopic(cfg.AMI_TOPIC_PREFIX);
   if (!(await admin.listTopics()).includes(state)) {
     await admin.createTopics({
-      topics: [{ topic: state, numPartitions: partitions, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
+      topics: [
+        {
+          topic: state,
+          numPartitions: partitions,
+          replicationFactor: 1,
+          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+        },
+      ],
       waitForLeaders: true,
     });
   }
@@ -211,9 +277,11 @@ class Edge {
     private readonly metrics: ServiceMetrics,
     private readonly partitionCounts: Map<string, number>,
   ) {
-    this.gate = new EventTimeGate<Source>({ allowedLatenessMs: cfg.ALLOWED_LATENESS_MS, idleAdvanceMs: cfg.IDLE_ADVANCE_MS });
+    this.gate = new EventTimeGate<Source>({
+      allowedLatenessMs: cfg.ALLOWED_LATENESS_MS,
+      idleAdvanceMs: cfg.IDLE_ADVANCE_MS,
+    });
   }
-
 
   /** New assignment: forget revoked partitions, start rebuilding the new ones. */
   assign(owned: number[], inputs: string[]): void {
@@ -231,7 +299,13 @@ class Edge {
       if (!this.loaded.has(batch.partition) || isStale()) return;
       const tp = `${batch.topic}:${batch.partition}`;
       const kind = batch.topic === this.topics.events ? 'event' : 'read';
-      this.metrics.observeBatch(batch.topic, batch.partition, batch.messages.length, batch.lastOffset(), batch.highWatermark);
+      this.metrics.observeBatch(
+        batch.topic,
+        batch.partition,
+        batch.messages.length,
+        batch.lastOffset(),
+        batch.highWatermark,
+      );
       for (const message of batch.messages) {
         this.stats.consumed++;
         await this.offer(tp, kind, batch.topic, batch.partition, message);
@@ -263,7 +337,13 @@ class Edge {
     return run;
   }
 
-  private async offer(tp: string, kind: 'event' | 'read', topic: string, partition: number, message: KafkaMessage): Promise<void> {
+  private async offer(
+    tp: string,
+    kind: 'event' | 'read',
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+  ): Promise<void> {
     let input: Input;
     try {
       input = await this.decode(kind, message);
@@ -285,7 +365,13 @@ class Edge {
       this.stats.duplicates++;
       return;
     }
-    const verdict = this.gate.offer(tp, Number(message.offset), inputTime(input), { input, topic, partition, message }, Date.now());
+    const verdict = this.gate.offer(
+      tp,
+      Number(message.offset),
+      inputTime(input),
+      { input, topic, partition, message },
+      Date.now(),
+    );
     if (verdict === 'replayed') this.stats.replayed++;
     if (verdict === 'late') {
       this.stats.late++;
@@ -298,15 +384,30 @@ class Edge {
     const buf = message.value;
     if (buf === null) throw new BadRecordError('null-value', 'a reads/events message has no value');
     // Synchronous decode when the writer schema is cached (the hot path).
-    if (kind === 'event') return { kind, value: this.codec.decodeCached('MeterEvent', buf) ?? (await this.codec.decode('MeterEvent', buf)) };
-    return { kind, value: this.codec.decodeCached('MeterRead', buf) ?? (await this.codec.decode('MeterRead', buf)) };
+    if (kind === 'event')
+      return {
+        kind,
+        value: this.codec.decodeCached('MeterEvent', buf) ?? (await this.codec.decode('MeterEvent', buf)),
+      };
+    return {
+      kind,
+      value: this.codec.decodeCached('MeterRead', buf) ?? (await this.codec.decode('MeterRead', buf)),
+    };
   }
 
   private dead(d: DeadLetter): void {
     this.stats.dlq[d.reason] = (this.stats.dlq[d.reason] ?? 0) + 1;
     this.metrics.dlq.inc({ topic: d.sourceTopic, reason: d.reason });
-    this.logger.warn({ topic: d.sourceTopic, partition: d.partition, offset: d.message.offset, reason: d.reason }, `dead letter: ${d.detail}`);
-    this.pendingDlq.push({ topic: this.topics.dlq, key: d.message.key, value: d.message.value, headers: deadLetterHeaders(d, 'detector') });
+    this.logger.warn(
+      { topic: d.sourceTopic, partition: d.partition, offset: d.message.offset, reason: d.reason },
+      `dead letter: ${d.detail}`,
+    );
+    this.pendingDlq.push({
+      topic: this.topics.dlq,
+      key: d.message.key,
+      value: d.message.value,
+      headers: deadLetterHeaders(d, 'detector'),
+    });
   }
 
   /** Release what the watermark allows through the rules, then commit everything in one transaction. */
@@ -333,7 +434,8 @@ class Edge {
         // per partition in O(n^2); the broker caps message sizes), one request after another in the transaction.
         const chunks = chunkByPartition(messages, (topic) => this.partitionCount(topic));
         for (const topicMessages of produceRequests(chunks)) await tx.sendBatch({ topicMessages });
-        if (offsets.length > 0) await tx.sendOffsets({ consumerGroupId: this.cfg.DETECTOR_GROUP_ID, topics: offsets });
+        if (offsets.length > 0)
+          await tx.sendOffsets({ consumerGroupId: this.cfg.DETECTOR_GROUP_ID, topics: offsets });
         await tx.commit();
       } catch (err) {
         await tx.abort().catch(() => undefined);
@@ -349,7 +451,8 @@ class Edge {
     this.stats.transactions++;
     for (const [topic, n] of countByTopic(messages)) this.metrics.produced.inc({ topic }, n);
     this.pendingDlq = [];
-    for (const t of offsets) for (const p of t.partitions) this.committed.set(`${t.topic}:${p.partition}`, Number(p.offset));
+    for (const t of offsets)
+      for (const p of t.partitions) this.committed.set(`${t.topic}:${p.partition}`, Number(p.offset));
     this.count(out);
     this.committedUpTo = this.gate.watermark;
   }
@@ -375,9 +478,19 @@ class Edge {
   private encode(out: Emission[]): Out[] {
     const now = Date.now();
     return out.map((e): Out => {
-      if (e.to === 'status') return { topic: this.topics.meterStatus, key: e.record.meter_id, value: this.enc.encodeStatus(e.record) };
+      if (e.to === 'status')
+        return {
+          topic: this.topics.meterStatus,
+          key: e.record.meter_id,
+          value: this.enc.encodeStatus(e.record),
+        };
       const record = { ...e.record, emitted_at: now };
-      if (e.to === 'momentary') return { topic: this.topics.momentary, key: record.outage_id, value: this.enc.encodeMomentary(record) };
+      if (e.to === 'momentary')
+        return {
+          topic: this.topics.momentary,
+          key: record.outage_id,
+          value: this.enc.encodeMomentary(record),
+        };
       return { topic: this.topics.outages, key: record.outage_id, value: this.enc.encodeOutage(record) };
     });
   }
@@ -388,7 +501,8 @@ class Edge {
     const records: Out[] = [];
     for (const garduId of this.st.dirty) {
       const partition = this.garduPartition.get(garduId);
-      if (partition !== undefined) records.push({ topic, ...garduRecord(partition, garduId, snapshotGardu(this.st, garduId)) });
+      if (partition !== undefined)
+        records.push({ topic, ...garduRecord(partition, garduId, snapshotGardu(this.st, garduId)) });
     }
     this.st.dirty.clear();
     for (const tp of this.gate.topicPartitions()) {
@@ -401,7 +515,10 @@ class Edge {
     return records;
   }
 
-  private offsetsToCommit(): Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }> {
+  private offsetsToCommit(): Array<{
+    topic: string;
+    partitions: Array<{ partition: number; offset: string }>;
+  }> {
     const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
     for (const tp of this.gate.topicPartitions()) {
       const offset = this.gate.commitOffset(tp);
@@ -420,7 +537,13 @@ class Edge {
         if (e.record.status === 'RESTORED') this.open.delete(e.record.outage_id);
         else this.open.set(e.record.outage_id, e.record.scope);
         this.logger.info(
-          { outage: e.record.outage_id, scope: e.record.scope, status: e.record.status, gardu: e.record.gardu_id, feeder: e.record.feeder_id },
+          {
+            outage: e.record.outage_id,
+            scope: e.record.scope,
+            status: e.record.status,
+            gardu: e.record.gardu_id,
+            feeder: e.record.feeder_id,
+          },
           `outage ${e.record.status}`,
         );
       }
@@ -433,15 +556,26 @@ class Edge {
   }
 
   private async load(fresh: number[], inputs: string[]): Promise<void> {
-    const state = await loadState(this.kafka, this.admin, stateTopic(this.cfg.AMI_TOPIC_PREFIX), this.cfg.DETECTOR_GROUP_ID, fresh, this.logger);
+    const state = await loadState(
+      this.kafka,
+      this.admin,
+      stateTopic(this.cfg.AMI_TOPIC_PREFIX),
+      this.cfg.DETECTOR_GROUP_ID,
+      fresh,
+      this.logger,
+    );
     for (const { partition, snap } of state.gardus) {
       loadGardu(this.st, snap);
       this.garduPartition.set(snap.gardu.garduId, partition);
     }
     const groupOffsets = new Map<string, number>();
     for (const topic of inputs) {
-      const [committed] = await this.admin.fetchOffsets({ groupId: this.cfg.DETECTOR_GROUP_ID, topics: [topic] });
-      for (const p of committed?.partitions ?? []) groupOffsets.set(`${topic}:${p.partition}`, Number(p.offset));
+      const [committed] = await this.admin.fetchOffsets({
+        groupId: this.cfg.DETECTOR_GROUP_ID,
+        topics: [topic],
+      });
+      for (const p of committed?.partitions ?? [])
+        groupOffsets.set(`${topic}:${p.partition}`, Number(p.offset));
       for (const o of await this.admin.fetchTopicOffsets(topic)) {
         if (!fresh.includes(o.partition)) continue;
         const tp = `${topic}:${o.partition}`;

@@ -1,6 +1,20 @@
-import { BadRecordError, type MeterEvent, type MeterRead, type MeterStatus, type Outage, type OutageScope } from '@ami/lib';
+import {
+  BadRecordError,
+  type MeterEvent,
+  type MeterRead,
+  type MeterStatus,
+  type Outage,
+  type OutageScope,
+} from '@ami/lib';
 import type { RulesConfig } from './config.js';
-import { DEFAULT_FACTS, isPlain, isTusbung, statusChange, type Darkness, type MeterFacts } from './meterStatus.js';
+import {
+  DEFAULT_FACTS,
+  isPlain,
+  isTusbung,
+  statusChange,
+  type Darkness,
+  type MeterFacts,
+} from './meterStatus.js';
 import type { MeterInfo, Topology } from './topology.js';
 import { heapPop, heapPush } from './heap.js';
 
@@ -95,7 +109,13 @@ export interface RulesContext {
 }
 
 export function newDetectorState(): DetectorState {
-  return { gardus: new Map(), feeders: new Map(), feederMomentaries: new Map(), timers: [], dirty: new Set() };
+  return {
+    gardus: new Map(),
+    feeders: new Map(),
+    feederMomentaries: new Map(),
+    timers: [],
+    dirty: new Set(),
+  };
 }
 
 // ---------------------------------------------------------------- inputs
@@ -114,7 +134,8 @@ export function applyEvent(ctx: RulesContext, st: DetectorState, ev: MeterEvent,
   st.dirty.add(g.garduId);
   const t = ev.occurred_at;
   const f = factsOf(g, info.meterId);
-  if (ev.relay === 'OPEN' && ev.cause === 'REMOTE_DISCONNECT' && f.relay === 'CLOSED') setRelay(f, 'OPEN', 'REMOTE_DISCONNECT', t);
+  if (ev.relay === 'OPEN' && ev.cause === 'REMOTE_DISCONNECT' && f.relay === 'CLOSED')
+    setRelay(f, 'OPEN', 'REMOTE_DISCONNECT', t);
   switch (ev.type) {
     case 'LAST_GASP':
       if (info.ami) onLastGasp(ctx, st, g, info, t, out);
@@ -135,7 +156,8 @@ export function applyEvent(ctx: RulesContext, st: DetectorState, ev: MeterEvent,
       break;
   }
   // Tusbung during an open outage changes its counts.
-  if (ev.type.startsWith('RELAY') || ev.type === 'RECONNECT_ENABLED') for (const inc of g.incidents) publish(ctx, st, g, inc, 'UPDATED', out);
+  if (ev.type.startsWith('RELAY') || ev.type === 'RECONNECT_ENABLED')
+    for (const inc of g.incidents) publish(ctx, st, g, inc, 'UPDATED', out);
   refreshStatus(ctx, st, g, info.meterId, t, out);
 }
 
@@ -148,7 +170,8 @@ export function applyRead(ctx: RulesContext, st: DetectorState, read: MeterRead,
   const m = info.meterId;
   const f = g.facts[m];
   // The meter knows its relay best; a read fixes a missed relay event.
-  if ((f?.relay ?? 'CLOSED') !== read.relay) setRelay(factsOf(g, m), read.relay, f?.cause ?? 'NONE', read.read_at);
+  if ((f?.relay ?? 'CLOSED') !== read.relay)
+    setRelay(factsOf(g, m), read.relay, f?.cause ?? 'NONE', read.read_at);
   onAlive(ctx, st, g, m, read.read_at, false, out);
   refreshStatus(ctx, st, g, m, read.read_at, out);
   st.dirty.add(g.garduId);
@@ -173,7 +196,13 @@ export function applyInput(ctx: RulesContext, st: DetectorState, input: Input, o
  * Fire every timer due at or before `upTo` (event time), in time order, until
  * `out` holds `limit` emissions. Returns false when due timers are left.
  */
-export function advance(ctx: RulesContext, st: DetectorState, upTo: number, out: Emission[], limit = Number.POSITIVE_INFINITY): boolean {
+export function advance(
+  ctx: RulesContext,
+  st: DetectorState,
+  upTo: number,
+  out: Emission[],
+  limit = Number.POSITIVE_INFINITY,
+): boolean {
   while (st.timers.length > 0 && st.timers[0]!.dueAt <= upTo) {
     if (out.length >= limit) return false;
     const timer = heapPop(st.timers, earlier);
@@ -206,7 +235,14 @@ export function pruneSeen(ctx: RulesContext, st: DetectorState, watermark: numbe
 
 // ---------------------------------------------------------------- evidence
 
-function onLastGasp(ctx: RulesContext, st: DetectorState, g: GarduState, info: MeterInfo, t: number, out: Emission[]): void {
+function onLastGasp(
+  ctx: RulesContext,
+  st: DetectorState,
+  g: GarduState,
+  info: MeterInfo,
+  t: number,
+  out: Emission[],
+): void {
   const m = info.meterId;
   const covering = g.incidents.find((i) => i.scope === 'GARDU' && i.phase === 'open' && i.startedAt <= t);
   if (covering) {
@@ -228,7 +264,15 @@ function onLastGasp(ctx: RulesContext, st: DetectorState, g: GarduState, info: M
 }
 
 /** The meter had supply at `t`: a power restore (`restore`) or a read. */
-function onAlive(ctx: RulesContext, st: DetectorState, g: GarduState, m: string, t: number, restore: boolean, out: Emission[]): void {
+function onAlive(
+  ctx: RulesContext,
+  st: DetectorState,
+  g: GarduState,
+  m: string,
+  t: number,
+  restore: boolean,
+  out: Emission[],
+): void {
   for (const inc of [...g.incidents]) {
     const gaspAt = inc.gasps[m];
     if (t <= (gaspAt ?? inc.startedAt)) continue;
@@ -236,7 +280,8 @@ function onAlive(ctx: RulesContext, st: DetectorState, g: GarduState, m: string,
     const supplyBack = restore || gaspAt !== undefined;
     if (supplyBack && inc.supplyBackAt === null) inc.supplyBackAt = t;
     if (inc.phase === 'open' && inc.scope === 'GARDU' && supplyBack) restoreGardu(ctx, st, g, inc, t, out);
-    else if (inc.phase === 'open' && inc.scope === 'METER' && inc.dark.includes(m)) restoreMeter(ctx, st, g, inc, m, t, out);
+    else if (inc.phase === 'open' && inc.scope === 'METER' && inc.dark.includes(m))
+      restoreMeter(ctx, st, g, inc, m, t, out);
   }
 }
 
@@ -278,7 +323,14 @@ export function verdict(cfg: RulesConfig, e: Evidence): Verdict {
   return (e.gasps + e.silent) / e.population >= cfg.GARDU_EVIDENCE_SHARE ? 'GARDU' : 'METER';
 }
 
-function decide(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, now: number, out: Emission[]): void {
+function decide(
+  ctx: RulesContext,
+  st: DetectorState,
+  g: GarduState,
+  inc: Incident,
+  now: number,
+  out: Emission[],
+): void {
   const v = verdict(ctx.cfg, evidence(ctx, g, inc, now));
   if (v === 'WAIT') return schedule(st, g.garduId, inc, silenceKnownAt(ctx, inc.startedAt));
   if (v === 'GARDU') return finishGardu(ctx, st, g, inc, now, out);
@@ -297,7 +349,14 @@ function decide(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incide
   if (backAt !== null) restoreMeterOutage(ctx, st, g, inc, backAt, out);
 }
 
-function finishGardu(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, now: number, out: Emission[]): void {
+function finishGardu(
+  ctx: RulesContext,
+  st: DetectorState,
+  g: GarduState,
+  inc: Incident,
+  now: number,
+  out: Emission[],
+): void {
   inc.scope = 'GARDU';
   inc.outageId = garduOutageId(g.garduId, inc.startedAt);
   if (inc.supplyBackAt !== null && isMomentary(ctx, inc, inc.supplyBackAt)) {
@@ -314,7 +373,14 @@ function isMomentary(ctx: RulesContext, inc: Incident, backAt: number): boolean 
   return backAt - inc.startedAt <= ctx.cfg.CONFIRM_DELAY_MS;
 }
 
-function confirm(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, now: number, out: Emission[]): void {
+function confirm(
+  ctx: RulesContext,
+  st: DetectorState,
+  g: GarduState,
+  inc: Incident,
+  now: number,
+  out: Emission[],
+): void {
   inc.phase = 'open';
   inc.confirmedAt = now;
   inc.dueAt = null;
@@ -323,21 +389,42 @@ function confirm(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incid
 }
 
 /** Restored before confirmation: recorded for reliability statistics, never OPEN. */
-function momentary(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, backAt: number, out: Emission[]): void {
+function momentary(
+  ctx: RulesContext,
+  st: DetectorState,
+  g: GarduState,
+  inc: Incident,
+  backAt: number,
+  out: Emission[],
+): void {
   inc.confirmedAt = backAt;
   inc.restoredAt = backAt;
   out.push({ to: 'momentary', record: outageRecord(ctx, g, inc, 'RESTORED') });
   dissolve(ctx, st, g, inc, backAt, out);
 }
 
-function dissolve(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, at: number, out: Emission[]): void {
+function dissolve(
+  ctx: RulesContext,
+  st: DetectorState,
+  g: GarduState,
+  inc: Incident,
+  at: number,
+  out: Emission[],
+): void {
   g.incidents = g.incidents.filter((i) => i !== inc);
   refreshGardu(ctx, st, g, at, out);
 }
 
 // ---------------------------------------------------------------- restoration
 
-function restoreGardu(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, at: number, out: Emission[]): void {
+function restoreGardu(
+  ctx: RulesContext,
+  st: DetectorState,
+  g: GarduState,
+  inc: Incident,
+  at: number,
+  out: Emission[],
+): void {
   inc.restoredAt = at;
   inc.phase = 'settling';
   publish(ctx, st, g, inc, 'RESTORED', out);
@@ -346,7 +433,14 @@ function restoreGardu(ctx: RulesContext, st: DetectorState, g: GarduState, inc: 
 }
 
 /** Supply is back at the gardu; AMI meters with no sign of life since become one nested METER outage. */
-function settle(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, now: number, out: Emission[]): void {
+function settle(
+  ctx: RulesContext,
+  st: DetectorState,
+  g: GarduState,
+  inc: Incident,
+  now: number,
+  out: Emission[],
+): void {
   const back = inc.restoredAt!;
   const stillDark = [...ctx.topo.garduMeters(g.garduId)]
     .filter((m) => ctx.topo.meter(m)?.ami && !isTusbung(g.facts[m]) && !((inc.alive[m] ?? -1) >= back))
@@ -357,20 +451,37 @@ function settle(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incide
   nested.scope = 'METER';
   nested.members = stillDark;
   nested.dark = [...stillDark];
-  nested.gasps = Object.fromEntries(stillDark.filter((m) => inc.gasps[m] !== undefined).map((m) => [m, inc.gasps[m]!]));
+  nested.gasps = Object.fromEntries(
+    stillDark.filter((m) => inc.gasps[m] !== undefined).map((m) => [m, inc.gasps[m]!]),
+  );
   nested.parentId = inc.outageId;
   nested.outageId = meterOutageId(g.garduId, inc.startedAt, stillDark[0]!);
   g.incidents.push(nested);
   confirm(ctx, st, g, nested, now, out);
 }
 
-function restoreMeter(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, m: string, at: number, out: Emission[]): void {
+function restoreMeter(
+  ctx: RulesContext,
+  st: DetectorState,
+  g: GarduState,
+  inc: Incident,
+  m: string,
+  at: number,
+  out: Emission[],
+): void {
   inc.dark = inc.dark.filter((d) => d !== m);
   if (inc.dark.length === 0) return restoreMeterOutage(ctx, st, g, inc, at, out);
   publish(ctx, st, g, inc, 'UPDATED', out);
 }
 
-function restoreMeterOutage(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, at: number, out: Emission[]): void {
+function restoreMeterOutage(
+  ctx: RulesContext,
+  st: DetectorState,
+  g: GarduState,
+  inc: Incident,
+  at: number,
+  out: Emission[],
+): void {
   inc.dark = [];
   inc.restoredAt = at;
   publish(ctx, st, g, inc, 'RESTORED', out);
@@ -385,7 +496,13 @@ function restoreMeterOutage(ctx: RulesContext, st: DetectorState, g: GarduState,
  * last gasps already qualify, all starting within the feeder window. Returns
  * the already-open gardu outages that just got the new parent.
  */
-function rollUpToFeeder(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, now: number): Array<[GarduState, Incident]> {
+function rollUpToFeeder(
+  ctx: RulesContext,
+  st: DetectorState,
+  g: GarduState,
+  inc: Incident,
+  now: number,
+): Array<[GarduState, Incident]> {
   const feederId = placeOf(ctx, g.garduId).feederId;
   const win = ctx.cfg.FEEDER_WINDOW_MS;
   const existing = st.feeders.get(feederId);
@@ -396,13 +513,28 @@ function rollUpToFeeder(ctx: RulesContext, st: DetectorState, g: GarduState, inc
   const group: Array<[GarduState, Incident]> = [];
   for (const other of ctx.topo.feederGardus(feederId)) {
     const og = other === g.garduId ? undefined : st.gardus.get(other);
-    const oi = og?.incidents.find((i) => Math.abs(i.startedAt - inc.startedAt) <= win && joinsFeeder(ctx, og, i, now));
+    const oi = og?.incidents.find(
+      (i) => Math.abs(i.startedAt - inc.startedAt) <= win && joinsFeeder(ctx, og, i, now),
+    );
     if (og && oi) group.push([og, oi]);
   }
   const size = group.length + 1;
-  if (size < ctx.cfg.FEEDER_MIN_GARDU || size / ctx.topo.feederGardus(feederId).size < ctx.cfg.FEEDER_GARDU_SHARE) return [];
+  if (
+    size < ctx.cfg.FEEDER_MIN_GARDU ||
+    size / ctx.topo.feederGardus(feederId).size < ctx.cfg.FEEDER_GARDU_SHARE
+  )
+    return [];
   const startedAt = Math.min(inc.startedAt, ...group.map(([, i]) => i.startedAt));
-  const feeder: FeederOutage = { outageId: `FEEDER-${feederId}-${startedAt}`, feederId, startedAt, confirmedAt: now, restoredAt: null, children: {}, rev: 0, shown: null };
+  const feeder: FeederOutage = {
+    outageId: `FEEDER-${feederId}-${startedAt}`,
+    feederId,
+    startedAt,
+    confirmedAt: now,
+    restoredAt: null,
+    children: {},
+    rev: 0,
+    shown: null,
+  };
   st.feeders.set(feederId, feeder);
   inc.parentId = feeder.outageId;
   const joined = group.filter(([, oi]) => oi.phase === 'open');
@@ -414,7 +546,15 @@ function rollUpToFeeder(ctx: RulesContext, st: DetectorState, g: GarduState, inc
  * A momentary of several gardu of one feeder is one FEEDER momentary (the same
  * roll-up rule as sustained outages); the gardu records name it as parent.
  */
-function feederMomentary(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, backAt: number, now: number, out: Emission[]): string | null {
+function feederMomentary(
+  ctx: RulesContext,
+  st: DetectorState,
+  g: GarduState,
+  inc: Incident,
+  backAt: number,
+  now: number,
+  out: Emission[],
+): string | null {
   const place = placeOf(ctx, g.garduId);
   const win = ctx.cfg.FEEDER_WINDOW_MS;
   const known = st.feederMomentaries.get(place.feederId);
@@ -422,11 +562,21 @@ function feederMomentary(ctx: RulesContext, st: DetectorState, g: GarduState, in
   const group = [...ctx.topo.feederGardus(place.feederId)].filter((other) => {
     if (other === g.garduId) return true;
     const og = st.gardus.get(other);
-    return og?.incidents.some((i) => Math.abs(i.startedAt - inc.startedAt) <= win && joinsFeeder(ctx, og, i, now)) ?? false;
+    return (
+      og?.incidents.some(
+        (i) => Math.abs(i.startedAt - inc.startedAt) <= win && joinsFeeder(ctx, og, i, now),
+      ) ?? false
+    );
   });
   const total = ctx.topo.feederGardus(place.feederId).size;
-  if (group.length < ctx.cfg.FEEDER_MIN_GARDU || group.length / total < ctx.cfg.FEEDER_GARDU_SHARE) return null;
-  const startedAt = Math.min(inc.startedAt, ...group.flatMap((id) => st.gardus.get(id)?.incidents.map((i) => i.startedAt) ?? []).filter((t) => Math.abs(t - inc.startedAt) <= win));
+  if (group.length < ctx.cfg.FEEDER_MIN_GARDU || group.length / total < ctx.cfg.FEEDER_GARDU_SHARE)
+    return null;
+  const startedAt = Math.min(
+    inc.startedAt,
+    ...group
+      .flatMap((id) => st.gardus.get(id)?.incidents.map((i) => i.startedAt) ?? [])
+      .filter((t) => Math.abs(t - inc.startedAt) <= win),
+  );
   const outageId = `FEEDER-${place.feederId}-${startedAt}`;
   st.feederMomentaries.set(place.feederId, { outageId, startedAt });
   let customersTotal = 0;
@@ -450,7 +600,15 @@ function feederMomentary(ctx: RulesContext, st: DetectorState, g: GarduState, in
       restored_at: backAt,
       customers_affected: affected,
       customers_total: customersTotal,
-      last_gasps: group.reduce((s, id) => s + Object.keys(st.gardus.get(id)?.incidents.find((i) => Math.abs(i.startedAt - inc.startedAt) <= win)?.gasps ?? {}).length, 0),
+      last_gasps: group.reduce(
+        (s, id) =>
+          s +
+          Object.keys(
+            st.gardus.get(id)?.incidents.find((i) => Math.abs(i.startedAt - inc.startedAt) <= win)?.gasps ??
+              {},
+          ).length,
+        0,
+      ),
       tusbung_excluded: 0,
     },
   });
@@ -459,7 +617,10 @@ function feederMomentary(ctx: RulesContext, st: DetectorState, g: GarduState, in
 
 function joinsFeeder(ctx: RulesContext, g: GarduState, i: Incident, now: number): boolean {
   if (i.phase === 'open') return i.scope === 'GARDU' && i.parentId === null;
-  return i.phase === 'candidate' && verdict(ctx.cfg, { ...evidence(ctx, g, i, now), silenceKnown: false }) === 'GARDU';
+  return (
+    i.phase === 'candidate' &&
+    verdict(ctx.cfg, { ...evidence(ctx, g, i, now), silenceKnown: false }) === 'GARDU'
+  );
 }
 
 /** A child's published figures, kept so the feeder adds up without its children's state. */
@@ -479,11 +640,14 @@ function feederOf(st: DetectorState, r: OutageRecord): FeederOutage | undefined 
 function publishFeeder(ctx: RulesContext, st: DetectorState, feeder: FeederOutage, out: Emission[]): void {
   const kids = Object.values(feeder.children);
   const sum = (f: (c: ChildFigures) => number) => kids.reduce((s, c) => s + f(c), 0);
-  const restoredAt = kids.every((c) => c.restoredAt !== null) ? Math.max(...kids.map((c) => c.restoredAt!)) : null;
+  const restoredAt = kids.every((c) => c.restoredAt !== null)
+    ? Math.max(...kids.map((c) => c.restoredAt!))
+    : null;
   const anyGardu = ctx.topo.feederGardus(feeder.feederId).values().next().value;
   const where = anyGardu === undefined ? { region: '', ulp: '' } : placeOf(ctx, anyGardu);
   let customersTotal = 0;
-  for (const garduId of ctx.topo.feederGardus(feeder.feederId)) customersTotal += ctx.topo.garduMeters(garduId).size;
+  for (const garduId of ctx.topo.feederGardus(feeder.feederId))
+    customersTotal += ctx.topo.garduMeters(garduId).size;
   const record: OutageRecord = {
     outage_id: feeder.outageId,
     scope: 'FEEDER',
@@ -526,7 +690,14 @@ export function meterOutageId(garduId: string, startedAt: number, firstMeter: st
  * RESTORED always, UPDATED only when something an operator sees changed.
  * A parent feeder follows its children.
  */
-function publish(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incident, status: Outage['status'], out: Emission[]): void {
+function publish(
+  ctx: RulesContext,
+  st: DetectorState,
+  g: GarduState,
+  inc: Incident,
+  status: Outage['status'],
+  out: Emission[],
+): void {
   const r = outageRecord(ctx, g, inc, status);
   const digest = digestOf(r);
   if (status === 'UPDATED' && (inc.phase !== 'open' || digest === inc.shown)) return;
@@ -534,11 +705,21 @@ function publish(ctx: RulesContext, st: DetectorState, g: GarduState, inc: Incid
   out.push({ to: 'outages', record: r });
   const feeder = feederOf(st, r);
   if (!feeder || r.gardu_id === null || r.scope !== 'GARDU') return;
-  feeder.children[r.gardu_id] = { affected: r.customers_affected, lastGasps: r.last_gasps, tusbung: r.tusbung_excluded, restoredAt: r.restored_at };
+  feeder.children[r.gardu_id] = {
+    affected: r.customers_affected,
+    lastGasps: r.last_gasps,
+    tusbung: r.tusbung_excluded,
+    restoredAt: r.restored_at,
+  };
   publishFeeder(ctx, st, feeder, out);
 }
 
-function outageRecord(ctx: RulesContext, g: GarduState, inc: Incident, status: Outage['status']): OutageRecord {
+function outageRecord(
+  ctx: RulesContext,
+  g: GarduState,
+  inc: Incident,
+  status: Outage['status'],
+): OutageRecord {
   const where = placeOf(ctx, g.garduId);
   const base = {
     outage_id: inc.outageId!,
@@ -569,7 +750,8 @@ function outageRecord(ctx: RulesContext, g: GarduState, inc: Incident, status: O
   for (const m of ctx.topo.garduMeters(g.garduId)) {
     total++;
     if (isTusbung(g.facts[m])) tusbung++;
-    else if (inc.gasps[m] === undefined && (inc.alive[m] ?? Infinity) < (inc.restoredAt ?? Infinity)) aliveThrough++;
+    else if (inc.gasps[m] === undefined && (inc.alive[m] ?? Infinity) < (inc.restoredAt ?? Infinity))
+      aliveThrough++;
   }
   return {
     ...base,
@@ -597,15 +779,26 @@ function placeOf(ctx: RulesContext, garduId: string): { region: string; ulp: str
 function darkness(g: GarduState, m: string): Darkness | null {
   for (const inc of g.incidents) {
     const alive = inc.alive[m];
-    if (inc.phase === 'candidate' && inc.gasps[m] !== undefined && alive === undefined) return { outageId: null };
-    if (inc.scope === 'METER' && inc.phase === 'open' && inc.dark.includes(m)) return { outageId: inc.outageId };
-    if (inc.scope === 'GARDU' && inc.phase === 'open' && alive === undefined) return { outageId: inc.outageId };
-    if (inc.scope === 'GARDU' && inc.phase === 'settling' && !((alive ?? -1) >= inc.restoredAt!)) return { outageId: inc.outageId };
+    if (inc.phase === 'candidate' && inc.gasps[m] !== undefined && alive === undefined)
+      return { outageId: null };
+    if (inc.scope === 'METER' && inc.phase === 'open' && inc.dark.includes(m))
+      return { outageId: inc.outageId };
+    if (inc.scope === 'GARDU' && inc.phase === 'open' && alive === undefined)
+      return { outageId: inc.outageId };
+    if (inc.scope === 'GARDU' && inc.phase === 'settling' && !((alive ?? -1) >= inc.restoredAt!))
+      return { outageId: inc.outageId };
   }
   return null;
 }
 
-function refreshStatus(ctx: RulesContext, st: DetectorState, g: GarduState, m: string, at: number, out: Emission[]): void {
+function refreshStatus(
+  ctx: RulesContext,
+  st: DetectorState,
+  g: GarduState,
+  m: string,
+  at: number,
+  out: Emission[],
+): void {
   const f = g.facts[m] ?? { ...DEFAULT_FACTS };
   const change = statusChange(m, g.garduId, f, darkness(g, m), at);
   if (change) out.push({ to: 'status', record: change });
@@ -615,7 +808,13 @@ function refreshStatus(ctx: RulesContext, st: DetectorState, g: GarduState, m: s
 }
 
 /** After a gardu-wide change, every meter of the gardu may show a new state. */
-function refreshGardu(ctx: RulesContext, st: DetectorState, g: GarduState, at: number, out: Emission[]): void {
+function refreshGardu(
+  ctx: RulesContext,
+  st: DetectorState,
+  g: GarduState,
+  at: number,
+  out: Emission[],
+): void {
   for (const m of ctx.topo.garduMeters(g.garduId)) refreshStatus(ctx, st, g, m, at, out);
 }
 
@@ -701,7 +900,8 @@ export function snapshotGardu(st: DetectorState, garduId: string): GarduSnapshot
 export function loadGardu(st: DetectorState, snap: GarduSnapshot): void {
   st.gardus.set(snap.gardu.garduId, snap.gardu);
   for (const inc of snap.gardu.incidents) {
-    if (inc.dueAt !== null) heapPush(st.timers, { dueAt: inc.dueAt, garduId: snap.gardu.garduId, key: inc.key }, earlier);
+    if (inc.dueAt !== null)
+      heapPush(st.timers, { dueAt: inc.dueAt, garduId: snap.gardu.garduId, key: inc.key }, earlier);
   }
   for (const f of snap.feeders) {
     const known = st.feeders.get(f.feederId);

@@ -15,7 +15,13 @@ export async function followMeters(
   topic: string,
   groupPrefix: string,
   topo: Topology,
-  onBad: (err: BadRecordError, partition: number, offset: string, key: Buffer | null, value: Buffer | null) => void,
+  onBad: (
+    err: BadRecordError,
+    partition: number,
+    offset: string,
+    key: Buffer | null,
+    value: Buffer | null,
+  ) => void,
   logger: Logger,
 ): Promise<{ consumer: Consumer; ready: Promise<void> }> {
   const ends = await admin.fetchTopicOffsets(topic);
@@ -40,7 +46,11 @@ export async function followMeters(
         const meterId = m.key?.toString() ?? '';
         try {
           if (m.value === null) topo.apply(meterId, null);
-          else topo.apply(meterId, codec.decodeCached('MeterProfile', m.value) ?? (await codec.decode('MeterProfile', m.value)));
+          else
+            topo.apply(
+              meterId,
+              codec.decodeCached('MeterProfile', m.value) ?? (await codec.decode('MeterProfile', m.value)),
+            );
         } catch (err) {
           if (!(err instanceof BadRecordError)) throw err;
           onBad(err, batch.partition, m.offset, m.key, m.value);

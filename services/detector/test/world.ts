@@ -1,6 +1,22 @@
-import type { EventCause, Kdpm, MeterEvent, MeterEventType, MeterProfile, MeterStatus, RelayState } from '@ami/lib';
+import type {
+  EventCause,
+  Kdpm,
+  MeterEvent,
+  MeterEventType,
+  MeterProfile,
+  MeterStatus,
+  RelayState,
+} from '@ami/lib';
 import { defaultDetectorConfig, type RulesConfig } from '../src/config.js';
-import { advance, applyInput, newDetectorState, type Emission, type Input, type OutageRecord, type RulesContext } from '../src/rules.js';
+import {
+  advance,
+  applyInput,
+  newDetectorState,
+  type Emission,
+  type Input,
+  type OutageRecord,
+  type RulesContext,
+} from '../src/rules.js';
 import { Topology } from '../src/topology.js';
 
 export const T0 = Date.UTC(2026, 10, 28, 3, 7, 0); // 10:07 WIB, between read boundaries
@@ -45,13 +61,28 @@ export function buildTopology(gardus: GarduSpec[]): Topology {
 
 let seq = 0;
 
-export function event(meter: string, type: MeterEventType, at: number, extra: Partial<MeterEvent> = {}): Input {
+export function event(
+  meter: string,
+  type: MeterEventType,
+  at: number,
+  extra: Partial<MeterEvent> = {},
+): Input {
   const gardu = meter.split('-M')[0]!;
   const relay: RelayState = type === 'RELAY_OPENED' || type === 'RECONNECT_ENABLED' ? 'OPEN' : 'CLOSED';
   const cause: EventCause = 'NONE';
   return {
     kind: 'event',
-    value: { event_id: `e${++seq}`, meter_id: meter, gardu_id: gardu, occurred_at: at, type, relay, cause, power_limit_va: null, ...extra },
+    value: {
+      event_id: `e${++seq}`,
+      meter_id: meter,
+      gardu_id: gardu,
+      occurred_at: at,
+      type,
+      relay,
+      cause,
+      power_limit_va: null,
+      ...extra,
+    },
   };
 }
 
@@ -59,7 +90,18 @@ export function read(meter: string, at: number, relay: RelayState = 'CLOSED'): I
   const gardu = meter.split('-M')[0]!;
   return {
     kind: 'read',
-    value: { meter_id: meter, gardu_id: gardu, read_at: at, interval_s: 900, energy_import_wh: 1000, demand_w: 100, voltage_v: 220, relay, power_limit_va: 1300, kind: 'INTERVAL' },
+    value: {
+      meter_id: meter,
+      gardu_id: gardu,
+      read_at: at,
+      interval_s: 900,
+      energy_import_wh: 1000,
+      demand_w: 100,
+      voltage_v: 220,
+      relay,
+      power_limit_va: 1300,
+      kind: 'INTERVAL',
+    },
   };
 }
 
@@ -102,7 +144,9 @@ export class World {
   }
 
   statusOf(meter: string): MeterStatus | undefined {
-    return this.statuses().filter((s) => s.meter_id === meter).at(-1);
+    return this.statuses()
+      .filter((s) => s.meter_id === meter)
+      .at(-1);
   }
 }
 
