@@ -197,7 +197,7 @@ const outages: TableSpec<Outage> = {
     { name: 'emitted_at', type: 'DateTime' },
     { name: 'version', type: 'UInt64' },
   ],
-  toRow(o) {
+  toRow(o, at) {
     // Outages are compacted: a tombstone only lets Kafka drop the key; the history stays here.
     if (o === null) return null;
     return {
@@ -207,7 +207,9 @@ const outages: TableSpec<Outage> = {
       confirmed_at: seconds(o.confirmed_at, 'confirmed_at'),
       restored_at: o.restored_at === null ? null : seconds(o.restored_at, 'restored_at'),
       emitted_at: seconds(o.emitted_at, 'emitted_at'),
-      version: o.emitted_at,
+      // The Kafka offset orders one outage's records (keyed by outage_id, so one partition):
+      // a fast replay emits OPEN and RESTORED within the same millisecond.
+      version: at.offset,
     };
   },
 };
