@@ -138,10 +138,20 @@ async function printClickHouseSummary(cfg: CommonConfig): Promise<void> {
       `SELECT tariff, count() AS customers, round(sum(toFloat64(kwh)), 1) AS kwh, sum(estimated) AS estimated, round(sum(toFloat64(amount_rp)), 0) AS amount_rp FROM ${db}.billing GROUP BY tariff ORDER BY tariff`,
     ),
   );
-  console.table(await rows(`SELECT * FROM ${db}.reliability_monthly ORDER BY region, ulp, month LIMIT 10`));
-  const one = await rows(`SELECT idpel FROM ${db}.meters_latest LIMIT 1`);
-  if (one[0])
-    say(`\nA customer's usage: npx ami usage ${String(one[0].idpel)} --from <YYYY-MM-DD> --to <YYYY-MM-DD>`);
+  console.table(
+    await rows(
+      `SELECT region, ulp, month, customers_served, round(saidi_minutes, 2) AS saidi_min, round(saifi, 3) AS saifi,
+              round(caidi_minutes, 1) AS caidi_min, round(maifi, 3) AS maifi
+       FROM ${db}.reliability_monthly ORDER BY region, ulp, month LIMIT 10`,
+    ),
+  );
+  const one = await rows(`SELECT idpel, toString(billing_period) AS period FROM ${db}.billing LIMIT 1`);
+  if (one[0]) {
+    const from = String(one[0].period);
+    say(
+      `\nA customer's usage this period: npx ami usage ${String(one[0].idpel)} --from ${from} --to ${from.slice(0, 8)}28`,
+    );
+  }
   await ch.close();
 }
 
