@@ -1,6 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { isAlive, readPid, spawnDaemon, stopDaemon, type DaemonSpec } from './processes.js';
-import type { StackSettings } from './settings.js';
+import { STACK_ASSETS, type StackSettings } from './settings.js';
 
 /** One service of the local stack. Every step is idempotent. */
 export interface StackComponent {
@@ -38,6 +39,23 @@ export abstract class DaemonComponent implements StackComponent {
   abstract install(): Promise<void>;
   abstract start(): Promise<void>;
   abstract healthy(): Promise<boolean>;
+
+  /** Run a Maven goal on one of the stack's POMs, with the project-local repository under AMI_HOME. */
+  protected maven(pom: string, goal: string, properties: Record<string, string>): void {
+    execFileSync(
+      'mvn',
+      [
+        '-q',
+        '-B',
+        `-Dmaven.repo.local=${join(this.s.AMI_HOME, 'm2')}`,
+        '-f',
+        join(STACK_ASSETS, pom),
+        goal,
+        ...Object.entries(properties).map(([k, v]) => `-D${k}=${v}`),
+      ],
+      { stdio: 'inherit' },
+    );
+  }
 
   protected spawn(spec: Pick<DaemonSpec, 'command' | 'args' | 'cwd'>): void {
     spawnDaemon({ ...spec, name: this.name, logFile: this.logFile, pidFile: this.pidFile });

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DaemonComponent } from './component.js';
 import { kafkaClusterAnswers } from './processes.js';
-import { STACK_ASSETS, type StackSettings } from './settings.js';
+import type { StackSettings } from './settings.js';
 
 /**
  * Apache Kafka 3.9 (the last line whose every API version kafkajs 2.2 speaks),
@@ -26,20 +26,10 @@ export class KafkaComponent extends DaemonComponent {
 
   async install(): Promise<void> {
     if (existsSync(this.libs) && readdirSync(this.libs).some((f) => f.startsWith('kafka_2.13-'))) return;
-    execFileSync(
-      'mvn',
-      [
-        '-q',
-        '-B',
-        `-Dmaven.repo.local=${join(this.s.AMI_HOME, 'm2')}`,
-        '-f',
-        join(STACK_ASSETS, 'kafka', 'pom.xml'),
-        'dependency:copy-dependencies',
-        `-DoutputDirectory=${this.libs}`,
-        '-DincludeScope=runtime',
-      ],
-      { stdio: 'inherit' },
-    );
+    this.maven('kafka/pom.xml', 'dependency:copy-dependencies', {
+      outputDirectory: this.libs,
+      includeScope: 'runtime',
+    });
   }
 
   /** Run a Kafka tool class (StorageTool, ProducerPerformance, ...) from the same jars. */

@@ -1,9 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DaemonComponent } from './component.js';
 import { httpOk } from './processes.js';
-import { CCOMPAT_PATH, STACK_ASSETS, type StackSettings } from './settings.js';
+import { CCOMPAT_PATH, type StackSettings } from './settings.js';
 
 /**
  * Apicurio Registry 3.0.9 (the newest release built for Java 17), from
@@ -28,19 +27,7 @@ export class RegistryComponent extends DaemonComponent {
 
   async install(): Promise<void> {
     if (this.runnerJar()) return;
-    execFileSync(
-      'mvn',
-      [
-        '-q',
-        '-B',
-        `-Dmaven.repo.local=${join(this.s.AMI_HOME, 'm2')}`,
-        '-f',
-        join(STACK_ASSETS, 'registry', 'pom.xml'),
-        'dependency:unpack',
-        `-Dregistry.dir=${this.home}`,
-      ],
-      { stdio: 'inherit' },
-    );
+    this.maven('registry/pom.xml', 'dependency:unpack', { 'registry.dir': this.home });
   }
 
   async start(): Promise<void> {
