@@ -129,7 +129,9 @@ describe('reliability_monthly', () => {
       TABLES.meters,
       METERS.map((m, i) => TABLES.meters.toRow(m, { key: m.meter_id, offset: i })!),
     );
-    const rows = () => OUTAGES.map((o) => TABLES.outages.toRow({ ...o }, { key: o.outage_id, offset: 0 })!);
+    // Records in emission order, as Kafka offsets would number them (the loader orders by offset).
+    const rows = () =>
+      OUTAGES.map((o, i) => TABLES.outages.toRow({ ...o }, { key: o.outage_id, offset: i })!);
     await insertRows(ch, db, TABLES.outages, rows());
     await insertRows(ch, db, TABLES.outages, rows()); // redelivered
     // One momentary reported by the detector apart from outages: 60 s, 3 customers.
