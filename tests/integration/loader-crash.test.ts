@@ -9,28 +9,10 @@ import { loadTariffs } from '../../services/loader/src/tariffs.js';
 import { startLoader } from '../../services/loader/src/loader.js';
 import { loadLoaderConfig, type LoaderConfig } from '../../services/loader/src/config.js';
 import { refreshBilling } from '../../services/loader/src/billing-store.js';
-import { METERS, READS, ms } from '../../services/loader/test/fixtures.js';
+import { METERS, READS, ms, OUTAGE_O1 } from '../../services/loader/test/fixtures.js';
 import { kafkaFixtures } from '../../services/loader/test/kafka-fixtures.js';
 
-const OUTAGE: Outage = {
-  outage_id: 'O1',
-  scope: 'GARDU',
-  status: 'RESTORED',
-  region: 'BALI',
-  ulp: 'ULP-DENPASAR',
-  feeder_id: 'F1',
-  gardu_id: 'G-M1',
-  meter_ids: [],
-  parent_outage_id: null,
-  started_at: ms('2025-03-05T02:00:00Z'),
-  confirmed_at: ms('2025-03-05T02:01:00Z'),
-  restored_at: ms('2025-03-05T02:30:00Z'),
-  customers_affected: 1,
-  customers_total: 2,
-  last_gasps: 1,
-  tusbung_excluded: 0,
-  emitted_at: ms('2025-03-05T02:31:00Z'),
-};
+const OUTAGE: Outage = { ...OUTAGE_O1, customers_total: 2 };
 
 /** Every aggregate analysts and billing see, as comparable text (computed_at differs by design). */
 async function aggregates(ch: ClickHouseClient, db: string): Promise<string> {

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import { createClickHouse, createKafka, frame, sqlIdent, type MeterEvent, type Outage } from '@ami/lib';
+import { createClickHouse, createKafka, frame, sqlIdent, type MeterEvent } from '@ami/lib';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
 import { migrate } from '../../services/loader/src/migrate.js';
 import { loadTariffs } from '../../services/loader/src/tariffs.js';
 import { startLoader, type RunningLoader } from '../../services/loader/src/loader.js';
 import { loadLoaderConfig, type LoaderConfig } from '../../services/loader/src/config.js';
 import { billingRows, refreshBilling } from '../../services/loader/src/billing-store.js';
-import { EXPECTED, METERS, READS, ms } from '../../services/loader/test/fixtures.js';
+import { EXPECTED, METERS, READS, ms, OUTAGE_O1 } from '../../services/loader/test/fixtures.js';
 import { kafkaFixtures } from '../../services/loader/test/kafka-fixtures.js';
 
 const EVENT: MeterEvent = {
@@ -21,25 +21,7 @@ const EVENT: MeterEvent = {
   cause: 'NONE',
   power_limit_va: null,
 };
-const OUTAGE: Outage = {
-  outage_id: 'O1',
-  scope: 'GARDU',
-  status: 'RESTORED',
-  region: 'BALI',
-  ulp: 'ULP-DENPASAR',
-  feeder_id: 'F1',
-  gardu_id: 'G-M1',
-  meter_ids: [],
-  parent_outage_id: null,
-  started_at: ms('2025-03-05T02:00:00Z'),
-  confirmed_at: ms('2025-03-05T02:01:00Z'),
-  restored_at: ms('2025-03-05T02:30:00Z'),
-  customers_affected: 1,
-  customers_total: 1,
-  last_gasps: 1,
-  tusbung_excluded: 0,
-  emitted_at: ms('2025-03-05T02:31:00Z'),
-};
+const OUTAGE = OUTAGE_O1;
 
 async function count(ch: ClickHouseClient, db: string, table: string): Promise<number> {
   const rs = await ch.query({

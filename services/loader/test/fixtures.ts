@@ -1,4 +1,4 @@
-import type { MeterProfile, MeterRead } from '@ami/lib';
+import type { MeterProfile, MeterRead, Outage } from '@ami/lib';
 
 /**
  * Hand-computed bills for March 2025. Boundaries: WIB 2025-02-28T17:00Z to
@@ -198,4 +198,25 @@ export const EXPECTED: Record<string, Expected> = {
     amountRp: '86682',
     resets: 1,
   },
+};
+
+/** A restored 30-minute GARDU outage of gardu G-M1, as the detector publishes it. */
+export const OUTAGE_O1: Outage = {
+  outage_id: 'O1',
+  scope: 'GARDU',
+  status: 'RESTORED',
+  region: 'BALI',
+  ulp: 'ULP-DENPASAR',
+  feeder_id: 'F1',
+  gardu_id: 'G-M1',
+  meter_ids: [],
+  parent_outage_id: null,
+  started_at: ms('2025-03-05T02:00:00Z'),
+  confirmed_at: ms('2025-03-05T02:01:00Z'),
+  restored_at: ms('2025-03-05T02:30:00Z'),
+  customers_affected: 1,
+  customers_total: 1,
+  last_gasps: 1,
+  tusbung_excluded: 0,
+  emitted_at: ms('2025-03-05T02:31:00Z'),
 };
