@@ -2,13 +2,18 @@
  * npm run bench:simulator
  *
  * The simulator in as-fast-as-possible mode with the 1.2-million-meter
- * topology, producing to the local broker, beside two ceilings measured in
- * the same run: the engine alone (records generated, nothing encoded) and the
- * raw avsc encode rate of the same reads. Prints figures, ratios and peak memory.
+ * topology, producing to the local broker, beside ceilings and a baseline
+ * measured in the same run: the engine alone (records generated, nothing
+ * encoded), the raw avsc encode rate of the same reads, Kafka's own
+ * ProducerPerformance (same jars as the broker, records as large as a read,
+ * acks=all, idempotent), and "before": the same publisher through kafkajs
+ * (the client used until issue 3). Prints figures, ratios and peak memory.
  * Goal (issue 3): >= 100k reads/s produced, < 1.5 GiB.
  *
  * Env: BENCH_METERS (1200000), BENCH_DURATION (30m: two rounds of reads),
- * plus the usual KAFKA_BROKERS / SCHEMA_REGISTRY_URL (default: the local stack).
+ * BENCH_BEFORE_DURATION (15m: the kafkajs run is slow), BENCH_PERF (1: run
+ * ProducerPerformance; 0 skips it), plus the usual KAFKA_BROKERS /
+ * SCHEMA_REGISTRY_URL (default: the local stack).
  */
 import {
   AvroCodec,
@@ -20,6 +25,7 @@ import {
   type MeterRead,
 } from '@ami/lib';
 import { clientEnv, loadStackSettings } from '@ami/stack';
+import { producerPerformance } from '../../../loadtest/src/baseline.js';
 import { Fleet } from '../src/fleet.js';
 import { Publisher } from '../src/publisher.js';
 import { runSimulation } from '../src/run.js';
@@ -28,6 +34,8 @@ import { Simulation } from '../src/simulation.js';
 
 const METERS = Number(process.env.BENCH_METERS ?? 1_200_000);
 const DURATION = process.env.BENCH_DURATION ?? '30m';
+const BEFORE_DURATION = process.env.BENCH_BEFORE_DURATION ?? '15m';
+const PERF = process.env.BENCH_PERF !== '0';
 const START = Date.parse('2026-11-21T00:00:00Z');
 const scenario = parseScenarioText(`
 name: bench
@@ -59,82 +67,158 @@ async function main(): Promise<void> {
     `fleet: ${fmt(fleet.size)} meters, ${fmt(fleet.garduTotal)} gardu, ${fleet.feeders.length} feeders, ${fleet.ulps.length} ULPs built in ${buildMs} ms`,
   );
 
-  // Ceiling 1: the engine alone, one round of reads (no encoding, no Kafka).
+  // Ceiling 1: the engine alone over the same simulated time as the "after" run (no encoding, no Kafka).
   t0 = Date.now();
   const sample: MeterRead[] = [];
   let generated = 0;
-  const oneRound = { ...scenario, duration: scenario.interval };
-  for (const b of new Simulation({ fleet, scenario: oneRound, startMs: START, batchSize: 25_000 }).run()) {
+  const sim = new Simulation({
+    fleet,
+    scenario,
+    startMs: START,
+    durationMs: parseDuration(DURATION),
+    batchSize: 25_000,
+  });
+  for (const b of sim.run()) {
     generated += b.reads.length;
     if (sample.length < 300_000) sample.push(...b.reads.slice(0, 300_000 - sample.length));
   }
   const engineMs = Date.now() - t0;
 
-  // Ceiling 2: raw avsc encoding of the same reads (no framing, no Kafka).
+  // Ceiling 2: raw avsc encoding of the same reads (no framing, no Kafka), after a warm-up pass.
   const type = avroType('MeterRead');
+  for (const r of sample.slice(0, 50_000)) type.toBuffer(r);
   t0 = Date.now();
   let bytes = 0;
   for (let k = 0; k < 3; k++) for (const r of sample) bytes += type.toBuffer(r).length;
   const encodeMs = Date.now() - t0;
   const encodeRate = rate(sample.length * 3, encodeMs);
 
-  // The real thing: encode (Confluent framing) and produce, acks=-1, idempotent, max speed.
-  const publisher = new Publisher(
-    createKafka(cfg, logger, 'bench-simulator'),
-    cfg,
-    new AvroCodec(createRegistry(cfg)),
-  );
-  await publisher.start();
-  // Ceiling 3: encode + produce of already generated reads (kafkajs and the broker alone).
-  t0 = Date.now();
-  for (let i = 0; i < sample.length; i += 25_000)
-    await publisher.publishBatch({ reads: sample.slice(i, i + 25_000), events: [] });
-  const produceOnlyMs = Date.now() - t0;
-  const produceOnlyRate = rate(sample.length, produceOnlyMs);
+  const kafka = createKafka(cfg, logger, 'bench-simulator');
+  const codec = new AvroCodec(createRegistry(cfg));
+  const run = (publisher: Publisher, duration: string) =>
+    runSimulation(
+      {
+        fleet,
+        scenario: { ...scenario, duration },
+        startMs: START,
+        durationMs: parseDuration(duration),
+        batchSize: 25_000,
+        speed: { mode: 'max' },
+        inFlight: publisher.pipelineDepth,
+      },
+      (b) => publisher.publishBatch(b),
+    );
+  /** Encode + produce of the sample, after an untimed warm-up batch. */
+  const produceSample = async (publisher: Publisher) => {
+    await publisher.publishBatch({ reads: sample.slice(0, 25_000), events: [] });
+    const t = Date.now();
+    const pending: Array<Promise<void>> = [];
+    for (let i = 0; i < sample.length; i += 25_000) {
+      if (pending.length >= publisher.pipelineDepth) await pending.shift();
+      pending.push(publisher.publishBatch({ reads: sample.slice(i, i + 25_000), events: [] }));
+    }
+    await Promise.all(pending);
+    return rate(sample.length, Date.now() - t);
+  };
 
+  // Before: the same publisher through kafkajs (acks=-1, idempotent), as until issue 3.
+  const before = new Publisher(kafka, cfg, codec, 6, 'kafkajs');
+  await before.start();
+  const beforeProduceOnly = await produceSample(before);
+  const beforeStats = await run(before, BEFORE_DURATION);
+  await before.stop();
+
+  // After: the wire producer (acks=-1, idempotent). Encode + produce of already generated reads first.
+  const publisher = new Publisher(kafka, cfg, codec, 6);
+  await publisher.start();
+  const produceOnlyRate = await produceSample(publisher);
   t0 = Date.now();
   await publisher.publishFleet(fleet);
   const profilesMs = Date.now() - t0;
-  const stats = await runSimulation(
-    {
-      fleet,
-      scenario,
-      startMs: START,
-      durationMs: parseDuration(DURATION),
-      batchSize: 25_000,
-      speed: { mode: 'max' },
-    },
-    (b) => publisher.publishBatch(b),
-  );
+  const stats = await run(publisher, DURATION);
   await publisher.stop();
-  await deleteTopics(cfg, logger, Object.values(publisher.topics));
+
+  // Ceiling: Kafka's own producer, records as large as a read, acks=all, idempotent.
+  const perfTopic = `${cfg.AMI_TOPIC_PREFIX}.perf`;
+  let perfRate = 0;
+  let perfNote = 'skipped (BENCH_PERF=0)';
+  if (PERF) {
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: perfTopic, numPartitions: 6 }], waitForLeaders: true });
+    await admin.disconnect();
+    const perf = await producerPerformance({
+      brokers: cfg.KAFKA_BROKERS,
+      topic: perfTopic,
+      records: Math.max(sample.length, 1_000_000),
+      recordSize: Math.round(bytes / (sample.length * 3)) + 5,
+      timeoutMs: 180_000,
+    });
+    perfRate = perf.recordsPerSec;
+    perfNote = perf.error ?? `${fmt(perf.records)} records of ${perf.recordSize} B, acks=all, idempotent`;
+  }
+  await deleteTopics(cfg, logger, [...Object.values(publisher.topics), perfTopic]);
   clearInterval(sampler);
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 
   const produced = rate(stats.reads + stats.events, stats.wallMs);
   const readsRate = rate(stats.reads, stats.wallMs);
+  const beforeRate = rate(beforeStats.reads, beforeStats.wallMs);
   const engineRate = rate(generated, engineMs);
+  const line = (label: string, n: number, unit: string, note: string) =>
+    console.log(`${label.padEnd(40)} ${fmt(n).padStart(10)} ${unit.padEnd(10)} ${note}`);
+  const ratio = (label: string, a: number, b: number) =>
+    console.log(`${label.padEnd(40)} ${b > 0 ? (a / b).toFixed(2) : 'n/a'}`);
   console.log('');
   console.log(
-    `engine only (generate, no encode)  ${fmt(engineRate).padStart(12)} reads/s   (${fmt(generated)} reads in ${engineMs} ms)`,
+    `fleet ${fmt(fleet.size)} meters (BENCH_METERS), ${DURATION} simulated (before: ${BEFORE_DURATION})`,
   );
-  console.log(
-    `raw avsc encode (ceiling)          ${fmt(encodeRate).padStart(12)} reads/s   (${(bytes / (sample.length * 3)).toFixed(1)} B/read)`,
+  line(
+    'engine only (generate, no encode)',
+    engineRate,
+    'reads/s',
+    `(${fmt(generated)} reads in ${engineMs} ms)`,
   );
-  console.log(
-    `encode + produce, no simulation  ${fmt(produceOnlyRate).padStart(12)} reads/s   (${fmt(sample.length)} pre-generated reads: the kafkajs + broker ceiling)`,
+  line(
+    'raw avsc encode (ceiling)',
+    encodeRate,
+    'reads/s',
+    `(${(bytes / (sample.length * 3)).toFixed(1)} B/read)`,
   );
-  console.log(
-    `profiles produced to ami.meters    ${fmt(rate(fleet.size, profilesMs)).padStart(12)} profiles/s (${fmt(fleet.size)} in ${profilesMs} ms)`,
+  line('Kafka ProducerPerformance (Java client)', Math.round(perfRate), 'records/s', perfNote);
+  line(
+    'before: encode + produce, kafkajs',
+    beforeProduceOnly,
+    'reads/s',
+    `(${fmt(sample.length)} pre-generated reads)`,
   );
-  console.log(
-    `simulate + encode + produce        ${fmt(readsRate).padStart(12)} reads/s   (${fmt(stats.reads)} reads + ${fmt(stats.events)} events in ${stats.wallMs} ms, ${fmt(produced)} records/s)`,
+  line('after:  encode + produce, wire', produceOnlyRate, 'reads/s', `(the same reads)`);
+  line(
+    'before: simulate + encode + produce',
+    beforeRate,
+    'reads/s',
+    `(${fmt(beforeStats.reads)} reads + ${fmt(beforeStats.events)} events in ${beforeStats.wallMs} ms)`,
+  );
+  line(
+    'after:  simulate + encode + produce',
+    readsRate,
+    'reads/s',
+    `(${fmt(stats.reads)} reads + ${fmt(stats.events)} events in ${stats.wallMs} ms, ${fmt(produced)} records/s)`,
+  );
+  line(
+    'after:  profiles produced to ami.meters',
+    rate(fleet.size, profilesMs),
+    'profiles/s',
+    `(${fmt(fleet.size)} in ${profilesMs} ms)`,
   );
   console.log('');
-  console.log(`ratio produced / raw encode        ${(readsRate / encodeRate).toFixed(2)}`);
-  console.log(`ratio produced / encode+produce    ${(readsRate / produceOnlyRate).toFixed(2)}`);
-  console.log(`ratio produced / engine only       ${(readsRate / engineRate).toFixed(2)}`);
-  console.log(`peak RSS                           ${mib(peakRss)}  (goal < 1536 MiB)`);
+  ratio('ratio after / before (simulate+produce)', readsRate, beforeRate);
+  ratio('ratio after / before (produce only)', produceOnlyRate, beforeProduceOnly);
+  ratio('ratio produce only / ProducerPerformance', produceOnlyRate, perfRate);
+  ratio('ratio produced / ProducerPerformance', readsRate, perfRate);
+  ratio('ratio produced / raw encode', readsRate, encodeRate);
+  ratio('ratio produced / engine only', readsRate, engineRate);
+  console.log(`${'peak RSS'.padEnd(40)} ${mib(peakRss)}  (goal < 1536 MiB)`);
   console.log(
     `goal >= 100,000 reads/s produced:  ${readsRate >= 100_000 ? 'MET' : 'NOT MET'}; memory: ${peakRss < 1.5 * 1024 ** 3 ? 'MET' : 'NOT MET'}`,
   );

@@ -122,6 +122,7 @@ async function simulate(o: SimulateOpts): Promise<void> {
         batchSize: cfg.SIM_BATCH_SIZE,
         speed,
         truth: sink,
+        inFlight: publisher.pipelineDepth,
       },
       (b) => {
         for (const e of b.events)

@@ -44,8 +44,11 @@ export interface RunStats {
 
 /**
  * Drive a simulation into a sink (Kafka publisher or anything else), paced by
- * the clock. The next batch is generated while the previous one is being sent;
- * every send is awaited before the next one starts.
+ * the clock. The next batches are generated while earlier ones are being
+ * sent: up to `inFlight` sends (default 1) are pending at once, each awaited
+ * in order, and the first failure stops the run. With more than one, `send`
+ * must keep the order of its calls itself (the wire publisher does: one FIFO
+ * per partition; see `Publisher.pipelineDepth`).
  */
 export async function runSimulation(
   opts: {
@@ -56,6 +59,8 @@ export async function runSimulation(
     batchSize?: number;
     speed: Speed;
     truth?: TruthSink;
+    /** Sends pending at once (default 1). */
+    inFlight?: number;
   },
   send: (b: Batch) => Promise<void>,
   onProgress?: (s: RunStats, simT: number) => void,
@@ -64,17 +69,20 @@ export async function runSimulation(
   const pacer = new Pacer(opts.speed, opts.startMs);
   const stats: RunStats = { reads: 0, events: 0, batches: 0, wallMs: 0 };
   const t0 = Date.now();
-  let inFlight: Promise<void> = Promise.resolve();
+  const depth = Math.max(1, opts.inFlight ?? 1);
+  const inFlight: Array<Promise<void>> = [];
   for (const batch of sim.run()) {
     await pacer.until(batch.at);
-    await inFlight;
-    inFlight = send(batch);
+    while (inFlight.length >= depth) await inFlight.shift();
+    const sent = send(batch);
+    sent.catch(() => undefined); // awaited below, in order; this only keeps a later failure from being "unhandled" meanwhile
+    inFlight.push(sent);
     stats.reads += batch.reads.length;
     stats.events += batch.events.length;
     stats.batches++;
     if (onProgress && stats.batches % 50 === 0) onProgress(stats, batch.at);
   }
-  await inFlight;
+  while (inFlight.length > 0) await inFlight.shift();
   stats.wallMs = Date.now() - t0;
   return stats;
 }

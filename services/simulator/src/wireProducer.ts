@@ -1,0 +1,675 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { AmiError, UnavailableError } from '@ami/lib';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * A small idempotent Kafka producer speaking the wire protocol directly, for
+ * the simulator's bulk traffic (kafkajs encodes ~30-40k records/s here: one
+ * object, encoder and buffer per record; this writes records straight into
+ * one buffer per partition batch).
+ *
+ * What it does: Metadata v1 (leaders), InitProducerId v0 (idempotence),
+ * Produce v3 with magic-2 record batches (no compression, CRC32C), acks=-1.
+ * Each topic-partition has a FIFO of sealed batches, one request in flight
+ * per partition (so its order holds even across retries), all partitions
+ * concurrently over one pipelined connection per broker. A batch that fails
+ * with a retriable error (leader moved, timeout, connection lost) is sent
+ * again with the same sequence number, so the broker drops a duplicate.
+ * Plain TCP or TLS; SASL is not spoken here (the caller uses kafkajs then).
+ */
+
+const API_PRODUCE = 0;
+const API_METADATA = 3;
+const API_INIT_PRODUCER_ID = 22;
+
+/** Kafka error codes after which the same batch may be sent again. */
+const RETRIABLE = new Set([
+  3, // UNKNOWN_TOPIC_OR_PARTITION
+  5, // LEADER_NOT_AVAILABLE
+  6, // NOT_LEADER_OR_FOLLOWER
+  7, // REQUEST_TIMED_OUT
+  13, // NETWORK_EXCEPTION
+  14, // COORDINATOR_LOAD_IN_PROGRESS
+  15, // COORDINATOR_NOT_AVAILABLE
+  19, // NOT_ENOUGH_REPLICAS
+  20, // NOT_ENOUGH_REPLICAS_AFTER_APPEND
+  56, // KAFKA_STORAGE_ERROR
+  74, // FENCED_LEADER_EPOCH
+  75, // UNKNOWN_LEADER_EPOCH
+]);
+const DUPLICATE_SEQUENCE_NUMBER = 46;
+/** Above the produce timeout given to the broker (30 s), so the broker answers first. */
+const REQUEST_TIMEOUT_MS = 40_000;
+const ATTEMPTS = 10;
+
+// ---------------------------------------------------------------- CRC32C
+
+const CRC_TABLE = (() => {
+  const t = new Int32Array(8 * 256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    t[n] = c;
+  }
+  for (let n = 0; n < 256; n++)
+    for (let s = 1; s < 8; s++)
+      t[s * 256 + n] = (t[(s - 1) * 256 + n]! >>> 8) ^ t[t[(s - 1) * 256 + n]! & 0xff]!;
+  return t;
+})();
+
+/** CRC32C (Castagnoli) of buf[start, end), slicing by 8. */
+export function crc32c(buf: Uint8Array, start = 0, end = buf.length): number {
+  const T = CRC_TABLE;
+  let crc = -1;
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    const a = crc ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24));
+    crc =
+      T[1792 + (a & 0xff)]! ^
+      T[1536 + ((a >>> 8) & 0xff)]! ^
+      T[1280 + ((a >>> 16) & 0xff)]! ^
+      T[1024 + (a >>> 24)]! ^
+      T[768 + buf[i + 4]!]! ^
+      T[512 + buf[i + 5]!]! ^
+      T[256 + buf[i + 6]!]! ^
+      T[buf[i + 7]!]!;
+  }
+  for (; i < end; i++) crc = T[(crc ^ buf[i]!) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ -1) >>> 0;
+}
+
+// ---------------------------------------------------------------- partitioner
+
+/** Kafka's murmur2 (Java client Utils.murmur2, as kafkajs' default partitioner), 32-bit. */
+export function murmur2(data: Uint8Array): number {
+  const m = 0x5bd1e995;
+  const length = data.length;
+  let h = 0x9747b28c ^ length;
+  const length4 = length >>> 2;
+  for (let i = 0; i < length4; i++) {
+    const i4 = i * 4;
+    let k = data[i4]! | (data[i4 + 1]! << 8) | (data[i4 + 2]! << 16) | (data[i4 + 3]! << 24);
+    k = Math.imul(k, m);
+    k ^= k >>> 24;
+    k = Math.imul(k, m);
+    h = Math.imul(h, m) ^ k;
+  }
+  const tail = length & ~3;
+  switch (length & 3) {
+    case 3:
+      h ^= data[tail + 2]! << 16;
+    // falls through
+    case 2:
+      h ^= data[tail + 1]! << 8;
+    // falls through
+    case 1:
+      h ^= data[tail]!;
+      h = Math.imul(h, m);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, m);
+  h ^= h >>> 15;
+  return h | 0;
+}
+
+/** The partition Kafka's default partitioner (Java, kafkajs) gives a key. */
+export function partitionForKey(key: Uint8Array, partitions: number): number {
+  return (murmur2(key) & 0x7fffffff) % partitions;
+}
+
+// ---------------------------------------------------------------- record batch
+
+/** Bytes before the first record: baseOffset .. recordCount. */
+const BATCH_HEADER = 61;
+/** Offset of the attributes field: the CRC covers from here to the end. */
+const CRC_FROM = 21;
+
+/**
+ * One magic-2 record batch under construction, records written in place.
+ * `add` takes the key bytes and a value already in `scratch[0, valueLen)`.
+ */
+export class RecordBatchBuilder {
+  buf: Buffer;
+  pos = BATCH_HEADER;
+  count = 0;
+
+  constructor(capacity: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(capacity, 1024));
+  }
+
+  get bytes(): number {
+    return this.pos;
+  }
+
+  add(key: Buffer, value: Buffer, valueLen: number): void {
+    const keyLen = key.length;
+    const delta = this.count;
+    const bodyLen =
+      1 + 1 + zigzagSize(delta) + zigzagSize(keyLen) + keyLen + zigzagSize(valueLen) + valueLen + 1;
+    const need = this.pos + bodyLen + 5;
+    if (need > this.buf.length) this.grow(need);
+    const b = this.buf;
+    let p = writeZigzag(b, this.pos, bodyLen);
+    b[p++] = 0; // attributes
+    b[p++] = 0; // timestamp delta (every record has the batch's timestamp)
+    p = writeZigzag(b, p, delta);
+    p = writeZigzag(b, p, keyLen);
+    p = copyInto(b, p, key, keyLen);
+    p = writeZigzag(b, p, valueLen);
+    p = copyInto(b, p, value, valueLen);
+    b[p++] = 0; // no headers
+    this.pos = p;
+    this.count++;
+  }
+
+  /** Fill the header; returns the finished batch (a view of the buffer). */
+  seal(producerId: bigint, epoch: number, baseSequence: number, timestamp: number): Buffer {
+    const b = this.buf;
+    b.writeBigInt64BE(0n, 0); // base offset
+    b.writeInt32BE(this.pos - 12, 8); // batch length
+    b.writeInt32BE(-1, 12); // partition leader epoch
+    b.writeInt8(2, 16); // magic
+    b.writeInt16BE(0, 21); // attributes: no compression, create time
+    b.writeInt32BE(this.count - 1, 23); // last offset delta
+    b.writeBigInt64BE(BigInt(timestamp), 27); // base timestamp
+    b.writeBigInt64BE(BigInt(timestamp), 35); // max timestamp
+    b.writeBigInt64BE(producerId, 43);
+    b.writeInt16BE(epoch, 51);
+    b.writeInt32BE(baseSequence, 53);
+    b.writeInt32BE(this.count, 57);
+    b.writeUInt32BE(crc32c(b, CRC_FROM, this.pos), 17);
+    return b.subarray(0, this.pos);
+  }
+
+  private grow(need: number): void {
+    const next = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+}
+
+/** src[0, n) to b at p; a plain loop beats Buffer#copy's call overhead for a record's few dozen bytes. */
+function copyInto(b: Buffer, p: number, src: Buffer, n: number): number {
+  if (n > 256) return p + src.copy(b, p, 0, n);
+  for (let i = 0; i < n; i++) b[p + i] = src[i]!;
+  return p + n;
+}
+
+function zigzagSize(n: number): number {
+  const z = n * 2; // n >= 0 here
+  return z < 0x80 ? 1 : z < 0x4000 ? 2 : z < 0x200000 ? 3 : z < 0x10000000 ? 4 : 5;
+}
+
+function writeZigzag(b: Buffer, p: number, n: number): number {
+  let z = n * 2;
+  while (z >= 0x80) {
+    b[p++] = (z & 0x7f) | 0x80;
+    z = Math.floor(z / 128);
+  }
+  b[p++] = z;
+  return p;
+}
+
+// ---------------------------------------------------------------- wire helpers
+
+class Writer {
+  private bufs: Buffer[] = [];
+  private cur = Buffer.allocUnsafe(256);
+  private pos = 0;
+  int8(v: number): this {
+    this.ensure(1);
+    this.pos = this.cur.writeInt8(v, this.pos);
+    return this;
+  }
+  int16(v: number): this {
+    this.ensure(2);
+    this.pos = this.cur.writeInt16BE(v, this.pos);
+    return this;
+  }
+  int32(v: number): this {
+    this.ensure(4);
+    this.pos = this.cur.writeInt32BE(v, this.pos);
+    return this;
+  }
+  string(s: string | null): this {
+    if (s === null) return this.int16(-1);
+    const n = Buffer.byteLength(s);
+    this.int16(n);
+    this.ensure(n);
+    this.pos += this.cur.write(s, this.pos);
+    return this;
+  }
+  /** Appends a buffer without copying it. */
+  raw(b: Buffer): this {
+    this.flushCur();
+    this.bufs.push(b);
+    return this;
+  }
+  done(): Buffer[] {
+    this.flushCur();
+    return this.bufs;
+  }
+  private flushCur(): void {
+    if (this.pos > 0) {
+      this.bufs.push(this.cur.subarray(0, this.pos));
+      this.cur = Buffer.allocUnsafe(256);
+      this.pos = 0;
+    }
+  }
+  private ensure(n: number): void {
+    if (this.pos + n > this.cur.length) {
+      this.flushCur();
+      if (n > this.cur.length) this.cur = Buffer.allocUnsafe(n);
+    }
+  }
+}
+
+class Reader {
+  constructor(
+    private readonly b: Buffer,
+    public p = 0,
+  ) {}
+  int8(): number {
+    return this.b.readInt8((this.p += 1) - 1);
+  }
+  int16(): number {
+    return this.b.readInt16BE((this.p += 2) - 2);
+  }
+  int32(): number {
+    return this.b.readInt32BE((this.p += 4) - 4);
+  }
+  int64(): bigint {
+    return this.b.readBigInt64BE((this.p += 8) - 8);
+  }
+  string(): string | null {
+    const n = this.int16();
+    if (n < 0) return null;
+    const s = this.b.toString('utf8', this.p, this.p + n);
+    this.p += n;
+    return s;
+  }
+}
+
+/** A connection error or a request that timed out: send again after a reconnect. */
+class ConnectionLost extends UnavailableError {
+  constructor(message: string, cause?: unknown) {
+    super('kafka', message, cause);
+  }
+}
+
+/** One broker connection; requests are pipelined and matched by correlation id. */
+class Connection {
+  private corr = 0;
+  private readonly waiting = new Map<
+    number,
+    { resolve: (b: Buffer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
+  private pending: Buffer | null = null;
+  private dead: Error | null = null;
+  private readonly clientId: Buffer;
+
+  private constructor(
+    private readonly socket: net.Socket,
+    clientId: string,
+  ) {
+    const id = Buffer.from(clientId);
+    this.clientId = Buffer.allocUnsafe(2 + id.length);
+    this.clientId.writeInt16BE(id.length, 0);
+    id.copy(this.clientId, 2);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.fail(new ConnectionLost(`connection error: ${err.message}`, err)));
+    socket.on('close', () => this.fail(new ConnectionLost('connection closed')));
+  }
+
+  static open(host: string, port: number, ssl: boolean, clientId: string): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) =>
+        reject(new ConnectionLost(`cannot connect to ${host}:${port}: ${err.message}`, err));
+      const socket = ssl
+        ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host }, () => done())
+        : net.connect({ host, port }, () => done());
+      socket.once('error', onError);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        onError(new Error('connect timeout'));
+      }, 10_000);
+      const done = () => {
+        clearTimeout(timer);
+        socket.off('error', onError);
+        resolve(new Connection(socket, clientId));
+      };
+    });
+  }
+
+  get alive(): boolean {
+    return this.dead === null;
+  }
+
+  /** Sends a request (header + body parts) and resolves with the response body after the correlation id. */
+  request(apiKey: number, version: number, body: Buffer[]): Promise<Buffer> {
+    if (this.dead) return Promise.reject(this.dead);
+    const corr = (this.corr = (this.corr + 1) | 0);
+    let size = 2 + 2 + 4 + this.clientId.length;
+    for (const b of body) size += b.length;
+    const head = Buffer.allocUnsafe(12);
+    head.writeInt32BE(size, 0);
+    head.writeInt16BE(apiKey, 4);
+    head.writeInt16BE(version, 6);
+    head.writeInt32BE(corr, 8);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.fail(new ConnectionLost(`request ${apiKey} timed out after ${REQUEST_TIMEOUT_MS} ms`));
+      }, REQUEST_TIMEOUT_MS);
+      this.waiting.set(corr, { resolve, reject, timer });
+      this.socket.cork();
+      this.socket.write(head);
+      this.socket.write(this.clientId);
+      for (const b of body) this.socket.write(b);
+      this.socket.uncork();
+    });
+  }
+
+  close(): void {
+    this.fail(new ConnectionLost('connection closed by the producer'));
+  }
+
+  private onData(chunk: Buffer): void {
+    let b = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    while (b.length >= 4) {
+      const size = b.readInt32BE(0);
+      if (b.length < 4 + size) break;
+      const corr = b.readInt32BE(4);
+      const w = this.waiting.get(corr);
+      if (w) {
+        this.waiting.delete(corr);
+        clearTimeout(w.timer);
+        w.resolve(b.subarray(8, 4 + size));
+      }
+      b = b.subarray(4 + size);
+    }
+    this.pending = b.length > 0 ? Buffer.from(b) : null;
+  }
+
+  private fail(err: Error): void {
+    if (this.dead) return;
+    this.dead = err;
+    this.socket.destroy();
+    for (const w of this.waiting.values()) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    this.waiting.clear();
+  }
+}
+
+// ---------------------------------------------------------------- producer
+
+interface Queued {
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+interface PartitionQueue {
+  topic: string;
+  partition: number;
+  /** Next base sequence (assigned when a batch is sealed). */
+  sequence: number;
+  items: Array<{ data: Buffer; q: Queued }>;
+  running: boolean;
+}
+
+export interface WireProducerOptions {
+  brokers: string[];
+  ssl: boolean;
+  clientId: string;
+  /** Produce timeout given to the broker. */
+  timeoutMs?: number;
+}
+
+export class WireProducer {
+  private readonly conns = new Map<number, Promise<Connection>>();
+  private brokers = new Map<number, { host: string; port: number }>();
+  private leaders = new Map<string, number[]>();
+  private readonly queues = new Map<string, PartitionQueue>();
+  private producerId = -1n;
+  private epoch = -1;
+  private failed: Error | null = null;
+
+  constructor(private readonly opts: WireProducerOptions) {}
+
+  /** Loads leaders of `topics` and gets a producer id. */
+  async connect(topics: string[]): Promise<void> {
+    await this.refreshMetadata(topics);
+    for (let attempt = 1; ; attempt++) {
+      const conn = await this.anyConnection();
+      const body = new Writer().string(null).int32(60_000).done();
+      const r = new Reader(await conn.request(API_INIT_PRODUCER_ID, 0, body));
+      r.int32(); // throttle
+      const code = r.int16();
+      if (code === 0) {
+        this.producerId = r.int64();
+        this.epoch = r.int16();
+        return;
+      }
+      if (!RETRIABLE.has(code))
+        throw new AmiError(`kafka: InitProducerId refused with error code ${code}`, { retriable: false });
+      if (attempt >= ATTEMPTS)
+        throw new UnavailableError('kafka', `InitProducerId failed with error code ${code}`);
+      await sleep(200 * attempt);
+    }
+  }
+
+  partitionCount(topic: string): number {
+    const l = this.leaders.get(topic);
+    if (!l) throw new AmiError(`no metadata for topic ${topic}`, { retriable: false });
+    return l.length;
+  }
+
+  /**
+   * Queues a built batch for topic-partition; resolves when the broker
+   * acknowledged it (acks=-1). Batches of a partition go out in call order.
+   */
+  send(topic: string, partition: number, batch: RecordBatchBuilder): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    const key = `${topic}\u0000${partition}`;
+    let q = this.queues.get(key);
+    if (!q) this.queues.set(key, (q = { topic, partition, sequence: 0, items: [], running: false }));
+    const records = batch.count;
+    return new Promise<void>((resolve, reject) => {
+      const item: Queued = { resolve, reject };
+      const data = batch.seal(this.producerId, this.epoch, q.sequence, Date.now());
+      q.sequence = (q.sequence + records) | 0;
+      if (q.sequence < 0) q.sequence += 0x80000000; // wraps at 2^31 like the Java client
+      q.items.push({ data, q: item });
+      if (!q.running) void this.pump(q);
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.conns.values()) {
+      try {
+        (await c).close();
+      } catch {
+        // connect had failed: nothing to close
+      }
+    }
+    this.conns.clear();
+  }
+
+  private async pump(q: PartitionQueue): Promise<void> {
+    q.running = true;
+    try {
+      while (q.items.length > 0) {
+        const head = q.items[0]!;
+        try {
+          await this.produceWithRetry(q.topic, q.partition, head.data);
+          q.items.shift();
+          head.q.resolve();
+        } catch (err) {
+          // The partition's sequence is broken: fail this and every later batch, and the producer.
+          this.failed ??= err as Error;
+          for (const it of q.items) it.q.reject(err as Error);
+          q.items = [];
+        }
+      }
+    } finally {
+      q.running = false;
+    }
+  }
+
+  private async produceWithRetry(topic: string, partition: number, data: Buffer): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let code: number;
+      let cause: unknown;
+      try {
+        code = await this.produce(topic, partition, data);
+        if (code === 0 || code === DUPLICATE_SEQUENCE_NUMBER) return;
+        if (!RETRIABLE.has(code))
+          throw new AmiError(`produce to ${topic}/${partition} failed with Kafka error code ${code}`, {
+            retriable: false,
+          });
+      } catch (err) {
+        if (!(err instanceof UnavailableError)) throw err;
+        code = -1;
+        cause = err;
+      }
+      if (attempt >= ATTEMPTS)
+        throw new UnavailableError(
+          'kafka',
+          `produce to ${topic}/${partition} failed ${attempt} times (last error code ${code})`,
+          cause,
+        );
+      await sleep(Math.min(200 * 2 ** (attempt - 1), 10_000));
+      try {
+        await this.refreshMetadata([...this.leaders.keys()]);
+      } catch {
+        // the next attempt fails again and counts
+      }
+    }
+  }
+
+  /** One Produce v3 request for one batch; returns the partition's error code. */
+  private async produce(topic: string, partition: number, data: Buffer): Promise<number> {
+    const leader = this.leaders.get(topic)?.[partition];
+    if (leader === undefined || leader < 0) return 5; // LEADER_NOT_AVAILABLE
+    const conn = await this.connection(leader);
+    const body = new Writer()
+      .string(null) // transactional id
+      .int16(-1) // acks
+      .int32(this.opts.timeoutMs ?? 30_000)
+      .int32(1)
+      .string(topic)
+      .int32(1)
+      .int32(partition)
+      .int32(data.length)
+      .raw(data)
+      .done();
+    const r = new Reader(await conn.request(API_PRODUCE, 3, body));
+    let code = 0;
+    for (let t = r.int32(); t > 0; t--) {
+      r.string();
+      for (let p = r.int32(); p > 0; p--) {
+        r.int32();
+        const c = r.int16();
+        r.int64(); // base offset
+        r.int64(); // log append time
+        if (c !== 0) code = c;
+      }
+    }
+    return code;
+  }
+
+  private async refreshMetadata(topics: string[]): Promise<void> {
+    const conn = await this.anyConnection();
+    const w = new Writer().int32(topics.length);
+    for (const t of topics) w.string(t);
+    const r = new Reader(await conn.request(API_METADATA, 1, w.done()));
+    const brokers = new Map<number, { host: string; port: number }>();
+    for (let n = r.int32(); n > 0; n--) {
+      const id = r.int32();
+      const host = r.string()!;
+      const port = r.int32();
+      r.string(); // rack
+      brokers.set(id, { host, port });
+    }
+    r.int32(); // controller
+    const leaders = new Map<string, number[]>();
+    for (let n = r.int32(); n > 0; n--) {
+      const code = r.int16();
+      const name = r.string()!;
+      r.int8(); // internal
+      const parts: number[] = [];
+      for (let p = r.int32(); p > 0; p--) {
+        r.int16();
+        const index = r.int32();
+        parts[index] = r.int32();
+        for (let k = r.int32(); k > 0; k--) r.int32();
+        for (let k = r.int32(); k > 0; k--) r.int32();
+      }
+      if (code === 0) leaders.set(name, parts);
+    }
+    for (const t of topics)
+      if (!leaders.has(t)) throw new UnavailableError('kafka', `no metadata for topic ${t}`);
+    // Drop connections to brokers whose address changed.
+    for (const [id, b] of brokers) {
+      const old = this.brokers.get(id);
+      if (old && (old.host !== b.host || old.port !== b.port)) this.dropConnection(id);
+    }
+    this.brokers = brokers;
+    this.leaders = leaders;
+  }
+
+  private async anyConnection(): Promise<Connection> {
+    for (const id of this.brokers.keys()) {
+      try {
+        return await this.connection(id);
+      } catch {
+        // try the next one
+      }
+    }
+    let last: unknown;
+    for (const addr of this.opts.brokers) {
+      const i = addr.lastIndexOf(':');
+      try {
+        return await this.connection(-1 - this.opts.brokers.indexOf(addr), {
+          host: addr.slice(0, i),
+          port: Number(addr.slice(i + 1)),
+        });
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw new UnavailableError('kafka', `no broker reachable (${this.opts.brokers.join(',')})`, last);
+  }
+
+  private async connection(id: number, addr = this.brokers.get(id)): Promise<Connection> {
+    for (;;) {
+      const open = this.conns.get(id);
+      if (!open) break;
+      const conn = await open.catch(() => null);
+      if (conn?.alive) return conn;
+      // Dead: replace it, unless another caller already did.
+      if (this.conns.get(id) === open) {
+        this.conns.delete(id);
+        break;
+      }
+    }
+    if (!addr) throw new UnavailableError('kafka', `unknown broker ${id}`);
+    const c = Connection.open(addr.host, addr.port, this.opts.ssl, this.opts.clientId);
+    this.conns.set(id, c);
+    try {
+      return await c;
+    } catch (err) {
+      if (this.conns.get(id) === c) this.conns.delete(id);
+      throw err;
+    }
+  }
+
+  private dropConnection(id: number): void {
+    const c = this.conns.get(id);
+    this.conns.delete(id);
+    void c?.then((conn) => conn.close()).catch(() => undefined);
+  }
+}
