@@ -261,6 +261,15 @@ describe(`fuzz: random and mutated records at every consumer (seed ${SEED}, ${N}
     const db = uniqueName('ami_fuzz');
     await migrate(ch, db, logger);
     const enc = await t.encoder('MeterRead', t.topics.reads);
+    // The loader checks reads against the meters table (unknown meter, gardu, installation, rating).
+    const encP = await t.encoder('MeterProfile', t.topics.meters);
+    const producer = t.kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: t.topics.meters,
+      messages: Array.from({ length: N }, (_, i) => ({ key: `FZ-M${i}`, value: encP(profile(i)) })),
+    });
+    await producer.disconnect();
     const rng = new Rng(SEED);
     const read = (i: number): MeterRead => ({
       meter_id: `FZ-M${i}`,
@@ -279,6 +288,9 @@ describe(`fuzz: random and mutated records at every consumer (seed ${SEED}, ${N}
       ['negative-demand', { demand_w: -1 }],
       ['future-timestamp', { read_at: NOW + 30 * 86_400_000 }],
       ['negative-interval', { interval_s: -900 }],
+      ['unknown-meter', { meter_id: 'FZ-NOBODY' }],
+      ['before-installation', { read_at: Date.UTC(2023, 0, 1) }],
+      ['demand-above-rating', { demand_w: 2200 * 2 }],
     ];
     const cases: Case[] = [];
     for (let i = 0; i < N; i++) {

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   BadRecordError,
   DEFAULT_LIMITS,
+  demandAboveRating,
   rejectIfInvalid,
+  TOPOLOGY_REASONS,
   validateEvent,
   validateRead,
   type MeterEvent,
@@ -93,6 +95,42 @@ describe('validateRead', () => {
     expect(
       reasonOfRead({}, { now: NOW, lookup, previous: { readAt: read.read_at + 900_000, wh: 2_000_000 } }),
     ).toBeUndefined();
+  });
+});
+
+describe('unknown gardu, demand rating', () => {
+  const garduKnown = (g: string) => g === 'G1' || g === 'G2';
+
+  it('tells a gardu nobody knows from a meter on another known gardu, when given the gardu lookup', () => {
+    expect(reasonOfRead({ gardu_id: 'G-NONE' }, { now: NOW, lookup, garduKnown })).toBe('unknown-gardu');
+    expect(reasonOfRead({ gardu_id: 'G2' }, { now: NOW, lookup, garduKnown })).toBe('gardu-mismatch');
+    expect(reasonOfRead({ gardu_id: 'G-NONE' }, { now: NOW, lookup })).toBe('gardu-mismatch');
+    expect(validateEvent({ ...event, gardu_id: 'G-NONE' }, { now: NOW, lookup, garduKnown })?.reason).toBe(
+      'unknown-gardu',
+    );
+    // An unknown meter stays unknown-meter whatever its gardu.
+    expect(reasonOfRead({ meter_id: 'NOBODY', gardu_id: 'G-NONE' }, { now: NOW, lookup, garduKnown })).toBe(
+      'unknown-meter',
+    );
+  });
+
+  it('demand above rating: the factor from the limits; no rating (undefined or 0) is never exceeded', () => {
+    const limits = { ...DEFAULT_LIMITS, demandRatingFactor: 1.2 };
+    expect(demandAboveRating(1560, 1300, limits)).toBe(false);
+    expect(demandAboveRating(1561, 1300, limits)).toBe(true);
+    expect(demandAboveRating(1_000_000, undefined)).toBe(false);
+    expect(demandAboveRating(1_000_000, 0)).toBe(false);
+    expect(reasonOfRead({ demand_w: 1561 }, { now: NOW, lookup, limits })).toBe('demand-above-rating');
+  });
+
+  it('the reasons a later meters profile can cure are the topology ones', () => {
+    expect([...TOPOLOGY_REASONS].sort()).toEqual([
+      'before-installation',
+      'demand-above-rating',
+      'gardu-mismatch',
+      'unknown-gardu',
+      'unknown-meter',
+    ]);
   });
 });
 

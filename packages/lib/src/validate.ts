@@ -18,6 +18,7 @@ export type InvalidReason =
   | 'future-timestamp'
   | 'before-installation'
   | 'unknown-meter'
+  | 'unknown-gardu'
   | 'gardu-mismatch'
   | 'register-backwards'
   | 'missing-field';
@@ -58,11 +59,29 @@ export type KnownMeter = Pick<MeterProfile, 'gardu_id'> &
 /** The topology a check can use: the meter if known (undefined = not in ami.meters). */
 export type ProfileLookup = (meterId: string) => KnownMeter | undefined;
 
+/** Whether any known meter hangs off this gardu (tells `unknown-gardu` from `gardu-mismatch`). */
+export type GarduLookup = (garduId: string) => boolean;
+
+/**
+ * Reasons that depend on the meters table, not on the record alone: a later
+ * profile (a new meter, a move to another gardu, a corrected installation
+ * date, a higher daya) can make such a record good. A consumer that follows
+ * `ami.meters` should catch up with it before dead-lettering for these.
+ */
+export const TOPOLOGY_REASONS: ReadonlySet<string> = new Set<InvalidReason>([
+  'unknown-meter',
+  'unknown-gardu',
+  'gardu-mismatch',
+  'before-installation',
+  'demand-above-rating',
+]);
+
 function checkMeter(
   rec: { meter_id: string; gardu_id: string },
   at: number,
   profile: KnownMeter | undefined,
   lookupKnown: boolean,
+  garduKnown?: GarduLookup,
 ): Invalid | undefined {
   if (rec.meter_id === '') return { reason: 'missing-field', detail: 'meter_id is empty' };
   if (!lookupKnown) return undefined;
@@ -70,10 +89,15 @@ function checkMeter(
   if (!profile)
     return { reason: 'unknown-meter', detail: `meter ${rec.meter_id} is not in the meters table` };
   if (profile.gardu_id !== rec.gardu_id)
-    return {
-      reason: 'gardu-mismatch',
-      detail: `meter ${rec.meter_id} belongs to gardu ${profile.gardu_id}, the record says ${rec.gardu_id}`,
-    };
+    return garduKnown && !garduKnown(rec.gardu_id)
+      ? {
+          reason: 'unknown-gardu',
+          detail: `gardu ${rec.gardu_id} has no meter in the meters table (meter ${rec.meter_id} belongs to gardu ${profile.gardu_id})`,
+        }
+      : {
+          reason: 'gardu-mismatch',
+          detail: `meter ${rec.meter_id} belongs to gardu ${profile.gardu_id}, the record says ${rec.gardu_id}`,
+        };
   if (profile.installed_at !== undefined && at < profile.installed_at)
     return {
       reason: 'before-installation',
@@ -92,6 +116,8 @@ export function validateRead(
   opts: {
     now: number;
     lookup?: ProfileLookup;
+    /** With `lookup`: tells a gardu nobody knows (`unknown-gardu`) from a meter on another gardu. */
+    garduKnown?: GarduLookup;
     previous?: { readAt: number; wh: number };
     limits?: ValidationLimits;
   },
@@ -113,9 +139,9 @@ export function validateRead(
       detail: `read_at ${iso(r.read_at)} is more than ${lim.maxFutureMs / 3_600_000} h ahead of ${iso(opts.now)}`,
     };
   const profile = opts.lookup?.(r.meter_id);
-  const topo = checkMeter(r, r.read_at, profile, opts.lookup !== undefined);
+  const topo = checkMeter(r, r.read_at, profile, opts.lookup !== undefined, opts.garduKnown);
   if (topo) return topo;
-  if (profile?.daya_va !== undefined && r.demand_w > profile.daya_va * lim.demandRatingFactor)
+  if (profile && demandAboveRating(r.demand_w, profile.daya_va, lim))
     return {
       reason: 'demand-above-rating',
       detail: `demand ${r.demand_w} W is above ${lim.demandRatingFactor} x the meter's ${profile.daya_va} VA`,
@@ -131,7 +157,7 @@ export function validateRead(
 /** Checks one event (timestamps, topology, power limit). */
 export function validateEvent(
   e: MeterEvent,
-  opts: { now: number; lookup?: ProfileLookup; limits?: ValidationLimits },
+  opts: { now: number; lookup?: ProfileLookup; garduKnown?: GarduLookup; limits?: ValidationLimits },
 ): Invalid | undefined {
   const lim = opts.limits ?? DEFAULT_LIMITS;
   if (e.event_id === '') return { reason: 'missing-field', detail: 'event_id is empty' };
@@ -142,7 +168,19 @@ export function validateEvent(
     };
   if (e.power_limit_va !== null && e.power_limit_va < 0)
     return { reason: 'negative-demand', detail: `power_limit_va ${e.power_limit_va} is negative` };
-  return checkMeter(e, e.occurred_at, opts.lookup?.(e.meter_id), opts.lookup !== undefined);
+  return checkMeter(e, e.occurred_at, opts.lookup?.(e.meter_id), opts.lookup !== undefined, opts.garduKnown);
+}
+
+/**
+ * Demand above the contracted power times `demandRatingFactor` (false when the
+ * rating is not known). A daya of 0 (no contract recorded) is never exceeded.
+ */
+export function demandAboveRating(
+  demandW: number,
+  dayaVa: number | undefined,
+  limits: ValidationLimits = DEFAULT_LIMITS,
+): boolean {
+  return dayaVa !== undefined && dayaVa > 0 && demandW > dayaVa * limits.demandRatingFactor;
 }
 
 /** Throws the BadRecordError (reason for the DLQ) when `invalid` is set. */

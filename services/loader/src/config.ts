@@ -19,6 +19,19 @@ export const loaderConfigSchema = commonConfigSchema.extend({
   LOADER_BILLING_REFRESH_S: z.coerce.number().int().min(0).default(300),
   /** Days before and after a period searched for a boundary's neighbour reads. */
   BILLING_LOOKAROUND_DAYS: z.coerce.number().int().positive().max(366).default(31),
+  /**
+   * A read whose demand_w is above daya_va (contracted VA) times this factor is
+   * dead-lettered as demand-above-rating. 1.5: W is not VA, the MCB trips a
+   * little above daya and a meter's interval mean can overshoot with its
+   * accuracy class; a higher factor only lets through more nonsense.
+   */
+  LOADER_DEMAND_RATING_FACTOR: z.coerce.number().min(1).max(100).default(1.5),
+  /**
+   * A read or event that fails a meters-table check waits up to this long for
+   * the in-memory meters table to reach the meters topic's end (a profile
+   * published just before it); longer counts as Kafka unavailable (retried).
+   */
+  LOADER_METERS_CATCHUP_MS: z.coerce.number().int().positive().default(30_000),
   /** Fault injection for the crash test only: exit right after the first insert, before committing. */
   LOADER_FAULT_EXIT_AFTER_INSERT: z.enum(['true', 'false']).default('false'),
 });

@@ -1,7 +1,7 @@
 import type { KafkaMessage } from 'kafkajs';
-import { BadRecordError, schemaIdOf, type AvroCodec } from '@ami/lib';
+import { BadRecordError, schemaIdOf, TOPOLOGY_REASONS, type AvroCodec } from '@ami/lib';
 import { RowBinaryWriter, rowEncoder } from './rowbinary.js';
-import type { TableSpec } from './tables.js';
+import type { InputChecks, TableSpec } from './tables.js';
 
 /** A record that cannot be loaded, with why; it goes to the DLQ with its original bytes. */
 export interface Rejected {
@@ -29,7 +29,13 @@ function encoderOf(spec: TableSpec) {
 }
 
 /** The fast path when the writer schema is the local one; false when it does not apply or the bytes are odd. */
-function tryTranscode(codec: AvroCodec, spec: TableSpec, value: Buffer, w: RowBinaryWriter): boolean {
+function tryTranscode(
+  codec: AvroCodec,
+  spec: TableSpec,
+  value: Buffer,
+  w: RowBinaryWriter,
+  checks: InputChecks | undefined,
+): boolean {
   if (
     !spec.transcode ||
     value.length < 5 ||
@@ -39,7 +45,7 @@ function tryTranscode(codec: AvroCodec, spec: TableSpec, value: Buffer, w: RowBi
     return false;
   const mark = w.length;
   try {
-    spec.transcode(value, w);
+    spec.transcode(value, w, checks);
     return true;
   } catch {
     w.truncate(mark); // let the full decoder name the reason
@@ -53,15 +59,33 @@ async function decodeOne(
   spec: TableSpec,
   message: KafkaMessage,
   w: RowBinaryWriter,
+  checks: InputChecks | undefined,
 ): Promise<boolean> {
   const buf = message.value;
   if (buf !== null) schemaIdOf(buf); // bad framing is a bad record before any registry call
   const value =
     buf === null ? null : (codec.decodeCached(spec.record, buf) ?? (await codec.decode(spec.record, buf)));
-  const row = spec.toRow(value, { key: message.key?.toString() ?? null, offset: Number(message.offset) });
+  const row = spec.toRow(
+    value,
+    { key: message.key?.toString() ?? null, offset: Number(message.offset) },
+    checks,
+  );
   if (!row) return false;
   encoderOf(spec)(w, row);
   return true;
+}
+
+export interface DecodeOptions {
+  /** The meters table, for reads and events (unknown meter or gardu, before installation, demand). */
+  checks?: InputChecks;
+  /**
+   * Called once when a record failed a meters-table check (validate.ts
+   * TOPOLOGY_REASONS): brings the table up to the meters topic's current end,
+   * after which the whole batch is decoded again. So a read whose profile was
+   * published before it is never dead-lettered because the loader had not
+   * read that far in the meters topic yet.
+   */
+  catchUp?: () => Promise<void>;
 }
 
 /**
@@ -72,23 +96,41 @@ export async function decodeBatch(
   codec: AvroCodec,
   spec: TableSpec,
   messages: readonly KafkaMessage[],
+  opts: DecodeOptions = {},
 ): Promise<DecodedBatch> {
   const w = new RowBinaryWriter(Math.max(4096, messages.length * 64));
+  let pass = await decodeInto(codec, spec, messages, w, opts.checks);
+  if (opts.catchUp && pass.rejected.some((r) => TOPOLOGY_REASONS.has(r.reason))) {
+    await opts.catchUp();
+    // Again from the start, so the rows keep their Kafka order.
+    w.truncate(0);
+    pass = await decodeInto(codec, spec, messages, w, opts.checks);
+  }
+  return { body: w.take(), rows: pass.rows, rejected: pass.rejected };
+}
+
+async function decodeInto(
+  codec: AvroCodec,
+  spec: TableSpec,
+  messages: readonly KafkaMessage[],
+  w: RowBinaryWriter,
+  checks: InputChecks | undefined,
+): Promise<{ rows: number; rejected: Rejected[] }> {
   const rejected: Rejected[] = [];
   let rows = 0;
   for (const message of messages) {
-    if (message.value !== null && tryTranscode(codec, spec, message.value, w)) {
+    if (message.value !== null && tryTranscode(codec, spec, message.value, w, checks)) {
       rows++;
       continue;
     }
     const mark = w.length;
     try {
-      if (await decodeOne(codec, spec, message, w)) rows++;
+      if (await decodeOne(codec, spec, message, w, checks)) rows++;
     } catch (err) {
       w.truncate(mark);
       if (!(err instanceof BadRecordError)) throw err;
       rejected.push({ message, reason: err.reason, error: err.message });
     }
   }
-  return { body: w.take(), rows, rejected };
+  return { rows, rejected };
 }

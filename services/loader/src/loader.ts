@@ -7,6 +7,7 @@ import {
   createKafka,
   createRegistry,
   deadLetterHeaders,
+  DEFAULT_LIMITS,
   exitOnCrash,
   isRetriable,
   ServiceMetrics,
@@ -20,6 +21,8 @@ import { Sink } from './sink.js';
 import { TABLES, type TableSpec } from './tables.js';
 import { decodeBatch, type Rejected } from './decode.js';
 import { refreshBilling } from './billing-store.js';
+import { ProfileTable } from './profiles.js';
+import { followProfiles } from './profiles-follow.js';
 
 /** Sends rejected records to the DLQ with headers saying where they came from and why. */
 export async function sendToDlq(
@@ -88,6 +91,8 @@ async function withHeartbeat<T>(p: Promise<T>, heartbeat: () => Promise<void>, e
 export interface RunningLoader {
   sink: Sink;
   consumer: Consumer;
+  /** The meters table reads and events are checked against. */
+  profiles: ProfileTable;
   stop(): Promise<void>;
 }
 
@@ -123,7 +128,16 @@ export async function startLoader(
   });
   // DLQ delivery is at least once: a duplicate DLQ record is harmless, a lost one is not.
   const producer = kafka.producer();
+  const admin = kafka.admin();
   const topics = [...byTopic.keys()].map((topic) => ({ topic }));
+  // Reads and events are checked against the meters table (README.md, "Input checks").
+  const profiles = new ProfileTable(1 << 16);
+  const checks = {
+    lookup: profiles.lookup,
+    garduKnown: profiles.garduKnown,
+    limits: { ...DEFAULT_LIMITS, demandRatingFactor: cfg.LOADER_DEMAND_RATING_FACTOR },
+  };
+  const checked = new Set([names.reads, names.events]);
 
   let joined = false;
   let clickhouseUp = true;
@@ -169,7 +183,13 @@ export async function startLoader(
     let entered = true;
     try {
       const { body, rows, rejected } = await retrying(
-        () => decodeBatch(codec, spec, batch.messages),
+        () =>
+          decodeBatch(
+            codec,
+            spec,
+            batch.messages,
+            checked.has(batch.topic) ? { checks, catchUp: () => follower.catchUp() } : {},
+          ),
         heartbeat,
         logger,
         'decode',
@@ -208,7 +228,24 @@ export async function startLoader(
 
   await registryAnswers(cfg.SCHEMA_REGISTRY_URL);
   const server = cfg.METRICS_PORT > 0 ? await metrics.serve(cfg.METRICS_PORT, logger) : undefined;
-  await Promise.all([consumer.connect(), producer.connect()]);
+  await Promise.all([consumer.connect(), producer.connect(), admin.connect()]);
+  // The whole meters topic first, so no read is checked against a table still loading.
+  const t0 = Date.now();
+  const follower = await followProfiles({
+    kafka,
+    admin,
+    codec,
+    topic: names.meters,
+    groupPrefix: cfg.LOADER_GROUP_ID,
+    table: profiles,
+    logger,
+    catchUpTimeoutMs: cfg.LOADER_METERS_CATCHUP_MS,
+  });
+  await follower.ready;
+  logger.info(
+    { meters: profiles.size, gardus: profiles.gardus, ms: Date.now() - t0 },
+    'meters table loaded for input checks',
+  );
   exitOnCrash(consumer, logger);
   consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
   await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true });
@@ -225,10 +262,14 @@ export async function startLoader(
   return {
     sink,
     consumer,
+    profiles,
     async stop() {
       if (billingTimer) clearInterval(billingTimer);
       // Stopping the sink rejects waiting handlers, so nothing uninserted is committed.
       await Promise.all([consumer.disconnect(), sink.stop()]);
+      // After the consumer: a batch waiting for the meters table to catch up finishes first.
+      await follower.stop();
+      await admin.disconnect();
       await producer.disconnect();
       await ch.close();
       server?.close();

@@ -6,8 +6,11 @@ import {
   type MeterEvent,
   type MeterProfile,
   type MeterRead,
+  type GarduLookup,
   type Outage,
+  type ProfileLookup,
   type RecordName,
+  type ValidationLimits,
 } from '@ami/lib';
 import type { Column, RowBinaryWriter } from './rowbinary.js';
 import { transcodeRead } from './transcode-read.js';
@@ -26,14 +29,25 @@ export interface KafkaPosition {
   offset: number;
 }
 
+/**
+ * The meters table as reads and events are checked against it (unknown
+ * meter or gardu, before installation, demand above the rating). Without it
+ * only the record's own ranges are checked.
+ */
+export interface InputChecks {
+  lookup: ProfileLookup;
+  garduKnown: GarduLookup;
+  limits: ValidationLimits;
+}
+
 export interface TableSpec<R = unknown> {
   table: TableName;
   record: RecordName;
   columns: readonly Column[];
   /** Optional fast path: Confluent-framed bytes of the LOCAL schema straight to RowBinary (throws on anything odd). */
-  transcode?: (msg: Buffer, w: RowBinaryWriter) => void;
+  transcode?: (msg: Buffer, w: RowBinaryWriter, checks?: InputChecks) => void;
   /** Row of a decoded record (`value` null for a tombstone); null when there is nothing to load. */
-  toRow(value: R | null, at: KafkaPosition): Record<string, unknown> | null;
+  toRow(value: R | null, at: KafkaPosition, checks?: InputChecks): Record<string, unknown> | null;
 }
 
 const RELAY = { enum8: { CLOSED: 0, OPEN: 1 } } as const;
@@ -90,19 +104,20 @@ const meters: TableSpec<MeterProfile> = {
         version: at.offset,
       };
     }
-    if (!isSupportedTimezone(p.timezone))
-      throw new BadRecordError('unsupported-timezone', `time zone ${p.timezone} is not one billing knows`);
-    if (p.daya_va < 0 || p.phases < 0 || p.phases > 255)
-      throw new BadRecordError('out-of-range', 'daya_va or phases out of range');
-    return {
-      ...p,
-      meter_id: required(p.meter_id, 'meter_id'),
-      installed_at: seconds(p.installed_at, 'installed_at'),
-      deleted: 0,
-      version: at.offset,
-    };
+    checkProfile(p);
+    return { ...p, installed_at: seconds(p.installed_at, 'installed_at'), deleted: 0, version: at.offset };
   },
 };
+
+/** Throws the BadRecordError the meters table refuses `p` with (the loader's meters table for checks uses it too). */
+export function checkProfile(p: MeterProfile): void {
+  if (!isSupportedTimezone(p.timezone))
+    throw new BadRecordError('unsupported-timezone', `time zone ${p.timezone} is not one billing knows`);
+  if (p.daya_va < 0 || p.phases < 0 || p.phases > 255)
+    throw new BadRecordError('out-of-range', 'daya_va or phases out of range');
+  required(p.meter_id, 'meter_id');
+  seconds(p.installed_at, 'installed_at');
+}
 
 // Enum8 codes equal the Avro symbol indexes, so the transcoder copies them.
 const reads: TableSpec<MeterRead> = {
@@ -121,13 +136,13 @@ const reads: TableSpec<MeterRead> = {
     { name: 'power_limit_va', type: 'Int32' },
     { name: 'kind', type: { enum8: { INTERVAL: 0, ON_DEMAND: 1 } } },
   ],
-  toRow(r) {
+  toRow(r, _at, checks) {
     if (r === null) throw new BadRecordError('tombstone', 'reads are never deleted');
     if (r.energy_import_wh < 0)
       throw new BadRecordError('negative-register', `register ${r.energy_import_wh} Wh is negative`);
     if (r.interval_s < 0) throw new BadRecordError('out-of-range', `interval_s ${r.interval_s} is negative`);
-    // Ranges without topology (the loader does not hold the meters table): packages/lib/src/validate.ts.
-    rejectIfInvalid(validateRead(r, { now: Date.now() }));
+    // Ranges, and with `checks` the meters table: packages/lib/src/validate.ts.
+    rejectIfInvalid(validateRead(r, { now: Date.now(), ...checks }));
     // Mutate in place: the record is ours and this is the hot path.
     (r as unknown as { read_at: number }).read_at = seconds(r.read_at, 'read_at');
     required(r.meter_id, 'meter_id');
@@ -163,9 +178,9 @@ const events: TableSpec<MeterEvent> = {
     },
     { name: 'power_limit_va', type: 'Nullable(Int32)' },
   ],
-  toRow(e) {
+  toRow(e, _at, checks) {
     if (e === null) throw new BadRecordError('tombstone', 'events are never deleted');
-    rejectIfInvalid(validateEvent(e, { now: Date.now() }));
+    rejectIfInvalid(validateEvent(e, { now: Date.now(), ...checks }));
     return {
       ...e,
       event_id: required(e.event_id, 'event_id'),

@@ -1,5 +1,6 @@
-import { BadRecordError, DEFAULT_LIMITS } from '@ami/lib';
+import { BadRecordError, DEFAULT_LIMITS, demandAboveRating } from '@ami/lib';
 import type { RowBinaryWriter } from './rowbinary.js';
+import type { InputChecks } from './tables.js';
 
 /**
  * The hot path for reads: Avro binary (local MeterRead schema, field order
@@ -45,24 +46,40 @@ function enumIndex(b: Buffer, symbols: number): number {
   return i;
 }
 
+/** Whether bytes [at, at + len) of `b` are the UTF-8 of `s`, without building a string for ASCII. */
+function sameString(b: Buffer, at: number, len: number, s: string): boolean {
+  if (s.length === len) {
+    let i = 0;
+    while (i < len && s.charCodeAt(i) < 0x80 && s.charCodeAt(i) === b[at + i]) i++;
+    if (i === len) return true;
+    if (s.charCodeAt(i) < 0x80 && b[at + i]! < 0x80) return false; // an ASCII difference
+  }
+  return b.toString('utf8', at, at + len) === s;
+}
+
 /**
  * Appends one read (Confluent-framed `msg`) to `w`. On a throw the writer may
  * hold a partial row: the caller rewinds with `w.truncate(mark)`.
  */
-export function transcodeRead(msg: Buffer, w: RowBinaryWriter): void {
+export function transcodeRead(msg: Buffer, w: RowBinaryWriter, checks?: InputChecks): void {
+  const limits = checks?.limits ?? DEFAULT_LIMITS;
   pos = 5;
-  if (string(msg, w) === 0) throw new BadRecordError('missing-field', 'meter_id is empty');
-  string(msg, w);
+  const meterLen = string(msg, w);
+  if (meterLen === 0) throw new BadRecordError('missing-field', 'meter_id is empty');
+  // Strings are decoded only for the meters-table checks.
+  const meterId = checks ? msg.toString('utf8', pos - meterLen, pos) : '';
+  const garduLen = string(msg, w);
+  const garduAt = pos - garduLen;
   const readAtMs = varLong(msg);
   const readAt = Math.floor(readAtMs / 1000);
   if (readAt < 0 || readAt >= 4294967296)
     throw new BadRecordError('out-of-range', 'read_at outside DateTime');
   // Anything validateRead (packages/lib/src/validate.ts) would refuse falls back to the full decoder, which names it.
-  if (readAtMs > Date.now() + DEFAULT_LIMITS.maxFutureMs)
+  if (readAtMs > Date.now() + limits.maxFutureMs)
     throw new BadRecordError('future-timestamp', 'read_at in the future');
   w.u32(readAt);
   const interval = int32(msg);
-  if (interval < 0 || interval > DEFAULT_LIMITS.maxIntervalS)
+  if (interval < 0 || interval > limits.maxIntervalS)
     throw new BadRecordError('out-of-range', 'interval_s out of range');
   w.u32(interval);
   const wh = varLong(msg);
@@ -71,9 +88,20 @@ export function transcodeRead(msg: Buffer, w: RowBinaryWriter): void {
   const demand = int32(msg);
   if (demand < 0) throw new BadRecordError('negative-demand', 'negative demand');
   w.i32(demand);
+  if (checks) {
+    const p = checks.lookup(meterId);
+    if (
+      !p ||
+      garduLen === 0 ||
+      !sameString(msg, garduAt, garduLen, p.gardu_id) ||
+      (p.installed_at !== undefined && readAtMs < p.installed_at) ||
+      demandAboveRating(demand, p.daya_va, limits)
+    )
+      throw new BadRecordError('topology', 'meters-table check failed');
+  }
   if (pos + 4 > msg.length) throw new BadRecordError('truncated', 'truncated Avro float');
   const volts = msg.readFloatLE(pos);
-  if (!(volts >= 0 && volts <= DEFAULT_LIMITS.maxVoltage))
+  if (!(volts >= 0 && volts <= limits.maxVoltage))
     throw new BadRecordError('voltage-out-of-range', 'voltage out of range');
   w.bytes(msg, pos, pos + 4); // Avro float and RowBinary Float32 are both 4 bytes little-endian
   pos += 4;
