@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka } from '@ami/lib';
@@ -75,6 +75,8 @@ describe('faults on a private stack', () => {
 
   afterEach(async (ctx) => {
     if (ctx.task.result?.state === 'fail' && pipe) {
+      // The private stack's folder goes with it: keep the services' logs for the reader of a failed run.
+      cpSync(logDir, join('test-artifacts', 'faults-logs'), { recursive: true });
       for (const s of [pipe.loader, pipe.detector]) {
         if (!s) continue;
         const lines = s.log().split('\n');

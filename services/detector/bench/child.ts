@@ -1,7 +1,9 @@
 /**
  * The process measured by the benchmark: `detector` (the real processor) or
  * `passthrough` (a consumer of the same topics that only decodes: the
- * baseline). Prints one JSON line of progress every 200 ms.
+ * baseline). Prints one JSON line of progress every 50 ms: messages consumed,
+ * inputs released through the rules and committed (detector), CPU time used.
+ * SIGTERM exits normally, so `--cpu-prof` writes its profile.
  */
 import { readFileSync } from 'node:fs';
 import { AvroCodec, createKafka, createLogger, createRegistry, topicNames } from '@ami/lib';
@@ -21,16 +23,35 @@ function peakMiB(): number {
   return Math.round(Number(line?.replace(/\D/g, '') ?? 0) / 1024);
 }
 
+/** CPU time (user + system) of this process in ms. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** Wall time and CPU when the first message was consumed (the start of the measured span). */
+let first: { t: number; cpuMs: number } | undefined;
+function sawFirst(consumed: number): void {
+  if (first === undefined && consumed > 0) first = { t: Date.now(), cpuMs: cpuMs() };
+}
+
 function report(consumed: number, extra: object = {}): void {
+  sawFirst(consumed);
   process.stdout.write(
-    `${JSON.stringify({ progress: true, t: Date.now(), consumed, peakMiB: peakMiB(), ...extra })}\n`,
+    `${JSON.stringify({ progress: true, t: Date.now(), consumed, cpuMs: cpuMs(), peakMiB: peakMiB(), first, ...extra })}\n`,
   );
 }
+
+process.once('SIGTERM', () => process.exit(0));
 
 if (mode === 'detector') {
   const d = await startDetector(cfg, logger);
   report(0, { ready: true, meters: d.topology.size });
-  setInterval(() => report(d.stats.consumed, { stats: d.stats }), 200);
+  const watchFirst = setInterval(() => {
+    sawFirst(d.stats.consumed);
+    if (first) clearInterval(watchFirst);
+  }, 2);
+  setInterval(() => report(d.stats.consumed, { released: d.stats.released, stats: d.stats }), 50);
 } else {
   const topics = topicNames(cfg.AMI_TOPIC_PREFIX);
   const codec = new AvroCodec(createRegistry(cfg));
@@ -47,9 +68,10 @@ if (mode === 'detector') {
       for (const m of batch.messages) {
         if (!codec.decodeCached(name, m.value!)) await codec.decode(name, m.value!);
         consumed++;
+        sawFirst(consumed);
       }
     },
   });
   report(0, { ready: true });
-  setInterval(() => report(consumed), 200);
+  setInterval(() => report(consumed), 50);
 }

@@ -24,6 +24,13 @@ import { heapPop, heapPush } from './heap.js';
 export interface GateConfig {
   allowedLatenessMs: number;
   idleAdvanceMs: number;
+  /**
+   * Idleness also needs the broker's log end offset (`observeEnd`) unchanged
+   * for `idleAdvanceMs`. Without it, a partition that the consumer's fetches
+   * starve (others fill the fetch) looks quiet while its producer is busy, and
+   * its records turn late once it is served again.
+   */
+  confirmIdleWithEndOffsets?: boolean;
 }
 
 /** What is saved per topic-partition with the state, in the same transaction as the offsets. */
@@ -49,6 +56,9 @@ interface TpState<V> {
   quietSinceWall: number;
   /** Replay guard from the saved state. */
   saved: TpMeta | null;
+  /** The log end offset last seen on the broker, and when it was last seen unchanged. */
+  lastEnd: number;
+  endUnchangedWall: number;
   /** Buffered inputs in offset order (head advances past released ones). */
   queue: Held<V>[];
   head: number;
@@ -56,9 +66,39 @@ interface TpState<V> {
 
 export type Offer = 'buffered' | 'late' | 'replayed';
 
+/** The buffered inputs of one topic-partition at one event time, in offset order. */
+interface Run<V> {
+  s: TpState<V>;
+  tp: string;
+  items: Held<V>[];
+  /** Index of the next item to release. */
+  next: number;
+  /** False when an offset arrived below the last one (not seen with kafkajs; sorted before release). */
+  sorted: boolean;
+}
+
+/** The buffered inputs of one event time: runs in topic-partition order. */
+interface Bucket<V> {
+  t: number;
+  runs: Run<V>[];
+  /** The run of the last offer (consecutive offers are mostly of one topic-partition). */
+  last: Run<V> | undefined;
+}
+
 export class EventTimeGate<V> {
   private readonly tps = new Map<string, TpState<V>>();
-  private readonly heap: Held<V>[] = [];
+  /**
+   * Buffered inputs by event time: release order (event time, topic-partition,
+   * offset) is the order of `times` (a min-heap of the distinct buffered times),
+   * then of a bucket's runs, then of a run's items. Inputs of a read boundary
+   * share one time: buffering and releasing them is O(1) each, and sequential in memory.
+   */
+  private readonly buckets = new Map<number, Bucket<V>>();
+  private readonly times: number[] = [];
+  private count = 0;
+  private lastBucket: Bucket<V> | undefined;
+  private lastTp: string | undefined;
+  private lastState: TpState<V> | undefined;
   private released = Number.NEGATIVE_INFINITY;
   private lastArrivalWall = 0;
 
@@ -69,7 +109,7 @@ export class EventTimeGate<V> {
   }
 
   get buffered(): number {
-    return this.heap.length;
+    return this.count;
   }
 
   /** Start tracking a topic-partition, optionally from its saved meta. */
@@ -80,18 +120,33 @@ export class EventTimeGate<V> {
       caughtUp,
       quietSinceWall: 0,
       saved,
+      lastEnd: -1,
+      endUnchangedWall: Number.NEGATIVE_INFINITY,
       queue: [],
       head: 0,
     });
+    this.lastTp = undefined;
+    this.lastState = undefined;
     if (saved) this.released = Math.max(this.released, saved.releasedUpTo);
   }
 
   /** Stop tracking (partition revoked): its buffered inputs are dropped; the new owner replays them. */
   untrack(tp: string): void {
     if (!this.tps.delete(tp)) return;
-    const keep = this.heap.filter((h) => h.tp !== tp);
-    this.heap.length = 0;
-    for (const h of keep) heapPush(this.heap, h, before);
+    this.lastTp = undefined;
+    this.lastState = undefined;
+    this.lastBucket = undefined;
+    for (const b of this.buckets.values()) {
+      const gone = b.runs.filter((r) => r.tp === tp);
+      if (gone.length === 0) continue;
+      for (const r of gone) this.count -= r.items.length - r.next;
+      b.runs = b.runs.filter((r) => r.tp !== tp);
+      b.last = undefined;
+      if (b.runs.every((r) => r.next >= r.items.length)) this.buckets.delete(b.t);
+    }
+    const keep = this.times.filter((t) => this.buckets.has(t));
+    this.times.length = 0;
+    for (const t of keep) heapPush(this.times, t, lessNumber);
   }
 
   tracked(tp: string): boolean {
@@ -99,18 +154,52 @@ export class EventTimeGate<V> {
   }
 
   offer(tp: string, offset: number, t: number, value: V, nowWall: number): Offer {
-    const s = this.tps.get(tp);
+    const s = this.lastTp === tp ? this.lastState : this.tps.get(tp);
     if (!s) throw new Error(`topic-partition ${tp} is not tracked`);
-    s.consumedUpTo = Math.max(s.consumedUpTo, offset + 1);
+    this.lastTp = tp;
+    this.lastState = s;
+    if (offset + 1 > s.consumedUpTo) s.consumedUpTo = offset + 1;
+    // Input again after every input was quiet: partitions not served yet may be about to be, so
+    // none counts as idle before it was quiet for `idleAdvanceMs` from now.
+    if (nowWall - this.lastArrivalWall >= this.cfg.idleAdvanceMs) this.resumeAll(nowWall);
     this.lastArrivalWall = nowWall;
-    s.quietSinceWall = Math.max(s.quietSinceWall, nowWall);
+    if (nowWall > s.quietSinceWall) s.quietSinceWall = nowWall;
     if (s.saved && offset < s.saved.consumedUpTo && t <= s.saved.releasedUpTo) return 'replayed';
     if (t <= this.released) return 'late';
-    s.maxTime = Math.max(s.maxTime, t);
+    if (t > s.maxTime) s.maxTime = t;
     const held: Held<V> = { t, tp, offset, value, released: false };
     s.queue.push(held);
-    heapPush(this.heap, held, before);
+    this.hold(s, tp, held);
     return 'buffered';
+  }
+
+  private hold(s: TpState<V>, tp: string, held: Held<V>): void {
+    const t = held.t;
+    let b = this.lastBucket;
+    if (b === undefined || b.t !== t) {
+      b = this.buckets.get(t);
+      if (b === undefined) {
+        b = { t, runs: [], last: undefined };
+        this.buckets.set(t, b);
+        heapPush(this.times, t, lessNumber);
+      }
+      this.lastBucket = b;
+    }
+    let run = b.last;
+    if (run === undefined || run.s !== s) {
+      run = b.runs.find((r) => r.s === s);
+      if (run === undefined) {
+        run = { s, tp, items: [], next: 0, sorted: true };
+        let i = b.runs.length;
+        while (i > 0 && tp < b.runs[i - 1]!.tp) i--;
+        b.runs.splice(i, 0, run);
+      }
+      b.last = run;
+    }
+    const items = run.items;
+    if (items.length > run.next && items[items.length - 1]!.offset > held.offset) run.sorted = false;
+    items.push(held);
+    this.count++;
   }
 
   /** `nowWall`: when it was seen caught up (idleness runs from the later of this and the last arrival). */
@@ -122,9 +211,51 @@ export class EventTimeGate<V> {
     s.caughtUp = caughtUp;
   }
 
-  /** Caught up and quiet for `idleAdvanceMs`: no longer holds the watermark back. */
-  private idle(s: TpState<V>, nowWall: number): boolean {
+  /**
+   * The broker's log end offset of `tp` as polled at `nowWall` (the time the poll
+   * was sent). Growth is activity, even when no fetch brought those records yet.
+   */
+  observeEnd(tp: string, endOffset: number, nowWall: number): void {
+    const s = this.tps.get(tp);
+    if (!s) return;
+    // Records on the broker that the fetches have not brought: behind, whatever the last batch said.
+    if (endOffset > s.consumedUpTo) s.caughtUp = false;
+    if (endOffset > s.lastEnd) {
+      s.lastEnd = endOffset;
+      s.quietSinceWall = Math.max(s.quietSinceWall, nowWall);
+    } else {
+      s.endUnchangedWall = Math.max(s.endUnchangedWall, nowWall);
+    }
+  }
+
+  /** The next offset to consume, from a whole batch (records not offered, e.g. dead-lettered, and transaction markers included). */
+  consumedTo(tp: string, nextOffset: number): void {
+    const s = this.tps.get(tp);
+    if (s && nextOffset > s.consumedUpTo) s.consumedUpTo = nextOffset;
+  }
+
+  /** Some input looks quiet: its idleness needs (fresh) end offsets from the broker. */
+  wantsEndOffsets(nowWall: number): boolean {
+    if (!this.cfg.confirmIdleWithEndOffsets) return false;
+    for (const s of this.tps.values()) if (this.quiet(s, nowWall)) return true;
+    return false;
+  }
+
+  private resumeAll(nowWall: number): void {
+    for (const s of this.tps.values()) s.quietSinceWall = Math.max(s.quietSinceWall, nowWall);
+  }
+
+  private quiet(s: TpState<V>, nowWall: number): boolean {
     return s.caughtUp && nowWall - s.quietSinceWall >= this.cfg.idleAdvanceMs;
+  }
+
+  private endConfirmsQuiet(s: TpState<V>): boolean {
+    return s.endUnchangedWall - s.quietSinceWall >= this.cfg.idleAdvanceMs;
+  }
+
+  /** Caught up and quiet for `idleAdvanceMs` (by the broker too, when configured): no longer holds the watermark back. */
+  private idle(s: TpState<V>, nowWall: number): boolean {
+    return this.quiet(s, nowWall) && (!this.cfg.confirmIdleWithEndOffsets || this.endConfirmsQuiet(s));
   }
 
   /** The watermark the inputs allow now (never below the released one). */
@@ -149,21 +280,38 @@ export class EventTimeGate<V> {
   }
 
   /**
-   * Release, in event-time order, the buffered inputs at or before `w`, at most
-   * `limit` of them (a storm is committed in several transactions). Returns
-   * false when some are left for the next call.
+   * Release, in event-time order (ties: topic-partition, then offset), the
+   * buffered inputs at or before `w`, at most `limit` of them (a storm is
+   * committed in several transactions). Returns false when some are left for
+   * the next call.
    */
   release(w: number, apply: (h: Held<V>) => void, limit = Number.POSITIVE_INFINITY): boolean {
     let n = 0;
-    while (this.heap.length > 0 && this.heap[0]!.t <= w) {
-      if (n++ >= limit) {
-        // Everything before the next input's time is out; later arrivals before it are late.
-        this.released = Math.max(this.released, this.heap[0]!.t - 1);
-        return false;
+    while (this.times.length > 0 && this.times[0]! <= w) {
+      const b = this.buckets.get(this.times[0]!)!;
+      for (const run of b.runs) {
+        if (run.next >= run.items.length) continue;
+        if (!run.sorted) {
+          const rest = run.items.slice(run.next).sort((x, y) => x.offset - y.offset);
+          run.items.length = run.next;
+          run.items.push(...rest);
+          run.sorted = true;
+        }
+        while (run.next < run.items.length) {
+          if (n++ >= limit) {
+            // Everything before the next input's time is out; later arrivals before it are late.
+            this.released = Math.max(this.released, b.t - 1);
+            return false;
+          }
+          const h = run.items[run.next++]!;
+          this.count--;
+          h.released = true;
+          apply(h);
+        }
       }
-      const h = heapPop(this.heap, before);
-      h.released = true;
-      apply(h);
+      this.buckets.delete(b.t);
+      heapPop(this.times, lessNumber);
+      if (this.lastBucket === b) this.lastBucket = undefined;
     }
     this.released = Math.max(this.released, w);
     return true;
@@ -191,9 +339,4 @@ export class EventTimeGate<V> {
   }
 }
 
-/** Deterministic order: event time, then topic-partition, then offset. */
-function before(a: Held<unknown>, b: Held<unknown>): boolean {
-  if (a.t !== b.t) return a.t < b.t;
-  if (a.tp !== b.tp) return a.tp < b.tp;
-  return a.offset < b.offset;
-}
+const lessNumber = (a: number, b: number): boolean => a < b;

@@ -65,17 +65,27 @@ export function statusChange(
   dark: Darkness | null,
   at: number,
 ): MeterStatus | null {
-  const next = deriveState(f, dark);
-  const prev = f.shown ?? { state: 'ENERGIZED' as MeterState, outageId: null, since: 0 };
-  if (prev.state === next.state && prev.outageId === next.outageId) return null;
-  f.shown = { ...next, since: at };
+  // deriveState without its objects: called for every meter of a gardu on each gardu-wide change.
+  let state: MeterState;
+  const outageId: string | null = dark === null ? null : dark.outageId;
+  if (f.relay === 'OPEN') state = openRelayState(f);
+  else if (dark !== null) state = 'OUTAGE';
+  else state = 'ENERGIZED';
+  const shown = f.shown;
+  if (
+    shown === undefined
+      ? state === 'ENERGIZED' && outageId === null
+      : shown.state === state && shown.outageId === outageId
+  )
+    return null;
+  f.shown = { state, outageId, since: at };
   return {
     meter_id: meterId,
     gardu_id: garduId,
-    state: next.state,
+    state,
     relay: f.relay,
     since: at,
-    outage_id: next.outageId,
+    outage_id: outageId,
   };
 }
 

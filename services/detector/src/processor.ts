@@ -9,14 +9,16 @@ import {
   ensureTopics,
   exitOnCrash,
   produceRequests,
-  rejectIfInvalid,
   ServiceMetrics,
   validateEvent,
   validateRead,
   topicNames,
   valueSubject,
   type DeadLetter,
+  type KnownMeter,
   type Logger,
+  type MeterEvent,
+  type MeterRead,
   type MeterStatus,
   type Outage,
   type Topics,
@@ -29,7 +31,6 @@ import {
   advance,
   applyInput,
   dropGardu,
-  inputTime,
   isDuplicate,
   loadGardu,
   newDetectorState,
@@ -40,12 +41,14 @@ import {
   type Input,
   type RulesContext,
 } from './rules.js';
-import { Topology } from './topology.js';
+import { Topology, type MeterInfo } from './topology.js';
 import { followMeters } from './topologyTable.js';
 
 /** Counters an operator (and the tests) can read. */
 export interface DetectorStats {
   consumed: number;
+  /** Inputs released in event-time order through the rules (and committed). */
+  released: number;
   late: number;
   duplicates: number;
   replayed: number;
@@ -64,17 +67,29 @@ export interface DetectorHandle {
   stop(): Promise<void>;
 }
 
-interface Source {
-  input: Input;
+/** A buffered input (itself the rules' Input) with where it came from. */
+type Source = Input & {
   topic: string;
   partition: number;
   message: KafkaMessage;
-}
+  /** The meter as looked up when it was offered, still valid while the topology is at `version`. */
+  info: MeterInfo | undefined;
+  version: number;
+};
 
 type Out = Message & { topic: string; partition?: number };
 
 /** Inputs released (and outputs emitted) per transaction: a storm is committed in slices. */
 const STEP_LIMIT = 20_000;
+/**
+ * Wall clock between steps (release + one transaction). A batch arriving sooner
+ * is only buffered; the next batch or the ticker steps. Buffered inputs are
+ * never committed, so a revoked partition's are simply replayed by the new owner.
+ */
+const STEP_INTERVAL_MS = 100;
+/** Wall clock between end-offset polls while some input looks idle. */
+const END_POLL_MS = 500;
+const FETCH_BYTES_PER_PARTITION = 2 * 1024 * 1024;
 
 /**
  * The Kafka edge of the detector: consumes reads and events (co-partitioned by
@@ -125,10 +140,15 @@ export async function startDetector(
     idempotent: true,
     maxInFlightRequests: 1,
     transactionTimeout: 30_000,
+    // A transaction right after the previous commit often gets CONCURRENT_TRANSACTIONS (the broker
+    // still writes the markers): retried at 25 ms, not the client's 300 ms, which cost ~300 ms per
+    // step. 12 retries up to 10 s apart keep the client's ~40 s of patience for a broker restart.
+    retry: { retries: 12, initialRetryTime: 25, maxRetryTime: 10_000 },
   });
   await producer.connect();
   const stats: DetectorStats = {
     consumed: 0,
+    released: 0,
     late: 0,
     duplicates: 0,
     replayed: 0,
@@ -180,7 +200,10 @@ export async function startDetector(
     groupId: cfg.DETECTOR_GROUP_ID,
     partitionAssigners: [CoPartitionedAssigner],
     readUncommitted: false,
-    maxBytesPerPartition: 4 * 1024 * 1024,
+    // Every fetch may serve every input partition: a partition starved by the others' backlog would
+    // fall behind in event time and its records turn late.
+    maxBytesPerPartition: FETCH_BYTES_PER_PARTITION,
+    maxBytes: FETCH_BYTES_PER_PARTITION * inputs.length * partitions,
   });
   exitOnCrash(consumer, logger, exit);
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
@@ -206,6 +229,7 @@ export async function startDetector(
     watermark: () => edge.watermark,
     async stop() {
       clearInterval(ticker);
+      edge.close();
       await consumer.disconnect();
       await meters.consumer.disconnect();
       await edge.idle();
@@ -261,6 +285,16 @@ class Edge {
   private readonly open = new Map<string, string>();
   /** The last step stopped at STEP_LIMIT: the ticker continues without waiting for input. */
   private backlog = false;
+  /** Inputs arrived since the last step (the ticker steps if no batch does). */
+  private due = false;
+  private lastStep = 0;
+  /** A step for the rest of a backlog is scheduled (right away, not at the next tick). */
+  private continuing = false;
+  private stopped = false;
+  /** Source partition of each pending dead letter (a revoked partition's are dropped with it). */
+  private pendingDlqPartitions: number[] = [];
+  private polling = false;
+  private lastEndPoll = 0;
 
   constructor(
     private readonly cfg: DetectorConfig,
@@ -280,6 +314,7 @@ class Edge {
     this.gate = new EventTimeGate<Source>({
       allowedLatenessMs: cfg.ALLOWED_LATENESS_MS,
       idleAdvanceMs: cfg.IDLE_ADVANCE_MS,
+      confirmIdleWithEndOffsets: true,
     });
   }
 
@@ -306,20 +341,50 @@ class Edge {
         batch.lastOffset(),
         batch.highWatermark,
       );
+      const now = Date.now();
       for (const message of batch.messages) {
         this.stats.consumed++;
-        await this.offer(tp, kind, batch.topic, batch.partition, message);
+        // Synchronous unless the writer schema must be fetched first.
+        const pending = this.offer(tp, kind, batch.topic, batch.partition, message, now);
+        if (pending) await pending;
       }
-      this.gate.setCaughtUp(tp, Number(batch.lastOffset()) + 1 >= Number(batch.highWatermark), Date.now());
-      await this.step();
+      const next = Number(batch.lastOffset()) + 1;
+      this.gate.consumedTo(tp, next);
+      this.gate.setCaughtUp(tp, next >= Number(batch.highWatermark), Date.now());
+      // One transaction per STEP_INTERVAL_MS at most, not one per batch (kafkajs hands over one
+      // partition's batch at a time; a transaction costs several broker round trips).
+      if (Date.now() - this.lastStep >= STEP_INTERVAL_MS) await this.step();
+      else this.due = true;
     });
   }
 
   /** Wall-clock step for quiet inputs (watermark idleness). */
   async tick(): Promise<void> {
+    if (this.stopped) return;
+    await this.pollEndOffsets();
     await this.locked(async () => {
-      if (this.backlog || this.gate.nextWatermark(Date.now()) > this.gate.watermark) await this.step();
+      if (this.backlog || this.due || this.gate.nextWatermark(Date.now()) > this.gate.watermark)
+        await this.step();
     });
+  }
+
+  /** Asks the broker for the inputs' end offsets when the gate needs them to call a partition idle. */
+  private async pollEndOffsets(): Promise<void> {
+    const now = Date.now();
+    if (this.polling || now - this.lastEndPoll < END_POLL_MS || !this.gate.wantsEndOffsets(now)) return;
+    this.polling = true;
+    this.lastEndPoll = now;
+    try {
+      for (const topic of [this.topics.reads, this.topics.events]) {
+        for (const p of await this.admin.fetchTopicOffsets(topic))
+          this.gate.observeEnd(`${topic}:${p.partition}`, Number(p.high), now);
+      }
+    } catch (err) {
+      // No answer, no idleness: the watermark waits for input or the next poll.
+      this.logger.warn({ err }, "could not fetch the inputs' end offsets");
+    } finally {
+      this.polling = false;
+    }
   }
 
   /** Event time up to which outputs are committed. */
@@ -337,62 +402,144 @@ class Edge {
     return run;
   }
 
-  private async offer(
+  /**
+   * Decode, validate and buffer one message. Synchronous (returns undefined)
+   * when the writer schema is cached, the hot path; otherwise the promise of
+   * doing so once the schema is fetched.
+   */
+  private offer(
     tp: string,
     kind: 'event' | 'read',
     topic: string,
     partition: number,
     message: KafkaMessage,
-  ): Promise<void> {
-    let input: Input;
+    now: number,
+  ): Promise<void> | undefined {
+    const buf = message.value;
+    let source: Source | undefined;
     try {
-      input = await this.decode(kind, message);
-      // Ranges and topology (packages/lib/src/validate.ts): a meter clock far ahead would drag the watermark.
-      const lookup = (id: string) => {
-        const m = this.ctx.topo.meter(id);
-        return m && { gardu_id: m.garduId, installed_at: m.installedAt };
-      };
-      rejectIfInvalid(
-        input.kind === 'event'
-          ? validateEvent(input.value, { now: Date.now(), lookup })
-          : validateRead(input.value, { now: Date.now(), lookup }),
-      );
+      if (buf === null) throw new BadRecordError('null-value', 'a reads/events message has no value');
+      if (kind === 'event') {
+        const value = this.codec.decodeCached('MeterEvent', buf);
+        if (value !== undefined) source = this.source('event', value, topic, partition, message);
+      } else {
+        const value = this.codec.decodeCached('MeterRead', buf);
+        if (value !== undefined) source = this.source('read', value, topic, partition, message);
+      }
+    } catch (err) {
+      if (!(err instanceof BadRecordError)) throw err;
+      this.dead({ sourceTopic: topic, partition, message, reason: err.reason, detail: err.message });
+      return undefined;
+    }
+    if (source === undefined) return this.offerFetching(tp, kind, topic, partition, message, now);
+    this.admit(tp, source, now);
+    return undefined;
+  }
+
+  /** `offer` for a writer schema not cached yet: fetched from the registry first. */
+  private async offerFetching(
+    tp: string,
+    kind: 'event' | 'read',
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    now: number,
+  ): Promise<void> {
+    let source: Source;
+    try {
+      source =
+        kind === 'event'
+          ? this.source(
+              'event',
+              await this.codec.decode('MeterEvent', message.value!),
+              topic,
+              partition,
+              message,
+            )
+          : this.source(
+              'read',
+              await this.codec.decode('MeterRead', message.value!),
+              topic,
+              partition,
+              message,
+            );
     } catch (err) {
       if (!(err instanceof BadRecordError)) throw err;
       return this.dead({ sourceTopic: topic, partition, message, reason: err.reason, detail: err.message });
     }
-    if (input.kind === 'event' && isDuplicate(this.ctx, this.st, input.value)) {
+    this.admit(tp, source, now);
+  }
+
+  private source(
+    kind: 'event',
+    value: MeterEvent,
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+  ): Source;
+  private source(
+    kind: 'read',
+    value: MeterRead,
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+  ): Source;
+  private source(
+    kind: 'event' | 'read',
+    value: MeterEvent | MeterRead,
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+  ): Source {
+    return { kind, value, topic, partition, message, info: undefined, version: -1 } as Source;
+  }
+
+  /** The topology lookup of the validation: the meter is kept for the rules (one lookup per input). */
+  private readonly lookup = (id: string): KnownMeter | undefined => {
+    const m = this.ctx.topo.meter(id);
+    this.looked = m;
+    if (m === undefined) return undefined;
+    // One object reused: the validation reads it only during the call.
+    this.known.gardu_id = m.garduId;
+    this.known.installed_at = m.installedAt;
+    return this.known;
+  };
+  private looked: MeterInfo | undefined;
+  private readonly known: { gardu_id: string; installed_at: number | undefined } = {
+    gardu_id: '',
+    installed_at: undefined,
+  };
+
+  /** Validate (ranges and topology, packages/lib/src/validate.ts), drop duplicates, offer to the gate. */
+  private admit(tp: string, source: Source, now: number): void {
+    const { topic, partition, message } = source;
+    this.looked = undefined;
+    const invalid =
+      source.kind === 'event'
+        ? validateEvent(source.value, { now, lookup: this.lookup })
+        : validateRead(source.value, { now, lookup: this.lookup });
+    if (invalid !== undefined) {
+      // A meter clock far ahead would drag the watermark.
+      const err = new BadRecordError(invalid.reason, invalid.detail);
+      return this.dead({ sourceTopic: topic, partition, message, reason: err.reason, detail: err.message });
+    }
+    const looked = this.looked as MeterInfo | undefined; // set by `lookup` during the validation
+    if (looked !== undefined && looked.meterId === source.value.meter_id) {
+      source.info = looked;
+      source.version = this.ctx.topo.version;
+    }
+    if (source.kind === 'event' && isDuplicate(this.ctx, this.st, source.value, source.info)) {
       this.stats.duplicates++;
       return;
     }
-    const verdict = this.gate.offer(
-      tp,
-      Number(message.offset),
-      inputTime(input),
-      { input, topic, partition, message },
-      Date.now(),
-    );
+    const t = source.kind === 'event' ? source.value.occurred_at : source.value.read_at;
+    const verdict = this.gate.offer(tp, Number(message.offset), t, source, now);
     if (verdict === 'replayed') this.stats.replayed++;
-    if (verdict === 'late') {
+    else if (verdict === 'late') {
       this.stats.late++;
-      const detail = `event time ${new Date(inputTime(input)).toISOString()} is before the watermark ${new Date(this.gate.watermark).toISOString()}`;
+      const detail = `event time ${new Date(t).toISOString()} is before the watermark ${new Date(this.gate.watermark).toISOString()}`;
       this.dead({ sourceTopic: topic, partition, message, reason: 'late', detail });
     }
-  }
-
-  private async decode(kind: 'event' | 'read', message: KafkaMessage): Promise<Input> {
-    const buf = message.value;
-    if (buf === null) throw new BadRecordError('null-value', 'a reads/events message has no value');
-    // Synchronous decode when the writer schema is cached (the hot path).
-    if (kind === 'event')
-      return {
-        kind,
-        value: this.codec.decodeCached('MeterEvent', buf) ?? (await this.codec.decode('MeterEvent', buf)),
-      };
-    return {
-      kind,
-      value: this.codec.decodeCached('MeterRead', buf) ?? (await this.codec.decode('MeterRead', buf)),
-    };
   }
 
   private dead(d: DeadLetter): void {
@@ -408,24 +555,62 @@ class Edge {
       value: d.message.value,
       headers: deadLetterHeaders(d, 'detector'),
     });
+    this.pendingDlqPartitions.push(d.partition);
   }
 
   /** Release what the watermark allows through the rules, then commit everything in one transaction. */
+  /** No more steps (the service stops). */
+  close(): void {
+    this.stopped = true;
+  }
+
+  /** A step stopped at STEP_LIMIT: the next one runs as soon as the event loop is free. */
+  private continueSoon(): void {
+    if (!this.backlog || this.continuing || this.stopped) return;
+    this.continuing = true;
+    setImmediate(() => {
+      this.continuing = false;
+      void this.tick().catch((err) => this.logger.error({ err }, 'backlog step failed'));
+    });
+  }
+
   private async step(): Promise<void> {
+    this.lastStep = Date.now();
+    this.due = false;
     const w = this.gate.nextWatermark(Date.now());
     const out: Emission[] = [];
-    const released = this.gate.release(w, (h) => this.apply(h, out), STEP_LIMIT);
+    let applied = 0;
+    const released = this.gate.release(
+      w,
+      (h) => {
+        applied++;
+        this.apply(h, out);
+      },
+      STEP_LIMIT,
+    );
     this.backlog = !released || !advance(this.ctx, this.st, this.gate.watermark, out, STEP_LIMIT);
     if (Date.now() - this.lastPrune > 60_000 && Number.isFinite(w)) {
       pruneSeen(this.ctx, this.st, w);
       this.lastPrune = Date.now();
     }
-    const messages = [...this.encode(out), ...this.pendingDlq, ...this.stateRecords()];
+    const outputs = this.encode(out);
+    const snapshots = this.garduRecords();
     const offsets = this.offsetsToCommit();
-    if (messages.length === 0 && offsets.length === 0) {
+    if (
+      outputs.length === 0 &&
+      this.pendingDlq.length === 0 &&
+      snapshots.length === 0 &&
+      offsets.length === 0
+    ) {
+      // At most the event-time meta moved (inputs buffered, the watermark on): no transaction for it
+      // alone. It goes with the next one; meta and offsets are always committed together, so a
+      // restart stays consistent (it replays from the committed offsets with the meta saved beside them).
+      this.stats.released += applied;
       this.committedUpTo = this.gate.watermark;
+      this.continueSoon();
       return;
     }
+    const messages = [...outputs, ...this.pendingDlq, ...snapshots, ...this.metaRecords()];
     const endTx = this.metrics.insertLatency.startTimer({ table: 'kafka-transaction' });
     try {
       const tx = await this.producer.transaction();
@@ -435,7 +620,9 @@ class Edge {
         const chunks = chunkByPartition(messages, (topic) => this.partitionCount(topic));
         for (const topicMessages of produceRequests(chunks)) await tx.sendBatch({ topicMessages });
         if (offsets.length > 0)
-          await tx.sendOffsets({ consumerGroupId: this.cfg.DETECTOR_GROUP_ID, topics: offsets });
+          await retryConcurrent(() =>
+            tx.sendOffsets({ consumerGroupId: this.cfg.DETECTOR_GROUP_ID, topics: offsets }),
+          );
         await tx.commit();
       } catch (err) {
         await tx.abort().catch(() => undefined);
@@ -449,12 +636,15 @@ class Edge {
     }
     endTx();
     this.stats.transactions++;
+    this.stats.released += applied;
     for (const [topic, n] of countByTopic(messages)) this.metrics.produced.inc({ topic }, n);
     this.pendingDlq = [];
+    this.pendingDlqPartitions = [];
     for (const t of offsets)
       for (const p of t.partitions) this.committed.set(`${t.topic}:${p.partition}`, Number(p.offset));
     this.count(out);
     this.committedUpTo = this.gate.watermark;
+    this.continueSoon();
   }
 
   private partitionCount(topic: string): number {
@@ -464,11 +654,13 @@ class Edge {
   }
 
   private apply(h: Held<Source>, out: Emission[]): void {
-    const { input, topic, partition, message } = h.value;
+    const source = h.value;
+    const { topic, partition, message } = source;
     try {
-      applyInput(this.ctx, this.st, input, out);
-      const gardu = this.ctx.topo.meter(input.value.meter_id)?.garduId;
-      if (gardu !== undefined) this.garduPartition.set(gardu, partition);
+      // The meter looked up at offer time, unless the meters table changed since.
+      const known = source.version === this.ctx.topo.version ? source.info : undefined;
+      const gardu = applyInput(this.ctx, this.st, source, out, known).garduId;
+      if (this.garduPartition.get(gardu) !== partition) this.garduPartition.set(gardu, partition);
     } catch (err) {
       if (!(err instanceof BadRecordError)) throw err;
       this.dead({ sourceTopic: topic, partition, message, reason: err.reason, detail: err.message });
@@ -495,8 +687,8 @@ class Edge {
     });
   }
 
-  /** Snapshots of changed gardu and changed event-time meta, to the partition of their traffic. */
-  private stateRecords(): Out[] {
+  /** Snapshots of changed gardu, to the partition of their traffic. */
+  private garduRecords(): Out[] {
     const topic = stateTopic(this.cfg.AMI_TOPIC_PREFIX);
     const records: Out[] = [];
     for (const garduId of this.st.dirty) {
@@ -505,6 +697,13 @@ class Edge {
         records.push({ topic, ...garduRecord(partition, garduId, snapshotGardu(this.st, garduId)) });
     }
     this.st.dirty.clear();
+    return records;
+  }
+
+  /** Event-time meta of the topic-partitions whose meta changed since last saved. */
+  private metaRecords(): Out[] {
+    const topic = stateTopic(this.cfg.AMI_TOPIC_PREFIX);
+    const records: Out[] = [];
     for (const tp of this.gate.topicPartitions()) {
       const meta = this.gate.meta(tp)!;
       const json = JSON.stringify(meta);
@@ -594,12 +793,34 @@ class Edge {
       dropGardu(this.st, garduId);
       this.garduPartition.delete(garduId);
     }
+    // Dead letters not committed yet: the new owner replays their messages.
+    const keep = this.pendingDlqPartitions.map((q) => q !== p);
+    this.pendingDlq = this.pendingDlq.filter((_, i) => keep[i]);
+    this.pendingDlqPartitions = this.pendingDlqPartitions.filter((_, i) => keep[i]);
     for (const topic of inputs) {
       this.gate.untrack(`${topic}:${p}`);
       this.committed.delete(`${topic}:${p}`);
       this.savedMeta.delete(`${topic}:${p}`);
     }
     this.loaded.delete(p);
+  }
+}
+
+/**
+ * kafkajs does not retry AddOffsetsToTxn. A transaction with offsets but no
+ * record (a slice of a backlog that changed no state) sends it first, and
+ * right after the previous commit the broker may answer CONCURRENT_TRANSACTIONS
+ * (it is still writing the markers; the request changed nothing): retried here
+ * as the Java client does, 25 ms doubling to 1 s, ~7 s in all.
+ */
+async function retryConcurrent<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as { type?: string }).type !== 'CONCURRENT_TRANSACTIONS' || attempt >= 12) throw err;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(25 * 2 ** attempt, 1000)));
+    }
   }
 }
 

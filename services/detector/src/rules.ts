@@ -120,16 +120,28 @@ export function newDetectorState(): DetectorState {
 
 // ---------------------------------------------------------------- inputs
 
-/** A repeated event_id is the same event: it changes nothing. */
-export function isDuplicate(ctx: RulesContext, st: DetectorState, ev: MeterEvent): boolean {
-  const g = st.gardus.get(ctx.topo.meter(ev.meter_id)?.garduId ?? ev.gardu_id);
+/** A repeated event_id is the same event: it changes nothing. `known`: the meter's topology entry, if looked up. */
+export function isDuplicate(
+  ctx: RulesContext,
+  st: DetectorState,
+  ev: MeterEvent,
+  known?: MeterInfo,
+): boolean {
+  const g = st.gardus.get((known ?? ctx.topo.meter(ev.meter_id))?.garduId ?? ev.gardu_id);
   return g !== undefined && g.seen[ev.event_id] !== undefined;
 }
 
-export function applyEvent(ctx: RulesContext, st: DetectorState, ev: MeterEvent, out: Emission[]): void {
-  const info = meterInfo(ctx, ev.meter_id);
+/** `known`: the meter's topology entry if the caller already looked it up (as of now). Returns it. */
+export function applyEvent(
+  ctx: RulesContext,
+  st: DetectorState,
+  ev: MeterEvent,
+  out: Emission[],
+  known?: MeterInfo,
+): MeterInfo {
+  const info = known ?? meterInfo(ctx, ev.meter_id);
   const g = gardu(st, info.garduId);
-  if (g.seen[ev.event_id] !== undefined) return;
+  if (g.seen[ev.event_id] !== undefined) return info;
   g.seen[ev.event_id] = ev.occurred_at;
   st.dirty.add(g.garduId);
   const t = ev.occurred_at;
@@ -159,23 +171,36 @@ export function applyEvent(ctx: RulesContext, st: DetectorState, ev: MeterEvent,
   if (ev.type.startsWith('RELAY') || ev.type === 'RECONNECT_ENABLED')
     for (const inc of g.incidents) publish(ctx, st, g, inc, 'UPDATED', out);
   refreshStatus(ctx, st, g, info.meterId, t, out);
+  return info;
 }
 
-export function applyRead(ctx: RulesContext, st: DetectorState, read: MeterRead, out: Emission[]): void {
-  const info = meterInfo(ctx, read.meter_id);
-  const known = st.gardus.get(info.garduId);
+/** `known`: the meter's topology entry if the caller already looked it up (as of now). Returns it. */
+export function applyRead(
+  ctx: RulesContext,
+  st: DetectorState,
+  read: MeterRead,
+  out: Emission[],
+  known?: MeterInfo,
+): MeterInfo {
+  const info = known ?? meterInfo(ctx, read.meter_id);
   // Fast path of the steady state: nothing remembered, relay as expected.
-  if (!known && read.relay === 'CLOSED') return;
+  if (read.relay === 'CLOSED' && !st.gardus.has(info.garduId)) return info;
   const g = gardu(st, info.garduId);
   const m = info.meterId;
   const f = g.facts[m];
   // The meter knows its relay best; a read fixes a missed relay event.
-  if ((f?.relay ?? 'CLOSED') !== read.relay)
+  let changed = false;
+  if ((f?.relay ?? 'CLOSED') !== read.relay) {
     setRelay(factsOf(g, m), read.relay, f?.cause ?? 'NONE', read.read_at);
-  onAlive(ctx, st, g, m, read.read_at, false, out);
+    changed = true;
+  }
+  if (onAlive(ctx, st, g, m, read.read_at, false, out)) changed = true;
+  // Marks the gardu dirty itself when the status or the remembered facts change.
   refreshStatus(ctx, st, g, m, read.read_at, out);
-  st.dirty.add(g.garduId);
-  forgetIfIdle(st, g);
+  if (forgetIfIdle(st, g)) changed = true;
+  // A read that changed nothing (e.g. a gardu remembered only for its event ids) needs no new snapshot.
+  if (changed) st.dirty.add(g.garduId);
+  return info;
 }
 
 /** A read or an event, as released by the edge in event-time order. */
@@ -185,11 +210,21 @@ export function inputTime(i: Input): number {
   return i.kind === 'event' ? i.value.occurred_at : i.value.read_at;
 }
 
-/** One step in event time: timers due before the input fire first, then the input applies. */
-export function applyInput(ctx: RulesContext, st: DetectorState, input: Input, out: Emission[]): void {
-  advance(ctx, st, inputTime(input) - 1, out);
-  if (input.kind === 'event') applyEvent(ctx, st, input.value, out);
-  else applyRead(ctx, st, input.value, out);
+/**
+ * One step in event time: timers due before the input fire first, then the
+ * input applies. `known`: the meter's topology entry if the caller already
+ * looked it up (as of now). Returns the meter's topology entry.
+ */
+export function applyInput(
+  ctx: RulesContext,
+  st: DetectorState,
+  input: Input,
+  out: Emission[],
+  known?: MeterInfo,
+): MeterInfo {
+  if (st.timers.length > 0) advance(ctx, st, inputTime(input) - 1, out);
+  if (input.kind === 'event') return applyEvent(ctx, st, input.value, out, known);
+  return applyRead(ctx, st, input.value, out, known);
 }
 
 /**
@@ -272,10 +307,13 @@ function onAlive(
   t: number,
   restore: boolean,
   out: Emission[],
-): void {
+): boolean {
+  if (g.incidents.length === 0) return false;
+  let touched = false;
   for (const inc of [...g.incidents]) {
     const gaspAt = inc.gasps[m];
     if (t <= (gaspAt ?? inc.startedAt)) continue;
+    touched = true;
     inc.alive[m] = Math.max(inc.alive[m] ?? t, t);
     const supplyBack = restore || gaspAt !== undefined;
     if (supplyBack && inc.supplyBackAt === null) inc.supplyBackAt = t;
@@ -283,6 +321,7 @@ function onAlive(
     else if (inc.phase === 'open' && inc.scope === 'METER' && inc.dark.includes(m))
       restoreMeter(ctx, st, g, inc, m, t, out);
   }
+  return touched;
 }
 
 // ---------------------------------------------------------------- decisions
@@ -799,11 +838,22 @@ function refreshStatus(
   at: number,
   out: Emission[],
 ): void {
-  const f = g.facts[m] ?? { ...DEFAULT_FACTS };
-  const change = statusChange(m, g.garduId, f, darkness(g, m), at);
+  const had = g.facts[m];
+  const dark = darkness(g, m);
+  // Nothing remembered and not dark: ENERGIZED as last shown, nothing to publish or keep.
+  if (had === undefined && dark === null) return;
+  const f = had ?? { ...DEFAULT_FACTS };
+  const change = statusChange(m, g.garduId, f, dark, at);
   if (change) out.push({ to: 'status', record: change });
-  if (isPlain(f)) delete g.facts[m];
-  else g.facts[m] = f;
+  if (isPlain(f)) {
+    if (had !== undefined) {
+      delete g.facts[m];
+      st.dirty.add(g.garduId);
+    }
+  } else if (had === undefined) {
+    g.facts[m] = f;
+    st.dirty.add(g.garduId);
+  }
   if (change) st.dirty.add(g.garduId);
 }
 
@@ -851,10 +901,17 @@ function setRelay(f: MeterFacts, relay: MeterFacts['relay'], cause: MeterFacts['
   f.relaySince = at;
 }
 
-/** A gardu with nothing to remember is dropped (steady state stays small). */
-function forgetIfIdle(st: DetectorState, g: GarduState): void {
-  if (g.incidents.length > 0 || Object.keys(g.facts).length > 0 || Object.keys(g.seen).length > 0) return;
-  if (st.gardus.get(g.garduId) === g) st.gardus.delete(g.garduId);
+/** A gardu with nothing to remember is dropped (steady state stays small). True when it was. */
+function forgetIfIdle(st: DetectorState, g: GarduState): boolean {
+  if (g.incidents.length > 0 || !isEmpty(g.facts) || !isEmpty(g.seen)) return false;
+  if (st.gardus.get(g.garduId) !== g) return false;
+  st.gardus.delete(g.garduId);
+  return true;
+}
+
+function isEmpty(o: Record<string, unknown>): boolean {
+  for (const _ in o) return false;
+  return true;
 }
 
 function newIncident(key: string, startedAt: number): Incident {

@@ -22,6 +22,7 @@ export class Topology {
   private readonly gardus = new Map<string, Set<string>>();
   private readonly feeders = new Map<string, Set<string>>();
   private readonly strings = new Map<string, string>();
+  private changes = 0;
 
   get size(): number {
     return this.meters.size;
@@ -39,8 +40,14 @@ export class Topology {
     return this.feeders.get(feederId) ?? EMPTY;
   }
 
+  /** Increases on every change: a lookup made at this version still holds while it is unchanged. */
+  get version(): number {
+    return this.changes;
+  }
+
   /** A profile upserts the meter; null (tombstone) removes it. */
   apply(meterId: string, profile: MeterProfile | null): void {
+    this.changes++;
     this.remove(meterId);
     if (!profile) return;
     const info: MeterInfo = {

@@ -10,6 +10,73 @@ function drain(gate: EventTimeGate<string>, now: number): string[] {
 }
 
 describe('event-time gate', () => {
+  it('a partition the fetches starve is not idle while its end offset grows on the broker', () => {
+    // reads-1 looked caught up, then other partitions filled every fetch for longer than
+    // idleAdvanceMs while its producer went on writing: the broker's end offset tells.
+    const gate = new EventTimeGate<string>({ ...cfg, confirmIdleWithEndOffsets: true });
+    gate.track('reads-0', false);
+    gate.track('reads-1', false);
+    gate.offer('reads-1', 0, 10_000, 'r1-a', 0);
+    gate.setCaughtUp('reads-1', true, 0);
+    gate.offer('reads-0', 0, 100_000, 'r0', 0);
+    gate.observeEnd('reads-1', 1, 0);
+    expect(gate.wantsEndOffsets(6000)).toBe(true); // looks quiet, not confirmed yet
+    gate.observeEnd('reads-1', 500, 6000); // grew: busy, and behind
+    expect(gate.wantsEndOffsets(6000)).toBe(false);
+    expect(drain(gate, 7000)).toEqual([]); // r1-a is held: reads-1 still holds the watermark
+    expect(gate.watermark).toBeLessThan(10_000);
+    expect(gate.offer('reads-1', 1, 20_000, 'r1-b', 8000)).toBe('buffered'); // served at last: not late
+    gate.consumedTo('reads-1', 500); // the whole backlog, in one batch
+    gate.setCaughtUp('reads-1', true, 8000);
+    // Quiet for idleAdvanceMs by the fetches, then confirmed by an unchanged end offset.
+    expect(drain(gate, 13_000)).toEqual(['r1-a']); // up to reads-1's own newest time
+    gate.observeEnd('reads-1', 500, 13_500);
+    expect(drain(gate, 13_500)).toEqual(['r1-b']);
+    expect(gate.watermark).toBe(99_000);
+  });
+
+  it('without a confirming end offset, a quiet partition still holds the watermark', () => {
+    const gate = new EventTimeGate<string>({ ...cfg, confirmIdleWithEndOffsets: true });
+    gate.track('reads-0', false);
+    gate.track('reads-1', true);
+    gate.offer('reads-0', 0, 100_000, 'r0', 0);
+    gate.offer('reads-1', 0, 10_000, 'r1', 0);
+    gate.setCaughtUp('reads-1', true, 0);
+    expect(drain(gate, 60_000)).toEqual([]);
+    gate.observeEnd('reads-1', 1, 60_000); // first sight of the end offset counts as activity
+    expect(drain(gate, 60_000)).toEqual([]);
+    gate.observeEnd('reads-1', 1, 65_000); // unchanged idleAdvanceMs later: idle
+    expect(drain(gate, 65_000)).toEqual(['r1']);
+  });
+
+  it('after a pause of every input, a partition not served yet holds the watermark again', () => {
+    // Two replays with a pause between: reads-1's records of the second one come a moment after reads-0's.
+    const gate = new EventTimeGate<string>(cfg);
+    gate.track('reads-0', false);
+    gate.track('reads-1', false);
+    gate.offer('reads-0', 0, 10_000, 'a0', 0);
+    gate.offer('reads-1', 0, 10_000, 'a1', 0);
+    gate.setCaughtUp('reads-0', true, 0);
+    gate.setCaughtUp('reads-1', true, 0);
+    expect(drain(gate, 30_000)).toEqual(['a0', 'a1']);
+    gate.offer('reads-0', 1, 500_000, 'b0', 30_000);
+    expect(drain(gate, 30_100)).toEqual([]); // reads-1 is held at its newest time again
+    expect(gate.offer('reads-1', 1, 400_000, 'b1', 31_000)).toBe('buffered');
+  });
+
+  it('records on the broker beyond what was consumed keep a partition busy, even once its producer stopped', () => {
+    const gate = new EventTimeGate<string>({ ...cfg, confirmIdleWithEndOffsets: true });
+    gate.track('reads-0', false);
+    gate.track('reads-1', false);
+    gate.offer('reads-0', 0, 100_000, 'r0', 0);
+    gate.offer('reads-1', 0, 10_000, 'r1', 0);
+    gate.setCaughtUp('reads-1', true, 0);
+    gate.observeEnd('reads-1', 300, 0); // produced up to 300, consumed up to 1
+    gate.observeEnd('reads-1', 300, 20_000); // unchanged for long: the producer is done, the backlog is not
+    expect(drain(gate, 20_000)).toEqual([]);
+    expect(gate.watermark).toBe(9_000); // held at reads-1's newest time less the lateness
+  });
+
   it('releases out-of-order inputs in event-time order once the watermark passes them', () => {
     const gate = new EventTimeGate<string>(cfg);
     gate.track('e-0', false);
