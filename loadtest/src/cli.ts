@@ -41,6 +41,11 @@ program
   .option('--no-loader', 'do not run the loader')
   .option('--partitions <n>', 'partitions of the topics', int, 6)
   .option('--chunk <n>', 'messages handed to Kafka at once', int, 20_000)
+  .addOption(
+    new Option('--client <client>', 'replay producer (kafkajs anyway when SASL is configured)')
+      .choices(['wire', 'kafkajs'])
+      .default('wire'),
+  )
   .option('--max-replay-s <s>', 'stop the replay after this many seconds', int)
   .option('--drain-timeout-s <s>', 'wait at most this long for the pipeline to catch up', int, 600)
   .option('--keep', 'keep the topics and the database afterwards')
@@ -69,6 +74,7 @@ program
       loader: o.loader,
       partitions: o.partitions,
       chunk: o.chunk,
+      client: o.client,
       maxReplayS: o.maxReplayS,
       drainTimeoutS: o.drainTimeoutS,
       keep: o.keep,

@@ -1,15 +1,25 @@
 import { Partitioners, type Kafka, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
+import type avro from 'avsc';
 import {
   AvroCodec,
+  avroType,
   ensureTopics,
   topicNames,
+  type CommonConfig,
   type Logger,
   type MeterEvent,
   type MeterProfile,
   type MeterRead,
   type Topics,
 } from '@ami/lib';
+import {
+  BATCH_BYTES,
+  encodeFramed,
+  openWireProducer,
+  WireSends,
+} from '../../services/simulator/src/publisher.js';
 import { subjectOf } from '../../services/simulator/src/schemas.js';
+import type { WireProducer } from '../../services/simulator/src/wireProducer.js';
 import { DistinctReads } from './distinct.js';
 import { Pacer, type Pace } from './pace.js';
 import { readRecording, type Manifest } from './recording.js';
@@ -20,15 +30,23 @@ import { readRecording, type Manifest } from './recording.js';
  * stays in one partition in recorded order), values encoded with the
  * registered schema ids on the synchronous AvroCodec encoder path.
  *
- * One idempotent producer (acks = all). kafkajs groups a request's messages
- * per partition by copying arrays (quadratic), so a chunk is split here by
- * partition (kafkajs' default murmur2 partitioner, the placement any client
- * picks for the key) into requests of at most `request` messages; partitions
- * go concurrently (up to 5 requests in flight on the connection), each
- * partition's requests strictly in order, so per-partition sequence numbers and
- * every key's order hold. Every send is awaited before the next chunk goes;
- * the next chunk is encoded while the previous one is in flight. Event time
- * is never touched: pacing only decides when a delivery is handed to Kafka.
+ * One idempotent producer (acks = all), placement by the murmur2 partitioner
+ * (kafkajs' default, the placement any client picks for the key):
+ *
+ * - the simulator's `WireProducer` (default, no SASL): each chunk is encoded
+ *   in place straight into one record batch per topic-partition (`WireSends`,
+ *   a batch goes as soon as it is 256 KB, the rest when the chunk is
+ *   complete); the producer sends each partition's batches strictly in order,
+ *   so up to `depth` chunks may be unacknowledged at once and every key's order
+ *   still holds;
+ * - kafkajs when SASL is configured (or `client: 'kafkajs'`): kafkajs groups a
+ *   request's messages per partition by copying arrays (quadratic), so a chunk
+ *   is split here by partition into requests of at most `request` messages;
+ *   partitions go concurrently, each partition's requests strictly in order;
+ *   one chunk in flight (the next one is encoded meanwhile).
+ *
+ * Acknowledgements are accounted in chunk order. Event time is never touched:
+ * pacing only decides when a delivery is handed to Kafka (before it is encoded).
  */
 
 export interface Marker {
@@ -74,13 +92,21 @@ export interface ReplayStats {
   timeline: TimelinePoint[];
   markers: Marker[];
   gasps: Map<string, GaspRecord[]>;
-  /** Wall ms spent waiting for Kafka acknowledgements vs encoding/reading. */
+  /** Wall ms the replay was blocked waiting for Kafka acknowledgements (vs reading, encoding, pacing). */
   sendWaitMs: number;
+  /** The producer used: the simulator's wire producer or kafkajs (SASL). */
+  client: 'wire' | 'kafkajs';
   stoppedEarly?: string;
 }
 
 export interface ReplayOptions {
   kafka: Kafka;
+  /** Kafka settings for the wire producer; without them, or with SASL, kafkajs is used. */
+  cfg?: Pick<CommonConfig, 'KAFKA_BROKERS' | 'KAFKA_SSL' | 'KAFKA_CLIENT_ID' | 'KAFKA_SASL_MECHANISM'>;
+  /** `wire` (default when `cfg` allows it) or `kafkajs`. */
+  client?: 'wire' | 'kafkajs';
+  /** Chunks handed to the wire producer before the oldest is acknowledged (default 3; kafkajs: 1). */
+  depth?: number;
   codec: AvroCodec;
   prefix: string;
   recording: string;
@@ -88,7 +114,7 @@ export interface ReplayOptions {
   pace: Pace;
   /** Messages per chunk (reads + events) handed to Kafka at once. */
   chunk?: number;
-  /** Messages per produce request (per partition). */
+  /** Messages per produce request (per partition; kafkajs only). */
   request?: number;
   partitions?: number;
   /** One latency marker read every this many ms of wall time. */
@@ -102,6 +128,13 @@ export interface ReplayOptions {
   onMarker?: (m: Marker) => void;
 }
 
+/** A chunk encoded and ready to go: `flush` hands it to Kafka and resolves when all of it is acknowledged. */
+interface Built {
+  flush: () => Promise<void>;
+  eventBytes: number;
+  readBytes: number;
+}
+
 export class Replayer {
   readonly topics: Topics;
   private readonly producer: Producer;
@@ -111,8 +144,12 @@ export class Replayer {
   private stopping?: string;
   private readonly partitioner = Partitioners.DefaultPartitioner();
   private readonly metadata = new Map<string, PartitionMetadata[]>();
-  /** Gardu keys: partition and key bytes computed once. */
-  private readonly keys = new Map<string, { partition: number; bytes: Buffer }>();
+  /** Gardu keys per topic: partition and key bytes computed once. */
+  private readonly keys = new Map<string, Map<string, { partition: number; bytes: Buffer }>>();
+  /** The fast path: wire producer, avsc types and schema ids per topic, scratch buffer. */
+  private wire?: WireProducer;
+  private readonly enc = new Map<string, { type: avro.Type; id: number }>();
+  private scratch: Buffer = Buffer.allocUnsafe(4096);
 
   constructor(private readonly o: ReplayOptions) {
     this.topics = topicNames(o.prefix);
@@ -136,24 +173,53 @@ export class Replayer {
     } finally {
       await admin.disconnect();
     }
-    const { codec, prefix } = this.o;
-    this.encRead = codec.encoder(
-      'MeterRead',
-      await codec.register('MeterRead', subjectOf(prefix, 'MeterRead')),
-    );
-    this.encEvent = codec.encoder(
-      'MeterEvent',
-      await codec.register('MeterEvent', subjectOf(prefix, 'MeterEvent')),
-    );
-    this.encProfile = codec.encoder(
-      'MeterProfile',
-      await codec.register('MeterProfile', subjectOf(prefix, 'MeterProfile')),
-    );
+    const { codec, prefix, cfg } = this.o;
+    const ids = {
+      MeterRead: await codec.register('MeterRead', subjectOf(prefix, 'MeterRead')),
+      MeterEvent: await codec.register('MeterEvent', subjectOf(prefix, 'MeterEvent')),
+      MeterProfile: await codec.register('MeterProfile', subjectOf(prefix, 'MeterProfile')),
+    };
+    this.encRead = codec.encoder('MeterRead', ids.MeterRead);
+    this.encEvent = codec.encoder('MeterEvent', ids.MeterEvent);
+    this.encProfile = codec.encoder('MeterProfile', ids.MeterProfile);
+    if (cfg && (this.o.client ?? 'wire') === 'wire' && cfg.KAFKA_SASL_MECHANISM === 'none') {
+      const t = this.topics;
+      this.enc.set(t.reads, { type: avroType('MeterRead'), id: ids.MeterRead });
+      this.enc.set(t.events, { type: avroType('MeterEvent'), id: ids.MeterEvent });
+      this.enc.set(t.meters, { type: avroType('MeterProfile'), id: ids.MeterProfile });
+      this.wire = await openWireProducer(cfg, [t.reads, t.events, t.meters]);
+      return;
+    }
     await this.producer.connect();
+  }
+
+  /** Which producer the replay uses (after `start`). */
+  get client(): 'wire' | 'kafkajs' {
+    return this.wire ? 'wire' : 'kafkajs';
+  }
+
+  /** Chunks that may be unacknowledged at once with every key's order kept. */
+  private get depth(): number {
+    return this.wire ? Math.max(1, this.o.depth ?? 3) : 1;
+  }
+
+  /** Wire path: encodes `value` in place and adds it to the chunk's batches; returns key + value bytes. */
+  private addWire(
+    sends: WireSends,
+    topic: string,
+    key: { partition: number; bytes: Buffer },
+    value: unknown,
+  ): number {
+    const { type, id } = this.enc.get(topic)!;
+    const { buf, len } = encodeFramed(type, id, value, this.scratch);
+    this.scratch = buf;
+    sends.add(topic, key.partition, key.bytes, len, buf);
+    return len + key.bytes.length;
   }
 
   /** Topology first (`<prefix>.meters`, key meter_id): the detector and loader need it. */
   async publishProfiles(profiles: Iterable<MeterProfile>, chunk = 20_000): Promise<number> {
+    if (this.wire) return this.publishProfilesWire(profiles, chunk);
     let messages: Message[] = [];
     let n = 0;
     const topic = this.topics.meters;
@@ -173,6 +239,23 @@ export class Replayer {
     return n;
   }
 
+  /** Rounds of `chunk` profiles, each acknowledged before the next is encoded (topology is small). */
+  private async publishProfilesWire(profiles: Iterable<MeterProfile>, chunk: number): Promise<number> {
+    const topic = this.topics.meters;
+    let sends = new WireSends(this.wire!);
+    let n = 0;
+    for (const p of profiles) {
+      const key = { partition: this.partitionOf(topic, p.meter_id), bytes: Buffer.from(p.meter_id) };
+      this.addWire(sends, topic, key, p);
+      if (++n % chunk === 0) {
+        await sends.flush();
+        sends = new WireSends(this.wire!);
+      }
+    }
+    await sends.flush();
+    return n;
+  }
+
   private partitionOf(topic: string, key: string): number {
     return this.partitioner({
       topic,
@@ -183,10 +266,10 @@ export class Replayer {
 
   /** Gardu key → partition and key bytes (reads and events have the same partition count). */
   private placement(topic: string, key: string): { partition: number; bytes: Buffer } {
-    const cacheKey = `${topic}\u0000${key}`;
-    let g = this.keys.get(cacheKey);
-    if (!g)
-      this.keys.set(cacheKey, (g = { partition: this.partitionOf(topic, key), bytes: Buffer.from(key) }));
+    let byKey = this.keys.get(topic);
+    if (!byKey) this.keys.set(topic, (byKey = new Map()));
+    let g = byKey.get(key);
+    if (!g) byKey.set(key, (g = { partition: this.partitionOf(topic, key), bytes: Buffer.from(key) }));
     return g;
   }
 
@@ -219,6 +302,45 @@ export class Replayer {
         }
       }),
     );
+  }
+
+  /** One chunk for the wire producer: events first, then reads, one record batch per topic-partition. */
+  private buildWire(events: MeterEvent[], reads: MeterRead[]): Built {
+    const n = events.length + reads.length;
+    const sends = new WireSends(this.wire!, Math.min(BATCH_BYTES + 16 * 1024, 1024 + n * 128));
+    const t = this.topics;
+    let eventBytes = 0;
+    let readBytes = 0;
+    for (const e of events)
+      eventBytes += this.addWire(sends, t.events, this.placement(t.events, e.gardu_id), e);
+    for (const r of reads) readBytes += this.addWire(sends, t.reads, this.placement(t.reads, r.gardu_id), r);
+    return { flush: () => sends.flush(), eventBytes, readBytes };
+  }
+
+  /** One chunk for kafkajs: messages with their partition, sent by `sendKeyed`. */
+  private buildKafkajs(events: MeterEvent[], reads: MeterRead[]): Built {
+    const t = this.topics;
+    let eventBytes = 0;
+    let readBytes = 0;
+    const eventMsgs: Message[] = events.map((e) => {
+      const value = this.encEvent(e);
+      const k = this.placement(t.events, e.gardu_id);
+      eventBytes += value.length + k.bytes.length;
+      return { key: k.bytes, value, partition: k.partition };
+    });
+    const readMsgs: Message[] = new Array(reads.length);
+    for (let i = 0; i < reads.length; i++) {
+      const r = reads[i]!;
+      const value = this.encRead(r);
+      const k = this.placement(t.reads, r.gardu_id);
+      readBytes += value.length + k.bytes.length;
+      readMsgs[i] = { key: k.bytes, value, partition: k.partition };
+    }
+    // Events first: a last gasp should not queue behind a chunk of reads of the same delivery.
+    const topicMessages: { topic: string; messages: Message[] }[] = [];
+    if (eventMsgs.length > 0) topicMessages.push({ topic: t.events, messages: eventMsgs });
+    if (readMsgs.length > 0) topicMessages.push({ topic: t.reads, messages: readMsgs });
+    return { flush: () => this.sendKeyed(topicMessages), eventBytes, readBytes };
   }
 
   /** Ask a running replay to stop after the send in flight. */
@@ -255,110 +377,124 @@ export class Replayer {
       markers: [],
       gasps: new Map(),
       sendWaitMs: 0,
+      client: this.client,
     };
     let readBytes = 0;
     let maxAt = Number.NEGATIVE_INFINITY;
     let nextMarkerAt = 0;
-    let inFlight: Promise<void> = Promise.resolve();
-    const topics = this.topics;
+    /** Records handed to the producer (acknowledged or not). */
+    let handed = 0;
+    /** Chunks handed to Kafka, oldest first; each settles after its acknowledgement was accounted. */
+    const pending: Promise<void>[] = [];
+    let accounted: Promise<void> = Promise.resolve();
 
-    const send = async (
-      reads: Message[],
-      events: Message[],
+    /** Hands a built chunk to Kafka; its acknowledgement is accounted after every earlier chunk's. */
+    const send = (
+      flush: () => Promise<void>,
+      counts: { reads: number; events: number; bytes: number },
       gasps: [string, number][],
       marker: Omit<Marker, 'sentAt' | 'ackedAt'> | undefined,
       at: number,
-      bytes: number,
     ): Promise<void> => {
-      const topicMessages = [];
-      // Events first: a last gasp should not queue behind a chunk of reads of the same delivery.
-      if (events.length > 0) topicMessages.push({ topic: topics.events, messages: events });
-      if (reads.length > 0) topicMessages.push({ topic: topics.reads, messages: reads });
       const sentAt = Date.now();
-      await this.sendKeyed(topicMessages);
-      const ackedAt = Date.now();
-      stats.sendWaitMs += ackedAt - sentAt;
-      stats.sends++;
-      stats.reads += reads.length;
-      stats.events += events.length;
-      stats.bytes += bytes;
-      for (const [gardu, occurredAt] of gasps) {
-        let list = stats.gasps.get(gardu);
-        if (!list) stats.gasps.set(gardu, (list = []));
-        list.push({ occurredAt, sentAt });
-      }
-      stats.lastGasps += gasps.length;
-      if (marker) {
-        const m = { ...marker, sentAt, ackedAt };
-        stats.markers.push(m);
-        onMarker?.(m);
-      }
-      maxAt = Math.max(maxAt, at);
-      const point = {
-        wall: ackedAt,
-        at: maxAt,
-        reads: stats.reads,
-        events: stats.events,
-        bytes: stats.bytes,
-      };
-      stats.timeline.push(point);
-      onSent?.(stats, point);
+      const acked = flush().then(() => Date.now());
+      const previous = accounted;
+      const p = (async () => {
+        const ackedAt = await acked;
+        await previous;
+        stats.sends++;
+        stats.reads += counts.reads;
+        stats.events += counts.events;
+        stats.bytes += counts.bytes;
+        for (const [gardu, occurredAt] of gasps) {
+          let list = stats.gasps.get(gardu);
+          if (!list) stats.gasps.set(gardu, (list = []));
+          list.push({ occurredAt, sentAt });
+        }
+        stats.lastGasps += gasps.length;
+        if (marker) {
+          const m = { ...marker, sentAt, ackedAt };
+          stats.markers.push(m);
+          onMarker?.(m);
+        }
+        maxAt = Math.max(maxAt, at);
+        const point = {
+          wall: Math.max(ackedAt, stats.timeline.at(-1)?.wall ?? 0),
+          at: maxAt,
+          reads: stats.reads,
+          events: stats.events,
+          bytes: stats.bytes,
+        };
+        stats.timeline.push(point);
+        onSent?.(stats, point);
+      })();
+      p.catch(() => undefined); // awaited in order below; this only keeps it from being "unhandled" meanwhile
+      accounted = p;
+      return p;
     };
 
-    outer: for await (const d of readRecording(this.o.recording)) {
-      // A delivery is split into chunks of at most `chunkSize` messages; events go with the first chunk.
-      let ri = 0;
-      let first = true;
-      while (first || ri < d.reads.length) {
-        if (this.stopping) break outer;
-        if (this.o.deadline !== undefined && Date.now() > this.o.deadline) {
-          this.stop('deadline reached');
-          break outer;
+    let failure: { err: unknown } | undefined;
+    try {
+      outer: for await (const d of readRecording(this.o.recording)) {
+        // A delivery is split into chunks of at most `chunkSize` messages; events go with the first chunk.
+        let ri = 0;
+        let first = true;
+        while (first || ri < d.reads.length) {
+          if (this.stopping) break outer;
+          if (this.o.deadline !== undefined && Date.now() > this.o.deadline) {
+            this.stop('deadline reached');
+            break outer;
+          }
+          if (this.o.maxRecords !== undefined && handed >= this.o.maxRecords) {
+            this.stop(`max records (${this.o.maxRecords}) reached`);
+            break outer;
+          }
+          const evs = first ? d.events : [];
+          const reads = d.reads.slice(ri, ri + Math.max(1, chunkSize - evs.length));
+          ri += reads.length;
+          first = false;
+          let marker: Omit<Marker, 'sentAt' | 'ackedAt'> | undefined;
+          const now = Date.now();
+          if (reads.length > 0 && now >= nextMarkerAt) {
+            const r = reads[Math.floor(reads.length / 2)]!;
+            marker = { meter_id: r.meter_id, read_at: r.read_at };
+            nextMarkerAt = now + markerEvery;
+          }
+          // Paced before encoding: the wire path may send a full batch while the chunk is being built.
+          await pacer.until(d.at, reads.length + evs.length);
+          const gasps: [string, number][] = [];
+          for (const e of evs) if (e.type === 'LAST_GASP') gasps.push([e.gardu_id, e.occurred_at]);
+          for (const r of reads) distinct.add(r.meter_id, r.read_at, r.kind, r.energy_import_wh);
+          // Encoded while earlier chunks are in flight (the wire producer queues each partition's batches in order).
+          const built = this.wire ? this.buildWire(evs, reads) : this.buildKafkajs(evs, reads);
+          readBytes += built.readBytes;
+          handed += reads.length + evs.length;
+          if (pending.length >= this.depth) {
+            const t0 = Date.now();
+            while (pending.length >= this.depth) await pending.shift();
+            stats.sendWaitMs += Date.now() - t0;
+          }
+          pending.push(
+            send(
+              built.flush,
+              { reads: reads.length, events: evs.length, bytes: built.readBytes + built.eventBytes },
+              gasps,
+              marker,
+              d.at,
+            ),
+          );
         }
-        if (this.o.maxRecords !== undefined && stats.reads + stats.events >= this.o.maxRecords) {
-          this.stop(`max records (${this.o.maxRecords}) reached`);
-          break outer;
-        }
-        const evs = first ? d.events : [];
-        const reads = d.reads.slice(ri, ri + Math.max(1, chunkSize - evs.length));
-        ri += reads.length;
-        first = false;
-        let bytes = 0;
-        const gasps: [string, number][] = [];
-        const eventMsgs: Message[] = evs.map((e) => {
-          const value = this.encEvent(e);
-          bytes += value.length + e.gardu_id.length;
-          if (e.type === 'LAST_GASP') gasps.push([e.gardu_id, e.occurred_at]);
-          const k = this.placement(topics.events, e.gardu_id);
-          return { key: k.bytes, value, partition: k.partition };
-        });
-        const readMsgs: Message[] = new Array(reads.length);
-        let rb = 0;
-        for (let i = 0; i < reads.length; i++) {
-          const r = reads[i]!;
-          const value = this.encRead(r);
-          rb += value.length + r.gardu_id.length;
-          const k = this.placement(topics.reads, r.gardu_id);
-          readMsgs[i] = { key: k.bytes, value, partition: k.partition };
-          distinct.add(r.meter_id, r.read_at, r.kind, r.energy_import_wh);
-        }
-        bytes += rb;
-        readBytes += rb;
-        let marker: Omit<Marker, 'sentAt' | 'ackedAt'> | undefined;
-        const now = Date.now();
-        if (reads.length > 0 && now >= nextMarkerAt) {
-          const r = reads[Math.floor(reads.length / 2)]!;
-          marker = { meter_id: r.meter_id, read_at: r.read_at };
-          nextMarkerAt = now + markerEvery;
-        }
-        await pacer.until(d.at, readMsgs.length + eventMsgs.length);
-        await inFlight;
-        const p = send(readMsgs, eventMsgs, gasps, marker, d.at, bytes);
-        p.catch(() => undefined); // awaited before the next send; this only keeps it from being "unhandled" meanwhile
-        inFlight = p;
       }
+    } catch (err) {
+      failure = { err };
     }
-    await inFlight;
+    // Every chunk handed over is acknowledged (or failed) before the replay returns or throws.
+    const t0 = Date.now();
+    const settled = await Promise.allSettled(pending);
+    stats.sendWaitMs += Date.now() - t0;
+    if (failure) throw failure.err;
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     stats.endedAt = Date.now();
     stats.distinctReads = distinct.distinct;
     stats.sumReadAt = distinct.sumReadAt;
@@ -369,6 +505,7 @@ export class Replayer {
   }
 
   async close(): Promise<void> {
-    await this.producer.disconnect();
+    if (this.wire) await this.wire.close();
+    else await this.producer.disconnect();
   }
 }

@@ -70,6 +70,8 @@ export interface LoadTestSummary {
     recordsPerSec: number;
     mbPerSec: number;
     sendWaitShare: number;
+    /** Producer used by the replay (absent in older summaries). */
+    client?: 'wire' | 'kafkajs';
     stoppedEarly?: string;
     profiles: number;
     profilesSeconds: number;
@@ -160,7 +162,7 @@ export function renderMarkdown(s: LoadTestSummary): string {
   L.push('');
   L.push(
     `Replayed ${fmt(s.replay.reads)} reads (${fmt(s.replay.distinctReads)} distinct) and ${fmt(s.replay.events)} events (${fmt(s.replay.lastGasps)} last gasps) in ${fmt(s.replay.seconds, 1)} s; ` +
-      `mean read ${fmt(s.replay.meanReadBytes, 1)} B (key + framed Avro). The replayer waited for Kafka acknowledgements ${(s.replay.sendWaitShare * 100).toFixed(0)} % of the time. ` +
+      `mean read ${fmt(s.replay.meanReadBytes, 1)} B (key + framed Avro)${s.replay.client ? `, producer: ${s.replay.client === 'wire' ? "the simulator's WireProducer" : 'kafkajs'}` : ''}. The replayer waited for Kafka acknowledgements ${(s.replay.sendWaitShare * 100).toFixed(0)} % of the time. ` +
       `Topology: ${fmt(s.replay.profiles)} profiles in ${fmt(s.replay.profilesSeconds, 1)} s. ` +
       (s.endToEnd.drained
         ? `Drained ${fmt(s.endToEnd.drainSeconds, 1)} s after the last send.`

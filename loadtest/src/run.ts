@@ -79,6 +79,8 @@ export interface LoadTestOptions {
   baseline?: 'full' | 'quick' | 'none';
   partitions?: number;
   chunk?: number;
+  /** Replay producer: `wire` (default; kafkajs when SASL is configured) or `kafkajs`. */
+  client?: 'wire' | 'kafkajs';
   /** Wall-clock bounds. */
   maxReplayS?: number;
   drainTimeoutS?: number;
@@ -397,12 +399,14 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
     // ------------------------------------------------------------ topology and services
     replayer = new Replayer({
       kafka,
+      cfg,
       codec,
       prefix,
       recording: rec.path,
       manifest,
       pace,
       chunk: o.chunk,
+      client: o.client,
       partitions: o.partitions ?? 6,
       deadline: o.maxReplayS ? Date.now() + o.maxReplayS * 1000 : undefined,
       logger,
@@ -656,6 +660,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
         recordsPerSec: (stats.reads + stats.events) / replaySeconds,
         mbPerSec: stats.bytes / 1e6 / replaySeconds,
         sendWaitShare: stats.sendWaitMs / 1000 / replaySeconds,
+        client: stats.client,
         stoppedEarly: stats.stoppedEarly,
         profiles,
         profilesSeconds,

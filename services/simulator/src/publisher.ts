@@ -23,7 +23,7 @@ const CHUNK = 1000;
 /** Profiles encoded per round when publishing the fleet. */
 const FLEET_ROUND = 24_000;
 /** Record batch size (bytes) at which the wire producer seals a partition's batch and sends it. */
-const BATCH_BYTES = 256 * 1024;
+export const BATCH_BYTES = 256 * 1024;
 
 /** A record type ready for in-place encoding: avsc type and registered schema id. */
 interface Encoding {
@@ -41,6 +41,29 @@ async function retrying<T>(fn: () => Promise<T>, attempts = 8): Promise<T> {
       await sleep(200 * i);
     }
   }
+}
+
+/**
+ * A connected `WireProducer` for `topics` (leaders loaded, producer id
+ * obtained; retried briefly). It does not speak SASL: with
+ * `KAFKA_SASL_MECHANISM` other than `none`, use kafkajs (see `Publisher`).
+ */
+export async function openWireProducer(
+  cfg: Pick<CommonConfig, 'KAFKA_BROKERS' | 'KAFKA_SSL' | 'KAFKA_CLIENT_ID'>,
+  topics: string[],
+): Promise<WireProducer> {
+  const wire = new WireProducer({
+    brokers: cfg.KAFKA_BROKERS.split(',').map((b) => b.trim()),
+    ssl: cfg.KAFKA_SSL === 'true',
+    clientId: cfg.KAFKA_CLIENT_ID,
+  });
+  try {
+    await retrying(() => wire.connect(topics));
+  } catch (err) {
+    await wire.close();
+    throw err;
+  }
+  return wire;
 }
 
 interface Outgoing {
@@ -78,7 +101,7 @@ export class Publisher {
   /** The fast path (no SASL): direct wire producer and in-place encoders. */
   private wire?: WireProducer;
   private readonly enc = new Map<string, Encoding>();
-  private scratch = Buffer.allocUnsafe(4096);
+  private scratch: Buffer = Buffer.allocUnsafe(4096);
 
   constructor(
     private readonly kafka: Kafka,
@@ -128,18 +151,11 @@ export class Publisher {
       this.enc.set(this.topics.reads, { type: avroType('MeterRead'), id: await id('MeterRead') });
       this.enc.set(this.topics.events, { type: avroType('MeterEvent'), id: await id('MeterEvent') });
       this.enc.set(this.topics.meters, { type: avroType('MeterProfile'), id: await id('MeterProfile') });
-      const wire = new WireProducer({
-        brokers: this.cfg.KAFKA_BROKERS.split(',').map((b) => b.trim()),
-        ssl: this.cfg.KAFKA_SSL === 'true',
-        clientId: this.cfg.KAFKA_CLIENT_ID,
-      });
-      try {
-        await retrying(() => wire.connect([this.topics.reads, this.topics.events, this.topics.meters]));
-      } catch (err) {
-        await wire.close();
-        throw err;
-      }
-      this.wire = wire;
+      this.wire = await openWireProducer(this.cfg, [
+        this.topics.reads,
+        this.topics.events,
+        this.topics.meters,
+      ]);
       return;
     }
     await this.producer.connect();
@@ -222,14 +238,9 @@ export class Publisher {
 
   /** Encodes `value` in the Confluent wire format into this.scratch; returns its length. */
   private encodeValue(type: avro.Type, id: number, value: unknown): number {
-    for (;;) {
-      const s = this.scratch;
-      s[0] = 0;
-      s.writeInt32BE(id, 1);
-      const end = type.encode(value, s, 5);
-      if (end >= 0) return end;
-      this.scratch = Buffer.allocUnsafe(s.length * 2);
-    }
+    const { buf, len } = encodeFramed(type, id, value, this.scratch);
+    this.scratch = buf;
+    return len;
   }
 
   private partitionOf(topic: string, key: string): number {
@@ -281,11 +292,31 @@ export class Publisher {
 }
 
 /**
+ * Encodes `value` in the Confluent wire format (magic 0, schema id, Avro body)
+ * into `scratch` in place; when it does not fit, into a new buffer twice as
+ * large (repeatedly). Returns the buffer used (keep it as the next scratch) and
+ * the encoded length.
+ */
+export function encodeFramed(
+  type: avro.Type,
+  id: number,
+  value: unknown,
+  scratch: Buffer,
+): { buf: Buffer; len: number } {
+  for (let s = scratch; ; s = Buffer.allocUnsafe(s.length * 2)) {
+    s[0] = 0;
+    s.writeInt32BE(id, 1);
+    const end = type.encode(value, s, 5);
+    if (end >= 0) return { buf: s, len: end };
+  }
+}
+
+/**
  * Records of one publish call, built into one open record batch per
  * topic-partition; a batch is sent as soon as it is full (so sending overlaps
  * encoding), the rest at `flush`, which waits for every acknowledgement.
  */
-class WireSends {
+export class WireSends {
   private readonly open = new Map<string, Array<RecordBatchBuilder | undefined>>();
   private sent: Array<Promise<void>> = [];
 
