@@ -1,72 +1,25 @@
 /**
- * `npm run bench:loader`: sustained reads/s from Kafka into ClickHouse,
- * beside clickhouse-client inserting the same rows in Native format (the
- * ceiling), and the time of one month's billing for 100,000 meters.
+ * `npm run bench:loader`: sustained reads/s from Kafka into ClickHouse, beside clickhouse-client
+ * inserting the same rows in Native format (the ceiling), then the billing benchmark
+ * (`billing.bench.ts`, run after this one by the npm script).
  *
- * BENCH_READS (default 1,000,000), BENCH_METERS (10,000), BENCH_BILLING_METERS
- * (100,000), BENCH_BILLING_INTERVAL_S (3600; billing scans reads_buckets, whose
- * size does not depend on the read interval), BENCH_KEEP=1 keeps the databases,
- * BENCH_ONLY=billing skips the Kafka part.
+ * BENCH_READS (default 1,000,000), BENCH_METERS (10,000), BENCH_KEEP=1 keeps the databases.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  createClickHouse,
-  createKafka,
-  createLogger,
-  ensureTopics,
-  sqlIdent,
-  sqlNumber,
-  sqlString,
-  topicNames,
-  type MeterRead,
-} from '@ami/lib';
-import { loadLoaderConfig } from '../src/config.js';
+import { createKafka, ensureTopics, sqlIdent, topicNames, type MeterRead } from '@ami/lib';
 import { migrate } from '../src/migrate.js';
-import { loadTariffs, readTariffs } from '../src/tariffs.js';
 import { startLoader } from '../src/loader.js';
-import { billingRows, refreshBilling } from '../src/billing-store.js';
-import { usageSql } from '../src/billing-sql.js';
-import { charge, findTariff, periodUsage } from '../src/billing.js';
-import { localMidnight } from '../src/timezones.js';
 import { kafkaFixtures } from '../test/kafka-fixtures.js';
+import { ch, cfg, clientArgs, env, fmt, logger, secs, suffix } from './common.js';
 
-const env = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
 const READS = env('BENCH_READS', 1_000_000);
 const METERS = env('BENCH_METERS', 10_000);
-const BILLING_METERS = env('BENCH_BILLING_METERS', 100_000);
-const BILLING_INTERVAL_S = env('BENCH_BILLING_INTERVAL_S', 3600);
 const PARTITIONS = 6;
-
-const logger = createLogger('bench', process.env.LOG_LEVEL ?? 'warn');
-const suffix = `${Date.now().toString(36)}`;
-const cfg = loadLoaderConfig({
-  ...process.env,
-  AMI_TOPIC_PREFIX: `bench_${suffix}`,
-  CLICKHOUSE_DB: `bench_loader_${suffix}`,
-  LOADER_GROUP_ID: `bench_${suffix}`,
-  LOADER_BILLING_REFRESH_S: '0',
-  LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-});
 const nativeDb = `bench_native_${suffix}`;
-const billingDb = `bench_billing_${suffix}`;
-const ch = createClickHouse(cfg);
-const chHost = new URL(cfg.CLICKHOUSE_URL).hostname;
-const clientArgs = [
-  '--host',
-  chHost,
-  '--port',
-  process.env.CLICKHOUSE_TCP_PORT ?? '9000',
-  '--user',
-  cfg.CLICKHOUSE_USER,
-  ...(cfg.CLICKHOUSE_PASSWORD ? ['--password', cfg.CLICKHOUSE_PASSWORD] : []),
-];
-
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const secs = (ms: number) => (ms / 1000).toFixed(2);
 
 function read(i: number): MeterRead {
   const meter = i % METERS;
@@ -194,166 +147,9 @@ async function benchNative(): Promise<number> {
   }
 }
 
-/**
- * One month of reads for BILLING_METERS meters (half WIB, half WITA), generated inside ClickHouse,
- * with irregular meters, so that a faster billing query is checked on more than the easy case
- * (checkAgainstPureModule):
- * - every 50th meter: its reads of about 10-13 March delivered again after the OPTIMIZE (duplicates,
- *   and unmerged partial bucket rows);
- * - every 97th: no reads from 31 March 12:00 to 1 April 06:00 UTC (a gap across the end boundary: interpolated);
- * - every 89th: no reads and a flat register from 28 February 02:00 to 1 March 09:00 UTC (dark across the
- *   start boundary: exact, not estimated);
- * - every 1000th (+7, +8): register reset to about 0 on 15 March at 15:00 UTC (a bucket start, so the
- *   bucket summaries see it as the pure module does); (+9, +10): reset inside a gap across the end boundary;
- * - every 997th: extra interval reads off the 15-minute grid, and on-demand reads.
- */
-async function seedBilling(): Promise<void> {
-  await migrate(ch, billingDb, logger);
-  await loadTariffs(ch, billingDb, logger);
-  const db = sqlIdent(billingDb);
-  const n = sqlNumber(BILLING_METERS);
-  await ch.command({
-    query: `INSERT INTO ${db}.meters SELECT concat('BM', toString(number)), toString(510000000000 + number), 'L', 1,
-      if(number % 3 = 0, 'R-1M', 'R-1'), if(number % 3 = 0, 900, 1300), concat('G', toString(intDiv(number, 100))), 'F1',
-      concat('ULP', toString(intDiv(number, 10000))), if(number % 2 = 0, 'JATIM', 'BALI'), if(number % 2 = 0, 'Asia/Jakarta', 'Asia/Makassar'),
-      toDateTime('2024-01-01 00:00:00', 'UTC'), 0, 1 FROM numbers(${n})`,
-  });
-  // From 27 Feb to 2 Apr UTC: neighbours on both sides of both boundaries.
-  const from = Date.UTC(2025, 1, 27) / 1000;
-  const steps = Math.floor((Date.UTC(2025, 3, 2) / 1000 - from) / BILLING_INTERVAL_S);
-  const step = (ms: number) => sqlNumber(Math.floor((ms / 1000 - from) / BILLING_INTERVAL_S));
-  const [darkFrom, darkTo] = [step(Date.UTC(2025, 1, 28, 2)), step(Date.UTC(2025, 2, 1, 9))];
-  const [gapFrom, gapTo] = [step(Date.UTC(2025, 2, 31, 12)), step(Date.UTC(2025, 3, 1, 6))];
-  const [reset7, reset9] = [step(Date.UTC(2025, 2, 15, 15)), step(Date.UTC(2025, 2, 31, 22))];
-  const rate = '(m % 400 + 50)';
-  const wh = `toInt64(multiIf(
-      m % 89 = 0, toInt64(m * 10 + (least(toInt64(s), ${darkFrom}) + greatest(toInt64(s) - ${darkTo}, 0)) * ${rate}),
-      m % 1000 IN (7, 8) AND s >= ${reset7}, toInt64(s - ${reset7}) * 11,
-      m % 1000 IN (9, 10) AND s >= ${reset9}, toInt64(s - ${reset9}) * 13,
-      toInt64(m * 10 + s * ${rate})))`;
-  const missing = `((m % 97 = 0 OR m % 1000 IN (9, 10)) AND s > ${gapFrom} AND s < ${gapTo}) OR (m % 89 = 0 AND s > ${darkFrom} AND s < ${darkTo})`;
-  const readsSql = (m0: number, count: number, where: string, offsetS: number, kind: string) =>
-    `INSERT INTO ${db}.reads SELECT concat('BM', toString(m)), concat('G', toString(intDiv(m, 100))),
-        toDateTime(${sqlNumber(from)} + s * ${sqlNumber(BILLING_INTERVAL_S)} + ${sqlNumber(offsetS)}),
-        ${sqlNumber(BILLING_INTERVAL_S)}, ${wh}, toInt32(m % 400 + 50), 230, 'CLOSED', 0, ${sqlString(kind)}
-        FROM (SELECT ${sqlNumber(m0)} + intDiv(number, ${sqlNumber(steps)}) AS m, number % ${sqlNumber(steps)} AS s FROM numbers(${sqlNumber(count)}))
-        WHERE NOT (${missing}) AND (${where})`;
-  const t0 = Date.now();
-  // Chunks of about 4M rows keep each INSERT well inside the client request timeout.
-  const chunkMeters = Math.max(1, Math.floor(4_000_000 / steps));
-  for (let m0 = 0; m0 < BILLING_METERS; m0 += chunkMeters) {
-    const count = Math.min(chunkMeters, BILLING_METERS - m0) * steps;
-    await ch.command({
-      query: readsSql(m0, count, '1', 0, 'INTERVAL'),
-      clickhouse_settings: { max_execution_time: 3600 },
-    });
-  }
-  await ch.command({ query: `OPTIMIZE TABLE ${db}.reads_buckets FINAL` });
-  const all = BILLING_METERS * steps;
-  const [d0, d1] = [step(Date.UTC(2025, 2, 10)), step(Date.UTC(2025, 2, 13, 12))];
-  for (const q of [
-    readsSql(0, all, `m % 50 = 0 AND s BETWEEN ${d0} AND ${d1}`, 0, 'INTERVAL'),
-    readsSql(0, all, 'm % 997 = 0 AND s % 5 = 0', 450, 'INTERVAL'),
-    readsSql(0, all, 'm % 997 = 0 AND s % 7 = 0', 1234, 'ON_DEMAND'),
-  ])
-    await ch.command({ query: q, clickhouse_settings: { max_execution_time: 3600 } });
-  console.log(
-    `billing data: ${fmt(BILLING_METERS)} meters x ${fmt(steps)} reads (every ${BILLING_INTERVAL_S} s; duplicates, gaps, dark spells, resets, off-grid reads) generated in ${secs(Date.now() - t0)} s (not measured)`,
-  );
-}
-
-/** Meters of every irregular kind in seedBilling, checked against the pure billing module. */
-const CHECKED_METERS = [0, 1, 2, 50, 89, 178, 97, 194, 7, 8, 9, 10, 1009, 997, 1994, 8633].filter(
-  (m) => m < BILLING_METERS,
-);
-
-/**
- * Exactness on the bench data: the stored bills of CHECKED_METERS against periodUsage + charge
- * of billing.ts computed from their reads (as the integration test does on its fixture).
- */
-async function checkAgainstPureModule(asOfMs: number): Promise<number> {
-  const db = sqlIdent(billingDb);
-  const ids = CHECKED_METERS.map((m) => sqlString(`BM${m}`)).join(', ');
-  const tariffs = await readTariffs(ch, billingDb);
-  const meters = await (
-    await ch.query({
-      query: `SELECT meter_id, tariff, daya_va, timezone, toUInt32(installed_at) AS installed FROM ${db}.meters_latest WHERE meter_id IN (${ids})`,
-      format: 'JSONEachRow',
-    })
-  ).json<{ meter_id: string; tariff: string; daya_va: number; timezone: string; installed: number }>();
-  const reads = await (
-    await ch.query({
-      query: `SELECT meter_id, toUInt32(read_at) AS t, energy_import_wh AS wh FROM ${db}.reads WHERE meter_id IN (${ids})`,
-      format: 'JSONEachRow',
-    })
-  ).json<{ meter_id: string; t: number; wh: number }>();
-  const rows = await billingRows(ch, billingDb, '2025-03');
-  let bad = 0;
-  for (const m of meters) {
-    const u = periodUsage(
-      reads.filter((r) => r.meter_id === m.meter_id).map((r) => ({ t: Number(r.t), wh: Number(r.wh) })),
-      localMidnight('2025-03-01', m.timezone),
-      localMidnight('2025-04-01', m.timezone),
-      Number(m.installed),
-      asOfMs / 1000,
-    )!;
-    const c = charge(u.wh, m.daya_va, findTariff(tariffs, m.tariff, m.daya_va, '2025-03-01'), true);
-    const r = rows.find((x) => x.meter_id === m.meter_id);
-    const got = r && {
-      start: Number(r.energy_start_wh),
-      end: Number(r.energy_end_wh),
-      wh: Math.round(Number(r.kwh) * 1000),
-      resets: r.register_resets,
-      estimated: r.estimated,
-      amount: Number(r.amount_sen),
-    };
-    const want = {
-      start: u.startWh,
-      end: u.endWh,
-      wh: u.wh,
-      resets: u.resets,
-      estimated: u.estimated ? 1 : 0,
-      amount: c.amountSen,
-    };
-    if (JSON.stringify(got) !== JSON.stringify(want)) {
-      bad++;
-      console.log(`  ${m.meter_id}: SQL ${JSON.stringify(got)} != pure ${JSON.stringify(want)}`);
-    }
-  }
-  console.log(
-    `billing vs pure module on ${meters.length} irregular bench meters (duplicates, gaps, dark, resets, off-grid): ${bad === 0 ? 'all equal' : `${bad} DIFFERENT`}`,
-  );
-  return bad;
-}
-
-async function timeBilling(): Promise<{ select: number; refresh: number; rows: number }> {
-  const q = {
-    db: billingDb,
-    from: '2025-03-01',
-    to: '2025-04-01',
-    asOfMs: Date.now(),
-    minimumEligible: true,
-  };
-  const t0 = Date.now();
-  const rs = await ch.query({
-    query: `SELECT count() AS n, sum(amount_sen) AS s, sum(estimated) AS e, sum(register_reset) AS r FROM (${usageSql(q)})`,
-    format: 'JSONEachRow',
-  });
-  const [agg] = await rs.json<{ n: number; s: number; e: number; r: number }>();
-  const select = Date.now() - t0;
-  const t1 = Date.now();
-  await refreshBilling(ch, billingDb, '2025-03', { asOfMs: q.asOfMs });
-  const refresh = Date.now() - t1;
-  console.log(
-    `billing 2025-03: SELECT for ${fmt(Number(agg!.n))} meters in ${secs(select)} s; INSERT into billing_usage in ${secs(refresh)} s (total Rp ${fmt(Number(agg!.s) / 100)}, ${agg!.e} estimated, ${agg!.r} with a register reset)`,
-  );
-  if ((await checkAgainstPureModule(q.asOfMs)) > 0) process.exitCode = 1;
-  return { select, refresh, rows: Number(agg!.n) };
-}
-
 async function cleanup(): Promise<void> {
   if (process.env.BENCH_KEEP === '1') return;
-  for (const db of [cfg.CLICKHOUSE_DB, nativeDb, billingDb])
+  for (const db of [cfg.CLICKHOUSE_DB, nativeDb])
     await ch.command({ query: `DROP DATABASE IF EXISTS ${sqlIdent(db)}` });
   const kafka = createKafka(cfg, logger);
   const admin = kafka.admin();
@@ -365,17 +161,12 @@ async function cleanup(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  console.log(
-    `loader bench: ${fmt(READS)} reads of ${fmt(METERS)} meters, ${PARTITIONS} partitions; billing for ${fmt(BILLING_METERS)} meters`,
-  );
+  console.log(`loader bench: ${fmt(READS)} reads of ${fmt(METERS)} meters, ${PARTITIONS} partitions`);
   try {
     await migrate(ch, cfg.CLICKHOUSE_DB, logger);
-    const billingOnly = process.env.BENCH_ONLY === 'billing';
-    if (!billingOnly) await produceReads();
-    const loader = billingOnly ? { rate: NaN, wall: NaN } : await benchLoader();
-    const native = billingOnly ? NaN : await benchNative();
-    await seedBilling();
-    const billing = await timeBilling();
+    await produceReads();
+    const loader = await benchLoader();
+    const native = await benchNative();
     console.log('\nsummary');
     console.log(
       `  loader sustained        ${fmt(loader.rate)} reads/s   (goal >= 150,000: ${loader.rate >= 150_000 ? 'met' : 'NOT met'})`,
@@ -384,9 +175,6 @@ async function main(): Promise<void> {
     console.log(`  clickhouse-client Native ${fmt(native)} reads/s`);
     console.log(
       `  ratio loader / native   ${(loader.rate / native).toFixed(2)}   (goal >= 0.50: ${loader.rate / native >= 0.5 ? 'met' : 'NOT met'})`,
-    );
-    console.log(
-      `  billing month, ${fmt(billing.rows)} meters: SELECT ${secs(billing.select)} s, refresh ${secs(billing.refresh)} s   (goal < 5 s: ${billing.refresh < 5000 ? 'met' : 'NOT met'})`,
     );
   } finally {
     await cleanup();
