@@ -19,7 +19,7 @@ import {
   WireSends,
 } from '../../services/simulator/src/publisher.js';
 import { subjectOf } from '../../services/simulator/src/schemas.js';
-import type { WireProducer } from '../../services/simulator/src/wireProducer.js';
+import type { WireProducer } from '@ami/lib';
 import { DistinctReads } from './distinct.js';
 import { Pacer, type Pace } from './pace.js';
 import { readRecording, type Manifest } from './recording.js';

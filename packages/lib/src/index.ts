@@ -11,3 +11,4 @@ export * from './clickhouse.js';
 export * from './metrics.js';
 export * from './dlq.js';
 export * from './validate.js';
+export * from './kafkaWire/index.js';

@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Fleet } from './fleet.js';
 import { subjectOf } from './schemas.js';
 import type { Batch } from './simulation.js';
-import { partitionForKey, RecordBatchBuilder, WireProducer } from './wireProducer.js';
+import { partitionForKey, RecordBatchBuilder, WireProducer } from '@ami/lib';
 
 /** Messages per produce request: kafkajs groups a request's messages per partition in O(n^2). */
 const CHUNK = 1000;

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Partitioners } from 'kafkajs';
-import { crc32c, partitionForKey, RecordBatchBuilder, WireProducer } from '../src/wireProducer.js';
+import { crc32c, partitionForKey, RecordBatchBuilder, WireProducer } from '../src/kafkaWire/index.js';
 
 /** Reads a zigzag varint at p; returns [value, next position]. */
 function varint(b: Buffer, p: number): [number, number] {

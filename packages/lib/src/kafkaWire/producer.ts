@@ -1,0 +1,299 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AmiError, UnavailableError } from '../errors.js';
+import {
+  API_INIT_PRODUCER_ID,
+  API_METADATA,
+  API_PRODUCE,
+  ATTEMPTS,
+  Connection,
+  DUPLICATE_SEQUENCE_NUMBER,
+  Reader,
+  RecordBatchBuilder,
+  RETRIABLE,
+  Writer,
+} from './protocol.js';
+
+/**
+ * A small idempotent Kafka producer speaking the wire protocol directly, for
+ * the simulator's bulk traffic (kafkajs encodes ~30-40k records/s here: one
+ * object, encoder and buffer per record; this writes records straight into
+ * one buffer per partition batch).
+ *
+ * What it does: Metadata v1 (leaders), InitProducerId v0 (idempotence),
+ * Produce v3 with magic-2 record batches (no compression, CRC32C), acks=-1.
+ * Each topic-partition has a FIFO of sealed batches, one request in flight
+ * per partition (so its order holds even across retries), all partitions
+ * concurrently over one pipelined connection per broker. A batch that fails
+ * with a retriable error (leader moved, timeout, connection lost) is sent
+ * again with the same sequence number, so the broker drops a duplicate.
+ * Plain TCP or TLS; SASL is not spoken here (the caller uses kafkajs then).
+ */
+// ---------------------------------------------------------------- producer
+
+interface Queued {
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+interface PartitionQueue {
+  topic: string;
+  partition: number;
+  /** Next base sequence (assigned when a batch is sealed). */
+  sequence: number;
+  items: Array<{ data: Buffer; q: Queued }>;
+  running: boolean;
+}
+
+export interface WireProducerOptions {
+  brokers: string[];
+  ssl: boolean;
+  clientId: string;
+  /** Produce timeout given to the broker. */
+  timeoutMs?: number;
+}
+
+export class WireProducer {
+  private readonly conns = new Map<number, Promise<Connection>>();
+  private brokers = new Map<number, { host: string; port: number }>();
+  private leaders = new Map<string, number[]>();
+  private readonly queues = new Map<string, PartitionQueue>();
+  private producerId = -1n;
+  private epoch = -1;
+  private failed: Error | null = null;
+
+  constructor(private readonly opts: WireProducerOptions) {}
+
+  /** Loads leaders of `topics` and gets a producer id. */
+  async connect(topics: string[]): Promise<void> {
+    await this.refreshMetadata(topics);
+    for (let attempt = 1; ; attempt++) {
+      const conn = await this.anyConnection();
+      const body = new Writer().string(null).int32(60_000).done();
+      const r = new Reader(await conn.request(API_INIT_PRODUCER_ID, 0, body));
+      r.int32(); // throttle
+      const code = r.int16();
+      if (code === 0) {
+        this.producerId = r.int64();
+        this.epoch = r.int16();
+        return;
+      }
+      if (!RETRIABLE.has(code))
+        throw new AmiError(`kafka: InitProducerId refused with error code ${code}`, { retriable: false });
+      if (attempt >= ATTEMPTS)
+        throw new UnavailableError('kafka', `InitProducerId failed with error code ${code}`);
+      await sleep(200 * attempt);
+    }
+  }
+
+  partitionCount(topic: string): number {
+    const l = this.leaders.get(topic);
+    if (!l) throw new AmiError(`no metadata for topic ${topic}`, { retriable: false });
+    return l.length;
+  }
+
+  /**
+   * Queues a built batch for topic-partition; resolves when the broker
+   * acknowledged it (acks=-1). Batches of a partition go out in call order.
+   */
+  send(topic: string, partition: number, batch: RecordBatchBuilder): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    const key = `${topic}\u0000${partition}`;
+    let q = this.queues.get(key);
+    if (!q) this.queues.set(key, (q = { topic, partition, sequence: 0, items: [], running: false }));
+    const records = batch.count;
+    return new Promise<void>((resolve, reject) => {
+      const item: Queued = { resolve, reject };
+      const data = batch.seal(this.producerId, this.epoch, q.sequence, Date.now());
+      q.sequence = (q.sequence + records) | 0;
+      if (q.sequence < 0) q.sequence += 0x80000000; // wraps at 2^31 like the Java client
+      q.items.push({ data, q: item });
+      if (!q.running) void this.pump(q);
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.conns.values()) {
+      try {
+        (await c).close();
+      } catch {
+        // connect had failed: nothing to close
+      }
+    }
+    this.conns.clear();
+  }
+
+  private async pump(q: PartitionQueue): Promise<void> {
+    q.running = true;
+    try {
+      while (q.items.length > 0) {
+        const head = q.items[0]!;
+        try {
+          await this.produceWithRetry(q.topic, q.partition, head.data);
+          q.items.shift();
+          head.q.resolve();
+        } catch (err) {
+          // The partition's sequence is broken: fail this and every later batch, and the producer.
+          this.failed ??= err as Error;
+          for (const it of q.items) it.q.reject(err as Error);
+          q.items = [];
+        }
+      }
+    } finally {
+      q.running = false;
+    }
+  }
+
+  private async produceWithRetry(topic: string, partition: number, data: Buffer): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let code: number;
+      let cause: unknown;
+      try {
+        code = await this.produce(topic, partition, data);
+        if (code === 0 || code === DUPLICATE_SEQUENCE_NUMBER) return;
+        if (!RETRIABLE.has(code))
+          throw new AmiError(`produce to ${topic}/${partition} failed with Kafka error code ${code}`, {
+            retriable: false,
+          });
+      } catch (err) {
+        if (!(err instanceof UnavailableError)) throw err;
+        code = -1;
+        cause = err;
+      }
+      if (attempt >= ATTEMPTS)
+        throw new UnavailableError(
+          'kafka',
+          `produce to ${topic}/${partition} failed ${attempt} times (last error code ${code})`,
+          cause,
+        );
+      await sleep(Math.min(200 * 2 ** (attempt - 1), 10_000));
+      try {
+        await this.refreshMetadata([...this.leaders.keys()]);
+      } catch {
+        // the next attempt fails again and counts
+      }
+    }
+  }
+
+  /** One Produce v3 request for one batch; returns the partition's error code. */
+  private async produce(topic: string, partition: number, data: Buffer): Promise<number> {
+    const leader = this.leaders.get(topic)?.[partition];
+    if (leader === undefined || leader < 0) return 5; // LEADER_NOT_AVAILABLE
+    const conn = await this.connection(leader);
+    const body = new Writer()
+      .string(null) // transactional id
+      .int16(-1) // acks
+      .int32(this.opts.timeoutMs ?? 30_000)
+      .int32(1)
+      .string(topic)
+      .int32(1)
+      .int32(partition)
+      .int32(data.length)
+      .raw(data)
+      .done();
+    const r = new Reader(await conn.request(API_PRODUCE, 3, body));
+    let code = 0;
+    for (let t = r.int32(); t > 0; t--) {
+      r.string();
+      for (let p = r.int32(); p > 0; p--) {
+        r.int32();
+        const c = r.int16();
+        r.int64(); // base offset
+        r.int64(); // log append time
+        if (c !== 0) code = c;
+      }
+    }
+    return code;
+  }
+
+  private async refreshMetadata(topics: string[]): Promise<void> {
+    const conn = await this.anyConnection();
+    const w = new Writer().int32(topics.length);
+    for (const t of topics) w.string(t);
+    const r = new Reader(await conn.request(API_METADATA, 1, w.done()));
+    const brokers = new Map<number, { host: string; port: number }>();
+    for (let n = r.int32(); n > 0; n--) {
+      const id = r.int32();
+      const host = r.string()!;
+      const port = r.int32();
+      r.string(); // rack
+      brokers.set(id, { host, port });
+    }
+    r.int32(); // controller
+    const leaders = new Map<string, number[]>();
+    for (let n = r.int32(); n > 0; n--) {
+      const code = r.int16();
+      const name = r.string()!;
+      r.int8(); // internal
+      const parts: number[] = [];
+      for (let p = r.int32(); p > 0; p--) {
+        r.int16();
+        const index = r.int32();
+        parts[index] = r.int32();
+        for (let k = r.int32(); k > 0; k--) r.int32();
+        for (let k = r.int32(); k > 0; k--) r.int32();
+      }
+      if (code === 0) leaders.set(name, parts);
+    }
+    for (const t of topics)
+      if (!leaders.has(t)) throw new UnavailableError('kafka', `no metadata for topic ${t}`);
+    // Drop connections to brokers whose address changed.
+    for (const [id, b] of brokers) {
+      const old = this.brokers.get(id);
+      if (old && (old.host !== b.host || old.port !== b.port)) this.dropConnection(id);
+    }
+    this.brokers = brokers;
+    this.leaders = leaders;
+  }
+
+  private async anyConnection(): Promise<Connection> {
+    for (const id of this.brokers.keys()) {
+      try {
+        return await this.connection(id);
+      } catch {
+        // try the next one
+      }
+    }
+    let last: unknown;
+    for (const addr of this.opts.brokers) {
+      const i = addr.lastIndexOf(':');
+      try {
+        return await this.connection(-1 - this.opts.brokers.indexOf(addr), {
+          host: addr.slice(0, i),
+          port: Number(addr.slice(i + 1)),
+        });
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw new UnavailableError('kafka', `no broker reachable (${this.opts.brokers.join(',')})`, last);
+  }
+
+  private async connection(id: number, addr = this.brokers.get(id)): Promise<Connection> {
+    for (;;) {
+      const open = this.conns.get(id);
+      if (!open) break;
+      const conn = await open.catch(() => null);
+      if (conn?.alive) return conn;
+      // Dead: replace it, unless another caller already did.
+      if (this.conns.get(id) === open) {
+        this.conns.delete(id);
+        break;
+      }
+    }
+    if (!addr) throw new UnavailableError('kafka', `unknown broker ${id}`);
+    const c = Connection.open(addr.host, addr.port, this.opts.ssl, this.opts.clientId);
+    this.conns.set(id, c);
+    try {
+      return await c;
+    } catch (err) {
+      if (this.conns.get(id) === c) this.conns.delete(id);
+      throw err;
+    }
+  }
+
+  private dropConnection(id: number): void {
+    const c = this.conns.get(id);
+    this.conns.delete(id);
+    void c?.then((conn) => conn.close()).catch(() => undefined);
+  }
+}
