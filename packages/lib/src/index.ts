@@ -10,5 +10,6 @@ export * from './sql.js';
 export * from './clickhouse.js';
 export * from './metrics.js';
 export * from './dlq.js';
+export * from './metersTable.js';
 export * from './validate.js';
 export * from './kafkaWire/index.js';
