@@ -146,16 +146,7 @@ export async function producerPerformance(o: KafkaBaselineOptions): Promise<Kafk
     'linger.ms=10',
     'compression.type=none',
   ]);
-  const r = await runCommand('java', args, { timeoutMs: o.timeoutMs });
-  const parsed = parseProducerPerf(r.stdout);
-  const base = {
-    tool: 'ProducerPerformance' as const,
-    recordSize: o.recordSize,
-    wallMs: r.ms,
-    command: toolCommand(args),
-  };
-  if (!parsed) return { ...base, records: 0, recordsPerSec: 0, mbPerSec: 0, error: errorOf(r) };
-  return { ...base, ...parsed };
+  return runKafkaTool('ProducerPerformance', args, o, parseProducerPerf);
 }
 
 export async function consumerPerformance(o: KafkaBaselineOptions): Promise<KafkaPerf> {
@@ -171,14 +162,19 @@ export async function consumerPerformance(o: KafkaBaselineOptions): Promise<Kafk
     '--timeout',
     String(Math.min(o.timeoutMs, 60_000)),
   ]);
+  return runKafkaTool('ConsumerPerformance', args, o, parseConsumerPerf);
+}
+
+/** Runs one of Kafka's perf tools; a run whose output does not parse is reported with its error. */
+async function runKafkaTool(
+  tool: KafkaPerf['tool'],
+  args: string[],
+  o: KafkaBaselineOptions,
+  parse: (stdout: string) => Pick<KafkaPerf, 'records' | 'recordsPerSec' | 'mbPerSec'> | undefined,
+): Promise<KafkaPerf> {
   const r = await runCommand('java', args, { timeoutMs: o.timeoutMs });
-  const parsed = parseConsumerPerf(r.stdout);
-  const base = {
-    tool: 'ConsumerPerformance' as const,
-    recordSize: o.recordSize,
-    wallMs: r.ms,
-    command: toolCommand(args),
-  };
+  const parsed = parse(r.stdout);
+  const base = { tool, recordSize: o.recordSize, wallMs: r.ms, command: toolCommand(args) };
   if (!parsed) return { ...base, records: 0, recordsPerSec: 0, mbPerSec: 0, error: errorOf(r) };
   return { ...base, ...parsed };
 }

@@ -58,17 +58,7 @@ export function lineChart(o: {
   const X = (x: number) => m.l + ((x - xMin) / Math.max(1e-9, xMax - xMin)) * pw;
   const Y = (y: number) => m.t + ph - (y / yTop) * ph;
   const parts: string[] = [];
-  parts.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
-  );
-  parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  parts.push(
-    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14" font-weight="bold">${esc(o.title)}</text>`,
-  );
-  for (const t of yTicks) {
-    parts.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${Y(t)}" y2="${Y(t)}" stroke="#e5e5e5"/>`);
-    parts.push(`<text x="${m.l - 6}" y="${Y(t) + 4}" text-anchor="end">${formatNumber(t)}</text>`);
-  }
+  parts.push(...chartFrame(W, H, o.title, { l: m.l, w: pw }, yTicks, Y));
   for (const t of xTicks) {
     if (t > xMax + 1e-9) continue;
     parts.push(`<line x1="${X(t)}" x2="${X(t)}" y1="${m.t}" y2="${m.t + ph}" stroke="#f0f0f0"/>`);
@@ -121,17 +111,7 @@ export function barChart(o: {
   const yTop = yTicks[yTicks.length - 1]!;
   const Y = (y: number) => m.t + ph - (y / yTop) * ph;
   const parts: string[] = [];
-  parts.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
-  );
-  parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  parts.push(
-    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14" font-weight="bold">${esc(o.title)}</text>`,
-  );
-  for (const t of yTicks) {
-    parts.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${Y(t)}" y2="${Y(t)}" stroke="#e5e5e5"/>`);
-    parts.push(`<text x="${m.l - 6}" y="${Y(t) + 4}" text-anchor="end">${formatNumber(t)}</text>`);
-  }
+  parts.push(...chartFrame(W, H, o.title, { l: m.l, w: pw }, yTicks, Y));
   const gw = pw / Math.max(1, o.groups.length);
   o.groups.forEach((g, gi) => {
     const bw = (gw * 0.8) / Math.max(1, g.bars.length);
@@ -157,4 +137,25 @@ export function barChart(o: {
   );
   parts.push('</svg>');
   return parts.join('\n');
+}
+
+/** The opening of a chart: canvas, title and the horizontal grid with its y labels. */
+function chartFrame(
+  W: number,
+  H: number,
+  title: string,
+  plot: { l: number; w: number },
+  yTicks: number[],
+  Y: (y: number) => number,
+): string[] {
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14" font-weight="bold">${esc(title)}</text>`,
+  ];
+  for (const t of yTicks) {
+    parts.push(`<line x1="${plot.l}" x2="${plot.l + plot.w}" y1="${Y(t)}" y2="${Y(t)}" stroke="#e5e5e5"/>`);
+    parts.push(`<text x="${plot.l - 6}" y="${Y(t) + 4}" text-anchor="end">${formatNumber(t)}</text>`);
+  }
+  return parts;
 }
