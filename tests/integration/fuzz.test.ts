@@ -160,6 +160,33 @@ class Target {
     await producer.disconnect();
   }
 
+  /** Publishes the meters' profiles (the services dead-letter traffic of unknown meters). */
+  async publishMeters(meters: MeterProfile[]): Promise<void> {
+    const encP = await this.encoder('MeterProfile', this.topics.meters);
+    const producer = this.kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: this.topics.meters,
+      messages: meters.map((m) => ({ key: m.meter_id, value: encP(m) })),
+    });
+    await producer.disconnect();
+  }
+
+  /** Collects one string field of every record the service writes to `topic`. */
+  async collect(topic: string, record: RecordName, field: string): Promise<string[]> {
+    const seen: string[] = [];
+    const consumer = this.kafka.consumer({ groupId: uniqueName(`fuzz-${this.name}-out`) });
+    this.consumers.push(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const type = avroType(record);
+    await consumer.run({
+      eachMessage: async ({ message }) =>
+        void seen.push((type.fromBuffer(message.value!.subarray(5)) as Record<string, string>)[field]!),
+    });
+    return seen;
+  }
+
   start(args: string[], env: Record<string, string>, logDir: string): void {
     this.service = new ServiceProcess(
       this.name,
@@ -343,27 +370,10 @@ describe(`fuzz: random and mutated records at every consumer (seed ${SEED}, ${N}
     targets.push(t);
     await t.prepare();
     const meters = Array.from({ length: 40 }, (_, i) => profile(i));
-    const encP = await t.encoder('MeterProfile', t.topics.meters);
     const encE = await t.encoder('MeterEvent', t.topics.events);
     const encR = await t.encoder('MeterRead', t.topics.reads);
-    const producer = t.kafka.producer();
-    await producer.connect();
-    await producer.send({
-      topic: t.topics.meters,
-      messages: meters.map((m) => ({ key: m.meter_id, value: encP(m) })),
-    });
-    await producer.disconnect();
-    const statuses: string[] = [];
-    const status = t.kafka.consumer({ groupId: uniqueName('fuzz-status') });
-    await status.connect();
-    await status.subscribe({ topic: t.topics.meterStatus, fromBeginning: true });
-    const statusType = avroType('MeterStatus');
-    await status.run({
-      eachMessage: async ({ message }) =>
-        void statuses.push(
-          (statusType.fromBuffer(message.value!.subarray(5)) as { meter_id: string }).meter_id,
-        ),
-    });
+    await t.publishMeters(meters);
+    const statuses = await t.collect(t.topics.meterStatus, 'MeterStatus', 'meter_id');
 
     const rng = new Rng(SEED + 1);
     const T = NOW - 3_600_000;
@@ -448,7 +458,6 @@ describe(`fuzz: random and mutated records at every consumer (seed ${SEED}, ${N}
       timeoutMs: 60_000,
       what: 'every bad event in the DLQ',
     });
-    await status.disconnect();
     expect(t.service!.alive).toBe(true);
     checkLetters(t);
     figures.detector = {
@@ -465,26 +474,9 @@ describe(`fuzz: random and mutated records at every consumer (seed ${SEED}, ${N}
     targets.push(t);
     await t.prepare();
     const meters = Array.from({ length: 10 }, (_, i) => profile(i));
-    const encP = await t.encoder('MeterProfile', t.topics.meters);
     const encC = await t.encoder('MeterCommand', t.topics.commands);
-    const producer = t.kafka.producer();
-    await producer.connect();
-    await producer.send({
-      topic: t.topics.meters,
-      messages: meters.map((m) => ({ key: m.meter_id, value: encP(m) })),
-    });
-    await producer.disconnect();
-    const results: string[] = [];
-    const rc = t.kafka.consumer({ groupId: uniqueName('fuzz-results') });
-    await rc.connect();
-    await rc.subscribe({ topic: t.topics.commandResults, fromBeginning: true });
-    const resultType = avroType('CommandResult');
-    await rc.run({
-      eachMessage: async ({ message }) =>
-        void results.push(
-          (resultType.fromBuffer(message.value!.subarray(5)) as { command_id: string }).command_id,
-        ),
-    });
+    await t.publishMeters(meters);
+    const results = await t.collect(t.topics.commandResults, 'CommandResult', 'command_id');
 
     const rng = new Rng(SEED + 2);
     const command = (i: number): MeterCommand => ({
@@ -508,7 +500,6 @@ describe(`fuzz: random and mutated records at every consumer (seed ${SEED}, ${N}
       timeoutMs: 60_000,
       what: 'every command answered or dead-lettered',
     });
-    await rc.disconnect();
     expect(t.service!.alive).toBe(true);
     checkLetters(t);
     const answered = new Set(results);
