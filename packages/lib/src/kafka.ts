@@ -192,7 +192,7 @@ export function produceRequests(chunks: SizedChunk[], maxBytes = 4 * 1024 * 1024
   return requests;
 }
 
-function byteLength(v: Buffer | string | null | undefined): number {
+export function byteLength(v: Buffer | string | null | undefined): number {
   if (v === null || v === undefined) return 0;
   return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
 }
