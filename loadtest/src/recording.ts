@@ -18,7 +18,7 @@ import {
   type MeterRead,
   type RecordName,
 } from '@ami/lib';
-import type { Fleet } from '../../services/simulator/src/fleet.js';
+import type { Fleet, FleetOptions } from '../../services/simulator/src/fleet.js';
 import { TruthWriter, type TruthSink } from '../../services/simulator/src/groundTruth.js';
 import type { Scenario } from '../../services/simulator/src/scenario.js';
 import { Simulation } from '../../services/simulator/src/simulation.js';
@@ -50,6 +50,8 @@ export interface RecordingMeta {
   meters?: number;
   seed?: number;
   regions?: string[];
+  /** Simulator recordings: the fleet's options, so a replay publishes the same topology. */
+  fleet?: FleetOptions;
   startMs: number;
   endMs: number;
   intervalS?: number;
@@ -259,6 +261,7 @@ export async function recordSimulation(o: SimulationRecordingOptions): Promise<M
     meters: o.fleet.size,
     seed: o.fleet.seed,
     regions: [...new Set(o.fleet.ulps.map((u) => u.region.code))],
+    fleet: o.fleet.options,
     startMs: o.startMs,
     endMs: o.startMs + o.durationMs,
   });

@@ -21,7 +21,7 @@ import {
   type Outage,
 } from '@ami/lib';
 import { loadStackSettings } from '@ami/stack';
-import type { Fleet } from '../../services/simulator/src/fleet.js';
+import { Fleet } from '../../services/simulator/src/fleet.js';
 import { parseTruth } from '../../services/simulator/src/groundTruth.js';
 import { fleetFor, startFor } from '../../services/simulator/src/run.js';
 import { loadScenario } from '../../services/simulator/src/scenario.js';
@@ -164,6 +164,23 @@ function timestamp(): string {
   return new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 }
 
+/**
+ * The fleet a simulator recording was made with: rebuilt from the options in its manifest, so
+ * replaying `--recording` publishes the recorded meters' topology, not the default scenario's.
+ */
+function recordedFleet(manifest: Manifest, requested: Fleet, log: Logger): Fleet {
+  if (manifest.fleet) return new Fleet(manifest.fleet);
+  if (manifest.meters === requested.size && manifest.seed === requested.seed) return requested;
+  log.warn(
+    {
+      recorded: { meters: manifest.meters, seed: manifest.seed },
+      using: { meters: requested.size, seed: requested.seed },
+    },
+    'the recording has no fleet options (made before they were kept) and differs from the fleet asked for: its topology may not match',
+  );
+  return requested;
+}
+
 /** The recording for (scenario, meters, hours, seed, regions, start): cached, made on first use. */
 async function ensureRecording(
   o: LoadTestOptions,
@@ -288,7 +305,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
   const durationMs = (o.hours ?? 24) * 3_600_000;
   const rec = await ensureRecording(o, fleet, startMs, durationMs, bar);
   const manifest = rec.manifest;
-  const simFleet = manifest.source === 'simulator' ? fleet : undefined;
+  const simFleet = manifest.source === 'simulator' ? recordedFleet(manifest, fleet, logger) : undefined;
   const truth =
     manifest.truthFile && existsSync(manifest.truthFile)
       ? parseTruth(readFileSync(manifest.truthFile, 'utf8'))

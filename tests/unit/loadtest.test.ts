@@ -12,11 +12,13 @@ import {
   readManifest,
   readRecording,
   readRecordingMeta,
+  recordSimulation,
   RecordingWriter,
 } from '../../loadtest/src/recording.js';
 import { percentiles } from '../../loadtest/src/report.js';
 import { barChart, lineChart } from '../../loadtest/src/svg.js';
 import { Fleet } from '../../services/simulator/src/fleet.js';
+import { loadScenario } from '../../services/simulator/src/scenario.js';
 import type { InterruptionTruth } from '../../services/simulator/src/groundTruth.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'loadtest-unit-'));
@@ -102,6 +104,28 @@ describe('recording', () => {
     expect(back.map((d) => d.at)).toEqual([1, 5]);
     expect(back[0]!.reads[1]).toEqual(read(2, 1));
     expect(back[1]!.events[0]).toEqual(ev);
+  });
+
+  it("keeps a simulator recording's fleet options, so a replay publishes the recorded topology", async () => {
+    const path = join(dir, 'sim.avro');
+    const fleet = new Fleet({
+      meters: 300,
+      seed: 7,
+      regions: ['BALI'],
+      garduSize: { min: 20, max: 40 },
+      amrShare: 0.2,
+    });
+    const scenario = loadScenario('gardu-outage');
+    const m = await recordSimulation({
+      path,
+      fleet,
+      scenario,
+      startMs: Date.UTC(2026, 0, 1),
+      durationMs: 3_600_000,
+    });
+    const rebuilt = new Fleet(readManifest(path).fleet!);
+    expect(m.fleet).toEqual(fleet.options);
+    expect([...rebuilt.profiles()]).toEqual([...fleet.profiles()]);
   });
 });
 

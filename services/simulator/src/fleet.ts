@@ -180,6 +180,8 @@ const PROGRAMME_START = Date.UTC(2023, 5, 1); // first wave from June 2023
 const INSTALL_SPREAD_DAYS = 880;
 
 export class Fleet {
+  /** What the fleet was built from: the same options build the same fleet (recordings keep them). */
+  readonly options: FleetOptions;
   readonly seed: number;
   readonly size: number;
   readonly ulps: Ulp[] = [];
@@ -199,6 +201,7 @@ export class Fleet {
   constructor(opts: FleetOptions) {
     if (!Number.isInteger(opts.meters) || opts.meters < 1)
       throw new RangeError(`fleet size must be a positive integer, got ${opts.meters}`);
+    this.options = opts;
     this.seed = seedOf(opts.seed);
     this.size = opts.meters;
     this.meterGardu = new Uint32Array(opts.meters);
