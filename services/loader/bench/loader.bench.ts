@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createKafka, ensureTopics, sqlIdent, topicNames, type MeterRead } from '@ami/lib';
 import { migrate } from '../src/migrate.js';
 import { startLoader } from '../src/loader.js';
+import { loadLoaderConfig, type LoaderConfig } from '../src/config.js';
 import { kafkaFixtures } from '../test/kafka-fixtures.js';
 import { ch, cfg, clientArgs, env, fmt, logger, secs, suffix } from './common.js';
 
@@ -20,6 +21,16 @@ const READS = env('BENCH_READS', 1_000_000);
 const METERS = env('BENCH_METERS', 10_000);
 const PARTITIONS = 6;
 const nativeDb = `bench_native_${suffix}`;
+/**
+ * Other loader settings run first on the same topic, each into its own database and group, so
+ * steps compare in one run: BENCH_VARIANTS="K=V,K=V;K=V" (default: the kafkajs-only fetch path,
+ * LOADER_RAW_FETCH=false; empty: none).
+ */
+const VARIANTS = (process.env.BENCH_VARIANTS ?? 'LOADER_RAW_FETCH=false')
+  .split(';')
+  .filter((v) => v.trim() !== '')
+  .map((v) => Object.fromEntries(v.split(',').map((kv) => kv.trim().split('=') as [string, string])));
+const variantDb = (i: number) => `${cfg.CLICKHOUSE_DB}_v${i}`;
 
 function read(i: number): MeterRead {
   const meter = i % METERS;
@@ -94,24 +105,45 @@ async function produceReads(): Promise<void> {
   );
 }
 
-/** Runs the loader until every read is in ClickHouse; sustained rate between 10% and 100% of rows. */
-async function benchLoader(): Promise<{ rate: number; wall: number }> {
+interface LoaderRun {
+  /** Reads/s between the insert that passed 10% of the rows and the last insert. */
+  rate: number;
+  /** Reads/s from the call to startLoader (meters table load and group join included). */
+  wall: number;
+}
+
+/**
+ * Runs the loader (into its own database and group) until every read is in
+ * ClickHouse. Inserts land in steps of up to ~100k rows, so progress is
+ * sampled at each change: sustained = rows after the sample that passed 10%
+ * over the time to the last one. With fewer than 4 steps after it (small
+ * BENCH_READS) it falls back to the rate since consumption started.
+ */
+async function benchLoader(label: string, overrides: Partial<LoaderConfig>): Promise<LoaderRun> {
+  const runCfg: LoaderConfig = { ...cfg, ...overrides };
+  await migrate(ch, runCfg.CLICKHOUSE_DB, logger);
   const t0 = Date.now();
-  const loader = await startLoader(cfg, logger);
-  let t10 = 0;
-  // Every read plus the meters table's rows.
-  while (loader.sink.rowsInserted < READS + METERS) {
-    if (!t10 && loader.sink.rowsInserted >= METERS + READS * 0.1) t10 = Date.now();
-    await sleep(20);
+  const loader = await startLoader(runCfg, logger);
+  const tRun = Date.now();
+  const total = READS + METERS;
+  const samples: { t: number; rows: number }[] = [];
+  for (let seen = -1; seen < total; await sleep(5)) {
+    const rows = loader.sink.rowsInserted;
+    if (rows !== seen) samples.push({ t: Date.now(), rows });
+    seen = rows;
   }
-  const t100 = Date.now();
+  const end = samples.at(-1)!;
+  const mark = samples.find((x) => x.rows >= METERS + READS * 0.1)!;
   const inserts = loader.sink.inserts;
   await loader.stop();
-  const rate = (READS * 0.9) / ((t100 - t10) / 1000);
+  // A few insert steps after the mark say little (the rows of the first were fetched before it landed).
+  const steps = samples.filter((x) => x.t > mark.t).length;
+  const stepped = steps >= 4;
+  const rate = stepped ? (end.rows - mark.rows) / ((end.t - mark.t) / 1000) : READS / ((end.t - tRun) / 1000);
   console.log(
-    `loader: ${fmt(READS)} reads in ${secs(t100 - t0)} s wall (group join included), ${inserts} inserts, sustained ${fmt(rate)} reads/s`,
+    `${label}: ${fmt(READS)} reads in ${secs(end.t - t0)} s wall (start-up ${secs(tRun - t0)} s), ${inserts} inserts, sustained ${fmt(rate)} reads/s${stepped ? '' : ' (too few insert steps: rate since consumption started)'}`,
   );
-  return { rate, wall: READS / ((t100 - t0) / 1000) };
+  return { rate, wall: READS / ((end.t - t0) / 1000) };
 }
 
 /** clickhouse-client inserting the same rows natively into an identical schema (reads + its materialized view). */
@@ -149,7 +181,7 @@ async function benchNative(): Promise<number> {
 
 async function cleanup(): Promise<void> {
   if (process.env.BENCH_KEEP === '1') return;
-  for (const db of [cfg.CLICKHOUSE_DB, nativeDb])
+  for (const db of [cfg.CLICKHOUSE_DB, ...VARIANTS.map((_, i) => variantDb(i)), nativeDb])
     await ch.command({ query: `DROP DATABASE IF EXISTS ${sqlIdent(db)}` });
   const kafka = createKafka(cfg, logger);
   const admin = kafka.admin();
@@ -165,13 +197,30 @@ async function main(): Promise<void> {
   try {
     await migrate(ch, cfg.CLICKHOUSE_DB, logger);
     await produceReads();
-    const loader = await benchLoader();
+    const variants: { label: string; run: LoaderRun }[] = [];
+    for (const [i, v] of VARIANTS.entries()) {
+      const label = Object.entries(v)
+        .map(([k, x]) => `${k}=${x}`)
+        .join(' ');
+      const overrides = loadLoaderConfig({ ...process.env, ...v });
+      const run = await benchLoader(`loader, ${label}`, {
+        ...Object.fromEntries(Object.keys(v).map((k) => [k, overrides[k as keyof LoaderConfig]])),
+        CLICKHOUSE_DB: variantDb(i),
+        LOADER_GROUP_ID: `${cfg.LOADER_GROUP_ID}_v${i}`,
+      });
+      variants.push({ label, run });
+    }
+    const loader = await benchLoader('loader, configured settings', {});
     const native = await benchNative();
     console.log('\nsummary');
     console.log(
       `  loader sustained        ${fmt(loader.rate)} reads/s   (goal >= 150,000: ${loader.rate >= 150_000 ? 'met' : 'NOT met'})`,
     );
     console.log(`  loader incl. start-up   ${fmt(loader.wall)} reads/s`);
+    for (const v of variants)
+      console.log(
+        `  variant ${v.label}: ${fmt(v.run.rate)} reads/s sustained (${(v.run.rate / native).toFixed(2)} of native)`,
+      );
     console.log(`  clickhouse-client Native ${fmt(native)} reads/s`);
     console.log(
       `  ratio loader / native   ${(loader.rate / native).toFixed(2)}   (goal >= 0.50: ${loader.rate / native >= 0.5 ? 'met' : 'NOT met'})`,

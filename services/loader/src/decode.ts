@@ -1,5 +1,12 @@
 import type { KafkaMessage } from 'kafkajs';
-import { BadRecordError, schemaIdOf, TOPOLOGY_REASONS, type AvroCodec } from '@ami/lib';
+import {
+  BadRecordError,
+  recordMessage,
+  schemaIdOf,
+  TOPOLOGY_REASONS,
+  type AvroCodec,
+  type RecordIndex,
+} from '@ami/lib';
 import { RowBinaryWriter, rowEncoder } from './rowbinary.js';
 import type { InputChecks, TableSpec } from './tables.js';
 
@@ -32,20 +39,22 @@ function encoderOf(spec: TableSpec) {
 function tryTranscode(
   codec: AvroCodec,
   spec: TableSpec,
-  value: Buffer,
+  buf: Buffer,
+  start: number,
+  end: number,
   w: RowBinaryWriter,
   checks: InputChecks | undefined,
 ): boolean {
   if (
     !spec.transcode ||
-    value.length < 5 ||
-    value[0] !== 0 ||
-    !codec.isLocalSchema(spec.record, value.readInt32BE(1))
+    end - start < 5 ||
+    buf[start] !== 0 ||
+    !codec.isLocalSchema(spec.record, buf.readInt32BE(start + 1))
   )
     return false;
   const mark = w.length;
   try {
-    spec.transcode(value, w, checks);
+    spec.transcode(buf, start, end, w, checks);
     return true;
   } catch {
     w.truncate(mark); // let the full decoder name the reason
@@ -88,6 +97,14 @@ export interface DecodeOptions {
   catchUp?: () => Promise<void>;
 }
 
+/** The records of one batch as the decoder walks them: the fast path in place, a message object only for the slow path. */
+interface RecordSource {
+  count: number;
+  /** Transcodes record i straight to RowBinary; false when it needs the full decoder. */
+  fast(i: number, w: RowBinaryWriter, checks: InputChecks | undefined): boolean;
+  message(i: number): KafkaMessage;
+}
+
 /**
  * Decodes a Kafka batch into RowBinary rows of `spec`'s table. Bad records
  * come back apart (never dropped); a registry outage throws (retriable).
@@ -98,13 +115,45 @@ export async function decodeBatch(
   messages: readonly KafkaMessage[],
   opts: DecodeOptions = {},
 ): Promise<DecodedBatch> {
-  const w = new RowBinaryWriter(Math.max(4096, messages.length * 64));
-  let pass = await decodeInto(codec, spec, messages, w, opts.checks);
+  return decodeSource(codec, spec, opts, {
+    count: messages.length,
+    fast: (i, w, checks) => {
+      const v = messages[i]!.value;
+      return v !== null && tryTranscode(codec, spec, v, 0, v.length, w, checks);
+    },
+    message: (i) => messages[i]!,
+  });
+}
+
+/** The same for records indexed in place in a raw fetch response (kafkaWire/fetch.ts). */
+export async function decodeRecords(
+  codec: AvroCodec,
+  spec: TableSpec,
+  ix: RecordIndex,
+  opts: DecodeOptions = {},
+): Promise<DecodedBatch> {
+  return decodeSource(codec, spec, opts, {
+    count: ix.count,
+    fast: (i, w, checks) =>
+      ix.valueStart[i]! >= 0 &&
+      tryTranscode(codec, spec, ix.buf, ix.valueStart[i]!, ix.valueEnd[i]!, w, checks),
+    message: (i) => recordMessage(ix, i),
+  });
+}
+
+async function decodeSource(
+  codec: AvroCodec,
+  spec: TableSpec,
+  opts: DecodeOptions,
+  src: RecordSource,
+): Promise<DecodedBatch> {
+  const w = new RowBinaryWriter(Math.max(4096, src.count * 64));
+  let pass = await decodeInto(codec, spec, src, w, opts.checks);
   if (opts.catchUp && pass.rejected.some((r) => TOPOLOGY_REASONS.has(r.reason))) {
     await opts.catchUp();
     // Again from the start, so the rows keep their Kafka order.
     w.truncate(0);
-    pass = await decodeInto(codec, spec, messages, w, opts.checks);
+    pass = await decodeInto(codec, spec, src, w, opts.checks);
   }
   return { body: w.take(), rows: pass.rows, rejected: pass.rejected };
 }
@@ -112,17 +161,18 @@ export async function decodeBatch(
 async function decodeInto(
   codec: AvroCodec,
   spec: TableSpec,
-  messages: readonly KafkaMessage[],
+  src: RecordSource,
   w: RowBinaryWriter,
   checks: InputChecks | undefined,
 ): Promise<{ rows: number; rejected: Rejected[] }> {
   const rejected: Rejected[] = [];
   let rows = 0;
-  for (const message of messages) {
-    if (message.value !== null && tryTranscode(codec, spec, message.value, w, checks)) {
+  for (let i = 0; i < src.count; i++) {
+    if (src.fast(i, w, checks)) {
       rows++;
       continue;
     }
+    const message = src.message(i);
     const mark = w.length;
     try {
       if (await decodeOne(codec, spec, message, w, checks)) rows++;

@@ -6,20 +6,32 @@ import {
   createClickHouse,
   createKafka,
   createRegistry,
+  chunkBySize,
   deadLetterHeaders,
+  messageBytes,
   DEFAULT_LIMITS,
   exitOnCrash,
   isRetriable,
+  READ_COMMITTED,
+  WireFetcher,
   ServiceMetrics,
   topicNames,
   UnavailableError,
+  UnsupportedBatchError,
   type Logger,
 } from '@ami/lib';
 import type { LoaderConfig } from './config.js';
 import { insertRowBinary } from './insert.js';
 import { Sink } from './sink.js';
 import { TABLES, type TableSpec } from './tables.js';
-import { decodeBatch, type Rejected } from './decode.js';
+import {
+  decodeBatch,
+  decodeRecords,
+  type DecodedBatch,
+  type DecodeOptions,
+  type Rejected,
+} from './decode.js';
+import { RawTopicConsumer } from './raw-fetch.js';
 import { refreshBilling } from './billing-store.js';
 import { ProfileTable } from './profiles.js';
 import { followProfiles } from './profiles-follow.js';
@@ -34,26 +46,26 @@ export async function sendToDlq(
   metrics?: ServiceMetrics,
 ): Promise<void> {
   if (rejected.length === 0) return;
-  await producer.send({
-    topic: dlqTopic,
-    messages: rejected.map((r) => ({
-      key: r.message.key,
-      value: r.message.value,
-      headers: {
-        // The headers every service writes (packages/lib/src/dlq.ts)...
-        ...deadLetterHeaders(
-          { sourceTopic: topic, partition, message: r.message, reason: r.reason, detail: r.error },
-          'loader',
-        ),
-        // ...and the loader's earlier names, kept for existing readers.
-        topic,
-        partition: String(partition),
-        offset: r.message.offset,
-        reason: r.reason,
-        error: r.error.slice(0, 1000),
-      },
-    })),
-  });
+  const messages = rejected.map((r) => ({
+    key: r.message.key,
+    value: r.message.value,
+    headers: {
+      // The headers every service writes (packages/lib/src/dlq.ts)...
+      ...deadLetterHeaders(
+        { sourceTopic: topic, partition, message: r.message, reason: r.reason, detail: r.error },
+        'loader',
+      ),
+      // ...and the loader's earlier names, kept for existing readers.
+      topic,
+      partition: String(partition),
+      offset: r.message.offset,
+      reason: r.reason,
+      error: r.error.slice(0, 1000),
+    },
+  }));
+  // A flood of bad records must not become one request above the broker's max message size.
+  for (const chunk of chunkBySize(messages, messageBytes))
+    await producer.send({ topic: dlqTopic, messages: chunk });
   for (const r of rejected) metrics?.dlq.inc({ topic, reason: r.reason });
 }
 
@@ -129,12 +141,17 @@ export async function startLoader(
   // DLQ delivery is at least once: a duplicate DLQ record is harmless, a lost one is not.
   const producer = kafka.producer();
   const admin = kafka.admin();
-  const topics = [...byTopic.keys()].map((topic) => ({ topic }));
+  // Reads, the bulk, are fetched raw (raw-fetch.ts) unless turned off or SASL is on (not spoken there).
+  const rawReads = cfg.LOADER_RAW_FETCH === 'true' && cfg.KAFKA_SASL_MECHANISM === 'none';
+  const rawTopics = new Set(rawReads ? [names.reads] : []);
+  const kafkajsTopics = () =>
+    [...byTopic.keys()].filter((t) => !rawTopics.has(t)).map((topic) => ({ topic }));
   // Reads and events are checked against the meters table (README.md, "Input checks").
   const profiles = new ProfileTable(1 << 16);
   const checks = {
     lookup: profiles.lookup,
     garduKnown: profiles.garduKnown,
+    readFits: profiles.readFits,
     limits: { ...DEFAULT_LIMITS, demandRatingFactor: cfg.LOADER_DEMAND_RATING_FACTOR },
   };
   const checked = new Set([names.reads, names.events]);
@@ -159,18 +176,70 @@ export async function startLoader(
       commit: (positions) => consumer.commitOffsets(positions),
       onUnavailable: () => {
         clickhouseUp = false;
-        consumer.pause(topics);
+        consumer.pause(kafkajsTopics());
+        raw?.pause();
       },
       onRecovered: () => {
         clickhouseUp = true;
-        consumer.resume(topics);
+        consumer.resume(kafkajsTopics());
+        raw?.resume();
       },
       afterFlush: cfg.LOADER_FAULT_EXIT_AFTER_INSERT === 'true' ? () => process.exit(3) : undefined,
     },
     logger,
   );
 
+  /**
+   * One batch of one partition: decode (bad records to the DLQ, awaited), hand
+   * the rows to the sink with the position after the batch. Resolves once the
+   * caller may fetch on: at once, or after an insert when too many rows wait
+   * (backpressure).
+   */
+  async function loadBatch(
+    topic: string,
+    partition: number,
+    decode: (opts: DecodeOptions) => Promise<DecodedBatch>,
+    nextOffset: string,
+    heartbeat: () => Promise<void>,
+    fetchedUpTo?: () => void,
+  ): Promise<void> {
+    sink.enter();
+    let entered = true;
+    try {
+      const { body, rows, rejected } = await retrying(
+        () => decode(checked.has(topic) ? { checks, catchUp: () => follower.catchUp() } : {}),
+        heartbeat,
+        logger,
+        'decode',
+      );
+      await retrying(
+        () => sendToDlq(producer, names.dlq, topic, partition, rejected, metrics),
+        heartbeat,
+        logger,
+        'DLQ send',
+      );
+      if (rejected.length > 0)
+        logger.warn(
+          { topic, partition, count: rejected.length, reason: rejected[0]!.reason },
+          'records sent to the DLQ',
+        );
+      entered = false;
+      // The sink commits this position only after ClickHouse accepted the rows.
+      const done = sink.add(byTopic.get(topic)!, body, rows, { topic, partition, offset: nextOffset });
+      // Fetching goes on while the insert runs (the fetch position, not committed).
+      fetchedUpTo?.();
+      done.catch(() => undefined); // a failed flush is never committed: redelivered after restart
+      // Backpressure: decode on while one insert runs, wait when more than that is queued.
+      const limit = 2 * cfg.LOADER_BATCH_ROWS;
+      if (sink.backlogRows > limit) await withHeartbeat(sink.room(limit), heartbeat);
+    } finally {
+      if (entered) sink.leave();
+    }
+  }
+
   async function eachBatch({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> {
+    // A batch fetched by kafkajs before the raw topic was paused: the raw path loads it.
+    if (rawTopics.has(batch.topic)) return;
     const spec = byTopic.get(batch.topic)!;
     metrics.observeBatch(
       batch.topic,
@@ -179,52 +248,61 @@ export async function startLoader(
       batch.lastOffset(),
       batch.highWatermark,
     );
-    sink.enter();
-    let entered = true;
-    try {
-      const { body, rows, rejected } = await retrying(
-        () =>
-          decodeBatch(
-            codec,
-            spec,
-            batch.messages,
-            checked.has(batch.topic) ? { checks, catchUp: () => follower.catchUp() } : {},
-          ),
-        heartbeat,
-        logger,
-        'decode',
-      );
-      await retrying(
-        () => sendToDlq(producer, names.dlq, batch.topic, batch.partition, rejected, metrics),
-        heartbeat,
-        logger,
-        'DLQ send',
-      );
-      if (rejected.length > 0)
-        logger.warn(
-          {
-            topic: batch.topic,
-            partition: batch.partition,
-            count: rejected.length,
-            reason: rejected[0]!.reason,
-          },
-          'records sent to the DLQ',
-        );
-      entered = false;
-      // The sink commits this position only after ClickHouse accepted the rows.
-      const done = sink.add(spec, body, rows, {
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: String(Number(batch.lastOffset()) + 1),
-      });
-      // Fetching goes on while the insert runs (resolved = fetch position, not committed).
-      resolveOffset(batch.lastOffset());
-      if (sink.backlogRows > 2 * cfg.LOADER_BATCH_ROWS) await withHeartbeat(done, heartbeat);
-      else done.catch(() => undefined); // a failed flush is never committed: redelivered after restart
-    } finally {
-      if (entered) sink.leave();
-    }
+    await loadBatch(
+      batch.topic,
+      batch.partition,
+      (opts) => decodeBatch(codec, spec, batch.messages, opts),
+      String(Number(batch.lastOffset()) + 1),
+      heartbeat,
+      () => resolveOffset(batch.lastOffset()),
+    );
   }
+
+  const raw = rawReads
+    ? new RawTopicConsumer({
+        topic: names.reads,
+        groupId: cfg.LOADER_GROUP_ID,
+        fetcher: new WireFetcher({
+          brokers: cfg.KAFKA_BROKERS.split(',').map((b) => b.trim()),
+          ssl: cfg.KAFKA_SSL === 'true',
+          clientId: `${cfg.KAFKA_CLIENT_ID}-loader-raw`,
+          maxBytes: 32 << 20,
+          partitionMaxBytes: 4 << 20,
+          isolation: READ_COMMITTED,
+        }),
+        admin,
+        isolation: READ_COMMITTED,
+        process: async (partition, ix, highWatermark) => {
+          metrics.observeBatch(
+            names.reads,
+            partition,
+            ix.count,
+            String(ix.nextOffset - 1),
+            String(highWatermark),
+          );
+          await loadBatch(
+            names.reads,
+            partition,
+            (opts) => decodeRecords(codec, TABLES.reads as TableSpec, ix, opts),
+            String(ix.nextOffset),
+            // kafkajs heartbeats for the group from its own fetch loop.
+            async () => undefined,
+          );
+        },
+        onFatal: (err) => {
+          if (err instanceof UnsupportedBatchError) {
+            // Say, compressed batches: kafkajs reads them (from the committed offsets; redelivery is harmless).
+            logger.warn({ err }, 'raw fetch cannot read this topic; kafkajs consumes it from now on');
+            rawTopics.delete(names.reads);
+            if (clickhouseUp) consumer.resume([{ topic: names.reads }]);
+            return;
+          }
+          logger.fatal({ err }, 'raw fetch of reads failed and cannot retry; exiting');
+          process.exit(1);
+        },
+        logger,
+      })
+    : undefined;
 
   await registryAnswers(cfg.SCHEMA_REGISTRY_URL);
   const server = cfg.METRICS_PORT > 0 ? await metrics.serve(cfg.METRICS_PORT, logger) : undefined;
@@ -247,7 +325,15 @@ export async function startLoader(
     'meters table loaded for input checks',
   );
   exitOnCrash(consumer, logger);
-  consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    joined = true;
+    if (!raw || !rawTopics.has(names.reads)) return;
+    // Before kafkajs' first fetch of this generation (the event is emitted synchronously).
+    consumer.pause([{ topic: names.reads }]);
+    raw.assign(e.payload.memberAssignment[names.reads] ?? []);
+  });
+  // The assignment is void until the next GROUP_JOIN; the sink's commits of that time are refused (redelivery).
+  consumer.on(consumer.events.REBALANCING, () => raw?.assign([]));
   await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true });
   await consumer.run({
     // Offsets are committed by the sink after each accepted insert, never by kafkajs.
@@ -256,8 +342,12 @@ export async function startLoader(
     partitionsConsumedConcurrently: 16,
     eachBatch,
   });
+  raw?.start();
   const billingTimer = startBillingRefresh(cfg, ch, logger);
-  logger.info({ topics: [...byTopic.keys()], db: cfg.CLICKHOUSE_DB }, 'loader running');
+  logger.info(
+    { topics: [...byTopic.keys()], rawFetch: [...rawTopics], db: cfg.CLICKHOUSE_DB },
+    'loader running',
+  );
 
   return {
     sink,
@@ -266,7 +356,7 @@ export async function startLoader(
     async stop() {
       if (billingTimer) clearInterval(billingTimer);
       // Stopping the sink rejects waiting handlers, so nothing uninserted is committed.
-      await Promise.all([consumer.disconnect(), sink.stop()]);
+      await Promise.all([raw?.stop(), consumer.disconnect(), sink.stop()]);
       // After the consumer: a batch waiting for the meters table to catch up finishes first.
       await follower.stop();
       await admin.disconnect();

@@ -1,4 +1,11 @@
-import type { GarduLookup, KnownMeter, MeterProfile, ProfileLookup } from '@ami/lib';
+import {
+  demandAboveRating,
+  type GarduLookup,
+  type KnownMeter,
+  type MeterProfile,
+  type ProfileLookup,
+  type ValidationLimits,
+} from '@ami/lib';
 
 /**
  * What the loader's input checks need of each meter in `ami.meters`: its
@@ -24,6 +31,8 @@ export class ProfileTable {
   private installedAt: Float64Array;
   private dayaVa: Uint32Array;
   private readonly garduIds: string[] = [];
+  /** UTF-8 of each gardu id, compared with a read's bytes without decoding them. */
+  private readonly garduBytes: Buffer[] = [];
   private readonly garduIndex = new Map<string, number>();
   private garduMeters: Uint32Array;
 
@@ -81,6 +90,29 @@ export class ProfileTable {
     };
   };
 
+  /**
+   * The meters-table checks of one read on the transcoding path, without an
+   * object per read: known meter, same gardu (`buf[garduAt, garduAt + garduLen)`,
+   * UTF-8), not before installation, demand within the rating. Same answers
+   * as validate.ts with `lookup`.
+   */
+  readonly readFits = (
+    meterId: string,
+    buf: Buffer,
+    garduAt: number,
+    garduLen: number,
+    readAtMs: number,
+    demandW: number,
+    limits: ValidationLimits,
+  ): boolean => {
+    const slot = this.slots.get(meterId);
+    if (slot === undefined || garduLen === 0) return false;
+    const g = this.garduBytes[this.garduOf[slot]!]!;
+    if (g.length !== garduLen) return false;
+    for (let i = 0; i < garduLen; i++) if (g[i] !== buf[garduAt + i]) return false;
+    return readAtMs >= this.installedAt[slot]! && !demandAboveRating(demandW, this.dayaVa[slot], limits);
+  };
+
   /** Whether any live meter hangs off `garduId`. */
   readonly garduKnown: GarduLookup = (garduId: string): boolean => {
     const g = this.garduIndex.get(garduId);
@@ -92,6 +124,7 @@ export class ProfileTable {
     if (g === undefined) {
       g = this.garduIds.length;
       this.garduIds.push(garduId);
+      this.garduBytes.push(Buffer.from(garduId, 'utf8'));
       this.garduIndex.set(garduId, g);
       if (g >= this.garduMeters.length) {
         const next = new Uint32Array(this.garduMeters.length * 2);

@@ -86,6 +86,10 @@ export class Sink {
   private firstRowAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  /** Commits run in flush order, after their inserts, without holding up the next insert. */
+  private committing: Promise<void> = Promise.resolve();
+  /** Callers waiting for the backlog to shrink (backpressure), released after each insert. */
+  private roomWaiters: { limit: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
   private active = 0;
   private stopped = false;
   private unavailable = false;
@@ -134,6 +138,28 @@ export class Sink {
   /** Rows not yet in ClickHouse (buffered or being inserted): the loader's backpressure signal. */
   get backlogRows(): number {
     return this.bufferedRows().total + this.inFlightRows;
+  }
+
+  /**
+   * Resolves once at most `limit` rows wait for ClickHouse: the caller may
+   * fetch and decode the next batch while the current insert runs (its own
+   * rows are committed later, by `add`'s promise). Rejects on stop.
+   */
+  room(limit: number): Promise<void> {
+    if (this.stopped) return Promise.reject(new Error('sink stopped'));
+    if (this.backlogRows <= limit) return Promise.resolve();
+    return new Promise((resolve, reject) => this.roomWaiters.push({ limit, resolve, reject }));
+  }
+
+  private releaseRoom(): void {
+    if (this.roomWaiters.length === 0) return;
+    const backlog = this.backlogRows;
+    const still: typeof this.roomWaiters = [];
+    for (const w of this.roomWaiters) {
+      if (backlog <= w.limit) w.resolve();
+      else still.push(w);
+    }
+    this.roomWaiters = still;
   }
 
   private bufferOf(spec: TableSpec): Buffered {
@@ -198,13 +224,17 @@ export class Sink {
         this.rowsInserted += rows;
         this.inserts += bodies.length;
         if (rows > 0) this.opts.afterFlush?.(rows);
-        await this.commit(waiters);
-        for (const w of waiters) w.resolve();
+        // The next insert need not wait for this commit; later commits wait for it (offsets in order).
+        this.committing = this.committing.then(async () => {
+          await this.commit(waiters);
+          for (const w of waiters) w.resolve();
+        });
       } catch (err) {
         for (const w of waiters) w.reject(err);
       } finally {
         this.flushing = undefined;
         this.inFlightRows = 0;
+        this.releaseRoom();
         // Rows that arrived during this flush may have no handler left to trigger the next one.
         if (this.waiters.length > 0) {
           this.maybeFlush();
@@ -260,7 +290,11 @@ export class Sink {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    // Callers blocked by backpressure stop now; the insert in progress is finished first.
+    for (const w of this.roomWaiters) w.reject(new Error('sink stopped'));
+    this.roomWaiters = [];
     await this.flushing?.catch(() => undefined);
+    await this.committing;
     for (const w of this.waiters) w.reject(new Error('sink stopped'));
     this.waiters = [];
   }

@@ -13,7 +13,7 @@ import {
   type ValidationLimits,
 } from '@ami/lib';
 import type { Column, RowBinaryWriter } from './rowbinary.js';
-import { transcodeRead } from './transcode-read.js';
+import { transcodeReadAt } from './transcode-read.js';
 import { isSupportedTimezone } from './timezones.js';
 
 /**
@@ -38,6 +38,16 @@ export interface InputChecks {
   lookup: ProfileLookup;
   garduKnown: GarduLookup;
   limits: ValidationLimits;
+  /** Optional: the same checks for the read transcoding path without an object per read (ProfileTable.readFits). */
+  readFits?: (
+    meterId: string,
+    buf: Buffer,
+    garduAt: number,
+    garduLen: number,
+    readAtMs: number,
+    demandW: number,
+    limits: ValidationLimits,
+  ) => boolean;
 }
 
 export interface TableSpec<R = unknown> {
@@ -45,7 +55,7 @@ export interface TableSpec<R = unknown> {
   record: RecordName;
   columns: readonly Column[];
   /** Optional fast path: Confluent-framed bytes of the LOCAL schema straight to RowBinary (throws on anything odd). */
-  transcode?: (msg: Buffer, w: RowBinaryWriter, checks?: InputChecks) => void;
+  transcode?: (buf: Buffer, start: number, end: number, w: RowBinaryWriter, checks?: InputChecks) => void;
   /** Row of a decoded record (`value` null for a tombstone); null when there is nothing to load. */
   toRow(value: R | null, at: KafkaPosition, checks?: InputChecks): Record<string, unknown> | null;
 }
@@ -123,7 +133,7 @@ export function checkProfile(p: MeterProfile): void {
 const reads: TableSpec<MeterRead> = {
   table: 'reads',
   record: 'MeterRead',
-  transcode: transcodeRead,
+  transcode: transcodeReadAt,
   columns: [
     { name: 'meter_id', type: 'String' },
     { name: 'gardu_id', type: 'String' },

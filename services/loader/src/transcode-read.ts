@@ -10,13 +10,15 @@ import type { InputChecks } from './tables.js';
  * caller falls back to the full decoder, which names the reason for the DLQ.
  */
 let pos = 0;
+/** End of the record being read (exclusive). */
+let end = 0;
 
 function varLong(b: Buffer): number {
   // Zigzag varint as a JS number: exact for |n| < 2^53, which registers and epoch ms are.
   let n = 0;
   let scale = 1;
   for (let i = 0; i < 10; i++) {
-    const byte = b[pos++];
+    const byte = pos < end ? b[pos++]! : undefined;
     if (byte === undefined) throw new BadRecordError('truncated', 'truncated Avro long');
     n += (byte & 0x7f) * scale;
     if (byte < 0x80) return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
@@ -33,7 +35,7 @@ function int32(b: Buffer): number {
 
 function string(b: Buffer, w: RowBinaryWriter): number {
   const len = varLong(b);
-  if (len < 0 || pos + len > b.length) throw new BadRecordError('truncated', 'truncated Avro string');
+  if (len < 0 || pos + len > end) throw new BadRecordError('truncated', 'truncated Avro string');
   w.varUInt(len);
   w.bytes(b, pos, pos + len);
   pos += len;
@@ -62,8 +64,23 @@ function sameString(b: Buffer, at: number, len: number, s: string): boolean {
  * hold a partial row: the caller rewinds with `w.truncate(mark)`.
  */
 export function transcodeRead(msg: Buffer, w: RowBinaryWriter, checks?: InputChecks): void {
+  transcodeReadAt(msg, 0, msg.length, w, checks);
+}
+
+/**
+ * The same for the record at `msg[start, stop)`: a value indexed in place in
+ * a fetch response (kafkaWire/fetch.ts), no Buffer per record.
+ */
+export function transcodeReadAt(
+  msg: Buffer,
+  start: number,
+  stop: number,
+  w: RowBinaryWriter,
+  checks?: InputChecks,
+): void {
   const limits = checks?.limits ?? DEFAULT_LIMITS;
-  pos = 5;
+  pos = start + 5;
+  end = stop;
   const meterLen = string(msg, w);
   if (meterLen === 0) throw new BadRecordError('missing-field', 'meter_id is empty');
   // Strings are decoded only for the meters-table checks.
@@ -88,7 +105,10 @@ export function transcodeRead(msg: Buffer, w: RowBinaryWriter, checks?: InputChe
   const demand = int32(msg);
   if (demand < 0) throw new BadRecordError('negative-demand', 'negative demand');
   w.i32(demand);
-  if (checks) {
+  if (checks?.readFits) {
+    if (!checks.readFits(meterId, msg, garduAt, garduLen, readAtMs, demand, limits))
+      throw new BadRecordError('topology', 'meters-table check failed');
+  } else if (checks) {
     const p = checks.lookup(meterId);
     if (
       !p ||
@@ -99,7 +119,7 @@ export function transcodeRead(msg: Buffer, w: RowBinaryWriter, checks?: InputChe
     )
       throw new BadRecordError('topology', 'meters-table check failed');
   }
-  if (pos + 4 > msg.length) throw new BadRecordError('truncated', 'truncated Avro float');
+  if (pos + 4 > end) throw new BadRecordError('truncated', 'truncated Avro float');
   const volts = msg.readFloatLE(pos);
   if (!(volts >= 0 && volts <= limits.maxVoltage))
     throw new BadRecordError('voltage-out-of-range', 'voltage out of range');
@@ -108,5 +128,5 @@ export function transcodeRead(msg: Buffer, w: RowBinaryWriter, checks?: InputChe
   w.i8(enumIndex(msg, 2));
   w.i32(int32(msg));
   w.i8(enumIndex(msg, 2));
-  if (pos !== msg.length) throw new BadRecordError('schema-mismatch', 'trailing bytes after MeterRead');
+  if (pos !== end) throw new BadRecordError('schema-mismatch', 'trailing bytes after MeterRead');
 }

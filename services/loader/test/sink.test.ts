@@ -95,3 +95,46 @@ describe('Sink after a flush', () => {
     await sink.stop();
   });
 });
+
+describe('Sink.room (backpressure)', () => {
+  it('lets the caller decode on while one insert runs, and waits only while more is queued', async () => {
+    let release!: () => void;
+    const inserted: number[] = [];
+    const sink = new Sink(
+      async (_s, _b, rows) => {
+        await new Promise<void>((r) => (release = r));
+        inserted.push(rows);
+      },
+      { ...opts, flushMs: 60_000, earlyRows: 1 },
+      logger,
+    );
+    sink.enter();
+    const first = sink.add(TABLES.reads, Buffer.alloc(1), 80); // flushed at once (idle), insert held
+    await new Promise((r) => setTimeout(r, 5));
+    sink.enter();
+    const second = sink.add(TABLES.reads, Buffer.alloc(1), 80); // buffered behind the running insert
+    expect(sink.backlogRows).toBe(160);
+    let roomy = false;
+    const room = sink.room(100).then(() => (roomy = true));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(roomy).toBe(false);
+    release(); // first insert accepted: 80 rows left, below the limit
+    await room;
+    expect(inserted).toEqual([80]);
+    await first;
+    await new Promise((r) => setTimeout(r, 5));
+    release();
+    await second;
+    expect(inserted).toEqual([80, 80]);
+    await sink.stop();
+  });
+
+  it('rejects waiting callers on stop', async () => {
+    const sink = new Sink(async () => new Promise(() => undefined), { ...opts, earlyRows: 1 }, logger);
+    sink.enter();
+    void sink.add(TABLES.reads, Buffer.alloc(1), 500).catch(() => undefined);
+    const room = sink.room(10);
+    void sink.stop();
+    await expect(room).rejects.toThrow(/stopped/);
+  });
+});

@@ -1,2 +1,3 @@
 export * from './protocol.js';
 export * from './producer.js';
+export * from './fetch.js';

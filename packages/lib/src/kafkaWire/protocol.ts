@@ -9,6 +9,7 @@ import { UnavailableError } from '../errors.js';
  */
 
 export const API_PRODUCE = 0;
+export const API_FETCH = 1;
 export const API_METADATA = 3;
 export const API_INIT_PRODUCER_ID = 22;
 
@@ -294,7 +295,8 @@ export class Connection {
     number,
     { resolve: (b: Buffer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
   >();
-  private pending: Buffer | null = null;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
   private dead: Error | null = null;
   private readonly clientId: Buffer;
 
@@ -364,8 +366,21 @@ export class Connection {
     this.fail(new ConnectionLost('connection closed by the producer'));
   }
 
+  /**
+   * Chunks of an incomplete response are kept in a list and joined once the
+   * whole frame is there: joining on every chunk is quadratic for the
+   * multi-MB responses of a fetch.
+   */
   private onData(chunk: Buffer): void {
-    let b = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    if (this.pendingBytes > 0) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      if (this.pendingBytes < this.pendingFrameEnd()) return;
+      chunk = Buffer.concat(this.pending, this.pendingBytes);
+      this.pending = [];
+      this.pendingBytes = 0;
+    }
+    let b = chunk;
     while (b.length >= 4) {
       const size = b.readInt32BE(0);
       if (b.length < 4 + size) break;
@@ -378,7 +393,20 @@ export class Connection {
       }
       b = b.subarray(4 + size);
     }
-    this.pending = b.length > 0 ? Buffer.from(b) : null;
+    if (b.length > 0) {
+      // A copy, so a small remainder does not keep the whole socket chunk alive.
+      this.pending = [Buffer.from(b)];
+      this.pendingBytes = b.length;
+    }
+  }
+
+  /** Bytes the frame being received needs in all (size prefix included); Infinity while the prefix is incomplete. */
+  private pendingFrameEnd(): number {
+    if (this.pending[0]!.length < 4 && this.pending.length > 1) {
+      this.pending = [Buffer.concat(this.pending, this.pendingBytes)];
+    }
+    const head = this.pending[0]!;
+    return head.length < 4 ? Infinity : 4 + head.readInt32BE(0);
   }
 
   private fail(err: Error): void {
@@ -392,4 +420,3 @@ export class Connection {
     this.waiting.clear();
   }
 }
-

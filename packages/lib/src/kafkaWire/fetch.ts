@@ -1,0 +1,481 @@
+import { AmiError, UnavailableError } from '../errors.js';
+import { API_FETCH, API_METADATA, Connection, Reader, Writer } from './protocol.js';
+
+/**
+ * Fetching record batches raw over the wire protocol, for consumers whose
+ * cost is per-record objects (kafkajs builds a message object, two Buffers,
+ * a Long and offset strings for every record, ~5 µs a read here). Records are
+ * indexed in place in the response buffer (typed arrays of positions), so a
+ * caller reads keys and values without any per-record allocation.
+ *
+ * What it does: Metadata v1 (leaders), Fetch v4 (READ_COMMITTED or
+ * READ_UNCOMMITTED; aborted transactions and control batches are skipped as
+ * the Java client does), magic-2 batches without compression. Group
+ * membership and offset commits are the caller's (kafkajs). Plain TCP or TLS;
+ * no SASL.
+ */
+
+export const OFFSET_OUT_OF_RANGE = 1;
+
+export const READ_UNCOMMITTED = 0;
+export const READ_COMMITTED = 1;
+
+/** A batch this reader cannot index (compressed, or an old message format): not retriable. */
+export class UnsupportedBatchError extends AmiError {
+  constructor(message: string) {
+    super(message, { retriable: false });
+  }
+}
+
+export interface FetchPartition {
+  topic: string;
+  partition: number;
+  /** Next offset wanted. */
+  offset: number;
+}
+
+export interface AbortedTransaction {
+  producerId: bigint;
+  firstOffset: number;
+}
+
+/** One partition of a fetch response; `records` is a view of the response buffer. */
+export interface FetchedPartition {
+  topic: string;
+  partition: number;
+  fetchOffset: number;
+  errorCode: number;
+  highWatermark: number;
+  lastStableOffset: number;
+  aborted: AbortedTransaction[];
+  records: Buffer | null;
+}
+
+// ---------------------------------------------------------------- record index
+
+/**
+ * The records of one partition's record set, as positions in `buf`:
+ * for record i, key bytes [keyStart[i], keyEnd[i]) (keyStart -1: null key),
+ * value likewise, header bytes [headersStart[i], headersEnd[i]) with
+ * headerCount[i] headers. Offsets and timestamps are exact below 2^53.
+ */
+export interface RecordIndex {
+  buf: Buffer;
+  count: number;
+  offset: Float64Array;
+  timestamp: Float64Array;
+  keyStart: Int32Array;
+  keyEnd: Int32Array;
+  valueStart: Int32Array;
+  valueEnd: Int32Array;
+  headersStart: Int32Array;
+  headersEnd: Int32Array;
+  headerCount: Int32Array;
+  /** Offset after the last complete batch (control batches included): the next fetch offset. */
+  nextOffset: number;
+}
+
+const COMPRESSION_MASK = 0x07;
+const TRANSACTIONAL = 0x10;
+const CONTROL = 0x20;
+const TWO_32 = 4294967296;
+
+function int64At(b: Buffer, p: number): number {
+  return b.readInt32BE(p) * TWO_32 + b.readUInt32BE(p + 4);
+}
+
+/** Zigzag varint reader over one buffer; `p` is the cursor. */
+class VarReader {
+  p = 0;
+  constructor(private readonly b: Buffer) {}
+  varint(): number {
+    let n = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      const byte = this.b[this.p++];
+      if (byte === undefined) throw new UnsupportedBatchError('truncated record in a batch');
+      n += (byte & 0x7f) * scale;
+      if (byte < 0x80) return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+      scale *= 128;
+    }
+    throw new UnsupportedBatchError('varint longer than 10 bytes in a batch');
+  }
+}
+
+/** Counts records in complete batches, to size the index once. */
+function countRecords(buf: Buffer): number {
+  let n = 0;
+  for (let p = 0; p + 61 <= buf.length;) {
+    const end = p + 12 + buf.readInt32BE(p + 8);
+    if (end > buf.length) break;
+    n += Math.max(0, buf.readInt32BE(p + 57));
+    p = end;
+  }
+  return n;
+}
+
+/** The control type of a control batch's first record: 0 ABORT, 1 COMMIT. */
+function controlType(buf: Buffer, recordsAt: number): number {
+  const r = new VarReader(buf);
+  r.p = recordsAt;
+  r.varint(); // length
+  r.p += 1; // attributes
+  r.varint(); // timestamp delta
+  r.varint(); // offset delta
+  const keyLen = r.varint();
+  return keyLen >= 4 ? buf.readInt16BE(r.p + 2) : -1;
+}
+
+/**
+ * Indexes the records of `records` (one partition of a fetch response) at or
+ * after `fromOffset`, skipping control batches and, when `aborted` is given
+ * (READ_COMMITTED), records of aborted transactions. A trailing partial batch
+ * (cut by the fetch size) is left for the next fetch.
+ */
+export function indexRecords(
+  records: Buffer,
+  fromOffset: number,
+  aborted: readonly AbortedTransaction[] = [],
+): RecordIndex {
+  const cap = countRecords(records);
+  const ix: RecordIndex = {
+    buf: records,
+    count: 0,
+    offset: new Float64Array(cap),
+    timestamp: new Float64Array(cap),
+    keyStart: new Int32Array(cap),
+    keyEnd: new Int32Array(cap),
+    valueStart: new Int32Array(cap),
+    valueEnd: new Int32Array(cap),
+    headersStart: new Int32Array(cap),
+    headersEnd: new Int32Array(cap),
+    headerCount: new Int32Array(cap),
+    nextOffset: fromOffset,
+  };
+  const pending = [...aborted].sort((a, b) => a.firstOffset - b.firstOffset);
+  const abortedPids = new Set<bigint>();
+  let nextAborted = 0;
+  const r = new VarReader(records);
+  for (let p = 0; p + 61 <= records.length;) {
+    const end = p + 12 + records.readInt32BE(p + 8);
+    if (end > records.length) break;
+    const magic = records.readInt8(p + 16);
+    if (magic !== 2) throw new UnsupportedBatchError(`record batch magic ${magic} (only 2 is read)`);
+    const attributes = records.readInt16BE(p + 21);
+    if ((attributes & COMPRESSION_MASK) !== 0)
+      throw new UnsupportedBatchError(
+        `compressed record batch (codec ${attributes & COMPRESSION_MASK}); the raw fetch path reads uncompressed batches only`,
+      );
+    const baseOffset = int64At(records, p);
+    const lastOffset = baseOffset + records.readInt32BE(p + 23);
+    const batchEnd = end;
+    ix.nextOffset = Math.max(ix.nextOffset, lastOffset + 1);
+    if (lastOffset < fromOffset) {
+      p = batchEnd;
+      continue;
+    }
+    while (nextAborted < pending.length && pending[nextAborted]!.firstOffset <= lastOffset)
+      abortedPids.add(pending[nextAborted++]!.producerId);
+    if ((attributes & (TRANSACTIONAL | CONTROL)) !== 0 && abortedPids.size > 0) {
+      const pid = records.readBigInt64BE(p + 43);
+      if ((attributes & CONTROL) !== 0) {
+        if (controlType(records, p + 61) === 0) abortedPids.delete(pid);
+      } else if (abortedPids.has(pid)) {
+        p = batchEnd;
+        continue;
+      }
+    }
+    if ((attributes & CONTROL) !== 0) {
+      p = batchEnd;
+      continue;
+    }
+    const baseTimestamp = int64At(records, p + 27);
+    const count = records.readInt32BE(p + 57);
+    r.p = p + 61;
+    for (let k = 0; k < count; k++) {
+      const len = r.varint();
+      const recordEnd = r.p + len;
+      r.p += 1; // attributes
+      const tsDelta = r.varint();
+      const offset = baseOffset + r.varint();
+      const keyLen = r.varint();
+      const keyStart = keyLen < 0 ? -1 : r.p;
+      if (keyLen > 0) r.p += keyLen;
+      const keyEnd = keyLen < 0 ? -1 : r.p;
+      const valueLen = r.varint();
+      const valueStart = valueLen < 0 ? -1 : r.p;
+      if (valueLen > 0) r.p += valueLen;
+      const valueEnd = valueLen < 0 ? -1 : r.p;
+      const headers = r.varint();
+      if (recordEnd > batchEnd || r.p > recordEnd)
+        throw new UnsupportedBatchError(`record at offset ${offset} runs past its batch`);
+      if (offset >= fromOffset) {
+        const i = ix.count++;
+        ix.offset[i] = offset;
+        ix.timestamp[i] = baseTimestamp + tsDelta;
+        ix.keyStart[i] = keyStart;
+        ix.keyEnd[i] = keyEnd;
+        ix.valueStart[i] = valueStart;
+        ix.valueEnd[i] = valueEnd;
+        ix.headersStart[i] = r.p;
+        ix.headersEnd[i] = recordEnd;
+        ix.headerCount[i] = headers;
+      }
+      r.p = recordEnd;
+    }
+    p = batchEnd;
+  }
+  return ix;
+}
+
+/** Record i as kafkajs shapes a message (for the rare slow path and the DLQ: copies its bytes). */
+export function recordMessage(
+  ix: RecordIndex,
+  i: number,
+): {
+  key: Buffer | null;
+  value: Buffer | null;
+  timestamp: string;
+  attributes: number;
+  offset: string;
+  headers: Record<string, Buffer>;
+} {
+  const b = ix.buf;
+  const copy = (start: number, end: number) => (start < 0 ? null : Buffer.from(b.subarray(start, end)));
+  const headers: Record<string, Buffer> = {};
+  const r = new VarReader(b);
+  r.p = ix.headersStart[i]!;
+  for (let h = 0; h < ix.headerCount[i]!; h++) {
+    const kLen = r.varint();
+    const k = b.toString('utf8', r.p, r.p + kLen);
+    r.p += kLen;
+    const vLen = r.varint();
+    headers[k] = vLen < 0 ? Buffer.alloc(0) : Buffer.from(b.subarray(r.p, r.p + vLen));
+    if (vLen > 0) r.p += vLen;
+  }
+  return {
+    key: copy(ix.keyStart[i]!, ix.keyEnd[i]!),
+    value: copy(ix.valueStart[i]!, ix.valueEnd[i]!),
+    timestamp: String(ix.timestamp[i]),
+    attributes: 0,
+    offset: String(ix.offset[i]),
+    headers,
+  };
+}
+
+// ---------------------------------------------------------------- fetch response
+
+/** Parses a Fetch v4 response body (after the correlation id). */
+export function parseFetchV4(body: Buffer, requested: ReadonlyMap<string, number>): FetchedPartition[] {
+  const r = new Reader(body);
+  r.int32(); // throttle
+  const out: FetchedPartition[] = [];
+  for (let t = r.int32(); t > 0; t--) {
+    const topic = r.string()!;
+    for (let n = r.int32(); n > 0; n--) {
+      const partition = r.int32();
+      const errorCode = r.int16();
+      const highWatermark = int64At(body, r.p);
+      const lastStableOffset = int64At(body, r.p + 8);
+      r.p += 16;
+      const aborted: AbortedTransaction[] = [];
+      for (let a = r.int32(); a > 0; a--) {
+        const producerId = r.int64();
+        aborted.push({ producerId, firstOffset: int64At(body, r.p) });
+        r.p += 8;
+      }
+      const size = r.int32();
+      const records = size < 0 ? null : body.subarray(r.p, r.p + size);
+      if (size > 0) r.p += size;
+      out.push({
+        topic,
+        partition,
+        fetchOffset: requested.get(`${topic}\u0000${partition}`) ?? 0,
+        errorCode,
+        highWatermark,
+        lastStableOffset,
+        aborted,
+        records,
+      });
+    }
+  }
+  return out;
+}
+
+function int64Bytes(v: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeBigInt64BE(BigInt(v), 0);
+  return b;
+}
+
+// ---------------------------------------------------------------- fetcher
+
+export interface WireFetcherOptions {
+  brokers: string[];
+  ssl: boolean;
+  clientId: string;
+  /** How long the broker may wait for minBytes. */
+  maxWaitMs?: number;
+  minBytes?: number;
+  maxBytes?: number;
+  partitionMaxBytes?: number;
+  isolation?: typeof READ_UNCOMMITTED | typeof READ_COMMITTED;
+}
+
+/** Fetches partitions from their leaders, one pipelined connection per broker. */
+export class WireFetcher {
+  private readonly conns = new Map<number, Promise<Connection>>();
+  private brokers = new Map<number, { host: string; port: number }>();
+  private leaders = new Map<string, number[]>();
+
+  constructor(private readonly opts: WireFetcherOptions) {}
+
+  /**
+   * One Fetch per leader, concurrently. Partition errors come back in
+   * `errorCode` (a leader change also refreshes the metadata for the next
+   * call); a lost connection throws UnavailableError.
+   */
+  async fetch(parts: readonly FetchPartition[]): Promise<FetchedPartition[]> {
+    const topics = [...new Set(parts.map((p) => p.topic))];
+    if (topics.some((t) => !this.leaders.has(t))) await this.refreshMetadata(topics);
+    const byLeader = new Map<number, FetchPartition[]>();
+    const out: FetchedPartition[] = [];
+    for (const p of parts) {
+      const leader = this.leaders.get(p.topic)?.[p.partition];
+      if (leader === undefined || leader < 0) {
+        out.push(noLeader(p));
+        continue;
+      }
+      byLeader.set(leader, [...(byLeader.get(leader) ?? []), p]);
+    }
+    const answers = await Promise.all([...byLeader].map(([leader, ps]) => this.fetchFrom(leader, ps)));
+    for (const a of answers) out.push(...a);
+    if (out.some((p) => p.errorCode !== 0 && p.errorCode !== OFFSET_OUT_OF_RANGE))
+      await this.refreshMetadata(topics).catch(() => undefined);
+    return out;
+  }
+
+  close(): void {
+    for (const c of this.conns.values()) void c.then((conn) => conn.close()).catch(() => undefined);
+    this.conns.clear();
+  }
+
+  private async fetchFrom(leader: number, parts: readonly FetchPartition[]): Promise<FetchedPartition[]> {
+    const byTopic = new Map<string, FetchPartition[]>();
+    for (const p of parts) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p]);
+    const w = new Writer()
+      .int32(-1) // replica id
+      .int32(this.opts.maxWaitMs ?? 500)
+      .int32(this.opts.minBytes ?? 1)
+      .int32(this.opts.maxBytes ?? 32 << 20)
+      .int8(this.opts.isolation ?? READ_COMMITTED)
+      .int32(byTopic.size);
+    for (const [topic, ps] of byTopic) {
+      w.string(topic).int32(ps.length);
+      for (const p of ps)
+        w.int32(p.partition)
+          .raw(int64Bytes(p.offset))
+          .int32(this.opts.partitionMaxBytes ?? 4 << 20);
+    }
+    const conn = await this.connection(leader);
+    const requested = new Map(parts.map((p) => [`${p.topic}\u0000${p.partition}`, p.offset]));
+    return parseFetchV4(await conn.request(API_FETCH, 4, w.done()), requested);
+  }
+
+  private async refreshMetadata(topics: string[]): Promise<void> {
+    const conn = await this.anyConnection();
+    const w = new Writer().int32(topics.length);
+    for (const t of topics) w.string(t);
+    const r = new Reader(await conn.request(API_METADATA, 1, w.done()));
+    const brokers = new Map<number, { host: string; port: number }>();
+    for (let n = r.int32(); n > 0; n--) {
+      const id = r.int32();
+      const host = r.string()!;
+      const port = r.int32();
+      r.string(); // rack
+      brokers.set(id, { host, port });
+    }
+    r.int32(); // controller
+    for (let n = r.int32(); n > 0; n--) {
+      const code = r.int16();
+      const name = r.string()!;
+      r.int8(); // internal
+      const parts: number[] = [];
+      for (let p = r.int32(); p > 0; p--) {
+        r.int16();
+        const index = r.int32();
+        parts[index] = r.int32();
+        for (let k = r.int32(); k > 0; k--) r.int32();
+        for (let k = r.int32(); k > 0; k--) r.int32();
+      }
+      if (code === 0) this.leaders.set(name, parts);
+    }
+    for (const [id, b] of brokers) {
+      const old = this.brokers.get(id);
+      if (old && (old.host !== b.host || old.port !== b.port)) this.dropConnection(id);
+    }
+    this.brokers = brokers;
+    for (const t of topics)
+      if (!this.leaders.has(t)) throw new UnavailableError('kafka', `no metadata for topic ${t}`);
+  }
+
+  private async anyConnection(): Promise<Connection> {
+    for (const id of this.brokers.keys()) {
+      try {
+        return await this.connection(id);
+      } catch {
+        // try the next one
+      }
+    }
+    let last: unknown;
+    for (const [i, addr] of this.opts.brokers.entries()) {
+      const colon = addr.lastIndexOf(':');
+      try {
+        return await this.connection(-1 - i, {
+          host: addr.slice(0, colon),
+          port: Number(addr.slice(colon + 1)),
+        });
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw new UnavailableError('kafka', `no broker reachable (${this.opts.brokers.join(',')})`, last);
+  }
+
+  private async connection(id: number, addr = this.brokers.get(id)): Promise<Connection> {
+    const open = this.conns.get(id);
+    if (open) {
+      const conn = await open.catch(() => null);
+      if (conn?.alive) return conn;
+      if (this.conns.get(id) === open) this.conns.delete(id);
+    }
+    if (!addr) throw new UnavailableError('kafka', `unknown broker ${id}`);
+    const c = Connection.open(addr.host, addr.port, this.opts.ssl, this.opts.clientId);
+    this.conns.set(id, c);
+    try {
+      return await c;
+    } catch (err) {
+      if (this.conns.get(id) === c) this.conns.delete(id);
+      throw err;
+    }
+  }
+
+  private dropConnection(id: number): void {
+    const c = this.conns.get(id);
+    this.conns.delete(id);
+    void c?.then((conn) => conn.close()).catch(() => undefined);
+  }
+}
+
+function noLeader(p: FetchPartition): FetchedPartition {
+  return {
+    topic: p.topic,
+    partition: p.partition,
+    fetchOffset: p.offset,
+    errorCode: 5, // LEADER_NOT_AVAILABLE
+    highWatermark: -1,
+    lastStableOffset: -1,
+    aborted: [],
+    records: null,
+  };
+}

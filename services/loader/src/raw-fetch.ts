@@ -1,0 +1,161 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Admin } from 'kafkajs';
+import {
+  indexRecords,
+  isRetriable,
+  OFFSET_OUT_OF_RANGE,
+  READ_COMMITTED,
+  UnavailableError,
+  type Logger,
+  type RecordIndex,
+  type WireFetcher,
+} from '@ami/lib';
+
+/** Loads one partition's records; resolves when the caller may fetch further (backpressure). */
+export type ProcessRecords = (partition: number, ix: RecordIndex, highWatermark: number) => Promise<void>;
+
+export interface RawTopicOptions {
+  topic: string;
+  groupId: string;
+  fetcher: WireFetcher;
+  /** Committed offsets and the earliest offsets (a partition never committed starts at the beginning). */
+  admin: Admin;
+  isolation: number;
+  process: ProcessRecords;
+  /** A failure that retrying cannot help (a compressed batch): the loader stops. */
+  onFatal: (err: unknown) => void;
+  logger: Logger;
+}
+
+/**
+ * Consumes one topic with raw fetches (packages/lib/src/kafkaWire/fetch.ts)
+ * for the partitions the kafkajs group member was assigned: kafkajs keeps
+ * the group membership, heartbeats and offset commits, with this topic
+ * paused in it. Positions start at the group's committed offsets after every
+ * assignment; the sink commits a position only after ClickHouse accepted
+ * the rows before it, as for kafkajs batches.
+ */
+export class RawTopicConsumer {
+  private assignment: number[] = [];
+  private readonly positions = new Map<number, number>();
+  /** Bumped by every assignment change: a fetch started under an older one is dropped. */
+  private generation = 0;
+  private paused = false;
+  private running = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly o: RawTopicOptions) {}
+
+  /** The group gave this member `partitions` of the topic (GROUP_JOIN); none while rebalancing. */
+  assign(partitions: readonly number[]): void {
+    this.generation++;
+    this.assignment = [...partitions].sort((a, b) => a - b);
+    this.positions.clear();
+    this.o.logger.info({ topic: this.o.topic, partitions: this.assignment }, 'raw fetch: assigned');
+  }
+
+  /** ClickHouse refuses inserts: stop fetching (Kafka keeps the backlog). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+  }
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run().catch((err: unknown) => this.o.onFatal(err));
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    this.o.fetcher.close();
+  }
+
+  private async run(): Promise<void> {
+    let delay = 500;
+    while (this.running) {
+      if (this.paused || this.assignment.length === 0) {
+        await sleep(50);
+        continue;
+      }
+      try {
+        await this.fetchOnce();
+        delay = 500;
+      } catch (err) {
+        if (!this.running) return;
+        if (!isRetriable(err)) throw err;
+        this.o.logger.warn({ err, topic: this.o.topic, retryInMs: delay }, 'raw fetch failed; retrying');
+        await sleep(delay);
+        delay = Math.min(delay * 2, 30_000);
+      }
+    }
+  }
+
+  /** One fetch of every assigned partition, then each partition's records loaded in turn. */
+  private async fetchOnce(): Promise<void> {
+    const generation = this.generation;
+    await this.startPositions(generation);
+    if (generation !== this.generation) return;
+    const answers = await this.o.fetcher.fetch(
+      this.assignment.map((partition) => ({
+        topic: this.o.topic,
+        partition,
+        offset: this.positions.get(partition)!,
+      })),
+    );
+    let retry = false;
+    for (const a of answers) {
+      if (generation !== this.generation || !this.running) return;
+      if (a.errorCode === OFFSET_OUT_OF_RANGE) {
+        this.o.logger.warn(
+          { topic: a.topic, partition: a.partition, offset: a.fetchOffset },
+          'raw fetch: offset out of range; starting at the earliest offset',
+        );
+        this.positions.delete(a.partition);
+        continue;
+      }
+      if (a.errorCode !== 0) {
+        retry = true;
+        continue;
+      }
+      if (!a.records || a.records.length === 0) continue;
+      const ix = indexRecords(a.records, a.fetchOffset, this.o.isolation === READ_COMMITTED ? a.aborted : []);
+      // Also with no records (only transaction markers): their offsets get committed too.
+      if (ix.nextOffset > a.fetchOffset) await this.o.process(a.partition, ix, a.highWatermark);
+      if (generation === this.generation) this.positions.set(a.partition, ix.nextOffset);
+    }
+    if (retry)
+      throw new UnavailableError(
+        'kafka',
+        `raw fetch of ${this.o.topic}: partition errors ${answers
+          .filter((a) => a.errorCode !== 0)
+          .map((a) => `${a.partition}:${a.errorCode}`)
+          .join(', ')}`,
+      );
+  }
+
+  /** Positions of assigned partitions without one: the committed offset, else the earliest. */
+  private async startPositions(generation: number): Promise<void> {
+    const missing = this.assignment.filter((p) => !this.positions.has(p));
+    if (missing.length === 0) return;
+    const [committed, bounds] = await Promise.all([
+      this.o.admin.fetchOffsets({ groupId: this.o.groupId, topics: [this.o.topic] }),
+      this.o.admin.fetchTopicOffsets(this.o.topic),
+    ]);
+    if (generation !== this.generation) return;
+    const low = new Map(bounds.map((b) => [b.partition, Number(b.low)]));
+    const high = new Map(bounds.map((b) => [b.partition, Number(b.high)]));
+    const at = new Map(
+      committed.flatMap((t) => t.partitions).map((p) => [p.partition, Number(p.offset)] as const),
+    );
+    for (const p of missing) {
+      const c = at.get(p) ?? -1;
+      const lo = low.get(p) ?? 0;
+      const hi = high.get(p) ?? lo;
+      this.positions.set(p, c >= lo && c <= hi ? c : lo);
+    }
+  }
+}
