@@ -292,9 +292,9 @@ export class EventTimeGate<V> {
       for (const run of b.runs) {
         if (run.next >= run.items.length) continue;
         if (!run.sorted) {
+          // Copied back one by one: a spread of a storm's run (100k+ items) overflows the stack.
           const rest = run.items.slice(run.next).sort((x, y) => x.offset - y.offset);
-          run.items.length = run.next;
-          run.items.push(...rest);
+          for (let i = 0; i < rest.length; i++) run.items[run.next + i] = rest[i]!;
           run.sorted = true;
         }
         while (run.next < run.items.length) {
