@@ -46,6 +46,18 @@ export const detectorConfigSchema = commonConfigSchema.extend({
   DEDUP_RETENTION_MS: ms(3_600_000),
   /** Wall clock: when every input is caught up this long, the watermark follows the wall clock (0: never). */
   IDLE_ADVANCE_MS: ms(2_000),
+  /**
+   * The transactional producer: `wire` (our wire-protocol client, packages/lib/src/kafkaWire; falls
+   * back to kafkajs when SASL is configured, which it does not speak) or `kafkajs`.
+   */
+  DETECTOR_PRODUCER: z.enum(['wire', 'kafkajs']).default('wire'),
+  /**
+   * Inputs released (and outputs emitted) per step, i.e. per transaction: a storm is committed in
+   * slices of this size.
+   */
+  DETECTOR_STEP_LIMIT: z.coerce.number().int().min(1).default(20_000),
+  /** Write one JSON line per step (inputs, outputs, ms in rules, snapshots, encoding, transaction) to stderr. */
+  DETECTOR_TRACE_STEPS: z.enum(['0', '1']).default('0'),
   /** Partitions of topics the detector creates when they are missing (tests, local stack). */
   DETECTOR_PARTITIONS: z.coerce.number().int().min(1).default(6),
 });

@@ -22,6 +22,11 @@ export const DEFAULT_FACTS: Readonly<MeterFacts> = {
   relaySince: 0,
 };
 
+/** A fresh copy of DEFAULT_FACTS; a literal, not a spread: made for every meter of a storm. */
+export function defaultFacts(): MeterFacts {
+  return { relay: 'CLOSED', cause: 'NONE', reconnectEnabled: false, relaySince: 0 };
+}
+
 /** Tusbung: the relay is open by remote disconnection (whether or not reconnection is enabled). */
 export function isTusbung(f: MeterFacts | undefined): boolean {
   return f !== undefined && f.relay === 'OPEN' && f.cause === 'REMOTE_DISCONNECT';

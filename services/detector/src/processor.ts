@@ -1,14 +1,12 @@
-import type { Admin, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Admin, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import {
   AvroCodec,
   BadRecordError,
-  chunkByPartition,
   createKafka,
   createRegistry,
   deadLetterHeaders,
   ensureTopics,
   exitOnCrash,
-  produceRequests,
   ServiceMetrics,
   validateEvent,
   validateRead,
@@ -43,6 +41,14 @@ import {
 } from './rules.js';
 import { Topology, type MeterInfo } from './topology.js';
 import { followMeters } from './topologyTable.js';
+import { statusEncoder } from './statusEncoder.js';
+import {
+  openStepWriter,
+  type Out,
+  type StepOffsets,
+  type StepTransaction,
+  type StepWriter,
+} from './output.js';
 
 /** Counters an operator (and the tests) can read. */
 export interface DetectorStats {
@@ -77,10 +83,6 @@ type Source = Input & {
   version: number;
 };
 
-type Out = Message & { topic: string; partition?: number };
-
-/** Inputs released (and outputs emitted) per transaction: a storm is committed in slices. */
-const STEP_LIMIT = 20_000;
 /**
  * Wall clock between steps (release + one transaction). A batch arriving sooner
  * is only buffered; the next batch or the ticker steps. Buffered inputs are
@@ -130,22 +132,19 @@ export async function startDetector(
     'Outage',
     await codec.register('Outage', valueSubject(topics.momentary)),
   );
-  const encodeStatus = codec.encoder(
-    'MeterStatus',
-    await codec.register('MeterStatus', valueSubject(topics.meterStatus)),
-  );
+  const encodeStatus = statusEncoder(await codec.register('MeterStatus', valueSubject(topics.meterStatus)));
 
-  const producer = kafka.producer({
-    transactionalId: `${cfg.DETECTOR_GROUP_ID}-${cfg.DETECTOR_INSTANCE_ID}`,
-    idempotent: true,
-    maxInFlightRequests: 1,
-    transactionTimeout: 30_000,
-    // A transaction right after the previous commit often gets CONCURRENT_TRANSACTIONS (the broker
-    // still writes the markers): retried at 25 ms, not the client's 300 ms, which cost ~300 ms per
-    // step. 12 retries up to 10 s apart keep the client's ~40 s of patience for a broker restart.
-    retry: { retries: 12, initialRetryTime: 25, maxRetryTime: 10_000 },
-  });
-  await producer.connect();
+  const writer = await openStepWriter(
+    cfg,
+    kafka,
+    outputTopics,
+    (topic) => {
+      const n = partitionCounts.get(topic);
+      if (n === undefined) throw new Error(`no partition count for output topic ${topic}`);
+      return n;
+    },
+    logger,
+  );
   const stats: DetectorStats = {
     consumed: 0,
     released: 0,
@@ -187,14 +186,13 @@ export async function startDetector(
     topics,
     kafka,
     admin,
-    producer,
+    writer,
     logger,
     stats,
     codec,
     { encodeOutage, encodeMomentary, encodeStatus },
     exit,
     metrics,
-    partitionCounts,
   );
   const consumer = kafka.consumer({
     groupId: cfg.DETECTOR_GROUP_ID,
@@ -233,7 +231,7 @@ export async function startDetector(
       await consumer.disconnect();
       await meters.consumer.disconnect();
       await edge.idle();
-      await producer.disconnect();
+      await writer.close();
       await admin.disconnect();
       server?.close();
     },
@@ -265,6 +263,7 @@ async function prepareTopics(admin: Admin, topics: Topics, cfg: DetectorConfig):
 interface Encoders {
   encodeOutage: (o: Outage) => Buffer;
   encodeMomentary: (o: Outage) => Buffer;
+  /** A view valid until the next call (statusEncoder.ts). */
   encodeStatus: (s: MeterStatus) => Buffer;
 }
 
@@ -283,7 +282,7 @@ class Edge {
   private committedUpTo = Number.NEGATIVE_INFINITY;
   /** Outages this instance published as open (for the open-outages gauge; starts empty after a restart). */
   private readonly open = new Map<string, string>();
-  /** The last step stopped at STEP_LIMIT: the ticker continues without waiting for input. */
+  /** The last step stopped at DETECTOR_STEP_LIMIT: the ticker continues without waiting for input. */
   private backlog = false;
   /** Inputs arrived since the last step (the ticker steps if no batch does). */
   private due = false;
@@ -302,14 +301,13 @@ class Edge {
     private readonly topics: Topics,
     private readonly kafka: Kafka,
     private readonly admin: Admin,
-    private readonly producer: Producer,
+    private readonly writer: StepWriter,
     private readonly logger: Logger,
     private readonly stats: DetectorStats,
     private readonly codec: AvroCodec,
     private readonly enc: Encoders,
     private readonly exit: (code: number) => void,
     private readonly metrics: ServiceMetrics,
-    private readonly partitionCounts: Map<string, number>,
   ) {
     this.gate = new EventTimeGate<Source>({
       allowedLatenessMs: cfg.ALLOWED_LATENESS_MS,
@@ -564,7 +562,7 @@ class Edge {
     this.stopped = true;
   }
 
-  /** A step stopped at STEP_LIMIT: the next one runs as soon as the event loop is free. */
+  /** A step stopped at DETECTOR_STEP_LIMIT: the next one runs as soon as the event loop is free. */
   private continueSoon(): void {
     if (!this.backlog || this.continuing || this.stopped) return;
     this.continuing = true;
@@ -575,6 +573,7 @@ class Edge {
   }
 
   private async step(): Promise<void> {
+    const t0 = performance.now();
     this.lastStep = Date.now();
     this.due = false;
     const w = this.gate.nextWatermark(Date.now());
@@ -586,22 +585,19 @@ class Edge {
         applied++;
         this.apply(h, out);
       },
-      STEP_LIMIT,
+      this.cfg.DETECTOR_STEP_LIMIT,
     );
-    this.backlog = !released || !advance(this.ctx, this.st, this.gate.watermark, out, STEP_LIMIT);
+    this.backlog =
+      !released || !advance(this.ctx, this.st, this.gate.watermark, out, this.cfg.DETECTOR_STEP_LIMIT);
     if (Date.now() - this.lastPrune > 60_000 && Number.isFinite(w)) {
       pruneSeen(this.ctx, this.st, w);
       this.lastPrune = Date.now();
     }
-    const outputs = this.encode(out);
+    const t1 = performance.now();
     const snapshots = this.garduRecords();
+    const t2 = performance.now();
     const offsets = this.offsetsToCommit();
-    if (
-      outputs.length === 0 &&
-      this.pendingDlq.length === 0 &&
-      snapshots.length === 0 &&
-      offsets.length === 0
-    ) {
+    if (out.length === 0 && this.pendingDlq.length === 0 && snapshots.length === 0 && offsets.length === 0) {
       // At most the event-time meta moved (inputs buffered, the watermark on): no transaction for it
       // alone. It goes with the next one; meta and offsets are always committed together, so a
       // restart stays consistent (it replays from the committed offsets with the meta saved beside them).
@@ -610,34 +606,32 @@ class Edge {
       this.continueSoon();
       return;
     }
-    const messages = [...outputs, ...this.pendingDlq, ...snapshots, ...this.metaRecords()];
+    const messages = [...this.pendingDlq, ...snapshots, ...this.metaRecords()];
     const endTx = this.metrics.insertLatency.startTimer({ table: 'kafka-transaction' });
+    let tx: StepTransaction | undefined;
+    let t3 = 0;
     try {
-      const tx = await this.producer.transaction();
-      try {
-        // By partition, <= PRODUCE_CHUNK messages of a partition and <= 4 MiB per request (kafkajs groups
-        // per partition in O(n^2); the broker caps message sizes), one request after another in the transaction.
-        const chunks = chunkByPartition(messages, (topic) => this.partitionCount(topic));
-        for (const topicMessages of produceRequests(chunks)) await tx.sendBatch({ topicMessages });
-        if (offsets.length > 0)
-          await retryConcurrent(() =>
-            tx.sendOffsets({ consumerGroupId: this.cfg.DETECTOR_GROUP_ID, topics: offsets }),
-          );
-        await tx.commit();
-      } catch (err) {
-        await tx.abort().catch(() => undefined);
-        throw err;
-      }
+      tx = this.writer.begin();
+      this.addOutputs(tx, out);
+      t3 = performance.now();
+      for (const m of messages) tx.add(m);
+      await tx.commit(offsets);
     } catch (err) {
+      await tx?.abort().catch(() => undefined);
       // Memory is now ahead of Kafka: only a restart (state rebuilt from the state topic) is safe.
       this.logger.fatal({ err }, 'transaction failed; exiting so the state is rebuilt');
       this.exit(1);
       throw err;
     }
     endTx();
+    if (this.cfg.DETECTOR_TRACE_STEPS === '1')
+      process.stderr.write(
+        `${JSON.stringify({ step: Date.now(), mono: Number(process.hrtime.bigint() / 1000n), applied, out: out.length, snaps: snapshots.length, msgs: messages.length + out.length, rulesMs: Math.round(t1 - t0), snapMs: Math.round(t2 - t1), encodeMs: Math.round(t3 - t2), txMs: Math.round(performance.now() - t3) })}\n`,
+      );
     this.stats.transactions++;
     this.stats.released += applied;
-    for (const [topic, n] of countByTopic(messages)) this.metrics.produced.inc({ topic }, n);
+    for (const [topic, n] of countByTopic(messages, out, this.topics))
+      this.metrics.produced.inc({ topic }, n);
     this.pendingDlq = [];
     this.pendingDlqPartitions = [];
     for (const t of offsets)
@@ -645,12 +639,6 @@ class Edge {
     this.count(out);
     this.committedUpTo = this.gate.watermark;
     this.continueSoon();
-  }
-
-  private partitionCount(topic: string): number {
-    const n = this.partitionCounts.get(topic);
-    if (n === undefined) throw new Error(`no partition count for output topic ${topic}`);
-    return n;
   }
 
   private apply(h: Held<Source>, out: Emission[]): void {
@@ -667,24 +655,25 @@ class Edge {
     }
   }
 
-  private encode(out: Emission[]): Out[] {
+  /** Encodes the step's outputs into the transaction (a status value is a transient view: copied by add). */
+  private addOutputs(tx: StepTransaction, out: Emission[]): void {
     const now = Date.now();
-    return out.map((e): Out => {
-      if (e.to === 'status')
-        return {
-          topic: this.topics.meterStatus,
-          key: e.record.meter_id,
-          value: this.enc.encodeStatus(e.record),
-        };
+    for (const e of out) {
+      if (e.to === 'status') {
+        const value = this.enc.encodeStatus(e.record);
+        tx.add({ topic: this.topics.meterStatus, key: e.record.meter_id, value, transient: true });
+        continue;
+      }
       const record = { ...e.record, emitted_at: now };
       if (e.to === 'momentary')
-        return {
+        tx.add({
           topic: this.topics.momentary,
           key: record.outage_id,
           value: this.enc.encodeMomentary(record),
-        };
-      return { topic: this.topics.outages, key: record.outage_id, value: this.enc.encodeOutage(record) };
-    });
+        });
+      else
+        tx.add({ topic: this.topics.outages, key: record.outage_id, value: this.enc.encodeOutage(record) });
+    }
   }
 
   /** Snapshots of changed gardu, to the partition of their traffic. */
@@ -714,10 +703,7 @@ class Edge {
     return records;
   }
 
-  private offsetsToCommit(): Array<{
-    topic: string;
-    partitions: Array<{ partition: number; offset: string }>;
-  }> {
+  private offsetsToCommit(): StepOffsets {
     const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
     for (const tp of this.gate.topicPartitions()) {
       const offset = this.gate.commitOffset(tp);
@@ -806,31 +792,18 @@ class Edge {
   }
 }
 
-/**
- * kafkajs does not retry AddOffsetsToTxn. A transaction with offsets but no
- * record (a slice of a backlog that changed no state) sends it first, and
- * right after the previous commit the broker may answer CONCURRENT_TRANSACTIONS
- * (it is still writing the markers; the request changed nothing): retried here
- * as the Java client does, 25 ms doubling to 1 s, ~7 s in all.
- */
-async function retryConcurrent<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if ((err as { type?: string }).type !== 'CONCURRENT_TRANSACTIONS' || attempt >= 12) throw err;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(25 * 2 ** attempt, 1000)));
-    }
-  }
-}
-
 function splitTp(tp: string): [string, number] {
   const i = tp.lastIndexOf(':');
   return [tp.slice(0, i), Number(tp.slice(i + 1))];
 }
 
-function countByTopic(messages: Out[]): Map<string, number> {
+function countByTopic(messages: Out[], out: Emission[], topics: Topics): Map<string, number> {
   const n = new Map<string, number>();
   for (const m of messages) n.set(m.topic, (n.get(m.topic) ?? 0) + 1);
+  for (const e of out) {
+    const topic =
+      e.to === 'status' ? topics.meterStatus : e.to === 'momentary' ? topics.momentary : topics.outages;
+    n.set(topic, (n.get(topic) ?? 0) + 1);
+  }
   return n;
 }

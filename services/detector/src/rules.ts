@@ -8,7 +8,7 @@ import {
 } from '@ami/lib';
 import type { RulesConfig } from './config.js';
 import {
-  DEFAULT_FACTS,
+  defaultFacts,
   isPlain,
   isTusbung,
   statusChange,
@@ -842,7 +842,7 @@ function refreshStatus(
   const dark = darkness(g, m);
   // Nothing remembered and not dark: ENERGIZED as last shown, nothing to publish or keep.
   if (had === undefined && dark === null) return;
-  const f = had ?? { ...DEFAULT_FACTS };
+  const f = had ?? defaultFacts();
   const change = statusChange(m, g.garduId, f, dark, at);
   if (change) out.push({ to: 'status', record: change });
   if (isPlain(f)) {
@@ -888,7 +888,7 @@ function gardu(st: DetectorState, garduId: string): GarduState {
 function factsOf(g: GarduState, m: string): MeterFacts {
   let f = g.facts[m];
   if (!f) {
-    f = { ...DEFAULT_FACTS };
+    f = defaultFacts();
     g.facts[m] = f;
   }
   return f;

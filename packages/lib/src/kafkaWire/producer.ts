@@ -53,15 +53,17 @@ export interface WireProducerOptions {
 }
 
 export class WireProducer {
-  private readonly conns = new Map<number, Promise<Connection>>();
-  private brokers = new Map<number, { host: string; port: number }>();
-  private leaders = new Map<string, number[]>();
+  protected readonly conns = new Map<number, Promise<Connection>>();
+  protected brokers = new Map<number, { host: string; port: number }>();
+  protected leaders = new Map<string, number[]>();
   private readonly queues = new Map<string, PartitionQueue>();
-  private producerId = -1n;
-  private epoch = -1;
-  private failed: Error | null = null;
+  protected producerId = -1n;
+  protected epoch = -1;
+  protected failed: Error | null = null;
+  /** Sent in every Produce request; set by the transactional subclass (transaction.ts). */
+  protected transactionalId: string | null = null;
 
-  constructor(private readonly opts: WireProducerOptions) {}
+  constructor(protected readonly opts: WireProducerOptions) {}
 
   /** Loads leaders of `topics` and gets a producer id. */
   async connect(topics: string[]): Promise<void> {
@@ -150,10 +152,7 @@ export class WireProducer {
       try {
         code = await this.produce(topic, partition, data);
         if (code === 0 || code === DUPLICATE_SEQUENCE_NUMBER) return;
-        if (!RETRIABLE.has(code))
-          throw new AmiError(`produce to ${topic}/${partition} failed with Kafka error code ${code}`, {
-            retriable: false,
-          });
+        if (!RETRIABLE.has(code)) throw this.produceError(topic, partition, code);
       } catch (err) {
         if (!(err instanceof UnavailableError)) throw err;
         code = -1;
@@ -174,13 +173,20 @@ export class WireProducer {
     }
   }
 
+  /** The error for a non-retriable Produce error code (the transactional producer names fencing). */
+  protected produceError(topic: string, partition: number, code: number): Error {
+    return new AmiError(`produce to ${topic}/${partition} failed with Kafka error code ${code}`, {
+      retriable: false,
+    });
+  }
+
   /** One Produce v3 request for one batch; returns the partition's error code. */
   private async produce(topic: string, partition: number, data: Buffer): Promise<number> {
     const leader = this.leaders.get(topic)?.[partition];
     if (leader === undefined || leader < 0) return 5; // LEADER_NOT_AVAILABLE
     const conn = await this.connection(leader);
     const body = new Writer()
-      .string(null) // transactional id
+      .string(this.transactionalId)
       .int16(-1) // acks
       .int32(this.opts.timeoutMs ?? 30_000)
       .int32(1)
@@ -205,7 +211,7 @@ export class WireProducer {
     return code;
   }
 
-  private async refreshMetadata(topics: string[]): Promise<void> {
+  protected async refreshMetadata(topics: string[]): Promise<void> {
     const conn = await this.anyConnection();
     const w = new Writer().int32(topics.length);
     for (const t of topics) w.string(t);
@@ -245,7 +251,7 @@ export class WireProducer {
     this.leaders = leaders;
   }
 
-  private async anyConnection(): Promise<Connection> {
+  protected async anyConnection(): Promise<Connection> {
     for (const id of this.brokers.keys()) {
       try {
         return await this.connection(id);
@@ -268,7 +274,7 @@ export class WireProducer {
     throw new UnavailableError('kafka', `no broker reachable (${this.opts.brokers.join(',')})`, last);
   }
 
-  private async connection(id: number, addr = this.brokers.get(id)): Promise<Connection> {
+  protected async connection(id: number, addr = this.brokers.get(id)): Promise<Connection> {
     for (;;) {
       const open = this.conns.get(id);
       if (!open) break;
@@ -291,7 +297,7 @@ export class WireProducer {
     }
   }
 
-  private dropConnection(id: number): void {
+  protected dropConnection(id: number): void {
     const c = this.conns.get(id);
     this.conns.delete(id);
     void c?.then((conn) => conn.close()).catch(() => undefined);
