@@ -1,6 +1,8 @@
 /**
- * Billing arithmetic as plain functions. The SQL in billing-sql.ts computes
- * the same numbers inside ClickHouse; tests compare both.
+ * Billing arithmetic as plain functions: the one statement of the money rule.
+ * The billing refresh and `ami usage` (billing-scan.ts) apply these same
+ * functions to the `reads_buckets` summaries; tests compare that with
+ * periodUsage on every read.
  *
  * Rounding rule (money and energy are integers, nothing is a float):
  * - Rates are integer sen per kWh (Rp 1,444.70 = 144470 sen).
@@ -170,8 +172,46 @@ export interface PeriodUsage {
 }
 
 /**
+ * The registers inside a period, folded in time order into monotonic segments:
+ * the first and last register, the sum of every rise between consecutive
+ * registers, and the number of steps down (resets, which count 0).
+ */
+export interface Segments {
+  firstWh: number;
+  lastWh: number;
+  risingWh: number;
+  resets: number;
+}
+
+/** Adds the next register inside the period, in time order (mutates and returns `seg`). */
+export function addRegister(seg: Segments | undefined, wh: number): Segments {
+  if (!seg) return { firstWh: wh, lastWh: wh, risingWh: 0, resets: 0 };
+  const d = wh - seg.lastWh;
+  if (d < 0) seg.resets++;
+  else seg.risingWh += d;
+  seg.lastWh = wh;
+  return seg;
+}
+
+/**
+ * All the billing rule needs of a meter's reads for one period: the reads
+ * around each boundary (last before, first at or after) and the segments
+ * inside. periodUsage builds it from every read; the billing refresh
+ * (billing-scan.ts) from the `reads_buckets` summaries, whose first and last
+ * register per bucket are reads too (so both go through usageOf).
+ */
+export interface PeriodReads {
+  startPrev?: RegisterPoint;
+  startNext?: RegisterPoint;
+  endPrev?: RegisterPoint;
+  endNext?: RegisterPoint;
+  /** Undefined when no read lies inside the period. */
+  inside?: Segments;
+}
+
+/**
  * Consumption of one meter between two boundaries (epoch seconds), from its
- * reads; the reference the SQL is tested against.
+ * reads; the reference the bucket-based refresh is tested against.
  *
  * Register resets (README "Billing rule"): consumption is the sum over the
  * monotonic segments of the register. Between two consecutive reads the
@@ -192,35 +232,52 @@ export function periodUsage(
   asOf: number,
 ): PeriodUsage | undefined {
   const s = neighbours(reads, start);
-  const periodComplete = end <= asOf;
   const e = neighbours(reads, end);
-  const startReset = !!(s.prev && s.next && s.next.t !== start && s.prev.wh > s.next.wh);
-  const endReset = !!(periodComplete && e.prev && e.next && e.prev.wh > e.next.wh);
-  let startB = startRegister(s.prev, s.next, start, installedAt);
-  if (!startB) return undefined;
-  if (startReset) startB = { wh: s.next!.wh, estimated: true };
-  let endB = endRegister(e.prev, e.next, end, !periodComplete, startB);
-  if (endReset) endB = { wh: e.prev!.wh, estimated: true };
   // Reads inside the period, one per instant, in time order.
   const inside = [
     ...new Map(reads.filter((r) => r.t >= start && r.t < end).map((r) => [r.t, r])).values(),
   ].sort((a, b) => a.t - b.t);
+  let seg: Segments | undefined;
+  for (const r of inside) seg = addRegister(seg, r.wh);
+  return usageOf(
+    { startPrev: s.prev, startNext: s.next, endPrev: e.prev, endNext: e.next, inside: seg },
+    start,
+    end,
+    installedAt,
+    asOf,
+  );
+}
+
+/** The billing rule on a period's boundary neighbours and inside segments (see periodUsage). */
+export function usageOf(
+  p: PeriodReads,
+  start: number,
+  end: number,
+  installedAt: number,
+  asOf: number,
+): PeriodUsage | undefined {
+  const { startPrev: sp, startNext: sn, endPrev: ep, endNext: en, inside } = p;
+  const periodComplete = end <= asOf;
+  const startReset = !!(sp && sn && sn.t !== start && sp.wh > sn.wh);
+  const endReset = !!(periodComplete && ep && en && ep.wh > en.wh);
+  let startB = startRegister(sp, sn, start, installedAt);
+  if (!startB) return undefined;
+  if (startReset) startB = { wh: sn!.wh, estimated: true };
+  let endB = endRegister(ep, en, end, !periodComplete, startB);
+  if (endReset) endB = { wh: ep!.wh, estimated: true };
   let wh = 0;
   let resets = 0;
-  if (inside.length === 0) {
+  if (!inside) {
     // No read in the period: one pair of reads spans it (both boundaries share it).
     if (startReset || endReset) resets = 1;
     else wh = endB.wh - startB.wh;
   } else {
     if (startReset) resets++;
-    else wh += inside[0]!.wh - startB.wh;
-    for (let i = 1; i < inside.length; i++) {
-      const d = inside[i]!.wh - inside[i - 1]!.wh;
-      if (d < 0) resets++;
-      else wh += d;
-    }
+    else wh += inside.firstWh - startB.wh;
+    wh += inside.risingWh;
+    resets += inside.resets;
     if (endReset) resets++;
-    else wh += endB.wh - inside[inside.length - 1]!.wh;
+    else wh += endB.wh - inside.lastWh;
   }
   return {
     startWh: startB.wh,
