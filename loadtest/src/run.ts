@@ -329,6 +329,8 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
     KAFKA_BROKERS: cfg.KAFKA_BROKERS,
     SCHEMA_REGISTRY_URL: cfg.SCHEMA_REGISTRY_URL,
     CLICKHOUSE_URL: cfg.CLICKHOUSE_URL,
+    // Quiet spells between deliveries pass in the detector as fast as the replay runs them.
+    IDLE_ADVANCE_RATE: env.IDLE_ADVANCE_RATE ?? String(pace.mode === 'factor' ? pace.factor : 1),
   };
   const confirmDelayMs = Number(childEnv.CONFIRM_DELAY_MS ?? 300_000);
   const profileDir = join(reportDir, 'profiles');

@@ -47,6 +47,12 @@ export const detectorConfigSchema = commonConfigSchema.extend({
   /** Wall clock: when every input is caught up this long, the watermark follows the wall clock (0: never). */
   IDLE_ADVANCE_MS: ms(2_000),
   /**
+   * Event-time ms per wall-clock ms while every input is idle: 1 live. A replay of recorded traffic
+   * at N times real time sets N (the load test does), else each quiet spell between deliveries
+   * takes its real length and outages wait for the next delivery.
+   */
+  IDLE_ADVANCE_RATE: z.coerce.number().positive().default(1),
+  /**
    * The transactional producer: `wire` (our wire-protocol client, packages/lib/src/kafkaWire; falls
    * back to kafkajs when SASL is configured, which it does not speak) or `kafkajs`.
    */

@@ -31,6 +31,12 @@ export interface GateConfig {
    * its records turn late once it is served again.
    */
   confirmIdleWithEndOffsets?: boolean;
+  /**
+   * Event-time ms per wall-clock ms while every input is idle (default 1: event time follows the
+   * wall clock). A replay at N times real time sets N, so a quiet spell passes as fast as the
+   * replay runs it and the same outages come out at any speed.
+   */
+  idleAdvanceRate?: number;
 }
 
 /** What is saved per topic-partition with the state, in the same transaction as the offsets. */
@@ -274,7 +280,8 @@ export class EventTimeGate<V> {
     const idleFor = nowWall - this.lastArrivalWall;
     if (allIdle && this.cfg.idleAdvanceMs > 0 && idleFor >= this.cfg.idleAdvanceMs && Number.isFinite(max)) {
       // Quiet inputs: event time goes on at wall-clock speed, the lateness still honoured.
-      w = Math.max(w, max - this.cfg.allowedLatenessMs + idleFor - this.cfg.idleAdvanceMs);
+      const advanced = (idleFor - this.cfg.idleAdvanceMs) * (this.cfg.idleAdvanceRate ?? 1);
+      w = Math.max(w, max - this.cfg.allowedLatenessMs + advanced);
     }
     return Math.max(this.released, w);
   }

@@ -312,6 +312,7 @@ class Edge {
     this.gate = new EventTimeGate<Source>({
       allowedLatenessMs: cfg.ALLOWED_LATENESS_MS,
       idleAdvanceMs: cfg.IDLE_ADVANCE_MS,
+      idleAdvanceRate: cfg.IDLE_ADVANCE_RATE,
       confirmIdleWithEndOffsets: true,
     });
   }

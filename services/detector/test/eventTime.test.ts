@@ -157,6 +157,15 @@ describe('event-time gate', () => {
     expect(gate.nextWatermark(16_000)).toBe(59_000);
   });
 
+  it('a replay at N times real time sets the idle advance rate: quiet spells pass N times faster', () => {
+    const gate = new EventTimeGate<string>({ ...cfg, idleAdvanceRate: 10 });
+    gate.track('e-0', true);
+    gate.offer('e-0', 0, 50_000, 'x', 1000);
+    expect(drain(gate, 6000)).toEqual([]); // quiet for 5 s (wall): the watermark starts moving
+    expect(drain(gate, 6100)).toEqual(['x']); // the 1 s of lateness passes in 0.1 s
+    expect(gate.nextWatermark(16_000)).toBe(149_000); // 10 s of wall = 100 s of event time
+  });
+
   it('after a restart, inputs released before the saved state are skipped, buffered ones replayed', () => {
     const gate = new EventTimeGate<string>(cfg);
     gate.track('e-0', false, { consumedUpTo: 3, maxTime: 9000, releasedUpTo: 8000 });
