@@ -1,5 +1,6 @@
 import { AmiError, UnavailableError } from '../errors.js';
-import { API_FETCH, API_METADATA, Connection, Reader, Writer } from './protocol.js';
+import { API_FETCH, Reader, Writer } from './protocol.js';
+import { BrokerConnections } from './brokers.js';
 
 /**
  * Fetching record batches raw over the wire protocol, for consumers whose
@@ -324,11 +325,13 @@ export interface WireFetcherOptions {
 
 /** Fetches partitions from their leaders, one pipelined connection per broker. */
 export class WireFetcher {
-  private readonly conns = new Map<number, Promise<Connection>>();
-  private brokers = new Map<number, { host: string; port: number }>();
+  /** Broker addresses and connections, as WireProducer's. */
+  private readonly cluster: BrokerConnections;
   private leaders = new Map<string, number[]>();
 
-  constructor(private readonly opts: WireFetcherOptions) {}
+  constructor(private readonly opts: WireFetcherOptions) {
+    this.cluster = new BrokerConnections(opts);
+  }
 
   /**
    * One Fetch per leader, concurrently. Partition errors come back in
@@ -356,8 +359,7 @@ export class WireFetcher {
   }
 
   close(): void {
-    for (const c of this.conns.values()) void c.then((conn) => conn.close()).catch(() => undefined);
-    this.conns.clear();
+    this.cluster.closeNow();
   }
 
   private async fetchFrom(leader: number, parts: readonly FetchPartition[]): Promise<FetchedPartition[]> {
@@ -377,93 +379,18 @@ export class WireFetcher {
           .raw(int64Bytes(p.offset))
           .int32(this.opts.partitionMaxBytes ?? 4 << 20);
     }
-    const conn = await this.connection(leader);
+    const conn = await this.cluster.connection(leader);
     const requested = new Map(parts.map((p) => [`${p.topic}\u0000${p.partition}`, p.offset]));
     return parseFetchV4(await conn.request(API_FETCH, 4, w.done()), requested);
   }
 
+  /** Leaders of `topics`, merged into those known (a topic with an error keeps its old leaders). */
   private async refreshMetadata(topics: string[]): Promise<void> {
-    const conn = await this.anyConnection();
-    const w = new Writer().int32(topics.length);
-    for (const t of topics) w.string(t);
-    const r = new Reader(await conn.request(API_METADATA, 1, w.done()));
-    const brokers = new Map<number, { host: string; port: number }>();
-    for (let n = r.int32(); n > 0; n--) {
-      const id = r.int32();
-      const host = r.string()!;
-      const port = r.int32();
-      r.string(); // rack
-      brokers.set(id, { host, port });
-    }
-    r.int32(); // controller
-    for (let n = r.int32(); n > 0; n--) {
-      const code = r.int16();
-      const name = r.string()!;
-      r.int8(); // internal
-      const parts: number[] = [];
-      for (let p = r.int32(); p > 0; p--) {
-        r.int16();
-        const index = r.int32();
-        parts[index] = r.int32();
-        for (let k = r.int32(); k > 0; k--) r.int32();
-        for (let k = r.int32(); k > 0; k--) r.int32();
-      }
-      if (code === 0) this.leaders.set(name, parts);
-    }
-    for (const [id, b] of brokers) {
-      const old = this.brokers.get(id);
-      if (old && (old.host !== b.host || old.port !== b.port)) this.dropConnection(id);
-    }
-    this.brokers = brokers;
+    const { brokers, leaders } = await this.cluster.metadata(topics);
+    for (const [name, parts] of leaders) this.leaders.set(name, parts);
+    this.cluster.setBrokers(brokers);
     for (const t of topics)
       if (!this.leaders.has(t)) throw new UnavailableError('kafka', `no metadata for topic ${t}`);
-  }
-
-  private async anyConnection(): Promise<Connection> {
-    for (const id of this.brokers.keys()) {
-      try {
-        return await this.connection(id);
-      } catch {
-        // try the next one
-      }
-    }
-    let last: unknown;
-    for (const [i, addr] of this.opts.brokers.entries()) {
-      const colon = addr.lastIndexOf(':');
-      try {
-        return await this.connection(-1 - i, {
-          host: addr.slice(0, colon),
-          port: Number(addr.slice(colon + 1)),
-        });
-      } catch (err) {
-        last = err;
-      }
-    }
-    throw new UnavailableError('kafka', `no broker reachable (${this.opts.brokers.join(',')})`, last);
-  }
-
-  private async connection(id: number, addr = this.brokers.get(id)): Promise<Connection> {
-    const open = this.conns.get(id);
-    if (open) {
-      const conn = await open.catch(() => null);
-      if (conn?.alive) return conn;
-      if (this.conns.get(id) === open) this.conns.delete(id);
-    }
-    if (!addr) throw new UnavailableError('kafka', `unknown broker ${id}`);
-    const c = Connection.open(addr.host, addr.port, this.opts.ssl, this.opts.clientId);
-    this.conns.set(id, c);
-    try {
-      return await c;
-    } catch (err) {
-      if (this.conns.get(id) === c) this.conns.delete(id);
-      throw err;
-    }
-  }
-
-  private dropConnection(id: number): void {
-    const c = this.conns.get(id);
-    this.conns.delete(id);
-    void c?.then((conn) => conn.close()).catch(() => undefined);
   }
 }
 

@@ -2,16 +2,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AmiError, UnavailableError } from '../errors.js';
 import {
   API_INIT_PRODUCER_ID,
-  API_METADATA,
   API_PRODUCE,
   ATTEMPTS,
-  Connection,
   DUPLICATE_SEQUENCE_NUMBER,
   Reader,
   RecordBatchBuilder,
   RETRIABLE,
   Writer,
 } from './protocol.js';
+import { BrokerConnections } from './brokers.js';
 
 /**
  * A small idempotent Kafka producer speaking the wire protocol directly, for
@@ -53,8 +52,8 @@ export interface WireProducerOptions {
 }
 
 export class WireProducer {
-  protected readonly conns = new Map<number, Promise<Connection>>();
-  protected brokers = new Map<number, { host: string; port: number }>();
+  /** Broker addresses and connections (shared with WireFetcher); transaction.ts finds coordinators through it. */
+  protected readonly cluster: BrokerConnections;
   protected leaders = new Map<string, number[]>();
   private readonly queues = new Map<string, PartitionQueue>();
   protected producerId = -1n;
@@ -63,13 +62,15 @@ export class WireProducer {
   /** Sent in every Produce request; set by the transactional subclass (transaction.ts). */
   protected transactionalId: string | null = null;
 
-  constructor(protected readonly opts: WireProducerOptions) {}
+  constructor(protected readonly opts: WireProducerOptions) {
+    this.cluster = new BrokerConnections(opts);
+  }
 
   /** Loads leaders of `topics` and gets a producer id. */
   async connect(topics: string[]): Promise<void> {
     await this.refreshMetadata(topics);
     for (let attempt = 1; ; attempt++) {
-      const conn = await this.anyConnection();
+      const conn = await this.cluster.anyConnection();
       const body = new Writer().string(null).int32(60_000).done();
       const r = new Reader(await conn.request(API_INIT_PRODUCER_ID, 0, body));
       r.int32(); // throttle
@@ -114,14 +115,7 @@ export class WireProducer {
   }
 
   async close(): Promise<void> {
-    for (const c of this.conns.values()) {
-      try {
-        (await c).close();
-      } catch {
-        // connect had failed: nothing to close
-      }
-    }
-    this.conns.clear();
+    await this.cluster.close();
   }
 
   private async pump(q: PartitionQueue): Promise<void> {
@@ -184,7 +178,7 @@ export class WireProducer {
   private async produce(topic: string, partition: number, data: Buffer): Promise<number> {
     const leader = this.leaders.get(topic)?.[partition];
     if (leader === undefined || leader < 0) return 5; // LEADER_NOT_AVAILABLE
-    const conn = await this.connection(leader);
+    const conn = await this.cluster.connection(leader);
     const body = new Writer()
       .string(this.transactionalId)
       .int16(-1) // acks
@@ -211,95 +205,12 @@ export class WireProducer {
     return code;
   }
 
+  /** Leaders of `topics` (replacing all known ones) and the broker addresses. */
   protected async refreshMetadata(topics: string[]): Promise<void> {
-    const conn = await this.anyConnection();
-    const w = new Writer().int32(topics.length);
-    for (const t of topics) w.string(t);
-    const r = new Reader(await conn.request(API_METADATA, 1, w.done()));
-    const brokers = new Map<number, { host: string; port: number }>();
-    for (let n = r.int32(); n > 0; n--) {
-      const id = r.int32();
-      const host = r.string()!;
-      const port = r.int32();
-      r.string(); // rack
-      brokers.set(id, { host, port });
-    }
-    r.int32(); // controller
-    const leaders = new Map<string, number[]>();
-    for (let n = r.int32(); n > 0; n--) {
-      const code = r.int16();
-      const name = r.string()!;
-      r.int8(); // internal
-      const parts: number[] = [];
-      for (let p = r.int32(); p > 0; p--) {
-        r.int16();
-        const index = r.int32();
-        parts[index] = r.int32();
-        for (let k = r.int32(); k > 0; k--) r.int32();
-        for (let k = r.int32(); k > 0; k--) r.int32();
-      }
-      if (code === 0) leaders.set(name, parts);
-    }
+    const { brokers, leaders } = await this.cluster.metadata(topics);
     for (const t of topics)
       if (!leaders.has(t)) throw new UnavailableError('kafka', `no metadata for topic ${t}`);
-    // Drop connections to brokers whose address changed.
-    for (const [id, b] of brokers) {
-      const old = this.brokers.get(id);
-      if (old && (old.host !== b.host || old.port !== b.port)) this.dropConnection(id);
-    }
-    this.brokers = brokers;
+    this.cluster.setBrokers(brokers);
     this.leaders = leaders;
-  }
-
-  protected async anyConnection(): Promise<Connection> {
-    for (const id of this.brokers.keys()) {
-      try {
-        return await this.connection(id);
-      } catch {
-        // try the next one
-      }
-    }
-    let last: unknown;
-    for (const addr of this.opts.brokers) {
-      const i = addr.lastIndexOf(':');
-      try {
-        return await this.connection(-1 - this.opts.brokers.indexOf(addr), {
-          host: addr.slice(0, i),
-          port: Number(addr.slice(i + 1)),
-        });
-      } catch (err) {
-        last = err;
-      }
-    }
-    throw new UnavailableError('kafka', `no broker reachable (${this.opts.brokers.join(',')})`, last);
-  }
-
-  protected async connection(id: number, addr = this.brokers.get(id)): Promise<Connection> {
-    for (;;) {
-      const open = this.conns.get(id);
-      if (!open) break;
-      const conn = await open.catch(() => null);
-      if (conn?.alive) return conn;
-      // Dead: replace it, unless another caller already did.
-      if (this.conns.get(id) === open) {
-        this.conns.delete(id);
-        break;
-      }
-    }
-    if (!addr) throw new UnavailableError('kafka', `unknown broker ${id}`);
-    const c = Connection.open(addr.host, addr.port, this.opts.ssl, this.opts.clientId);
-    this.conns.set(id, c);
-    try {
-      return await c;
-    } catch (err) {
-      if (this.conns.get(id) === c) this.conns.delete(id);
-      throw err;
-    }
-  }
-
-  protected dropConnection(id: number): void {
-    const c = this.conns.get(id);
-    this.conns.delete(id);
-    void c?.then((conn) => conn.close()).catch(() => undefined);
   }
 }

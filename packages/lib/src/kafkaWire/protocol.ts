@@ -160,7 +160,7 @@ export class RecordBatchBuilder {
     b.writeInt32BE(this.pos - 12, 8); // batch length
     b.writeInt32BE(-1, 12); // partition leader epoch
     b.writeInt8(2, 16); // magic
-    b.writeInt16BE(0, 21); // attributes: no compression, create time
+    b.writeInt16BE(this.attributes(), 21);
     b.writeInt32BE(this.count - 1, 23); // last offset delta
     b.writeBigInt64BE(BigInt(timestamp), 27); // base timestamp
     b.writeBigInt64BE(BigInt(timestamp), 35); // max timestamp
@@ -170,6 +170,11 @@ export class RecordBatchBuilder {
     b.writeInt32BE(this.count, 57);
     b.writeUInt32BE(crc32c(b, CRC_FROM, this.pos), 17);
     return b.subarray(0, this.pos);
+  }
+
+  /** The batch attributes: no compression, create time; TransactionalBatch adds its bit here. */
+  protected attributes(): number {
+    return 0;
   }
 
   private grow(need: number): void {

@@ -270,7 +270,7 @@ export class TransactionalProducer extends WireProducer {
   }
 
   private async findCoordinator(type: number, key: string): Promise<Connection> {
-    const conn = await this.anyConnection();
+    const conn = await this.cluster.anyConnection();
     const r = new Reader(
       await conn.request(API_FIND_COORDINATOR, 1, new Writer().string(key).int8(type).done()),
     );
@@ -285,7 +285,7 @@ export class TransactionalProducer extends WireProducer {
         throw new UnavailableError('kafka', `no coordinator for ${key} yet (error code ${code})`);
       throw refusal(`FindCoordinator for ${key}`, code);
     }
-    return this.connection(node, { host, port });
+    return this.cluster.connection(node, { host, port });
   }
 }
 

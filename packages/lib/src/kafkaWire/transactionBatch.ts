@@ -1,4 +1,4 @@
-import { crc32c, CRC_FROM, RecordBatchBuilder } from './protocol.js';
+import { RecordBatchBuilder } from './protocol.js';
 
 /** Attributes bit 4: the batch belongs to a transaction (read_committed readers hide it until the commit marker). */
 export const ATTR_TRANSACTIONAL = 0x10;
@@ -64,23 +64,9 @@ export class TransactionalBatch extends RecordBatchBuilder {
     this.count++;
   }
 
-  /** As RecordBatchBuilder.seal, with the transactional bit in the attributes. */
-  override seal(producerId: bigint, epoch: number, baseSequence: number, timestamp: number): Buffer {
-    const b = this.buf;
-    b.writeBigInt64BE(0n, 0); // base offset
-    b.writeInt32BE(this.pos - 12, 8); // batch length
-    b.writeInt32BE(-1, 12); // partition leader epoch
-    b.writeInt8(2, 16); // magic
-    b.writeInt16BE(ATTR_TRANSACTIONAL, 21); // no compression, create time, transactional
-    b.writeInt32BE(this.count - 1, 23); // last offset delta
-    b.writeBigInt64BE(BigInt(timestamp), 27); // base timestamp
-    b.writeBigInt64BE(BigInt(timestamp), 35); // max timestamp
-    b.writeBigInt64BE(producerId, 43);
-    b.writeInt16BE(epoch, 51);
-    b.writeInt32BE(baseSequence, 53);
-    b.writeInt32BE(this.count, 57);
-    b.writeUInt32BE(crc32c(b, CRC_FROM, this.pos), 17);
-    return b.subarray(0, this.pos);
+  /** RecordBatchBuilder.seal writes these: the transactional bit set. */
+  protected override attributes(): number {
+    return ATTR_TRANSACTIONAL;
   }
 
   private ensure(need: number): void {
