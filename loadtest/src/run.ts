@@ -27,7 +27,7 @@ import { fleetFor, startFor } from '../../services/simulator/src/run.js';
 import { loadScenario } from '../../services/simulator/src/scenario.js';
 import { clickhouseInserts, kafkaBaseline, type Baseline } from './baseline.js';
 import { checkOutages, checkReads, DEFAULT_TOLERANCE, latestOutages, type Tolerance } from './correctness.js';
-import { describePace, parsePace } from './pace.js';
+import { describePace, parsePace, type Pace } from './pace.js';
 import { profileNodeArgs, profileSelf, summarizeProfiles } from './profile.js';
 import {
   readManifest,
@@ -162,6 +162,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function timestamp(): string {
   return new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+}
+
+/**
+ * The detector's idle advance for a replay: quiet spells between deliveries pass as fast as the
+ * replay runs them, up to 10x. Capped because a replay that stalls (GC, Kafka backpressure) looks
+ * like a quiet fleet: at rate r a stall longer than IDLE_ADVANCE_MS + ALLOWED_LATENESS_MS / r turns
+ * the next records late (2 s + 6 s at 10x; at 360x it would be 2.2 s).
+ */
+export function idleAdvanceRateFor(pace: Pace): number {
+  return pace.mode === 'factor' ? Math.min(pace.factor, 10) : 1;
 }
 
 /**
@@ -329,8 +339,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
     KAFKA_BROKERS: cfg.KAFKA_BROKERS,
     SCHEMA_REGISTRY_URL: cfg.SCHEMA_REGISTRY_URL,
     CLICKHOUSE_URL: cfg.CLICKHOUSE_URL,
-    // Quiet spells between deliveries pass in the detector as fast as the replay runs them.
-    IDLE_ADVANCE_RATE: env.IDLE_ADVANCE_RATE ?? String(pace.mode === 'factor' ? pace.factor : 1),
+    IDLE_ADVANCE_RATE: env.IDLE_ADVANCE_RATE ?? String(idleAdvanceRateFor(pace)),
   };
   const confirmDelayMs = Number(childEnv.CONFIRM_DELAY_MS ?? 300_000);
   const profileDir = join(reportDir, 'profiles');

@@ -16,6 +16,7 @@ import {
   RecordingWriter,
 } from '../../loadtest/src/recording.js';
 import { percentiles } from '../../loadtest/src/report.js';
+import { idleAdvanceRateFor } from '../../loadtest/src/run.js';
 import { barChart, lineChart } from '../../loadtest/src/svg.js';
 import { Fleet } from '../../services/simulator/src/fleet.js';
 import { loadScenario } from '../../services/simulator/src/scenario.js';
@@ -38,6 +39,13 @@ const read = (m: number, t: number, energy = 1000 + m): MeterRead => ({
 });
 
 describe('pace', () => {
+  it('sets the detector idle advance to the replay factor, at most 10x', () => {
+    expect(idleAdvanceRateFor(parsePace('4x'))).toBe(4);
+    expect(idleAdvanceRateFor(parsePace('360x'))).toBe(10);
+    expect(idleAdvanceRateFor(parsePace('max'))).toBe(1);
+    expect(idleAdvanceRateFor(parsePace('40k/s'))).toBe(1);
+  });
+
   it('parses max, realtime, Nx and N/s', () => {
     expect(parsePace('max')).toEqual({ mode: 'max' });
     expect(parsePace('realtime')).toEqual({ mode: 'factor', factor: 1 });
