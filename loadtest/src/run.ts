@@ -250,13 +250,13 @@ function outageLatencies(
   seen: readonly OutageSeen[],
   stats: ReplayStats,
   fleet: Fleet | undefined,
+  clock?: ReplayClock,
 ): { gasp: number[]; beyond: number[] } {
   const first = new Map<string, OutageSeen>();
   for (const s of seen)
     if (!first.has(s.outage.outage_id) && s.outage.scope !== 'METER') first.set(s.outage.outage_id, s);
   const gasp: number[] = [];
   const beyond: number[] = [];
-  const timeline = stats.timeline;
   for (const { outage, receivedAt } of first.values()) {
     let firstSent = Number.POSITIVE_INFINITY;
     for (const g of garduOf(outage, fleet)) {
@@ -266,19 +266,42 @@ function outageLatencies(
       }
     }
     if (Number.isFinite(firstSent)) gasp.push(receivedAt - firstSent);
-    // When had the replay produced everything up to confirmed_at (delivery time)?
-    let lo = 0;
-    let hi = timeline.length - 1;
-    if (hi >= 0 && timeline[hi]!.at >= outage.confirmed_at) {
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (timeline[mid]!.at >= outage.confirmed_at) hi = mid;
-        else lo = mid + 1;
-      }
-      beyond.push(Math.max(0, receivedAt - timeline[lo]!.wall));
-    }
+    const evidence = confirmingEvidenceAt(outage.confirmed_at, stats.timeline, clock);
+    if (evidence !== undefined) beyond.push(Math.max(0, receivedAt - evidence));
   }
   return { gasp, beyond };
+}
+
+/** A paced replay's clock: delivery time `at` is due at wall `wall0 + (at - at0) / factor`. */
+export interface ReplayClock {
+  wall0: number;
+  at0: number;
+  factor: number;
+}
+
+/**
+ * Wall time at which the replay had produced everything up to event time `t` (the last chunk whose
+ * deliveries are all at or before `t` was acknowledged) and, when paced, its clock had reached `t`:
+ * from then on a live detector could know that `t` had passed. Not the first chunk at or after `t`:
+ * when `t` falls between deliveries that is the next delivery, up to a read interval later, and
+ * outages out before it would count as 0.
+ */
+export function confirmingEvidenceAt(
+  t: number,
+  timeline: readonly { at: number; wall: number }[],
+  clock?: ReplayClock,
+): number | undefined {
+  let lo = 0;
+  let hi = timeline.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (timeline[mid]!.at <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  // Before the first chunk, or the replay ended before reaching t.
+  if (lo === 0 || timeline[timeline.length - 1]!.at < t) return undefined;
+  const produced = timeline[lo - 1]!.wall;
+  return clock ? Math.max(produced, clock.wall0 + (t - clock.at0) / clock.factor) : produced;
 }
 
 export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
@@ -611,7 +634,11 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
     const readLat = sampler.markers
       .filter((m) => m.visibleAt !== undefined)
       .map((m) => m.visibleAt! - m.sentAt);
-    const { gasp, beyond } = outageLatencies(sampler.outages, stats, simFleet);
+    const clock =
+      pace.mode === 'factor'
+        ? { wall0: stats.startedAt, at0: manifest.startMs, factor: pace.factor }
+        : undefined;
+    const { gasp, beyond } = outageLatencies(sampler.outages, stats, simFleet, clock);
     const e2eSeconds = lastVisibleAt !== undefined ? (lastVisibleAt - stats.startedAt) / 1000 : undefined;
 
     // ------------------------------------------------------------ correctness

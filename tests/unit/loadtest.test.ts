@@ -16,7 +16,7 @@ import {
   RecordingWriter,
 } from '../../loadtest/src/recording.js';
 import { percentiles } from '../../loadtest/src/report.js';
-import { idleAdvanceRateFor } from '../../loadtest/src/run.js';
+import { confirmingEvidenceAt, idleAdvanceRateFor } from '../../loadtest/src/run.js';
 import { barChart, lineChart } from '../../loadtest/src/svg.js';
 import { Fleet } from '../../services/simulator/src/fleet.js';
 import { loadScenario } from '../../services/simulator/src/scenario.js';
@@ -39,6 +39,19 @@ const read = (m: number, t: number, energy = 1000 + m): MeterRead => ({
 });
 
 describe('pace', () => {
+  it('dates the evidence of an event time by the last chunk at or before it, and the paced clock', () => {
+    // Reads at 0 and 900 s (event time), produced at wall 1000 and 1090 (10x); an outage confirmed at 300 s.
+    const timeline = [
+      { at: 0, wall: 1_000 },
+      { at: 900_000, wall: 91_000 },
+    ];
+    expect(confirmingEvidenceAt(300_000, timeline)).toBe(1_000); // max speed: everything up to 300 s was out
+    expect(confirmingEvidenceAt(300_000, timeline, { wall0: 1_000, at0: 0, factor: 10 })).toBe(31_000);
+    expect(confirmingEvidenceAt(900_000, timeline, { wall0: 1_000, at0: 0, factor: 10 })).toBe(91_000);
+    expect(confirmingEvidenceAt(-1, timeline)).toBeUndefined(); // before the first chunk
+    expect(confirmingEvidenceAt(1_000_000, timeline)).toBeUndefined(); // the replay never passed it
+  });
+
   it('sets the detector idle advance to the replay factor, at most 10x', () => {
     expect(idleAdvanceRateFor(parsePace('4x'))).toBe(4);
     expect(idleAdvanceRateFor(parsePace('360x'))).toBe(10);
