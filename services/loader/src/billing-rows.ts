@@ -5,72 +5,13 @@
  */
 import type { BillRow } from './billing-scan.js';
 import type { UsageRow } from './billing-store.js';
-
-const TWO_32 = 4294967296;
-
-/** Just the RowBinary primitives billing_usage needs, on a growable buffer. */
-class Writer {
-  private buf = Buffer.allocUnsafe(1 << 20);
-  private pos = 0;
-
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(bigger, 0, 0, this.pos);
-    this.buf = bigger;
-  }
-
-  string(s: string): void {
-    const n = Buffer.byteLength(s, 'utf8');
-    this.ensure(n + 5);
-    for (let v = n; ; v = Math.floor(v / 128)) {
-      if (v < 0x80) {
-        this.buf[this.pos++] = v;
-        break;
-      }
-      this.buf[this.pos++] = (v & 0x7f) | 0x80;
-    }
-    this.pos += this.buf.write(s, this.pos, 'utf8');
-  }
-
-  u8(v: boolean | number): void {
-    this.ensure(1);
-    this.buf[this.pos++] = v ? 1 : 0;
-  }
-
-  u16(v: number): void {
-    this.ensure(2);
-    this.pos = this.buf.writeUInt16LE(v, this.pos);
-  }
-
-  u32(v: number): void {
-    this.ensure(4);
-    this.pos = this.buf.writeUInt32LE(v, this.pos);
-  }
-
-  i32(v: number): void {
-    this.ensure(4);
-    this.pos = this.buf.writeInt32LE(v, this.pos);
-  }
-
-  /** Int64 / UInt64 / Decimal64 from a safe integer, two's complement. */
-  i64(v: number): void {
-    this.ensure(8);
-    this.buf.writeUInt32LE(v >>> 0, this.pos);
-    this.buf.writeInt32LE(Math.floor(v / TWO_32), this.pos + 4);
-    this.pos += 8;
-  }
-
-  take(): Buffer {
-    return this.buf.subarray(0, this.pos);
-  }
-}
+import { RowBinaryWriter } from './rowbinary.js';
 
 const dayNumber = (date: string) => Date.parse(`${date}T00:00:00Z`) / 86_400_000;
 
 /** The RowBinary body of INSERT INTO billing_usage (BILLING_COLUMNS), period `from`, written at `computedAt`. */
 export function encodeBills(rows: readonly BillRow[], from: string, computedAt: number): Buffer {
-  const w = new Writer();
+  const w = new RowBinaryWriter();
   const period = dayNumber(from);
   for (const r of rows) {
     const m = r.meter;
@@ -88,18 +29,18 @@ export function encodeBills(rows: readonly BillRow[], from: string, computedAt: 
     w.i64(r.wh); // kwh Decimal(18, 3): Wh exactly
     w.u32(r.readsReceived);
     w.u32(r.readsExpected);
-    w.u8(r.estimated);
-    w.u8(r.startEstimated);
-    w.u8(r.endEstimated);
-    w.u8(r.resets > 0);
+    w.u8(r.estimated ? 1 : 0);
+    w.u8(r.startEstimated ? 1 : 0);
+    w.u8(r.endEstimated ? 1 : 0);
+    w.u8(r.resets > 0 ? 1 : 0);
     w.u32(r.resets);
-    w.u8(r.periodComplete);
+    w.u8(r.periodComplete ? 1 : 0);
     w.i32(r.maxDemandW);
     w.string(r.tariffVersion);
     w.i64(r.rateSen);
     w.i64(r.energySen);
     w.i64(r.minimumSen);
-    w.u8(r.minimumApplied);
+    w.u8(r.minimumApplied ? 1 : 0);
     w.i64(r.amountSen);
     w.i64(r.amountSen); // amount_rp Decimal(18, 2): sen exactly
     w.u32(computedAt);

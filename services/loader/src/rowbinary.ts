@@ -102,6 +102,11 @@ export class RowBinaryWriter {
     this.buf[this.pos++] = v;
   }
 
+  u16(v: number): void {
+    this.ensure(2);
+    this.pos = this.buf.writeUInt16LE(v, this.pos);
+  }
+
   i8(v: number): void {
     this.ensure(1);
     this.buf.writeInt8(v, this.pos++);
