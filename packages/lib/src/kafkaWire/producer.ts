@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AmiError, UnavailableError } from '../errors.js';
 import {
-  API_INIT_PRODUCER_ID,
   API_PRODUCE,
   ATTEMPTS,
   DUPLICATE_SEQUENCE_NUMBER,
+  initProducerId,
+  partitionErrorCodes,
   Reader,
   RecordBatchBuilder,
   RETRIABLE,
@@ -70,14 +71,14 @@ export class WireProducer {
   async connect(topics: string[]): Promise<void> {
     await this.refreshMetadata(topics);
     for (let attempt = 1; ; attempt++) {
-      const conn = await this.cluster.anyConnection();
-      const body = new Writer().string(null).int32(60_000).done();
-      const r = new Reader(await conn.request(API_INIT_PRODUCER_ID, 0, body));
-      r.int32(); // throttle
-      const code = r.int16();
+      const { code, producerId, epoch } = await initProducerId(
+        await this.cluster.anyConnection(),
+        null,
+        60_000,
+      );
       if (code === 0) {
-        this.producerId = r.int64();
-        this.epoch = r.int16();
+        this.producerId = producerId;
+        this.epoch = epoch;
         return;
       }
       if (!RETRIABLE.has(code))
@@ -192,16 +193,7 @@ export class WireProducer {
       .done();
     const r = new Reader(await conn.request(API_PRODUCE, 3, body));
     let code = 0;
-    for (let t = r.int32(); t > 0; t--) {
-      r.string();
-      for (let p = r.int32(); p > 0; p--) {
-        r.int32();
-        const c = r.int16();
-        r.int64(); // base offset
-        r.int64(); // log append time
-        if (c !== 0) code = c;
-      }
-    }
+    for (const c of partitionErrorCodes(r, 8 + 8 /* base offset, log append time */)) if (c !== 0) code = c;
     return code;
   }
 

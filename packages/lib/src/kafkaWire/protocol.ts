@@ -286,6 +286,24 @@ export class Reader {
   }
 }
 
+/**
+ * The error code of every partition of a topics[name, partitions[index,
+ * error_code, ...]] response, in order; `rest` is the byte size of each
+ * partition's fields after its error code (skipped).
+ */
+export function partitionErrorCodes(r: Reader, rest = 0): number[] {
+  const codes: number[] = [];
+  for (let t = r.int32(); t > 0; t--) {
+    r.string();
+    for (let p = r.int32(); p > 0; p--) {
+      r.int32();
+      codes.push(r.int16());
+      r.p += rest;
+    }
+  }
+  return codes;
+}
+
 /** A connection error or a request that timed out: send again after a reconnect. */
 export class ConnectionLost extends UnavailableError {
   constructor(message: string, cause?: unknown) {
@@ -424,4 +442,31 @@ export class Connection {
     }
     this.waiting.clear();
   }
+}
+
+// ---------------------------------------------------------------- InitProducerId
+
+/** An InitProducerId answer: the error code, and the producer id and epoch (read only when the code is 0). */
+export interface InitProducerIdResult {
+  code: number;
+  producerId: bigint;
+  epoch: number;
+}
+
+/**
+ * One InitProducerId v0 request (`transactionalId` null for an idempotent
+ * producer) and its answer. Error codes are returned, not thrown: the callers
+ * retry and refuse differently.
+ */
+export async function initProducerId(
+  conn: Connection,
+  transactionalId: string | null,
+  transactionTimeoutMs: number,
+): Promise<InitProducerIdResult> {
+  const body = new Writer().string(transactionalId).int32(transactionTimeoutMs).done();
+  const r = new Reader(await conn.request(API_INIT_PRODUCER_ID, 0, body));
+  r.int32(); // throttle
+  const code = r.int16();
+  if (code !== 0) return { code, producerId: -1n, epoch: -1 };
+  return { code, producerId: r.int64(), epoch: r.int16() };
 }

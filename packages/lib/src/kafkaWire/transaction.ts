@@ -1,6 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AmiError, UnavailableError } from '../errors.js';
-import { API_INIT_PRODUCER_ID, type Connection, partitionForKey, Reader, Writer } from './protocol.js';
+import {
+  type Connection,
+  initProducerId,
+  partitionErrorCodes,
+  partitionForKey,
+  Reader,
+  Writer,
+} from './protocol.js';
 import { WireProducer, type WireProducerOptions } from './producer.js';
 import { TransactionalBatch, type RecordHeaders } from './transactionBatch.js';
 
@@ -102,17 +109,12 @@ export class TransactionalProducer extends WireProducer {
   /** Loads leaders of `topics`, then gets the producer id and epoch of the transactional id (fencing older ones). */
   override async connect(topics: string[]): Promise<void> {
     await this.refreshMetadata(topics);
-    const body = new Writer()
-      .string(this.txOpts.transactionalId)
-      .int32(this.txOpts.transactionTimeoutMs ?? 30_000)
-      .done();
-    await this.coordinated('InitProducerId', COORDINATOR_TXN, this.txOpts.transactionalId, async (conn) => {
-      const r = new Reader(await conn.request(API_INIT_PRODUCER_ID, 0, body));
-      r.int32(); // throttle
-      const code = r.int16();
+    const { transactionalId, transactionTimeoutMs = 30_000 } = this.txOpts;
+    await this.coordinated('InitProducerId', COORDINATOR_TXN, transactionalId, async (conn) => {
+      const { code, producerId, epoch } = await initProducerId(conn, transactionalId, transactionTimeoutMs);
       if (code === 0) {
-        this.producerId = r.int64();
-        this.epoch = r.int16();
+        this.producerId = producerId;
+        this.epoch = epoch;
       }
       return code;
     });
@@ -365,9 +367,9 @@ export class Transaction {
   /** Sends the records, commits `offsets` (if any), and commits the transaction. */
   async commit(offsets?: TxnOffsets): Promise<void> {
     this.end();
-    try {
+    await this.ending(async () => {
       const hasOffsets = offsets !== undefined && offsets.topics.some((t) => t.partitions.length > 0);
-      if (!this.sent && this.batches.size === 0 && !hasOffsets) return this.producer.ended(this);
+      if (!this.sent && this.batches.size === 0 && !hasOffsets) return;
       this.sent = true;
       // Partitions first (the broker rejects records of a partition not in the transaction); the
       // offsets' group meanwhile, then its offsets beside the records.
@@ -377,11 +379,7 @@ export class Transaction {
         : undefined;
       await settleAll([records, committed]);
       await this.producer.endTxn(true);
-      this.producer.ended(this);
-    } catch (err) {
-      this.producer.ended(this, err as Error);
-      throw err;
-    }
+    });
   }
 
   /** Drops the transaction: nothing of it becomes visible to read_committed readers. */
@@ -389,17 +387,13 @@ export class Transaction {
     if (this.aborted) return;
     this.aborted = true;
     this.done = true;
-    try {
+    await this.ending(async () => {
       // Nothing sent: the broker knows of no transaction, there is nothing to abort.
       if (this.sent) {
         this.producer.check();
         await this.producer.endTxn(false);
       }
-      this.producer.ended(this);
-    } catch (err) {
-      this.producer.ended(this, err as Error);
-      throw err;
-    }
+    });
   }
 
   /** Sends the records so far without ending the transaction (tests: abort after the broker has them). */
@@ -415,6 +409,17 @@ export class Transaction {
     }
     this.batches.clear();
     this.slots.clear();
+  }
+
+  /** Runs the end of the transaction, then tells the producer it ended (with the failure, rethrown, if any). */
+  private async ending(run: () => Promise<void>): Promise<void> {
+    try {
+      await run();
+    } catch (err) {
+      this.producer.ended(this, err as Error);
+      throw err;
+    }
+    this.producer.ended(this);
   }
 
   private end(): void {
@@ -452,15 +457,10 @@ async function settleAll(ps: Array<Promise<unknown> | undefined>): Promise<void>
 /** The highest-priority error code of a topics[name, partitions[index, error]] response (0 if none). */
 function worstCode(r: Reader): number {
   let worst = 0;
-  for (let t = r.int32(); t > 0; t--) {
-    r.string();
-    for (let p = r.int32(); p > 0; p--) {
-      r.int32();
-      const code = r.int16();
-      // OPERATION_NOT_ATTEMPTED only follows another partition's error; a fatal code wins over "retry" codes.
-      if (code === 0 || code === OPERATION_NOT_ATTEMPTED) continue;
-      if (worst === 0 || (isTransient(worst) && !isTransient(code))) worst = code;
-    }
+  for (const code of partitionErrorCodes(r)) {
+    // OPERATION_NOT_ATTEMPTED only follows another partition's error; a fatal code wins over "retry" codes.
+    if (code === 0 || code === OPERATION_NOT_ATTEMPTED) continue;
+    if (worst === 0 || (isTransient(worst) && !isTransient(code))) worst = code;
   }
   return worst;
 }
