@@ -4,8 +4,8 @@ import {
   type KnownMeter,
   type MeterProfile,
   type ProfileLookup,
-  type ValidationLimits,
 } from '@ami/lib';
+import type { ReadFits } from './tables.js';
 
 /**
  * What the loader's input checks need of each meter in `ami.meters`: its
@@ -96,15 +96,7 @@ export class ProfileTable {
    * UTF-8), not before installation, demand within the rating. Same answers
    * as validate.ts with `lookup`.
    */
-  readonly readFits = (
-    meterId: string,
-    buf: Buffer,
-    garduAt: number,
-    garduLen: number,
-    readAtMs: number,
-    demandW: number,
-    limits: ValidationLimits,
-  ): boolean => {
+  readonly readFits: ReadFits = (meterId, buf, garduAt, garduLen, readAtMs, demandW, limits) => {
     const slot = this.slots.get(meterId);
     if (slot === undefined || garduLen === 0) return false;
     const g = this.garduBytes[this.garduOf[slot]!]!;

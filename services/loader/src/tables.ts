@@ -29,6 +29,17 @@ export interface KafkaPosition {
   offset: number;
 }
 
+/** Whether a read passes the meters-table checks, from its transcoded bytes (ProfileTable.readFits). */
+export type ReadFits = (
+  meterId: string,
+  buf: Buffer,
+  garduAt: number,
+  garduLen: number,
+  readAtMs: number,
+  demandW: number,
+  limits: ValidationLimits,
+) => boolean;
+
 /**
  * The meters table as reads and events are checked against it (unknown
  * meter or gardu, before installation, demand above the rating). Without it
@@ -39,15 +50,7 @@ export interface InputChecks {
   garduKnown: GarduLookup;
   limits: ValidationLimits;
   /** Optional: the same checks for the read transcoding path without an object per read (ProfileTable.readFits). */
-  readFits?: (
-    meterId: string,
-    buf: Buffer,
-    garduAt: number,
-    garduLen: number,
-    readAtMs: number,
-    demandW: number,
-    limits: ValidationLimits,
-  ) => boolean;
+  readFits?: ReadFits;
 }
 
 export interface TableSpec<R = unknown> {
