@@ -9,13 +9,14 @@
  * 2. Steady state: one interval read per meter on `reads`, the fleet in
  *    BENCH_WAVES (8) waves at successive read boundaries, then one read per
  *    gardu at the next boundary (it moves event time past the last wave, as the
- *    next interval does in a live fleet). Rate and CPU per message of the
- *    pass-through consumer (decode only) over that backlog, and of the detector
- *    until every interval read went through the rules and was committed (its
- *    ingest rate too: until every read was consumed, decoded, validated and
- *    buffered). Both spans start at the first message consumed, so the
- *    detector's includes the wait for the event-time watermark: its idle
- *    inputs (the empty events partitions) must first be confirmed idle.
+ *    next interval does in a live fleet), and on `events` one event per
+ *    partition at every boundary (events flow beside reads in a fleet; until
+ *    2026-11-29 there were none, and the figure included ~3 s of confirming the
+ *    empty events partitions idle, a start-up cost). Rate and CPU per message of
+ *    the pass-through consumer (decode only) over that backlog, and of the
+ *    detector until every interval read went through the rules and was committed
+ *    (its ingest rate too: until every message was consumed, decoded, validated
+ *    and buffered). Both spans start at the first message consumed.
  * 3. Storm: 200 k last gasps over 1,500 gardu (150 feeders) within 10 s of event
  *    time, then a clock event past the confirmation delay: time from that last
  *    message to the last OPEN record. Then every meter's power restore: time
@@ -44,7 +45,7 @@ import {
   type Outage,
 } from '@ami/lib';
 import { clientEnv, loadStackSettings } from '@ami/stack';
-import { defaultDetectorConfig } from '../src/config.js';
+import { DETECTOR_NODE_FLAGS, defaultDetectorConfig } from '../src/config.js';
 
 // The local stack unless the environment points elsewhere (children inherit it).
 Object.assign(process.env, { ...clientEnv(loadStackSettings()), ...process.env });
@@ -187,6 +188,7 @@ function child(
     process.execPath,
     [
       '--max-old-space-size=3072',
+      ...(mode === 'detector' ? DETECTOR_NODE_FLAGS : []),
       ...(mode === 'detector' && process.env.BENCH_CPU_PROF
         ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF]
         : []),
@@ -277,8 +279,26 @@ async function main(): Promise<void> {
   console.log(`  meters produced in ${(ms / 1000).toFixed(1)} s`);
   const reads = METERS + GARDUS;
   ms = await produce(producer, topics.reads, reads, read, (r) => r.gardu_id, enc.read);
+  // Events flow beside the reads, as in a live fleet: one per events partition at every boundary.
+  // Without them the empty events partitions must first be confirmed idle (IDLE_ADVANCE_MS and an
+  // end-offset poll, ~3 s of start-up that a running detector does not pay) before anything is released.
+  const steadyEvents = (WAVES + 1) * CLOCK_METERS.length;
+  ms += await produce(
+    producer,
+    topics.events,
+    steadyEvents,
+    (k) =>
+      event(
+        CLOCK_METERS[k % CLOCK_METERS.length]!,
+        'POWER_LIMIT_CHANGED',
+        B0 + Math.floor(k / CLOCK_METERS.length) * READ_EVERY,
+      ),
+    (r) => r.gardu_id,
+    enc.event,
+  );
+  const steady = reads + steadyEvents;
   console.log(
-    `  ${METERS.toLocaleString()} interval reads in ${WAVES} waves + ${GARDUS.toLocaleString()} next-boundary reads produced in ${(ms / 1000).toFixed(1)} s`,
+    `  ${METERS.toLocaleString()} interval reads in ${WAVES} waves + ${GARDUS.toLocaleString()} next-boundary reads + ${steadyEvents} events produced in ${(ms / 1000).toFixed(1)} s`,
   );
 
   const env = {
@@ -290,7 +310,7 @@ async function main(): Promise<void> {
 
   // Baseline: decode-only consumer over the same backlog.
   const base = child('passthrough', env);
-  const baseRate = await rate(base, reads, (p) => p.consumed, reads);
+  const baseRate = await rate(base, steady, (p) => p.consumed, steady);
   await stop(base.proc);
 
   const t0 = Date.now();
@@ -298,7 +318,7 @@ async function main(): Promise<void> {
   const ready = await det.first((p) => p.ready === true);
   const loadS = (ready.t - t0) / 1000;
   // Done when every interval read went through the rules and was committed (the next-boundary reads stay buffered).
-  const detRate = await rate(det, METERS, (p) => p.released ?? 0, reads);
+  const detRate = await rate(det, METERS, (p) => p.released ?? 0, steady);
   const steadyPeak = det.last()!.peakMiB;
 
   // Storm.
@@ -380,9 +400,11 @@ async function main(): Promise<void> {
   const peak = det.last()!.peakMiB;
 
   console.log('');
-  console.log(`steady state (one read per meter in ${WAVES} waves, backlog consumed from the start)`);
   console.log(
-    `  pass-through (decode only)  ${Math.round(baseRate.perS).toLocaleString().padStart(9)} msgs/s   ${baseRate.cpuUs.toFixed(1).padStart(6)} µs CPU/msg   (${reads.toLocaleString()} msgs in ${baseRate.s.toFixed(1)} s)`,
+    `steady state (one read per meter in ${WAVES} waves and events on every partition, backlog consumed from the start)`,
+  );
+  console.log(
+    `  pass-through (decode only)  ${Math.round(baseRate.perS).toLocaleString().padStart(9)} msgs/s   ${baseRate.cpuUs.toFixed(1).padStart(6)} µs CPU/msg   (${steady.toLocaleString()} msgs in ${baseRate.s.toFixed(1)} s)`,
   );
   console.log(
     `  detector (rules, committed) ${Math.round(detRate.perS).toLocaleString().padStart(9)} msgs/s   ${detRate.cpuUs.toFixed(1).padStart(6)} µs CPU/msg   (${METERS.toLocaleString()} reads in ${detRate.s.toFixed(1)} s)`,
