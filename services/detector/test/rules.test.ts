@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultDetectorConfig } from '../src/config.js';
+import { decodeSnapshot, encodeSnapshot } from '../src/changelog.js';
 import { garduOutageId, loadGardu, newDetectorState, snapshotGardu, verdict } from '../src/rules.js';
 import { MIN, T0, World, event, gasps, meterId, range, read, reads, restores, sample } from './world.js';
 
@@ -357,7 +358,7 @@ describe('idempotence and recovery', () => {
     const after = inputs.slice(20);
     const whole = new World([{ id: 'G1', meters: 30 }]).feed(inputs).until(T0 + 2 * 60 * MIN);
     const first = new World([{ id: 'G1', meters: 30 }]).feed(before);
-    const snap = JSON.parse(JSON.stringify(snapshotGardu(first.st, 'G1')));
+    const snap = decodeSnapshot(encodeSnapshot(snapshotGardu(first.st, 'G1')!));
     const second = new World([{ id: 'G1', meters: 30 }]);
     Object.assign(second, { st: newDetectorState() });
     loadGardu(second.st, snap);
