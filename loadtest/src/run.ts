@@ -21,7 +21,6 @@ import {
   type Outage,
 } from '@ami/lib';
 import { loadStackSettings } from '@ami/stack';
-import { DETECTOR_NODE_FLAGS } from '../../services/detector/src/config.js';
 import { Fleet } from '../../services/simulator/src/fleet.js';
 import { parseTruth } from '../../services/simulator/src/groundTruth.js';
 import { fleetFor, startFor } from '../../services/simulator/src/run.js';
@@ -485,10 +484,13 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
       );
     if (useDetector)
       children.push(
-        startChild('detector', ['detector', 'run'], childEnv, join(reportDir, 'detector.log'), [
-          ...DETECTOR_NODE_FLAGS,
-          ...nodeArgsFor('detector'),
-        ]),
+        startChild(
+          'detector',
+          ['detector', 'run'],
+          childEnv,
+          join(reportDir, 'detector.log'),
+          nodeArgsFor('detector'),
+        ),
       );
     const groups: Record<string, string> = {};
     if (useLoader) groups.loader = childEnv.LOADER_GROUP_ID!;

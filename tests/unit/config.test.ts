@@ -1,6 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { DETECTOR_NODE_FLAGS, withDetectorNodeOptions } from '../../services/detector/src/config.js';
 import { ConfigError, loadCommonConfig } from '@ami/lib';
 
 /** The Kafka security settings are checked at start-up, before any connection. */
@@ -52,24 +50,5 @@ describe('loadCommonConfig: Kafka SASL and TLS', () => {
   it('refuses an unknown mechanism or TLS flag with the variable named', () => {
     expect(() => loadCommonConfig({ KAFKA_SASL_MECHANISM: 'SCRAM-SHA-1' })).toThrow(/KAFKA_SASL_MECHANISM/);
     expect(() => loadCommonConfig({ KAFKA_SSL: 'yes' })).toThrow(/KAFKA_SSL/);
-  });
-});
-
-/** Node refuses NODE_OPTIONS it does not allow: the detector's launchers would then fail to start it. */
-describe('detector node flags', () => {
-  const heapLimit = (env: NodeJS.ProcessEnv) =>
-    spawnSync(
-      process.execPath,
-      ['-e', "process.stdout.write(String(require('v8').getHeapStatistics().total_available_size))"],
-      { env, encoding: 'utf8' },
-    );
-
-  it('are accepted by node through NODE_OPTIONS and enlarge the young generation', () => {
-    const env = withDetectorNodeOptions({ PATH: process.env.PATH, NODE_OPTIONS: '--no-warnings' });
-    expect(env.NODE_OPTIONS).toBe(['--no-warnings', ...DETECTOR_NODE_FLAGS].join(' '));
-    const flagged = heapLimit(env);
-    expect(flagged.stderr).toBe('');
-    expect(flagged.status).toBe(0);
-    expect(Number(flagged.stdout)).toBeGreaterThan(Number(heapLimit({ PATH: process.env.PATH }).stdout));
   });
 });

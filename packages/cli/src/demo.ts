@@ -19,7 +19,6 @@ import {
 } from '@ami/lib';
 import { loadStackSettings, stackUp } from '@ami/stack';
 import { formatOutage } from '../../../services/detector/src/cli.js';
-import { withDetectorNodeOptions } from '../../../services/detector/src/config.js';
 import { startAmi, type ServiceChild } from './children.js';
 
 interface DemoOptions {
@@ -175,12 +174,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const cfg = loadCommonConfig(env);
   const logs = join(loadStackSettings().AMI_HOME, 'logs');
   const run = (name: string, args: string[]) =>
-    startAmi(
-      name,
-      args,
-      name === 'detector' ? withDetectorNodeOptions(env) : env,
-      join(logs, `${prefix}-${name}.log`),
-    );
+    startAmi(name, args, env, join(logs, `${prefix}-${name}.log`));
   const once = async (name: string, args: string[]) => {
     const code = await run(name, args).exited;
     if (code !== 0)

@@ -92,16 +92,3 @@ export function loadDetectorConfig(env: Record<string, string | undefined> = pro
 
 /** The documented defaults, e.g. for unit tests of the rules. */
 export const defaultDetectorConfig: DetectorConfig = parseConfig(detectorConfigSchema, {});
-
-/**
- * V8 flags the detector should run with; the launchers (demo, load test, bench, compose) pass
- * them. A storm allocates many short-lived objects: a 64 MiB young generation (default 16)
- * cut the detector's CPU for a 200k-gasp storm by ~10 % and for its restoration by ~25 % in
- * `bench:detector` (2026-11-29), for ~150 MiB more peak memory.
- */
-export const DETECTOR_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
-
-/** `env` with DETECTOR_NODE_FLAGS added to NODE_OPTIONS (for launchers that start it through tsx). */
-export function withDetectorNodeOptions(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return { ...env, NODE_OPTIONS: [env.NODE_OPTIONS, ...DETECTOR_NODE_FLAGS].filter(Boolean).join(' ') };
-}

@@ -275,10 +275,6 @@ class Edge {
   private readonly loaded = new Set<number>();
   private loading: Promise<void> = Promise.resolve();
   private lock: Promise<unknown> = Promise.resolve();
-  /** The last step's transaction while it commits (never rejects: a failure exits). */
-  private inflight: Promise<void> = Promise.resolve();
-  /** A transaction failed: no further one may begin. */
-  private failed = false;
   private pendingDlq: Out[] = [];
   private readonly committed = new Map<string, number>();
   private readonly savedMeta = new Map<string, string>();
@@ -324,8 +320,6 @@ class Edge {
   /** New assignment: forget revoked partitions, start rebuilding the new ones. */
   assign(owned: number[], inputs: string[]): void {
     void this.locked(async () => {
-      // The last transaction holds offsets and snapshots of partitions about to be dropped.
-      await this.inflight;
       for (const p of [...this.loaded]) if (!owned.includes(p)) this.drop(p, inputs);
       const fresh = owned.filter((p) => !this.loaded.has(p));
       if (fresh.length > 0) this.loading = this.load(fresh, inputs);
@@ -334,9 +328,9 @@ class Edge {
   }
 
   async onBatch({ batch, isStale }: EachBatchPayload): Promise<void> {
-    const { committing } = await this.locked(async () => {
+    await this.locked(async () => {
       await this.loading;
-      if (!this.loaded.has(batch.partition) || isStale()) return { committing: this.inflight };
+      if (!this.loaded.has(batch.partition) || isStale()) return;
       const tp = `${batch.topic}:${batch.partition}`;
       const kind = batch.topic === this.topics.events ? 'event' : 'read';
       this.metrics.observeBatch(
@@ -360,13 +354,7 @@ class Edge {
       // partition's batch at a time; a transaction costs several broker round trips).
       if (Date.now() - this.lastStep >= STEP_INTERVAL_MS) await this.step();
       else this.due = true;
-      // In an object: a promise returned as such would hold the lock until it settles.
-      return { committing: this.inflight };
     });
-    // kafkajs joins a rebalance only once eachBatch returned: returning after the commit keeps this
-    // batch's transaction from landing after the partition's new owner read the state (the lock is
-    // free meanwhile, so a backlog step can still run its rules while this commit is in flight).
-    await committing;
   }
 
   /** Wall-clock step for quiet inputs (watermark idleness). */
@@ -405,7 +393,6 @@ class Edge {
 
   async idle(): Promise<void> {
     await this.lock;
-    await this.inflight;
   }
 
   private async locked<T>(fn: () => Promise<T>): Promise<T> {
@@ -586,13 +573,6 @@ class Edge {
     });
   }
 
-  /**
-   * One step: release what the watermark allows through the rules, then write outputs, dead letters,
-   * snapshots and offsets in one transaction. The transaction's broker round trips overlap the next
-   * step's rules: a step returns once its transaction is built and sent on its way, and the next one
-   * waits for it only before beginning its own (one transaction at a time). A failed transaction
-   * exits before any later one begins (memory is then ahead of Kafka: only a rebuild is safe).
-   */
   private async step(): Promise<void> {
     const t0 = performance.now();
     this.lastStep = Date.now();
@@ -618,73 +598,48 @@ class Edge {
     const snapshots = this.garduRecords();
     const t2 = performance.now();
     const offsets = this.offsetsToCommit();
-    const watermark = this.gate.watermark;
     if (out.length === 0 && this.pendingDlq.length === 0 && snapshots.length === 0 && offsets.length === 0) {
       // At most the event-time meta moved (inputs buffered, the watermark on): no transaction for it
       // alone. It goes with the next one; meta and offsets are always committed together, so a
       // restart stays consistent (it replays from the committed offsets with the meta saved beside them).
-      await this.inflight;
       this.stats.released += applied;
-      this.committedUpTo = watermark;
+      this.committedUpTo = this.gate.watermark;
       this.continueSoon();
       return;
     }
-    // Taken now: the next step, built while this one commits, must not send them again.
     const messages = [...this.pendingDlq, ...snapshots, ...this.metaRecords()];
-    this.pendingDlq = [];
-    this.pendingDlqPartitions = [];
-    await this.inflight;
-    if (this.failed) return;
-    const tx = this.writer.begin();
-    this.addOutputs(tx, out);
-    const t3 = performance.now();
-    for (const m of messages) tx.add(m);
-    const trace = {
-      applied,
-      out: out.length,
-      snaps: snapshots.length,
-      msgs: messages.length + out.length,
-      rulesMs: Math.round(t1 - t0),
-      snapMs: Math.round(t2 - t1),
-      encodeMs: Math.round(t3 - t2),
-    };
-    this.inflight = this.finish(tx, offsets, trace, () => {
-      this.stats.transactions++;
-      this.stats.released += applied;
-      for (const [topic, n] of countByTopic(messages, out, this.topics))
-        this.metrics.produced.inc({ topic }, n);
-      for (const t of offsets)
-        for (const p of t.partitions) this.committed.set(`${t.topic}:${p.partition}`, Number(p.offset));
-      this.count(out);
-      this.committedUpTo = watermark;
-    });
-    this.continueSoon();
-  }
-
-  /** Commits a step's transaction, then runs `committed`; a failure exits (see step). */
-  private async finish(
-    tx: StepTransaction,
-    offsets: StepOffsets,
-    trace: Record<string, number>,
-    committed: () => void,
-  ): Promise<void> {
     const endTx = this.metrics.insertLatency.startTimer({ table: 'kafka-transaction' });
-    const t3 = performance.now();
+    let tx: StepTransaction | undefined;
+    let t3 = 0;
     try {
+      tx = this.writer.begin();
+      this.addOutputs(tx, out);
+      t3 = performance.now();
+      for (const m of messages) tx.add(m);
       await tx.commit(offsets);
     } catch (err) {
-      this.failed = true;
-      await tx.abort().catch(() => undefined);
+      await tx?.abort().catch(() => undefined);
+      // Memory is now ahead of Kafka: only a restart (state rebuilt from the state topic) is safe.
       this.logger.fatal({ err }, 'transaction failed; exiting so the state is rebuilt');
       this.exit(1);
-      return;
+      throw err;
     }
     endTx();
-    committed();
     if (this.cfg.DETECTOR_TRACE_STEPS === '1')
       process.stderr.write(
-        `${JSON.stringify({ step: Date.now(), mono: Number(process.hrtime.bigint() / 1000n), ...trace, txMs: Math.round(performance.now() - t3) })}\n`,
+        `${JSON.stringify({ step: Date.now(), mono: Number(process.hrtime.bigint() / 1000n), applied, out: out.length, snaps: snapshots.length, msgs: messages.length + out.length, rulesMs: Math.round(t1 - t0), snapMs: Math.round(t2 - t1), encodeMs: Math.round(t3 - t2), txMs: Math.round(performance.now() - t3) })}\n`,
       );
+    this.stats.transactions++;
+    this.stats.released += applied;
+    for (const [topic, n] of countByTopic(messages, out, this.topics))
+      this.metrics.produced.inc({ topic }, n);
+    this.pendingDlq = [];
+    this.pendingDlqPartitions = [];
+    for (const t of offsets)
+      for (const p of t.partitions) this.committed.set(`${t.topic}:${p.partition}`, Number(p.offset));
+    this.count(out);
+    this.committedUpTo = this.gate.watermark;
+    this.continueSoon();
   }
 
   private apply(h: Held<Source>, out: Emission[]): void {
