@@ -15,14 +15,8 @@ import { encodeBills, usageRowOf } from './billing-rows.js';
 import { readTariffs } from './tariffs.js';
 import { monthBounds, nextDay } from './timezones.js';
 
-/** A billing_usage row as JSON (Decimals and Int64 come back as strings or numbers). */
-export interface UsageRow {
-  meter_id: string;
-  idpel: string;
-  region: string;
-  ulp: string;
-  tariff: string;
-  daya_va: number;
+/** A billing_usage row as JSON (Decimals and Int64 come back as strings or numbers): the meter's labels, then its bill. */
+export interface UsageRow extends Omit<MeterProfileRow, 'timezone' | 'installed'> {
   billing_period: string;
   period_start: string;
   period_end: string;
