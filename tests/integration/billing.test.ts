@@ -1,19 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createClickHouse, sqlIdent } from '@ami/lib';
-import { EXPECTED, METERS, READS, ms } from '../../services/loader/test/fixtures.js';
-import { testConfig, testLogger, uniqueName } from '../support/fixtures.js';
+import { EXPECTED, METERS, READS, meter, ms, read } from '../../services/loader/test/fixtures.js';
+import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
 import { migrate } from '../../services/loader/src/migrate.js';
 import { loadTariffs, readTariffs } from '../../services/loader/src/tariffs.js';
 import { insertRows } from '../../services/loader/src/insert.js';
 import { TABLES } from '../../services/loader/src/tables.js';
 import {
   billingRows,
+  computeUsage,
   customerUsage,
   refreshBilling,
   type UsageRow,
 } from '../../services/loader/src/billing-store.js';
 import { charge, findTariff, periodUsage, type TariffRow } from '../../services/loader/src/billing.js';
+import type { BillRow } from '../../services/loader/src/billing-scan.js';
 import { localMidnight } from '../../services/loader/src/timezones.js';
 
 describe('billing_usage for March 2025', () => {
@@ -186,6 +188,137 @@ describe('billing_usage for March 2025', () => {
         { meter_id: 'M5', gap_start: '2025-02-28 10:00:00', missing_reads: 42, reason: 'OUTAGE' },
         { meter_id: 'M6', gap_start: '2025-03-31 15:00:00', missing_reads: 1, reason: 'DISCONNECTED' },
       ]),
+    );
+  });
+});
+
+describe('a month refresh over day summaries (reads_days)', () => {
+  const cfg = testConfig();
+  const db = uniqueName('ami_billing_days');
+  let ch: ClickHouseClient;
+  const march = (asOfMs = Date.now()) => ({
+    db,
+    from: '2025-03-01',
+    to: '2025-04-01',
+    asOfMs,
+    minimumEligible: true,
+    // No margin: a read arriving after the summary's second must be seen by the rule alone.
+    settleS: 0,
+  });
+  const serverNow = async () =>
+    Number(
+      (
+        await (
+          await ch.query({ query: 'SELECT toUInt32(now()) AS n', format: 'JSONEachRow' })
+        ).json<{ n: number }>()
+      )[0]!.n,
+    );
+  const insertReads = async (reads: [string, number][], meterId = 'L1') => {
+    await insertRows(
+      ch,
+      db,
+      TABLES.reads,
+      reads.map(([iso, wh]) => TABLES.reads.toRow(read(meterId, iso, wh), { key: null, offset: 0 })!),
+    );
+    // The next summary must start in a later second than these reads' arrival.
+    const arrived = await serverNow();
+    await eventually(async () => ((await serverNow()) > arrived ? true : undefined), {
+      timeoutMs: 5000,
+      what: "the server clock to pass the reads' arrival second",
+    });
+  };
+
+  beforeAll(async () => {
+    ch = createClickHouse(cfg);
+    await migrate(ch, db, testLogger);
+    await loadTariffs(ch, db, testLogger);
+    const m = meter('L1', '511000000091', 'R-1', 1300, 'Asia/Jakarta');
+    await insertRows(ch, db, TABLES.meters, [TABLES.meters.toRow(m, { key: m.meter_id, offset: 0 })!]);
+  });
+
+  afterAll(async () => {
+    await ch.command({ query: `DROP DATABASE IF EXISTS ${sqlIdent(db)}` });
+    await ch.close();
+  });
+
+  it('finds boundary neighbours days away: a gap across the start, a meter dark all month', async () => {
+    const profiles = [
+      meter('L2', '511000000092', 'R-1', 1300, 'Asia/Jakarta'),
+      meter('L3', '511000000093', 'R-1', 1300, 'Asia/Makassar'),
+    ];
+    await insertRows(
+      ch,
+      db,
+      TABLES.meters,
+      profiles.map((m, i) => TABLES.meters.toRow(m, { key: m.meter_id, offset: 10 + i })!),
+    );
+    const reads: Record<string, [string, number][]> = {
+      L2: [
+        ['2025-02-25T05:00:00Z', 2_000_000],
+        ['2025-03-03T05:00:00Z', 2_006_000],
+        ['2025-03-31T17:00:00Z', 2_040_000],
+      ],
+      L3: [
+        ['2025-02-20T05:00:00Z', 3_000_000],
+        ['2025-04-10T05:00:00Z', 3_049_000],
+      ],
+    };
+    for (const [id, rs] of Object.entries(reads)) await insertReads(rs, id);
+    const { rows } = await computeUsage(ch, march());
+    for (const m of profiles) {
+      const points = reads[m.meter_id]!.map(([iso, wh]) => ({ t: ms(iso) / 1000, wh }));
+      const mid = (d: string) => localMidnight(d, m.timezone);
+      const u = periodUsage(
+        points,
+        mid('2025-03-01'),
+        mid('2025-04-01'),
+        m.installed_at / 1000,
+        Date.now() / 1000,
+      )!;
+      const bill = rows.find((r) => r.meter.meter_id === m.meter_id);
+      expect(bill && [bill.startWh, bill.endWh, bill.wh, bill.estimated], m.meter_id).toEqual([
+        u.startWh,
+        u.endWh,
+        u.wh,
+        u.estimated,
+      ]);
+      expect(u.startEstimated).toBe(true);
+    }
+  });
+
+  it('summarises each day once, and again only when reads arrive for it', async () => {
+    await insertReads([
+      ['2025-02-28T17:00:00Z', 1_000_000],
+      ['2025-03-10T05:00:00Z', 1_010_000],
+      ['2025-03-31T17:00:00Z', 1_050_000],
+    ]);
+    const first = await computeUsage(ch, march());
+    const l1 = (rows: BillRow[]) => rows.filter((r) => r.meter.meter_id === 'L1');
+    expect(l1(first.rows).map((r) => [r.wh, r.resets, r.readsReceived])).toEqual([[50_000, 0, 2]]);
+    // The window was summarised by the test before: only the three days these reads fell on again.
+    expect(first.summarised!.units).toBe(3);
+    expect((await computeUsage(ch, march())).summarised!.units).toBe(0);
+
+    // A late read for 20 March, a day already summarised: the register went back (meter reset).
+    await insertReads([['2025-03-20T05:00:00Z', 1_005_000]]);
+    const late = await computeUsage(ch, march());
+    expect(late.summarised!.units).toBe(1);
+    // 1,000,000 → 1,010,000, reset to 1,005,000 (counts 0), → 1,050,000: 55 kWh, estimated.
+    expect(l1(late.rows).map((r) => [r.wh, r.resets, r.readsReceived, r.estimated])).toEqual([
+      [55_000, 1, 3, true],
+    ]);
+    // The same bill as periodUsage on the reads, and as one customer's period (read from buckets).
+    const usage = await customerUsage(ch, db, '511000000091', '2025-03-01', '2025-03-31');
+    expect(usage.map((u) => [Number(u.kwh), u.register_resets])).toEqual([[55, 1]]);
+    const reads = [
+      ['2025-02-28T17:00:00Z', 1_000_000],
+      ['2025-03-10T05:00:00Z', 1_010_000],
+      ['2025-03-20T05:00:00Z', 1_005_000],
+      ['2025-03-31T17:00:00Z', 1_050_000],
+    ].map(([iso, wh]) => ({ t: ms(iso as string) / 1000, wh: wh as number }));
+    const jakarta = (d: string) => localMidnight(d, 'Asia/Jakarta');
+    expect(periodUsage(reads, jakarta('2025-03-01'), jakarta('2025-04-01'), 0, Date.now() / 1000)!.wh).toBe(
+      55_000,
     );
   });
 });

@@ -20,7 +20,7 @@ async function aggregates(ch: ClickHouseClient, db: string): Promise<string> {
   const queries = [
     `SELECT * FROM ${d}.billing_usage FINAL ORDER BY meter_id, billing_period`,
     `SELECT * FROM ${d}.reliability_monthly ORDER BY region, ulp, month`,
-    `SELECT meter_id, bucket, uniqExactIfMerge(interval_reads) AS n, argMaxMerge(last_wh) AS wh FROM ${d}.reads_buckets GROUP BY meter_id, bucket ORDER BY meter_id, bucket`,
+    `SELECT meter_id, bucket, uniqExactIfMerge(interval_reads) AS n, argMaxMerge(last_wh) AS wh FROM ${d}.reads_buckets_daily GROUP BY meter_id, bucket ORDER BY meter_id, bucket`,
     `SELECT count(), sum(energy_import_wh) FROM ${d}.reads FINAL`,
   ];
   const out: unknown[] = [];

@@ -1,19 +1,19 @@
 /**
- * The billing of one period from the `reads_buckets` rows streamed out of
- * ClickHouse in (meter_id, bucket) order: the rule of billing.ts (usageOf,
- * charge) applied meter by meter as the rows go by, without an object per row.
+ * The billing of one period from summary rows streamed out of ClickHouse in
+ * (meter_id, start) order: `reads_buckets_daily` buckets or `reads_days` day
+ * summaries (billing-sql.ts, one layout). The rule of billing.ts (usageOf,
+ * charge) is applied meter by meter as the rows go by, without an object per row.
  *
- * A bucket's first and last register are reads, so the neighbours of a
- * boundary are the last bucket before it (its last read) and the first bucket
- * at or after it (its first read); bucket starts are local midnights of every
- * zone (002_reads_buckets.sql), so no bucket straddles a boundary. Inside the
- * period each bucket adds its first and then its last register to the
- * segments: a reset between two buckets or between a bucket's first and last
- * read is seen, one hidden inside a bucket is not (README "Billing rule").
+ * A row's first and last register are reads, so the neighbours of a boundary
+ * are the last row before it (its last read) and the first row at or after it
+ * (its first read); no row straddles a boundary of a month (002_reads_buckets.sql,
+ * 008_reads_days.sql). Inside the period each row appends its run of registers
+ * to the segments (appendSegment): a reset between two rows or inside a day
+ * summary's buckets is seen, one hidden inside a bucket is not (README "Billing rule").
  */
 import { AmiError } from '@ami/lib';
 import {
-  addRegister,
+  appendSegment,
   charge,
   tariffVersionAt,
   usageOf,
@@ -21,7 +21,7 @@ import {
   type Segments,
   type TariffRow,
 } from './billing.js';
-import { BUCKET_ROW_BYTES } from './billing-sql.js';
+import { SUMMARY_ROW_BYTES } from './billing-sql.js';
 import { DEFAULT_TIMEZONE, isSupportedTimezone, localMidnight } from './timezones.js';
 
 /** A meter's latest live profile (metersSql). */
@@ -89,46 +89,35 @@ interface TariffChoice {
   version: string;
 }
 
-/** Folds streamed bucket rows into one BillRow per billable meter. */
-export class PeriodScanner {
+/**
+ * Parses streamed summary rows (RowBinary, SUMMARY_ROW_BYTES after the id),
+ * checks their (meter_id, start) order and hands each to the subclass.
+ */
+export abstract class SummaryRowReader {
   private rest: Buffer | undefined;
-  private readonly zoneBounds = new Map<string, [number, number]>();
-  private readonly tariffChoices = new Map<string, TariffChoice>();
-  private readonly tariffVersion: string | undefined;
-  // The meter being folded: its id bytes, profile and boundaries.
+  // The current meter's id bytes.
   private id = Buffer.alloc(256);
   private idLen = -1;
-  private meter: MeterProfileRow | undefined;
-  private bStart = 0;
-  private bEnd = 0;
   private lastBk = -1;
-  /** Rows parsed so far (checked against bucketCountSql). */
+  /** Rows parsed so far (checked against a count taken before the scan). */
   rows = 0;
-  // Neighbours of the boundaries (ps/ns: start, pe/ne: end) and the period's own buckets.
-  private hasPs = false;
-  private psT = 0;
-  private psE = 0;
-  private hasNs = false;
-  private nsT = 0;
-  private nsE = 0;
-  private hasPe = false;
-  private peT = 0;
-  private peE = 0;
-  private hasNe = false;
-  private neT = 0;
-  private neE = 0;
-  private seg: Segments | undefined;
-  private received = 0;
-  private intervalS = 0;
-  private maxDemand = 0;
 
-  constructor(
-    private readonly meters: ReadonlyMap<string, MeterProfileRow>,
-    private readonly ctx: PeriodContext,
-    private readonly emit: (row: BillRow) => void,
-  ) {
-    this.tariffVersion = tariffVersionAt(ctx.tariffs, ctx.from);
-  }
+  /** A new meter begins (ids ascending); `meterId` is undefined after the last one. */
+  protected abstract meterStarts(meterId: string | undefined): void;
+
+  /** One row of the current meter, in start order. */
+  protected abstract row(
+    bk: number,
+    fa: number,
+    fw: number,
+    la: number,
+    lw: number,
+    reads: number,
+    intervalS: number,
+    maxDemand: number,
+    rising: number,
+    resets: number,
+  ): void;
 
   /** Parses whole rows of `chunk` (a row may continue from the previous chunk and into the next). */
   push(chunk: Buffer): void {
@@ -154,10 +143,10 @@ export class PeriodScanner {
     this.rest = used < chunk.length ? Buffer.from(chunk.subarray(used)) : undefined;
   }
 
-  /** After the last chunk: bills the last meter. */
+  /** After the last chunk: closes the last meter. */
   end(): void {
-    if (this.rest) throw new AmiError('billing scan: the stream ended inside a row', { retriable: true });
-    this.finishMeter();
+    if (this.rest) throw new AmiError('summary scan: the stream ended inside a row', { retriable: true });
+    this.meterStarts(undefined);
   }
 
   /** Parses at most `maxRows` whole rows from `p`; returns where the first unparsed row starts. */
@@ -177,25 +166,26 @@ export class PeriodScanner {
         len += buf[q]! * shift;
         q++;
       }
-      if (q + len + BUCKET_ROW_BYTES > n) return p;
+      if (q + len + SUMMARY_ROW_BYTES > n) return p;
       if (!this.sameMeter(buf, q, len)) this.startMeter(buf, q, len);
       q += len;
       const bk = dv.getUint32(q, true);
-      if (bk <= this.lastBk) throw new UnorderedScanError(`bucket ${bk} after ${this.lastBk}`);
+      if (bk <= this.lastBk) throw new UnorderedScanError(`row ${bk} after ${this.lastBk}`);
       this.lastBk = bk;
       this.rows++;
-      if (this.meter)
-        this.addBucket(
-          bk,
-          dv.getUint32(q + 4, true),
-          dv.getUint32(q + 8, true) + dv.getInt32(q + 12, true) * TWO_32,
-          dv.getUint32(q + 16, true),
-          dv.getUint32(q + 20, true) + dv.getInt32(q + 24, true) * TWO_32,
-          dv.getUint32(q + 28, true),
-          dv.getUint32(q + 32, true),
-          dv.getInt32(q + 36, true),
-        );
-      p = q + BUCKET_ROW_BYTES;
+      this.row(
+        bk,
+        dv.getUint32(q + 4, true),
+        dv.getUint32(q + 8, true) + dv.getInt32(q + 12, true) * TWO_32,
+        dv.getUint32(q + 16, true),
+        dv.getUint32(q + 20, true) + dv.getInt32(q + 24, true) * TWO_32,
+        dv.getUint32(q + 28, true),
+        dv.getUint32(q + 32, true),
+        dv.getInt32(q + 36, true),
+        dv.getUint32(q + 40, true) + dv.getInt32(q + 44, true) * TWO_32,
+        dv.getUint32(q + 48, true),
+      );
+      p = q + SUMMARY_ROW_BYTES;
     }
     return p;
   }
@@ -211,13 +201,56 @@ export class PeriodScanner {
   private startMeter(buf: Buffer, at: number, len: number): void {
     if (this.idLen >= 0 && Buffer.compare(buf.subarray(at, at + len), this.id.subarray(0, this.idLen)) <= 0)
       throw new UnorderedScanError('meter ids out of order');
-    this.finishMeter();
     if (len > this.id.length) this.id = Buffer.alloc(len * 2);
     buf.copy(this.id, 0, at, at + len);
     this.idLen = len;
-    this.meter = this.meters.get(buf.toString('utf8', at, at + len));
-    if (this.meter) [this.bStart, this.bEnd] = this.bounds(this.meter.timezone);
     this.lastBk = -1;
+    this.meterStarts(buf.toString('utf8', at, at + len));
+  }
+}
+
+/** Folds streamed summary rows into one BillRow per billable meter. */
+export class PeriodScanner extends SummaryRowReader {
+  private readonly zoneBounds = new Map<string, [number, number]>();
+  private readonly tariffChoices = new Map<string, TariffChoice>();
+  private readonly tariffVersion: string | undefined;
+  // The meter being folded: its profile and boundaries.
+  private meter: MeterProfileRow | undefined;
+  private bStart = 0;
+  private bEnd = 0;
+  // Neighbours of the boundaries (ps/ns: start, pe/ne: end) and the period's own rows.
+  private hasPs = false;
+  private psT = 0;
+  private psE = 0;
+  private hasNs = false;
+  private nsT = 0;
+  private nsE = 0;
+  private hasPe = false;
+  private peT = 0;
+  private peE = 0;
+  private hasNe = false;
+  private neT = 0;
+  private neE = 0;
+  private seg: Segments | undefined;
+  private received = 0;
+  private intervalS = 0;
+  private maxDemand = 0;
+  /** Meters without a row before the start or (a finished period) after the end. */
+  readonly wider: string[] = [];
+
+  constructor(
+    private readonly meters: ReadonlyMap<string, MeterProfileRow>,
+    private readonly ctx: PeriodContext,
+    private readonly emit: (row: BillRow) => void,
+  ) {
+    super();
+    this.tariffVersion = tariffVersionAt(ctx.tariffs, ctx.from);
+  }
+
+  protected meterStarts(meterId: string | undefined): void {
+    this.finishMeter();
+    this.meter = meterId === undefined ? undefined : this.meters.get(meterId);
+    if (this.meter) [this.bStart, this.bEnd] = this.bounds(this.meter.timezone);
     this.hasPs = this.hasNs = this.hasPe = this.hasNe = false;
     // As the SQL aggregates did: a missing neighbour reads 0.
     this.psT = this.psE = this.nsT = this.nsE = this.peT = this.peE = this.neT = this.neE = 0;
@@ -225,7 +258,7 @@ export class PeriodScanner {
     this.received = this.intervalS = this.maxDemand = 0;
   }
 
-  private addBucket(
+  protected row(
     bk: number,
     fa: number,
     fw: number,
@@ -234,7 +267,10 @@ export class PeriodScanner {
     reads: number,
     intervalS: number,
     maxDemand: number,
+    rising: number,
+    resets: number,
   ): void {
+    if (!this.meter) return;
     if (bk < this.bStart) {
       this.hasPs = true;
       this.psT = la;
@@ -256,9 +292,9 @@ export class PeriodScanner {
     this.peT = la;
     this.peE = lw;
     if (bk < this.bStart) return;
-    // A bucket inside the period.
+    // A row inside the period.
     if (!this.seg || maxDemand > this.maxDemand) this.maxDemand = maxDemand;
-    this.seg = addRegister(addRegister(this.seg, fw), lw);
+    this.seg = appendSegment(this.seg, fw, lw, rising, resets);
     this.received += reads;
     if (intervalS > 0 && (this.intervalS === 0 || intervalS < this.intervalS)) this.intervalS = intervalS;
   }
@@ -266,8 +302,12 @@ export class PeriodScanner {
   private finishMeter(): void {
     const m = this.meter;
     this.meter = undefined;
+    if (!m || m.installed >= this.bEnd) return;
+    // A neighbour of a boundary may lie further out than the rows scanned.
+    if ((!this.hasPs && m.installed < this.bStart) || (!this.hasNe && this.bEnd <= this.ctx.asOf))
+      this.wider.push(m.meter_id);
     // Billable: installed before the end, and a read before the start or inside the period.
-    if (!m || m.installed >= this.bEnd || !(this.hasPs || this.nsT < this.bEnd)) return;
+    if (!(this.hasPs || this.nsT < this.bEnd)) return;
     const u = usageOf(
       {
         startPrev: point(this.hasPs, this.psT, this.psE),

@@ -1,4 +1,4 @@
-import { sqlIdent, sqlNumber, sqlString } from '@ami/lib';
+import { sqlDate, sqlIdent, sqlNumber, sqlString } from '@ami/lib';
 import { TIMEZONES, localMidnight } from './timezones.js';
 
 /**
@@ -21,6 +21,13 @@ export interface UsageQuery {
   minimumEligible: boolean;
   /** How far before and after the period to look for a boundary's neighbour reads. */
   lookaroundDays?: number;
+  /** A whole-fleet period: see BILLING_SETTLE_S (config.ts). */
+  settleS?: number;
+  /**
+   * What a whole-fleet period reads: the day summaries (default) or the buckets they are made
+   * of (the bench's baseline and cross-check). One customer's period always reads buckets.
+   */
+  source?: 'days' | 'buckets';
 }
 
 /** The earliest (or latest) local midnight of `date` over all known zones: the scan range. */
@@ -39,30 +46,57 @@ export interface MeterRange {
   to?: string;
 }
 
-/** Byte layout of one row of bucketsSql, after the meter_id String (see billing-scan.ts). */
-export const BUCKET_ROW_BYTES = 40;
+/** Instants [lo, hi) in epoch seconds: the rows a scan reads (by bucket or summary start). */
+export interface ScanWindow {
+  lo: number;
+  hi: number;
+}
+
+/** The window a period's bills need: its own buckets and `lookaroundDays` on each side. */
+export function scanWindow(q: UsageQuery): ScanWindow {
+  const around = (q.lookaroundDays ?? 31) * 86_400;
+  return { lo: scanBound(q.from, 'min') - around, hi: scanBound(q.to, 'max') + around };
+}
 
 /**
- * Every merged bucket of the scan range, in RowBinary: meter_id String, then
- * bucket, first_at, first_wh, last_at, last_wh, interval reads, interval_s,
- * max_demand_w as UInt32, UInt32, Int64, UInt32, Int64, UInt32, UInt32, Int32.
- * FINAL merges each bucket's states while streaming the sorted parts, so on
- * 18.16 the rows come in (meter_id, bucket) order without a sort; the reader
- * checks that order and asks again with `ordered` (an explicit ORDER BY, as
- * a server that reads FINAL in parallel needs) when it does not hold.
- * `range` splits the scan by meter id (the first key column: granules are
- * skipped), so that several FINAL merges, each one thread, run side by side.
+ * Byte layout of one summary row after the meter_id String, the same for
+ * bucketsSql and daysSql (see billing-scan.ts): start, first_at, first_wh,
+ * last_at, last_wh, interval reads, interval_s, max_demand_w, rising_wh, resets
+ * as UInt32, UInt32, Int64, UInt32, Int64, UInt32, UInt32, Int32, Int64, UInt32.
  */
-export function bucketsSql(q: UsageQuery, ordered = false, range: MeterRange = {}): string {
+export const SUMMARY_ROW_BYTES = 52;
+
+export interface ScanOptions {
+  /** An explicit ORDER BY (see bucketsSql). */
+  ordered?: boolean;
+  range?: MeterRange;
+  /** Only these meters (a few thousand at most: the query's size). */
+  ids?: readonly string[];
+  /** Only this customer's meters. */
+  idpel?: string;
+}
+
+/**
+ * Every merged bucket of the window, in RowBinary (SUMMARY_ROW_BYTES; a
+ * bucket's rise and reset are those of its first and last register). FINAL
+ * merges each bucket's states while streaming the sorted parts, so on 18.16
+ * the rows come in (meter_id, bucket) order without a sort; the reader checks
+ * that order and asks again with `ordered` (an explicit ORDER BY, as a server
+ * that reads FINAL in parallel needs) when it does not hold. `range` splits the
+ * scan by meter id (the first key column: granules are skipped), so that
+ * several FINAL merges, each one thread, run side by side.
+ */
+export function bucketsSql(db: string, w: ScanWindow, o: ScanOptions = {}): string {
   return `
     SELECT meter_id, toUInt32(bucket) AS bk,
       toUInt32(finalizeAggregation(first_at)) AS fa, finalizeAggregation(first_wh) AS fw,
       toUInt32(finalizeAggregation(last_at)) AS la, finalizeAggregation(last_wh) AS lw,
       toUInt32(finalizeAggregation(interval_reads)) AS n, finalizeAggregation(interval_s) AS iv,
-      finalizeAggregation(max_demand_w) AS md
-    FROM ${sqlIdent(q.db)}.reads_buckets FINAL
-    ${scanWhere(q, range)}
-    ${ordered ? 'ORDER BY meter_id, bk' : ''}
+      finalizeAggregation(max_demand_w) AS md,
+      if(lw > fw, lw - fw, toInt64(0)) AS rising, toUInt32(lw < fw) AS resets
+    FROM ${sqlIdent(db)}.reads_buckets_daily FINAL
+    ${windowWhere(db, 'bucket', w, o)}
+    ${o.ordered ? 'ORDER BY meter_id, bk' : ''}
     FORMAT RowBinary`;
 }
 
@@ -71,22 +105,81 @@ export function bucketsSql(q: UsageQuery, ordered = false, range: MeterRange = {
  * An error in the middle of an HTTP result only appends its text to the RowBinary body, so a
  * scan that parsed fewer rows was cut short, however the text happened to parse.
  */
-export function bucketCountSql(q: UsageQuery): string {
-  return `SELECT count() AS rows FROM ${sqlIdent(q.db)}.reads_buckets FINAL ${scanWhere(q, {})}`;
+export function bucketCountSql(db: string, w: ScanWindow, o: ScanOptions = {}): string {
+  return `SELECT count() AS rows FROM ${sqlIdent(db)}.reads_buckets_daily FINAL ${windowWhere(db, 'bucket', w, { ...o, range: undefined })}`;
 }
 
-/** The buckets a period's bills need: its own and `lookaroundDays` on each side. */
-function scanWhere(q: UsageQuery, range: MeterRange): string {
-  const db = sqlIdent(q.db);
-  const around = (q.lookaroundDays ?? 31) * 86_400;
-  const onlyCustomer =
-    q.idpel === undefined
+/**
+ * The day summaries (migrations/008_reads_days.sql) of the window in the
+ * layout of bucketsSql, latest summary of each row (FINAL on plain columns).
+ */
+export function daysSql(db: string, w: ScanWindow, o: ScanOptions = {}): string {
+  return `
+    SELECT meter_id, toUInt32(start) AS bk, toUInt32(first_at) AS fa, first_wh,
+      toUInt32(last_at) AS la, last_wh, interval_reads, interval_s, max_demand_w, rising_wh, resets
+    FROM ${sqlIdent(db)}.reads_days FINAL
+    ${windowWhere(db, 'start', w, o)}
+    ${o.ordered ? 'ORDER BY meter_id, bk' : ''}
+    FORMAT RowBinary`;
+}
+
+/** How many rows daysSql streams (the same guard as bucketCountSql). */
+export function dayCountSql(db: string, w: ScanWindow, o: ScanOptions = {}): string {
+  return `SELECT count() AS rows FROM ${sqlIdent(db)}.reads_days FINAL ${windowWhere(db, 'start', w, { ...o, range: undefined })}`;
+}
+
+function windowWhere(db: string, column: string, w: ScanWindow, o: ScanOptions): string {
+  const only = [
+    o.idpel === undefined
       ? ''
-      : `AND meter_id IN (SELECT meter_id FROM ${db}.meters_latest ${customerFilter(q)})`;
-  const lower = range.from === undefined ? '' : `AND meter_id >= ${sqlString(range.from)}`;
-  const upper = range.to === undefined ? '' : `AND meter_id < ${sqlString(range.to)}`;
-  return `WHERE bucket >= toDateTime(${sqlNumber(scanBound(q.from, 'min') - around)})
-      AND bucket < toDateTime(${sqlNumber(scanBound(q.to, 'max') + around)}) ${onlyCustomer} ${lower} ${upper}`;
+      : `AND meter_id IN (SELECT meter_id FROM ${sqlIdent(db)}.meters_latest WHERE idpel = ${sqlString(o.idpel)})`,
+    o.ids === undefined ? '' : `AND meter_id IN (${o.ids.map(sqlString).join(', ') || "''"})`,
+    o.range?.from === undefined ? '' : `AND meter_id >= ${sqlString(o.range.from)}`,
+    o.range?.to === undefined ? '' : `AND meter_id < ${sqlString(o.range.to)}`,
+  ];
+  return `WHERE ${column} >= toDateTime(${sqlNumber(w.lo)}) AND ${column} < toDateTime(${sqlNumber(w.hi)})
+    ${only.join(' ')}`;
+}
+
+/** Units (YYYY-MM-DD) from `first` to `last` with the server time each was last summarised. */
+export function unitsSummarisedSql(db: string, first: string, last: string): string {
+  return `SELECT toString(unit) AS day, toUInt32(max(summarised_at)) AS at
+    FROM ${sqlIdent(db)}.reads_days_summarised
+    WHERE unit >= ${sqlDate(first)} AND unit <= ${sqlDate(last)} GROUP BY unit`;
+}
+
+/** Units (YYYY-MM-DD) from `first` to `last` with the server time reads last arrived for each. */
+export function unitsArrivedSql(db: string, first: string, last: string): string {
+  return `SELECT toString(unit) AS day, toUInt32(max(arrived_at)) AS at
+    FROM ${sqlIdent(db)}.reads_arrivals
+    WHERE unit >= ${sqlDate(first)} AND unit <= ${sqlDate(last)} GROUP BY unit`;
+}
+
+/** Columns of reads_days in the order billing-days.ts encodes them. */
+export const DAY_COLUMNS = [
+  'meter_id',
+  'start',
+  'unit',
+  'first_at',
+  'first_wh',
+  'last_at',
+  'last_wh',
+  'rising_wh',
+  'resets',
+  'interval_reads',
+  'interval_s',
+  'max_demand_w',
+  'version',
+] as const;
+
+export function insertDaysSql(db: string): string {
+  return `INSERT INTO ${sqlIdent(db)}.reads_days (${DAY_COLUMNS.join(', ')}) FORMAT RowBinary`;
+}
+
+/** Marks units summarised as of `at` (epoch seconds); units are validated YYYY-MM-DD. */
+export function markSummarisedSql(db: string, units: readonly string[], at: number): string {
+  const rows = units.map((u) => `(${sqlDate(u)}, toDateTime(${sqlNumber(at)}))`).join(', ');
+  return `INSERT INTO ${sqlIdent(db)}.reads_days_summarised (unit, summarised_at) VALUES ${rows}`;
 }
 
 /** The latest live profile of every meter (or one IDPEL): what a bill is labelled and priced with. */

@@ -5,12 +5,24 @@ import {
   SERVER_NOW_SQL,
   bucketCountSql,
   bucketsSql,
+  dayCountSql,
+  daysSql,
   insertBillingSql,
   metersSql,
+  scanWindow,
   type MeterRange,
+  type ScanWindow,
   type UsageQuery,
 } from './billing-sql.js';
-import { PeriodScanner, UnorderedScanError, type BillRow, type MeterProfileRow } from './billing-scan.js';
+import { jsonRows, summariseDays } from './billing-days.js';
+import { streamInsert } from './insert.js';
+import {
+  PeriodScanner,
+  UnorderedScanError,
+  type BillRow,
+  type MeterProfileRow,
+  type PeriodContext,
+} from './billing-scan.js';
 import { encodeBills, usageRowOf } from './billing-rows.js';
 import { readTariffs } from './tariffs.js';
 import { monthBounds, nextDay } from './timezones.js';
@@ -46,7 +58,12 @@ export interface UsageRow extends Omit<MeterProfileRow, 'timezone' | 'installed'
 export interface BillingOptions {
   asOfMs?: number;
   lookaroundDays?: number;
+  /** See BILLING_SETTLE_S (config.ts). */
+  settleS?: number;
 }
+
+/** BILLING_SETTLE_S's default, for callers without the loader's configuration. */
+export const DEFAULT_SETTLE_S = 60;
 
 /** Recomputes one local month (YYYY-MM) for every meter into billing_usage. */
 export async function refreshBilling(
@@ -63,23 +80,16 @@ export async function refreshBilling(
     asOfMs: opts.asOfMs ?? Date.now(),
     minimumEligible: true,
     lookaroundDays: opts.lookaroundDays,
+    settleS: opts.settleS,
   };
   const { rows, computedAt } = await computeUsage(ch, q);
   if (rows.length === 0) return;
-  try {
-    const res = await ch.exec({
-      query: insertBillingSql(db),
-      values: Readable.from([encodeBills(rows, from, computedAt)]),
-      clickhouse_settings: { max_execution_time: 600 },
-    });
-    // Read the response to its end: with progress headers the status comes before the INSERT is
-    // done, and an error then only shows in the body.
-    let body = '';
-    for await (const chunk of res.stream) body += String(chunk);
-    if (body.includes('Exception')) throw new Error(body.slice(0, 500));
-  } catch (err) {
-    throw new UnavailableError('clickhouse', `billing insert failed: ${(err as Error).message}`, err);
-  }
+  await streamInsert(
+    ch,
+    insertBillingSql(db),
+    Readable.from([encodeBills(rows, from, computedAt)]),
+    'billing insert',
+  );
 }
 
 /** The settings of the bucket scan: it streams for a while. */
@@ -109,60 +119,136 @@ function meterRanges(ids: string[], parts: number): MeterRange[] {
   return ranges;
 }
 
+/** What a scan of summary rows bills and which meters it could not bill from them alone. */
+interface ScanResult {
+  rows: BillRow[];
+  wider: string[];
+}
+
+interface ScanSpec {
+  source: 'days' | 'buckets';
+  window: ScanWindow;
+  /** Meter-id ranges scanned side by side, or a list of meters. */
+  ranges: readonly MeterRange[];
+  ids?: readonly string[];
+  idpel?: string;
+}
+
 /**
- * Every bill of the period (one per meter with reads around or in it): the
- * profiles, tariffs and server clock first, then one pass over the streamed
- * bucket rows. A stream out of (meter_id, bucket) order is read again sorted.
+ * Bills from one stream of summary rows per meter range, in meter-id order. A stream out of
+ * (meter_id, start) order is read again sorted; one that parsed fewer rows than a count
+ * taken before it was cut short (UnavailableError, retried at the next tick).
  */
-export async function computeUsage(
+async function scanBills(
   ch: ClickHouseClient,
-  q: UsageQuery,
-): Promise<{ rows: BillRow[]; computedAt: number }> {
-  const [profiles, tariffs, now, counted] = await Promise.all([
-    ch.query({ query: metersSql(q), format: 'JSONEachRow' }).then((rs) => rs.json<MeterProfileRow>()),
-    readTariffs(ch, q.db),
-    ch.query({ query: SERVER_NOW_SQL, format: 'JSONEachRow' }).then((rs) => rs.json<{ now: number }>()),
-    ch
-      .query({ query: bucketCountSql(q), format: 'JSONEachRow', clickhouse_settings: SCAN_SETTINGS })
-      .then((rs) => rs.json<{ rows: number }>()),
-  ]);
-  const meters = new Map(profiles.map((m) => [m.meter_id, m]));
-  const ctx = {
-    from: q.from,
-    to: q.to,
-    asOf: Math.floor(q.asOfMs / 1000),
-    minimumEligible: q.minimumEligible,
-    tariffs,
-  };
-  const scan = async (ordered: boolean, range: MeterRange): Promise<{ rows: BillRow[]; parsed: number }> => {
+  db: string,
+  meters: ReadonlyMap<string, MeterProfileRow>,
+  ctx: PeriodContext,
+  spec: ScanSpec,
+): Promise<ScanResult> {
+  const only = { ids: spec.ids, idpel: spec.idpel };
+  const [counted] = await jsonRows<{ rows: number }>(
+    ch,
+    spec.source === 'days' ? dayCountSql(db, spec.window, only) : bucketCountSql(db, spec.window, only),
+  );
+  const scan = async (ordered: boolean, range: MeterRange) => {
     const rows: BillRow[] = [];
     const scanner = new PeriodScanner(meters, ctx, (r) => rows.push(r));
-    const res = await ch.exec({ query: bucketsSql(q, ordered, range), clickhouse_settings: SCAN_SETTINGS });
+    const o = { ...only, ordered, range };
+    const query = spec.source === 'days' ? daysSql(db, spec.window, o) : bucketsSql(db, spec.window, o);
+    const res = await ch.exec({ query, clickhouse_settings: SCAN_SETTINGS });
     try {
       for await (const chunk of res.stream) scanner.push(chunk as Buffer);
     } finally {
       res.stream.destroy();
     }
     scanner.end();
-    return { rows, parsed: scanner.rows };
+    return { rows, wider: scanner.wider, parsed: scanner.rows };
   };
-  const ranges = meterRanges(q.idpel === undefined ? [...meters.keys()] : [], SCAN_STREAMS);
-  let scans: { rows: BillRow[]; parsed: number }[];
+  let scans: { rows: BillRow[]; wider: string[]; parsed: number }[];
   try {
     // Ranges in id order, each scanned in order: the bills come out by meter id.
-    scans = await Promise.all(ranges.map((r) => scan(false, r)));
+    scans = await Promise.all(spec.ranges.map((r) => scan(false, r)));
   } catch (err) {
     if (!(err instanceof UnorderedScanError)) throw err;
     scans = [await scan(true, {})];
   }
-  const rows = scans.flatMap((s) => s.rows);
-  const scanned = scans.reduce((sum, s) => sum + s.parsed, 0);
-  if (scanned < Number(counted[0]!.rows))
-    throw new UnavailableError(
-      'clickhouse',
-      `bucket scan ended early: ${scanned} of ${counted[0]!.rows} rows`,
-    );
-  return { rows, computedAt: now[0]!.now };
+  const parsed = scans.reduce((sum, s) => sum + s.parsed, 0);
+  if (parsed < Number(counted!.rows))
+    throw new UnavailableError('clickhouse', `summary scan ended early: ${parsed} of ${counted!.rows} rows`);
+  return { rows: scans.flatMap((s) => s.rows), wider: scans.flatMap((s) => s.wider) };
+}
+
+/** Meters looked up one by one (an IN list) in the wide second scan; more read the whole window. */
+const WIDER_BY_ID_MAX = 5000;
+
+/**
+ * Every bill of the period (one per meter with reads around or in it): the
+ * profiles, tariffs and server clock first, then streamed summary rows. One
+ * customer's arbitrary period reads its buckets (its boundaries may be any local
+ * midnight). A whole-fleet period reads the day summaries, brought up to date
+ * first (billing-days.ts), in two steps: the period and one day around it, which
+ * holds the boundary neighbours of nearly every meter, then the whole lookaround
+ * window for the meters it left without one (gaps, dark or new meters), whose
+ * bills replace the first ones. A meter's bill is the same as from one scan of
+ * the whole window: the last row before a boundary and the first at or after it
+ * are the same rows when the near window holds them.
+ */
+export async function computeUsage(
+  ch: ClickHouseClient,
+  q: UsageQuery,
+): Promise<{ rows: BillRow[]; computedAt: number; summarised?: { units: number; rows: number } }> {
+  const [profiles, tariffs, now] = await Promise.all([
+    ch.query({ query: metersSql(q), format: 'JSONEachRow' }).then((rs) => rs.json<MeterProfileRow>()),
+    readTariffs(ch, q.db),
+    jsonRows<{ now: number }>(ch, SERVER_NOW_SQL),
+  ]);
+  const meters = new Map(profiles.map((m) => [m.meter_id, m]));
+  const ctx: PeriodContext = {
+    from: q.from,
+    to: q.to,
+    asOf: Math.floor(q.asOfMs / 1000),
+    minimumEligible: q.minimumEligible,
+    tariffs,
+  };
+  const computedAt = Number(now[0]!.now);
+  const window = scanWindow(q);
+  const ranges = meterRanges(q.idpel === undefined ? [...meters.keys()] : [], SCAN_STREAMS);
+  if (q.idpel !== undefined || q.source === 'buckets') {
+    const { rows } = await scanBills(ch, q.db, meters, ctx, {
+      source: 'buckets',
+      window,
+      ranges,
+      idpel: q.idpel,
+    });
+    return { rows, computedAt };
+  }
+  const summarised = await summariseDays(ch, q.db, window, {
+    settleS: q.settleS ?? DEFAULT_SETTLE_S,
+    ranges,
+  });
+  const near = scanWindow({ ...q, lookaroundDays: Math.min(1, q.lookaroundDays ?? 31) });
+  const first = await scanBills(ch, q.db, meters, ctx, { source: 'days', window: near, ranges });
+  const billed = new Set(first.rows.map((r) => r.meter.meter_id));
+  // Meters without a neighbour in the near window, and meters without a row in it at all.
+  const wider = new Set(first.wider);
+  for (const id of meters.keys()) if (!billed.has(id)) wider.add(id);
+  if (wider.size === 0) return { rows: first.rows, computedAt, summarised };
+  const second = await scanBills(
+    ch,
+    q.db,
+    new Map([...wider].map((id) => [id, meters.get(id)!])),
+    ctx,
+    wider.size <= WIDER_BY_ID_MAX
+      ? { source: 'days', window, ranges: [{}], ids: [...wider] }
+      : { source: 'days', window, ranges },
+  );
+  const rows = [...first.rows.filter((r) => !wider.has(r.meter.meter_id)), ...second.rows];
+  // By meter id, as the scans give them (ids are ASCII: string order is byte order).
+  rows.sort((a, b) =>
+    a.meter.meter_id < b.meter.meter_id ? -1 : a.meter.meter_id > b.meter.meter_id ? 1 : 0,
+  );
+  return { rows, computedAt, summarised };
 }
 
 /** Billing rows of one month as stored (latest refresh). */

@@ -1,7 +1,7 @@
 /**
  * Billing arithmetic as plain functions: the one statement of the money rule.
  * The billing refresh and `ami usage` (billing-scan.ts) apply these same
- * functions to the `reads_buckets` summaries; tests compare that with
+ * functions to the bucket and day summaries; tests compare that with
  * periodUsage on every read.
  *
  * Rounding rule (money and energy are integers, nothing is a float):
@@ -194,10 +194,33 @@ export function addRegister(seg: Segments | undefined, wh: number): Segments {
 }
 
 /**
+ * Appends a run of registers already folded (first, last, rises, resets, in
+ * time order) after `seg`: the same as adding its registers one by one, so a
+ * bucket or a whole day's summary folds like its reads (mutates and returns `seg`).
+ * A bucket of first register f and last l is the run (f, l, max(l - f, 0), l < f ? 1 : 0).
+ */
+export function appendSegment(
+  seg: Segments | undefined,
+  firstWh: number,
+  lastWh: number,
+  risingWh: number,
+  resets: number,
+): Segments {
+  if (!seg) return { firstWh, lastWh, risingWh, resets };
+  const d = firstWh - seg.lastWh;
+  if (d < 0) seg.resets++;
+  else seg.risingWh += d;
+  seg.risingWh += risingWh;
+  seg.resets += resets;
+  seg.lastWh = lastWh;
+  return seg;
+}
+
+/**
  * All the billing rule needs of a meter's reads for one period: the reads
  * around each boundary (last before, first at or after) and the segments
  * inside. periodUsage builds it from every read; the billing refresh
- * (billing-scan.ts) from the `reads_buckets` summaries, whose first and last
+ * (billing-scan.ts) from the bucket or day summaries, whose first and last
  * register per bucket are reads too (so both go through usageOf).
  */
 export interface PeriodReads {

@@ -60,6 +60,7 @@ export function registerLoaderCommands(program: Command): void {
       try {
         await refreshBilling(ch, cfg.CLICKHOUSE_DB, opts.period, {
           lookaroundDays: cfg.BILLING_LOOKAROUND_DAYS,
+          settleS: cfg.BILLING_SETTLE_S,
         });
         console.log(`billing ${opts.period} refreshed in ${((Date.now() - t0) / 1000).toFixed(2)} s`);
       } finally {

@@ -24,6 +24,12 @@ export const loaderConfigSchema = commonConfigSchema.extend({
   /** Days before and after a period searched for a boundary's neighbour reads. */
   BILLING_LOOKAROUND_DAYS: z.coerce.number().int().positive().max(366).default(31),
   /**
+   * A day already summarised for billing (reads_days) is summarised again when reads arrived
+   * for it this many seconds before its summary or later: the bound on the time between an
+   * INSERT stamping its arrival and its buckets becoming visible (one block's views).
+   */
+  BILLING_SETTLE_S: z.coerce.number().int().min(0).max(3600).default(60),
+  /**
    * A read whose demand_w is above daya_va (contracted VA) times this factor is
    * dead-lettered as demand-above-rating. 1.5: W is not VA, the MCB trips a
    * little above daya and a meter's interval mean can overshoot with its

@@ -44,3 +44,24 @@ export async function insertRows(
 ): Promise<void> {
   if (rows.length > 0) await insertRowBinary(ch, db, spec, encodeRows(spec, rows));
 }
+
+/**
+ * One INSERT of a RowBinary body streamed as it is made (`query` ends in FORMAT RowBinary).
+ * The response is read to its end: with progress headers the status comes before the INSERT
+ * is done, and an error then only shows in the body. Any failure is retriable.
+ */
+export async function streamInsert(
+  ch: ClickHouseClient,
+  query: string,
+  body: Readable,
+  what: string,
+): Promise<void> {
+  try {
+    const res = await ch.exec({ query, values: body, clickhouse_settings: { max_execution_time: 600 } });
+    let text = '';
+    for await (const chunk of res.stream) text += String(chunk);
+    if (text.includes('Exception')) throw new Error(text.slice(0, 500));
+  } catch (err) {
+    throw new UnavailableError('clickhouse', `${what} failed: ${(err as Error).message}`, err);
+  }
+}

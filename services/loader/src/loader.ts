@@ -404,6 +404,7 @@ function startBillingRefresh(
     for (const period of recentPeriods(Date.now())) {
       await refreshBilling(ch, cfg.CLICKHOUSE_DB, period, {
         lookaroundDays: cfg.BILLING_LOOKAROUND_DAYS,
+        settleS: cfg.BILLING_SETTLE_S,
       }).catch((err: unknown) =>
         logger.warn({ err, period }, 'billing refresh failed; next try at the next tick'),
       );
