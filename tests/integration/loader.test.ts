@@ -9,6 +9,7 @@ import { startLoader, type RunningLoader } from '../../services/loader/src/loade
 import { loadLoaderConfig, type LoaderConfig } from '../../services/loader/src/config.js';
 import { billingRows, refreshBilling } from '../../services/loader/src/billing-store.js';
 import { EXPECTED, METERS, READS, ms, OUTAGE_O1 } from '../../services/loader/test/fixtures.js';
+import { bucketsOf } from '../../services/loader/test/buckets.js';
 import { kafkaFixtures } from '../../services/loader/test/kafka-fixtures.js';
 
 const EVENT: MeterEvent = {
@@ -153,7 +154,19 @@ describe('loader: Kafka → ClickHouse', () => {
   });
 
   it('bills from what the loader wrote exactly as by hand', async () => {
-    await eventually(async () => ((await count(ch, db, 'reads')) === READS.length ? true : undefined));
+    // Billing reads the buckets, written by a view after the reads' part is visible: wait for them.
+    const buckets = bucketsOf(
+      READS.map((r) => ({
+        meter_id: r.meter_id,
+        t: r.read_at / 1000,
+        wh: r.energy_import_wh,
+        interval: true,
+      })),
+    ).length;
+    await eventually(
+      async () => ((await count(ch, db, 'reads_buckets_daily')) === buckets ? true : undefined),
+      { what: `${buckets} buckets` },
+    );
     await refreshBilling(ch, db, '2025-03');
     const rows = await billingRows(ch, db, '2025-03');
     expect(Object.fromEntries(rows.map((r) => [r.meter_id, Number(r.amount_sen)]))).toEqual(

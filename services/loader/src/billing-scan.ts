@@ -21,7 +21,7 @@ import {
   type Segments,
   type TariffRow,
 } from './billing.js';
-import { SUMMARY_ROW_BYTES } from './billing-sql.js';
+import { ROW_END_MARK, SUMMARY_ROW_BYTES } from './billing-sql.js';
 import { DEFAULT_TIMEZONE, isSupportedTimezone, localMidnight } from './timezones.js';
 
 /** A meter's latest live profile (metersSql). */
@@ -99,7 +99,7 @@ export abstract class SummaryRowReader {
   private id = Buffer.alloc(256);
   private idLen = -1;
   private lastBk = -1;
-  /** Rows parsed so far (checked against a count taken before the scan). */
+  /** Rows parsed so far. */
   rows = 0;
 
   /** A new meter begins (ids ascending); `meterId` is undefined after the last one. */
@@ -167,6 +167,10 @@ export abstract class SummaryRowReader {
         q++;
       }
       if (q + len + SUMMARY_ROW_BYTES > n) return p;
+      if (dv.getUint32(q + len + SUMMARY_ROW_BYTES - 4, true) !== ROW_END_MARK)
+        throw new AmiError('summary scan: a row without its end mark (the stream was cut)', {
+          retriable: true,
+        });
       if (!this.sameMeter(buf, q, len)) this.startMeter(buf, q, len);
       q += len;
       const bk = dv.getUint32(q, true);

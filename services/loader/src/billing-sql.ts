@@ -61,10 +61,19 @@ export function scanWindow(q: UsageQuery): ScanWindow {
 /**
  * Byte layout of one summary row after the meter_id String, the same for
  * bucketsSql and daysSql (see billing-scan.ts): start, first_at, first_wh,
- * last_at, last_wh, interval reads, interval_s, max_demand_w, rising_wh, resets
- * as UInt32, UInt32, Int64, UInt32, Int64, UInt32, UInt32, Int32, Int64, UInt32.
+ * last_at, last_wh, interval reads, interval_s, max_demand_w, rising_wh, resets,
+ * ROW_END_MARK as UInt32, UInt32, Int64, UInt32, Int64, UInt32, UInt32, Int32,
+ * Int64, UInt32, UInt32.
  */
-export const SUMMARY_ROW_BYTES = 52;
+export const SUMMARY_ROW_BYTES = 56;
+
+/**
+ * Ends every summary row. An error in the middle of an HTTP result only appends its text
+ * to the RowBinary body; text never has these (non-ASCII) bytes where a row ends, so a cut
+ * stream fails to parse instead of billing short. (It replaces a count() taken before each
+ * scan: a second FINAL merge of the same rows.)
+ */
+export const ROW_END_MARK = 0xfeedface;
 
 export interface ScanOptions {
   /** An explicit ORDER BY (see bucketsSql). */
@@ -93,20 +102,12 @@ export function bucketsSql(db: string, w: ScanWindow, o: ScanOptions = {}): stri
       toUInt32(finalizeAggregation(last_at)) AS la, finalizeAggregation(last_wh) AS lw,
       toUInt32(finalizeAggregation(interval_reads)) AS n, finalizeAggregation(interval_s) AS iv,
       finalizeAggregation(max_demand_w) AS md,
-      if(lw > fw, lw - fw, toInt64(0)) AS rising, toUInt32(lw < fw) AS resets
+      if(lw > fw, lw - fw, toInt64(0)) AS rising, toUInt32(lw < fw) AS resets,
+      toUInt32(${ROW_END_MARK}) AS row_end
     FROM ${sqlIdent(db)}.reads_buckets_daily FINAL
     ${windowWhere(db, 'bucket', w, o)}
     ${o.ordered ? 'ORDER BY meter_id, bk' : ''}
     FORMAT RowBinary`;
-}
-
-/**
- * How many rows bucketsSql streams at least (taken before the scan: later inserts only add).
- * An error in the middle of an HTTP result only appends its text to the RowBinary body, so a
- * scan that parsed fewer rows was cut short, however the text happened to parse.
- */
-export function bucketCountSql(db: string, w: ScanWindow, o: ScanOptions = {}): string {
-  return `SELECT count() AS rows FROM ${sqlIdent(db)}.reads_buckets_daily FINAL ${windowWhere(db, 'bucket', w, { ...o, range: undefined })}`;
 }
 
 /**
@@ -116,16 +117,12 @@ export function bucketCountSql(db: string, w: ScanWindow, o: ScanOptions = {}): 
 export function daysSql(db: string, w: ScanWindow, o: ScanOptions = {}): string {
   return `
     SELECT meter_id, toUInt32(start) AS bk, toUInt32(first_at) AS fa, first_wh,
-      toUInt32(last_at) AS la, last_wh, interval_reads, interval_s, max_demand_w, rising_wh, resets
+      toUInt32(last_at) AS la, last_wh, interval_reads, interval_s, max_demand_w, rising_wh, resets,
+      toUInt32(${ROW_END_MARK}) AS row_end
     FROM ${sqlIdent(db)}.reads_days FINAL
     ${windowWhere(db, 'start', w, o)}
     ${o.ordered ? 'ORDER BY meter_id, bk' : ''}
     FORMAT RowBinary`;
-}
-
-/** How many rows daysSql streams (the same guard as bucketCountSql). */
-export function dayCountSql(db: string, w: ScanWindow, o: ScanOptions = {}): string {
-  return `SELECT count() AS rows FROM ${sqlIdent(db)}.reads_days FINAL ${windowWhere(db, 'start', w, { ...o, range: undefined })}`;
 }
 
 function windowWhere(db: string, column: string, w: ScanWindow, o: ScanOptions): string {
@@ -182,11 +179,17 @@ export function markSummarisedSql(db: string, units: readonly string[], at: numb
   return `INSERT INTO ${sqlIdent(db)}.reads_days_summarised (unit, summarised_at) VALUES ${rows}`;
 }
 
-/** The latest live profile of every meter (or one IDPEL): what a bill is labelled and priced with. */
+/**
+ * The latest live profile of every meter (or one IDPEL): what a bill is labelled and priced
+ * with. RowBinary (JSON took as long to parse as the query ran): meter_id, idpel, region,
+ * ulp, tariff String, daya_va UInt32, timezone String, installed UInt32, ROW_END_MARK UInt32.
+ */
 export function metersSql(q: UsageQuery): string {
   return `
-    SELECT meter_id, idpel, region, ulp, tariff, daya_va, timezone, toUInt32(installed_at) AS installed
-    FROM ${sqlIdent(q.db)}.meters_latest ${customerFilter(q)}`;
+    SELECT meter_id, idpel, region, ulp, tariff, daya_va, timezone, toUInt32(installed_at) AS installed,
+      toUInt32(${ROW_END_MARK}) AS row_end
+    FROM ${sqlIdent(q.db)}.meters_latest ${customerFilter(q)}
+    FORMAT RowBinary`;
 }
 
 /** The server's clock: `computed_at`, the ReplacingMergeTree version of billing_usage. */

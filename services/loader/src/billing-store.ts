@@ -3,11 +3,10 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { sqlDate, sqlIdent, UnavailableError, ValidationError } from '@ami/lib';
 import {
   SERVER_NOW_SQL,
-  bucketCountSql,
   bucketsSql,
-  dayCountSql,
   daysSql,
   insertBillingSql,
+  ROW_END_MARK,
   metersSql,
   scanWindow,
   type MeterRange,
@@ -16,6 +15,7 @@ import {
 } from './billing-sql.js';
 import { jsonRows, summariseDays } from './billing-days.js';
 import { streamInsert } from './insert.js';
+import { RowBinaryReader } from './rowbinary.js';
 import {
   PeriodScanner,
   UnorderedScanError,
@@ -105,18 +105,45 @@ const SCAN_STREAMS = 2;
 /** Meter-id ranges with about as many known meters each, covering every id. */
 function meterRanges(ids: string[], parts: number): MeterRange[] {
   if (parts <= 1 || ids.length < parts * 1000) return [{}];
-  const sorted = ids.map((id) => Buffer.from(id)).sort(Buffer.compare);
+  // String order picks the cuts (fast); ClickHouse compares bytes, so the cuts themselves are
+  // put in byte order: the ranges then never overlap, whatever the ids' characters.
+  const sorted = ids.slice().sort();
   const cuts = [
     ...new Set(
-      Array.from({ length: parts - 1 }, (_, i) =>
-        sorted[Math.floor(((i + 1) * sorted.length) / parts)]!.toString(),
-      ),
+      Array.from({ length: parts - 1 }, (_, i) => sorted[Math.floor(((i + 1) * sorted.length) / parts)]!),
     ),
-  ];
+  ].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   const ranges: MeterRange[] = [{ to: cuts[0]! }];
   for (let i = 1; i < cuts.length; i++) ranges.push({ from: cuts[i - 1]!, to: cuts[i]! });
   ranges.push({ from: cuts.at(-1)! });
   return ranges;
+}
+
+/** metersSql's profiles; a result cut by a server error fails (its rows' end mark). */
+async function readProfiles(ch: ClickHouseClient, q: UsageQuery): Promise<MeterProfileRow[]> {
+  const res = await ch.exec({ query: metersSql(q), clickhouse_settings: SCAN_SETTINGS });
+  const chunks: Buffer[] = [];
+  for await (const chunk of res.stream) chunks.push(chunk as Buffer);
+  const r = new RowBinaryReader(Buffer.concat(chunks));
+  const rows: MeterProfileRow[] = [];
+  try {
+    while (!r.done) {
+      rows.push({
+        meter_id: r.string(),
+        idpel: r.string(),
+        region: r.string(),
+        ulp: r.string(),
+        tariff: r.string(),
+        daya_va: r.u32(),
+        timezone: r.string(),
+        installed: r.u32(),
+      });
+      if (r.u32() !== ROW_END_MARK) throw new RangeError('a profile without its end mark');
+    }
+  } catch (err) {
+    throw new UnavailableError('clickhouse', `meter profiles cut short: ${(err as Error).message}`, err);
+  }
+  return rows;
 }
 
 /** What a scan of summary rows bills and which meters it could not bill from them alone. */
@@ -136,8 +163,8 @@ interface ScanSpec {
 
 /**
  * Bills from one stream of summary rows per meter range, in meter-id order. A stream out of
- * (meter_id, start) order is read again sorted; one that parsed fewer rows than a count
- * taken before it was cut short (UnavailableError, retried at the next tick).
+ * (meter_id, start) order is read again sorted; a cut one fails on a row without its end
+ * mark (ROW_END_MARK: retriable, the loader tries again at its next tick).
  */
 async function scanBills(
   ch: ClickHouseClient,
@@ -147,10 +174,6 @@ async function scanBills(
   spec: ScanSpec,
 ): Promise<ScanResult> {
   const only = { ids: spec.ids, idpel: spec.idpel };
-  const [counted] = await jsonRows<{ rows: number }>(
-    ch,
-    spec.source === 'days' ? dayCountSql(db, spec.window, only) : bucketCountSql(db, spec.window, only),
-  );
   const scan = async (ordered: boolean, range: MeterRange) => {
     const rows: BillRow[] = [];
     const scanner = new PeriodScanner(meters, ctx, (r) => rows.push(r));
@@ -163,9 +186,9 @@ async function scanBills(
       res.stream.destroy();
     }
     scanner.end();
-    return { rows, wider: scanner.wider, parsed: scanner.rows };
+    return { rows, wider: scanner.wider };
   };
-  let scans: { rows: BillRow[]; wider: string[]; parsed: number }[];
+  let scans: ScanResult[];
   try {
     // Ranges in id order, each scanned in order: the bills come out by meter id.
     scans = await Promise.all(spec.ranges.map((r) => scan(false, r)));
@@ -173,9 +196,6 @@ async function scanBills(
     if (!(err instanceof UnorderedScanError)) throw err;
     scans = [await scan(true, {})];
   }
-  const parsed = scans.reduce((sum, s) => sum + s.parsed, 0);
-  if (parsed < Number(counted!.rows))
-    throw new UnavailableError('clickhouse', `summary scan ended early: ${parsed} of ${counted!.rows} rows`);
   return { rows: scans.flatMap((s) => s.rows), wider: scans.flatMap((s) => s.wider) };
 }
 
@@ -199,7 +219,7 @@ export async function computeUsage(
   q: UsageQuery,
 ): Promise<{ rows: BillRow[]; computedAt: number; summarised?: { units: number; rows: number } }> {
   const [profiles, tariffs, now] = await Promise.all([
-    ch.query({ query: metersSql(q), format: 'JSONEachRow' }).then((rs) => rs.json<MeterProfileRow>()),
+    readProfiles(ch, q),
     readTariffs(ch, q.db),
     jsonRows<{ now: number }>(ch, SERVER_NOW_SQL),
   ]);

@@ -188,3 +188,39 @@ export function rowEncoder<R>(columns: readonly Column[]): (w: RowBinaryWriter, 
     for (const [name, write] of writers) write(w, (row as Record<string, unknown>)[name]);
   };
 }
+
+/** Reads RowBinary values in order from one whole result (a small one: profiles). */
+export class RowBinaryReader {
+  private pos = 0;
+
+  constructor(private readonly buf: Buffer) {}
+
+  get done(): boolean {
+    return this.pos >= this.buf.length;
+  }
+
+  string(): string {
+    let len = 0;
+    for (let shift = 1; ; shift *= 128) {
+      const b = this.byte();
+      len += (b & 0x7f) * shift;
+      if (b < 0x80) break;
+    }
+    if (this.pos + len > this.buf.length) throw new RangeError('RowBinary: a string runs past the end');
+    const s = this.buf.toString('utf8', this.pos, this.pos + len);
+    this.pos += len;
+    return s;
+  }
+
+  u32(): number {
+    if (this.pos + 4 > this.buf.length) throw new RangeError('RowBinary: a UInt32 runs past the end');
+    const v = this.buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  private byte(): number {
+    if (this.pos >= this.buf.length) throw new RangeError('RowBinary: a value runs past the end');
+    return this.buf[this.pos++]!;
+  }
+}

@@ -8,7 +8,7 @@ import {
   unitsToSummarise,
 } from '../src/billing-days.js';
 import { PeriodScanner, type BillRow, type MeterProfileRow } from '../src/billing-scan.js';
-import { SUMMARY_ROW_BYTES } from '../src/billing-sql.js';
+import { ROW_END_MARK, SUMMARY_ROW_BYTES } from '../src/billing-sql.js';
 import { loadTariffFiles } from '../src/tariffs.js';
 import { bucketsOf, encode } from './buckets.js';
 import { METERS, READS } from './fixtures.js';
@@ -54,7 +54,8 @@ function dayRowsAsScanRows(body: Buffer): { bodies: Buffer; starts: Map<string, 
     o = row.writeUInt32LE(iv, o);
     o = row.writeInt32LE(md, o);
     o = row.writeBigInt64LE(rising, o);
-    row.writeUInt32LE(resets, o);
+    o = row.writeUInt32LE(resets, o);
+    row.writeUInt32LE(ROW_END_MARK, o);
     out.push(row);
     starts.set(id, [...(starts.get(id) ?? []), start]);
   }

@@ -133,6 +133,19 @@ describe('billing refresh from streamed reads_buckets rows', () => {
     expect(() => scan(meterBack)).toThrow(UnorderedScanError);
   });
 
+  it('fails on a stream cut by a server error instead of billing short', () => {
+    // ClickHouse appends an exception's text to an HTTP result it cannot finish.
+    const rows = Buffer.concat(buckets.slice(0, 5).map((b) => encode([b])));
+    for (const text of [
+      'Code: 241, e.displayText() = DB::Exception: Memory limit (for query) exceeded: would use 9.31 GiB',
+      'Code: 159, e.displayText() = DB::Exception: Timeout exceeded: elapsed 600.000123 seconds, maximum: 600, e.what() = DB::Exception\n',
+    ])
+      for (let cut = 0; cut < 60; cut++) {
+        const body = Buffer.concat([rows, Buffer.from(text.slice(cut))]);
+        expect(() => scan(body), `${cut}`).toThrow(/end mark|inside a row/);
+      }
+  });
+
   it('bills nothing for a meter without a profile, and skips it', () => {
     const stranger = bucketsOf([{ meter_id: 'M0', t: 1_741_000_000, wh: 5, interval: true }]);
     const rows = scan(encode([...stranger, ...buckets]));

@@ -1,4 +1,4 @@
-import { SUMMARY_ROW_BYTES } from '../src/billing-sql.js';
+import { ROW_END_MARK, SUMMARY_ROW_BYTES } from '../src/billing-sql.js';
 
 /** reads_buckets rows built as migrations/002_reads_buckets.sql builds them, for the billing scan tests. */
 export interface Bucket {
@@ -70,7 +70,8 @@ export function encode(buckets: readonly Bucket[]): Buffer {
     p = row.writeInt32LE(b.md, p);
     // As bucketsSql: a bucket's run of registers is its first and last one.
     p = row.writeBigInt64LE(BigInt(Math.max(b.lw - b.fw, 0)), p);
-    row.writeUInt32LE(b.lw < b.fw ? 1 : 0, p);
+    p = row.writeUInt32LE(b.lw < b.fw ? 1 : 0, p);
+    row.writeUInt32LE(ROW_END_MARK, p);
     return row;
   });
   return Buffer.concat(parts);

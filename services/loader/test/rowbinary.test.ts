@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { avroType, frame, type MeterRead } from '@ami/lib';
-import { RowBinaryWriter, rowEncoder } from '../src/rowbinary.js';
+import { RowBinaryReader, RowBinaryWriter, rowEncoder } from '../src/rowbinary.js';
 import { transcodeRead } from '../src/transcode-read.js';
 import { TABLES } from '../src/tables.js';
 import { splitChunks } from '../src/sink.js';
@@ -88,5 +88,32 @@ describe('batching and migrations', () => {
     expect(() => loadMigrations('bad-name', dir)).toThrow();
     writeFileSync(`${dir}001_b.sql`, 'SELECT 1;');
     expect(() => loadMigrations('ami_x', dir)).toThrow(/share number 1/);
+  });
+});
+
+describe('RowBinaryReader', () => {
+  it('reads back what the writer wrote: short, long and non-ASCII strings, UInt32', () => {
+    const w = new RowBinaryWriter(16);
+    const long = 'x'.repeat(300);
+    w.string('BM1');
+    w.u32(4_000_000_000);
+    w.string(long);
+    w.string('Pontianak – ü');
+    const r = new RowBinaryReader(w.take());
+    expect([r.string(), r.u32(), r.string(), r.string(), r.done]).toEqual([
+      'BM1',
+      4_000_000_000,
+      long,
+      'Pontianak – ü',
+      true,
+    ]);
+  });
+
+  it('refuses a value that runs past the end', () => {
+    const w = new RowBinaryWriter(16);
+    w.string('BM123');
+    const body = w.take();
+    expect(() => new RowBinaryReader(body.subarray(0, 4)).string()).toThrow(RangeError);
+    expect(() => new RowBinaryReader(Buffer.from([1, 2])).u32()).toThrow(RangeError);
   });
 });
