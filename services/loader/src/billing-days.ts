@@ -21,6 +21,7 @@ import {
   type ScanWindow,
 } from './billing-sql.js';
 import { SummaryRowReader, UnorderedScanError } from './billing-scan.js';
+import { appendSegment, shortestInterval, type Segments } from './billing.js';
 import { streamInsert } from './insert.js';
 import { RowBinaryWriter } from './rowbinary.js';
 
@@ -88,11 +89,9 @@ export class DaySummariser extends SummaryRowReader {
   private meterId: string | undefined;
   private unit = -1;
   private fa = 0;
-  private fw = 0;
   private la = 0;
-  private lw = 0;
-  private rising = 0;
-  private resets = 0;
+  /** The unit's registers so far, folded as billing.ts folds them. */
+  private seg: Segments = { firstWh: 0, lastWh: 0, risingWh: 0, resets: 0 };
   private reads = 0;
   private intervalS = 0;
   private maxDemand = 0;
@@ -131,15 +130,10 @@ export class DaySummariser extends SummaryRowReader {
     const unit = unitOf(bk);
     if (unit === this.unit) {
       // The next bucket of the unit: its registers follow the unit's so far.
-      const d = fw - this.lw;
-      if (d < 0) this.resets++;
-      else this.rising += d;
-      this.rising += rising;
-      this.resets += resets;
+      appendSegment(this.seg, fw, lw, rising, resets);
       this.la = la;
-      this.lw = lw;
       this.reads += reads;
-      if (intervalS > 0 && (this.intervalS === 0 || intervalS < this.intervalS)) this.intervalS = intervalS;
+      this.intervalS = shortestInterval(this.intervalS, intervalS);
       if (maxDemand > this.maxDemand) this.maxDemand = maxDemand;
       return;
     }
@@ -149,8 +143,8 @@ export class DaySummariser extends SummaryRowReader {
       return;
     }
     this.unit = unit;
-    [this.fa, this.fw, this.la, this.lw, this.rising, this.resets] = [fa, fw, la, lw, rising, resets];
-    [this.reads, this.intervalS, this.maxDemand] = [reads, intervalS, maxDemand];
+    this.seg = appendSegment(undefined, fw, lw, rising, resets);
+    [this.fa, this.la, this.reads, this.intervalS, this.maxDemand] = [fa, la, reads, intervalS, maxDemand];
   }
 
   private flushUnit(): void {
@@ -161,11 +155,11 @@ export class DaySummariser extends SummaryRowReader {
       unitStart(u),
       u,
       this.fa,
-      this.fw,
+      this.seg.firstWh,
       this.la,
-      this.lw,
-      this.rising,
-      this.resets,
+      this.seg.lastWh,
+      this.seg.risingWh,
+      this.seg.resets,
       this.reads,
       this.intervalS,
       this.maxDemand,

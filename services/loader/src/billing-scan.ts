@@ -15,6 +15,7 @@ import { AmiError } from '@ami/lib';
 import {
   appendSegment,
   charge,
+  shortestInterval,
   tariffVersionAt,
   usageOf,
   type RegisterPoint,
@@ -300,7 +301,7 @@ export class PeriodScanner extends SummaryRowReader {
     if (!this.seg || maxDemand > this.maxDemand) this.maxDemand = maxDemand;
     this.seg = appendSegment(this.seg, fw, lw, rising, resets);
     this.received += reads;
-    if (intervalS > 0 && (this.intervalS === 0 || intervalS < this.intervalS)) this.intervalS = intervalS;
+    this.intervalS = shortestInterval(this.intervalS, intervalS);
   }
 
   private finishMeter(): void {

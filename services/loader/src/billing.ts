@@ -193,6 +193,11 @@ export function addRegister(seg: Segments | undefined, wh: number): Segments {
   return seg;
 }
 
+/** The shorter of two read intervals in seconds, 0 meaning none known. */
+export function shortestInterval(a: number, b: number): number {
+  return b > 0 && (a === 0 || b < a) ? b : a;
+}
+
 /**
  * Appends a run of registers already folded (first, last, rises, resets, in
  * time order) after `seg`: the same as adding its registers one by one, so a
