@@ -15,8 +15,8 @@ import {
   bucketsSql,
   insertDaysSql,
   markSummarisedSql,
-  unitsArrivedSql,
-  unitsSummarisedSql,
+  SCAN_SETTINGS,
+  unitStampsSql,
   type MeterRange,
   type ScanWindow,
 } from './billing-sql.js';
@@ -211,8 +211,6 @@ export interface SummaryOptions {
 /** Units per summarising pass: bounds one pass's buckets query and INSERT. */
 const UNITS_PER_PASS = 31;
 
-const SCAN_SETTINGS = { max_execution_time: 600 } as const;
-
 export async function jsonRows<T>(ch: ClickHouseClient, query: string): Promise<T[]> {
   return (await ch.query({ query, format: 'JSONEachRow', clickhouse_settings: SCAN_SETTINGS })).json<T>();
 }
@@ -231,9 +229,11 @@ export async function summariseDays(
   const { first, last } = unitsOfWindow(w);
   const asMap = (rows: { day: string; at: number }[]) =>
     new Map(rows.map((r) => [unitOfDate(r.day), Number(r.at)]));
+  const stamps = (stamp: Parameters<typeof unitStampsSql>[1]) =>
+    jsonRows<{ day: string; at: number }>(ch, unitStampsSql(db, stamp, unitDate(first), unitDate(last)));
   const [done, arrived] = await Promise.all([
-    jsonRows<{ day: string; at: number }>(ch, unitsSummarisedSql(db, unitDate(first), unitDate(last))),
-    jsonRows<{ day: string; at: number }>(ch, unitsArrivedSql(db, unitDate(first), unitDate(last))),
+    stamps('reads_days_summarised.summarised_at'),
+    stamps('reads_arrivals.arrived_at'),
   ]);
   const dirty = unitsToSummarise(first, last, asMap(done), asMap(arrived), opts.settleS);
   let rows = 0;

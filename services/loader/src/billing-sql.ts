@@ -138,19 +138,24 @@ function windowWhere(db: string, column: string, w: ScanWindow, o: ScanOptions):
     ${only.join(' ')}`;
 }
 
-/** Units (YYYY-MM-DD) from `first` to `last` with the server time each was last summarised. */
-export function unitsSummarisedSql(db: string, first: string, last: string): string {
-  return `SELECT toString(unit) AS day, toUInt32(max(summarised_at)) AS at
-    FROM ${sqlIdent(db)}.reads_days_summarised
+/**
+ * Units (YYYY-MM-DD) from `first` to `last` with their latest stamp in `table`: when each was
+ * last summarised (reads_days_summarised.summarised_at) or got reads (reads_arrivals.arrived_at).
+ */
+export function unitStampsSql(
+  db: string,
+  stamp: 'reads_days_summarised.summarised_at' | 'reads_arrivals.arrived_at',
+  first: string,
+  last: string,
+): string {
+  const [table, column] = stamp.split('.') as [string, string];
+  return `SELECT toString(unit) AS day, toUInt32(max(${sqlIdent(column)})) AS at
+    FROM ${sqlIdent(db)}.${sqlIdent(table)}
     WHERE unit >= ${sqlDate(first)} AND unit <= ${sqlDate(last)} GROUP BY unit`;
 }
 
-/** Units (YYYY-MM-DD) from `first` to `last` with the server time reads last arrived for each. */
-export function unitsArrivedSql(db: string, first: string, last: string): string {
-  return `SELECT toString(unit) AS day, toUInt32(max(arrived_at)) AS at
-    FROM ${sqlIdent(db)}.reads_arrivals
-    WHERE unit >= ${sqlDate(first)} AND unit <= ${sqlDate(last)} GROUP BY unit`;
-}
+/** Settings of the streamed scans and summary queries: they run for a while. */
+export const SCAN_SETTINGS = { max_execution_time: 600 } as const;
 
 /** Columns of reads_days in the order billing-days.ts encodes them. */
 export const DAY_COLUMNS = [

@@ -7,6 +7,7 @@ import {
   daysSql,
   insertBillingSql,
   ROW_END_MARK,
+  SCAN_SETTINGS,
   metersSql,
   scanWindow,
   type MeterRange,
@@ -91,9 +92,6 @@ export async function refreshBilling(
     'billing insert',
   );
 }
-
-/** The settings of the bucket scan: it streams for a while. */
-const SCAN_SETTINGS = { max_execution_time: 600 } as const;
 
 /**
  * Concurrent scans of a whole-fleet refresh, each over a range of meter ids. A
