@@ -7,6 +7,16 @@ import { kafkaClusterAnswers } from './processes.js';
 import type { StackSettings } from './settings.js';
 
 /**
+ * A KRaft cluster id: 16 random bytes, base64url without padding. One in 64 starts with '-',
+ * which the storage tool's argument parser takes for an option: draw again.
+ */
+export function newKraftClusterId(): string {
+  let id = randomBytes(16).toString('base64url');
+  while (id.startsWith('-')) id = randomBytes(16).toString('base64url');
+  return id;
+}
+
+/**
  * Apache Kafka 3.9 (the last line whose every API version kafkajs 2.2 speaks),
  * single node in KRaft mode (broker and controller in one process), run from
  * the jars that Maven fetches from Maven Central into AMI_HOME.
@@ -87,13 +97,9 @@ log4j.logger.kafka.server.BrokerServer=INFO
 
   private formatStorage(configFile: string): void {
     if (existsSync(join(this.home, 'data', 'meta.properties'))) return;
-    // A KRaft cluster id is 16 random bytes, base64url without padding.
-    // One in 64 starts with '-', which the tool's argument parser takes for an option: draw again.
-    let clusterId = randomBytes(16).toString('base64url');
-    while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
     execFileSync(
       'java',
-      this.javaArgs('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', configFile]),
+      this.javaArgs('kafka.tools.StorageTool', ['format', '-t', newKraftClusterId(), '-c', configFile]),
       {
         stdio: 'pipe',
       },

@@ -14,6 +14,7 @@ import {
   tailFile,
   waitUntil,
 } from './processes.js';
+import { newKraftClusterId } from './kafka.js';
 
 const run = promisify(execFile);
 
@@ -283,7 +284,7 @@ log4j.logger.kafka.authorizer.logger=INFO
       this.javaArgs('kafka.tools.StorageTool', [
         'format',
         '-t',
-        randomBytes(16).toString('base64url'),
+        newKraftClusterId(),
         '-c',
         this.configFile,
         '--ignore-formatted',
