@@ -292,6 +292,37 @@ function snapshotEncoding(): { v2Us: number; v1Us: number; v2Bytes: number; v1By
   };
 }
 
+/**
+ * The rules alone, in this process: µs per interval read when every gardu remembers the event ids of
+ * the last hour (after a storm: its gasps and restores) against a fleet that remembers nothing (the
+ * baseline). Such reads change nothing; before 2026-11-29 each one scanned its gardu's event ids.
+ */
+function readsAfterStorm(): { rememberedUs: number; freshUs: number; gardus: number } {
+  const gardus = 300;
+  const topo = new Topology();
+  for (let i = 0; i < gardus * PER_GARDU; i++) topo.apply(meterOf(i), profile(i));
+  const ctx = { cfg: defaultDetectorConfig, topo };
+  const usPerRead = (remember: boolean): number => {
+    const st = newDetectorState();
+    const out: Emission[] = [];
+    if (remember)
+      for (let i = 0; i < gardus * PER_GARDU; i++)
+        applyInput(ctx, st, { kind: 'event', value: event(i, 'POWER_LIMIT_CHANGED', B0 + i) }, out);
+    let best = Number.POSITIVE_INFINITY;
+    for (let round = 1; round <= 5; round++) {
+      const t0 = performance.now();
+      for (let i = 0; i < gardus * PER_GARDU; i++) {
+        const value = { ...read(i), read_at: B0 + round * READ_EVERY };
+        applyInput(ctx, st, { kind: 'read', value }, out);
+      }
+      best = Math.min(best, ((performance.now() - t0) * 1000) / (gardus * PER_GARDU));
+    }
+    return best;
+  };
+  usPerRead(false); // warm-up
+  return { freshUs: usPerRead(false), rememberedUs: usPerRead(true), gardus };
+}
+
 async function main(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
@@ -465,6 +496,10 @@ async function main(): Promise<void> {
   );
   console.log(`  restores produced in ${(ms / 1000).toFixed(1)} s`);
   console.log(`peak memory of the detector: ${peak} MiB (goal < 2048 MiB)`);
+  const after = readsAfterStorm();
+  console.log(
+    `rules alone, interval reads (${(after.gardus * PER_GARDU).toLocaleString()} meters, this process): ${after.rememberedUs.toFixed(2)} µs per read with every gardu remembering ${PER_GARDU} event ids, ${after.freshUs.toFixed(2)} µs with nothing remembered (baseline): ratio ${(after.rememberedUs / after.freshUs).toFixed(2)}`,
+  );
   const snap = snapshotEncoding();
   console.log(
     `gardu snapshot in a storm (${PER_GARDU} meters, this process): ${snap.v2Us.toFixed(0)} µs and ${snap.v2Bytes.toLocaleString()} bytes as written (v2), ${snap.v1Us.toFixed(0)} µs and ${snap.v1Bytes.toLocaleString()} bytes as plain JSON (v1): ${(snap.v1Us / snap.v2Us).toFixed(2)}x faster, ${(snap.v2Bytes / snap.v1Bytes).toFixed(2)} of the bytes`,

@@ -183,10 +183,17 @@ export function applyRead(
   known?: MeterInfo,
 ): MeterInfo {
   const info = known ?? meterInfo(ctx, read.meter_id);
-  // Fast path of the steady state: nothing remembered, relay as expected.
-  if (read.relay === 'CLOSED' && !st.gardus.has(info.garduId)) return info;
-  const g = gardu(st, info.garduId);
   const m = info.meterId;
+  // Fast path of the steady state: nothing remembered about the meter, no incident at its gardu, relay
+  // as expected: the read changes nothing. A gardu is often remembered only for its recent event ids;
+  // going on would scan them (forgetIfIdle) at every read of its meters.
+  const remembered = st.gardus.get(info.garduId);
+  if (
+    read.relay === 'CLOSED' &&
+    (remembered === undefined || (remembered.incidents.length === 0 && remembered.facts[m] === undefined))
+  )
+    return info;
+  const g = remembered ?? gardu(st, info.garduId);
   const f = g.facts[m];
   // The meter knows its relay best; a read fixes a missed relay event.
   let changed = false;
