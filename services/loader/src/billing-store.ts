@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { sqlDate, sqlIdent, UnavailableError, ValidationError } from '@ami/lib';
@@ -101,11 +102,14 @@ export async function refreshBilling(
 const SCAN_STREAMS = 2;
 
 /** Meter-id ranges with about as many known meters each, covering every id. */
-function meterRanges(ids: string[], parts: number): MeterRange[] {
+export function meterRanges(ids: string[], parts: number): MeterRange[] {
   if (parts <= 1 || ids.length < parts * 1000) return [{}];
-  // String order picks the cuts (fast); ClickHouse compares bytes, so the cuts themselves are
-  // put in byte order: the ranges then never overlap, whatever the ids' characters.
-  const sorted = ids.slice().sort();
+  // Cuts from a random sample of 10,000 ids: sorting all 1.2 M ids took seconds of every refresh, and
+  // the ranges only need to be about even (random, not every k-th: the ids' order may have a pattern).
+  // String order picks the cuts; ClickHouse compares bytes, so the cuts themselves are put in byte
+  // order: the ranges then never overlap, whatever the characters.
+  const sample = Array.from({ length: Math.min(ids.length, 10_000) }, () => ids[randomInt(ids.length)]!);
+  const sorted = sample.sort();
   const cuts = [
     ...new Set(
       Array.from({ length: parts - 1 }, (_, i) => sorted[Math.floor(((i + 1) * sorted.length) / parts)]!),
