@@ -245,17 +245,23 @@ function garduOf(o: Outage, fleet: Fleet | undefined): string[] {
   return f ? f.gardu.map((g) => fleet!.garduIds[g]!) : [];
 }
 
-/** Latency of each outage's first record: from its first last gasp's produce, and from when its confirming evidence was produced. */
+/**
+ * Latency of each outage's first record: from its first last gasp's produce (`gasp`); that minus the
+ * confirmation delay in wall time, when the replay is paced (`minusDelay`: the issue's "beyond the
+ * confirmation delay"); and from when its confirming evidence was produced (`beyond`).
+ */
 function outageLatencies(
   seen: readonly OutageSeen[],
   stats: ReplayStats,
   fleet: Fleet | undefined,
+  confirmDelayMs: number,
   clock?: ReplayClock,
-): { gasp: number[]; beyond: number[] } {
+): { gasp: number[]; minusDelay: number[]; beyond: number[] } {
   const first = new Map<string, OutageSeen>();
   for (const s of seen)
     if (!first.has(s.outage.outage_id) && s.outage.scope !== 'METER') first.set(s.outage.outage_id, s);
   const gasp: number[] = [];
+  const minusDelay: number[] = [];
   const beyond: number[] = [];
   for (const { outage, receivedAt } of first.values()) {
     let firstSent = Number.POSITIVE_INFINITY;
@@ -265,11 +271,14 @@ function outageLatencies(
           firstSent = Math.min(firstSent, r.sentAt);
       }
     }
-    if (Number.isFinite(firstSent)) gasp.push(receivedAt - firstSent);
+    if (Number.isFinite(firstSent)) {
+      gasp.push(receivedAt - firstSent);
+      if (clock) minusDelay.push(Math.max(0, receivedAt - firstSent - confirmDelayMs / clock.factor));
+    }
     const evidence = confirmingEvidenceAt(outage.confirmed_at, stats.timeline, clock);
     if (evidence !== undefined) beyond.push(Math.max(0, receivedAt - evidence));
   }
-  return { gasp, beyond };
+  return { gasp, minusDelay, beyond };
 }
 
 /** A paced replay's clock: delivery time `at` is due at wall `wall0 + (at - at0) / factor`. */
@@ -638,7 +647,13 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
       pace.mode === 'factor'
         ? { wall0: stats.startedAt, at0: manifest.startMs, factor: pace.factor }
         : undefined;
-    const { gasp, beyond } = outageLatencies(sampler.outages, stats, simFleet, clock);
+    const { gasp, minusDelay, beyond } = outageLatencies(
+      sampler.outages,
+      stats,
+      simFleet,
+      confirmDelayMs,
+      clock,
+    );
     const e2eSeconds = lastVisibleAt !== undefined ? (lastVisibleAt - stats.startedAt) / 1000 : undefined;
 
     // ------------------------------------------------------------ correctness
@@ -732,6 +747,8 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
         markersMissing: sampler.markers.length - readLat.length,
         markerPollMs: 250,
         gaspToOutage: percentiles(gasp),
+        confirmDelayWallMs: clock ? confirmDelayMs / clock.factor : undefined,
+        gaspToOutageMinusDelay: clock ? percentiles(minusDelay) : undefined,
         gaspToOutageBeyondConfirm: percentiles(beyond),
         outagesTimed: gasp.length,
       },
@@ -747,7 +764,12 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
       notes.push(
         `other processes used ${summary.otherBusyCores.toFixed(2)} cores on average during the run: the machine was shared, absolute figures are low; ratios to the baseline hold better`,
       );
-    const reportFile = writeReport(reportDir, summary, samples, { read: readLat, gasp, gaspBeyond: beyond });
+    const reportFile = writeReport(reportDir, summary, samples, {
+      read: readLat,
+      gasp,
+      gaspMinusDelay: minusDelay,
+      gaspBeyond: beyond,
+    });
     return { ok: correctness.ok, reportDir, reportFile, summary };
   } finally {
     bar?.stop();

@@ -8,6 +8,7 @@ import { checkOutages, latestOutages } from '../../loadtest/src/correctness.js';
 import { DistinctReads } from '../../loadtest/src/distinct.js';
 import { encodeNative, encodeTsv } from '../../loadtest/src/native.js';
 import { Pacer, parsePace } from '../../loadtest/src/pace.js';
+import type { ReplayStats } from '../../loadtest/src/replay.js';
 import {
   readManifest,
   readRecording,
@@ -16,7 +17,7 @@ import {
   RecordingWriter,
 } from '../../loadtest/src/recording.js';
 import { percentiles } from '../../loadtest/src/report.js';
-import { confirmingEvidenceAt, idleAdvanceRateFor } from '../../loadtest/src/run.js';
+import { __test, confirmingEvidenceAt, idleAdvanceRateFor } from '../../loadtest/src/run.js';
 import { barChart, lineChart } from '../../loadtest/src/svg.js';
 import { Fleet } from '../../services/simulator/src/fleet.js';
 import { loadScenario } from '../../services/simulator/src/scenario.js';
@@ -50,6 +51,34 @@ describe('pace', () => {
     expect(confirmingEvidenceAt(900_000, timeline, { wall0: 1_000, at0: 0, factor: 10 })).toBe(91_000);
     expect(confirmingEvidenceAt(-1, timeline)).toBeUndefined(); // before the first chunk
     expect(confirmingEvidenceAt(1_000_000, timeline)).toBeUndefined(); // the replay never passed it
+  });
+
+  it("reports a storm outage's latency beyond the confirmation delay in wall time at the replay's speed", () => {
+    // 10x: the 300 s delay is 30 s of wall time. First gasp produced at wall 10 s, the outage out at 62 s;
+    // the replay acknowledged the traffic up to confirmed_at only at 70 s (a fleet's quarter hour of reads).
+    const outage = {
+      outage_id: 'GARDU-G1-0',
+      scope: 'GARDU',
+      gardu_id: 'G1',
+      started_at: 0,
+      confirmed_at: 300_000,
+    } as unknown as Outage;
+    const stats = {
+      gasps: new Map([['G1', [{ occurredAt: 0, sentAt: 10_000 }]]]),
+      timeline: [
+        { at: 0, wall: 10_000 },
+        { at: 300_000, wall: 70_000 },
+      ],
+    } as unknown as ReplayStats;
+    const clock = { wall0: 10_000, at0: 0, factor: 10 };
+    const r = __test.outageLatencies([{ outage, receivedAt: 62_000 }], stats, undefined, 300_000, clock);
+    expect(r.gasp).toEqual([52_000]);
+    expect(r.minusDelay).toEqual([22_000]);
+    expect(r.beyond).toEqual([0]); // out before the evidence was acknowledged: why the row above exists
+    // Unpaced (max speed): no wall-time delay to subtract.
+    expect(
+      __test.outageLatencies([{ outage, receivedAt: 62_000 }], stats, undefined, 300_000).minusDelay,
+    ).toEqual([]);
   });
 
   it('sets the detector idle advance to the replay factor, at most 10x', () => {
