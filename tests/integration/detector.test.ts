@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CompressionTypes } from 'kafkajs';
 import type { MeterStatus, Outage } from '@ami/lib';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
 import { loadDetectorConfig } from '../../services/detector/src/config.js';
@@ -72,7 +73,8 @@ describe('detector on the real stack: hand-crafted events', () => {
     const gasps = G1.map((m, i) => ev(`lg-${m}`, m, 'G1', 'LAST_GASP', T0 + i * 50));
     await events([...gasps, ...gasps]);
     await h.raw(h.topics.events, 'G1', Buffer.from('not avro'));
-    sent++;
+    await h.raw(h.topics.reads, 'G1', Buffer.from('not avro either')); // reads come raw off the wire
+    sent += 2;
     await clock(T0 + 5 * MIN);
     const open = await eventually(() => outages.find((o) => o.gardu_id === 'G1' && o.status === 'OPEN'), {
       what: 'OPEN outage of G1',
@@ -95,11 +97,17 @@ describe('detector on the real stack: hand-crafted events', () => {
       statuses.filter((s) => s.meter_id === 'G1-M05').find((s) => s.outage_id === open.outage_id),
     );
     expect(dark.state).toBe('OUTAGE');
-    const bad = await eventually(() => dlq.find((d) => d.headers['ami.reason'] === 'bad-magic-byte'), {
-      what: 'garbage in the DLQ',
-    });
-    expect(bad.headers).toMatchObject({ 'ami.source.topic': h.topics.events, 'ami.service': 'detector' });
-    expect(bad.headers['ami.source.offset']).toBeDefined();
+    for (const topic of [h.topics.events, h.topics.reads]) {
+      const bad = await eventually(
+        () =>
+          dlq.find(
+            (d) => d.headers['ami.reason'] === 'bad-magic-byte' && d.headers['ami.source.topic'] === topic,
+          ),
+        { what: `garbage of ${topic} in the DLQ` },
+      );
+      expect(bad).toMatchObject({ key: 'G1', headers: { 'ami.service': 'detector' } });
+      expect(bad.headers['ami.source.offset']).toMatch(/^\d+$/);
+    }
   });
 
   it('sends an event later than the allowed lateness to the DLQ (reason late)', async () => {
@@ -142,5 +150,27 @@ describe('detector on the real stack: hand-crafted events', () => {
     });
     expect(outages.filter((o) => o.gardu_id === 'G2')).toEqual([]);
     expect(detector.stats.duplicates + detector.stats.late).toBeGreaterThan(0);
+  });
+
+  it('reads in compressed batches: kafkajs takes the topic over where the raw fetch stopped, nothing twice', async () => {
+    const at = T0 + 90 * MIN;
+    // Buffered, not committed: the watermark trails them by the allowed lateness.
+    await reads(G1.map((m) => rd(m, 'G1', at)));
+    await eventually(() => (detector.stats.consumed >= sent ? true : undefined), {
+      what: 'raw reads consumed',
+    });
+    const before = detector.stats.consumed;
+    await h.reads(
+      G1.map((m) => rd(m, 'G1', at + 15 * MIN)),
+      CompressionTypes.GZIP,
+    );
+    sent += G1.length;
+    await clock(at + 30 * MIN);
+    await eventually(() => (detector.stats.consumed >= sent ? true : undefined), {
+      what: 'compressed reads consumed',
+    });
+    // From the committed offsets kafkajs would offer the 20 buffered reads again.
+    expect(detector.stats.consumed - before).toBe(G1.length + 1);
+    expect(detector.stats.dlq['bad-magic-byte']).toBe(2);
   });
 });

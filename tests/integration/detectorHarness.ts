@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Consumer, IHeaders, Kafka, Producer } from 'kafkajs';
+import { CompressionTypes, type Consumer, type IHeaders, type Kafka, type Producer } from 'kafkajs';
 import {
   AvroCodec,
   createKafka,
@@ -62,11 +62,12 @@ export class DetectorHarness {
     );
   }
 
-  async reads(reads: MeterRead[]): Promise<void> {
+  async reads(reads: MeterRead[], compression = CompressionTypes.None): Promise<void> {
     await this.send(
       'MeterRead',
       this.topics.reads,
       reads.map((r) => [r.gardu_id, r]),
+      compression,
     );
   }
 
@@ -78,10 +79,12 @@ export class DetectorHarness {
     name: N,
     topic: string,
     records: Array<[string, RecordTypes[N]]>,
+    compression = CompressionTypes.None,
   ): Promise<void> {
     const encode = this.codec.encoder(name, await this.codec.register(name, valueSubject(topic)));
     await this.producer.send({
       topic,
+      compression,
       messages: records.map(([key, value]) => ({ key, value: encode(value) })),
     });
   }

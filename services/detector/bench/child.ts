@@ -1,12 +1,27 @@
 /**
- * The process measured by the benchmark: `detector` (the real processor) or
- * `passthrough` (a consumer of the same topics that only decodes: the
- * baseline). Prints one JSON line of progress every 50 ms: messages consumed,
- * inputs released through the rules and committed (detector), CPU time used.
- * SIGTERM exits normally, so `--cpu-prof` writes its profile.
+ * The process measured by the benchmark: `detector` (the real processor;
+ * DETECTOR_RAW_FETCH from the environment picks its fetch path),
+ * `passthrough` (a kafkajs consumer of the same topics that only decodes: the
+ * baseline) or `passthrough-raw` (the same decode-only consumer fetching raw
+ * over the wire protocol, as the detector's raw fetch does). Prints one JSON
+ * line of progress every 50 ms: messages consumed, inputs released through the
+ * rules and committed (detector), CPU time used. SIGTERM exits normally, so
+ * `--cpu-prof` writes its profile.
  */
 import { readFileSync } from 'node:fs';
-import { AvroCodec, createKafka, createLogger, createRegistry, topicNames } from '@ami/lib';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  AvroCodec,
+  createKafka,
+  createLogger,
+  createRegistry,
+  indexRecords,
+  READ_COMMITTED,
+  topicNames,
+  WireFetcher,
+  type FetchPartition,
+  type FetchedPartition,
+} from '@ami/lib';
 import { loadDetectorConfig } from '../src/config.js';
 import { startDetector } from '../src/processor.js';
 
@@ -14,6 +29,7 @@ const mode = process.argv[2];
 const cfg = loadDetectorConfig();
 // Logs go to stderr: stdout carries the progress lines.
 const logger = createLogger(`bench-${mode}`, 'warn', 2);
+const topics = topicNames(cfg.AMI_TOPIC_PREFIX);
 
 /** Peak resident set (VmHWM) in MiB, from the kernel. */
 function peakMiB(): number {
@@ -44,7 +60,26 @@ function report(consumed: number, extra: object = {}): void {
 
 process.once('SIGTERM', () => process.exit(0));
 
-if (mode === 'detector') {
+/**
+ * The pass-throughs' work per message: decode its value, and count it. Synchronous unless the
+ * writer schema must be fetched (no promise per message, as in the detector's hot path).
+ */
+const codec = new AvroCodec(createRegistry(cfg));
+let consumed = 0;
+function count(): void {
+  consumed++;
+  sawFirst(consumed);
+}
+function decodeOne(topic: string, value: Buffer): Promise<void> | undefined {
+  const name = topic === topics.events ? 'MeterEvent' : 'MeterRead';
+  if (codec.decodeCached(name, value)) {
+    count();
+    return undefined;
+  }
+  return codec.decode(name, value).then(count);
+}
+
+async function runDetector(): Promise<void> {
   const d = await startDetector(cfg, logger);
   report(0, { ready: true, meters: d.topology.size });
   const watchFirst = setInterval(() => {
@@ -52,26 +87,77 @@ if (mode === 'detector') {
     if (first) clearInterval(watchFirst);
   }, 2);
   setInterval(() => report(d.stats.consumed, { released: d.stats.released, stats: d.stats }), 50);
-} else {
-  const topics = topicNames(cfg.AMI_TOPIC_PREFIX);
-  const codec = new AvroCodec(createRegistry(cfg));
+}
+
+async function runPassthrough(): Promise<void> {
   const consumer = createKafka(cfg, logger).consumer({
     groupId: `${cfg.DETECTOR_GROUP_ID}.passthrough`,
     maxBytesPerPartition: 4 * 1024 * 1024,
   });
-  let consumed = 0;
   await consumer.connect();
   await consumer.subscribe({ topics: [topics.reads, topics.events], fromBeginning: true });
   await consumer.run({
     eachBatch: async ({ batch }) => {
-      const name = batch.topic === topics.events ? 'MeterEvent' : 'MeterRead';
       for (const m of batch.messages) {
-        if (!codec.decodeCached(name, m.value!)) await codec.decode(name, m.value!);
-        consumed++;
-        sawFirst(consumed);
+        const fetching = decodeOne(batch.topic, m.value!);
+        if (fetching) await fetching;
       }
     },
   });
   report(0, { ready: true });
   setInterval(() => report(consumed), 50);
 }
+
+/** Every partition of the reads and events topics, from offset 0 (no group: nothing is committed). */
+async function allPartitions(): Promise<FetchPartition[]> {
+  const admin = createKafka(cfg, logger).admin();
+  await admin.connect();
+  const meta = await admin.fetchTopicMetadata({ topics: [topics.reads, topics.events] });
+  await admin.disconnect();
+  return meta.topics.flatMap((t) =>
+    t.partitions.map((p) => ({ topic: t.name, partition: p.partitionId, offset: 0 })),
+  );
+}
+
+/** Decodes one partition's fetched records; returns the partition's next fetch offset. */
+async function decodeFetched(a: FetchedPartition): Promise<number> {
+  if (a.errorCode !== 0 || !a.records || a.records.length === 0) return a.fetchOffset;
+  const ix = indexRecords(a.records, a.fetchOffset, a.aborted);
+  for (let i = 0; i < ix.count; i++) {
+    if (ix.valueStart[i]! < 0) continue;
+    const fetching = decodeOne(a.topic, ix.buf.subarray(ix.valueStart[i], ix.valueEnd[i]));
+    if (fetching) await fetching;
+  }
+  return ix.nextOffset;
+}
+
+/** Raw fetches of every partition, as the loader's (32 MiB a fetch, 4 MiB a partition), until killed. */
+async function runPassthroughRaw(): Promise<void> {
+  const parts = await allPartitions();
+  const fetcher = new WireFetcher({
+    brokers: cfg.KAFKA_BROKERS.split(',').map((b) => b.trim()),
+    ssl: cfg.KAFKA_SSL === 'true',
+    clientId: `${cfg.KAFKA_CLIENT_ID}-bench-raw`,
+    maxBytes: 32 << 20,
+    partitionMaxBytes: 4 << 20,
+    isolation: READ_COMMITTED,
+  });
+  report(0, { ready: true });
+  setInterval(() => report(consumed), 50);
+  const at = new Map(parts.map((p) => [`${p.topic}:${p.partition}`, p]));
+  for (;;) {
+    const answers = await fetcher.fetch(parts);
+    for (const a of answers) at.get(`${a.topic}:${a.partition}`)!.offset = await decodeFetched(a);
+    // A partition error (say, no leader yet) comes back at once: wait rather than spin.
+    if (answers.some((a) => a.errorCode !== 0)) await sleep(100);
+  }
+}
+
+const modes: Record<string, () => Promise<void>> = {
+  detector: runDetector,
+  passthrough: runPassthrough,
+  'passthrough-raw': runPassthroughRaw,
+};
+const run = modes[mode ?? ''];
+if (!run) throw new Error(`unknown mode ${mode}: detector, passthrough or passthrough-raw`);
+await run();

@@ -12,15 +12,28 @@
  *    next interval does in a live fleet), and on `events` one event per
  *    partition at every boundary (events flow beside reads in a fleet; until
  *    2026-11-29 there were none, and the figure included ~3 s of confirming the
- *    empty events partitions idle, a start-up cost). Rate and CPU per message of
- *    the pass-through consumer (decode only) over that backlog, and of the
- *    detector until every interval read went through the rules and was committed
- *    (its ingest rate too: until every message was consumed, decoded, validated
- *    and buffered). Both spans start at the first message consumed.
- * 3. Storm: 200 k last gasps over 1,500 gardu (150 feeders) within 10 s of event
- *    time, then a clock event past the confirmation delay: time from that last
- *    message to the last OPEN record. Then every meter's power restore: time
- *    from the last message to the last RESTORED record.
+ *    empty events partitions idle, a start-up cost). Rate and CPU per message,
+ *    one measured process at a time, over that backlog of:
+ *    - the pass-through consumer (decode only) with kafkajs, the baseline of the
+ *      goal, and the same pass-through fetching raw over the wire protocol
+ *      (WireFetcher, every partition from offset 0, no group);
+ *    - the detector with its raw fetch (DETECTOR_RAW_FETCH=true, the default)
+ *      and with the kafkajs consumer (DETECTOR_RAW_FETCH=false), each until every
+ *      interval read went through the rules and was committed (their ingest
+ *      rates too: until every message was consumed, decoded, validated and
+ *      buffered). The kafkajs detector runs first, on a copy of the backlog under
+ *      its own prefix (`<prefix>.kafkajs`): the state topic derives from the
+ *      prefix, and the raw one must not restore the other's state.
+ *    Every span starts at the first message consumed. Ratios of the raw
+ *    detector to the kafkajs pass-through (the goal), to the raw pass-through,
+ *    and to the kafkajs detector (a same-run before/after of the raw fetch); CPU
+ *    ratios are the other's µs per message over the raw detector's (above 1:
+ *    the raw detector is cheaper).
+ * 3. Storm, on the raw detector of the steady state (still running): 200 k
+ *    last gasps over 1,500 gardu (150 feeders) within 10 s of event time, then a
+ *    clock event past the confirmation delay: time from that last message to the
+ *    last OPEN record. Then every meter's power restore: time from the last
+ *    message to the last RESTORED record.
  * 4. Peak memory (VmHWM) of the detector process with the topology loaded.
  *
  * BENCH_CPU_PROF=<dir>: the detector runs with `--cpu-prof` into <dir>.
@@ -28,7 +41,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
-import type { Producer } from 'kafkajs';
+import type { Admin, Producer } from 'kafkajs';
 import {
   AvroCodec,
   createKafka,
@@ -43,10 +56,11 @@ import {
   type MeterProfile,
   type MeterRead,
   type Outage,
+  type Topics,
 } from '@ami/lib';
 import { clientEnv, loadStackSettings } from '@ami/stack';
 import { defaultDetectorConfig } from '../src/config.js';
-import { encodeSnapshot } from '../src/changelog.js';
+import { encodeSnapshot, stateTopic } from '../src/changelog.js';
 import { advance, applyInput, newDetectorState, snapshotGardu, type Emission } from '../src/rules.js';
 import { Topology } from '../src/topology.js';
 
@@ -66,6 +80,8 @@ const prefix = `bench_${Date.now().toString(36)}_${randomBytes(2).toString('hex'
 const common = loadCommonConfig({ ...process.env, AMI_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' });
 const logger = createLogger('bench', 'warn');
 const topics = topicNames(prefix);
+/** The kafkajs detector's copy of the steady backlog, with its own state topic. */
+const kafkajsPrefix = `${prefix}.kafkajs`;
 const kafka = createKafka(common, logger);
 const codec = new AvroCodec(createRegistry(common));
 const B0 = Date.UTC(2026, 10, 28, 2, 0, 0); // a read boundary
@@ -181,7 +197,7 @@ interface Progress {
 
 /** A measured process (bench/child.ts) with its latest progress line. */
 function child(
-  mode: 'detector' | 'passthrough',
+  mode: 'detector' | 'passthrough' | 'passthrough-raw',
   env: Record<string, string>,
 ): {
   proc: ChildProcess;
@@ -245,12 +261,19 @@ async function stop(proc: ChildProcess): Promise<void> {
  * Steady state from the first message consumed until `done(p)` counts `n`
  * (progress every 50 ms): messages per second, and CPU µs of the process per message.
  */
+interface Rate {
+  perS: number;
+  cpuUs: number;
+  s: number;
+  ingestPerS: number;
+}
+
 async function rate(
   c: ReturnType<typeof child>,
   n: number,
   done: (p: Progress) => number,
   total: number,
-): Promise<{ perS: number; cpuUs: number; s: number; ingestPerS: number }> {
+): Promise<Rate> {
   const consumedAll = c.first((p) => p.consumed >= total && p.first !== undefined);
   const end = await c.first((p) => done(p) >= n && p.first !== undefined);
   const ingest = await consumedAll;
@@ -323,33 +346,46 @@ function readsAfterStorm(): { rememberedUs: number; freshUs: number; gardus: num
   return { freshUs: usPerRead(false), rememberedUs: usPerRead(true), gardus };
 }
 
-async function main(): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, prefix, { partitions: PARTITIONS });
-  // One request in flight per broker: a retry cannot overtake a later request.
-  const producer = kafka.producer({ maxInFlightRequests: 1 });
-  await producer.connect();
+/** Value encoders of the records the bench produces, registered under one prefix's subjects. */
+interface Encoders {
+  meter: (r: MeterProfile) => Buffer;
+  read: (r: MeterRead) => Buffer;
+  event: (r: MeterEvent) => Buffer;
+}
+
+/** The contract topics of `p` and the encoders of its meters, reads and events. */
+async function prepare(admin: Admin, p: string): Promise<{ topics: Topics; enc: Encoders }> {
+  await ensureTopics(admin, p, { partitions: PARTITIONS });
+  const t = topicNames(p);
   const enc = {
-    meter: codec.encoder('MeterProfile', await codec.register('MeterProfile', valueSubject(topics.meters))),
-    read: codec.encoder('MeterRead', await codec.register('MeterRead', valueSubject(topics.reads))),
-    event: codec.encoder('MeterEvent', await codec.register('MeterEvent', valueSubject(topics.events))),
+    meter: codec.encoder('MeterProfile', await codec.register('MeterProfile', valueSubject(t.meters))),
+    read: codec.encoder('MeterRead', await codec.register('MeterRead', valueSubject(t.reads))),
+    event: codec.encoder('MeterEvent', await codec.register('MeterEvent', valueSubject(t.events))),
   };
-  console.log(
-    `topology: ${METERS.toLocaleString()} meters, ${GARDUS.toLocaleString()} gardu; prefix ${prefix}`,
-  );
-  let ms = await produce(producer, topics.meters, METERS, profile, (r) => r.meter_id, enc.meter);
-  console.log(`  meters produced in ${(ms / 1000).toFixed(1)} s`);
-  const reads = METERS + GARDUS;
-  ms = await produce(producer, topics.reads, reads, read, (r) => r.gardu_id, enc.read);
-  // Events flow beside the reads, as in a live fleet: one per events partition at every boundary.
-  // Without them the empty events partitions must first be confirmed idle (IDLE_ADVANCE_MS and an
-  // end-offset poll, ~3 s of start-up that a running detector does not pay) before anything is released.
-  const steadyEvents = (WAVES + 1) * CLOCK_METERS.length;
+  return { topics: t, enc };
+}
+
+/** Interval reads, then one next-boundary read per gardu. */
+const STEADY_READS = METERS + GARDUS;
+/**
+ * Events flow beside the reads, as in a live fleet: one per events partition at every boundary.
+ * Without them the empty events partitions must first be confirmed idle (IDLE_ADVANCE_MS and an
+ * end-offset poll, ~3 s of start-up that a running detector does not pay) before anything is released.
+ */
+const STEADY_EVENTS = (WAVES + 1) * CLOCK_METERS.length;
+/** Messages of the steady backlog. */
+const STEADY = STEADY_READS + STEADY_EVENTS;
+
+/** The topology and the steady backlog on the topics of prefix `p`; prints how long each took. */
+async function produceBacklog(admin: Admin, producer: Producer, p: string): Promise<Encoders> {
+  const { topics: t, enc } = await prepare(admin, p);
+  let ms = await produce(producer, t.meters, METERS, profile, (r) => r.meter_id, enc.meter);
+  console.log(`  ${p}: meters produced in ${(ms / 1000).toFixed(1)} s`);
+  ms = await produce(producer, t.reads, STEADY_READS, read, (r) => r.gardu_id, enc.read);
   ms += await produce(
     producer,
-    topics.events,
-    steadyEvents,
+    t.events,
+    STEADY_EVENTS,
     (k) =>
       event(
         CLOCK_METERS[k % CLOCK_METERS.length]!,
@@ -359,30 +395,130 @@ async function main(): Promise<void> {
     (r) => r.gardu_id,
     enc.event,
   );
-  const steady = reads + steadyEvents;
   console.log(
-    `  ${METERS.toLocaleString()} interval reads in ${WAVES} waves + ${GARDUS.toLocaleString()} next-boundary reads + ${steadyEvents} events produced in ${(ms / 1000).toFixed(1)} s`,
+    `  ${p}: ${METERS.toLocaleString()} interval reads in ${WAVES} waves + ${GARDUS.toLocaleString()} next-boundary reads + ${STEADY_EVENTS} events produced in ${(ms / 1000).toFixed(1)} s`,
   );
+  return enc;
+}
 
-  const env = {
-    AMI_TOPIC_PREFIX: prefix,
-    DETECTOR_GROUP_ID: `ami-detector.${prefix}`,
-    DETECTOR_INSTANCE_ID: prefix,
+/** The environment of a measured process on the topics of prefix `p`, with its own group and transactional id. */
+function childEnv(p: string, rawFetch: boolean): Record<string, string> {
+  return {
+    AMI_TOPIC_PREFIX: p,
+    DETECTOR_GROUP_ID: `ami-detector.${p}`,
+    DETECTOR_INSTANCE_ID: p,
+    DETECTOR_RAW_FETCH: String(rawFetch),
     LOG_LEVEL: 'warn',
   };
+}
 
-  // Baseline: decode-only consumer over the same backlog.
-  const base = child('passthrough', env);
-  const baseRate = await rate(base, steady, (p) => p.consumed, steady);
-  await stop(base.proc);
+/** A decode-only consumer over the steady backlog, alone on the machine. */
+async function passThrough(mode: 'passthrough' | 'passthrough-raw'): Promise<Rate> {
+  const c = child(mode, childEnv(prefix, true));
+  const r = await rate(c, STEADY, (p) => p.consumed, STEADY);
+  await stop(c.proc);
+  return r;
+}
 
+interface DetectorRun {
+  c: ReturnType<typeof child>;
+  rate: Rate;
+  /** Seconds from spawn to ready (the topology loaded). */
+  loadS: number;
+  peakMiB: number;
+}
+
+/** A detector over the steady backlog of prefix `p`, left running. */
+async function steadyDetector(p: string, rawFetch: boolean): Promise<DetectorRun> {
   const t0 = Date.now();
-  const det = child('detector', env);
-  const ready = await det.first((p) => p.ready === true);
-  const loadS = (ready.t - t0) / 1000;
+  const c = child('detector', childEnv(p, rawFetch));
+  const ready = await c.first((x) => x.ready === true);
   // Done when every interval read went through the rules and was committed (the next-boundary reads stay buffered).
-  const detRate = await rate(det, METERS, (p) => p.released ?? 0, steady);
-  const steadyPeak = det.last()!.peakMiB;
+  const r = await rate(c, METERS, (x) => x.released ?? 0, STEADY);
+  return { c, rate: r, loadS: (ready.t - t0) / 1000, peakMiB: c.last()!.peakMiB };
+}
+
+interface Steady {
+  passKafkajs: Rate;
+  passRaw: Rate;
+  detKafkajs: Rate;
+  /** The raw detector, still running for the storm. */
+  det: DetectorRun;
+}
+
+/**
+ * Every steady-state process in turn, never two at once (2 cores): the pass-throughs, the kafkajs
+ * detector on its copy of the backlog (stopped), then the raw detector (left running for the storm).
+ */
+async function steadyState(): Promise<Steady> {
+  const passKafkajs = await passThrough('passthrough');
+  const passRaw = await passThrough('passthrough-raw');
+  const kafkajs = await steadyDetector(kafkajsPrefix, false);
+  await stop(kafkajs.c.proc);
+  const det = await steadyDetector(prefix, true);
+  return { passKafkajs, passRaw, detKafkajs: kafkajs.rate, det };
+}
+
+const fmtRate = (r: Rate) =>
+  `${Math.round(r.perS).toLocaleString().padStart(9)} msgs/s   ${r.cpuUs.toFixed(1).padStart(6)} µs CPU/msg`;
+
+/** The ratios of the raw detector to `other`: msgs/s, ingest only, CPU per msg (other's over the detector's). */
+const fmtRatios = (det: Rate, other: Rate, goal = '') =>
+  `${(det.perS / other.perS).toFixed(2)} in msgs/s${goal}, ${(det.ingestPerS / other.perS).toFixed(2)} ingest only, ${(other.cpuUs / det.cpuUs).toFixed(2)} in CPU per msg`;
+
+function printSteady(s: Steady): void {
+  const det = s.det.rate;
+  const msgs = `(${STEADY.toLocaleString()} msgs in`;
+  const reads = `(${METERS.toLocaleString()} reads in`;
+  console.log(
+    `steady state (one read per meter in ${WAVES} waves and events on every partition, backlog consumed from the start)`,
+  );
+  console.log(
+    `  pass-through, kafkajs (decode only)    ${fmtRate(s.passKafkajs)}   ${msgs} ${s.passKafkajs.s.toFixed(1)} s)`,
+  );
+  console.log(
+    `  pass-through, raw fetch (decode only)  ${fmtRate(s.passRaw)}   ${msgs} ${s.passRaw.s.toFixed(1)} s)`,
+  );
+  console.log(`  detector, raw fetch (rules, committed) ${fmtRate(det)}   ${reads} ${det.s.toFixed(1)} s)`);
+  console.log(
+    `  detector, kafkajs (rules, committed)   ${fmtRate(s.detKafkajs)}   ${reads} ${s.detKafkajs.s.toFixed(1)} s)`,
+  );
+  for (const [name, r] of [
+    ['raw fetch', det],
+    ['kafkajs  ', s.detKafkajs],
+  ] as const)
+    console.log(
+      `  detector ingest only, ${name}        ${Math.round(r.ingestPerS).toLocaleString().padStart(9)} msgs/s   (decode, validate, buffer: every read consumed)`,
+    );
+  console.log(
+    `  ratio detector (raw fetch) / pass-through (kafkajs):   ${fmtRatios(det, s.passKafkajs, ' (goal >= 0.5, >= 100k/s)')}`,
+  );
+  console.log(`  ratio detector (raw fetch) / pass-through (raw fetch): ${fmtRatios(det, s.passRaw)}`);
+  console.log(
+    `  ratio detector (raw fetch) / detector (kafkajs):       ${(det.perS / s.detKafkajs.perS).toFixed(2)} in msgs/s, ${(det.ingestPerS / s.detKafkajs.ingestPerS).toFixed(2)} ingest only, ${(s.detKafkajs.cpuUs / det.cpuUs).toFixed(2)} in CPU per msg (same run: after / before)`,
+  );
+  console.log(
+    "  (CPU ratios: the other's µs per msg over the raw detector's; above 1, the raw detector is cheaper)",
+  );
+  console.log(
+    `  detector (raw fetch) start with ${METERS.toLocaleString()} meters loaded: ${s.det.loadS.toFixed(1)} s, peak RSS ${s.det.peakMiB} MiB`,
+  );
+}
+
+async function main(): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  // One request in flight per broker: a retry cannot overtake a later request.
+  const producer = kafka.producer({ maxInFlightRequests: 1 });
+  await producer.connect();
+  console.log(
+    `topology: ${METERS.toLocaleString()} meters, ${GARDUS.toLocaleString()} gardu; prefix ${prefix} (and ${kafkajsPrefix} for the kafkajs detector)`,
+  );
+  const enc = await produceBacklog(admin, producer, prefix);
+  await produceBacklog(admin, producer, kafkajsPrefix);
+
+  const steady = await steadyState();
+  const det = steady.det.c;
 
   // Storm.
   const outages: Outage[] = [];
@@ -395,7 +531,7 @@ async function main(): Promise<void> {
   });
   const stormMeters = STORM_GARDU * PER_GARDU;
   const stride = stormMeters / STORM_GASPS; // ~1: every storm meter gasps once
-  ms = await produce(
+  let ms = await produce(
     producer,
     topics.events,
     STORM_GASPS,
@@ -463,24 +599,7 @@ async function main(): Promise<void> {
   const peak = det.last()!.peakMiB;
 
   console.log('');
-  console.log(
-    `steady state (one read per meter in ${WAVES} waves and events on every partition, backlog consumed from the start)`,
-  );
-  console.log(
-    `  pass-through (decode only)  ${Math.round(baseRate.perS).toLocaleString().padStart(9)} msgs/s   ${baseRate.cpuUs.toFixed(1).padStart(6)} µs CPU/msg   (${steady.toLocaleString()} msgs in ${baseRate.s.toFixed(1)} s)`,
-  );
-  console.log(
-    `  detector (rules, committed) ${Math.round(detRate.perS).toLocaleString().padStart(9)} msgs/s   ${detRate.cpuUs.toFixed(1).padStart(6)} µs CPU/msg   (${METERS.toLocaleString()} reads in ${detRate.s.toFixed(1)} s)`,
-  );
-  console.log(
-    `  detector ingest only         ${Math.round(detRate.ingestPerS).toLocaleString().padStart(9)} msgs/s   (decode, validate, buffer: every read consumed)`,
-  );
-  console.log(
-    `  ratio detector / pass-through: ${(detRate.perS / baseRate.perS).toFixed(2)} in msgs/s (goal >= 0.5, >= 100k/s), ${(detRate.ingestPerS / baseRate.perS).toFixed(2)} ingest only, ${(baseRate.cpuUs / detRate.cpuUs).toFixed(2)} in CPU per msg`,
-  );
-  console.log(
-    `  detector start with ${METERS.toLocaleString()} meters loaded: ${loadS.toFixed(1)} s, peak RSS ${steadyPeak} MiB`,
-  );
+  printSteady(steady);
   console.log('regional blackout storm');
   console.log(
     `  gardu outages OPEN ${opened ? STORM_GARDU : 'NOT ALL'}; distinct AMI last gasps accounted ${gaspsAccounted.toLocaleString()} of ${gaspingAmi.toLocaleString()} (${STORM_GASPS.toLocaleString()} messages)`,
@@ -509,7 +628,9 @@ async function main(): Promise<void> {
   await watch.disconnect();
   await producer.disconnect();
   await admin
-    .deleteTopics({ topics: [...Object.values(topics), `${prefix}.detector-state`] })
+    .deleteTopics({
+      topics: [prefix, kafkajsPrefix].flatMap((p) => [...Object.values(topicNames(p)), stateTopic(p)]),
+    })
     .catch(() => undefined);
   await admin.disconnect();
 }

@@ -58,6 +58,13 @@ export const detectorConfigSchema = commonConfigSchema.extend({
    */
   DETECTOR_PRODUCER: z.enum(['wire', 'kafkajs']).default('wire'),
   /**
+   * Reads, the bulk of the input, fetched raw off the wire (packages/lib/src/kafkaWire/fetch.ts:
+   * no per-record kafkajs objects to build and hold until the watermark releases them); kafkajs
+   * keeps the group and fetches events. Off with SASL (not spoken there), and for a topic whose
+   * batches are compressed (kafkajs takes over, from the committed offsets).
+   */
+  DETECTOR_RAW_FETCH: z.enum(['true', 'false']).default('true'),
+  /**
    * Inputs released (and outputs emitted) per step, i.e. per transaction: a storm is committed in
    * slices of this size.
    */

@@ -1,7 +1,11 @@
-import type { Admin, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import {
   AvroCodec,
   BadRecordError,
+  RawTopicConsumer,
+  READ_COMMITTED,
+  UnsupportedBatchError,
+  WireFetcher,
   createKafka,
   createRegistry,
   deadLetterHeaders,
@@ -19,6 +23,7 @@ import {
   type MeterRead,
   type MeterStatus,
   type Outage,
+  type RecordIndex,
   type Topics,
 } from '@ami/lib';
 import type { DetectorConfig } from './config.js';
@@ -73,11 +78,19 @@ export interface DetectorHandle {
   stop(): Promise<void>;
 }
 
+/**
+ * Where an input's bytes are: a kafkajs message, or record `i` of a raw fetch
+ * (no object per record; a message is built only for a dead letter).
+ */
+type Origin = KafkaMessage | RecordIndex;
+
 /** A buffered input (itself the rules' Input) with where it came from. */
 type Source = Input & {
   topic: string;
   partition: number;
-  message: KafkaMessage;
+  offset: number;
+  from: Origin;
+  i: number;
   /** The meter as looked up when it was offered, still valid while the topology is at `version`. */
   info: MeterInfo | undefined;
   version: number;
@@ -92,6 +105,24 @@ const STEP_INTERVAL_MS = 100;
 /** Wall clock between end-offset polls while some input looks idle. */
 const END_POLL_MS = 500;
 const FETCH_BYTES_PER_PARTITION = 2 * 1024 * 1024;
+
+function isRaw(from: Origin): from is RecordIndex {
+  return 'keyStart' in from;
+}
+
+/** The input as a kafkajs message (views of the fetched bytes, no copy): what a dead letter carries. */
+function messageOf(from: Origin, i: number): KafkaMessage {
+  if (!isRaw(from)) return from;
+  const view = (start: number, end: number) => (start < 0 ? null : from.buf.subarray(start, end));
+  return {
+    key: view(from.keyStart[i]!, from.keyEnd[i]!),
+    value: view(from.valueStart[i]!, from.valueEnd[i]!),
+    offset: String(from.offset[i]),
+    timestamp: String(from.timestamp[i]),
+    attributes: 0,
+    headers: {},
+  };
+}
 
 /**
  * The Kafka edge of the detector: consumes reads and events (co-partitioned by
@@ -211,9 +242,11 @@ export async function startDetector(
       inputs,
     );
   });
+  const raw = rawReads(cfg, topics, admin, edge, consumer, logger, exit);
   await consumer.connect();
   for (const topic of inputs) await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({ autoCommit: false, eachBatch: (payload) => edge.onBatch(payload) });
+  raw?.start();
   ready = true;
   const ticker = setInterval(
     () => void edge.tick().catch((err) => logger.error({ err }, 'idle step failed')),
@@ -228,6 +261,7 @@ export async function startDetector(
     async stop() {
       clearInterval(ticker);
       edge.close();
+      await raw?.stop();
       await consumer.disconnect();
       await meters.consumer.disconnect();
       await edge.idle();
@@ -236,6 +270,64 @@ export async function startDetector(
       server?.close();
     },
   };
+}
+
+/**
+ * The raw fetch of reads (DETECTOR_RAW_FETCH): kafkajs keeps the group and
+ * fetches events; on every assignment the reads partitions are paused in it
+ * and handed to the raw consumer, which starts at the committed offsets.
+ */
+function rawReads(
+  cfg: DetectorConfig,
+  topics: Topics,
+  admin: Admin,
+  edge: Edge,
+  consumer: Consumer,
+  logger: Logger,
+  exit: (code: number) => void,
+): RawTopicConsumer | undefined {
+  // SASL is not spoken by the wire client.
+  if (cfg.DETECTOR_RAW_FETCH !== 'true' || cfg.KAFKA_SASL_MECHANISM !== 'none') return undefined;
+  const topic = topics.reads;
+  edge.rawTopics.add(topic);
+  const raw = new RawTopicConsumer({
+    topic,
+    groupId: cfg.DETECTOR_GROUP_ID,
+    fetcher: new WireFetcher({
+      brokers: cfg.KAFKA_BROKERS.split(',').map((b) => b.trim()),
+      ssl: cfg.KAFKA_SSL === 'true',
+      clientId: `${cfg.KAFKA_CLIENT_ID}-detector-${cfg.DETECTOR_INSTANCE_ID}-raw`,
+      maxBytes: 32 << 20,
+      partitionMaxBytes: 4 << 20,
+      isolation: READ_COMMITTED,
+    }),
+    admin,
+    isolation: READ_COMMITTED,
+    process: (partition, ix, highWatermark) => edge.onRecords(topic, partition, ix, highWatermark),
+    onFatal: (err) => {
+      if (err instanceof UnsupportedBatchError) {
+        // Say, compressed batches: kafkajs reads them from where the raw fetch stopped (inputs
+        // offered since the last commit are buffered: from the committed offsets they would be twice).
+        logger.warn({ err }, 'raw fetch cannot read the reads topic; kafkajs consumes it from now on');
+        edge.rawTopics.delete(topic);
+        for (const [partition, offset] of raw.positions())
+          consumer.seek({ topic, partition, offset: String(offset) });
+        consumer.resume([{ topic }]);
+        return;
+      }
+      logger.fatal({ err }, 'raw fetch of reads failed and cannot retry; exiting');
+      exit(1);
+    },
+    logger,
+  });
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    if (!edge.rawTopics.has(topic)) return;
+    // Before kafkajs' first fetch of this generation (the event is emitted synchronously).
+    consumer.pause([{ topic }]);
+    raw.assign(e.payload.memberAssignment[topic] ?? []);
+  });
+  consumer.on(consumer.events.REBALANCING, () => raw.assign([]));
+  return raw;
 }
 
 /** Creates missing contract topics and the state topic (as many partitions as the inputs). */
@@ -269,6 +361,8 @@ interface Encoders {
 
 /** Per-instance processing state; every step runs under one lock. */
 class Edge {
+  /** Input topics fetched raw (RawTopicConsumer), not through kafkajs. */
+  readonly rawTopics = new Set<string>();
   private readonly st: DetectorState = newDetectorState();
   private readonly gate: EventTimeGate<Source>;
   private readonly garduPartition = new Map<string, number>();
@@ -328,11 +422,11 @@ class Edge {
   }
 
   async onBatch({ batch, isStale }: EachBatchPayload): Promise<void> {
+    // A batch kafkajs fetched before the raw path took the topic over: the raw path loads it.
+    if (this.rawTopics.has(batch.topic)) return;
     await this.locked(async () => {
       await this.loading;
       if (!this.loaded.has(batch.partition) || isStale()) return;
-      const tp = `${batch.topic}:${batch.partition}`;
-      const kind = batch.topic === this.topics.events ? 'event' : 'read';
       this.metrics.observeBatch(
         batch.topic,
         batch.partition,
@@ -340,21 +434,45 @@ class Edge {
         batch.lastOffset(),
         batch.highWatermark,
       );
+      const tp = `${batch.topic}:${batch.partition}`;
+      const kind = batch.topic === this.topics.events ? 'event' : 'read';
       const now = Date.now();
       for (const message of batch.messages) {
         this.stats.consumed++;
         // Synchronous unless the writer schema must be fetched first.
-        const pending = this.offer(tp, kind, batch.topic, batch.partition, message, now);
+        const pending = this.offer(tp, kind, batch.topic, batch.partition, message, 0, now);
         if (pending) await pending;
       }
-      const next = Number(batch.lastOffset()) + 1;
-      this.gate.consumedTo(tp, next);
-      this.gate.setCaughtUp(tp, next >= Number(batch.highWatermark), Date.now());
-      // One transaction per STEP_INTERVAL_MS at most, not one per batch (kafkajs hands over one
-      // partition's batch at a time; a transaction costs several broker round trips).
-      if (Date.now() - this.lastStep >= STEP_INTERVAL_MS) await this.step();
-      else this.due = true;
+      await this.consumed(tp, Number(batch.lastOffset()) + 1, Number(batch.highWatermark));
     });
+  }
+
+  /** Records of one partition fetched raw (RawTopicConsumer); resolves when the next fetch may start. */
+  async onRecords(topic: string, partition: number, ix: RecordIndex, highWatermark: number): Promise<void> {
+    await this.locked(async () => {
+      await this.loading;
+      if (!this.loaded.has(partition) || !this.rawTopics.has(topic)) return;
+      this.metrics.observeBatch(topic, partition, ix.count, String(ix.nextOffset - 1), String(highWatermark));
+      const tp = `${topic}:${partition}`;
+      const kind = topic === this.topics.events ? 'event' : 'read';
+      const now = Date.now();
+      for (let i = 0; i < ix.count; i++) {
+        this.stats.consumed++;
+        const pending = this.offer(tp, kind, topic, partition, ix, i, now);
+        if (pending) await pending;
+      }
+      await this.consumed(tp, ix.nextOffset, highWatermark);
+    });
+  }
+
+  /** Everything before `next` was offered: one step per STEP_INTERVAL_MS at most. */
+  private async consumed(tp: string, next: number, highWatermark: number): Promise<void> {
+    this.gate.consumedTo(tp, next);
+    this.gate.setCaughtUp(tp, next >= highWatermark, Date.now());
+    // Not one transaction per batch (kafkajs hands over one partition's batch at a time; a
+    // transaction costs several broker round trips).
+    if (Date.now() - this.lastStep >= STEP_INTERVAL_MS) await this.step();
+    else this.due = true;
   }
 
   /** Wall-clock step for quiet inputs (watermark idleness). */
@@ -402,36 +520,36 @@ class Edge {
   }
 
   /**
-   * Decode, validate and buffer one message. Synchronous (returns undefined)
-   * when the writer schema is cached, the hot path; otherwise the promise of
-   * doing so once the schema is fetched.
+   * Decode, validate and buffer one input (a kafkajs message, or record `i` of
+   * a raw fetch). Synchronous (returns undefined) when the writer schema is
+   * cached, the hot path; otherwise the promise of doing so once the schema is
+   * fetched.
    */
   private offer(
     tp: string,
     kind: 'event' | 'read',
     topic: string,
     partition: number,
-    message: KafkaMessage,
+    from: Origin,
+    i: number,
     now: number,
   ): Promise<void> | undefined {
-    const buf = message.value;
-    let source: Source | undefined;
+    const buf = isRaw(from)
+      ? from.valueStart[i]! < 0
+        ? null
+        : from.buf.subarray(from.valueStart[i]!, from.valueEnd[i]!)
+      : from.value;
+    let value: MeterEvent | MeterRead | undefined;
     try {
       if (buf === null) throw new BadRecordError('null-value', 'a reads/events message has no value');
-      if (kind === 'event') {
-        const value = this.codec.decodeCached('MeterEvent', buf);
-        if (value !== undefined) source = this.source('event', value, topic, partition, message);
-      } else {
-        const value = this.codec.decodeCached('MeterRead', buf);
-        if (value !== undefined) source = this.source('read', value, topic, partition, message);
-      }
+      value = this.codec.decodeCached(kind === 'event' ? 'MeterEvent' : 'MeterRead', buf);
     } catch (err) {
       if (!(err instanceof BadRecordError)) throw err;
-      this.dead({ sourceTopic: topic, partition, message, reason: err.reason, detail: err.message });
+      this.dead(topic, partition, from, i, err.reason, err.message);
       return undefined;
     }
-    if (source === undefined) return this.offerFetching(tp, kind, topic, partition, message, now);
-    this.admit(tp, source, now);
+    if (value === undefined) return this.offerFetching(tp, kind, topic, partition, from, i, buf!, now);
+    this.admit(tp, this.source(kind, value, topic, partition, from, i), now);
     return undefined;
   }
 
@@ -441,56 +559,31 @@ class Edge {
     kind: 'event' | 'read',
     topic: string,
     partition: number,
-    message: KafkaMessage,
+    from: Origin,
+    i: number,
+    buf: Buffer,
     now: number,
   ): Promise<void> {
-    let source: Source;
+    let value: MeterEvent | MeterRead;
     try {
-      source =
-        kind === 'event'
-          ? this.source(
-              'event',
-              await this.codec.decode('MeterEvent', message.value!),
-              topic,
-              partition,
-              message,
-            )
-          : this.source(
-              'read',
-              await this.codec.decode('MeterRead', message.value!),
-              topic,
-              partition,
-              message,
-            );
+      value = await this.codec.decode(kind === 'event' ? 'MeterEvent' : 'MeterRead', buf);
     } catch (err) {
       if (!(err instanceof BadRecordError)) throw err;
-      return this.dead({ sourceTopic: topic, partition, message, reason: err.reason, detail: err.message });
+      return this.dead(topic, partition, from, i, err.reason, err.message);
     }
-    this.admit(tp, source, now);
+    this.admit(tp, this.source(kind, value, topic, partition, from, i), now);
   }
 
-  private source(
-    kind: 'event',
-    value: MeterEvent,
-    topic: string,
-    partition: number,
-    message: KafkaMessage,
-  ): Source;
-  private source(
-    kind: 'read',
-    value: MeterRead,
-    topic: string,
-    partition: number,
-    message: KafkaMessage,
-  ): Source;
   private source(
     kind: 'event' | 'read',
     value: MeterEvent | MeterRead,
     topic: string,
     partition: number,
-    message: KafkaMessage,
+    from: Origin,
+    i: number,
   ): Source {
-    return { kind, value, topic, partition, message, info: undefined, version: -1 } as Source;
+    const offset = isRaw(from) ? from.offset[i]! : Number(from.offset);
+    return { kind, value, topic, partition, offset, from, i, info: undefined, version: -1 } as Source;
   }
 
   /** The topology lookup of the validation: the meter is kept for the rules (one lookup per input). */
@@ -511,7 +604,6 @@ class Edge {
 
   /** Validate (ranges and topology, packages/lib/src/validate.ts), drop duplicates, offer to the gate. */
   private admit(tp: string, source: Source, now: number): void {
-    const { topic, partition, message } = source;
     this.looked = undefined;
     const invalid =
       source.kind === 'event'
@@ -519,8 +611,7 @@ class Edge {
         : validateRead(source.value, { now, lookup: this.lookup });
     if (invalid !== undefined) {
       // A meter clock far ahead would drag the watermark.
-      const err = new BadRecordError(invalid.reason, invalid.detail);
-      return this.dead({ sourceTopic: topic, partition, message, reason: err.reason, detail: err.message });
+      return this.dead(source.topic, source.partition, source.from, source.i, invalid.reason, invalid.detail);
     }
     const looked = this.looked as MeterInfo | undefined; // set by `lookup` during the validation
     if (looked !== undefined && looked.meterId === source.value.meter_id) {
@@ -532,16 +623,25 @@ class Edge {
       return;
     }
     const t = source.kind === 'event' ? source.value.occurred_at : source.value.read_at;
-    const verdict = this.gate.offer(tp, Number(message.offset), t, source, now);
+    const verdict = this.gate.offer(tp, source.offset, t, source, now);
     if (verdict === 'replayed') this.stats.replayed++;
     else if (verdict === 'late') {
       this.stats.late++;
       const detail = `event time ${new Date(t).toISOString()} is before the watermark ${new Date(this.gate.watermark).toISOString()}`;
-      this.dead({ sourceTopic: topic, partition, message, reason: 'late', detail });
+      this.dead(source.topic, source.partition, source.from, source.i, 'late', detail);
     }
   }
 
-  private dead(d: DeadLetter): void {
+  /** A bad input to the DLQ, in the step's transaction (with the offsets past it). */
+  private dead(
+    sourceTopic: string,
+    partition: number,
+    from: Origin,
+    i: number,
+    reason: string,
+    detail: string,
+  ): void {
+    const d: DeadLetter = { sourceTopic, partition, message: messageOf(from, i), reason, detail };
     this.stats.dlq[d.reason] = (this.stats.dlq[d.reason] ?? 0) + 1;
     this.metrics.dlq.inc({ topic: d.sourceTopic, reason: d.reason });
     this.logger.warn(
@@ -557,7 +657,6 @@ class Edge {
     this.pendingDlqPartitions.push(d.partition);
   }
 
-  /** Release what the watermark allows through the rules, then commit everything in one transaction. */
   /** No more steps (the service stops). */
   close(): void {
     this.stopped = true;
@@ -573,6 +672,7 @@ class Edge {
     });
   }
 
+  /** Release what the watermark allows through the rules, then commit everything in one transaction. */
   private async step(): Promise<void> {
     const t0 = performance.now();
     this.lastStep = Date.now();
@@ -644,7 +744,7 @@ class Edge {
 
   private apply(h: Held<Source>, out: Emission[]): void {
     const source = h.value;
-    const { topic, partition, message } = source;
+    const { topic, partition } = source;
     try {
       // The meter looked up at offer time, unless the meters table changed since.
       const known = source.version === this.ctx.topo.version ? source.info : undefined;
@@ -652,7 +752,7 @@ class Edge {
       if (this.garduPartition.get(gardu) !== partition) this.garduPartition.set(gardu, partition);
     } catch (err) {
       if (!(err instanceof BadRecordError)) throw err;
-      this.dead({ sourceTopic: topic, partition, message, reason: err.reason, detail: err.message });
+      this.dead(topic, partition, source.from, source.i, err.reason, err.message);
     }
   }
 

@@ -14,6 +14,7 @@ import {
   isRetriable,
   READ_COMMITTED,
   WireFetcher,
+  RawTopicConsumer,
   ServiceMetrics,
   topicNames,
   UnavailableError,
@@ -31,7 +32,7 @@ import {
   type DecodeOptions,
   type Rejected,
 } from './decode.js';
-import { RawTopicConsumer } from './raw-fetch.js';
+
 import { refreshBilling } from './billing-store.js';
 import { ProfileTable } from './profiles.js';
 import { followProfiles } from './profiles-follow.js';
@@ -141,7 +142,7 @@ export async function startLoader(
   // DLQ delivery is at least once: a duplicate DLQ record is harmless, a lost one is not.
   const producer = kafka.producer();
   const admin = kafka.admin();
-  // Reads, the bulk, are fetched raw (raw-fetch.ts) unless turned off or SASL is on (not spoken there).
+  // Reads, the bulk, are fetched raw (RawTopicConsumer, packages/lib/src/kafkaWire) unless turned off or SASL is on (not spoken there).
   const rawReads = cfg.LOADER_RAW_FETCH === 'true' && cfg.KAFKA_SASL_MECHANISM === 'none';
   const rawTopics = new Set(rawReads ? [names.reads] : []);
   const kafkajsTopics = () =>

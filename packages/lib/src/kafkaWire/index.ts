@@ -3,3 +3,4 @@ export * from './producer.js';
 export * from './transaction.js';
 export * from './transactionBatch.js';
 export * from './fetch.js';
+export * from './rawTopicConsumer.js';

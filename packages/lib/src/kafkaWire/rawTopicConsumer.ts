@@ -1,15 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin } from 'kafkajs';
+import { isRetriable, UnavailableError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import {
   indexRecords,
-  isRetriable,
   OFFSET_OUT_OF_RANGE,
   READ_COMMITTED,
-  UnavailableError,
-  type Logger,
   type RecordIndex,
   type WireFetcher,
-} from '@ami/lib';
+} from './fetch.js';
 
 /** Loads one partition's records; resolves when the caller may fetch further (backpressure). */
 export type ProcessRecords = (partition: number, ix: RecordIndex, highWatermark: number) => Promise<void>;
@@ -22,22 +21,23 @@ export interface RawTopicOptions {
   admin: Admin;
   isolation: number;
   process: ProcessRecords;
-  /** A failure that retrying cannot help (a compressed batch): the loader stops. */
+  /** A failure that retrying cannot help (a compressed batch): the caller falls back or stops. */
   onFatal: (err: unknown) => void;
   logger: Logger;
 }
 
 /**
- * Consumes one topic with raw fetches (packages/lib/src/kafkaWire/fetch.ts)
+ * Consumes one topic with raw fetches (fetch.ts)
  * for the partitions the kafkajs group member was assigned: kafkajs keeps
  * the group membership, heartbeats and offset commits, with this topic
  * paused in it. Positions start at the group's committed offsets after every
- * assignment; the sink commits a position only after ClickHouse accepted
- * the rows before it, as for kafkajs batches.
+ * assignment; the caller commits a position only once it is done with the
+ * records before it (the loader: ClickHouse accepted the rows; the
+ * detector: the transaction with its outputs), as for kafkajs batches.
  */
 export class RawTopicConsumer {
   private assignment: number[] = [];
-  private readonly positions = new Map<number, number>();
+  private readonly nextOffsets = new Map<number, number>();
   /** Bumped by every assignment change: a fetch started under an older one is dropped. */
   private generation = 0;
   private paused = false;
@@ -50,11 +50,16 @@ export class RawTopicConsumer {
   assign(partitions: readonly number[]): void {
     this.generation++;
     this.assignment = [...partitions].sort((a, b) => a - b);
-    this.positions.clear();
+    this.nextOffsets.clear();
     this.o.logger.info({ topic: this.o.topic, partitions: this.assignment }, 'raw fetch: assigned');
   }
 
-  /** ClickHouse refuses inserts: stop fetching (Kafka keeps the backlog). */
+  /** Next offset per assigned partition fetched since the assignment (a caller handing the topic to kafkajs seeks there). */
+  positions(): Map<number, number> {
+    return new Map(this.nextOffsets);
+  }
+
+  /** Stop fetching (the loader: ClickHouse refuses inserts; Kafka keeps the backlog). */
   pause(): void {
     this.paused = true;
   }
@@ -103,7 +108,7 @@ export class RawTopicConsumer {
       this.assignment.map((partition) => ({
         topic: this.o.topic,
         partition,
-        offset: this.positions.get(partition)!,
+        offset: this.nextOffsets.get(partition)!,
       })),
     );
     let retry = false;
@@ -114,7 +119,7 @@ export class RawTopicConsumer {
           { topic: a.topic, partition: a.partition, offset: a.fetchOffset },
           'raw fetch: offset out of range; starting at the earliest offset',
         );
-        this.positions.delete(a.partition);
+        this.nextOffsets.delete(a.partition);
         continue;
       }
       if (a.errorCode !== 0) {
@@ -125,7 +130,7 @@ export class RawTopicConsumer {
       const ix = indexRecords(a.records, a.fetchOffset, this.o.isolation === READ_COMMITTED ? a.aborted : []);
       // Also with no records (only transaction markers): their offsets get committed too.
       if (ix.nextOffset > a.fetchOffset) await this.o.process(a.partition, ix, a.highWatermark);
-      if (generation === this.generation) this.positions.set(a.partition, ix.nextOffset);
+      if (generation === this.generation) this.nextOffsets.set(a.partition, ix.nextOffset);
     }
     if (retry)
       throw new UnavailableError(
@@ -139,7 +144,7 @@ export class RawTopicConsumer {
 
   /** Positions of assigned partitions without one: the committed offset, else the earliest. */
   private async startPositions(generation: number): Promise<void> {
-    const missing = this.assignment.filter((p) => !this.positions.has(p));
+    const missing = this.assignment.filter((p) => !this.nextOffsets.has(p));
     if (missing.length === 0) return;
     const [committed, bounds] = await Promise.all([
       this.o.admin.fetchOffsets({ groupId: this.o.groupId, topics: [this.o.topic] }),
@@ -155,7 +160,7 @@ export class RawTopicConsumer {
       const c = at.get(p) ?? -1;
       const lo = low.get(p) ?? 0;
       const hi = high.get(p) ?? lo;
-      this.positions.set(p, c >= lo && c <= hi ? c : lo);
+      this.nextOffsets.set(p, c >= lo && c <= hi ? c : lo);
     }
   }
 }
