@@ -20,6 +20,9 @@ describe('detector on the real stack: hand-crafted events', () => {
     DETECTOR_GROUP_ID: uniqueName('ami-detector'),
     DETECTOR_INSTANCE_ID: uniqueName('i'),
     DETECTOR_PARTITIONS: '3',
+    // Tiny steps and buffer: storms of 20 here take the paths of a large one (slices, backpressure).
+    DETECTOR_STEP_LIMIT: '4',
+    DETECTOR_MAX_BUFFERED: '3',
     CONFIRM_DELAY_MS: String(MIN),
     ALLOWED_LATENESS_MS: '5000',
     IDLE_ADVANCE_MS: '0', // time moves only with the data: the test drives it

@@ -13,3 +13,4 @@ export * from './dlq.js';
 export * from './metersTable.js';
 export * from './validate.js';
 export * from './kafkaWire/index.js';
+export * from './keyIndex.js';

@@ -320,6 +320,35 @@ function snapshotEncoding(): { v2Us: number; v1Us: number; v2Bytes: number; v1By
  * the last hour (after a storm: its gasps and restores) against a fleet that remembers nothing (the
  * baseline). Such reads change nothing; before 2026-11-29 each one scanned its gardu's event ids.
  */
+/**
+ * The meter lookup of every input, in this process: the topology of the programme's 1.2 M meters
+ * (KeyIndex, since 2026-11-29) against a `Map` of the same ids (before; the baseline), each id freshly
+ * decoded from bytes as an input's is, in an order unrelated to the loading order (a partition's
+ * reads come by gardu; the meters topic, keyed by meter, loads in its own order).
+ */
+function meterLookups(): { indexUs: number; mapUs: number; meters: number } {
+  const meters = 1_200_000;
+  const topo = new Topology();
+  const map = new Map<string, unknown>();
+  for (let i = 0; i < meters; i++) {
+    const p = profile(i);
+    topo.apply(p.meter_id, p);
+    map.set(p.meter_id, topo.meter(p.meter_id));
+  }
+  const bytes = Array.from({ length: 200_000 }, (_, k) => Buffer.from(meterOf((k * 7919) % meters)));
+  const usPer = (get: (id: string) => unknown): number => {
+    let found = 0;
+    const t0 = process.hrtime.bigint();
+    for (const b of bytes) if (get(b.toString('latin1')) !== undefined) found++;
+    const us = Number(process.hrtime.bigint() - t0) / 1000 / bytes.length;
+    if (found !== bytes.length) throw new Error(`lookup found ${found} of ${bytes.length}`);
+    return us;
+  };
+  usPer((id) => topo.meter(id)); // warm-up
+  usPer((id) => map.get(id));
+  return { indexUs: usPer((id) => topo.meter(id)), mapUs: usPer((id) => map.get(id)), meters };
+}
+
 function readsAfterStorm(): { rememberedUs: number; freshUs: number; gardus: number } {
   const gardus = 300;
   const topo = new Topology();
@@ -618,6 +647,10 @@ async function main(): Promise<void> {
   const after = readsAfterStorm();
   console.log(
     `rules alone, interval reads (${(after.gardus * PER_GARDU).toLocaleString()} meters, this process): ${after.rememberedUs.toFixed(2)} µs per read with every gardu remembering ${PER_GARDU} event ids, ${after.freshUs.toFixed(2)} µs with nothing remembered (baseline): ratio ${(after.rememberedUs / after.freshUs).toFixed(2)}`,
+  );
+  const look = meterLookups();
+  console.log(
+    `meter lookup (${look.meters.toLocaleString()} meters, this process): ${look.indexUs.toFixed(2)} µs with the topology's KeyIndex, ${look.mapUs.toFixed(2)} µs with a Map (baseline): ratio ${(look.indexUs / look.mapUs).toFixed(2)}`,
   );
   const snap = snapshotEncoding();
   console.log(

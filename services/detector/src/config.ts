@@ -69,6 +69,13 @@ export const detectorConfigSchema = commonConfigSchema.extend({
    * slices of this size.
    */
   DETECTOR_STEP_LIMIT: z.coerce.number().int().min(1).default(20_000),
+  /**
+   * Backpressure: with more inputs than this held for the watermark and some of them already
+   * released by it, fetching waits for steps to work them off. Bounds memory when the inputs
+   * arrive faster than the rules take them (a replay at full speed held 5.4 GB without it). Inputs
+   * the watermark still waits for (a lagging partition) never make fetching wait.
+   */
+  DETECTOR_MAX_BUFFERED: z.coerce.number().int().min(1).default(500_000),
   /** Write one JSON line per step (inputs, outputs, ms in rules, snapshots, encoding, transaction) to stderr. */
   DETECTOR_TRACE_STEPS: z.enum(['0', '1']).default('0'),
   /** Partitions of topics the detector creates when they are missing (tests, local stack). */

@@ -265,6 +265,11 @@ export class EventTimeGate<V> {
   }
 
   /** The watermark the inputs allow now (never below the released one). */
+  /** Whether a release at wall time `nowWall` would let anything through (backpressure waits only then). */
+  canRelease(nowWall: number): boolean {
+    return this.times.length > 0 && this.times[0]! <= this.nextWatermark(nowWall);
+  }
+
   nextWatermark(nowWall: number): number {
     let min = Number.POSITIVE_INFINITY;
     let max = Number.NEGATIVE_INFINITY;

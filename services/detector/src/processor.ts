@@ -68,6 +68,8 @@ export interface DetectorStats {
   momentary: number;
   statuses: number;
   transactions: number;
+  /** Most inputs held for the watermark at once (after a batch was offered). */
+  peakBuffered: number;
 }
 
 export interface DetectorHandle {
@@ -187,6 +189,7 @@ export async function startDetector(
     momentary: 0,
     statuses: 0,
     transactions: 0,
+    peakBuffered: 0,
   };
   const topo = new Topology();
   const meters = await followMeters(
@@ -421,7 +424,7 @@ class Edge {
     });
   }
 
-  async onBatch({ batch, isStale }: EachBatchPayload): Promise<void> {
+  async onBatch({ batch, isStale, heartbeat }: EachBatchPayload): Promise<void> {
     // A batch kafkajs fetched before the raw path took the topic over: the raw path loads it.
     if (this.rawTopics.has(batch.topic)) return;
     await this.locked(async () => {
@@ -445,6 +448,7 @@ class Edge {
       }
       await this.consumed(tp, Number(batch.lastOffset()) + 1, Number(batch.highWatermark));
     });
+    await this.workOff(heartbeat);
   }
 
   /** Records of one partition fetched raw (RawTopicConsumer); resolves when the next fetch may start. */
@@ -463,6 +467,8 @@ class Edge {
       }
       await this.consumed(tp, ix.nextOffset, highWatermark);
     });
+    // kafkajs heartbeats for the group from its own fetch loop.
+    await this.workOff(async () => undefined);
   }
 
   /** Everything before `next` was offered: one step per STEP_INTERVAL_MS at most. */
@@ -473,6 +479,23 @@ class Edge {
     // transaction costs several broker round trips).
     if (Date.now() - this.lastStep >= STEP_INTERVAL_MS) await this.step();
     else this.due = true;
+    if (this.gate.buffered > this.stats.peakBuffered) this.stats.peakBuffered = this.gate.buffered;
+  }
+
+  /**
+   * Backpressure (DETECTOR_MAX_BUFFERED): the caller fetches on only once the held inputs are few
+   * enough, or none can be released now (the watermark waits for a partition still to be fetched).
+   * One step per turn of the lock, so the other topic's batches and the ticker get their turns.
+   */
+  private async workOff(heartbeat: () => Promise<void>): Promise<void> {
+    while (
+      this.gate.buffered > this.cfg.DETECTOR_MAX_BUFFERED &&
+      !this.stopped &&
+      (this.backlog || this.gate.canRelease(Date.now()))
+    ) {
+      await this.locked(() => this.step());
+      await heartbeat();
+    }
   }
 
   /** Wall-clock step for quiet inputs (watermark idleness). */

@@ -1,4 +1,4 @@
-import type { MeterProfile } from '@ami/lib';
+import { KeyIndex, type MeterProfile } from '@ami/lib';
 
 /** What the rules need to know about a meter, from `ami.meters`. */
 export interface MeterInfo {
@@ -15,21 +15,25 @@ export interface MeterInfo {
 
 /**
  * The meters table (compacted topic) as indexes: meter, gardu -> meters,
- * feeder -> gardu. Strings are shared between meters to keep 1.2 M meters small.
+ * feeder -> gardu. Strings are shared between meters to keep 1.2 M meters small;
+ * meter ids index a `KeyIndex` (a lookup per input: half of a 1.2 M-entry Map's).
  */
 export class Topology {
-  private readonly meters = new Map<string, MeterInfo>();
+  private readonly index = new KeyIndex(1 << 16);
+  /** By slot of `index`; undefined for a free slot. */
+  private readonly infos: Array<MeterInfo | undefined> = [];
   private readonly gardus = new Map<string, Set<string>>();
   private readonly feeders = new Map<string, Set<string>>();
   private readonly strings = new Map<string, string>();
   private changes = 0;
 
   get size(): number {
-    return this.meters.size;
+    return this.index.size;
   }
 
   meter(meterId: string): MeterInfo | undefined {
-    return this.meters.get(meterId);
+    const slot = this.index.get(meterId);
+    return slot < 0 ? undefined : this.infos[slot];
   }
 
   garduMeters(garduId: string): ReadonlySet<string> {
@@ -59,15 +63,16 @@ export class Topology {
       ami: profile.kdpm !== 'A',
       installedAt: profile.installed_at,
     };
-    this.meters.set(meterId, info);
+    this.infos[this.index.add(meterId)] = info;
     setOf(this.gardus, info.garduId).add(meterId);
     setOf(this.feeders, info.feederId).add(info.garduId);
   }
 
   private remove(meterId: string): void {
-    const old = this.meters.get(meterId);
-    if (!old) return;
-    this.meters.delete(meterId);
+    const slot = this.index.delete(meterId);
+    if (slot < 0) return;
+    const old = this.infos[slot]!;
+    this.infos[slot] = undefined;
     const inGardu = this.gardus.get(old.garduId);
     inGardu?.delete(meterId);
     if (inGardu?.size === 0) {

@@ -24,6 +24,20 @@ describe('event-time gate', () => {
     expect(got.every((v, i) => v === i)).toBe(true);
   });
 
+  it('can release only what the next watermark passes (backpressure waits on nothing else)', () => {
+    const gate = new EventTimeGate<string>(cfg);
+    gate.track('reads-0', false);
+    gate.track('reads-1', false);
+    expect(gate.canRelease(0)).toBe(false); // nothing held
+    gate.offer('reads-0', 0, 10_000, 'a', 0);
+    gate.offer('reads-0', 1, 20_000, 'b', 0);
+    expect(gate.canRelease(0)).toBe(false); // reads-1 has shown no time yet: it holds the watermark
+    gate.offer('reads-1', 0, 20_000, 'c', 0);
+    expect(gate.canRelease(0)).toBe(true); // the watermark is 19 s: 'a' goes
+    expect(drain(gate, 0)).toEqual(['a']);
+    expect(gate.canRelease(0)).toBe(false); // 'b' and 'c' wait for later input
+  });
+
   it('a partition the fetches starve is not idle while its end offset grows on the broker', () => {
     // reads-1 looked caught up, then other partitions filled every fetch for longer than
     // idleAdvanceMs while its producer went on writing: the broker's end offset tells.

@@ -1,5 +1,6 @@
 import {
   demandAboveRating,
+  KeyIndex,
   type GarduLookup,
   type KnownMeter,
   type MeterProfile,
@@ -24,9 +25,8 @@ import type { ReadFits } from './tables.js';
  * about 125 MiB for 1.2 M meters (README.md, "Input checks").
  */
 export class ProfileTable {
-  private readonly slots = new Map<string, number>();
-  private readonly free: number[] = [];
-  private used = 0;
+  /** Meter id -> slot of the columns below (no Map of 1.2 M strings: see KeyIndex). */
+  private readonly slots: KeyIndex;
   private garduOf: Uint32Array;
   private installedAt: Float64Array;
   private dayaVa: Uint32Array;
@@ -38,6 +38,7 @@ export class ProfileTable {
 
   constructor(initialCapacity = 1024) {
     const n = Math.max(16, initialCapacity);
+    this.slots = new KeyIndex(n);
     this.garduOf = new Uint32Array(n);
     this.installedAt = new Float64Array(n);
     this.dayaVa = new Uint32Array(n);
@@ -58,20 +59,14 @@ export class ProfileTable {
 
   /** A profile upserts the meter; null (tombstone) removes it. */
   apply(meterId: string, profile: Pick<MeterProfile, 'gardu_id' | 'installed_at' | 'daya_va'> | null): void {
-    let slot = this.slots.get(meterId);
-    if (slot !== undefined) this.garduMeters[this.garduOf[slot]!]!--;
+    const known = this.slots.get(meterId);
+    if (known >= 0) this.garduMeters[this.garduOf[known]!]!--;
     if (profile === null) {
-      if (slot !== undefined) {
-        this.slots.delete(meterId);
-        this.free.push(slot);
-      }
+      this.slots.delete(meterId);
       return;
     }
-    if (slot === undefined) {
-      slot = this.free.pop() ?? this.used++;
-      if (slot >= this.garduOf.length) this.grow();
-      this.slots.set(meterId, slot);
-    }
+    const slot = this.slots.add(meterId);
+    if (slot >= this.garduOf.length) this.grow();
     const g = this.intern(profile.gardu_id);
     this.garduOf[slot] = g;
     this.garduMeters[g]!++;
@@ -82,7 +77,7 @@ export class ProfileTable {
   /** The meter as the checks see it (packages/lib/src/validate.ts), or undefined when unknown. */
   readonly lookup: ProfileLookup = (meterId: string): KnownMeter | undefined => {
     const slot = this.slots.get(meterId);
-    if (slot === undefined) return undefined;
+    if (slot < 0) return undefined;
     return {
       gardu_id: this.garduIds[this.garduOf[slot]!]!,
       installed_at: this.installedAt[slot]!,
@@ -96,9 +91,9 @@ export class ProfileTable {
    * UTF-8), not before installation, demand within the rating. Same answers
    * as validate.ts with `lookup`.
    */
-  readonly readFits: ReadFits = (meterId, buf, garduAt, garduLen, readAtMs, demandW, limits) => {
-    const slot = this.slots.get(meterId);
-    if (slot === undefined || garduLen === 0) return false;
+  readonly readFits: ReadFits = (buf, meterAt, meterLen, garduAt, garduLen, readAtMs, demandW, limits) => {
+    const slot = this.slots.getUtf8(buf, meterAt, meterAt + meterLen);
+    if (slot < 0 || garduLen === 0) return false;
     const g = this.garduBytes[this.garduOf[slot]!]!;
     if (g.length !== garduLen) return false;
     for (let i = 0; i < garduLen; i++) if (g[i] !== buf[garduAt + i]) return false;

@@ -29,10 +29,14 @@ export interface KafkaPosition {
   offset: number;
 }
 
-/** Whether a read passes the meters-table checks, from its transcoded bytes (ProfileTable.readFits). */
+/**
+ * Whether a read passes the meters-table checks, from its bytes (ProfileTable.readFits): the meter
+ * id is `buf[meterAt, meterAt + meterLen)` and the gardu id `buf[garduAt, garduAt + garduLen)`, UTF-8.
+ */
 export type ReadFits = (
-  meterId: string,
   buf: Buffer,
+  meterAt: number,
+  meterLen: number,
   garduAt: number,
   garduLen: number,
   readAtMs: number,

@@ -83,8 +83,7 @@ export function transcodeReadAt(
   end = stop;
   const meterLen = string(msg, w);
   if (meterLen === 0) throw new BadRecordError('missing-field', 'meter_id is empty');
-  // Strings are decoded only for the meters-table checks.
-  const meterId = checks ? msg.toString('utf8', pos - meterLen, pos) : '';
+  const meterAt = pos - meterLen;
   const garduLen = string(msg, w);
   const garduAt = pos - garduLen;
   const readAtMs = varLong(msg);
@@ -106,10 +105,11 @@ export function transcodeReadAt(
   if (demand < 0) throw new BadRecordError('negative-demand', 'negative demand');
   w.i32(demand);
   if (checks?.readFits) {
-    if (!checks.readFits(meterId, msg, garduAt, garduLen, readAtMs, demand, limits))
+    if (!checks.readFits(msg, meterAt, meterLen, garduAt, garduLen, readAtMs, demand, limits))
       throw new BadRecordError('topology', 'meters-table check failed');
   } else if (checks) {
-    const p = checks.lookup(meterId);
+    // A string only for a lookup without readFits.
+    const p = checks.lookup(msg.toString('utf8', meterAt, meterAt + meterLen));
     if (
       !p ||
       garduLen === 0 ||
