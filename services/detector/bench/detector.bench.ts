@@ -2,10 +2,11 @@
  * `npm run bench:detector`: the detector beside a pass-through consumer, on the
  * local stack, in one run.
  *
- * 1. Topology of BENCH_METERS meters (default 200,000, the storm's 1,500 gardu:
- *    the whole run takes 2-5 min on the shared 2-core build machine;
- *    BENCH_METERS=1200000 is the programme's fleet and takes several times
- *    longer), ~133 per gardu, on `meters`.
+ * 1. Topology of BENCH_METERS meters (default 1,200,000, the programme's fleet,
+ *    as the issue asks: ~7 min on the shared 2-core build machine, most of it
+ *    producing the two backlogs; BENCH_METERS=200000, the storm's 1,500 gardu,
+ *    takes ~2 min, but its steady spans last 0.4-1.5 s and start-up dominates
+ *    them), ~133 per gardu, on `meters`.
  * 2. Steady state: one interval read per meter on `reads`, the fleet in
  *    BENCH_WAVES (8) waves at successive read boundaries, then one read per
  *    gardu at the next boundary (it moves event time past the last wave, as the
@@ -69,7 +70,7 @@ Object.assign(process.env, { ...clientEnv(loadStackSettings()), ...process.env }
 
 const PER_GARDU = 133;
 const STORM_GARDU = 1_500;
-const METERS = Math.max(STORM_GARDU * PER_GARDU, Number(process.env.BENCH_METERS ?? 200_000));
+const METERS = Math.max(STORM_GARDU * PER_GARDU, Number(process.env.BENCH_METERS ?? 1_200_000));
 const WAVES = Math.max(1, Number(process.env.BENCH_WAVES ?? 8));
 const GARDUS = Math.ceil(METERS / PER_GARDU);
 const GARDU_PER_FEEDER = 10;
