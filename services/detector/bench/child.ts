@@ -16,9 +16,8 @@ import {
   createLogger,
   createRegistry,
   indexRecords,
-  READ_COMMITTED,
   topicNames,
-  WireFetcher,
+  bulkFetcher,
   type FetchPartition,
   type FetchedPartition,
 } from '@ami/lib';
@@ -134,14 +133,7 @@ async function decodeFetched(a: FetchedPartition): Promise<number> {
 /** Raw fetches of every partition, as the loader's (32 MiB a fetch, 4 MiB a partition), until killed. */
 async function runPassthroughRaw(): Promise<void> {
   const parts = await allPartitions();
-  const fetcher = new WireFetcher({
-    brokers: cfg.KAFKA_BROKERS.split(',').map((b) => b.trim()),
-    ssl: cfg.KAFKA_SSL === 'true',
-    clientId: `${cfg.KAFKA_CLIENT_ID}-bench-raw`,
-    maxBytes: 32 << 20,
-    partitionMaxBytes: 4 << 20,
-    isolation: READ_COMMITTED,
-  });
+  const fetcher = bulkFetcher(cfg, `${cfg.KAFKA_CLIENT_ID}-bench-raw`);
   report(0, { ready: true });
   setInterval(() => report(consumed), 50);
   const at = new Map(parts.map((p) => [`${p.topic}:${p.partition}`, p]));

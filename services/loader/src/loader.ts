@@ -13,7 +13,7 @@ import {
   exitOnCrash,
   isRetriable,
   READ_COMMITTED,
-  WireFetcher,
+  bulkFetcher,
   RawTopicConsumer,
   ServiceMetrics,
   topicNames,
@@ -263,14 +263,7 @@ export async function startLoader(
     ? new RawTopicConsumer({
         topic: names.reads,
         groupId: cfg.LOADER_GROUP_ID,
-        fetcher: new WireFetcher({
-          brokers: cfg.KAFKA_BROKERS.split(',').map((b) => b.trim()),
-          ssl: cfg.KAFKA_SSL === 'true',
-          clientId: `${cfg.KAFKA_CLIENT_ID}-loader-raw`,
-          maxBytes: 32 << 20,
-          partitionMaxBytes: 4 << 20,
-          isolation: READ_COMMITTED,
-        }),
+        fetcher: bulkFetcher(cfg, `${cfg.KAFKA_CLIENT_ID}-loader-raw`),
         admin,
         isolation: READ_COMMITTED,
         process: async (partition, ix, highWatermark) => {

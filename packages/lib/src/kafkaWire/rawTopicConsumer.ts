@@ -1,14 +1,27 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin } from 'kafkajs';
 import { isRetriable, UnavailableError } from '../errors.js';
+import type { CommonConfig } from '../config.js';
 import type { Logger } from '../logger.js';
-import {
-  indexRecords,
-  OFFSET_OUT_OF_RANGE,
-  READ_COMMITTED,
-  type RecordIndex,
-  type WireFetcher,
-} from './fetch.js';
+import { indexRecords, OFFSET_OUT_OF_RANGE, READ_COMMITTED, WireFetcher, type RecordIndex } from './fetch.js';
+
+/**
+ * A READ_COMMITTED fetcher for a consumer's bulk topic, from the common Kafka settings: up to
+ * 32 MiB a fetch and 4 MiB a partition (a few thousand reads per partition and round trip).
+ */
+export function bulkFetcher(
+  cfg: Pick<CommonConfig, 'KAFKA_BROKERS' | 'KAFKA_SSL'>,
+  clientId: string,
+): WireFetcher {
+  return new WireFetcher({
+    brokers: cfg.KAFKA_BROKERS.split(',').map((b) => b.trim()),
+    ssl: cfg.KAFKA_SSL === 'true',
+    clientId,
+    maxBytes: 32 << 20,
+    partitionMaxBytes: 4 << 20,
+    isolation: READ_COMMITTED,
+  });
+}
 
 /** Loads one partition's records; resolves when the caller may fetch further (backpressure). */
 export type ProcessRecords = (partition: number, ix: RecordIndex, highWatermark: number) => Promise<void>;
