@@ -3,7 +3,7 @@ import type { Admin, Kafka, Message } from 'kafkajs';
 import type { Logger } from '@ami/lib';
 import type { TpMeta } from './eventTime.js';
 import type { MeterFacts } from './meterStatus.js';
-import type { GarduSnapshot } from './rules.js';
+import type { FeederOutage, GarduSnapshot, GarduState } from './rules.js';
 
 /**
  * The detector's state topic (compacted, internal): per gardu its snapshot
@@ -55,11 +55,12 @@ const id = (s: string | null): string => (s === null ? 'null' : PLAIN.test(s) ? 
 const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
 
 /**
- * A gardu's snapshot as JSON, version 2: the meters' facts as rows of values instead of objects with
- * repeated keys. In a storm every meter of a gardu has facts, three quarters of a snapshot (~34 KB of
- * JSON for 133 meters in v1, ~22 KB here), and a snapshot is written at every step that changed the
- * gardu. Relay, cause and state are enum words, written without escaping (bench:detector prints the
- * time and size against JSON.stringify of v1).
+ * A gardu's snapshot as JSON, version 3: the meters' facts as rows of values instead of objects with
+ * repeated keys (since version 2: in a storm every meter of a gardu has facts, three quarters of a
+ * snapshot, ~34 KB of JSON for 133 meters in version 1, ~22 KB here, and a snapshot is written at
+ * every step that changed the gardu), and the remembered event ids (a Map in memory) as one object
+ * beside them (version 3). Relay, cause and state are enum words, written without escaping
+ * (bench:detector prints the time and size against JSON.stringify of version 1).
  */
 export function encodeSnapshot(snap: GarduSnapshot): string {
   let facts = '';
@@ -69,23 +70,47 @@ export function encodeSnapshot(snap: GarduSnapshot): string {
     if (f.shown !== undefined) facts += `,"${f.shown.state}",${id(f.shown.outageId)},${num(f.shown.since)}`;
     facts += ']';
   }
-  const { facts: _facts, ...gardu } = snap.gardu;
-  return `{"v":2,"gardu":${JSON.stringify(gardu)},"facts":[${facts}],"feeders":${JSON.stringify(snap.feeders)}}`;
+  let seen = '';
+  for (const [eventId, at] of snap.gardu.seen) seen += `${seen === '' ? '' : ','}${id(eventId)}:${num(at)}`;
+  const { facts: _facts, seen: _seen, ...gardu } = snap.gardu;
+  return `{"v":3,"gardu":${JSON.stringify(gardu)},"seen":{${seen}},"facts":[${facts}],"feeders":${JSON.stringify(snap.feeders)}}`;
 }
 
-/** The snapshot of encodeSnapshot, or of version 1 (plain JSON of GarduSnapshot, written before 2026-11-29). */
+type Written<G> = Omit<G, 'facts' | 'seen'>;
+
+/** The snapshot of encodeSnapshot, or of an older version (1: plain JSON of the state; 2: no "seen" beside the facts). */
 export function decodeSnapshot(json: string): GarduSnapshot {
   const raw = JSON.parse(json) as
-    | GarduSnapshot
+    | {
+        gardu: Written<GarduState> & { facts: Record<string, MeterFacts>; seen: Record<string, number> };
+        feeders: FeederOutage[];
+      }
     | {
         v: 2;
-        gardu: Omit<GarduSnapshot['gardu'], 'facts'>;
+        gardu: Written<GarduState> & { seen: Record<string, number> };
         facts: FactsRow[];
-        feeders: GarduSnapshot['feeders'];
+        feeders: FeederOutage[];
+      }
+    | {
+        v: 3;
+        gardu: Written<GarduState>;
+        seen: Record<string, number>;
+        facts: FactsRow[];
+        feeders: FeederOutage[];
       };
-  if (!('v' in raw)) return raw;
+  if (!('v' in raw)) return { gardu: { ...raw.gardu, seen: seenOf(raw.gardu.seen) }, feeders: raw.feeders };
+  const seen = seenOf(raw.v === 2 ? raw.gardu.seen : raw.seen);
+  const { seen: _seen, ...gardu } = raw.gardu as Written<GarduState> & { seen?: unknown };
+  return { gardu: { ...gardu, facts: factsOf(raw.facts), seen }, feeders: raw.feeders };
+}
+
+function seenOf(o: Record<string, number>): Map<string, number> {
+  return new Map(Object.entries(o));
+}
+
+function factsOf(rows: FactsRow[]): Record<string, MeterFacts> {
   const facts: Record<string, MeterFacts> = {};
-  for (const row of raw.facts) {
+  for (const row of rows) {
     const f: MeterFacts = {
       relay: row[1],
       cause: row[2],
@@ -95,7 +120,7 @@ export function decodeSnapshot(json: string): GarduSnapshot {
     if (row.length === 8) f.shown = { state: row[5], outageId: row[6], since: row[7] };
     facts[row[0]] = f;
   }
-  return { gardu: { ...raw.gardu, facts }, feeders: raw.feeders };
+  return facts;
 }
 
 export function tpRecord(partition: number, tp: string, meta: TpMeta): Message & { partition: number } {

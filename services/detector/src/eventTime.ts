@@ -270,6 +270,22 @@ export class EventTimeGate<V> {
     return this.times.length > 0 && this.times[0]! <= this.nextWatermark(nowWall);
   }
 
+  /**
+   * Whether an input of `topic` is one the watermark waits for: among the inputs that are not idle,
+   * its newest event time is the lowest. Backpressure never stops such a topic (fetching it is what
+   * moves the watermark) and stops the others: more of them would only be held.
+   */
+  holdsWatermark(topic: string, nowWall: number): boolean {
+    let min = Number.POSITIVE_INFINITY;
+    let ours = Number.POSITIVE_INFINITY;
+    for (const [tp, s] of this.tps) {
+      if (this.idle(s, nowWall)) continue;
+      if (s.maxTime < min) min = s.maxTime;
+      if (s.maxTime < ours && tp.slice(0, tp.lastIndexOf(':')) === topic) ours = s.maxTime;
+    }
+    return ours !== Number.POSITIVE_INFINITY && ours <= min;
+  }
+
   nextWatermark(nowWall: number): number {
     let min = Number.POSITIVE_INFINITY;
     let max = Number.NEGATIVE_INFINITY;

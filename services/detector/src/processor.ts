@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import {
   AvroCodec,
@@ -46,6 +47,7 @@ import {
 } from './rules.js';
 import { Topology, type MeterInfo } from './topology.js';
 import { followMeters } from './topologyTable.js';
+import { MembershipWatch, whileBeating } from './keepAlive.js';
 import { statusEncoder } from './statusEncoder.js';
 import {
   openStepWriter,
@@ -107,6 +109,9 @@ const STEP_INTERVAL_MS = 100;
 /** Wall clock between end-offset polls while some input looks idle. */
 const END_POLL_MS = 500;
 const FETCH_BYTES_PER_PARTITION = 2 * 1024 * 1024;
+/** kafkajs' defaults, stated: the membership watch below counts on them. */
+const SESSION_TIMEOUT_MS = 30_000;
+const REBALANCE_TIMEOUT_MS = 60_000;
 
 function isRaw(from: Origin): from is RecordIndex {
   return 'keyStart' in from;
@@ -232,13 +237,19 @@ export async function startDetector(
     groupId: cfg.DETECTOR_GROUP_ID,
     partitionAssigners: [CoPartitionedAssigner],
     readUncommitted: false,
+    sessionTimeout: SESSION_TIMEOUT_MS,
+    rebalanceTimeout: REBALANCE_TIMEOUT_MS,
     // Every fetch may serve every input partition: a partition starved by the others' backlog would
     // fall behind in event time and its records turn late.
     maxBytesPerPartition: FETCH_BYTES_PER_PARTITION,
     maxBytes: FETCH_BYTES_PER_PARTITION * inputs.length * partitions,
   });
   exitOnCrash(consumer, logger, exit);
+  const membership = new MembershipWatch(SESSION_TIMEOUT_MS + REBALANCE_TIMEOUT_MS, Date.now());
+  for (const proof of [consumer.events.HEARTBEAT, consumer.events.REBALANCING])
+    consumer.on(proof, () => membership.proven(Date.now()));
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    membership.proven(Date.now());
     const owned = new Set(Object.values(e.payload.memberAssignment).flat());
     edge.assign(
       [...owned].sort((a, b) => a - b),
@@ -251,10 +262,18 @@ export async function startDetector(
   await consumer.run({ autoCommit: false, eachBatch: (payload) => edge.onBatch(payload) });
   raw?.start();
   ready = true;
-  const ticker = setInterval(
-    () => void edge.tick().catch((err) => logger.error({ err }, 'idle step failed')),
-    100,
-  );
+  const ticker = setInterval(() => {
+    if (membership.lapsed(Date.now())) {
+      // The partitions may have moved: let them go until kafkajs has rejoined (GROUP_JOIN assigns
+      // again, and the state is rebuilt from the state topic as after any rebalance).
+      logger.warn(
+        'the group has not heard from this detector for a session timeout: its partitions are released until it rejoins',
+      );
+      raw?.assign([]);
+      edge.assign([], inputs);
+    }
+    void edge.tick().catch((err) => logger.error({ err }, 'idle step failed'));
+  }, 100);
   logger.info({ partitions, instance: cfg.DETECTOR_INSTANCE_ID }, 'detector running');
 
   return {
@@ -420,7 +439,7 @@ class Edge {
   async onBatch({ batch, isStale, heartbeat }: EachBatchPayload): Promise<void> {
     // A batch kafkajs fetched before the raw path took the topic over: the raw path loads it.
     if (this.rawTopics.has(batch.topic)) return;
-    await this.locked(async () => {
+    const offered = this.locked(async () => {
       await this.loading;
       if (!this.loaded.has(batch.partition) || isStale()) return;
       this.metrics.observeBatch(
@@ -441,7 +460,8 @@ class Edge {
       }
       await this.consumed(tp, Number(batch.lastOffset()) + 1, Number(batch.highWatermark));
     });
-    await this.workOff(heartbeat);
+    await whileBeating(heartbeat, offered);
+    await this.workOff(batch.topic, heartbeat);
   }
 
   /** Records of one partition fetched raw (RawTopicConsumer); resolves when the next fetch may start. */
@@ -461,7 +481,7 @@ class Edge {
       await this.consumed(tp, ix.nextOffset, highWatermark);
     });
     // kafkajs heartbeats for the group from its own fetch loop.
-    await this.workOff(async () => undefined);
+    await this.workOff(topic, async () => undefined);
   }
 
   /** Everything before `next` was offered: one step per STEP_INTERVAL_MS at most. */
@@ -476,17 +496,19 @@ class Edge {
   }
 
   /**
-   * Backpressure (DETECTOR_MAX_BUFFERED): the caller fetches on only once the held inputs are few
-   * enough, or none can be released now (the watermark waits for a partition still to be fetched).
-   * One step per turn of the lock, so the other topic's batches and the ticker get their turns.
+   * Backpressure (DETECTOR_MAX_BUFFERED): with more inputs held than that, the caller (the fetch of
+   * `topic`) goes on only once they are few enough, or when `topic` is what the watermark waits for.
+   * Meanwhile it steps (one per turn of the lock, so the other topic's batches and the ticker get
+   * their turns) while some can be released, else waits for the input that holds the watermark (the
+   * other topic's fetch, or kafkajs rejoining its group): fetching more of this topic would only be
+   * held. Without that wait a full-speed replay held 3-6 GB of reads while events lagged.
    */
-  private async workOff(heartbeat: () => Promise<void>): Promise<void> {
-    while (
-      this.gate.buffered > this.cfg.DETECTOR_MAX_BUFFERED &&
-      !this.stopped &&
-      (this.backlog || this.gate.canRelease(Date.now()))
-    ) {
-      await this.locked(() => this.step());
+  private async workOff(topic: string, heartbeat: () => Promise<void>): Promise<void> {
+    while (this.gate.buffered > this.cfg.DETECTOR_MAX_BUFFERED && !this.stopped) {
+      const now = Date.now();
+      if (this.backlog || this.gate.canRelease(now)) await this.locked(() => this.step());
+      else if (this.gate.holdsWatermark(topic, now)) return;
+      else await delay(STEP_INTERVAL_MS);
       await heartbeat();
     }
   }

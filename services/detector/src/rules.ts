@@ -19,7 +19,7 @@ import type { MeterInfo, Topology } from './topology.js';
 import { heapPop, heapPush } from './heap.js';
 
 /**
- * THE outage rules. Plain functions over plain (JSON-serialisable) state, fed
+ * THE outage rules. Plain functions over plain state (maps, arrays, records: changelog.ts writes it), fed
  * in event-time order by the edge (see eventTime.ts). Nothing here reads a
  * clock: timers fire at event times, so a replay at any speed gives the same
  * outages with the same ids.
@@ -70,8 +70,11 @@ export interface GarduState {
   garduId: string;
   facts: Record<string, MeterFacts>;
   incidents: Incident[];
-  /** event_id -> occurred_at, remembered DEDUP_RETENTION_MS past the watermark. */
-  seen: Record<string, number>;
+  /**
+   * event_id -> occurred_at, remembered DEDUP_RETENTION_MS past the watermark. A Map, not an object:
+   * every event id is a fresh string, and an object key is interned first (a storm's 200k gasps).
+   */
+  seen: Map<string, number>;
 }
 
 export interface FeederOutage {
@@ -128,7 +131,7 @@ export function isDuplicate(
   known?: MeterInfo,
 ): boolean {
   const g = st.gardus.get((known ?? ctx.topo.meter(ev.meter_id))?.garduId ?? ev.gardu_id);
-  return g !== undefined && g.seen[ev.event_id] !== undefined;
+  return g !== undefined && g.seen.has(ev.event_id);
 }
 
 /** `known`: the meter's topology entry if the caller already looked it up (as of now). Returns it. */
@@ -141,8 +144,8 @@ export function applyEvent(
 ): MeterInfo {
   const info = known ?? meterInfo(ctx, ev.meter_id);
   const g = gardu(st, info.garduId);
-  if (g.seen[ev.event_id] !== undefined) return info;
-  g.seen[ev.event_id] = ev.occurred_at;
+  if (g.seen.has(ev.event_id)) return info;
+  g.seen.set(ev.event_id, ev.occurred_at);
   st.dirty.add(g.garduId);
   const t = ev.occurred_at;
   const f = factsOf(g, info.meterId);
@@ -264,9 +267,9 @@ export function pruneSeen(ctx: RulesContext, st: DetectorState, watermark: numbe
   const horizon = watermark - ctx.cfg.DEDUP_RETENTION_MS;
   for (const g of st.gardus.values()) {
     let changed = false;
-    for (const [id, at] of Object.entries(g.seen)) {
+    for (const [id, at] of g.seen) {
       if (at < horizon) {
-        delete g.seen[id];
+        g.seen.delete(id);
         changed = true;
       }
     }
@@ -342,13 +345,10 @@ interface Evidence {
 
 /** Counts over the gardu's AMI meters (AMR excluded from every share). */
 function evidence(ctx: RulesContext, g: GarduState, inc: Incident, now: number): Evidence {
-  let population = 0;
   let silent = 0;
-  for (const m of ctx.topo.garduMeters(g.garduId)) {
-    if (!ctx.topo.meter(m)?.ami) continue;
-    population++;
-    if (inc.gasps[m] === undefined && inc.alive[m] === undefined) silent++;
-  }
+  const ami = ctx.topo.garduAmiMeters(g.garduId);
+  for (const m of ami) if (inc.gasps[m] === undefined && inc.alive[m] === undefined) silent++;
+  const population = ami.length;
   const gasps = Object.keys(inc.gasps).length;
   return { population, gasps, silent, silenceKnown: now >= silenceKnownAt(ctx, inc.startedAt) };
 }
@@ -488,8 +488,9 @@ function settle(
   out: Emission[],
 ): void {
   const back = inc.restoredAt!;
-  const stillDark = [...ctx.topo.garduMeters(g.garduId)]
-    .filter((m) => ctx.topo.meter(m)?.ami && !isTusbung(g.facts[m]) && !((inc.alive[m] ?? -1) >= back))
+  const stillDark = ctx.topo
+    .garduAmiMeters(g.garduId)
+    .filter((m) => !isTusbung(g.facts[m]) && !((inc.alive[m] ?? -1) >= back))
     .sort();
   g.incidents = g.incidents.filter((i) => i !== inc);
   if (stillDark.length === 0) return refreshGardu(ctx, st, g, now, out);
@@ -886,7 +887,7 @@ function meterInfo(ctx: RulesContext, meterId: string): MeterInfo {
 function gardu(st: DetectorState, garduId: string): GarduState {
   let g = st.gardus.get(garduId);
   if (!g) {
-    g = { garduId, facts: {}, incidents: [], seen: {} };
+    g = { garduId, facts: {}, incidents: [], seen: new Map() };
     st.gardus.set(garduId, g);
   }
   return g;
@@ -910,7 +911,7 @@ function setRelay(f: MeterFacts, relay: MeterFacts['relay'], cause: MeterFacts['
 
 /** A gardu with nothing to remember is dropped (steady state stays small). True when it was. */
 function forgetIfIdle(st: DetectorState, g: GarduState): boolean {
-  if (g.incidents.length > 0 || !isEmpty(g.facts) || !isEmpty(g.seen)) return false;
+  if (g.incidents.length > 0 || !isEmpty(g.facts) || g.seen.size > 0) return false;
   if (st.gardus.get(g.garduId) !== g) return false;
   st.gardus.delete(g.garduId);
   return true;

@@ -25,6 +25,8 @@ export class Topology {
   private readonly gardus = new Map<string, Set<string>>();
   private readonly feeders = new Map<string, Set<string>>();
   private readonly strings = new Map<string, string>();
+  /** AMI meters per gardu, built when the rules first ask and valid while `version` is unchanged. */
+  private readonly ami = new Map<string, { version: number; meters: readonly string[] }>();
   private changes = 0;
 
   get size(): number {
@@ -38,6 +40,19 @@ export class Topology {
 
   garduMeters(garduId: string): ReadonlySet<string> {
     return this.gardus.get(garduId) ?? EMPTY;
+  }
+
+  /**
+   * The gardu's AMI meters (every share and denominator counts only these): a decision at a storm
+   * gardu would otherwise look up each of its ~133 meters again.
+   */
+  garduAmiMeters(garduId: string): readonly string[] {
+    const cached = this.ami.get(garduId);
+    if (cached !== undefined && cached.version === this.changes) return cached.meters;
+    const meters = [...this.garduMeters(garduId)].filter((m) => this.meter(m)?.ami === true);
+    if (this.ami.size > 100_000) this.ami.clear(); // a bound: a cache, not a second index
+    this.ami.set(garduId, { version: this.changes, meters });
+    return meters;
   }
 
   feederGardus(feederId: string): ReadonlySet<string> {

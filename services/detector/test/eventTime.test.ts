@@ -180,6 +180,31 @@ describe('event-time gate', () => {
     expect(gate.nextWatermark(16_000)).toBe(149_000); // 10 s of wall = 100 s of event time
   });
 
+  it('backpressure: the topic the watermark waits for is the one whose newest input is oldest', () => {
+    // Topic-partitions named as the edge names them: `<topic>:<partition>`.
+    const gate = new EventTimeGate<string>(cfg);
+    gate.track('reads:0', false);
+    gate.track('reads:1', false);
+    gate.track('events:0', false);
+    // Nothing yet on any input: every one of them holds the watermark.
+    expect(gate.holdsWatermark('reads', 0)).toBe(true);
+    expect(gate.holdsWatermark('events', 0)).toBe(true);
+    gate.offer('reads:0', 0, 50_000, 'r', 0);
+    gate.offer('reads:1', 0, 60_000, 'r', 0);
+    // events-0 has nothing: more reads cannot move the watermark, more events can.
+    expect(gate.holdsWatermark('reads', 0)).toBe(false);
+    expect(gate.holdsWatermark('events', 0)).toBe(true);
+    gate.offer('events:0', 0, 90_000, 'e', 0);
+    // Now reads-0 (50 s) is the oldest: reads go on, events wait.
+    expect(gate.holdsWatermark('reads', 0)).toBe(true);
+    expect(gate.holdsWatermark('events', 0)).toBe(false);
+    // An idle input holds nothing back: once reads are caught up and quiet, events hold it again.
+    gate.setCaughtUp('reads:0', true, 0);
+    gate.setCaughtUp('reads:1', true, 0);
+    expect(gate.holdsWatermark('reads', 5000)).toBe(false);
+    expect(gate.holdsWatermark('events', 5000)).toBe(true);
+  });
+
   it('after a restart, inputs released before the saved state are skipped, buffered ones replayed', () => {
     const gate = new EventTimeGate<string>(cfg);
     gate.track('e-0', false, { consumedUpTo: 3, maxTime: 9000, releasedUpTo: 8000 });

@@ -1,0 +1,65 @@
+/**
+ * Awaits `work` while calling kafkajs' `heartbeat` every `everyMs` (it sends only once the group's
+ * heartbeat interval has passed). A batch of events waits for the edge's lock, which a step may hold
+ * for seconds (a storm's slice on a busy machine); kafkajs heartbeats only between batches, so
+ * without this the group coordinator drops the member after the session timeout and the
+ * partitions move (seen once under a full-speed load test on a starved machine). A failed heartbeat
+ * (say, a rebalance started) is rethrown once the work is done, where kafkajs expects it.
+ */
+export async function whileBeating<T>(
+  heartbeat: () => Promise<void>,
+  work: Promise<T>,
+  everyMs = 1000,
+): Promise<T> {
+  let failure: { err: unknown } | undefined;
+  let beating = false;
+  const timer = setInterval(() => {
+    if (beating || failure) return;
+    beating = true;
+    heartbeat()
+      .catch((err: unknown) => {
+        failure = { err };
+      })
+      .finally(() => {
+        beating = false;
+      });
+  }, everyMs);
+  try {
+    const result = await work;
+    if (failure) throw failure.err;
+    return result;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/**
+ * Whether the group still counts this consumer as a member, from what kafkajs reports: a heartbeat
+ * answered, a rebalance announced, a join completed. kafkajs rejoins silently when the coordinator
+ * has forgotten the member (`UNKNOWN_MEMBER_ID`: no REBALANCING event), and the raw fetch of reads,
+ * which kafkajs does not know about, would go on with partitions that may have moved. Nothing heard
+ * for `lapseMs` (the session timeout plus the longest join, the rebalance timeout) means the member
+ * was dropped: `lapsed` says so once, until the next proof.
+ */
+export class MembershipWatch {
+  private provenAt: number;
+  private gone = false;
+
+  constructor(
+    private readonly lapseMs: number,
+    now: number,
+  ) {
+    this.provenAt = now;
+  }
+
+  proven(now: number): void {
+    this.provenAt = now;
+    this.gone = false;
+  }
+
+  lapsed(now: number): boolean {
+    if (this.gone || now - this.provenAt <= this.lapseMs) return false;
+    this.gone = true;
+    return true;
+  }
+}

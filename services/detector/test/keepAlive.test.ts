@@ -1,0 +1,65 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { MembershipWatch, whileBeating } from '../src/keepAlive.js';
+
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe('whileBeating: the group hears from a consumer whose batch waits for the lock', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('heartbeats while the work runs, and stops when it is done', async () => {
+    const heartbeat = vi.fn(async () => undefined);
+    const work = deferred<string>();
+    const result = whileBeating(heartbeat, work.promise, 1000);
+    await vi.advanceTimersByTimeAsync(3500);
+    expect(heartbeat).toHaveBeenCalledTimes(3);
+    work.resolve('done');
+    await expect(result).resolves.toBe('done');
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(heartbeat).toHaveBeenCalledTimes(3);
+  });
+
+  it('rethrows a failed heartbeat (a rebalance) once the work is done, and stops beating', async () => {
+    const rebalance = new Error('The group is rebalancing, so a rejoin is needed');
+    const heartbeat = vi.fn(async () => {
+      throw rebalance;
+    });
+    const work = deferred<number>();
+    const result = whileBeating(heartbeat, work.promise, 1000);
+    const settled = result.catch((err: unknown) => err);
+    await vi.advanceTimersByTimeAsync(3500);
+    expect(heartbeat).toHaveBeenCalledTimes(1);
+    work.resolve(1);
+    expect(await settled).toBe(rebalance);
+  });
+
+  it('a heartbeat slower than the period is not called again before it returns', async () => {
+    const slow = deferred<void>();
+    const heartbeat = vi.fn(() => slow.promise);
+    const work = deferred<void>();
+    const result = whileBeating(heartbeat, work.promise, 1000);
+    await vi.advanceTimersByTimeAsync(4500);
+    expect(heartbeat).toHaveBeenCalledTimes(1);
+    slow.resolve();
+    work.resolve();
+    await result;
+  });
+});
+
+describe('MembershipWatch: a member the coordinator forgot is noticed', () => {
+  it('lapses once after nothing was heard for the lapse time, and again only after a new proof', () => {
+    const watch = new MembershipWatch(90_000, 0);
+    expect(watch.lapsed(90_000)).toBe(false); // exactly the lapse time: still a member
+    watch.proven(60_000); // a heartbeat answered
+    expect(watch.lapsed(140_000)).toBe(false);
+    expect(watch.lapsed(150_001)).toBe(true);
+    expect(watch.lapsed(200_000)).toBe(false); // said once: the partitions are already released
+    watch.proven(210_000); // rejoined
+    expect(watch.lapsed(250_000)).toBe(false);
+    expect(watch.lapsed(300_001)).toBe(true);
+  });
+});
