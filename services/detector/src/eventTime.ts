@@ -271,19 +271,22 @@ export class EventTimeGate<V> {
   }
 
   /**
-   * Whether an input of `topic` is one the watermark waits for: among the inputs that are not idle,
-   * its newest event time is the lowest. Backpressure never stops such a topic (fetching it is what
-   * moves the watermark) and stops the others: more of them would only be held.
+   * Whether the watermark waits for another topic's input that still has records on the broker to
+   * fetch, with older data than every input of `topic` (idle inputs aside). Backpressure then stops
+   * fetching `topic`: more of it would only be held. It never stops the input the watermark waits
+   * for, and not for an input that is caught up: that one moves only with new records or once it is
+   * idle, which stopping others cannot hasten (a 24 h replay crawled when events, all consumed hours
+   * of event time earlier, held the reads back after each pause).
    */
-  holdsWatermark(topic: string, nowWall: number): boolean {
-    let min = Number.POSITIVE_INFINITY;
+  waitsOnOtherTopic(topic: string, nowWall: number): boolean {
     let ours = Number.POSITIVE_INFINITY;
+    let othersBehind = Number.POSITIVE_INFINITY;
     for (const [tp, s] of this.tps) {
       if (this.idle(s, nowWall)) continue;
-      if (s.maxTime < min) min = s.maxTime;
-      if (s.maxTime < ours && tp.slice(0, tp.lastIndexOf(':')) === topic) ours = s.maxTime;
+      if (tp.slice(0, tp.lastIndexOf(':')) === topic) ours = Math.min(ours, s.maxTime);
+      else if (!s.caughtUp) othersBehind = Math.min(othersBehind, s.maxTime);
     }
-    return ours !== Number.POSITIVE_INFINITY && ours <= min;
+    return othersBehind < ours;
   }
 
   nextWatermark(nowWall: number): number {

@@ -497,18 +497,19 @@ class Edge {
 
   /**
    * Backpressure (DETECTOR_MAX_BUFFERED): with more inputs held than that, the caller (the fetch of
-   * `topic`) goes on only once they are few enough, or when `topic` is what the watermark waits for.
-   * Meanwhile it steps (one per turn of the lock, so the other topic's batches and the ticker get
-   * their turns) while some can be released, else waits for the input that holds the watermark (the
-   * other topic's fetch, or kafkajs rejoining its group): fetching more of this topic would only be
-   * held. Without that wait a full-speed replay held 3-6 GB of reads while events lagged.
+   * `topic`) goes on only once they are few enough. Meanwhile it steps (one per turn of the lock, so
+   * the other topic's batches and the ticker get their turns) while some can be released, and waits
+   * while the watermark waits for the other topic's fetch (behind on the broker: kafkajs slower, or
+   * rejoining its group), since more of this topic would only be held; otherwise it goes on (the
+   * watermark waits for this topic, or for an input with nothing to fetch). Without the wait a
+   * full-speed replay held 6 GB of reads while kafkajs rejoined its group.
    */
   private async workOff(topic: string, heartbeat: () => Promise<void>): Promise<void> {
     while (this.gate.buffered > this.cfg.DETECTOR_MAX_BUFFERED && !this.stopped) {
       const now = Date.now();
       if (this.backlog || this.gate.canRelease(now)) await this.locked(() => this.step());
-      else if (this.gate.holdsWatermark(topic, now)) return;
-      else await delay(STEP_INTERVAL_MS);
+      else if (this.gate.waitsOnOtherTopic(topic, now)) await delay(STEP_INTERVAL_MS);
+      else return;
       await heartbeat();
     }
   }
