@@ -14,3 +14,4 @@ export * from './metersTable.js';
 export * from './validate.js';
 export * from './kafkaWire/index.js';
 export * from './keyIndex.js';
+export * from './tsWorker.js';

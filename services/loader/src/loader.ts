@@ -33,7 +33,7 @@ import {
   type Rejected,
 } from './decode.js';
 
-import { refreshBilling } from './billing-store.js';
+import { BillingRefresher } from './billing-refresh.js';
 import { ProfileTable } from './profiles.js';
 import { followProfiles } from './profiles-follow.js';
 
@@ -337,7 +337,8 @@ export async function startLoader(
     eachBatch,
   });
   raw?.start();
-  const billingTimer = startBillingRefresh(cfg, ch, logger);
+  const billing = new BillingRefresher(cfg, logger);
+  billing.start();
   logger.info(
     { topics: [...byTopic.keys()], rawFetch: [...rawTopics], db: cfg.CLICKHOUSE_DB },
     'loader running',
@@ -348,7 +349,7 @@ export async function startLoader(
     consumer,
     profiles,
     async stop() {
-      if (billingTimer) clearInterval(billingTimer);
+      await billing.stop();
       // Stopping the sink rejects waiting handlers, so nothing uninserted is committed.
       await Promise.all([raw?.stop(), consumer.disconnect(), sink.stop()]);
       // After the consumer: a batch waiting for the meters table to catch up finishes first.
@@ -377,34 +378,4 @@ async function registryAnswers(url: string): Promise<void> {
       err,
     );
   }
-}
-
-/** Local months that may still change: last UTC month, this one, and the one WIT (UTC+9) may already be in. */
-export function recentPeriods(nowMs: number): string[] {
-  const month = (ms: number) => new Date(ms).toISOString().slice(0, 7);
-  const d = new Date(nowMs);
-  const previous = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - 1, 1);
-  return [...new Set([month(previous), month(nowMs), month(nowMs + 9 * 3_600_000)])];
-}
-
-/** Keeps billing_usage fresh for the months that can still change. */
-function startBillingRefresh(
-  cfg: LoaderConfig,
-  ch: ClickHouseClient,
-  logger: Logger,
-): NodeJS.Timeout | undefined {
-  if (cfg.LOADER_BILLING_REFRESH_S === 0) return undefined;
-  const refresh = async () => {
-    for (const period of recentPeriods(Date.now())) {
-      await refreshBilling(ch, cfg.CLICKHOUSE_DB, period, {
-        lookaroundDays: cfg.BILLING_LOOKAROUND_DAYS,
-        settleS: cfg.BILLING_SETTLE_S,
-      }).catch((err: unknown) =>
-        logger.warn({ err, period }, 'billing refresh failed; next try at the next tick'),
-      );
-    }
-  };
-  const timer = setInterval(() => void refresh(), cfg.LOADER_BILLING_REFRESH_S * 1000);
-  timer.unref();
-  return timer;
 }

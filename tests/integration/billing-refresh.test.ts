@@ -1,0 +1,90 @@
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { createClickHouse, sqlIdent } from '@ami/lib';
+import { EXPECTED, METERS, READS, ms } from '../../services/loader/test/fixtures.js';
+import { testConfig, testLogger, uniqueName } from '../support/fixtures.js';
+import { migrate } from '../../services/loader/src/migrate.js';
+import { loadTariffs } from '../../services/loader/src/tariffs.js';
+import { insertRows } from '../../services/loader/src/insert.js';
+import { TABLES } from '../../services/loader/src/tables.js';
+import { billingRows } from '../../services/loader/src/billing-store.js';
+import { BillingRefresher } from '../../services/loader/src/billing-refresh.js';
+import { loadLoaderConfig } from '../../services/loader/src/config.js';
+
+/** A logger whose lines the test reads back. */
+function capturingLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: pino({ level: 'info' }, sink), lines };
+}
+
+describe("the loader's billing refresh thread", () => {
+  const db = uniqueName('ami_billing_refresh');
+  const cfg = loadLoaderConfig({ ...process.env, CLICKHOUSE_DB: db, LOG_LEVEL: 'warn' });
+  // 5 April 2025: the months that can still change are March (complete) and April.
+  const asOf = ms('2025-04-05T00:00:00Z');
+  let ch: ClickHouseClient;
+
+  beforeAll(async () => {
+    ch = createClickHouse(testConfig());
+    await migrate(ch, db, testLogger);
+    await loadTariffs(ch, db, testLogger);
+    await insertRows(
+      ch,
+      db,
+      TABLES.meters,
+      METERS.map((m, i) => TABLES.meters.toRow(m, { key: m.meter_id, offset: i })!),
+    );
+    await insertRows(
+      ch,
+      db,
+      TABLES.reads,
+      READS.map((r) => TABLES.reads.toRow({ ...r }, { key: null, offset: 0 })!),
+    );
+  });
+
+  afterAll(async () => {
+    await ch.command({ query: `DROP DATABASE IF EXISTS ${sqlIdent(db)}` });
+    await ch.close();
+  });
+
+  it('bills the recent months in its own thread and says how long the loader thread stalled', async () => {
+    const { logger, lines } = capturingLogger();
+    const refresher = new BillingRefresher(cfg, logger);
+    try {
+      await refresher.refreshRecent(asOf);
+    } finally {
+      await refresher.stop();
+    }
+    const refreshed = lines.filter((l) => l.msg === 'billing refreshed');
+    expect(refreshed.map((l) => l.period)).toEqual(['2025-03', '2025-04']);
+    for (const l of refreshed) expect(l.loopMaxMs).toEqual(expect.any(Number));
+    const rows = await billingRows(ch, db, '2025-03');
+    expect(rows.map((r) => r.meter_id)).toEqual(Object.keys(EXPECTED));
+    for (const r of rows) expect(String(r.kwh)).toBe(EXPECTED[r.meter_id]!.kwh);
+  });
+
+  it('logs a failed refresh with its error and refreshes again at the next call', async () => {
+    const { logger, lines } = capturingLogger();
+    const missing = { ...cfg, CLICKHOUSE_DB: uniqueName('ami_no_such_db') };
+    const refresher = new BillingRefresher(missing, logger);
+    try {
+      await refresher.refreshRecent(asOf);
+      const failed = lines.filter((l) => l.msg === 'billing refresh failed; next try at the next tick');
+      expect(failed.map((l) => l.period)).toEqual(['2025-03', '2025-04']);
+      expect((failed[0]!.err as { message: string }).message).toMatch(/ami_no_such_db/);
+      // The thread survived its failures: the same refresher answers again.
+      await refresher.refreshRecent(asOf);
+      expect(lines.filter((l) => String(l.msg).startsWith('billing refresh failed'))).toHaveLength(4);
+    } finally {
+      await refresher.stop();
+    }
+  });
+});
