@@ -47,6 +47,8 @@ type FactsRow =
       string | null,
       number,
     ];
+/** Version 4: a run of meters with equal facts, their ids first ([meters, relay, ...] as FactsRow). */
+type FactsRun = [string[], ...(FactsRow extends [string, ...infer Rest] ? Rest : never)];
 
 /** Ids are short and plain: quoted as they are, unless a character needs JSON escaping. */
 const PLAIN = /^[\w.:@/-]*$/;
@@ -54,31 +56,60 @@ const id = (s: string | null): string => (s === null ? 'null' : PLAIN.test(s) ? 
 /** Event times are finite; JSON writes anything else as null. */
 const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
 
+/** The same facts: consecutive meters with them share one run in the snapshot. */
+function sameFacts(a: MeterFacts, b: MeterFacts): boolean {
+  if (a.relay !== b.relay || a.cause !== b.cause || a.reconnectEnabled !== b.reconnectEnabled) return false;
+  if (a.relaySince !== b.relaySince) return false;
+  if (a.shown === undefined || b.shown === undefined) return a.shown === b.shown;
+  return (
+    a.shown.state === b.shown.state &&
+    a.shown.outageId === b.shown.outageId &&
+    a.shown.since === b.shown.since
+  );
+}
+
+/** One run of facts as written: `[ids]` then the fields of its meters' facts. */
+function factsRun(ids: string, f: MeterFacts): string {
+  let run = `[[${ids}],"${f.relay}","${f.cause}",${f.reconnectEnabled ? 1 : 0},${num(f.relaySince)}`;
+  if (f.shown !== undefined) run += `,"${f.shown.state}",${id(f.shown.outageId)},${num(f.shown.since)}`;
+  return `${run}]`;
+}
+
 /**
- * A gardu's snapshot as JSON, version 3: the meters' facts as rows of values instead of objects with
- * repeated keys (since version 2: in a storm every meter of a gardu has facts, three quarters of a
- * snapshot, ~34 KB of JSON for 133 meters in version 1, ~22 KB here, and a snapshot is written at
- * every step that changed the gardu), and the remembered event ids (a Map in memory) as one object
- * beside them (version 3). Relay, cause and state are enum words, written without escaping
- * (bench:detector prints the time and size against JSON.stringify of version 1).
+ * A gardu's snapshot as JSON, version 4. The meters' facts are rows of values, not objects with repeated
+ * keys (since version 2: in a storm every meter of a gardu has facts), and consecutive meters with the same
+ * facts share one row (version 4: once a storm's outage is confirmed, the meters that gasped all show it
+ * since the same time, and their rows were half of the snapshot). The remembered event ids (a Map in
+ * memory) are one object beside them (since version 3). Relay, cause and state are enum words, written
+ * without escaping (bench:detector prints the time and size against JSON.stringify of version 1).
  */
 export function encodeSnapshot(snap: GarduSnapshot): string {
   let facts = '';
+  let run: MeterFacts | undefined;
+  let ids = '';
   for (const m in snap.gardu.facts) {
     const f = snap.gardu.facts[m]!;
-    facts += `${facts === '' ? '[' : ',['}${id(m)},"${f.relay}","${f.cause}",${f.reconnectEnabled ? 1 : 0},${num(f.relaySince)}`;
-    if (f.shown !== undefined) facts += `,"${f.shown.state}",${id(f.shown.outageId)},${num(f.shown.since)}`;
-    facts += ']';
+    if (run !== undefined && sameFacts(run, f)) {
+      ids += `,${id(m)}`;
+      continue;
+    }
+    if (run !== undefined) facts += `${facts === '' ? '' : ','}${factsRun(ids, run)}`;
+    run = f;
+    ids = id(m);
   }
+  if (run !== undefined) facts += `${facts === '' ? '' : ','}${factsRun(ids, run)}`;
   let seen = '';
   for (const [eventId, at] of snap.gardu.seen) seen += `${seen === '' ? '' : ','}${id(eventId)}:${num(at)}`;
   const { facts: _facts, seen: _seen, ...gardu } = snap.gardu;
-  return `{"v":3,"gardu":${JSON.stringify(gardu)},"seen":{${seen}},"facts":[${facts}],"feeders":${JSON.stringify(snap.feeders)}}`;
+  return `{"v":4,"gardu":${JSON.stringify(gardu)},"seen":{${seen}},"facts":[${facts}],"feeders":${JSON.stringify(snap.feeders)}}`;
 }
 
 type Written<G> = Omit<G, 'facts' | 'seen'>;
 
-/** The snapshot of encodeSnapshot, or of an older version (1: plain JSON of the state; 2: no "seen" beside the facts). */
+/**
+ * The snapshot of encodeSnapshot, or of an older version (1: plain JSON of the state; 2: no "seen" beside
+ * the facts; 2 and 3: a row per meter).
+ */
 export function decodeSnapshot(json: string): GarduSnapshot {
   const raw = JSON.parse(json) as
     | {
@@ -92,10 +123,10 @@ export function decodeSnapshot(json: string): GarduSnapshot {
         feeders: FeederOutage[];
       }
     | {
-        v: 3;
+        v: 3 | 4;
         gardu: Written<GarduState>;
         seen: Record<string, number>;
-        facts: FactsRow[];
+        facts: Array<FactsRow | FactsRun>;
         feeders: FeederOutage[];
       };
   if (!('v' in raw)) return { gardu: { ...raw.gardu, seen: seenOf(raw.gardu.seen) }, feeders: raw.feeders };
@@ -108,17 +139,20 @@ function seenOf(o: Record<string, number>): Map<string, number> {
   return new Map(Object.entries(o));
 }
 
-function factsOf(rows: FactsRow[]): Record<string, MeterFacts> {
+function factsOf(rows: Array<FactsRow | FactsRun>): Record<string, MeterFacts> {
   const facts: Record<string, MeterFacts> = {};
   for (const row of rows) {
-    const f: MeterFacts = {
-      relay: row[1],
-      cause: row[2],
-      reconnectEnabled: row[3] === 1,
-      relaySince: row[4],
-    };
-    if (row.length === 8) f.shown = { state: row[5], outageId: row[6], since: row[7] };
-    facts[row[0]] = f;
+    // Each meter of a run gets its own object: the rules change one meter's facts in place.
+    for (const meter of typeof row[0] === 'string' ? [row[0]] : row[0]) {
+      const f: MeterFacts = {
+        relay: row[1],
+        cause: row[2],
+        reconnectEnabled: row[3] === 1,
+        relaySince: row[4],
+      };
+      if (row.length === 8) f.shown = { state: row[5], outageId: row[6], since: row[7] };
+      facts[meter] = f;
+    }
   }
   return facts;
 }

@@ -9,6 +9,27 @@ const DELAY = defaultDetectorConfig.CONFIRM_DELAY_MS;
 /** JSON of the state as version 1 wrote it: the remembered event ids as an object. */
 const v1Json = (x: unknown): string =>
   JSON.stringify(x, (_k, v: unknown) => (v instanceof Map ? Object.fromEntries(v) : v));
+/** The facts as versions 2 and 3 wrote them: a row per meter. */
+const factsRows = (snap: GarduSnapshot): unknown[] =>
+  Object.entries(snap.gardu.facts).map(([m, f]) => [
+    m,
+    f.relay,
+    f.cause,
+    f.reconnectEnabled ? 1 : 0,
+    f.relaySince,
+    ...(f.shown ? [f.shown.state, f.shown.outageId, f.shown.since] : []),
+  ]);
+/** Version 3: a row per meter, the event ids beside the facts. */
+const v3Json = (snap: GarduSnapshot): string => {
+  const { facts: _f, seen, ...gardu } = snap.gardu;
+  return JSON.stringify({
+    v: 3,
+    gardu,
+    seen: Object.fromEntries(seen),
+    facts: factsRows(snap),
+    feeders: snap.feeders,
+  });
+};
 /** Plain data as JSON sees it (key order aside), to compare a decoded snapshot with the state it came from. */
 const plain = (x: unknown): unknown => JSON.parse(v1Json(x));
 
@@ -69,16 +90,35 @@ describe('state topic: gardu snapshots', () => {
 
   it('reads version 2 snapshots (the event ids inside the gardu)', () => {
     const snap = stormSnapshot();
-    const { seen, ...v3 } = JSON.parse(encodeSnapshot(snap)) as { seen: unknown; gardu: object };
+    const { seen, ...v3 } = JSON.parse(v3Json(snap)) as { seen: unknown; gardu: object };
     const v2 = JSON.stringify({ ...v3, v: 2, gardu: { ...v3.gardu, seen } });
     const decoded = decodeSnapshot(v2);
     expect(decoded.gardu.seen).toEqual(snap.gardu.seen);
     expect(plain(decoded)).toEqual(plain(snap));
   });
 
+  it('reads version 3 snapshots (a row per meter)', () => {
+    const snap = stormSnapshot();
+    const decoded = decodeSnapshot(v3Json(snap));
+    expect(decoded.gardu.seen).toEqual(snap.gardu.seen);
+    expect(plain(decoded)).toEqual(plain(snap));
+  });
+
+  it('writes the meters that show one confirmed outage as one run, each read back as its own facts', () => {
+    const snap = stormSnapshot();
+    const written = JSON.parse(encodeSnapshot(snap)) as { facts: Array<[string[], ...unknown[]]> };
+    // The 131 meters that gasped show the outage since its confirmation; the two tusbung meters differ.
+    expect(written.facts.map((run) => run[0].length).sort((a, b) => b - a)).toEqual([131, 1, 1]);
+    const decoded = decodeSnapshot(encodeSnapshot(snap));
+    const [a, b] = [meterId('G1', 2), meterId('G1', 3)];
+    decoded.gardu.facts[a]!.shown!.since = 1;
+    expect(decoded.gardu.facts[b]!.shown!.since).toBe(snap.gardu.facts[b]!.shown!.since);
+  });
+
   it('writes a storm gardu in well under the plain JSON size; a dropped gardu is a tombstone', () => {
     const snap = stormSnapshot();
     expect(encodeSnapshot(snap).length).toBeLessThan(0.7 * v1Json(snap).length);
+    expect(encodeSnapshot(snap).length).toBeLessThan(0.8 * v3Json(snap).length);
     expect(garduRecord(3, 'G1', null)).toEqual({ partition: 3, key: 'g:G1', value: null });
   });
 });
