@@ -15,3 +15,4 @@ export * from './validate.js';
 export * from './kafkaWire/index.js';
 export * from './keyIndex.js';
 export * from './tsWorker.js';
+export * from './membership.js';

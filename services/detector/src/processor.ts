@@ -12,6 +12,7 @@ import {
   deadLetterHeaders,
   ensureTopics,
   exitOnCrash,
+  watchMembership,
   ServiceMetrics,
   validateEvent,
   validateRead,
@@ -47,7 +48,7 @@ import {
 } from './rules.js';
 import { Topology, type MeterInfo } from './topology.js';
 import { followMeters } from './topologyTable.js';
-import { MembershipWatch, whileBeating } from './keepAlive.js';
+import { whileBeating } from './keepAlive.js';
 import { statusEncoder } from './statusEncoder.js';
 import {
   openStepWriter,
@@ -245,11 +246,16 @@ export async function startDetector(
     maxBytes: FETCH_BYTES_PER_PARTITION * inputs.length * partitions,
   });
   exitOnCrash(consumer, logger, exit);
-  const membership = new MembershipWatch(SESSION_TIMEOUT_MS + REBALANCE_TIMEOUT_MS, Date.now());
-  for (const proof of [consumer.events.HEARTBEAT, consumer.events.REBALANCING])
-    consumer.on(proof, () => membership.proven(Date.now()));
+  const stopMembershipWatch = watchMembership(consumer, SESSION_TIMEOUT_MS + REBALANCE_TIMEOUT_MS, () => {
+    // The partitions may have moved: let them go until kafkajs has rejoined (GROUP_JOIN assigns
+    // again, and the state is rebuilt from the state topic as after any rebalance).
+    logger.warn(
+      'the group has not heard from this detector for a session timeout: its partitions are released until it rejoins',
+    );
+    raw?.assign([]);
+    edge.assign([], inputs);
+  });
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
-    membership.proven(Date.now());
     const owned = new Set(Object.values(e.payload.memberAssignment).flat());
     edge.assign(
       [...owned].sort((a, b) => a - b),
@@ -263,15 +269,6 @@ export async function startDetector(
   raw?.start();
   ready = true;
   const ticker = setInterval(() => {
-    if (membership.lapsed(Date.now())) {
-      // The partitions may have moved: let them go until kafkajs has rejoined (GROUP_JOIN assigns
-      // again, and the state is rebuilt from the state topic as after any rebalance).
-      logger.warn(
-        'the group has not heard from this detector for a session timeout: its partitions are released until it rejoins',
-      );
-      raw?.assign([]);
-      edge.assign([], inputs);
-    }
     void edge.tick().catch((err) => logger.error({ err }, 'idle step failed'));
   }, 100);
   logger.info({ partitions, instance: cfg.DETECTOR_INSTANCE_ID }, 'detector running');
@@ -282,6 +279,7 @@ export async function startDetector(
     watermark: () => edge.watermark,
     async stop() {
       clearInterval(ticker);
+      stopMembershipWatch();
       edge.close();
       await raw?.stop();
       await consumer.disconnect();

@@ -19,6 +19,7 @@ import {
   topicNames,
   UnavailableError,
   UnsupportedBatchError,
+  watchMembership,
   type Logger,
 } from '@ami/lib';
 import type { LoaderConfig } from './config.js';
@@ -328,6 +329,14 @@ export async function startLoader(
   });
   // The assignment is void until the next GROUP_JOIN; the sink's commits of that time are refused (redelivery).
   consumer.on(consumer.events.REBALANCING, () => raw?.assign([]));
+  // kafkajs rejoins silently when the coordinator forgot the member: the raw fetch must not go on
+  // with partitions another loader may own by now (kafkajs' default rebalance timeout: 60 s).
+  const stopMembershipWatch = watchMembership(consumer, cfg.LOADER_SESSION_TIMEOUT_MS + 60_000, () => {
+    logger.warn(
+      'the group has not heard from this loader for a session timeout: raw fetch stopped until it rejoins',
+    );
+    raw?.assign([]);
+  });
   await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true });
   await consumer.run({
     // Offsets are committed by the sink after each accepted insert, never by kafkajs.
@@ -349,6 +358,7 @@ export async function startLoader(
     consumer,
     profiles,
     async stop() {
+      stopMembershipWatch();
       await billing.stop();
       // Stopping the sink rejects waiting handlers, so nothing uninserted is committed.
       await Promise.all([raw?.stop(), consumer.disconnect(), sink.stop()]);
