@@ -77,7 +77,7 @@ export const detectorConfigSchema = commonConfigSchema.extend({
    * watermark waits for never waits.
    */
   DETECTOR_MAX_BUFFERED: z.coerce.number().int().min(1).default(500_000),
-  /** Write one JSON line per step (inputs, outputs, ms in rules, snapshots, encoding, transaction) to stderr. */
+  /** Write one JSON line per step (inputs, outputs, held inputs, heap, ms in rules, snapshots, encoding, transaction) to stderr. */
   DETECTOR_TRACE_STEPS: z.enum(['0', '1']).default('0'),
   /** Partitions of topics the detector creates when they are missing (tests, local stack). */
   DETECTOR_PARTITIONS: z.coerce.number().int().min(1).default(6),

@@ -317,6 +317,7 @@ function rawReads(
     admin,
     isolation: READ_COMMITTED,
     process: (partition, ix, highWatermark) => edge.onRecords(topic, partition, ix, highWatermark),
+    holdBack: (partition) => edge.holdsBack(topic, partition),
     onFatal: (err) => {
       if (err instanceof UnsupportedBatchError) {
         // Say, compressed batches: kafkajs reads them from where the raw fetch stopped (inputs
@@ -510,6 +511,17 @@ class Edge {
       else return;
       await heartbeat();
     }
+  }
+
+  /**
+   * The raw fetch leaves a partition out while more than DETECTOR_MAX_BUFFERED inputs are held and
+   * the partition is ahead of the input the watermark waits for: the laggards are fetched first.
+   */
+  holdsBack(topic: string, partition: number): boolean {
+    return (
+      this.gate.buffered > this.cfg.DETECTOR_MAX_BUFFERED &&
+      this.gate.aheadOfWatermark(`${topic}:${partition}`, Date.now())
+    );
   }
 
   /** Wall-clock step for quiet inputs (watermark idleness). */
@@ -764,7 +776,7 @@ class Edge {
     endTx();
     if (this.cfg.DETECTOR_TRACE_STEPS === '1')
       process.stderr.write(
-        `${JSON.stringify({ step: Date.now(), mono: Number(process.hrtime.bigint() / 1000n), applied, out: out.length, snaps: snapshots.length, msgs: messages.length + out.length, rulesMs: Math.round(t1 - t0), snapMs: Math.round(t2 - t1), encodeMs: Math.round(t3 - t2), txMs: Math.round(performance.now() - t3) })}\n`,
+        `${JSON.stringify({ step: Date.now(), mono: Number(process.hrtime.bigint() / 1000n), applied, out: out.length, snaps: snapshots.length, msgs: messages.length + out.length, held: this.gate.buffered, heapMB: Math.round(process.memoryUsage().heapUsed / 1e6), rulesMs: Math.round(t1 - t0), snapMs: Math.round(t2 - t1), encodeMs: Math.round(t3 - t2), txMs: Math.round(performance.now() - t3) })}\n`,
       );
     this.stats.transactions++;
     this.stats.released += applied;

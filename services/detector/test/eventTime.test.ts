@@ -216,6 +216,29 @@ describe('event-time gate', () => {
     expect(later.waitsOnOtherTopic('reads', 40)).toBe(true);
   });
 
+  it('says which partitions are ahead of the one the watermark waits for (the raw fetch holds them back)', () => {
+    const gate = new EventTimeGate<string>(cfg);
+    for (const tp of ['reads:0', 'reads:1', 'reads:2', 'events:0']) gate.track(tp, false);
+    // Nothing fetched yet: nothing is ahead.
+    expect(gate.aheadOfWatermark('reads:0', 0)).toBe(false);
+    gate.offer('reads:0', 0, 900_000, 'r', 0);
+    gate.offer('reads:1', 0, 1_800_000, 'r', 0);
+    gate.offer('reads:2', 0, 1_800_000, 'r', 0);
+    gate.offer('events:0', 0, 2_000_000, 'e', 0);
+    // reads:0 (fewer meters, or a slower fetch) is the oldest: the others wait for it, it never waits.
+    expect(gate.aheadOfWatermark('reads:0', 0)).toBe(false);
+    expect(gate.aheadOfWatermark('reads:1', 0)).toBe(true);
+    expect(gate.aheadOfWatermark('reads:2', 0)).toBe(true);
+    expect(gate.aheadOfWatermark('events:0', 0)).toBe(true);
+    // Caught up with the broker, reads:0 moves only with new records: holding the others back cannot
+    // bring it on, so nobody waits for it (a 24 h replay crawled on such a wait for caught-up events).
+    gate.setCaughtUp('reads:0', true, 0);
+    expect(gate.aheadOfWatermark('reads:1', 0)).toBe(false);
+    expect(gate.aheadOfWatermark('events:0', 0)).toBe(true); // still behind reads:1 and reads:2
+    // Unknown inputs are fetched.
+    expect(gate.aheadOfWatermark('reads:9', 0)).toBe(false);
+  });
+
   it('after a restart, inputs released before the saved state are skipped, buffered ones replayed', () => {
     const gate = new EventTimeGate<string>(cfg);
     gate.track('e-0', false, { consumedUpTo: 3, maxTime: 9000, releasedUpTo: 8000 });

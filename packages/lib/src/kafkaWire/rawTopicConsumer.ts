@@ -34,6 +34,11 @@ export interface RawTopicOptions {
   admin: Admin;
   isolation: number;
   process: ProcessRecords;
+  /**
+   * Leave partition out of the next fetch (the detector: it holds too many inputs, and this
+   * partition is ahead in event time of the one its watermark waits for). Default: fetch all.
+   */
+  holdBack?: (partition: number) => boolean;
   /** A failure that retrying cannot help (a compressed batch): the caller falls back or stops. */
   onFatal: (err: unknown) => void;
   logger: Logger;
@@ -112,13 +117,18 @@ export class RawTopicConsumer {
     }
   }
 
-  /** One fetch of every assigned partition, then each partition's records loaded in turn. */
+  /** One fetch of every assigned partition not held back, then each partition's records loaded in turn. */
   private async fetchOnce(): Promise<void> {
     const generation = this.generation;
     await this.startPositions(generation);
     if (generation !== this.generation) return;
+    const wanted = this.o.holdBack ? this.assignment.filter((p) => !this.o.holdBack!(p)) : this.assignment;
+    if (wanted.length === 0) {
+      await sleep(20);
+      return;
+    }
     const answers = await this.o.fetcher.fetch(
-      this.assignment.map((partition) => ({
+      wanted.map((partition) => ({
         topic: this.o.topic,
         partition,
         offset: this.nextOffsets.get(partition)!,
