@@ -47,7 +47,8 @@ program
       .default('wire'),
   )
   .option('--max-replay-s <s>', 'stop the replay after this many seconds', int)
-  .option('--drain-timeout-s <s>', 'wait at most this long for the pipeline to catch up', int, 600)
+  .option('--drain-timeout-s <s>', 'wait at most this long for the pipeline to catch up', int, 3600)
+  .option('--drain-stall-s <s>', '...and give up sooner when nothing moved for this long', int, 120)
   .option('--keep', 'keep the topics and the database afterwards')
   .option('--no-progress', 'no progress bar')
   .option('--profile', 'CPU-profile the replayer, loader and detector (report: where the time goes)')
@@ -77,6 +78,7 @@ program
       client: o.client,
       maxReplayS: o.maxReplayS,
       drainTimeoutS: o.drainTimeoutS,
+      drainStallS: o.drainStallS,
       keep: o.keep,
       profile: o.profile,
       progress: o.progress && Boolean(process.stderr.isTTY),
