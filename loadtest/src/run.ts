@@ -361,7 +361,8 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
 
   const kafka = createKafka(cfg, logger, 'ami-loadtest');
   const codec = new AvroCodec(createRegistry(cfg));
-  const ch = createClickHouse(cfg);
+  // The correctness check reads a day's reads with FINAL (114 M rows: minutes on 2 cores).
+  const ch = createClickHouse(cfg, undefined, 30 * 60_000);
   const childEnv: NodeJS.ProcessEnv = {
     ...env,
     AMI_TOPIC_PREFIX: prefix,

@@ -9,6 +9,8 @@ import type { CommonConfig } from './config.js';
 export function createClickHouse(
   cfg: Pick<CommonConfig, 'CLICKHOUSE_URL' | 'CLICKHOUSE_USER' | 'CLICKHOUSE_PASSWORD'>,
   database?: string,
+  /** How long one request may take (120 s by default; a check over a day's reads takes longer). */
+  requestTimeoutMs = 120_000,
 ): ClickHouseClient {
   return createClient({
     url: cfg.CLICKHOUSE_URL,
@@ -18,7 +20,7 @@ export function createClickHouse(
     // A busy event loop (the loader decoding a big batch) can outlive the TTL check:
     // destroy stale sockets before reuse instead of risking a hang-up.
     keep_alive: { enabled: true, idle_socket_ttl: 2000, eagerly_destroy_stale_sockets: true },
-    request_timeout: 120_000,
+    request_timeout: requestTimeoutMs,
     clickhouse_settings: {
       // Without this, UInt64 come back as strings; our counts fit in a double.
       output_format_json_quote_64bit_integers: 0,
