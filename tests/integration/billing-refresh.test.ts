@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createClickHouse, sqlIdent } from '@ami/lib';
-import { EXPECTED, METERS, READS, ms } from '../../services/loader/test/fixtures.js';
-import { testConfig, testLogger, uniqueName } from '../support/fixtures.js';
+import { EXPECTED, READS, ms } from '../../services/loader/test/fixtures.js';
+import { testConfig, testLogger, uniqueName, insertFixtureMeters } from '../support/fixtures.js';
 import { migrate } from '../../services/loader/src/migrate.js';
 import { loadTariffs } from '../../services/loader/src/tariffs.js';
 import { insertRows } from '../../services/loader/src/insert.js';
@@ -36,12 +36,7 @@ describe("the loader's billing refresh thread", () => {
     ch = createClickHouse(testConfig());
     await migrate(ch, db, testLogger);
     await loadTariffs(ch, db, testLogger);
-    await insertRows(
-      ch,
-      db,
-      TABLES.meters,
-      METERS.map((m, i) => TABLES.meters.toRow(m, { key: m.meter_id, offset: i })!),
-    );
+    await insertFixtureMeters(ch, db);
     await insertRows(
       ch,
       db,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createClickHouse, sqlIdent } from '@ami/lib';
 import { EXPECTED, METERS, READS, meter, ms, read } from '../../services/loader/test/fixtures.js';
-import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
+import { eventually, testConfig, testLogger, uniqueName, insertFixtureMeters } from '../support/fixtures.js';
 import { migrate } from '../../services/loader/src/migrate.js';
 import { loadTariffs, readTariffs } from '../../services/loader/src/tariffs.js';
 import { insertRows } from '../../services/loader/src/insert.js';
@@ -29,12 +29,7 @@ describe('billing_usage for March 2025', () => {
     await migrate(ch, db, testLogger);
     await loadTariffs(ch, db, testLogger);
     tariffs = await readTariffs(ch, db);
-    await insertRows(
-      ch,
-      db,
-      TABLES.meters,
-      METERS.map((m, i) => TABLES.meters.toRow(m, { key: m.meter_id, offset: i })!),
-    );
+    await insertFixtureMeters(ch, db);
     // Every read twice in one batch and the whole batch again: duplicates and redelivery.
     const rows = () =>
       READS.flatMap((r) => [

@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ClickHouseClient } from '@clickhouse/client';
 import { loadCommonConfig, createLogger, type CommonConfig } from '@ami/lib';
+import { insertRows } from '../../services/loader/src/insert.js';
+import { TABLES } from '../../services/loader/src/tables.js';
+import { METERS } from '../../services/loader/test/fixtures.js';
 
 /** A unique name per test run, so tests never share topics, groups or databases. */
 export function uniqueName(prefix: string): string {
@@ -40,4 +44,14 @@ export async function eventually<T>(
     }
     await sleep(intervalMs);
   }
+}
+
+/** The loader fixtures' meters (services/loader/test/fixtures.ts) into `db.meters`, as the loader writes them. */
+export async function insertFixtureMeters(ch: ClickHouseClient, db: string): Promise<void> {
+  await insertRows(
+    ch,
+    db,
+    TABLES.meters,
+    METERS.map((m, i) => TABLES.meters.toRow(m, { key: m.meter_id, offset: i })!),
+  );
 }
