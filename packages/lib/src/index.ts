@@ -16,3 +16,4 @@ export * from './kafkaWire/index.js';
 export * from './keyIndex.js';
 export * from './tsWorker.js';
 export * from './membership.js';
+export * from './keepAlive.js';

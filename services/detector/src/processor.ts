@@ -13,6 +13,7 @@ import {
   ensureTopics,
   exitOnCrash,
   watchMembership,
+  whileBeating,
   ServiceMetrics,
   validateEvent,
   validateRead,
@@ -48,7 +49,6 @@ import {
 } from './rules.js';
 import { Topology, type MeterInfo } from './topology.js';
 import { followMeters } from './topologyTable.js';
-import { whileBeating } from './keepAlive.js';
 import { statusEncoder } from './statusEncoder.js';
 import {
   openStepWriter,

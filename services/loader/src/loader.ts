@@ -20,6 +20,7 @@ import {
   UnavailableError,
   UnsupportedBatchError,
   watchMembership,
+  whileBeating,
   type Logger,
 } from '@ami/lib';
 import type { LoaderConfig } from './config.js';
@@ -89,16 +90,6 @@ async function retrying<T>(
       await heartbeat().catch(() => undefined);
       delay = Math.min(delay * 2, 30_000);
     }
-  }
-}
-
-/** Waits for `p`, heartbeating to the group so a long ClickHouse outage is not a dead consumer. */
-async function withHeartbeat<T>(p: Promise<T>, heartbeat: () => Promise<void>, everyMs = 3000): Promise<T> {
-  const timer = setInterval(() => void heartbeat().catch(() => undefined), everyMs);
-  try {
-    return await p;
-  } finally {
-    clearInterval(timer);
   }
 }
 
@@ -233,7 +224,7 @@ export async function startLoader(
       done.catch(() => undefined); // a failed flush is never committed: redelivered after restart
       // Backpressure: decode on while one insert runs, wait when more than that is queued.
       const limit = 2 * cfg.LOADER_BATCH_ROWS;
-      if (sink.backlogRows > limit) await withHeartbeat(sink.room(limit), heartbeat);
+      if (sink.backlogRows > limit) await whileBeating(heartbeat, sink.room(limit));
     } finally {
       if (entered) sink.leave();
     }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { whileBeating } from '../src/keepAlive.js';
+import { whileBeating } from '@ami/lib';
 
 function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
   let resolve!: (v: T) => void;
@@ -7,7 +7,7 @@ function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
   return { promise, resolve };
 }
 
-describe('whileBeating: the group hears from a consumer whose batch waits for the lock', () => {
+describe('whileBeating: the group hears from a consumer whose batch waits', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
