@@ -20,7 +20,7 @@ import {
   type MeterRead,
   type Outage,
 } from '@ami/lib';
-import { loadStackSettings } from '@ami/stack';
+import { loadStackSettings, stackUp } from '@ami/stack';
 import { Fleet } from '../../services/simulator/src/fleet.js';
 import { parseTruth } from '../../services/simulator/src/groundTruth.js';
 import { fleetFor, startFor } from '../../services/simulator/src/run.js';
@@ -415,6 +415,10 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
   };
 
   try {
+    // ------------------------------------------------------------ stack
+    // Idempotent: a health check when the stack is up, install and start when it is not.
+    await stackUp(loadStackSettings(), (line) => logger.info(line));
+
     // ------------------------------------------------------------ database
     const tMigrate = Date.now();
     await runAmi(['db', 'migrate'], childEnv, join(reportDir, 'migrate.log'), 120_000);
