@@ -39,6 +39,15 @@ export class Pacer {
     private readonly wait: (ms: number) => Promise<unknown> = sleep,
   ) {}
 
+  /**
+   * The schedule's origin: the first chunk's delivery time and the wall time it was due. A
+   * recording's first delivery may come well after its start (its first reads end the first
+   * interval), so a clock that maps delivery times to wall times starts here.
+   */
+  get origin(): { at: number; wall: number } | undefined {
+    return Number.isNaN(this.atStart) ? undefined : { at: this.atStart, wall: this.wallStart };
+  }
+
   /** Wall ms at which a chunk of `records` delivered at `at` is due (pure given the state). */
   dueAt(at: number, records: number): number {
     if (Number.isNaN(this.atStart)) {

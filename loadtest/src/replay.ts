@@ -97,6 +97,8 @@ export interface ReplayStats {
   /** The producer used: the simulator's wire producer or kafkajs (SASL). */
   client: 'wire' | 'kafkajs';
   stoppedEarly?: string;
+  /** The pacer's origin (first delivery time, and the wall time it was due); unset when nothing was sent. */
+  paceOrigin?: { at: number; wall: number };
 }
 
 export interface ReplayOptions {
@@ -501,6 +503,7 @@ export class Replayer {
     stats.sumEnergy = distinct.sumEnergy;
     stats.meanReadBytes = stats.reads > 0 ? readBytes / distinct.total : 0;
     stats.stoppedEarly = this.stopping;
+    stats.paceOrigin = pacer.origin;
     return stats;
   }
 

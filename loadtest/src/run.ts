@@ -659,9 +659,10 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
     const readLat = sampler.markers
       .filter((m) => m.visibleAt !== undefined)
       .map((m) => m.visibleAt! - m.sentAt);
+    // The pacer's own origin: the recording's start is up to an interval before its first delivery.
     const clock =
-      pace.mode === 'factor'
-        ? { wall0: stats.startedAt, at0: manifest.startMs, factor: pace.factor }
+      pace.mode === 'factor' && stats.paceOrigin
+        ? { wall0: stats.paceOrigin.wall, at0: stats.paceOrigin.at, factor: pace.factor }
         : undefined;
     const { gasp, minusDelay, beyond } = outageLatencies(
       sampler.outages,
