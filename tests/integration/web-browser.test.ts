@@ -62,6 +62,8 @@ function outage(id: string, over: Partial<Outage> = {}): Outage {
     customers_total: 95,
     last_gasps: 60,
     tusbung_excluded: 8,
+    customers_interrupted: 0,
+    customer_interruption_s: 0,
     emitted_at: now,
     ...over,
   };

@@ -268,6 +268,8 @@ describe('outage check', () => {
     customers_total: 100,
     last_gasps: 90,
     tusbung_excluded: 0,
+    customers_interrupted: 0,
+    customer_interruption_s: 0,
     emitted_at: 1,
     ...o,
   });

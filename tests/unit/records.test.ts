@@ -103,6 +103,8 @@ const FIELDS: { [N in RecordName]: KeysOf<RecordTypes[N]> } = {
     customers_total: true,
     last_gasps: true,
     tusbung_excluded: true,
+    customers_interrupted: true,
+    customer_interruption_s: true,
     emitted_at: true,
   } satisfies KeysOf<Outage>,
   MeterStatus: {
@@ -227,6 +229,8 @@ const SAMPLES: { [N in RecordName]: RecordTypes[N] } = {
     customers_total: 12,
     last_gasps: 7,
     tusbung_excluded: 2,
+    customers_interrupted: 0,
+    customer_interruption_s: 0,
     emitted_at: T,
   },
   MeterStatus: {

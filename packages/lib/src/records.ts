@@ -88,6 +88,10 @@ export interface Outage {
   customers_total: number;
   last_gasps: number;
   tusbung_excluded: number;
+  /** Customers this record is the first to count as interrupted (IEEE 1366 CI); see schemas/Outage.avsc. */
+  customers_interrupted: number;
+  /** Customer-seconds without supply only this record accounts for; final on RESTORED. */
+  customer_interruption_s: number;
   emitted_at: number;
 }
 

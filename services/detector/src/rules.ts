@@ -657,6 +657,8 @@ function feederMomentary(
         0,
       ),
       tusbung_excluded: 0,
+      customers_interrupted: 0,
+      customer_interruption_s: 0,
     },
   });
   return outageId;
@@ -712,6 +714,8 @@ function publishFeeder(ctx: RulesContext, st: DetectorState, feeder: FeederOutag
     customers_total: customersTotal,
     last_gasps: sum((c) => c.lastGasps),
     tusbung_excluded: sum((c) => c.tusbung),
+    customers_interrupted: 0,
+    customer_interruption_s: 0,
   };
   const digest = digestOf(record);
   if (digest === feeder.shown) return;
@@ -789,6 +793,8 @@ function outageRecord(
       customers_total: inc.members.length,
       last_gasps: inc.members.filter((m) => inc.gasps[m] !== undefined).length,
       tusbung_excluded: 0,
+      customers_interrupted: 0,
+      customer_interruption_s: 0,
     };
   }
   let total = 0;
@@ -807,6 +813,8 @@ function outageRecord(
     customers_total: total,
     last_gasps: Object.keys(inc.gasps).length,
     tusbung_excluded: tusbung,
+    customers_interrupted: 0,
+    customer_interruption_s: 0,
   };
 }
 

@@ -218,5 +218,7 @@ export const OUTAGE_O1: Outage = {
   customers_total: 1,
   last_gasps: 1,
   tusbung_excluded: 0,
+  customers_interrupted: 0,
+  customer_interruption_s: 0,
   emitted_at: ms('2025-03-05T02:31:00Z'),
 };

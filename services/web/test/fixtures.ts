@@ -50,6 +50,8 @@ export function outage(over: Partial<Outage> = {}): Outage {
     customers_total: 130,
     last_gasps: 90,
     tusbung_excluded: 10,
+    customers_interrupted: 0,
+    customer_interruption_s: 0,
     emitted_at: T0 - 300_000,
     ...over,
   };
