@@ -70,14 +70,14 @@ FROM
         SELECT region, ulp, started_at, duration_s, customers_affected AS customers
         FROM {{db}}.momentary_interruptions FINAL
         WHERE duration_s <= 300
-    )
+    ) AS interruptions
     ANY LEFT JOIN
     (
         -- The region's time zone (all meters of a region share one).
         SELECT region, any(timezone) AS tz FROM {{db}}.meters_latest GROUP BY region
-    ) USING region
+    ) AS zones USING region
     GROUP BY region, ulp, month
-)
+) AS by_month
 ANY LEFT JOIN
 (
     SELECT
@@ -89,4 +89,4 @@ ANY LEFT JOIN
             toStartOfMonth(toTimeZone(installed_at, 'Asia/Jakarta'))), removed = 0) AS install_months
     FROM {{db}}.meters_latest
     GROUP BY region, ulp
-) USING region, ulp;
+) AS installs USING region, ulp;

@@ -47,33 +47,33 @@ FROM
                     GROUP BY meter_id
                 )
                 ARRAY JOIN arrayFilter(p -> p.2.4 > 0 AND p.2.1 - p.1.1 > p.2.4, arrayMap(i -> (rs[i], rs[i + 1]), arrayEnumerate(arrayPopBack(rs)))) AS g
-            )
+            ) AS gaps
             ANY LEFT JOIN
             (
                 SELECT meter_id, groupArray(toUInt32(occurred_at)) AS meter_events
                 FROM {{db}}.events
                 WHERE type IN ('LAST_GASP', 'POWER_RESTORE')
                 GROUP BY meter_id
-            ) USING meter_id
-        )
+            ) AS meter_evidence USING meter_id
+        ) AS with_meter
         ANY LEFT JOIN
         (
             SELECT assumeNotNull(gardu_id) AS gardu_id, groupArray(toUInt32(started_at)) AS gardu_starts, groupArray(toUInt32(ifNull(restored_at, now()))) AS gardu_ends
             FROM {{db}}.outages_latest
             WHERE scope = 'GARDU' AND isNotNull(gardu_id)
             GROUP BY gardu_id
-        ) USING gardu_id
-    )
+        ) AS gardu_evidence USING gardu_id
+    ) AS with_gardu
     ANY LEFT JOIN
     (
         SELECT meter_id, feeder_id, feeder_starts, feeder_ends
-        FROM (SELECT meter_id, feeder_id FROM {{db}}.meters_latest)
+        FROM (SELECT meter_id, feeder_id FROM {{db}}.meters_latest) AS meter_feeders
         ANY INNER JOIN
         (
             SELECT feeder_id, groupArray(toUInt32(started_at)) AS feeder_starts, groupArray(toUInt32(ifNull(restored_at, now()))) AS feeder_ends
             FROM {{db}}.outages_latest
             WHERE scope = 'FEEDER'
             GROUP BY feeder_id
-        ) USING feeder_id
-    ) USING meter_id
-);
+        ) AS feeder_outages USING feeder_id
+    ) AS feeder_evidence USING meter_id
+) AS gap_evidence;

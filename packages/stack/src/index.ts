@@ -10,6 +10,7 @@ export { clientEnv, loadStackSettings, type StackSettings } from './settings.js'
 export { KafkaComponent } from './kafka.js';
 export { ClickHouseComponent } from './clickhouse.js';
 export { RegistryComponent } from './registry.js';
+export { CurrentClickHouseComponent } from './currentClickhouse.js';
 export type { StackComponent } from './component.js';
 
 /** In start order: the registry keeps its schemas in Kafka. */

@@ -16,6 +16,8 @@ export const stackSettingsSchema = z.object({
   SCHEMA_REGISTRY_PORT: z.coerce.number().int().positive().default(8081),
   CLICKHOUSE_HTTP_PORT: z.coerce.number().int().positive().default(8123),
   CLICKHOUSE_TCP_PORT: z.coerce.number().int().positive().default(9000),
+  /** The current ClickHouse (chDB) that proves the SQL beside 18.16; started by the tests only. */
+  CURRENT_CLICKHOUSE_PORT: z.coerce.number().int().positive().default(8124),
   /** Seconds a service may take to become healthy before `stack up` fails. */
   STACK_START_TIMEOUT_S: z.coerce.number().int().positive().default(90),
 });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { ConfigError, sqlIdent, sqlString, type Logger } from '@ami/lib';
+import { auditDatabases, ConfigError, sqlIdent, sqlString, type Logger } from '@ami/lib';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/', import.meta.url));
 
@@ -33,9 +33,17 @@ function refuseDuplicateNumbers(migrations: readonly Migration[]): Migration[] {
   return [...migrations];
 }
 
-/** `NNN_name.sql` files of `dir`, in version order, with `{{db}}` replaced by the quoted database. */
+/**
+ * `NNN_name.sql` files of `dir`, in version order, with `{{db}}` replaced by the quoted database
+ * and `{{audit_db}}`, `{{audit_inbox_db}}` by those of its command audit (`auditDatabases`).
+ */
 export function loadMigrations(db: string, dir = MIGRATIONS_DIR): Migration[] {
-  const quoted = sqlIdent(db);
+  const audit = auditDatabases(db);
+  const fill = (s: string) =>
+    s
+      .replaceAll('{{db}}', sqlIdent(db))
+      .replaceAll('{{audit_db}}', sqlIdent(audit.trail))
+      .replaceAll('{{audit_inbox_db}}', sqlIdent(audit.inbox));
   const migrations = readdirSync(dir)
     .filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f))
     .sort()
@@ -45,10 +53,24 @@ export function loadMigrations(db: string, dir = MIGRATIONS_DIR): Migration[] {
         version: Number(file.slice(0, 3)),
         name: file,
         checksum: createHash('sha256').update(text).digest('hex'),
-        statements: splitStatements(text).map((s) => s.replaceAll('{{db}}', quoted)),
+        statements: splitStatements(text).map(fill),
       };
     });
   return refuseDuplicateNumbers(migrations);
+}
+
+/**
+ * Files amended after they were released, with the checksums they had before: the views of 004 and 006
+ * gained aliases for their joined subqueries so that they also run on current ClickHouse (Code 206
+ * there); the rows are the same, so databases that applied the older text stay valid.
+ */
+const AMENDED: Readonly<Record<string, readonly string[]>> = {
+  '004_reliability.sql': ['fe732f1059beea5b05576aa3bebfe2ecd7bdbcb56caa055110d1b0508746d989'],
+  '006_read_gaps.sql': ['12b0598debf819323590ad80afba4a2a788c51731258c92075fbd1205a6c9812'],
+};
+
+function sameMigration(m: Migration, appliedChecksum: string): boolean {
+  return appliedChecksum === m.checksum || (AMENDED[m.name]?.includes(appliedChecksum) ?? false);
 }
 
 /** Applied migrations by file name (the name, not the number, identifies one). */
@@ -61,9 +83,24 @@ async function appliedMigrations(ch: ClickHouseClient, db: string): Promise<Map<
   return new Map(rows.map((r) => [r.name, r.checksum]));
 }
 
+/** `ALTER TABLE <db>.<table> ADD COLUMN <column> ...`, one column a statement. */
+const ADD_COLUMN = /^ALTER TABLE\s+`?\w+`?\.`?(\w+)`?\s+ADD COLUMN\s+`?(\w+)`?\s/i;
+
+/** 18.16 has no ADD COLUMN IF NOT EXISTS: a column added by an interrupted earlier run is skipped here. */
+async function columnAlreadyAdded(ch: ClickHouseClient, db: string, statement: string): Promise<boolean> {
+  const m = ADD_COLUMN.exec(statement);
+  if (!m) return false;
+  const rs = await ch.query({
+    query: `SELECT count() AS n FROM system.columns WHERE database = ${sqlString(db)} AND table = ${sqlString(m[1]!)} AND name = ${sqlString(m[2]!)}`,
+    format: 'JSONEachRow',
+  });
+  return Number((await rs.json<{ n: string }>())[0]?.n ?? 0) > 0;
+}
+
 /**
  * Applies the migrations not yet recorded in `<db>.schema_migrations`.
- * Safe to rerun: applied ones are skipped, every DDL says IF NOT EXISTS, and a
+ * Safe to rerun: applied ones are skipped, every DDL says IF NOT EXISTS (or is an ADD COLUMN
+ * the runner skips when the column exists), and a
  * file edited after it was applied is refused (write a new migration instead).
  */
 export async function migrate(
@@ -82,13 +119,14 @@ export async function migrate(
   for (const m of loadMigrations(db, dir)) {
     const seen = done.get(m.name);
     if (seen !== undefined) {
-      if (seen !== m.checksum)
+      if (!sameMigration(m, seen))
         throw new ConfigError(
           `migration ${m.name} changed after it was applied to ${db}; add a new migration instead`,
         );
       continue;
     }
-    for (const statement of m.statements) await ch.command({ query: statement });
+    for (const statement of m.statements)
+      if (!(await columnAlreadyAdded(ch, db, statement))) await ch.command({ query: statement });
     await ch.command({
       query: `INSERT INTO ${q}.schema_migrations (version, name, checksum, applied_at) VALUES (${m.version}, ${sqlString(m.name)}, ${sqlString(m.checksum)}, now())`,
     });
