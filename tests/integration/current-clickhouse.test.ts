@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { createClickHouse, sqlIdent, type Outage } from '@ami/lib';
+import { auditDatabases, createClickHouse, sqlIdent, type Outage } from '@ami/lib';
 import { CurrentClickHouseComponent, loadStackSettings } from '@ami/stack';
 import { READS, ms } from '../../services/loader/test/fixtures.js';
 import { loadMigrations, migrate } from '../../services/loader/src/migrate.js';
@@ -115,7 +115,9 @@ async function prepare(name: string, url: string): Promise<Engine> {
 
 async function rows(e: Engine, query: string): Promise<Record<string, unknown>[]> {
   const rs = await e.ch.query({
-    query: query.replace(/\bami\./g, `${sqlIdent(e.db)}.`),
+    query: query
+      .replace(/\bami\./g, `${sqlIdent(e.db)}.`)
+      .replace(/\bami_audit\./g, `${sqlIdent(auditDatabases(e.db).trail)}.`),
     format: 'JSONEachRow',
   });
   return rs.json<Record<string, unknown>>();

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { createClickHouse, loadCommonConfig, sqlIdent } from '@ami/lib';
+import { auditDatabases, createClickHouse, loadCommonConfig, sqlIdent } from '@ami/lib';
 import { migrate } from '../../services/loader/src/migrate.js';
 import { testLogger, uniqueName } from '../support/fixtures.js';
 
@@ -114,7 +114,7 @@ async function seed(ch: ClickHouseClient, db: string): Promise<void> {
     recorded_at: secs(now),
   });
   await ch.insert({
-    table: t('command_audit'),
+    table: `${sqlIdent(auditDatabases(db).trail)}.command_audit`,
     format: 'JSONEachRow',
     values: [
       audit('idpel:510000000001', 'SENT', ''),
@@ -133,7 +133,8 @@ describe('docs/analysts.md examples', () => {
     await seed(ch, db);
   });
   afterAll(async () => {
-    await ch.command({ query: `DROP DATABASE IF EXISTS ${sqlIdent(db)}` });
+    for (const d of [db, auditDatabases(db).trail, auditDatabases(db).inbox])
+      await ch.command({ query: `DROP DATABASE IF EXISTS ${sqlIdent(d)}` });
     await ch.close();
   });
 
@@ -147,7 +148,9 @@ describe('docs/analysts.md examples', () => {
     '%s',
     async (_name, query) => {
       const rs = await ch.query({
-        query: query.replace(/\bami\./g, `${sqlIdent(db)}.`),
+        query: query
+          .replace(/\bami\./g, `${sqlIdent(db)}.`)
+          .replace(/\bami_audit\./g, `${sqlIdent(auditDatabases(db).trail)}.`),
         format: 'JSONEachRow',
       });
       const rows = await rs.json<Record<string, unknown>>();

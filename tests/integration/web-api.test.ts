@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Consumer } from 'kafkajs';
 import {
+  auditDatabases,
   AvroCodec,
   createKafka,
   createRegistry,
@@ -86,7 +87,7 @@ describe('web command API against Kafka and ClickHouse', () => {
       ['MTR-2', 'DISCONNECT', 'ani', 'tusbung November'],
     ]);
     const rs = await h.ch.query({
-      query: `SELECT target, toString(result) AS result, detail FROM ${sqlIdent(h.db)}.command_audit WHERE request_id = '${r.json.request_id.replace(/[^0-9a-f-]/g, '')}' ORDER BY target`,
+      query: `SELECT target, toString(result) AS result, detail FROM ${sqlIdent(auditDatabases(h.db).trail)}.command_audit WHERE request_id = '${r.json.request_id.replace(/[^0-9a-f-]/g, '')}' ORDER BY target`,
       format: 'JSONEachRow',
     });
     const rows = await rs.json<{ target: string; result: string; detail: string }>();
@@ -117,6 +118,79 @@ describe('web command API against Kafka and ClickHouse', () => {
         what: 'power-limit command',
       },
     );
+  });
+});
+
+describe('web command input: what passes the edge reaches the audit and Kafka as it is', () => {
+  let h: WebHarness;
+  beforeAll(async () => {
+    h = await startWeb();
+    await h.produce('MeterProfile', h.topics.meters, 'MTR-1', profile(1));
+    await eventually(() => (h.service.profiles.size === 1 ? true : undefined), { what: 'profile loaded' });
+  });
+  afterAll(async () => h?.stop());
+
+  const post = async (body: string) => {
+    const res = await fetch(`${h.base}/api/commands`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${h.operatorToken}` },
+      body,
+    });
+    return { status: res.status, text: await res.text() };
+  };
+  const auditCount = async () => {
+    const rs = await h.ch.query({
+      query: `SELECT count() AS n FROM ${sqlIdent(auditDatabases(h.db).trail)}.command_audit`,
+      format: 'JSONEachRow',
+    });
+    return Number((await rs.json<{ n: string }>())[0]!.n);
+  };
+
+  it('odd but valid text and the largest power limit are audited exactly; what ClickHouse or Kafka could not take is a 400', async () => {
+    const reason = `tusbung 🙂 Ünïcödé ‮rtl‬ ${'é'.repeat(400)}`.slice(0, 499);
+    const ok = await post(
+      JSON.stringify({
+        type: 'SET_POWER_LIMIT',
+        meter_ids: ['MTR-1', 'ÿ'.repeat(64), '١٢٣'],
+        idpels: ['٥١٠٠٠٠٠٠٠٠٠١'],
+        power_limit_va: 2_147_483_647,
+        reason,
+      }),
+    );
+    expect(ok.status).toBe(422);
+    const { request_id } = JSON.parse(ok.text) as { request_id: string };
+    const rs = await h.ch.query({
+      query: `SELECT target, reason, power_limit_va FROM ${sqlIdent(auditDatabases(h.db).trail)}.command_audit WHERE request_id = '${request_id.replace(/[^0-9a-f-]/g, '')}' ORDER BY target`,
+      format: 'JSONEachRow',
+    });
+    const rows = await rs.json<{ target: string; reason: string; power_limit_va: number }>();
+    expect(rows).toHaveLength(4);
+    for (const r of rows) expect([r.reason, r.power_limit_va]).toEqual([reason, 2_147_483_647]);
+
+    const before = await auditCount();
+    for (const body of [
+      '{"type":"SET_POWER_LIMIT","meter_ids":["MTR-1"],"power_limit_va":2147483648}',
+      '{"type":"READ_NOW","meter_ids":["MTR-1"],"reason":"\\ud800 half an emoji"}',
+      '{"type":"READ_NOW","meter_ids":["MTR-1\\u0000"]}',
+    ]) {
+      const r = await post(body);
+      expect({ body, status: r.status }).toEqual({ body, status: 400 });
+    }
+    expect(await auditCount()).toBe(before);
+  });
+
+  it('a backend failure is a 503 with an error id, never the backend text, and nothing is sent', async () => {
+    // The audit inbox (the table the web service inserts into) goes away for the length of one request.
+    const db = sqlIdent(auditDatabases(h.db).inbox);
+    await h.ch.command({ query: `RENAME TABLE ${db}.command_audit TO ${db}.command_audit_away` });
+    try {
+      const r = await post('{"type":"READ_NOW","meter_ids":["MTR-1"]}');
+      expect(r.status).toBe(503);
+      expect(r.text).not.toMatch(/command_audit|DB::Exception|Code: \d+|it_web|inbox/);
+      expect(JSON.parse(r.text)).toMatchObject({ error_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    } finally {
+      await h.ch.command({ query: `RENAME TABLE ${db}.command_audit_away TO ${db}.command_audit` });
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import type { Producer } from 'kafkajs';
 import {
+  auditDatabases,
   AvroCodec,
   createClickHouse,
   createKafka,
@@ -50,6 +51,9 @@ export async function startWeb(env: Record<string, string> = {}): Promise<WebHar
     WEB_PORT: '0',
     LOG_LEVEL: 'warn',
     AMI_WEB_USERS: JSON.stringify([operator.entry, viewer.entry]),
+    // The stack's ami_audit user may use only ami_audit_inbox: a random database's audit is written as the admin.
+    CLICKHOUSE_AUDIT_USER: common.CLICKHOUSE_USER,
+    CLICKHOUSE_AUDIT_PASSWORD: common.CLICKHOUSE_PASSWORD,
     ...env,
   });
   const service = new WebService(cfg, testLogger);
@@ -83,7 +87,8 @@ export async function startWeb(env: Record<string, string> = {}): Promise<WebHar
     async stop() {
       await producer.disconnect();
       await service.stop();
-      await ch.command({ query: `DROP DATABASE IF EXISTS ${sqlIdent(db)}` });
+      for (const d of [db, auditDatabases(db).trail, auditDatabases(db).inbox])
+        await ch.command({ query: `DROP DATABASE IF EXISTS ${sqlIdent(d)}` });
       await ch.close();
     },
   };

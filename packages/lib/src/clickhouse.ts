@@ -30,3 +30,14 @@ export function createClickHouse(
     },
   });
 }
+
+/**
+ * Where the command audit of the pipeline database `db` lives. `trail` holds the rows; no
+ * service user may use that database (only the administrator, and read-only analysts).
+ * `inbox` is the one door the web service's audit user may use: a Buffer table that writes
+ * every INSERT straight into the trail and cannot be read, altered or truncated. ClickHouse
+ * 18.16 grants per database only, hence two databases (docs/security.md).
+ */
+export function auditDatabases(db: string): { trail: string; inbox: string } {
+  return { trail: `${db}_audit`, inbox: `${db}_audit_inbox` };
+}

@@ -53,6 +53,7 @@ export class ClickHouseComponent extends DaemonComponent {
         DEFAULT_PASSWORD: process.env.CLICKHOUSE_DEFAULT_PASSWORD ?? '',
         WRITER_PASSWORD_SHA256: sha256(secrets.CLICKHOUSE_WRITER_PASSWORD),
         ANALYST_PASSWORD_SHA256: sha256(secrets.CLICKHOUSE_ANALYST_PASSWORD),
+        AUDIT_PASSWORD_SHA256: sha256(secrets.CLICKHOUSE_AUDIT_PASSWORD),
       }),
       { mode: 0o600 },
     );

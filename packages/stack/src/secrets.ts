@@ -6,7 +6,12 @@ import { dirname } from 'node:path';
  * Passwords of the local stack, generated once per machine into
  * AMI_HOME/secrets.env (mode 0600, ignored by git). Nothing secret is committed.
  */
-export const SECRET_NAMES = ['CLICKHOUSE_WRITER_PASSWORD', 'CLICKHOUSE_ANALYST_PASSWORD'] as const;
+export const SECRET_NAMES = [
+  'CLICKHOUSE_WRITER_PASSWORD',
+  'CLICKHOUSE_ANALYST_PASSWORD',
+  /** The web service's command audit user (`ami_audit`): INSERT through the audit inbox only. */
+  'CLICKHOUSE_AUDIT_PASSWORD',
+] as const;
 export type Secrets = Record<(typeof SECRET_NAMES)[number], string>;
 
 export function loadOrCreateSecrets(file: string): Secrets {

@@ -88,7 +88,13 @@ const ADD_COLUMN = /^ALTER TABLE\s+`?\w+`?\.`?(\w+)`?\s+ADD COLUMN\s+`?(\w+)`?\s
 
 /** 18.16 has no ADD COLUMN IF NOT EXISTS: a column added by an interrupted earlier run is skipped here. */
 async function columnAlreadyAdded(ch: ClickHouseClient, db: string, statement: string): Promise<boolean> {
-  const m = ADD_COLUMN.exec(statement);
+  const m = ADD_COLUMN.exec(
+    statement
+      .split('\n')
+      .filter((line) => !line.trim().startsWith('--'))
+      .join('\n')
+      .trim(),
+  );
   if (!m) return false;
   const rs = await ch.query({
     query: `SELECT count() AS n FROM system.columns WHERE database = ${sqlString(db)} AND table = ${sqlString(m[1]!)} AND name = ${sqlString(m[2]!)}`,

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, type MeterCommandType } from '@ami/lib';
 
@@ -9,7 +9,12 @@ export interface User {
   role: Role;
   /** sha256 of the token, lower-case hex. The token itself is never stored. */
   token_sha256: string;
+  /** When the token stops working (ISO 8601); `ami web token --days` sets it. */
+  expires_at: string;
 }
+
+/** Default token lifetime of `ami web token`. */
+export const TOKEN_LIFETIME_DAYS = 90;
 
 const usersSchema = z.array(
   z.object({
@@ -19,6 +24,9 @@ const usersSchema = z.array(
       .string()
       .regex(/^[0-9a-fA-F]{64}$/, 'sha256 hex of the token (64 hex digits)')
       .transform((s) => s.toLowerCase()),
+    expires_at: z
+      .string({ required_error: 'expires_at is required: every token has an end (ami web token sets it)' })
+      .datetime({ offset: true, message: 'expires_at: an ISO 8601 time, e.g. 2027-03-01T00:00:00Z' }),
   }),
 );
 
@@ -46,22 +54,32 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
-/** A fresh random token (256 bits, URL-safe) and the users entry that accepts it. */
-export function newToken(user: string, role: Role): { token: string; entry: User } {
+/** A fresh random token (256 bits, URL-safe) and the users entry that accepts it until `days` from `now`. */
+export function newToken(
+  user: string,
+  role: Role,
+  days = TOKEN_LIFETIME_DAYS,
+  now = Date.now(),
+): { token: string; entry: User } {
   const token = `ami_${randomBytes(32).toString('base64url')}`;
-  return { token, entry: { user, role, token_sha256: hashToken(token) } };
+  const expires_at = new Date(now + days * 86_400_000).toISOString();
+  return { token, entry: { user, role, token_sha256: hashToken(token), expires_at } };
 }
 
-/** The token of a request: `Authorization: Bearer <token>`, else the `ami_token` cookie. */
-export function tokenOf(authorization: string | undefined, cookie: string | undefined): string | undefined {
-  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-  if (bearer) return bearer[1];
-  const c = /(?:^|;\s*)ami_token=([^;]+)/.exec(cookie ?? '');
-  return c ? decodeURIComponent(c[1]!) : undefined;
+/** The token of `Authorization: Bearer <token>`; the sign-in cookie holds a session, never a token. */
+export function tokenOf(authorization: string | undefined): string | undefined {
+  const bearer = /^Bearer[ \t]+([\x21-\x7e]{1,512})[ \t]*$/i.exec(authorization ?? '');
+  return bearer?.[1];
 }
 
-/** The user whose token hash matches, compared in constant time; undefined if none. */
-export function authenticate(users: readonly User[], token: string | undefined): User | undefined {
+const unexpired = (u: User, now: number) => Date.parse(u.expires_at) > now;
+
+/** The user whose token hash matches (compared in constant time) and has not expired; undefined if none. */
+export function authenticate(
+  users: readonly User[],
+  token: string | undefined,
+  now = Date.now(),
+): User | undefined {
   if (!token) return undefined;
   const got = Buffer.from(hashToken(token), 'hex');
   let found: User | undefined;
@@ -69,7 +87,64 @@ export function authenticate(users: readonly User[], token: string | undefined):
     // Check every entry so the time taken does not tell which user matched.
     if (timingSafeEqual(got, Buffer.from(u.token_sha256, 'hex'))) found = u;
   }
-  return found;
+  return found && unexpired(found, now) ? found : undefined;
+}
+
+/**
+ * A browser session: `<user>.<expiry, base 36 ms>.<HMAC>`. The HMAC covers the
+ * user's current token hash, so replacing or removing the token (revocation)
+ * ends its sessions too; the cookie never holds the token.
+ */
+export function signSession(key: Buffer, user: User, expiresAt: number): string {
+  const exp = Math.floor(expiresAt).toString(36);
+  return `${user.user}.${exp}.${sessionMac(key, user, exp)}`;
+}
+
+function sessionMac(key: Buffer, user: User, exp: string): string {
+  return createHmac('sha256', key).update(`${user.user}\n${exp}\n${user.token_sha256}`).digest('base64url');
+}
+
+/** The user of a session cookie value if its HMAC matches, it has not expired and the token still works. */
+export function verifySession(
+  key: Buffer,
+  users: readonly User[],
+  value: string | undefined,
+  now = Date.now(),
+): User | undefined {
+  const m = /^([A-Za-z0-9._@-]{1,64})\.([0-9a-z]{1,11})\.([A-Za-z0-9_-]{43})$/.exec(value ?? '');
+  if (!m) return undefined;
+  const [, name, exp, mac] = m as unknown as [string, string, string, string];
+  const user = users.find((u) => u.user === name);
+  if (!user || parseInt(exp, 36) <= now || !unexpired(user, now)) return undefined;
+  const want = Buffer.from(sessionMac(key, user, exp));
+  const got = Buffer.from(mac);
+  return got.length === want.length && timingSafeEqual(got, want) ? user : undefined;
+}
+
+/** When a session made now ends: the session lifetime, never past the token's own expiry. */
+export function sessionEnd(user: User, lifetimeMs: number, now = Date.now()): number {
+  return Math.min(now + lifetimeMs, Date.parse(user.expires_at));
+}
+
+const SIGN_IN_PAGES = new Set(['/', '/callcentre']);
+const ORIGIN = 'http://ami.invalid';
+
+/**
+ * Where to go after signing in: a page of this service, with its query, else
+ * `/`. Anything that is not plain printable ASCII starting with one `/`
+ * (`//host`, `/\\host`, `https:`, control characters, encoded slashes) gives `/`.
+ */
+export function signInTarget(next: string | undefined): string {
+  if (!next || next.length > 2048 || !/^\/(?![/\\])[\x21-\x7e]*$/.test(next) || next.includes('\\'))
+    return '/';
+  let url: URL;
+  try {
+    url = new URL(next, ORIGIN);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== ORIGIN || !SIGN_IN_PAGES.has(url.pathname)) return '/';
+  return url.pathname + url.search;
 }
 
 /** `command` is any command at all (checked before the body is read); `command:X` one type. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AvroCodec, createKafka, createLogger, createRegistry, topicNames } from '@ami/lib';
-import { newToken, type Role } from './auth.js';
+import { newToken, TOKEN_LIFETIME_DAYS, type Role } from './auth.js';
 import type { CommandReport } from './campaign.js';
 import { commandBody, formatReport, VERBS, type CommandOptions } from './cliCore.js';
 import { loadWebConfig } from './config.js';
@@ -32,9 +32,12 @@ export function registerWebCommands(program: Command): void {
     .description('make a new API token and the AMI_WEB_USERS entry that accepts it (only the hash is stored)')
     .requiredOption('--user <name>', 'user name')
     .requiredOption('--role <role>', 'viewer or operator')
-    .action((o: { user: string; role: string }) => {
+    .option('--days <days>', `days until the token expires (default ${TOKEN_LIFETIME_DAYS})`)
+    .action((o: { user: string; role: string; days?: string }) => {
       if (o.role !== 'viewer' && o.role !== 'operator') throw new Error('--role must be viewer or operator');
-      const { token, entry } = newToken(o.user, o.role as Role);
+      const days = Number(o.days ?? TOKEN_LIFETIME_DAYS);
+      if (!(days > 0 && days <= 3660)) throw new Error('--days must be a number of days from 1 to 3660');
+      const { token, entry } = newToken(o.user, o.role as Role, days);
       console.log(`token (give it to ${o.user}, it is shown once): ${token}`);
       console.log(`AMI_WEB_USERS entry: ${JSON.stringify(entry)}`);
     });
@@ -66,6 +69,10 @@ async function serve(o: { port?: string; bind?: string }): Promise<void> {
     ...(o.bind ? { WEB_BIND: o.bind } : {}),
   });
   const logger = createLogger('web', cfg.LOG_LEVEL);
+  // A rejected promise that nothing awaited is a bug to log, not a reason to stop serving the call centre.
+  process.on('unhandledRejection', (err) =>
+    logger.error({ err }, 'unhandled promise rejection; the web service goes on'),
+  );
   const service = new WebService(cfg, logger);
   const { port } = await service.start();
   console.log(`web service on http://${cfg.WEB_BIND}:${port}/ (call centre: /callcentre)`);

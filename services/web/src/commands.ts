@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ValidationError, type MeterCommand, type MeterCommandType, type MeterProfile } from '@ami/lib';
+import type { MeterCommand, MeterCommandType, MeterProfile } from '@ami/lib';
+import { INT32_MAX, parseOr400, text } from './input.js';
 
 /** Lowest power limit a meter takes (VA); the highest is its contracted power (daya). */
 export const MIN_POWER_LIMIT_VA = 450;
@@ -17,36 +18,48 @@ export interface CommandRequest {
   reason: string | null;
 }
 
-const requestSchema = z
-  .object({
-    type: z.enum(COMMAND_TYPES, {
-      errorMap: () => ({ message: `type must be one of ${COMMAND_TYPES.join(', ')}` }),
-    }),
-    idpels: z.array(z.string().max(64)).default([]),
-    meter_ids: z.array(z.string().max(64)).default([]),
-    power_limit_va: z.number().int('power_limit_va must be a whole number of VA').nullable().default(null),
-    reason: z.string().max(500).nullable().default(null),
-  })
-  .strict();
+/**
+ * The body of `POST /api/commands`, checked in full at the edge: whatever
+ * passes can be audited in ClickHouse and sent to Kafka (text without control
+ * characters or lone surrogates, a power limit that fits the contract's int).
+ * Per-meter rules (unknown, AMR, the meter's daya) are refusals, not 400s.
+ */
+export function commandRequestSchema(maxTargets: number) {
+  return z
+    .object(
+      {
+        type: z.enum(COMMAND_TYPES, {
+          errorMap: () => ({ message: `type must be one of ${COMMAND_TYPES.join(', ')}` }),
+        }),
+        idpels: z.array(text(64)).default([]),
+        meter_ids: z.array(text(64)).default([]),
+        power_limit_va: z
+          .number()
+          .int('power_limit_va must be a whole number of VA')
+          .min(1, 'power_limit_va must be positive')
+          .max(INT32_MAX, `power_limit_va must be at most ${INT32_MAX}`)
+          .nullable()
+          .default(null),
+        reason: text(500).nullable().default(null),
+      },
+      { invalid_type_error: 'the body must be a JSON object' },
+    )
+    .strict()
+    .superRefine((r, ctx) => {
+      const n = r.idpels.length + r.meter_ids.length;
+      const fail = (message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, message });
+      if (n === 0) fail('no meters: give idpels and/or meter_ids');
+      if (n > maxTargets) fail(`${n} meters in one request; at most ${maxTargets}: split the campaign`);
+      if (r.type === 'SET_POWER_LIMIT' && r.power_limit_va === null)
+        fail('SET_POWER_LIMIT needs power_limit_va (VA)');
+      if (r.type !== 'SET_POWER_LIMIT' && r.power_limit_va !== null)
+        fail(`power_limit_va is only for SET_POWER_LIMIT, not ${r.type}`);
+    });
+}
 
 /** Validates a request body; refuses the whole request (400) when it cannot be read at all. */
 export function parseCommandRequest(body: unknown, maxTargets: number): CommandRequest {
-  const parsed = requestSchema.safeParse(body);
-  if (!parsed.success) {
-    throw new ValidationError(
-      parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '),
-    );
-  }
-  const r = parsed.data;
-  const n = r.idpels.length + r.meter_ids.length;
-  if (n === 0) throw new ValidationError('no meters: give idpels and/or meter_ids');
-  if (n > maxTargets)
-    throw new ValidationError(`${n} meters in one request; at most ${maxTargets}: split the campaign`);
-  if (r.type === 'SET_POWER_LIMIT' && r.power_limit_va === null)
-    throw new ValidationError('SET_POWER_LIMIT needs power_limit_va (VA)');
-  if (r.type !== 'SET_POWER_LIMIT' && r.power_limit_va !== null)
-    throw new ValidationError(`power_limit_va is only for SET_POWER_LIMIT, not ${r.type}`);
-  return r;
+  return parseOr400(commandRequestSchema(maxTargets), body, 'body');
 }
 
 export type RefusalCode =

@@ -13,8 +13,35 @@ export const webConfigSchema = commonConfigSchema.extend({
   AMI_WEB_USERS: z.string().optional(),
   /** Or a file holding the same JSON (read at start-up). */
   AMI_WEB_USERS_FILE: z.string().optional(),
-  /** Require a token (viewer or operator) for the dashboard, the call-centre page and their APIs too. */
+  /** Require a token (viewer or operator) for the dashboard, the call-centre page, their APIs and /metrics. */
   WEB_VIEWS_REQUIRE_AUTH: z.enum(['true', 'false']).default('false'),
+  /** How often the users file is checked for changes (revocation without a restart). */
+  WEB_USERS_RELOAD_S: z.coerce.number().positive().max(3600).default(5),
+  /** Lifetime of a browser sign-in (the cookie); never past the token's own expires_at. */
+  WEB_SESSION_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 31)
+    .default(12),
+  /**
+   * Key that signs sign-in cookies (32+ characters). Unset: a random key per process, so a
+   * restart signs everyone out; set the same key on every instance behind one address.
+   */
+  WEB_SESSION_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  /** Mark the sign-in cookie `Secure` (set it behind a TLS proxy); it is also set on a request that came over TLS. */
+  WEB_COOKIE_SECURE: z.enum(['true', 'false']).default('false'),
+  /**
+   * Addresses of the reverse proxies whose X-Forwarded-* headers are believed (comma-separated
+   * addresses or CIDRs, e.g. 127.0.0.1); empty: none.
+   */
+  WEB_TRUST_PROXY: z.string().default(''),
+  /**
+   * ClickHouse user that writes the command audit (INSERT into `<db>_audit_inbox` only, see
+   * docs/security.md), with a client of its own: the trail stays append-only whatever
+   * CLICKHOUSE_USER may do. The local stack's password is CLICKHOUSE_AUDIT_PASSWORD in `.ami/secrets.env`.
+   */
+  CLICKHOUSE_AUDIT_USER: z.string().min(1).default('ami_audit'),
+  CLICKHOUSE_AUDIT_PASSWORD: z.string().default(''),
   /** Command requests per user per minute (token bucket, burst = the same number). */
   WEB_COMMAND_REQUESTS_PER_MIN: z.coerce.number().int().positive().default(30),
   /** Meters targeted per user per minute, summed over requests (a tusbung campaign is one request). */

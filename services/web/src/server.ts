@@ -1,7 +1,18 @@
-import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type onRequestHookHandler,
+} from 'fastify';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
 import { Counter, Gauge } from 'prom-client';
+import { z } from 'zod';
 import {
   ValidationError,
   type Logger,
@@ -11,15 +22,27 @@ import {
   type Outage,
   type ServiceMetrics,
 } from '@ami/lib';
-import { authenticate, authorize, tokenOf, type Action, type User } from './auth.js';
+import {
+  authenticate,
+  authorize,
+  sessionEnd,
+  signInTarget,
+  signSession,
+  tokenOf,
+  verifySession,
+  type Action,
+  type User,
+} from './auth.js';
 import { auditRows, commandReport, reportStatus, sendFailedRows, type RequestContext } from './campaign.js';
-import { parseCommandRequest, planCommands, type ProfileLookup } from './commands.js';
+import { commandRequestSchema, planCommands, type CommandRequest, type ProfileLookup } from './commands.js';
 import type { WebConfig } from './config.js';
+import { describeIssues, text } from './input.js';
 import { buildView, type OutagesView } from './outagesView.js';
 import { callCentreHtml, dashboardHtml, loginHtml } from './pages.js';
 import { RateLimiter } from './rateLimit.js';
 import { renderSeriesSvg } from './render.js';
 import type { AuditRow } from './store.js';
+import type { UserSource } from './users.js';
 import { billingPeriodOf, describeMeter, type Consumption } from './wording.js';
 
 /** What the HTTP layer needs from Kafka and ClickHouse (faked in unit tests). */
@@ -35,7 +58,12 @@ export interface WebBackend {
   ready(): boolean;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated user, set by the route's onRequest guard. */
+    amiUser: User | null;
+  }
+}
 
 class HttpError extends Error {
   constructor(
@@ -48,64 +76,30 @@ class HttpError extends Error {
 }
 
 const MAX_BODY = 2 * 1024 * 1024;
-const SECURITY_HEADERS = {
+const SESSION_COOKIE = 'ami_session';
+const BASE_HEADERS = {
+  'Cache-Control': 'no-store',
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
   'Content-Security-Policy':
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:",
 };
 
-function send(
-  res: ServerResponse,
-  status: number,
-  body: string,
-  type: string,
-  headers: Record<string, string> = {},
-): void {
-  res.writeHead(status, {
-    'Content-Type': type,
-    'Cache-Control': 'no-store',
-    ...SECURITY_HEADERS,
-    ...headers,
-  });
-  res.end(body);
-}
-const sendJson = (res: ServerResponse, status: number, value: unknown, headers?: Record<string, string>) =>
-  send(res, status, JSON.stringify(value), 'application/json; charset=utf-8', headers);
-const sendHtml = (res: ServerResponse, html: string) => send(res, 200, html, 'text/html; charset=utf-8');
+/** Query, params and bodies of the routes; zod, through fastify's validation (400 on failure). */
+const regionQuery = z.object({ region: text(64).optional() });
+const customerQuery = z.object({ q: text(64).optional() });
+const customerParams = z.object({ id: text(64) });
+/** Pages read their query in the browser; the server only needs it to be strings. */
+const pageQuery = z.record(z.union([z.string(), z.array(z.string())]));
+const loginForm = z.object({ token: z.string().max(600).optional(), next: z.string().max(4096).optional() });
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes: split the campaign`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  try {
-    return JSON.parse(await readBody(req)) as unknown;
-  } catch (err) {
-    if (err instanceof HttpError) throw err;
-    throw new HttpError(400, `body is not JSON: ${(err as Error).message}`);
-  }
-}
-
-interface SseClient {
-  res: ServerResponse;
-  region: string | null;
-}
-
-/** The dashboard, call-centre and command API over node:http. */
+/** The dashboard, call-centre and command API on fastify. */
 export class WebServer {
-  private server?: Server;
-  private readonly sse = new Set<SseClient>();
+  readonly app: FastifyInstance;
+  private readonly sse = new Set<{ res: FastifyReply['raw']; region: string | null }>();
   private readonly requestLimiter: RateLimiter;
   private readonly meterLimiter: RateLimiter;
-  private readonly routes: Record<string, Handler>;
+  private readonly sessionKey: Buffer;
   private pushTimer?: NodeJS.Timeout;
   private heartbeat?: NodeJS.Timeout;
   private readonly commandsCounter: Counter<'type' | 'result'>;
@@ -113,7 +107,7 @@ export class WebServer {
 
   constructor(
     private readonly cfg: WebConfig,
-    private readonly users: readonly User[],
+    private readonly users: UserSource,
     private readonly backend: WebBackend,
     private readonly logger: Logger,
     private readonly metrics: ServiceMetrics,
@@ -125,6 +119,7 @@ export class WebServer {
       now,
     );
     this.meterLimiter = new RateLimiter(cfg.WEB_COMMAND_METERS_PER_MIN, cfg.WEB_COMMAND_METERS_PER_MIN, now);
+    this.sessionKey = cfg.WEB_SESSION_SECRET ? Buffer.from(cfg.WEB_SESSION_SECRET) : randomBytes(32);
     this.commandsCounter = new Counter({
       name: 'ami_web_command_meters_total',
       help: 'Meters targeted by command requests, by command type and result',
@@ -136,35 +131,106 @@ export class WebServer {
       help: 'Open dashboard streams',
       registers: [metrics.registry],
     });
-    this.routes = {
-      'GET /': (req, res) => this.page(req, res, dashboardHtml()),
-      'GET /callcentre': (req, res) => this.page(req, res, callCentreHtml()),
-      'GET /login': (_req, res) => sendHtml(res, loginHtml(null)),
-      'POST /login': (req, res) => this.login(req, res),
-      'GET /api/outages': (req, res, url) =>
-        this.viewOr401(req, res) && sendJson(res, 200, this.view(region(url))),
-      'GET /api/outages/stream': (req, res, url) => this.stream(req, res, url),
-      'GET /api/customers': (req, res, url) => this.customer(req, res, url.searchParams.get('q') ?? ''),
-      'POST /api/commands': (req, res) => this.commands(req, res),
-      'GET /api/whoami': (req, res) => this.whoami(req, res),
-      'GET /metrics': (_req, res) => this.metricsText(res),
-      'GET /healthz': (_req, res) => send(res, 200, 'ok\n', 'text/plain'),
-      'GET /readyz': (_req, res) =>
-        this.backend.ready()
-          ? send(res, 200, 'ready\n', 'text/plain')
-          : send(res, 503, 'not ready\n', 'text/plain'),
-    };
+    this.app = this.build();
+  }
+
+  private build(): FastifyInstance {
+    const app = Fastify({
+      loggerInstance: this.logger as FastifyBaseLogger,
+      disableRequestLogging: true,
+      bodyLimit: MAX_BODY,
+      requestTimeout: 30_000,
+      forceCloseConnections: true,
+      trustProxy: this.cfg.WEB_TRUST_PROXY.trim() === '' ? false : this.cfg.WEB_TRUST_PROXY,
+      // A malformed path (`/api/customers/%E0%A4%A`) or an overlong parameter: 400, and serving goes on.
+      frameworkErrors: (err, _req, reply) => {
+        void (reply as FastifyReply)
+          .code(err.statusCode ?? 400)
+          .headers(BASE_HEADERS)
+          .send({ error: err.message });
+      },
+    });
+    app.decorateRequest('amiUser', null);
+    app.setValidatorCompiler<z.ZodTypeAny>(({ schema, httpPart }) => (data) => {
+      const r = schema.safeParse(data);
+      return r.success
+        ? { value: r.data as unknown }
+        : { error: new ValidationError(describeIssues(r.error, httpPart ?? 'request')) };
+    });
+    app.setErrorHandler((err: FastifyError, req, reply) => this.fail(err, req, reply));
+    app.setNotFoundHandler((req, reply) =>
+      reply.code(404).send({ error: `no route ${req.method} ${req.url.slice(0, 200)}` }),
+    );
+    app.addHook('onRequest', async (req, reply) => {
+      void reply.headers(BASE_HEADERS);
+      // Only origin-form targets (`/path?query`): `*` or `http://host/...` would otherwise be routed as `/`.
+      if (!req.raw.url?.startsWith('/')) throw new HttpError(400, 'the request target must be a path');
+    });
+    void app.register(cookie);
+    void app.register(formbody, { bodyLimit: 64 * 1024 });
+    this.routes(app);
+    return app;
+  }
+
+  private routes(app: FastifyInstance): void {
+    const views = this.guard('view', { cookie: true, onlyIfViewsLocked: true });
+    const page = (html: () => string) => ({
+      schema: { querystring: pageQuery },
+      handler: (req: FastifyRequest, reply: FastifyReply) => this.page(req, reply, html()),
+    });
+    app.get('/', page(dashboardHtml));
+    app.get('/callcentre', page(callCentreHtml));
+    app.get('/login', { schema: { querystring: pageQuery } }, (_req, reply) =>
+      reply.type('text/html; charset=utf-8').send(loginHtml(null)),
+    );
+    app.post('/login', { schema: { body: loginForm } }, (req, reply) => this.login(req, reply));
+    app.post('/logout', (_req, reply) =>
+      reply.clearCookie(SESSION_COOKIE, { path: '/' }).redirect('/login', 303),
+    );
+    app.get('/api/outages', { schema: { querystring: regionQuery }, onRequest: views }, (req) =>
+      this.view(regionOf(req)),
+    );
+    app.get('/api/outages/stream', { schema: { querystring: regionQuery }, onRequest: views }, (req, reply) =>
+      this.stream(req, reply),
+    );
+    app.get('/api/customers', { schema: { querystring: customerQuery }, onRequest: views }, (req) =>
+      this.customer((req.query as z.infer<typeof customerQuery>).q ?? ''),
+    );
+    app.get('/api/customers/:id', { schema: { params: customerParams }, onRequest: views }, (req) =>
+      this.customer((req.params as z.infer<typeof customerParams>).id),
+    );
+    app.post(
+      '/api/commands',
+      {
+        schema: { body: commandRequestSchema(this.cfg.WEB_CAMPAIGN_MAX) },
+        // Bearer header only: a cookie would let another site's form send commands. Checked before the body is read.
+        onRequest: this.guard('command', { cookie: false, limit: true }),
+      },
+      (req, reply) => this.commands(req, reply),
+    );
+    app.get('/api/whoami', { onRequest: this.guard('view', { cookie: false }) }, (req) => ({
+      user: req.amiUser!.user,
+      role: req.amiUser!.role,
+    }));
+    app.get('/metrics', { onRequest: views }, async (_req, reply) =>
+      reply.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics()),
+    );
+    app.get('/healthz', (_req, reply) => reply.type('text/plain').send('ok\n'));
+    app.get('/readyz', (_req, reply) =>
+      this.backend.ready()
+        ? reply.type('text/plain').send('ready\n')
+        : reply.code(503).type('text/plain').send('not ready\n'),
+    );
   }
 
   async listen(): Promise<AddressInfo> {
-    const server = createServer((req, res) => void this.handle(req, res));
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.cfg.WEB_PORT, this.cfg.WEB_BIND, resolve);
-    });
+    // Node drops a CONNECT (proxy tunnel) silently unless someone answers it: refuse it like any odd method.
+    this.app.server.on('connect', (_req: unknown, socket: Duplex) =>
+      socket.end('HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'),
+    );
+    await this.app.listen({ port: this.cfg.WEB_PORT, host: this.cfg.WEB_BIND });
     this.heartbeat = setInterval(() => this.pushAll(), 30_000);
-    const address = server.address() as AddressInfo;
+    const address = this.app.server.address() as AddressInfo;
     this.logger.info({ address }, 'web service listening');
     return address;
   }
@@ -174,8 +240,7 @@ export class WebServer {
     clearTimeout(this.pushTimer);
     for (const c of this.sse) c.res.end();
     this.sse.clear();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    this.server?.closeAllConnections();
+    await this.app.close();
   }
 
   /** Outages changed: push fresh views to open dashboards (coalesced over 250 ms). */
@@ -187,38 +252,56 @@ export class WebServer {
     }, 250);
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const path = url.pathname.startsWith('/api/customers/') ? '/api/customers' : url.pathname;
-    if (path === '/api/customers' && url.pathname !== path)
-      url.searchParams.set('q', decodeURIComponent(url.pathname.slice(15)));
-    const route = this.routes[`${req.method} ${path}`];
-    try {
-      if (!route) throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
-      await route(req, res, url);
-    } catch (err) {
-      this.fail(res, err);
+  /**
+   * Every error ends here. Client errors (4xx: validation, bad JSON, body too
+   * large, auth) say what was wrong. Anything else is logged once with an
+   * error id and answered 503 with that id only: a backend's own text
+   * (ClickHouse, Kafka) never reaches the client.
+   */
+  private fail(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+    if (err instanceof HttpError)
+      return void reply.code(err.status).headers(err.headers).send({ error: err.message });
+    if (err instanceof ValidationError) return void reply.code(400).send({ error: err.message });
+    const status = err.statusCode ?? 0;
+    if (status >= 400 && status < 500) {
+      const hint = status === 413 ? ': split the campaign' : '';
+      return void reply.code(status).send({ error: `${err.message}${hint}` });
     }
+    const errorId = randomUUID();
+    this.logger.error(
+      { err, error_id: errorId, method: req.method, route: req.routeOptions.url },
+      'request failed',
+    );
+    void reply.code(503).send({
+      error: `service unavailable: a backend did not answer; nothing was sent. Error id ${errorId}`,
+      error_id: errorId,
+    });
   }
 
-  private fail(res: ServerResponse, err: unknown): void {
-    if (res.headersSent) return void res.end();
-    if (err instanceof HttpError) return sendJson(res, err.status, { error: err.message }, err.headers);
-    if (err instanceof ValidationError) return sendJson(res, 400, { error: err.message });
-    this.logger.error({ err }, 'request failed');
-    sendJson(res, 503, { error: `service unavailable: ${(err as Error).message}` });
+  private userOf(req: FastifyRequest, allowCookie: boolean): User | undefined {
+    const users = this.users.list();
+    const token = tokenOf(req.headers.authorization);
+    if (token) return authenticate(users, token, this.now());
+    return allowCookie
+      ? verifySession(this.sessionKey, users, req.cookies[SESSION_COOKIE], this.now())
+      : undefined;
   }
 
-  private userOf(req: IncomingMessage, allowCookie: boolean): User | undefined {
-    const token = tokenOf(req.headers.authorization, allowCookie ? req.headers.cookie : undefined);
-    return authenticate(this.users, token);
+  private viewsLocked(): boolean {
+    return this.cfg.WEB_VIEWS_REQUIRE_AUTH === 'true';
   }
 
-  /** Views are open unless WEB_VIEWS_REQUIRE_AUTH; then a viewer or operator token (header or login cookie). */
-  private viewOr401(req: IncomingMessage, _res: ServerResponse): true {
-    if (this.cfg.WEB_VIEWS_REQUIRE_AUTH !== 'true') return true;
-    this.require(this.userOf(req, true), 'view');
-    return true;
+  /** onRequest check of a route: the user may do `action` (401/403), before any body is read. */
+  private guard(
+    action: Action,
+    o: { cookie: boolean; onlyIfViewsLocked?: boolean; limit?: boolean },
+  ): onRequestHookHandler {
+    return async (req) => {
+      if (o.onlyIfViewsLocked && !this.viewsLocked()) return;
+      const user = this.require(this.userOf(req, o.cookie), action);
+      req.amiUser = user;
+      if (o.limit) this.limit(this.requestLimiter, user.user, 1, 'command requests');
+    };
   }
 
   private require(user: User | undefined, action: Action): User {
@@ -226,41 +309,33 @@ export class WebServer {
     if (!d.ok)
       throw new HttpError(
         d.status,
-        d.error,
+        d.status === 401 ? `${d.error} (a valid token that has not expired)` : d.error,
         d.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="ami"' } : {},
       );
     return user!;
   }
 
-  private page(req: IncomingMessage, res: ServerResponse, html: string): void {
-    if (this.cfg.WEB_VIEWS_REQUIRE_AUTH === 'true' && !authorize(this.userOf(req, true), 'view').ok) {
-      return send(res, 303, '', 'text/plain', {
-        Location: `/login?next=${encodeURIComponent(req.url ?? '/')}`,
-      });
-    }
-    sendHtml(res, html);
+  private page(req: FastifyRequest, reply: FastifyReply, html: string): FastifyReply {
+    if (this.viewsLocked() && !authorize(this.userOf(req, true), 'view').ok)
+      return reply.redirect(`/login?next=${encodeURIComponent(signInTarget(req.url))}`, 303);
+    return reply.type('text/html; charset=utf-8').send(html);
   }
 
-  private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const form = new URLSearchParams(await readBody(req));
-    const token = form.get('token') ?? '';
-    const next = form.get('next') ?? '/';
-    if (!authenticate(this.users, token))
-      return send(res, 401, loginHtml('That token is not valid.'), 'text/html; charset=utf-8');
-    const cookie = `ami_token=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`;
-    send(res, 303, '', 'text/plain', {
-      Location: next.startsWith('/') && !next.startsWith('//') ? next : '/',
-      'Set-Cookie': cookie,
-    });
-  }
-
-  private whoami(req: IncomingMessage, res: ServerResponse): void {
-    const user = this.require(this.userOf(req, false), 'view');
-    sendJson(res, 200, { user: user.user, role: user.role });
-  }
-
-  private async metricsText(res: ServerResponse): Promise<void> {
-    send(res, 200, await this.metrics.registry.metrics(), this.metrics.registry.contentType);
+  private login(req: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const form = req.body as z.infer<typeof loginForm>;
+    const user = authenticate(this.users.list(), form.token, this.now());
+    if (!user)
+      return reply.code(401).type('text/html; charset=utf-8').send(loginHtml('That token is not valid.'));
+    const expires = sessionEnd(user, this.cfg.WEB_SESSION_HOURS * 3_600_000, this.now());
+    return reply
+      .setCookie(SESSION_COOKIE, signSession(this.sessionKey, user, expires), {
+        path: '/',
+        httpOnly: true,
+        sameSite: 'strict',
+        secure: this.cfg.WEB_COOKIE_SECURE === 'true' || req.protocol === 'https',
+        maxAge: Math.max(0, Math.floor((expires - this.now()) / 1000)),
+      })
+      .redirect(signInTarget(form.next), 303);
   }
 
   view(regionFilter: string | null): OutagesView & { chart_svg: string } {
@@ -273,30 +348,31 @@ export class WebServer {
     return { ...v, chart_svg: renderSeriesSvg(v.series) };
   }
 
-  private stream(req: IncomingMessage, res: ServerResponse, url: URL): void {
-    this.viewOr401(req, res);
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream',
-      'Cache-Control': 'no-store',
-      Connection: 'keep-alive',
-      ...SECURITY_HEADERS,
-    });
-    const client: SseClient = { res, region: region(url) };
+  private stream(req: FastifyRequest, reply: FastifyReply): void {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { ...BASE_HEADERS, 'Content-Type': 'text/event-stream', Connection: 'keep-alive' });
+    const client = { res, region: regionOf(req) };
     this.sse.add(client);
     this.sseGauge.set(this.sse.size);
-    req.on('close', () => {
+    req.raw.on('close', () => {
       this.sse.delete(client);
       this.sseGauge.set(this.sse.size);
     });
     this.push(client, new Map());
   }
 
+  /** Runs from timers: an error here is logged, it must not become an uncaught exception. */
   private pushAll(): void {
     const cache = new Map<string, string>();
-    for (const c of this.sse) this.push(c, cache);
+    try {
+      for (const c of this.sse) this.push(c, cache);
+    } catch (err) {
+      this.logger.error({ err }, 'dashboard push failed');
+    }
   }
 
-  private push(c: SseClient, cache: Map<string, string>): void {
+  private push(c: { res: FastifyReply['raw']; region: string | null }, cache: Map<string, string>): void {
     const key = c.region ?? '';
     let data = cache.get(key);
     if (data === undefined) {
@@ -306,8 +382,7 @@ export class WebServer {
     c.res.write(`event: view\ndata: ${data}\n\n`);
   }
 
-  private async customer(req: IncomingMessage, res: ServerResponse, q: string): Promise<void> {
-    this.viewOr401(req, res);
+  private async customer(q: string): Promise<unknown> {
     const query = q.trim();
     if (query === '') throw new HttpError(400, 'give an IDPEL (12 digits) or a meter id');
     const profile = this.backend.profiles.byIdpel(query) ?? this.backend.profiles.byMeter(query);
@@ -320,7 +395,7 @@ export class WebServer {
         this.logger.warn({ err, meter_id: profile.meter_id }, 'billing lookup failed; answering without it');
         return null;
       });
-    sendJson(res, 200, describeMeter({ profile, status, outage, consumption }));
+    return describeMeter({ profile, status, outage, consumption });
   }
 
   private limit(limiter: RateLimiter, user: string, cost: number, what: string): void {
@@ -332,13 +407,9 @@ export class WebServer {
     });
   }
 
-  private async commands(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // Bearer header only: a cookie would let another site's form send commands.
-    const who = this.userOf(req, false);
-    this.require(who, 'command');
-    this.limit(this.requestLimiter, who!.user, 1, 'command requests');
-    const body = parseCommandRequest(await readJson(req), this.cfg.WEB_CAMPAIGN_MAX);
-    const user = this.require(who, `command:${body.type}`);
+  private async commands(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const body = req.body as CommandRequest;
+    const user = this.require(req.amiUser ?? undefined, `command:${body.type}`);
     this.limit(this.meterLimiter, user.user, body.idpels.length + body.meter_ids.length, 'meters');
     const ctx: RequestContext = {
       request_id: randomUUID(),
@@ -378,26 +449,30 @@ export class WebServer {
       },
       'command request',
     );
-    sendJson(res, reportStatus(report), report);
+    return reply.code(reportStatus(report)).send(report);
   }
 
+  /** Sends the accepted commands; on failure the answer and the audit carry an error id, the log the detail. */
   private async sendCommands(commands: MeterCommand[], rows: AuditRow[]): Promise<string | null> {
     if (commands.length === 0) return null;
     try {
       await this.backend.send(commands);
       return null;
     } catch (err) {
-      const message = `Kafka did not take the commands: ${(err as Error).message}`;
-      this.logger.error({ err }, message);
+      const errorId = randomUUID();
+      const message = `Kafka did not take the commands; error id ${errorId}`;
+      this.logger.error({ err, error_id: errorId }, message);
       await this.backend
         .audit(sendFailedRows(rows, message))
-        .catch((e: unknown) => this.logger.error({ err: e }, 'audit of the failed send failed too'));
+        .catch((e: unknown) =>
+          this.logger.error({ err: e, error_id: errorId }, 'audit of the failed send failed too'),
+        );
       return message;
     }
   }
 }
 
-function region(url: URL): string | null {
-  const r = url.searchParams.get('region');
+function regionOf(req: FastifyRequest): string | null {
+  const r = (req.query as z.infer<typeof regionQuery>).region;
   return r && r.trim() !== '' ? r.trim() : null;
 }

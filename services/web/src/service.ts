@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Producer } from 'kafkajs';
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
@@ -15,19 +14,14 @@ import {
   type MeterCommand,
   type Outage,
 } from '@ami/lib';
-import { parseUsers, type User } from './auth.js';
 import type { WebConfig } from './config.js';
 import { CompactedFeed, feedSource } from './feed.js';
 import { mergeLatest } from './outagesView.js';
 import { WebServer, type WebBackend } from './server.js';
 import { billingOf, insertAudit, outageHistory } from './store.js';
 import { LatestTable, OutageTable, ProfileTable } from './tables.js';
+import { loadUsers, type UserSource } from './users.js';
 import type { MeterStatus } from '@ami/lib';
-
-export function loadUsers(cfg: Pick<WebConfig, 'AMI_WEB_USERS' | 'AMI_WEB_USERS_FILE'>): User[] {
-  const text = cfg.AMI_WEB_USERS_FILE ? readFileSync(cfg.AMI_WEB_USERS_FILE, 'utf8') : cfg.AMI_WEB_USERS;
-  return parseUsers(text);
-}
 
 /** The running web service: compacted topics in memory, ClickHouse history, the HTTP server. */
 export class WebService {
@@ -40,6 +34,9 @@ export class WebService {
   private producer?: Producer;
   private encode?: (c: MeterCommand) => Buffer;
   private ch?: ClickHouseClient;
+  /** Signs in as CLICKHOUSE_AUDIT_USER: the command audit is written with that user only. */
+  private auditCh?: ClickHouseClient;
+  private users?: UserSource;
   server?: WebServer;
 
   constructor(
@@ -49,8 +46,10 @@ export class WebService {
   ) {}
 
   async start(): Promise<{ port: number }> {
-    const users = loadUsers(this.cfg);
-    if (users.length === 0) this.logger.warn('no users in AMI_WEB_USERS: the command API refuses everyone');
+    const users = loadUsers(this.cfg, this.logger);
+    this.users = users;
+    if (users.list().length === 0)
+      this.logger.warn('no users in AMI_WEB_USERS: the command API refuses everyone');
     const topics = topicNames(this.cfg.AMI_TOPIC_PREFIX);
     const kafka = createKafka(this.cfg, this.logger, `${this.cfg.KAFKA_CLIENT_ID}-web`);
     const codec = new AvroCodec(createRegistry(this.cfg));
@@ -78,6 +77,11 @@ export class WebService {
       await codec.register('MeterCommand', valueSubject(topics.commands)),
     );
     this.ch = createClickHouse(this.cfg, this.cfg.CLICKHOUSE_DB);
+    this.auditCh = createClickHouse({
+      CLICKHOUSE_URL: this.cfg.CLICKHOUSE_URL,
+      CLICKHOUSE_USER: this.cfg.CLICKHOUSE_AUDIT_USER,
+      CLICKHOUSE_PASSWORD: this.cfg.CLICKHOUSE_AUDIT_PASSWORD,
+    });
     this.server = new WebServer(this.cfg, users, this.backend(), this.logger, this.metrics);
     this.outages.onChange(() => this.server?.outagesChanged());
     this.feed = new CompactedFeed(
@@ -123,7 +127,7 @@ export class WebService {
       outage: (id) => this.outages.get(id) ?? this.history.find((o) => o.outage_id === id),
       outages: () => mergeLatest(this.history, this.outages.values()).values(),
       billing: (p, period) => billingOf(this.ch!, db, p.meter_id, period),
-      audit: (rows) => insertAudit(this.ch!, db, rows),
+      audit: (rows) => insertAudit(this.auditCh!, db, rows),
       send: async (commands) => {
         await this.producer!.send({
           topic,
@@ -139,8 +143,10 @@ export class WebService {
   async stop(): Promise<void> {
     clearInterval(this.historyTimer);
     await this.server?.close();
+    this.users?.stop();
     await this.feed?.stop();
     await this.producer?.disconnect();
     await this.ch?.close();
+    await this.auditCh?.close();
   }
 }

@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
+  auditDatabases,
   ident,
   sql,
   sqlDate,
@@ -114,7 +115,11 @@ export interface AuditRow {
 
 const dt = (epochMs: number) => Math.floor(epochMs / 1000);
 
-/** One INSERT per request (a whole campaign), JSONEachRow through @clickhouse/client: no SQL text built from values. */
+/**
+ * One INSERT per request (a whole campaign), JSONEachRow through @clickhouse/client: no SQL text
+ * built from values. `ch` signs in as the audit user; the rows go through the audit inbox, the
+ * only table that user may touch, into `<db>_audit.command_audit` (migration 010).
+ */
 export async function insertAudit(
   ch: ClickHouseClient,
   db: string,
@@ -124,7 +129,7 @@ export async function insertAudit(
   const recorded = dt(Date.now());
   try {
     await ch.insert({
-      table: `${ident(db).text}.command_audit`,
+      table: `${ident(auditDatabases(db).inbox).text}.command_audit`,
       format: 'JSONEachRow',
       values: batch.map((r) => ({ ...r, at: dt(r.at), recorded_at: recorded })),
     });

@@ -1,4 +1,4 @@
-import type { MeterProfile, MeterStatus, Outage } from '@ami/lib';
+import { rejectIfInvalid, validateProfile, type MeterProfile, type MeterStatus, type Outage } from '@ami/lib';
 import type { ProfileLookup } from './commands.js';
 
 export type Listener<V> = (key: string, value: V | null) => void;
@@ -40,6 +40,15 @@ export class ProfileTable extends LatestTable<MeterProfile> implements ProfileLo
 
   byMeter(meterId: string): MeterProfile | undefined {
     return this.get(meterId);
+  }
+
+  /**
+   * A profile is checked as every consumer of the meters topic checks it (`validateProfile`
+   * in @ami/lib; the feed dead-letters the BadRecordError) and kept by its meter_id, not the key.
+   */
+  override apply(key: string, value: MeterProfile | null): void {
+    if (value !== null) rejectIfInvalid(validateProfile(value));
+    super.apply(value?.meter_id ?? key, value);
   }
 
   byIdpel(idpel: string): MeterProfile | undefined {

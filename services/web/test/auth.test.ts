@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@ami/lib';
-import { authenticate, authorize, hashToken, newToken, parseUsers, tokenOf } from '../src/auth.js';
+import {
+  authenticate,
+  authorize,
+  hashToken,
+  newToken,
+  parseUsers,
+  sessionEnd,
+  signInTarget,
+  signSession,
+  tokenOf,
+  verifySession,
+} from '../src/auth.js';
 import { RateLimiter } from '../src/rateLimit.js';
 
 describe('users and tokens', () => {
@@ -24,16 +35,86 @@ describe('users and tokens', () => {
     expect(parseUsers(undefined)).toEqual([]);
   });
 
-  it('reads the bearer header first, else the login cookie', () => {
-    expect(tokenOf('Bearer abc', 'ami_token=def')).toBe('abc');
-    expect(tokenOf(undefined, 'x=1; ami_token=d%2Fef')).toBe('d/ef');
-    expect(tokenOf('Basic xyz', undefined)).toBeUndefined();
+  it('reads the token from the bearer header only', () => {
+    expect(tokenOf('Bearer abc')).toBe('abc');
+    expect(tokenOf('bearer  abc ')).toBe('abc');
+    expect(tokenOf('Basic xyz')).toBeUndefined();
+    expect(tokenOf('Bearer a b')).toBeUndefined();
+    expect(tokenOf(undefined)).toBeUndefined();
+  });
+
+  it('a token stops working at its expires_at; an entry without one is refused at start-up', () => {
+    const now = Date.parse(op.entry.expires_at);
+    expect(authenticate(users, op.token, now - 1)?.user).toBe('ani');
+    expect(authenticate(users, op.token, now)).toBeUndefined();
+    const { expires_at: _, ...noExpiry } = op.entry;
+    expect(() => parseUsers(JSON.stringify([noExpiry]))).toThrow(/expires_at is required/);
+    expect(() => parseUsers(JSON.stringify([{ ...op.entry, expires_at: 'soon' }]))).toThrow(/ISO 8601/);
+    expect(newToken('x', 'viewer', 1, 0).entry.expires_at).toBe('1970-01-02T00:00:00.000Z');
+  });
+});
+
+describe('browser sessions', () => {
+  const key = Buffer.alloc(32, 7);
+  const op = newToken('ani', 'operator', 30, 0);
+  const users = parseUsers(JSON.stringify([op.entry]));
+  const user = users[0]!;
+  const value = signSession(key, user, 3_600_000);
+
+  it('the cookie names the user and its end, never the token, and verifies only unaltered', () => {
+    expect(value).not.toContain(op.token);
+    expect(value).not.toContain(user.token_sha256);
+    expect(verifySession(key, users, value, 1000)?.user).toBe('ani');
+    expect(verifySession(Buffer.alloc(32, 8), users, value, 1000)).toBeUndefined();
+    const [name, exp, mac] = value.split('.') as [string, string, string];
+    expect(
+      verifySession(key, users, `${name}.${(parseInt(exp, 36) * 2).toString(36)}.${mac}`, 1000),
+    ).toBeUndefined();
+    expect(
+      verifySession(key, users, `${name}.${exp}.${mac.slice(0, -1)}${mac.endsWith('A') ? 'B' : 'A'}`, 1000),
+    ).toBeUndefined();
+    expect(verifySession(key, users, 'garbage', 1000)).toBeUndefined();
+    expect(verifySession(key, users, undefined, 1000)).toBeUndefined();
+  });
+
+  it('ends at its expiry, and when the token is revoked or replaced', () => {
+    expect(verifySession(key, users, value, 3_600_000)).toBeUndefined();
+    expect(verifySession(key, [], value, 1000)).toBeUndefined();
+    const replaced = [{ ...user, token_sha256: hashToken('new token') }];
+    expect(verifySession(key, replaced, value, 1000)).toBeUndefined();
+    expect(sessionEnd(user, 3_600_000 * 24 * 365, 0)).toBe(Date.parse(user.expires_at));
+  });
+});
+
+describe('where sign-in goes next', () => {
+  it('a page of this service with its query, else /', () => {
+    expect(signInTarget('/callcentre?q=111111111111')).toBe('/callcentre?q=111111111111');
+    expect(signInTarget('/')).toBe('/');
+    expect(signInTarget('/?region=BALI')).toBe('/?region=BALI');
+    for (const next of [
+      undefined,
+      '',
+      '/\\evil.example',
+      '//evil.example',
+      '/%5Cevil.example',
+      '\\\\evil.example',
+      'https://evil.example/',
+      'http:evil.example',
+      '/\t/evil.example',
+      '/\u3002/evil',
+      '/callcentre\r\nSet-Cookie: a=b',
+      '/api/commands',
+      '/login?next=//evil.example',
+      '/' + 'a'.repeat(3000),
+    ])
+      expect(signInTarget(next)).toBe('/');
   });
 });
 
 describe('roles', () => {
-  const operator = { user: 'ani', role: 'operator' as const, token_sha256: '' };
-  const viewer = { user: 'budi', role: 'viewer' as const, token_sha256: '' };
+  const expires_at = '2099-01-01T00:00:00Z';
+  const operator = { user: 'ani', role: 'operator' as const, token_sha256: '', expires_at };
+  const viewer = { user: 'budi', role: 'viewer' as const, token_sha256: '', expires_at };
 
   it('operators may view and send every command', () => {
     for (const a of [

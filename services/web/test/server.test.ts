@@ -3,6 +3,7 @@ import { createLogger, ServiceMetrics, type MeterCommand } from '@ami/lib';
 import { newToken } from '../src/auth.js';
 import { webConfigSchema } from '../src/config.js';
 import { WebServer, type WebBackend } from '../src/server.js';
+import { FixedUsers } from '../src/users.js';
 import type { AuditRow } from '../src/store.js';
 import { LatestTable, ProfileTable } from '../src/tables.js';
 import type { MeterStatus } from '@ami/lib';
@@ -37,7 +38,7 @@ const backend: WebBackend = {
 const cfg = webConfigSchema.parse({ WEB_PORT: '0', WEB_COMMAND_REQUESTS_PER_MIN: '5' });
 const server = new WebServer(
   cfg,
-  [op.entry, viewer.entry],
+  new FixedUsers([op.entry, viewer.entry]),
   backend,
   createLogger('test', 'silent'),
   new ServiceMetrics('web-test'),
@@ -74,10 +75,16 @@ describe('command API', () => {
   });
 
   it('a login cookie alone cannot send commands', async () => {
+    const login = await fetch(`${base}/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ token: op.token, next: '/' }),
+      redirect: 'manual',
+    });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
     const res = await fetch(`${base}/api/commands`, {
       method: 'POST',
-      headers: { Cookie: `ami_token=${op.token}` },
-      body: '{}',
+      headers: { Cookie: cookie, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ type: 'DISCONNECT', idpels: ['111111111111'] }),
     });
     expect(res.status).toBe(401);
   });
@@ -157,7 +164,7 @@ describe('views', () => {
   it('with WEB_VIEWS_REQUIRE_AUTH, pages redirect to sign-in and APIs need a viewer token', async () => {
     const locked = new WebServer(
       { ...cfg, WEB_VIEWS_REQUIRE_AUTH: 'true' },
-      [viewer.entry],
+      new FixedUsers([viewer.entry]),
       backend,
       createLogger('test', 'silent'),
       new ServiceMetrics('web-test2'),
@@ -171,7 +178,7 @@ describe('views', () => {
       ).toBe(200);
       const login = await fetch(`${url}/login`, {
         method: 'POST',
-        body: `token=${viewer.token}&next=/callcentre`,
+        body: new URLSearchParams({ token: viewer.token, next: '/callcentre' }),
         redirect: 'manual',
       });
       expect(login.status).toBe(303);
