@@ -1,11 +1,8 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import kafkajs, { type Admin, type Consumer, type Kafka, type Producer } from 'kafkajs';
+import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import {
   createKafka,
   createLogger,
@@ -15,19 +12,21 @@ import {
   type CommonConfig,
 } from '@ami/lib';
 import {
-  KafkaComponent,
-  SecureKafkaBroker,
-  freePorts,
   generatePassword,
-  loadStackSettings,
   pipelineAcls,
   type PipelineUser,
   type ScramUser,
+  type SecureKafkaBroker,
 } from '@ami/stack';
 import { eventually, uniqueName } from '../support/fixtures.js';
+import {
+  createAclsInForce,
+  scramUsers,
+  startSecureBroker,
+  type TestSecureBroker,
+} from '../support/secureBroker.js';
 
 const execFileAsync = promisify(execFile);
-const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
 
 /** The Kafka error code name of a kafkajs failure (kafkajs wraps it in retrier and aggregate errors). */
 async function denial(p: Promise<unknown>): Promise<string | undefined> {
@@ -39,11 +38,18 @@ async function denial(p: Promise<unknown>): Promise<string | undefined> {
   return undefined;
 }
 
-/** Runs tests/support/kafka-client.ts (env-only configuration) in a child process. */
-async function runClient(topic: string, env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
+/**
+ * Runs tests/support/kafka-client.ts (kafkajs) or wire-client.ts (the wire
+ * client, the services' data path), env-only configuration, in a child process.
+ */
+async function runClient(
+  topic: string,
+  env: NodeJS.ProcessEnv,
+  client: 'kafka-client' | 'wire-client' = 'kafka-client',
+): Promise<Record<string, unknown>> {
   const { stdout } = await execFileAsync(
     fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url)),
-    [fileURLToPath(new URL('../support/kafka-client.ts', import.meta.url)), topic],
+    [fileURLToPath(new URL(`../support/${client}.ts`, import.meta.url)), topic],
     { env, timeout: 90_000 },
   );
   return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
@@ -67,26 +73,11 @@ describe('Kafka with SASL/SCRAM and ACLs', () => {
   const prefix = uniqueName('sec');
   const topics = topicNames(prefix);
   // Generated for this run only; never written anywhere but the broker's temporary folder.
-  const admin: ScramUser = { name: 'admin', password: generatePassword() };
-  const users: Record<'simulator' | 'dashboard' | 'detector', ScramUser> = {
-    simulator: { name: 'simulator', password: generatePassword() },
-    dashboard: { name: 'dashboard', password: generatePassword() },
-    detector: { name: 'detector', password: generatePassword() },
-  };
+  const { admin, ...users } = scramUsers('admin', 'simulator', 'dashboard', 'detector');
   const logger = createLogger('kafka-security-test', process.env.LOG_LEVEL ?? 'silent');
-  const home = mkdtempSync(join(tmpdir(), 'ami-secure-kafka-'));
+  let secure: TestSecureBroker | undefined;
   let broker: SecureKafkaBroker | undefined;
   const clients: (Admin | Producer | Consumer)[] = [];
-
-  // If the run dies before afterAll, do not leave a broker behind.
-  const killOnExit = () => {
-    try {
-      const pid = Number(readFileSync(join(home, 'kafka.pid'), 'utf8'));
-      if (pid > 0) process.kill(-pid, 'SIGKILL');
-    } catch {
-      /* not started or gone */
-    }
-  };
 
   function config(user: ScramUser): CommonConfig {
     return loadCommonConfig({
@@ -105,21 +96,9 @@ describe('Kafka with SASL/SCRAM and ACLs', () => {
   }
 
   beforeAll(async () => {
-    process.once('exit', killOnExit);
-    const libs = new KafkaComponent(loadStackSettings()).libs;
-    const [port, controllerPort, tlsPort] = (await freePorts(3)) as [number, number, number];
-    broker = new SecureKafkaBroker({
-      home,
-      libs,
-      port,
-      controllerPort,
-      tlsPort,
-      admin,
-      // One user at format time (--add-scram), the others added on the running cluster below.
-      formatUsers: [users.detector],
-    });
-    await broker.start();
-    await broker.waitHealthy(90_000);
+    // One user at format time (--add-scram), the others added on the running cluster below.
+    secure = await startSecureBroker({ admin, formatUsers: [users.detector] });
+    broker = secure.broker;
     const adminClient = track(kafkaAs(admin).admin());
     const acls = (['simulator', 'dashboard', 'detector'] as PipelineUser[]).flatMap((u) =>
       pipelineAcls(prefix, u),
@@ -132,21 +111,7 @@ describe('Kafka with SASL/SCRAM and ACLs', () => {
         // The operator (super user) creates the topics and the ACLs; services create nothing.
         await adminClient.connect();
         await ensureTopics(adminClient, prefix, { partitions: 3 });
-        await adminClient.createAcls({ acl: acls });
-        // The broker answers DescribeAcls from its authorizer: once it lists them all, they are in force.
-        await eventually(
-          async () => {
-            const { resources } = await adminClient.describeAcls({
-              resourceType: AclResourceTypes.ANY,
-              resourcePatternType: ResourcePatternTypes.ANY,
-              operation: AclOperationTypes.ANY,
-              permissionType: AclPermissionTypes.ANY,
-            });
-            const n = resources.reduce((sum, r) => sum + r.acls.length, 0);
-            return n >= acls.length ? true : undefined;
-          },
-          { what: 'ACLs in force' },
-        );
+        await createAclsInForce(adminClient, acls);
       })(),
     ]);
     // Users added with kafka-configs reach the broker through the metadata log: wait until they can log in.
@@ -165,9 +130,7 @@ describe('Kafka with SASL/SCRAM and ACLs', () => {
 
   afterAll(async () => {
     for (const c of clients.reverse()) await c.disconnect().catch(() => undefined);
-    await broker?.stop(5_000);
-    process.removeListener('exit', killOnExit);
-    rmSync(home, { recursive: true, force: true });
+    await secure?.stop();
   }, 30_000);
 
   it('refuses a wrong password and an unknown user', async () => {
@@ -199,6 +162,15 @@ describe('Kafka with SASL/SCRAM and ACLs', () => {
     const untrusted = await runClient(topics.reads, env);
     expect(untrusted.ok).toBe(false);
     expect(JSON.stringify(untrusted)).toMatch(/certificate/i);
+    // The services' data path (the wire client), from the same variables.
+    expect(
+      await runClient(topics.reads, { ...env, NODE_EXTRA_CA_CERTS: broker!.caFile }, 'wire-client'),
+    ).toEqual({
+      ok: true,
+    });
+    const wireUntrusted = await runClient(topics.reads, env, 'wire-client');
+    expect(wireUntrusted).toMatchObject({ ok: false, retriable: false });
+    expect(String(wireUntrusted.error)).toMatch(/^TlsCertificateError: .*certificate/i);
   });
 
   it('lets the simulator write reads, events and meters but not outages', async () => {

@@ -79,6 +79,8 @@ describe('TransactionalProducer', () => {
       tx.add('s', 'g:GD1', null, undefined, 0);
       await tx.commit({
         groupId: 'grp',
+        // Round 2 as a group member (KIP-447): its generation and id go with the offsets.
+        member: round === 1 ? { generationId: 5, memberId: 'member-1' } : undefined,
         topics: [{ topic: 'in', partitions: [{ partition: 0, offset: 10 + round }] }],
       });
     }
@@ -111,9 +113,26 @@ describe('TransactionalProducer', () => {
     expect(new Set(add!.api === 'AddPartitionsToTxn' ? add!.parts : [])).toEqual(
       new Set(['t/0', 't/1', 's/0']),
     );
+    // v3, the highest both implement: without a member, generation -1 and no member id (not checked).
     expect(calls.filter((c) => c.api === 'TxnOffsetCommit')).toEqual([
-      { api: 'TxnOffsetCommit', txnId: 'tx-1', group: 'grp', offsets: ['in/0@10'] },
-      { api: 'TxnOffsetCommit', txnId: 'tx-1', group: 'grp', offsets: ['in/0@11'] },
+      {
+        api: 'TxnOffsetCommit',
+        version: 3,
+        txnId: 'tx-1',
+        group: 'grp',
+        offsets: ['in/0@10'],
+        generationId: -1,
+        memberId: '',
+      },
+      {
+        api: 'TxnOffsetCommit',
+        version: 3,
+        txnId: 'tx-1',
+        group: 'grp',
+        offsets: ['in/0@11'],
+        generationId: 5,
+        memberId: 'member-1',
+      },
     ]);
     const produces = calls.filter((c): c is ProduceCall => c.api === 'Produce');
     expect(produces.every((c) => c.txnId === 'tx-1')).toBe(true);

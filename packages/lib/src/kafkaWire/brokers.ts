@@ -1,22 +1,56 @@
-import { UnavailableError } from '../errors.js';
-import { API_METADATA, Connection, Reader, Writer } from './protocol.js';
+import { isRetriable, UnavailableError } from '../errors.js';
+import { APIS } from './apis.js';
+import { decodeMetadataResponse, encodeMetadataRequest, type BrokerAddress } from './messages/metadata.js';
+import { Connection, type WireTls } from './protocol.js';
+import { openSession, type WireSasl } from './session.js';
 
-export interface BrokerAddress {
-  host: string;
-  port: number;
-}
+export type { BrokerAddress };
 
+/** How a wire client reaches the brokers: addresses, TLS and SASL (see kafka.ts `wireClientOptions`). */
 export interface BrokerConnectionsOptions {
   /** Bootstrap addresses, host:port. */
   brokers: string[];
-  ssl: boolean;
+  /** TLS (certificate and host name verified) or plain TCP. */
+  ssl: boolean | WireTls;
+  /** SASL credentials: every connection authenticates before its first request. */
+  sasl?: WireSasl;
   clientId: string;
+  /** Leaders are reloaded when older than this even without an error (default 5 min, Java's metadata.max.age.ms). */
+  metadataMaxAgeMs?: number;
 }
 
-/** A Metadata v1 answer: broker addresses, and the leader of every partition of each topic that had no error. */
+/**
+ * When leaders are reloaded without an error: `stale()` is true once they are
+ * older than the maximum age, and stays false while a reload runs.
+ */
+export class MetadataAge {
+  private loadedAt = Date.now();
+  private loading = false;
+  constructor(private readonly maxAgeMs = 5 * 60_000) {}
+  stale(now = Date.now()): boolean {
+    return !this.loading && now - this.loadedAt > this.maxAgeMs;
+  }
+  /** Runs a reload in the background (its failure leaves the old leaders; the next error reloads again). */
+  refreshInBackground(load: () => Promise<void>): void {
+    this.loading = true;
+    void load()
+      .then(() => (this.loadedAt = Date.now()))
+      .catch(() => undefined)
+      .finally(() => (this.loading = false));
+  }
+  loaded(): void {
+    this.loadedAt = Date.now();
+  }
+}
+
+/**
+ * A Metadata answer: broker addresses, the leader of every partition of each
+ * topic that had no error, and the error code of each topic that had one.
+ */
 export interface ClusterMetadata {
   brokers: Map<number, BrokerAddress>;
   leaders: Map<string, number[]>;
+  topicErrors: Map<string, number>;
 }
 
 /**
@@ -31,37 +65,21 @@ export class BrokerConnections {
 
   constructor(private readonly opts: BrokerConnectionsOptions) {}
 
-  /** Metadata v1 for `topics`, from any reachable broker. */
+  /** Metadata for `topics`, from any reachable broker. */
   async metadata(topics: string[]): Promise<ClusterMetadata> {
     const conn = await this.anyConnection();
-    const w = new Writer().int32(topics.length);
-    for (const t of topics) w.string(t);
-    const r = new Reader(await conn.request(API_METADATA, 1, w.done()));
-    const brokers = new Map<number, BrokerAddress>();
-    for (let n = r.int32(); n > 0; n--) {
-      const id = r.int32();
-      const host = r.string()!;
-      const port = r.int32();
-      r.string(); // rack
-      brokers.set(id, { host, port });
-    }
-    r.int32(); // controller
+    const v = conn.version(APIS.metadata);
+    const answer = decodeMetadataResponse(
+      await conn.request(APIS.metadata.key, v, encodeMetadataRequest(v, topics)),
+      v,
+    );
     const leaders = new Map<string, number[]>();
-    for (let n = r.int32(); n > 0; n--) {
-      const code = r.int16();
-      const name = r.string()!;
-      r.int8(); // internal
-      const parts: number[] = [];
-      for (let p = r.int32(); p > 0; p--) {
-        r.int16();
-        const index = r.int32();
-        parts[index] = r.int32();
-        for (let k = r.int32(); k > 0; k--) r.int32();
-        for (let k = r.int32(); k > 0; k--) r.int32();
-      }
-      if (code === 0) leaders.set(name, parts);
+    const topicErrors = new Map<string, number>();
+    for (const [name, t] of answer.topics) {
+      if (t.code === 0) leaders.set(name, t.leaders);
+      else topicErrors.set(name, t.code);
     }
-    return { brokers, leaders };
+    return { brokers: answer.brokers, leaders, topicErrors };
   }
 
   /** Takes the broker addresses of a Metadata answer; connections to a broker whose address changed are dropped. */
@@ -78,8 +96,9 @@ export class BrokerConnections {
     for (const id of this.brokers.keys()) {
       try {
         return await this.connection(id);
-      } catch {
-        // try the next one
+      } catch (err) {
+        // An authentication or certificate failure is the same on every broker: stop there.
+        if (!isRetriable(err)) throw err;
       }
     }
     let last: unknown;
@@ -91,6 +110,7 @@ export class BrokerConnections {
           port: Number(addr.slice(colon + 1)),
         });
       } catch (err) {
+        if (!isRetriable(err)) throw err;
         last = err;
       }
     }
@@ -111,7 +131,7 @@ export class BrokerConnections {
       }
     }
     if (!addr) throw new UnavailableError('kafka', `unknown broker ${id}`);
-    const c = Connection.open(addr.host, addr.port, this.opts.ssl, this.opts.clientId);
+    const c = this.open(addr);
     this.conns.set(id, c);
     try {
       return await c;
@@ -119,6 +139,18 @@ export class BrokerConnections {
       if (this.conns.get(id) === c) this.conns.delete(id);
       throw err;
     }
+  }
+
+  /** A new connection, ready for requests: versions known and, with SASL, authenticated. */
+  private async open(addr: BrokerAddress): Promise<Connection> {
+    const conn = await Connection.open(addr.host, addr.port, this.opts.ssl, this.opts.clientId);
+    try {
+      await openSession(conn, this.opts.sasl);
+    } catch (err) {
+      conn.close();
+      throw err;
+    }
+    return conn;
   }
 
   dropConnection(id: number): void {

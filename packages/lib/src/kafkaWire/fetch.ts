@@ -1,6 +1,16 @@
 import { AmiError, UnavailableError } from '../errors.js';
-import { API_FETCH, Reader, Writer } from './protocol.js';
-import { BrokerConnections } from './brokers.js';
+import { APIS } from './apis.js';
+import { BrokerConnections, MetadataAge, type BrokerConnectionsOptions } from './brokers.js';
+import { isRetriableKafkaCode, KafkaProtocolError, LEADER_NOT_AVAILABLE } from './kafkaErrors.js';
+import {
+  decodeFetchResponse,
+  encodeFetchRequest,
+  int64At,
+  type AbortedTransaction,
+  type FetchedPartition,
+} from './messages/fetch.js';
+
+export type { AbortedTransaction, FetchedPartition };
 
 /**
  * Fetching record batches raw over the wire protocol, for consumers whose
@@ -9,11 +19,11 @@ import { BrokerConnections } from './brokers.js';
  * indexed in place in the response buffer (typed arrays of positions), so a
  * caller reads keys and values without any per-record allocation.
  *
- * What it does: Metadata v1 (leaders), Fetch v4 (READ_COMMITTED or
+ * What it does: Metadata (leaders), Fetch v4-v6 (READ_COMMITTED or
  * READ_UNCOMMITTED; aborted transactions and control batches are skipped as
  * the Java client does), magic-2 batches without compression. Group
- * membership and offset commits are the caller's (kafkajs). Plain TCP or TLS;
- * no SASL.
+ * membership and offset commits are the caller's (kafkajs). Plain TCP or TLS,
+ * SASL when configured (brokers.ts).
  */
 
 export const OFFSET_OUT_OF_RANGE = 1;
@@ -33,23 +43,6 @@ export interface FetchPartition {
   partition: number;
   /** Next offset wanted. */
   offset: number;
-}
-
-export interface AbortedTransaction {
-  producerId: bigint;
-  firstOffset: number;
-}
-
-/** One partition of a fetch response; `records` is a view of the response buffer. */
-export interface FetchedPartition {
-  topic: string;
-  partition: number;
-  fetchOffset: number;
-  errorCode: number;
-  highWatermark: number;
-  lastStableOffset: number;
-  aborted: AbortedTransaction[];
-  records: Buffer | null;
 }
 
 // ---------------------------------------------------------------- record index
@@ -79,11 +72,6 @@ export interface RecordIndex {
 const COMPRESSION_MASK = 0x07;
 const TRANSACTIONAL = 0x10;
 const CONTROL = 0x20;
-const TWO_32 = 4294967296;
-
-function int64At(b: Buffer, p: number): number {
-  return b.readInt32BE(p) * TWO_32 + b.readUInt32BE(p + 4);
-}
 
 /** Zigzag varint reader over one buffer; `p` is the cursor. */
 class VarReader {
@@ -268,53 +256,12 @@ export function recordMessage(
 
 /** Parses a Fetch v4 response body (after the correlation id). */
 export function parseFetchV4(body: Buffer, requested: ReadonlyMap<string, number>): FetchedPartition[] {
-  const r = new Reader(body);
-  r.int32(); // throttle
-  const out: FetchedPartition[] = [];
-  for (let t = r.int32(); t > 0; t--) {
-    const topic = r.string()!;
-    for (let n = r.int32(); n > 0; n--) {
-      const partition = r.int32();
-      const errorCode = r.int16();
-      const highWatermark = int64At(body, r.p);
-      const lastStableOffset = int64At(body, r.p + 8);
-      r.p += 16;
-      const aborted: AbortedTransaction[] = [];
-      for (let a = r.int32(); a > 0; a--) {
-        const producerId = r.int64();
-        aborted.push({ producerId, firstOffset: int64At(body, r.p) });
-        r.p += 8;
-      }
-      const size = r.int32();
-      const records = size < 0 ? null : body.subarray(r.p, r.p + size);
-      if (size > 0) r.p += size;
-      out.push({
-        topic,
-        partition,
-        fetchOffset: requested.get(`${topic}\u0000${partition}`) ?? 0,
-        errorCode,
-        highWatermark,
-        lastStableOffset,
-        aborted,
-        records,
-      });
-    }
-  }
-  return out;
-}
-
-function int64Bytes(v: number): Buffer {
-  const b = Buffer.allocUnsafe(8);
-  b.writeBigInt64BE(BigInt(v), 0);
-  return b;
+  return decodeFetchResponse(body, 4, requested);
 }
 
 // ---------------------------------------------------------------- fetcher
 
-export interface WireFetcherOptions {
-  brokers: string[];
-  ssl: boolean;
-  clientId: string;
+export interface WireFetcherOptions extends BrokerConnectionsOptions {
   /** How long the broker may wait for minBytes. */
   maxWaitMs?: number;
   minBytes?: number;
@@ -328,19 +275,24 @@ export class WireFetcher {
   /** Broker addresses and connections, as WireProducer's. */
   private readonly cluster: BrokerConnections;
   private leaders = new Map<string, number[]>();
+  private readonly metadataAge: MetadataAge;
 
   constructor(private readonly opts: WireFetcherOptions) {
     this.cluster = new BrokerConnections(opts);
+    this.metadataAge = new MetadataAge(opts.metadataMaxAgeMs);
   }
 
   /**
    * One Fetch per leader, concurrently. Partition errors come back in
    * `errorCode` (a leader change also refreshes the metadata for the next
-   * call); a lost connection throws UnavailableError.
+   * call), except those no retry cures (TOPIC_AUTHORIZATION_FAILED...),
+   * thrown as KafkaProtocolError; a lost connection throws UnavailableError.
    */
   async fetch(parts: readonly FetchPartition[]): Promise<FetchedPartition[]> {
     const topics = [...new Set(parts.map((p) => p.topic))];
     if (topics.some((t) => !this.leaders.has(t))) await this.refreshMetadata(topics);
+    else if (this.metadataAge.stale())
+      this.metadataAge.refreshInBackground(() => this.refreshMetadata(topics));
     const byLeader = new Map<number, FetchPartition[]>();
     const out: FetchedPartition[] = [];
     for (const p of parts) {
@@ -353,6 +305,11 @@ export class WireFetcher {
     }
     const answers = await Promise.all([...byLeader].map(([leader, ps]) => this.fetchFrom(leader, ps)));
     for (const a of answers) out.push(...a);
+    const refused = out.find(
+      (p) => p.errorCode !== 0 && !isRetriableKafkaCode(p.errorCode) && p.errorCode !== OFFSET_OUT_OF_RANGE,
+    );
+    if (refused)
+      throw new KafkaProtocolError(`fetch of ${refused.topic}/${refused.partition}`, refused.errorCode);
     if (out.some((p) => p.errorCode !== 0 && p.errorCode !== OFFSET_OUT_OF_RANGE))
       await this.refreshMetadata(topics).catch(() => undefined);
     return out;
@@ -365,32 +322,33 @@ export class WireFetcher {
   private async fetchFrom(leader: number, parts: readonly FetchPartition[]): Promise<FetchedPartition[]> {
     const byTopic = new Map<string, FetchPartition[]>();
     for (const p of parts) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p]);
-    const w = new Writer()
-      .int32(-1) // replica id
-      .int32(this.opts.maxWaitMs ?? 500)
-      .int32(this.opts.minBytes ?? 1)
-      .int32(this.opts.maxBytes ?? 32 << 20)
-      .int8(this.opts.isolation ?? READ_COMMITTED)
-      .int32(byTopic.size);
-    for (const [topic, ps] of byTopic) {
-      w.string(topic).int32(ps.length);
-      for (const p of ps)
-        w.int32(p.partition)
-          .raw(int64Bytes(p.offset))
-          .int32(this.opts.partitionMaxBytes ?? 4 << 20);
-    }
     const conn = await this.cluster.connection(leader);
+    const v = conn.version(APIS.fetch);
+    const body = encodeFetchRequest(v, {
+      maxWaitMs: this.opts.maxWaitMs ?? 500,
+      minBytes: this.opts.minBytes ?? 1,
+      maxBytes: this.opts.maxBytes ?? 32 << 20,
+      isolation: this.opts.isolation ?? READ_COMMITTED,
+      partitionMaxBytes: this.opts.partitionMaxBytes ?? 4 << 20,
+      topics: byTopic,
+    });
     const requested = new Map(parts.map((p) => [`${p.topic}\u0000${p.partition}`, p.offset]));
-    return parseFetchV4(await conn.request(API_FETCH, 4, w.done()), requested);
+    return decodeFetchResponse(await conn.request(APIS.fetch.key, v, body), v, requested);
   }
 
   /** Leaders of `topics`, merged into those known (a topic with an error keeps its old leaders). */
   private async refreshMetadata(topics: string[]): Promise<void> {
-    const { brokers, leaders } = await this.cluster.metadata(topics);
+    const { brokers, leaders, topicErrors } = await this.cluster.metadata(topics);
     for (const [name, parts] of leaders) this.leaders.set(name, parts);
     this.cluster.setBrokers(brokers);
-    for (const t of topics)
-      if (!this.leaders.has(t)) throw new UnavailableError('kafka', `no metadata for topic ${t}`);
+    this.metadataAge.loaded();
+    for (const t of topics) {
+      if (this.leaders.has(t)) continue;
+      const code = topicErrors.get(t);
+      if (code !== undefined && !isRetriableKafkaCode(code))
+        throw new KafkaProtocolError(`Metadata for topic ${t}`, code);
+      throw new UnavailableError('kafka', `no metadata for topic ${t}`);
+    }
   }
 }
 
@@ -399,7 +357,7 @@ function noLeader(p: FetchPartition): FetchedPartition {
     topic: p.topic,
     partition: p.partition,
     fetchOffset: p.offset,
-    errorCode: 5, // LEADER_NOT_AVAILABLE
+    errorCode: LEADER_NOT_AVAILABLE,
     highWatermark: -1,
     lastStableOffset: -1,
     aborted: [],

@@ -1,17 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AmiError, UnavailableError } from '../errors.js';
+import { APIS } from './apis.js';
+import { ATTEMPTS, RecordBatchBuilder } from './protocol.js';
+import { BrokerConnections, MetadataAge, type BrokerConnectionsOptions } from './brokers.js';
 import {
-  API_PRODUCE,
-  ATTEMPTS,
   DUPLICATE_SEQUENCE_NUMBER,
-  initProducerId,
-  partitionErrorCodes,
-  Reader,
-  RecordBatchBuilder,
-  RETRIABLE,
-  Writer,
-} from './protocol.js';
-import { BrokerConnections } from './brokers.js';
+  isRetriableKafkaCode,
+  KafkaProtocolError,
+  LEADER_NOT_AVAILABLE,
+} from './kafkaErrors.js';
+import { initProducerId } from './messages/initProducerId.js';
+import { decodeProduceResponse, encodeProduceRequest } from './messages/produce.js';
 
 /**
  * A small idempotent Kafka producer speaking the wire protocol directly, for
@@ -19,14 +18,18 @@ import { BrokerConnections } from './brokers.js';
  * object, encoder and buffer per record; this writes records straight into
  * one buffer per partition batch).
  *
- * What it does: Metadata v1 (leaders), InitProducerId v0 (idempotence),
- * Produce v3 with magic-2 record batches (no compression, CRC32C), acks=-1.
+ * What it does: Metadata (leaders), InitProducerId (idempotence), Produce
+ * with magic-2 record batches (no compression, CRC32C), acks=-1, each at the
+ * highest version both sides accept (apis.ts).
  * Each topic-partition has a FIFO of sealed batches, one request in flight
  * per partition (so its order holds even across retries), all partitions
  * concurrently over one pipelined connection per broker. A batch that fails
  * with a retriable error (leader moved, timeout, connection lost) is sent
  * again with the same sequence number, so the broker drops a duplicate.
- * Plain TCP or TLS; SASL is not spoken here (the caller uses kafkajs then).
+ * Plain TCP or TLS, with SASL (SCRAM, or PLAIN over TLS) when configured:
+ * every connection authenticates first (session.ts). A refusal that retrying
+ * cannot cure (authorization, unsupported version) fails at once with the
+ * Kafka error's name (KafkaProtocolError).
  */
 // ---------------------------------------------------------------- producer
 
@@ -44,10 +47,7 @@ interface PartitionQueue {
   running: boolean;
 }
 
-export interface WireProducerOptions {
-  brokers: string[];
-  ssl: boolean;
-  clientId: string;
+export interface WireProducerOptions extends BrokerConnectionsOptions {
   /** Produce timeout given to the broker. */
   timeoutMs?: number;
 }
@@ -56,6 +56,7 @@ export class WireProducer {
   /** Broker addresses and connections (shared with WireFetcher); transaction.ts finds coordinators through it. */
   protected readonly cluster: BrokerConnections;
   protected leaders = new Map<string, number[]>();
+  private readonly metadataAge: MetadataAge;
   private readonly queues = new Map<string, PartitionQueue>();
   protected producerId = -1n;
   protected epoch = -1;
@@ -65,6 +66,7 @@ export class WireProducer {
 
   constructor(protected readonly opts: WireProducerOptions) {
     this.cluster = new BrokerConnections(opts);
+    this.metadataAge = new MetadataAge(opts.metadataMaxAgeMs);
   }
 
   /** Loads leaders of `topics` and gets a producer id. */
@@ -81,8 +83,7 @@ export class WireProducer {
         this.epoch = epoch;
         return;
       }
-      if (!RETRIABLE.has(code))
-        throw new AmiError(`kafka: InitProducerId refused with error code ${code}`, { retriable: false });
+      if (!isRetriableKafkaCode(code)) throw new KafkaProtocolError('InitProducerId', code);
       if (attempt >= ATTEMPTS)
         throw new UnavailableError('kafka', `InitProducerId failed with error code ${code}`);
       await sleep(200 * attempt);
@@ -145,9 +146,10 @@ export class WireProducer {
       let code: number;
       let cause: unknown;
       try {
-        code = await this.produce(topic, partition, data);
+        let message: string | null;
+        ({ code, message } = await this.produce(topic, partition, data));
         if (code === 0 || code === DUPLICATE_SEQUENCE_NUMBER) return;
-        if (!RETRIABLE.has(code)) throw this.produceError(topic, partition, code);
+        if (!isRetriableKafkaCode(code)) throw this.produceError(topic, partition, code, message);
       } catch (err) {
         if (!(err instanceof UnavailableError)) throw err;
         code = -1;
@@ -169,40 +171,49 @@ export class WireProducer {
   }
 
   /** The error for a non-retriable Produce error code (the transactional producer names fencing). */
-  protected produceError(topic: string, partition: number, code: number): Error {
-    return new AmiError(`produce to ${topic}/${partition} failed with Kafka error code ${code}`, {
-      retriable: false,
-    });
+  protected produceError(topic: string, partition: number, code: number, message?: string | null): Error {
+    return new KafkaProtocolError(`produce to ${topic}/${partition}`, code, message);
   }
 
-  /** One Produce v3 request for one batch; returns the partition's error code. */
-  private async produce(topic: string, partition: number, data: Buffer): Promise<number> {
+  /** One Produce request for one batch; returns the partition's error code (and message, v8+). */
+  private async produce(
+    topic: string,
+    partition: number,
+    batch: Buffer,
+  ): Promise<{ code: number; message: string | null }> {
+    if (this.metadataAge.stale())
+      this.metadataAge.refreshInBackground(() => this.refreshMetadata([...this.leaders.keys()]));
     const leader = this.leaders.get(topic)?.[partition];
-    if (leader === undefined || leader < 0) return 5; // LEADER_NOT_AVAILABLE
+    if (leader === undefined || leader < 0) return { code: LEADER_NOT_AVAILABLE, message: null };
     const conn = await this.cluster.connection(leader);
-    const body = new Writer()
-      .string(this.transactionalId)
-      .int16(-1) // acks
-      .int32(this.opts.timeoutMs ?? 30_000)
-      .int32(1)
-      .string(topic)
-      .int32(1)
-      .int32(partition)
-      .int32(data.length)
-      .raw(data)
-      .done();
-    const r = new Reader(await conn.request(API_PRODUCE, 3, body));
-    let code = 0;
-    for (const c of partitionErrorCodes(r, 8 + 8 /* base offset, log append time */)) if (c !== 0) code = c;
-    return code;
+    const v = conn.version(APIS.produce);
+    const body = encodeProduceRequest(v, {
+      transactionalId: this.transactionalId,
+      acks: -1,
+      timeoutMs: this.opts.timeoutMs ?? 30_000,
+      topic,
+      partition,
+      batch,
+    });
+    return decodeProduceResponse(await conn.request(APIS.produce.key, v, body), v);
   }
 
-  /** Leaders of `topics` (replacing all known ones) and the broker addresses. */
+  /**
+   * Leaders of `topics` (replacing all known ones) and the broker addresses.
+   * A topic refused for good (TOPIC_AUTHORIZATION_FAILED) throws that error;
+   * one not ready yet UnavailableError.
+   */
   protected async refreshMetadata(topics: string[]): Promise<void> {
-    const { brokers, leaders } = await this.cluster.metadata(topics);
-    for (const t of topics)
-      if (!leaders.has(t)) throw new UnavailableError('kafka', `no metadata for topic ${t}`);
+    const { brokers, leaders, topicErrors } = await this.cluster.metadata(topics);
+    for (const t of topics) {
+      if (leaders.has(t)) continue;
+      const code = topicErrors.get(t);
+      if (code !== undefined && !isRetriableKafkaCode(code))
+        throw new KafkaProtocolError(`Metadata for topic ${t}`, code);
+      throw new UnavailableError('kafka', `no metadata for topic ${t} (error code ${code ?? 'none'})`);
+    }
     this.cluster.setBrokers(brokers);
     this.leaders = leaders;
+    this.metadataAge.loaded();
   }
 }

@@ -1,6 +1,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { UnavailableError } from '../errors.js';
+import { AmiError, UnavailableError } from '../errors.js';
+import { isFlexible, chooseVersion, type ApiSpec, type BrokerVersions, APIS } from './apis.js';
+import { DUPLICATE_SEQUENCE_NUMBER } from './kafkaErrors.js';
 
 /**
  * Kafka wire-protocol basics shared by our own clients: framing and a pipelined
@@ -8,27 +10,12 @@ import { UnavailableError } from '../errors.js';
  * Kept small on purpose: only what the producer (and readers of raw batches) need.
  */
 
-export const API_PRODUCE = 0;
-export const API_FETCH = 1;
-export const API_METADATA = 3;
-export const API_INIT_PRODUCER_ID = 22;
+export const API_PRODUCE = APIS.produce.key;
+export const API_FETCH = APIS.fetch.key;
+export const API_METADATA = APIS.metadata.key;
+export const API_INIT_PRODUCER_ID = APIS.initProducerId.key;
 
-/** Kafka error codes after which the same batch may be sent again. */
-export const RETRIABLE = new Set([
-  3, // UNKNOWN_TOPIC_OR_PARTITION
-  5, // LEADER_NOT_AVAILABLE
-  6, // NOT_LEADER_OR_FOLLOWER
-  7, // REQUEST_TIMED_OUT
-  13, // NETWORK_EXCEPTION
-  14, // COORDINATOR_LOAD_IN_PROGRESS
-  15, // COORDINATOR_NOT_AVAILABLE
-  19, // NOT_ENOUGH_REPLICAS
-  20, // NOT_ENOUGH_REPLICAS_AFTER_APPEND
-  56, // KAFKA_STORAGE_ERROR
-  74, // FENCED_LEADER_EPOCH
-  75, // UNKNOWN_LEADER_EPOCH
-]);
-export const DUPLICATE_SEQUENCE_NUMBER = 46;
+export { DUPLICATE_SEQUENCE_NUMBER };
 /** Above the produce timeout given to the broker (30 s), so the broker answers first. */
 export const REQUEST_TIMEOUT_MS = 40_000;
 export const ATTEMPTS = 10;
@@ -208,6 +195,11 @@ function writeZigzag(b: Buffer, p: number, n: number): number {
 
 // ---------------------------------------------------------------- wire helpers
 
+/**
+ * Request body writer: classic types (int16-prefixed strings, int32 arrays)
+ * and the compact ones of flexible versions (unsigned-varint lengths plus one,
+ * tagged fields: this client writes none).
+ */
 export class Writer {
   private bufs: Buffer[] = [];
   private cur = Buffer.allocUnsafe(256);
@@ -227,13 +219,46 @@ export class Writer {
     this.pos = this.cur.writeInt32BE(v, this.pos);
     return this;
   }
+  int64(v: bigint): this {
+    this.ensure(8);
+    this.pos = this.cur.writeBigInt64BE(v, this.pos);
+    return this;
+  }
   string(s: string | null): this {
     if (s === null) return this.int16(-1);
     const n = Buffer.byteLength(s);
     this.int16(n);
-    this.ensure(n);
-    this.pos += this.cur.write(s, this.pos);
+    return this.utf8(s, n);
+  }
+  /** int32-length bytes. */
+  bytes(b: Buffer): this {
+    return this.int32(b.length).raw(b);
+  }
+  uvarint(v: number): this {
+    this.ensure(5);
+    while (v >= 0x80) {
+      this.cur[this.pos++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.cur[this.pos++] = v;
     return this;
+  }
+  compactString(s: string | null): this {
+    if (s === null) return this.uvarint(0);
+    const n = Buffer.byteLength(s);
+    this.uvarint(n + 1);
+    return this.utf8(s, n);
+  }
+  compactBytes(b: Buffer): this {
+    return this.uvarint(b.length + 1).raw(b);
+  }
+  /** The length of a compact array of n elements. */
+  compactArray(n: number): this {
+    return this.uvarint(n + 1);
+  }
+  /** An empty tagged-field section. */
+  tags(): this {
+    return this.uvarint(0);
   }
   /** Appends a buffer without copying it. */
   raw(b: Buffer): this {
@@ -244,6 +269,11 @@ export class Writer {
   done(): Buffer[] {
     this.flushCur();
     return this.bufs;
+  }
+  private utf8(s: string, n: number): this {
+    this.ensure(n);
+    this.pos += this.cur.write(s, this.pos);
+    return this;
   }
   private flushCur(): void {
     if (this.pos > 0) {
@@ -260,6 +290,7 @@ export class Writer {
   }
 }
 
+/** Response body reader, classic and compact types (see Writer). */
 export class Reader {
   constructor(
     private readonly b: Buffer,
@@ -278,30 +309,51 @@ export class Reader {
     return this.b.readBigInt64BE((this.p += 8) - 8);
   }
   string(): string | null {
-    const n = this.int16();
+    return this.text(this.int16());
+  }
+  /** int32-length bytes (null for -1). */
+  bytes(): Buffer | null {
+    return this.slice(this.int32());
+  }
+  uvarint(): number {
+    let n = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      const byte = this.b[this.p++];
+      if (byte === undefined) throw new RangeError('truncated varint');
+      n += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return n;
+    }
+    throw new RangeError('unsigned varint longer than 5 bytes');
+  }
+  compactString(): string | null {
+    return this.text(this.uvarint() - 1);
+  }
+  compactBytes(): Buffer | null {
+    return this.slice(this.uvarint() - 1);
+  }
+  /** Elements of a compact array (-1: null). */
+  compactArray(): number {
+    return this.uvarint() - 1;
+  }
+  /** Skips a tagged-field section (this client reads no tagged field). */
+  skipTags(): void {
+    for (let n = this.uvarint(); n > 0; n--) {
+      this.uvarint(); // tag
+      this.p += this.uvarint();
+    }
+  }
+  private text(n: number): string | null {
     if (n < 0) return null;
     const s = this.b.toString('utf8', this.p, this.p + n);
     this.p += n;
     return s;
   }
-}
-
-/**
- * The error code of every partition of a topics[name, partitions[index,
- * error_code, ...]] response, in order; `rest` is the byte size of each
- * partition's fields after its error code (skipped).
- */
-export function partitionErrorCodes(r: Reader, rest = 0): number[] {
-  const codes: number[] = [];
-  for (let t = r.int32(); t > 0; t--) {
-    r.string();
-    for (let p = r.int32(); p > 0; p--) {
-      r.int32();
-      codes.push(r.int16());
-      r.p += rest;
-    }
+  private slice(n: number): Buffer | null {
+    if (n < 0) return null;
+    const s = this.b.subarray(this.p, this.p + n);
+    this.p += n;
+    return s;
   }
-  return codes;
 }
 
 /** A connection error or a request that timed out: send again after a reconnect. */
@@ -309,6 +361,15 @@ export class ConnectionLost extends UnavailableError {
   constructor(message: string, cause?: unknown) {
     super('kafka', message, cause);
   }
+}
+
+/**
+ * TLS settings of a connection: certificates are always verified (against
+ * Node's CAs, NODE_EXTRA_CA_CERTS, or `ca` when given), host names too.
+ */
+export interface WireTls {
+  /** PEM certificate(s) of the CA that signed the brokers' certificates, instead of Node's list. */
+  ca?: string | Buffer;
 }
 
 /** One broker connection; requests are pipelined and matched by correlation id. */
@@ -322,10 +383,13 @@ export class Connection {
   private pendingBytes = 0;
   private dead: Error | null = null;
   private readonly clientId: Buffer;
+  /** The broker's version ranges (ApiVersions at connect); empty until then. */
+  versions: BrokerVersions = new Map();
 
   private constructor(
     private readonly socket: net.Socket,
     clientId: string,
+    readonly tls: boolean,
   ) {
     const id = Buffer.from(clientId);
     this.clientId = Buffer.allocUnsafe(2 + id.length);
@@ -337,12 +401,26 @@ export class Connection {
     socket.on('close', () => this.fail(new ConnectionLost('connection closed')));
   }
 
-  static open(host: string, port: number, ssl: boolean, clientId: string): Promise<Connection> {
+  /**
+   * Opens a TCP connection, or a TLS one (`secure` not false) whose
+   * certificate is checked against the CA and the host name; an untrusted
+   * certificate is a ConfigError-like refusal, not retried.
+   */
+  static open(host: string, port: number, secure: WireTls | boolean, clientId: string): Promise<Connection> {
     return new Promise((resolve, reject) => {
-      const onError = (err: Error) =>
-        reject(new ConnectionLost(`cannot connect to ${host}:${port}: ${err.message}`, err));
-      const socket = ssl
-        ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host }, () => done())
+      const onError = (err: Error) => reject(connectError(host, port, err));
+      const tlsOptions = typeof secure === 'object' ? secure : {};
+      const socket = secure
+        ? tls.connect(
+            {
+              host,
+              port,
+              servername: net.isIP(host) ? undefined : host,
+              ca: tlsOptions.ca,
+              rejectUnauthorized: true,
+            },
+            () => done(),
+          )
         : net.connect({ host, port }, () => done());
       socket.once('error', onError);
       const timer = setTimeout(() => {
@@ -352,7 +430,7 @@ export class Connection {
       const done = () => {
         clearTimeout(timer);
         socket.off('error', onError);
-        resolve(new Connection(socket, clientId));
+        resolve(new Connection(socket, clientId, secure !== false));
       };
     });
   }
@@ -361,18 +439,28 @@ export class Connection {
     return this.dead === null;
   }
 
-  /** Sends a request (header + body parts) and resolves with the response body after the correlation id. */
+  /** The version of `spec` to send on this connection (the highest both sides accept). */
+  version(spec: ApiSpec): number {
+    return chooseVersion(spec, this.versions);
+  }
+
+  /**
+   * Sends a request (header + body parts) and resolves with the response body
+   * after the response header (correlation id, and the tagged fields of a
+   * flexible version).
+   */
   request(apiKey: number, version: number, body: Buffer[]): Promise<Buffer> {
     if (this.dead) return Promise.reject(this.dead);
     const corr = (this.corr = (this.corr + 1) | 0);
-    let size = 2 + 2 + 4 + this.clientId.length;
+    const flexible = isFlexible(apiKey, version);
+    let size = 2 + 2 + 4 + this.clientId.length + (flexible ? 1 : 0);
     for (const b of body) size += b.length;
     const head = Buffer.allocUnsafe(12);
     head.writeInt32BE(size, 0);
     head.writeInt16BE(apiKey, 4);
     head.writeInt16BE(version, 6);
     head.writeInt32BE(corr, 8);
-    return new Promise((resolve, reject) => {
+    const answer = new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.fail(new ConnectionLost(`request ${apiKey} timed out after ${REQUEST_TIMEOUT_MS} ms`));
       }, REQUEST_TIMEOUT_MS);
@@ -380,13 +468,21 @@ export class Connection {
       this.socket.cork();
       this.socket.write(head);
       this.socket.write(this.clientId);
+      if (flexible) this.socket.write(EMPTY_TAGS);
       for (const b of body) this.socket.write(b);
       this.socket.uncork();
+    });
+    // ApiVersions answers with response header v0 whatever the version (the client may not know its range yet).
+    if (!flexible || apiKey === APIS.apiVersions.key) return answer;
+    return answer.then((b) => {
+      const r = new Reader(b);
+      r.skipTags();
+      return b.subarray(r.p);
     });
   }
 
   close(): void {
-    this.fail(new ConnectionLost('connection closed by the producer'));
+    this.fail(new ConnectionLost('connection closed by the client'));
   }
 
   /**
@@ -444,29 +540,33 @@ export class Connection {
   }
 }
 
-// ---------------------------------------------------------------- InitProducerId
+const EMPTY_TAGS = Buffer.from([0]);
 
-/** An InitProducerId answer: the error code, and the producer id and epoch (read only when the code is 0). */
-export interface InitProducerIdResult {
-  code: number;
-  producerId: bigint;
-  epoch: number;
+/** TLS errors that no retry can cure: the certificate is not trusted or does not name the host. */
+const CERTIFICATE_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+function connectError(host: string, port: number, err: Error): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code !== undefined && CERTIFICATE_CODES.has(code))
+    return new TlsCertificateError(
+      `kafka: the certificate of ${host}:${port} is refused (${code}): ${err.message}`,
+      err,
+    );
+  return new ConnectionLost(`cannot connect to ${host}:${port}: ${err.message}`, err);
 }
 
-/**
- * One InitProducerId v0 request (`transactionalId` null for an idempotent
- * producer) and its answer. Error codes are returned, not thrown: the callers
- * retry and refuse differently.
- */
-export async function initProducerId(
-  conn: Connection,
-  transactionalId: string | null,
-  transactionTimeoutMs: number,
-): Promise<InitProducerIdResult> {
-  const body = new Writer().string(transactionalId).int32(transactionTimeoutMs).done();
-  const r = new Reader(await conn.request(API_INIT_PRODUCER_ID, 0, body));
-  r.int32(); // throttle
-  const code = r.int16();
-  if (code !== 0) return { code, producerId: -1n, epoch: -1 };
-  return { code, producerId: r.int64(), epoch: r.int16() };
+/** The broker's TLS certificate is not trusted (CA) or names another host: fix the configuration. */
+export class TlsCertificateError extends AmiError {
+  constructor(message: string, cause: unknown) {
+    super(message, { retriable: false, cause });
+  }
 }

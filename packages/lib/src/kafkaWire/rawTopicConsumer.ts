@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin } from 'kafkajs';
 import { isRetriable, UnavailableError } from '../errors.js';
-import type { CommonConfig } from '../config.js';
+import { wireClientOptions, type WireKafkaConfig } from '../kafka.js';
 import type { Logger } from '../logger.js';
 import { indexRecords, OFFSET_OUT_OF_RANGE, READ_COMMITTED, WireFetcher, type RecordIndex } from './fetch.js';
 
@@ -9,14 +9,9 @@ import { indexRecords, OFFSET_OUT_OF_RANGE, READ_COMMITTED, WireFetcher, type Re
  * A READ_COMMITTED fetcher for a consumer's bulk topic, from the common Kafka settings: up to
  * 32 MiB a fetch and 4 MiB a partition (a few thousand reads per partition and round trip).
  */
-export function bulkFetcher(
-  cfg: Pick<CommonConfig, 'KAFKA_BROKERS' | 'KAFKA_SSL'>,
-  clientId: string,
-): WireFetcher {
+export function bulkFetcher(cfg: WireKafkaConfig, clientId: string): WireFetcher {
   return new WireFetcher({
-    brokers: cfg.KAFKA_BROKERS.split(',').map((b) => b.trim()),
-    ssl: cfg.KAFKA_SSL === 'true',
-    clientId,
+    ...wireClientOptions(cfg, clientId),
     maxBytes: 32 << 20,
     partitionMaxBytes: 4 << 20,
     isolation: READ_COMMITTED,
@@ -39,7 +34,10 @@ export interface RawTopicOptions {
    * partition is ahead in event time of the one its watermark waits for). Default: fetch all.
    */
   holdBack?: (partition: number) => boolean;
-  /** A failure that retrying cannot help (a compressed batch): the caller falls back or stops. */
+  /**
+   * A failure that retrying cannot help: a compressed batch (UnsupportedBatchError, the caller
+   * falls back), an authorization or version refusal (KafkaProtocolError): the caller stops.
+   */
   onFatal: (err: unknown) => void;
   logger: Logger;
 }
@@ -146,7 +144,7 @@ export class RawTopicConsumer {
         continue;
       }
       if (a.errorCode !== 0) {
-        retry = true;
+        retry = true; // retriable (WireFetcher throws the others)
         continue;
       }
       if (!a.records || a.records.length === 0) continue;

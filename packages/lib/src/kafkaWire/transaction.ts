@@ -1,22 +1,32 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AmiError, UnavailableError } from '../errors.js';
+import { APIS } from './apis.js';
+import { KafkaProtocolError } from './kafkaErrors.js';
+import { decodeFindCoordinatorResponse, encodeFindCoordinatorRequest } from './messages/findCoordinator.js';
+import { initProducerId } from './messages/initProducerId.js';
 import {
-  type Connection,
-  initProducerId,
-  partitionErrorCodes,
-  partitionForKey,
-  Reader,
-  Writer,
-} from './protocol.js';
+  decodePartitionCodes,
+  decodeTopLevelCode,
+  decodeTxnOffsetCommitResponse,
+  encodeAddOffsetsToTxnRequest,
+  encodeAddPartitionsToTxnRequest,
+  encodeEndTxnRequest,
+  encodeTxnOffsetCommitRequest,
+  type GroupMember,
+  type TxnProducer,
+} from './messages/txn.js';
+import { type Connection, partitionForKey } from './protocol.js';
 import { WireProducer, type WireProducerOptions } from './producer.js';
 import { TransactionalBatch, type RecordHeaders } from './transactionBatch.js';
 
 /**
  * Transactions on the wire protocol, on top of the idempotent WireProducer:
- * FindCoordinator v1 (transaction and group coordinators), InitProducerId v0
- * with the transactional id (fences an older producer with the same id and
- * aborts its open transaction), AddPartitionsToTxn v1, AddOffsetsToTxn v1,
- * TxnOffsetCommit v0, EndTxn v1. Batches carry the transactional bit.
+ * FindCoordinator (transaction and group coordinators), InitProducerId with
+ * the transactional id (fences an older producer with the same id and aborts
+ * its open transaction), AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit
+ * (v3 with the group member's generation and id when given: KIP-447, a
+ * member the group has moved past cannot commit), EndTxn; versions chosen
+ * from the broker's ranges (apis.ts). Batches carry the transactional bit.
  *
  * One transaction is built in memory and committed in one go
  * (`Transaction.commit`): partitions and the offsets' group are added to the
@@ -32,11 +42,11 @@ import { TransactionalBatch, type RecordHeaders } from './transactionBatch.js';
  * sequences or epoch may be out of step with the broker): make a new one.
  */
 
-export const API_FIND_COORDINATOR = 10;
-export const API_ADD_PARTITIONS_TO_TXN = 24;
-export const API_ADD_OFFSETS_TO_TXN = 25;
-export const API_END_TXN = 26;
-export const API_TXN_OFFSET_COMMIT = 28;
+export const API_FIND_COORDINATOR = APIS.findCoordinator.key;
+export const API_ADD_PARTITIONS_TO_TXN = APIS.addPartitionsToTxn.key;
+export const API_ADD_OFFSETS_TO_TXN = APIS.addOffsetsToTxn.key;
+export const API_END_TXN = APIS.endTxn.key;
+export const API_TXN_OFFSET_COMMIT = APIS.txnOffsetCommit.key;
 
 const COORDINATOR_LOAD_IN_PROGRESS = 14;
 const COORDINATOR_NOT_AVAILABLE = 15;
@@ -52,30 +62,30 @@ export const FENCED_CODES = new Set([
   47, // INVALID_PRODUCER_EPOCH
   52, // TRANSACTION_COORDINATOR_FENCED
   90, // PRODUCER_FENCED
+  // TxnOffsetCommit v3 (KIP-447): the group has moved on without this member.
+  22, // ILLEGAL_GENERATION
+  25, // UNKNOWN_MEMBER_ID
+  82, // FENCED_INSTANCE_ID
 ]);
 
-/** A newer producer with the same transactional id exists: this one must stop, never retry. */
-export class ProducerFencedError extends AmiError {
-  constructor(
-    readonly what: string,
-    readonly code: number,
-  ) {
-    super(`kafka: ${what} refused: producer fenced (error code ${code})`, { retriable: false });
+/** A newer producer with the same transactional id exists (or the group moved past this member): stop, never retry. */
+export class ProducerFencedError extends KafkaProtocolError {
+  constructor(what: string, code: number, detail?: string | null) {
+    super(what, code, detail ?? 'fenced', false);
   }
 }
 
 /** The broker refused a transactional request for good (bad state, authorization, sequence). */
-export class TransactionError extends AmiError {
-  constructor(
-    readonly what: string,
-    readonly code: number,
-  ) {
-    super(`kafka: ${what} failed with error code ${code}`, { retriable: false });
+export class TransactionError extends KafkaProtocolError {
+  constructor(what: string, code: number, detail?: string | null) {
+    super(what, code, detail, false);
   }
 }
 
-function refusal(what: string, code: number): AmiError {
-  return FENCED_CODES.has(code) ? new ProducerFencedError(what, code) : new TransactionError(what, code);
+function refusal(what: string, code: number, detail?: string | null): KafkaProtocolError {
+  return FENCED_CODES.has(code)
+    ? new ProducerFencedError(what, code, detail)
+    : new TransactionError(what, code, detail);
 }
 
 export interface TransactionalProducerOptions extends WireProducerOptions {
@@ -91,6 +101,8 @@ export interface TransactionalProducerOptions extends WireProducerOptions {
 /** Input offsets to commit in a transaction (the next offset to read, as Kafka's commits). */
 export interface TxnOffsets {
   groupId: string;
+  /** The consumer group member committing (generation and member id): sent with TxnOffsetCommit v3+. */
+  member?: GroupMember;
   topics: Array<{ topic: string; partitions: Array<{ partition: number; offset: number | string }> }>;
 }
 
@@ -136,63 +148,48 @@ export class TransactionalProducer extends WireProducer {
 
   /** @internal AddPartitionsToTxn for every partition of the transaction in one request. */
   async addPartitions(parts: Map<string, number[]>): Promise<void> {
-    const w = this.txnHeader();
-    w.int32(parts.size);
-    for (const [topic, list] of parts) {
-      w.string(topic).int32(list.length);
-      for (const p of list) w.int32(p);
-    }
-    const body = w.done();
     await this.coordinated(
       'AddPartitionsToTxn',
       COORDINATOR_TXN,
       this.txOpts.transactionalId,
       async (conn) => {
-        const r = new Reader(await conn.request(API_ADD_PARTITIONS_TO_TXN, 1, body));
-        r.int32(); // throttle
-        return worstCode(r);
+        const v = conn.version(APIS.addPartitionsToTxn);
+        const body = encodeAddPartitionsToTxnRequest(v, this.txnProducer(), parts);
+        return worstCode(decodePartitionCodes(await conn.request(APIS.addPartitionsToTxn.key, v, body)));
       },
     );
   }
 
   /** @internal AddOffsetsToTxn: the group's offsets partition joins the transaction. */
   async addOffsets(groupId: string): Promise<void> {
-    const body = this.txnHeader().string(groupId).done();
     await this.coordinated('AddOffsetsToTxn', COORDINATOR_TXN, this.txOpts.transactionalId, async (conn) => {
-      const r = new Reader(await conn.request(API_ADD_OFFSETS_TO_TXN, 1, body));
-      r.int32();
-      return r.int16();
+      const v = conn.version(APIS.addOffsetsToTxn);
+      const body = encodeAddOffsetsToTxnRequest(v, this.txnProducer(), groupId);
+      return decodeTopLevelCode(await conn.request(APIS.addOffsetsToTxn.key, v, body));
     });
   }
 
-  /** @internal TxnOffsetCommit v0 to the group coordinator. */
+  /**
+   * @internal TxnOffsetCommit to the group coordinator; with `offsets.member`
+   * at v3+ (KIP-447) the coordinator refuses a member of an older generation
+   * (ILLEGAL_GENERATION, FENCED_INSTANCE_ID, UNKNOWN_MEMBER_ID: fenced).
+   */
   async commitOffsets(offsets: TxnOffsets): Promise<void> {
-    const w = new Writer().string(this.txOpts.transactionalId).string(offsets.groupId);
-    w.raw(int64(this.producerId)).int16(this.epoch).int32(offsets.topics.length);
-    for (const t of offsets.topics) {
-      w.string(t.topic).int32(t.partitions.length);
-      for (const p of t.partitions)
-        w.int32(p.partition)
-          .raw(int64(BigInt(p.offset)))
-          .string(null);
-    }
-    const body = w.done();
     await this.coordinated('TxnOffsetCommit', COORDINATOR_GROUP, offsets.groupId, async (conn) => {
-      const r = new Reader(await conn.request(API_TXN_OFFSET_COMMIT, 0, body));
-      r.int32();
-      return worstCode(r);
+      const v = conn.version(APIS.txnOffsetCommit);
+      const body = encodeTxnOffsetCommitRequest(v, this.txnProducer(), offsets);
+      return worstCode(
+        decodeTxnOffsetCommitResponse(await conn.request(APIS.txnOffsetCommit.key, v, body), v),
+      );
     });
   }
 
   /** @internal EndTxn: commit or abort. */
   async endTxn(commit: boolean): Promise<void> {
-    const body = this.txnHeader()
-      .int8(commit ? 1 : 0)
-      .done();
     await this.coordinated('EndTxn', COORDINATOR_TXN, this.txOpts.transactionalId, async (conn) => {
-      const r = new Reader(await conn.request(API_END_TXN, 1, body));
-      r.int32();
-      return r.int16();
+      const v = conn.version(APIS.endTxn);
+      const body = encodeEndTxnRequest(v, this.txnProducer(), commit);
+      return decodeTopLevelCode(await conn.request(APIS.endTxn.key, v, body));
     });
   }
 
@@ -214,8 +211,8 @@ export class TransactionalProducer extends WireProducer {
   }
 
   /** transactional_id, producer_id, producer_epoch: the start of the coordinator requests. */
-  private txnHeader(): Writer {
-    return new Writer().string(this.txOpts.transactionalId).raw(int64(this.producerId)).int16(this.epoch);
+  private txnProducer(): TxnProducer {
+    return { transactionalId: this.txOpts.transactionalId, producerId: this.producerId, epoch: this.epoch };
   }
 
   /**
@@ -253,7 +250,7 @@ export class TransactionalProducer extends WireProducer {
     }
   }
 
-  /** The coordinator's connection (FindCoordinator v1, cached until it moves). */
+  /** The coordinator's connection (FindCoordinator, cached until it moves). */
   private coordinator(type: number, key: string): Promise<Connection> {
     const k = `${type}:${key}`;
     let c = this.coordinators.get(k);
@@ -273,19 +270,15 @@ export class TransactionalProducer extends WireProducer {
 
   private async findCoordinator(type: number, key: string): Promise<Connection> {
     const conn = await this.cluster.anyConnection();
-    const r = new Reader(
-      await conn.request(API_FIND_COORDINATOR, 1, new Writer().string(key).int8(type).done()),
+    const v = conn.version(APIS.findCoordinator);
+    const { code, message, node, host, port } = decodeFindCoordinatorResponse(
+      await conn.request(APIS.findCoordinator.key, v, encodeFindCoordinatorRequest(v, key, type)),
+      v,
     );
-    r.int32(); // throttle
-    const code = r.int16();
-    r.string(); // error message
-    const node = r.int32();
-    const host = r.string()!;
-    const port = r.int32();
     if (code !== 0) {
       if (MOVED.has(code) || LATER.has(code))
         throw new UnavailableError('kafka', `no coordinator for ${key} yet (error code ${code})`);
-      throw refusal(`FindCoordinator for ${key}`, code);
+      throw refusal(`FindCoordinator for ${key}`, code, message);
     }
     return this.cluster.connection(node, { host, port });
   }
@@ -454,10 +447,10 @@ async function settleAll(ps: Array<Promise<unknown> | undefined>): Promise<void>
   for (const r of results) if (r.status === 'rejected') throw r.reason;
 }
 
-/** The highest-priority error code of a topics[name, partitions[index, error]] response (0 if none). */
-function worstCode(r: Reader): number {
+/** The highest-priority error code of a response's partitions (0 if none). */
+function worstCode(codes: readonly number[]): number {
   let worst = 0;
-  for (const code of partitionErrorCodes(r)) {
+  for (const code of codes) {
     // OPERATION_NOT_ATTEMPTED only follows another partition's error; a fatal code wins over "retry" codes.
     if (code === 0 || code === OPERATION_NOT_ATTEMPTED) continue;
     if (worst === 0 || (isTransient(worst) && !isTransient(code))) worst = code;
@@ -467,10 +460,4 @@ function worstCode(r: Reader): number {
 
 function isTransient(code: number): boolean {
   return LATER.has(code) || MOVED.has(code);
-}
-
-function int64(v: bigint): Buffer {
-  const b = Buffer.allocUnsafe(8);
-  b.writeBigInt64BE(v, 0);
-  return b;
 }

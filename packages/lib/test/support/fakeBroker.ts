@@ -104,12 +104,29 @@ export class RequestReader {
   i16 = () => this.b.readInt16BE((this.p += 2) - 2);
   i32 = () => this.b.readInt32BE((this.p += 4) - 4);
   i64 = () => this.b.readBigInt64BE((this.p += 8) - 8);
-  str = (): string | null => {
-    const n = this.i16();
+  str = (): string | null => this.text(this.i16());
+  uvarint = (): number => {
+    let n = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = this.b[this.p++]!;
+      n += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return n;
+    }
+  };
+  /** Compact string (flexible versions). */
+  cstr = (): string | null => this.text(this.uvarint() - 1);
+  /** Skips a tagged-field section. */
+  tags = (): void => {
+    for (let n = this.uvarint(); n > 0; n--) {
+      this.uvarint();
+      this.p += this.uvarint();
+    }
+  };
+  private text(n: number): string | null {
     if (n < 0) return null;
     this.p += n;
     return this.b.toString('utf8', this.p - n, this.p);
-  };
+  }
   bytes = (n: number) => Buffer.from(this.b.subarray((this.p += n) - n, this.p));
 }
 
@@ -120,6 +137,21 @@ export class ResponseWriter {
   i16 = (v: number): this => this.put(2, (b) => b.writeInt16BE(v));
   i32 = (v: number): this => this.put(4, (b) => b.writeInt32BE(v));
   i64 = (v: bigint): this => this.put(8, (b) => b.writeBigInt64BE(v));
+  uvarint(v: number): this {
+    const out: number[] = [];
+    while (v >= 0x80) {
+      out.push((v & 0x7f) | 0x80);
+      v >>>= 7;
+    }
+    out.push(v);
+    this.parts.push(Buffer.from(out));
+    return this;
+  }
+  cstr(s: string): this {
+    this.uvarint(Buffer.byteLength(s) + 1);
+    this.parts.push(Buffer.from(s));
+    return this;
+  }
   str(s: string | null): this {
     if (s === null) return this.i16(-1);
     this.i16(Buffer.byteLength(s));
@@ -139,20 +171,31 @@ export class ResponseWriter {
 
 // ---------------------------------------------------------------- the fake broker
 
-/** A request the fake broker received (Metadata is answered but not recorded). */
+/** A request the fake broker received (Metadata and ApiVersions are answered but not recorded). */
 export type Call =
   | { api: 'FindCoordinator'; key: string; type: number }
   | { api: 'InitProducerId'; txnId: string | null; timeoutMs: number }
   | { api: 'AddPartitionsToTxn'; txnId: string; pid: bigint; epoch: number; parts: string[] }
   | { api: 'AddOffsetsToTxn'; txnId: string; group: string }
-  | { api: 'TxnOffsetCommit'; txnId: string; group: string; offsets: string[] }
+  | {
+      api: 'TxnOffsetCommit';
+      version: number;
+      txnId: string;
+      group: string;
+      offsets: string[];
+      generationId?: number;
+      memberId?: string;
+    }
   | { api: 'EndTxn'; txnId: string; commit: boolean }
-  | { api: 'Produce'; txnId: string | null; tp: string; batch: Buffer };
+  | { api: 'Produce'; version: number; txnId: string | null; tp: string; batch: Buffer }
+  | { api: 'SaslHandshake'; mechanism: string };
 
 export type ProduceCall = Extract<Call, { api: 'Produce' }>;
 
-const API_NAMES: Record<number, Call['api'] | 'Metadata'> = {
+const API_NAMES: Record<number, Call['api'] | 'Metadata' | 'ApiVersions'> = {
   3: 'Metadata',
+  17: 'SaslHandshake',
+  18: 'ApiVersions',
   10: 'FindCoordinator',
   22: 'InitProducerId',
   24: 'AddPartitionsToTxn',
@@ -168,7 +211,33 @@ const TOPICS: Array<[string, number]> = [
   ['s', 1],
 ];
 
+/**
+ * The versions the fake broker decodes and answers, as a broker's ApiVersions
+ * lists them: [key, min, max].
+ */
+export const FAKE_VERSIONS: Array<[number, number, number]> = [
+  [0, 3, 8], // Produce
+  [3, 1, 1], // Metadata
+  [10, 1, 1], // FindCoordinator
+  [17, 1, 1], // SaslHandshake
+  [18, 0, 3], // ApiVersions
+  [22, 0, 0], // InitProducerId
+  [24, 1, 1], // AddPartitionsToTxn
+  [25, 1, 1], // AddOffsetsToTxn
+  [26, 1, 1], // EndTxn
+  [28, 0, 3], // TxnOffsetCommit
+];
+
 export interface FakeBrokerOptions {
+  /** Replaces FAKE_VERSIONS in the ApiVersions answer (say, a broker too old or too new for the client). */
+  versions?: Array<[number, number, number]>;
+  /**
+   * The broker Metadata names as the only node and leader of every partition
+   * (default: this one, node 1); read at every Metadata request, so a test can move leaders.
+   */
+  leader?: () => { nodeId: number; port: number };
+  /** Topic-level Metadata error codes by topic (say, 29 TOPIC_AUTHORIZATION_FAILED). */
+  topicErrors?: Record<string, number>;
   /** `errors[api]`: error codes answered to the next calls of that API (then 0). */
   errors?: Partial<Record<Call['api'], number[]>>;
   /**
@@ -182,6 +251,10 @@ export interface FakeBroker {
   port: number;
   /** Every call received, in order. */
   calls: Call[];
+  /** The version of every ApiVersions request received, in order. */
+  apiVersionCalls: number[];
+  /** Metadata requests received. */
+  metadataCalls: { n: number };
   /**
    * The batches stored, in order: like a real broker, an idempotent
    * producer's resent batch (same partition and base sequence) is
@@ -198,6 +271,8 @@ export interface FakeBroker {
  */
 export async function fakeBroker(opts: FakeBrokerOptions = {}): Promise<FakeBroker> {
   const calls: Call[] = [];
+  const apiVersionCalls: number[] = [];
+  const metadataCalls = { n: 0 };
   const batches: FakeBroker['batches'] = [];
   const sockets = new Set<net.Socket>();
   const errorFor = (call: Call): number | 'disconnect' =>
@@ -211,23 +286,58 @@ export async function fakeBroker(opts: FakeBrokerOptions = {}): Promise<FakeBrok
         const req = buf.subarray(4, 4 + buf.readInt32BE(0));
         buf = buf.subarray(4 + req.length);
         const api = API_NAMES[req.readInt16BE(0)]!;
+        const version = req.readInt16BE(2);
         const corr = req.readInt32BE(4);
         const r = new RequestReader(req, 8);
         r.str(); // client id
+        const flexible =
+          (api === 'ApiVersions' && version >= 3) || (api === 'TxnOffsetCommit' && version >= 3);
+        if (flexible) r.tags(); // request header v2
         const w = new ResponseWriter();
+        if (flexible && api !== 'ApiVersions') w.uvarint(0); // response header v1
         const port = (server.address() as net.AddressInfo).port;
         let call: Call;
         switch (api) {
+          case 'ApiVersions': {
+            const offered = opts.versions ?? FAKE_VERSIONS;
+            const own = offered.find(([k]) => k === 18);
+            if (!own || version > own[2]) {
+              // As Kafka: UNSUPPORTED_VERSION in the v0 layout, with the versions it serves.
+              w.i16(35).i32(offered.length);
+              for (const [k, min, max] of offered) w.i16(k).i16(min).i16(max);
+            } else if (version >= 3) {
+              w.i16(0).uvarint(offered.length + 1);
+              for (const [k, min, max] of offered) w.i16(k).i16(min).i16(max).uvarint(0);
+              w.i32(0).uvarint(0);
+            } else {
+              w.i16(0).i32(offered.length);
+              for (const [k, min, max] of offered) w.i16(k).i16(min).i16(max);
+              if (version >= 1) w.i32(0);
+            }
+            apiVersionCalls.push(version);
+            respond(s, corr, w.done());
+            continue;
+          }
           case 'Metadata': {
-            w.i32(1).i32(1).str('127.0.0.1').i32(port).str(null).i32(1);
+            metadataCalls.n++;
+            const { nodeId, port: leaderPort } = opts.leader?.() ?? { nodeId: 1, port };
+            w.i32(1).i32(nodeId).str('127.0.0.1').i32(leaderPort).str(null).i32(nodeId);
             w.i32(TOPICS.length);
             for (const [name, n] of TOPICS) {
-              w.i16(0).str(name).i8(0).i32(n);
-              for (let i = 0; i < n; i++) w.i16(0).i32(i).i32(1).i32(1).i32(1).i32(1).i32(1);
+              const code = opts.topicErrors?.[name] ?? 0;
+              w.i16(code)
+                .str(name)
+                .i8(0)
+                .i32(code === 0 ? n : 0);
+              if (code === 0)
+                for (let i = 0; i < n; i++) w.i16(0).i32(i).i32(nodeId).i32(1).i32(nodeId).i32(1).i32(nodeId);
             }
             respond(s, corr, w.done());
             continue;
           }
+          case 'SaslHandshake':
+            call = { api, mechanism: r.str()! };
+            break;
           case 'FindCoordinator':
             call = { api, key: r.str()!, type: r.i8() };
             break;
@@ -254,20 +364,27 @@ export async function fakeBroker(opts: FakeBrokerOptions = {}): Promise<FakeBrok
             break;
           }
           case 'TxnOffsetCommit': {
-            const txnId = r.str()!;
-            const group = r.str()!;
+            const str = flexible ? r.cstr : r.str;
+            const count = () => (flexible ? r.uvarint() - 1 : r.i32());
+            const txnId = str()!;
+            const group = str()!;
             r.i64();
             r.i16();
+            const member = flexible ? { generationId: r.i32(), memberId: str()! } : {};
+            if (flexible) str(); // group instance id
             const offsets: string[] = [];
-            for (let t = r.i32(); t > 0; t--) {
-              const name = r.str()!;
-              for (let p = r.i32(); p > 0; p--) {
+            for (let t = count(); t > 0; t--) {
+              const name = str()!;
+              for (let p = count(); p > 0; p--) {
                 const partition = r.i32();
                 offsets.push(`${name}/${partition}@${r.i64()}`);
-                r.str(); // metadata
+                if (version >= 2) r.i32(); // leader epoch
+                str(); // metadata
+                if (flexible) r.tags();
               }
+              if (flexible) r.tags();
             }
-            call = { api, txnId, group, offsets };
+            call = { api, version, txnId, group, offsets, ...member };
             break;
           }
           case 'EndTxn': {
@@ -285,7 +402,7 @@ export async function fakeBroker(opts: FakeBrokerOptions = {}): Promise<FakeBrok
             const name = r.str()!;
             r.i32(); // partitions
             const partition = r.i32();
-            call = { api, txnId, tp: `${name}/${partition}`, batch: r.bytes(r.i32()) };
+            call = { api, version, txnId, tp: `${name}/${partition}`, batch: r.bytes(r.i32()) };
             break;
           }
         }
@@ -306,7 +423,14 @@ export async function fakeBroker(opts: FakeBrokerOptions = {}): Promise<FakeBrok
             w.i32(0).i32(1).str('t').i32(1).i32(0).i16(code);
             break;
           case 'TxnOffsetCommit':
-            w.i32(0).i32(1).str('in').i32(1).i32(0).i16(code);
+            if (flexible)
+              w.i32(0).uvarint(2).cstr('in').uvarint(2).i32(0).i16(code).uvarint(0).uvarint(0).uvarint(0);
+            else w.i32(0).i32(1).str('in').i32(1).i32(0).i16(code);
+            break;
+          case 'SaslHandshake':
+            w.i16(code === 0 ? 33 : code)
+              .i32(1)
+              .str('SCRAM-SHA-512'); // this fake authenticates nobody
             break;
           case 'AddOffsetsToTxn':
           case 'EndTxn':
@@ -320,7 +444,10 @@ export async function fakeBroker(opts: FakeBrokerOptions = {}): Promise<FakeBrok
               (x) => x.topic === topic && x.partition === partition && x.batch.readInt32BE(53) === sequence,
             );
             if (code === 0 && !stored) batches.push({ topic, partition, batch: call.batch });
-            w.i32(1).str(topic).i32(1).i32(partition).i16(code).i64(0n).i64(-1n).i32(0);
+            w.i32(1).str(topic).i32(1).i32(partition).i16(code).i64(0n).i64(-1n);
+            if (call.version >= 5) w.i64(0n); // log start offset
+            if (call.version >= 8) w.i32(0).str(code === 0 ? null : `refused with ${code}`);
+            w.i32(0);
             break;
           }
         }
@@ -334,6 +461,8 @@ export async function fakeBroker(opts: FakeBrokerOptions = {}): Promise<FakeBrok
       resolve({
         port: (server.address() as net.AddressInfo).port,
         calls,
+        apiVersionCalls,
+        metadataCalls,
         batches,
         close: () => {
           for (const s of sockets) s.destroy();
