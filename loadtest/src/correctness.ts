@@ -2,6 +2,11 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { ident, sql, type Outage } from '@ami/lib';
 import type { Fleet } from '../../services/simulator/src/fleet.js';
 import type { InterruptionTruth, TruthLine } from '../../services/simulator/src/groundTruth.js';
+import {
+  byPlaceAndMonth,
+  type ReliabilityCell,
+  type ReliabilityFigures,
+} from '../../services/simulator/src/reliabilityTruth.js';
 
 /**
  * The end-of-run checks. Pure functions over plain data plus one ClickHouse
@@ -114,9 +119,45 @@ export interface OutageCheck {
   unexpected: Outage[];
   /** Interruptions not scored (momentary, METER scope, nobody newly affected). */
   ignored: number;
+  /** Two outages of one scope for one gardu or feeder open at the same event time (one physical outage, two records). */
+  overlapping: OverlappingOutages[];
   tolerance: Tolerance;
   ok: boolean;
 }
+
+export interface OverlappingOutages {
+  scope: 'GARDU' | 'FEEDER';
+  /** The gardu or feeder id. */
+  place: string;
+  first: Outage;
+  second: Outage;
+}
+
+/** Pairs of GARDU outages of one gardu, or FEEDER outages of one feeder, whose event times overlap. */
+export function overlappingOutages(latest: readonly Outage[]): OverlappingOutages[] {
+  const byPlace = new Map<string, Outage[]>();
+  for (const o of latest) {
+    if (o.scope === 'METER') continue;
+    const place = o.scope === 'GARDU' ? (o.gardu_id ?? '') : o.feeder_id;
+    const key = `${o.scope}\u0000${place}`;
+    const list = byPlace.get(key);
+    if (list) list.push(o);
+    else byPlace.set(key, [o]);
+  }
+  const out: OverlappingOutages[] = [];
+  for (const list of byPlace.values()) {
+    list.sort((a, b) => a.started_at - b.started_at);
+    for (let i = 0; i < list.length; i++)
+      for (let j = i + 1; j < list.length && list[j]!.started_at < endOf(list[i]!); j++) {
+        const first = list[i]!;
+        const place = first.scope === 'GARDU' ? (first.gardu_id ?? '') : first.feeder_id;
+        out.push({ scope: first.scope as 'GARDU' | 'FEEDER', place, first, second: list[j]! });
+      }
+  }
+  return out;
+}
+
+const endOf = (o: Outage) => o.restored_at ?? Number.POSITIVE_INFINITY;
 
 /**
  * What the detector should report for each sustained interruption of the
@@ -200,6 +241,7 @@ export function checkOutages(
     wrong: [],
     unexpected: [],
     ignored,
+    overlapping: overlappingOutages(latest),
     tolerance: tol,
     ok: false,
   };
@@ -245,7 +287,11 @@ export function checkOutages(
     const explained = expected.some((e) => e.feeder_id === o.feeder_id && overlaps(e, o));
     if (!explained) out.unexpected.push(o);
   }
-  out.ok = out.missing.length === 0 && out.wrong.length === 0 && out.unexpected.length === 0;
+  out.ok =
+    out.missing.length === 0 &&
+    out.wrong.length === 0 &&
+    out.unexpected.length === 0 &&
+    out.overlapping.length === 0;
   return out;
 }
 
@@ -257,4 +303,134 @@ export function latestOutages(records: readonly Outage[]): Outage[] {
     if (!prev || o.emitted_at >= prev.emitted_at) byId.set(o.outage_id, o);
   }
   return [...byId.values()];
+}
+
+// ------------------------------------------------------------ reliability
+
+/** A row of `reliability_monthly` (numbers as numbers). */
+export interface ReliabilityViewRow extends ReliabilityFigures {
+  /** Root events (parent_outage_id null), not customers. */
+  sustained_interruptions: number;
+  momentary_interruptions: number;
+}
+
+const VIEW_NUMBERS = [
+  'customers_served',
+  'sustained_interruptions',
+  'momentary_interruptions',
+  'customers_interrupted',
+  'customer_minutes',
+  'customer_momentary',
+  'saidi_minutes',
+  'saifi',
+  'caidi_minutes',
+  'maifi',
+] as const;
+
+/** Every row of `<db>.reliability_monthly` (ClickHouse sends UInt64 as strings). */
+export async function reliabilityRows(ch: ClickHouseClient, db: string): Promise<ReliabilityViewRow[]> {
+  const rs = await ch.query({
+    query: sql`SELECT * FROM ${ident(db)}.${ident('reliability_monthly')} ORDER BY region, ulp, month`,
+    format: 'JSONEachRow',
+  });
+  const rows = (await rs.json()) as Record<string, unknown>[];
+  return rows.map((r) => {
+    const row = {
+      region: String(r.region),
+      ulp: String(r.ulp),
+      month: String(r.month),
+    } as ReliabilityViewRow;
+    for (const k of VIEW_NUMBERS) row[k] = Number(r[k]);
+    return row;
+  });
+}
+
+/** The truth's indices and the view's for one region, ULP and month. */
+export interface IndexComparison {
+  region: string;
+  ulp: string;
+  month: string;
+  truth?: ReliabilityCell;
+  view?: ReliabilityViewRow;
+  /** |view − truth| customer-minutes allowed: (start + restore tolerance) × customers, plus pending minutes. */
+  minutesAllowed: number;
+  problems: string[];
+}
+
+export interface ReliabilityCheck {
+  cells: IndexComparison[];
+  /** Customers still dark at the end of the range: not counted by either side. */
+  stillDark: number;
+  tolerance: Tolerance;
+  ok: boolean;
+}
+
+/**
+ * Compares `reliability_monthly` with the truth's indices, cell by cell. Customers interrupted
+ * (sustained CI and momentary CMO) must be exact, except customers restored so close to the
+ * range end that a restore may not be out yet (`pending_customers`: the view may miss them).
+ * Customer-minutes must be within (start + restore tolerance) per interrupted customer.
+ * More customers than the truth, or more minutes beyond the tolerance, means a customer was
+ * counted twice.
+ */
+export function compareReliability(
+  truth: readonly ReliabilityCell[],
+  view: readonly ReliabilityViewRow[],
+  tol: Tolerance = DEFAULT_TOLERANCE,
+): IndexComparison[] {
+  const key = (c: { region: string; ulp: string; month: string }) =>
+    `${c.region}\u0000${c.ulp}\u0000${c.month}`;
+  const cells = new Map<string, IndexComparison>();
+  const cellOf = (c: { region: string; ulp: string; month: string }) => {
+    let x = cells.get(key(c));
+    if (!x) {
+      x = { region: c.region, ulp: c.ulp, month: c.month, minutesAllowed: 0, problems: [] };
+      cells.set(key(c), x);
+    }
+    return x;
+  };
+  for (const t of truth) cellOf(t).truth = t;
+  for (const v of view) cellOf(v).view = v;
+  const perCustomerMin = (tol.startMs + tol.endMs) / 60_000;
+  for (const c of cells.values()) {
+    const t = c.truth;
+    const v = c.view;
+    c.minutesAllowed = t ? perCustomerMin * t.customers_interrupted + t.pending_minutes : 0;
+    if (!v) {
+      if (t && t.customers_interrupted + t.customer_momentary > t.pending_customers)
+        c.problems.push('no row in reliability_monthly');
+      continue;
+    }
+    const pending = t?.pending_customers ?? 0;
+    const counted = (what: string, got: number, want: number) => {
+      if (got > want) c.problems.push(`${what}: ${got}, truth ${want} (a customer counted twice)`);
+      else if (got < want - pending)
+        c.problems.push(`${what}: ${got}, truth ${want} (${want - got} missing)`);
+    };
+    counted('customers interrupted', v.customers_interrupted, t?.customers_interrupted ?? 0);
+    counted('momentary customer interruptions', v.customer_momentary, t?.customer_momentary ?? 0);
+    const minutes = t?.customer_minutes ?? 0;
+    const diff = v.customer_minutes - minutes;
+    if (Math.abs(diff) > c.minutesAllowed + 1e-9)
+      c.problems.push(
+        `customer-minutes ${v.customer_minutes.toFixed(1)}, truth ${minutes.toFixed(1)} (off by ${diff.toFixed(1)}, allowed ±${c.minutesAllowed.toFixed(1)}${diff > 0 ? ': a customer counted twice for the same minutes' : ''})`,
+      );
+    if (t && v.customers_served !== t.customers_served)
+      c.problems.push(`customers served ${v.customers_served}, truth ${t.customers_served}`);
+  }
+  return [...cells.values()].sort(byPlaceAndMonth);
+}
+
+export function checkReliability(
+  truth: { cells: readonly ReliabilityCell[]; stillDark: number },
+  view: readonly ReliabilityViewRow[],
+  tol: Tolerance = DEFAULT_TOLERANCE,
+): ReliabilityCheck {
+  const cells = compareReliability(truth.cells, view, tol);
+  return {
+    cells,
+    stillDark: truth.stillDark,
+    tolerance: tol,
+    ok: cells.every((c) => c.problems.length === 0),
+  };
 }

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Baseline } from './baseline.js';
-import type { OutageCheck, ReadsCheck } from './correctness.js';
+import type { OutageCheck, ReadsCheck, ReliabilityCheck } from './correctness.js';
 import type { ProfileSummary } from './profile.js';
 import type { Sample } from './sampler.js';
 import { barChart, formatNumber, lineChart, type Series } from './svg.js';
@@ -103,6 +103,7 @@ export interface LoadTestSummary {
   correctness: {
     reads?: ReadsCheck;
     outages?: OutageCheck;
+    reliability?: ReliabilityCheck;
     outagesInClickHouse?: number;
     ok: boolean;
     skipped: string[];
@@ -288,8 +289,13 @@ export function renderMarkdown(s: LoadTestSummary): string {
       L.push(
         `- unexpected ${u.scope} ${u.gardu_id ?? u.feeder_id} from ${new Date(u.started_at).toISOString()} (${u.outage_id})`,
       );
+    for (const d of o.overlapping.slice(0, 10))
+      L.push(
+        `- two ${d.scope} outages of ${d.place} at once: ${d.first.outage_id} from ${new Date(d.first.started_at).toISOString()} and ${d.second.outage_id} from ${new Date(d.second.started_at).toISOString()}`,
+      );
     L.push('');
   }
+  if (c.reliability) L.push(...reliabilitySection(c.reliability));
   if (s.notes.length) {
     L.push('## Notes');
     L.push('');
@@ -301,6 +307,43 @@ export function renderMarkdown(s: LoadTestSummary): string {
   );
   L.push('');
   return L.join('\n');
+}
+
+const MAX_INDEX_ROWS = 40;
+
+/** The indices beside the truth's, one row per region, ULP and month (truth / view in each cell). */
+export function reliabilitySection(r: ReliabilityCheck): string[] {
+  const L: string[] = [];
+  const bad = r.cells.filter((c) => c.problems.length > 0).length;
+  L.push(
+    `Reliability indices: **${r.ok ? 'PASS' : 'FAIL'}**. \`reliability_monthly\` against the ground truth (each customer's merged dark intervals, IEEE 1366, sustained > 300 s): ` +
+      `customers interrupted exact, customer-minutes within ±${(r.tolerance.startMs + r.tolerance.endMs) / 60_000} min a customer; ${r.cells.length} region/ULP/month cells, ${bad} off` +
+      (r.stillDark > 0
+        ? `; ${r.stillDark} customers still dark at the end of the range (counted by neither).`
+        : '.'),
+  );
+  L.push('');
+  if (r.cells.length === 0) return L;
+  L.push('Each cell: truth / `reliability_monthly`.');
+  L.push('');
+  L.push(
+    '| region | ULP | month | N_T | CI | CMI (min) | SAIDI (min) | SAIFI | CAIDI (min) | MAIFI | check |',
+  );
+  L.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  const pair = (t: number | undefined, v: number | undefined, digits: number) =>
+    `${fmt(t, digits)} / ${fmt(v, digits)}`;
+  for (const c of r.cells.slice(0, MAX_INDEX_ROWS)) {
+    const t = c.truth;
+    const v = c.view;
+    L.push(
+      `| ${c.region} | ${c.ulp} | ${c.month} | ${pair(t?.customers_served, v?.customers_served, 0)} | ${pair(t?.customers_interrupted, v?.customers_interrupted, 0)} | ${pair(t?.customer_minutes, v?.customer_minutes, 1)} | ` +
+        `${pair(t?.saidi_minutes, v?.saidi_minutes, 2)} | ${pair(t?.saifi, v?.saifi, 3)} | ${pair(t?.caidi_minutes, v?.caidi_minutes, 1)} | ${pair(t?.maifi, v?.maifi, 3)} | ${c.problems.length ? c.problems.join('; ') : 'ok'} |`,
+    );
+  }
+  if (r.cells.length > MAX_INDEX_ROWS)
+    L.push(`| … ${r.cells.length - MAX_INDEX_ROWS} more in summary.json | | | | | | | | | | |`);
+  L.push('');
+  return L;
 }
 
 /** Per-second rate series from a cumulative counter. */

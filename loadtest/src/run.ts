@@ -26,7 +26,16 @@ import { parseTruth } from '../../services/simulator/src/groundTruth.js';
 import { fleetFor, startFor } from '../../services/simulator/src/run.js';
 import { loadScenario } from '../../services/simulator/src/scenario.js';
 import { clickhouseInserts, kafkaBaseline, type Baseline } from './baseline.js';
-import { checkOutages, checkReads, DEFAULT_TOLERANCE, latestOutages, type Tolerance } from './correctness.js';
+import {
+  checkOutages,
+  checkReads,
+  checkReliability,
+  DEFAULT_TOLERANCE,
+  latestOutages,
+  reliabilityRows,
+  type Tolerance,
+} from './correctness.js';
+import { truthReliability } from '../../services/simulator/src/reliabilityTruth.js';
 import { describePace, parsePace, type Pace } from './pace.js';
 import { profileNodeArgs, profileSelf, summarizeProfiles } from './profile.js';
 import {
@@ -696,17 +705,33 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
       const scoredTruth = stats.stoppedEarly
         ? truth.filter((l) => l.kind !== 'interruption' || l.start < rangeEnd)
         : truth;
+      const tolerance: Tolerance = {
+        ...DEFAULT_TOLERANCE,
+        feederMinGardu: Number(childEnv.FEEDER_MIN_GARDU ?? DEFAULT_TOLERANCE.feederMinGardu),
+        ...o.tolerance,
+      };
       correctness.outages = checkOutages(
         scoredTruth,
         simFleet,
         latestOutages(sampler.outages.map((s) => s.outage)),
         rangeEnd,
-        {
-          ...DEFAULT_TOLERANCE,
-          feederMinGardu: Number(childEnv.FEEDER_MIN_GARDU ?? DEFAULT_TOLERANCE.feederMinGardu),
-          ...o.tolerance,
-        },
+        tolerance,
       );
+      // The indices: the truth's per customer against reliability_monthly.
+      if (
+        !scoredTruth.some((l) => l.kind === 'customer_dark') &&
+        scoredTruth.some((l) => l.kind === 'interruption')
+      )
+        skipped.push(
+          "reliability indices (the recording's ground truth predates customer_dark lines: record again)",
+        );
+      else if (useLoader)
+        correctness.reliability = checkReliability(
+          truthReliability(scoredTruth, simFleet, { until: rangeEnd, pendingWithinMs: tolerance.endMs }),
+          await reliabilityRows(ch, db),
+          tolerance,
+        );
+      else skipped.push('reliability indices (no loader)');
     } else
       skipped.push(useDetector ? 'outages (no ground truth for this recording)' : 'outages (no detector)');
     const dlq = await deadLetters(kafka, prefix).catch((err: Error) => {
@@ -730,7 +755,11 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
       notes.push(
         'the pipeline did not drain (deadline or stall, above): figures and correctness cover what arrived',
       );
-    correctness.ok = (correctness.reads?.ok ?? true) && (correctness.outages?.ok ?? true) && drained;
+    correctness.ok =
+      (correctness.reads?.ok ?? true) &&
+      (correctness.outages?.ok ?? true) &&
+      (correctness.reliability?.ok ?? true) &&
+      drained;
     if (sampler.errors > 0)
       notes.push(`${sampler.errors} sampler errors (a sample or poll failed; see the log at debug level)`);
 

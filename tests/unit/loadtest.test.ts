@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MeterEvent, MeterRead, Outage } from '@ami/lib';
 import { parseConsumerPerf, parseProducerPerf } from '../../loadtest/src/baseline.js';
-import { checkOutages, latestOutages } from '../../loadtest/src/correctness.js';
+import {
+  checkOutages,
+  checkReliability,
+  latestOutages,
+  type ReliabilityViewRow,
+} from '../../loadtest/src/correctness.js';
 import { DistinctReads } from '../../loadtest/src/distinct.js';
 import { encodeNative, encodeTsv } from '../../loadtest/src/native.js';
 import { Pacer, parsePace } from '../../loadtest/src/pace.js';
@@ -16,12 +21,14 @@ import {
   recordSimulation,
   RecordingWriter,
 } from '../../loadtest/src/recording.js';
-import { percentiles } from '../../loadtest/src/report.js';
+import { percentiles, reliabilitySection } from '../../loadtest/src/report.js';
 import { __test, confirmingEvidenceAt, idleAdvanceRateFor } from '../../loadtest/src/run.js';
 import { barChart, lineChart } from '../../loadtest/src/svg.js';
 import { Fleet } from '../../services/simulator/src/fleet.js';
 import { loadScenario } from '../../services/simulator/src/scenario.js';
 import type { InterruptionTruth } from '../../services/simulator/src/groundTruth.js';
+import { truthReliability, type ReliabilityCell } from '../../services/simulator/src/reliabilityTruth.js';
+import { runScenario } from '../../services/simulator/test/helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'loadtest-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -295,6 +302,18 @@ describe('outage check', () => {
     expect(extra.ok).toBe(false);
   });
 
+  it('fails on two GARDU outages of one gardu at once, though one of them matches the truth', () => {
+    // The escalation defect: a few meters, then the whole gardu a minute later, reported as two outages.
+    const first = outage({ outage_id: 'GARDU-a', started_at: 940_000 });
+    const second = outage({ outage_id: 'GARDU-b', started_at: 1_000_000 });
+    const r = checkOutages([truth('GARDU', 1_000_000, 5_000_000)], fleet, [first, second], 10_000_000);
+    expect(r).toMatchObject({ matched: 1, exact: 1, unexpected: [], ok: false });
+    expect(r.overlapping).toEqual([{ scope: 'GARDU', place: g0, first, second }]);
+    // One after the other is two outages, not a duplicate.
+    const later = outage({ outage_id: 'GARDU-c', started_at: 5_000_000, restored_at: 6_000_000 });
+    expect(checkOutages([], fleet, [second, later], 10_000_000).overlapping).toEqual([]);
+  });
+
   it('flags a restore far from the truth, and keeps the latest record per outage', () => {
     const late = outage({ restored_at: 9_000_000, emitted_at: 2 });
     const latest = latestOutages([outage({ status: 'OPEN', restored_at: null }), late]);
@@ -327,5 +346,108 @@ describe('report helpers', () => {
     expect(
       barChart({ title: 'b', yLabel: 's', groups: [{ name: 'g', bars: [{ label: 'p50', value: 2 }] }] }),
     ).toContain('<rect');
+  });
+});
+
+describe('reliability judge', () => {
+  // feeder-outage: one feeder of BANDUNG UTARA dark for 2 h (the issue's run: the view read 0).
+  const run = runScenario('feeder-outage');
+  const truth = truthReliability(run.truth, run.fleet);
+  const cell = truth.cells[0]!;
+  const viewOf = (c: ReliabilityCell, o: Partial<ReliabilityViewRow> = {}): ReliabilityViewRow => {
+    const row = {
+      region: c.region,
+      ulp: c.ulp,
+      month: c.month,
+      customers_served: c.customers_served,
+      sustained_interruptions: 1,
+      momentary_interruptions: 0,
+      customers_interrupted: c.customers_interrupted,
+      customer_minutes: c.customer_minutes,
+      customer_momentary: c.customer_momentary,
+      ...o,
+    };
+    const n = row.customers_served;
+    return {
+      ...row,
+      saidi_minutes: row.customer_minutes / n,
+      saifi: row.customers_interrupted / n,
+      caidi_minutes: row.customers_interrupted ? row.customer_minutes / row.customers_interrupted : 0,
+      maifi: row.customer_momentary / n,
+    };
+  };
+
+  it('computes the truth of feeder-outage: SAIDI 45.88 min, SAIFI 0.382', () => {
+    expect(truth.cells).toHaveLength(1);
+    expect([cell.saidi_minutes.toFixed(2), cell.saifi.toFixed(3)]).toEqual(['45.88', '0.382']);
+  });
+
+  it('fails the feeder outage that counted for nothing (SAIDI 0, SAIFI 0: scored PASS before)', () => {
+    const zero = viewOf(cell, { customers_interrupted: 0, customer_minutes: 0 });
+    const r = checkReliability(truth, [zero]);
+    expect(r.ok).toBe(false);
+    expect(r.cells[0]!.problems).toEqual([
+      `customers interrupted: 0, truth ${cell.customers_interrupted} (${cell.customers_interrupted} missing)`,
+      expect.stringMatching(/^customer-minutes 0.0, truth 137640.0 \(off by -137640.0, allowed ±26381.0\)$/),
+    ]);
+    expect(checkReliability(truth, []).cells[0]!.problems).toEqual(['no row in reliability_monthly']);
+  });
+
+  it('fails a duplicated outage: every customer and minute counted twice', () => {
+    const doubled = viewOf(cell, {
+      customers_interrupted: 2 * cell.customers_interrupted,
+      customer_minutes: 2 * cell.customer_minutes,
+    });
+    const r = checkReliability(truth, [doubled]);
+    expect(r.ok).toBe(false);
+    expect(r.cells[0]!.problems.join('\n')).toMatch(
+      /customers interrupted: 2294, truth 1147 \(a customer counted twice\)/,
+    );
+    expect(r.cells[0]!.problems.join('\n')).toMatch(/a customer counted twice for the same minutes/);
+    // One customer too many is a duplicate too: counts are exact.
+    const oneMore = viewOf(cell, { customers_interrupted: cell.customers_interrupted + 1 });
+    expect(checkReliability(truth, [oneMore]).ok).toBe(false);
+  });
+
+  it('passes exact counts with minutes within the start and restore tolerances, and fails beyond', () => {
+    // Default tolerances: start 3 min + restore 20 min = 23 min a customer.
+    const within = viewOf(cell, {
+      customer_minutes: cell.customer_minutes + 22 * cell.customers_interrupted,
+    });
+    expect(checkReliability(truth, [within]).ok).toBe(true);
+    const beyond = viewOf(cell, {
+      customer_minutes: cell.customer_minutes - 24 * cell.customers_interrupted,
+    });
+    expect(checkReliability(truth, [beyond]).ok).toBe(false);
+    const other = viewOf({ ...cell, ulp: 'CIJAURA' });
+    expect(
+      checkReliability(truth, [viewOf(cell), other]).cells.find((c) => c.ulp === 'CIJAURA')!.problems,
+    ).toEqual([
+      'customers interrupted: 1147, truth 0 (a customer counted twice)',
+      expect.stringMatching(/^customer-minutes 137640.0, truth 0.0/),
+    ]);
+  });
+
+  it('lets customers restored at the very end of the range be missing from the view, not doubled', () => {
+    const end = run.truth.find((l) => l.kind === 'customer_dark')!.end!;
+    const near = truthReliability(run.truth, run.fleet, {
+      until: end + 60_000,
+      pendingWithinMs: 20 * 60_000,
+    });
+    expect(near.cells[0]!.pending_customers).toBe(cell.customers_interrupted);
+    expect(checkReliability(near, [viewOf(cell, { customers_interrupted: 0, customer_minutes: 0 })]).ok).toBe(
+      true,
+    );
+  });
+
+  it('prints the truth beside reliability_monthly', () => {
+    const md = reliabilitySection(
+      checkReliability(truth, [viewOf(cell, { customers_interrupted: 0, customer_minutes: 0 })]),
+    );
+    const text = md.join('\n');
+    expect(text).toContain('Reliability indices: **FAIL**');
+    expect(text).toContain(
+      '| JABAR | BANDUNG UTARA | 2026-11-01 | 3,000 / 3,000 | 1,147 / 0 | 137,640.0 / 0.0 | 45.88 / 0.00 | 0.382 / 0.000 |',
+    );
   });
 });

@@ -59,6 +59,21 @@ export interface PowerLimitTruth {
   power_limit_va: number;
 }
 
+/**
+ * Customers without supply from the network over one maximal interval: each meter's dark time,
+ * merged across overlapping interruptions (one interval a meter while any interruption covers
+ * it). Only customers whose relay was CLOSED when supply went: a relay OPEN by tusbung or a
+ * power-limit trip is no interruption (the relay cannot change while the meter is dark). AMR
+ * customers included. One line per group of meters sharing start and end, written when supply
+ * returns; `end` null for those still dark when the simulated range ends (written last).
+ */
+export interface CustomerDarkTruth {
+  kind: 'customer_dark';
+  start: number;
+  end: number | null;
+  meter_ids: string[];
+}
+
 export interface SummaryTruth {
   kind: 'summary';
   scenario: string;
@@ -78,7 +93,7 @@ export interface SummaryTruth {
   last_gasps_lost: number;
 }
 
-export type TruthLine = InterruptionTruth | RelayTruth | PowerLimitTruth | SummaryTruth;
+export type TruthLine = InterruptionTruth | CustomerDarkTruth | RelayTruth | PowerLimitTruth | SummaryTruth;
 export type TruthSink = (line: TruthLine) => void;
 
 /** Collects ground truth in memory (tests, small runs). */

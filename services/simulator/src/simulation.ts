@@ -106,6 +106,8 @@ export class Simulation {
   private readonly offMs: Float64Array;
   private readonly offTick: Int32Array;
   private readonly skewMs: Int32Array;
+  /** When the meter's customer lost supply from the network (relay CLOSED as it went dark); NaN if not interrupted. */
+  private readonly interruptedSince: Float64Array;
   /** Meters whose limit is below their contracted power: they trip under load (value: button delay range). */
   private readonly armed = new Map<number, Range>();
 
@@ -148,6 +150,7 @@ export class Simulation {
     this.offMs = new Float64Array(n);
     this.offTick = new Int32Array(n).fill(-1);
     this.skewMs = new Int32Array(n);
+    this.interruptedSince = new Float64Array(n).fill(Number.NaN);
     this.out = this.emptyBatch(this.startMs);
     this.initMeters();
     scenario.actions.forEach((a, i) => this.schedule(a, i));
@@ -310,6 +313,7 @@ export class Simulation {
         else truth.tusbung_excluded++;
       }
       this.change(m, t, () => this.dark[m]!++);
+      if (!wasDark && this.relay[m] === RELAY_CLOSED) this.interruptedSince[m] = t;
       if (ami && !wasDark) {
         truth.last_gasps_sent++;
         if (this.powerEvent(m, t, 'LAST_GASP')) truth.last_gasps_delivered++;
@@ -322,10 +326,28 @@ export class Simulation {
 
   private goLight(s: ScopeRange, t: number): void {
     if (s.scope !== 'METER') for (let g = s.garduFirst; g < s.garduEnd; g++) this.garduDark[g]!--;
+    const relit = new Map<number, string[]>();
     for (let m = s.meterFirst; m < s.meterEnd; m++) {
       this.change(m, t, () => this.dark[m]!--);
-      if (this.dark[m] === 0 && this.fleet.isAmi(m)) this.powerEvent(m, t, 'POWER_RESTORE');
+      if (this.dark[m] !== 0) continue;
+      this.takeInterrupted(m, relit);
+      if (this.fleet.isAmi(m)) this.powerEvent(m, t, 'POWER_RESTORE');
     }
+    this.customerDark(relit, t);
+  }
+
+  /** Moves an interrupted customer's dark start into `byStart` (meter ids by start time). */
+  private takeInterrupted(m: number, byStart: Map<number, string[]>): void {
+    const since = this.interruptedSince[m]!;
+    if (Number.isNaN(since)) return;
+    this.interruptedSince[m] = Number.NaN;
+    const ids = byStart.get(since);
+    if (ids) ids.push(this.fleet.meterId(m));
+    else byStart.set(since, [this.fleet.meterId(m)]);
+  }
+
+  private customerDark(byStart: Map<number, string[]>, end: number | null): void {
+    for (const [start, meter_ids] of byStart) this.truth({ kind: 'customer_dark', start, end, meter_ids });
   }
 
   /** Last gasp or power restore: delivered best effort per KDPM. Returns whether it gets through. */
@@ -563,6 +585,9 @@ export class Simulation {
   }
 
   private summary(): void {
+    const stillDark = new Map<number, string[]>();
+    for (let m = 0; m < this.fleet.size; m++) this.takeInterrupted(m, stillDark);
+    this.customerDark(stillDark, null);
     this.truth({
       kind: 'summary',
       scenario: this.scenario.name,
