@@ -361,6 +361,8 @@ export interface ReliabilityCheck {
   cells: IndexComparison[];
   /** Customers still dark at the end of the range: not counted by either side. */
   stillDark: number;
+  /** Interruptions of lone meters whose last gasp was lost: nothing to count them by (`unseenInterruptions`). */
+  unseen: number;
   tolerance: Tolerance;
   ok: boolean;
 }
@@ -422,7 +424,7 @@ export function compareReliability(
 }
 
 export function checkReliability(
-  truth: { cells: readonly ReliabilityCell[]; stillDark: number },
+  truth: { cells: readonly ReliabilityCell[]; stillDark: number; unseen?: number },
   view: readonly ReliabilityViewRow[],
   tol: Tolerance = DEFAULT_TOLERANCE,
 ): ReliabilityCheck {
@@ -430,6 +432,7 @@ export function checkReliability(
   return {
     cells,
     stillDark: truth.stillDark,
+    unseen: truth.unseen ?? 0,
     tolerance: tol,
     ok: cells.every((c) => c.problems.length === 0),
   };

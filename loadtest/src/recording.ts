@@ -13,6 +13,7 @@ import type { Kafka } from 'kafkajs';
 import {
   AvroCodec,
   schemaText,
+  serviceGroupId,
   topicNames,
   type MeterEvent,
   type MeterRead,
@@ -330,7 +331,7 @@ export async function recordFromKafka(o: KafkaRecordingOptions): Promise<Manifes
   let minTs = Number.POSITIVE_INFINITY;
   let maxTs = 0;
   const consumer = o.kafka.consumer({
-    groupId: `ami-loadtest-recorder-${Date.now().toString(36)}`,
+    groupId: `${serviceGroupId(o.prefix, 'loadtest-recorder')}-${Date.now().toString(36)}`,
     maxBytes: 32 << 20,
   });
   await consumer.connect();

@@ -5,7 +5,6 @@ import {
   avroType,
   ensureTopics,
   topicNames,
-  type CommonConfig,
   type Logger,
   type MeterEvent,
   type MeterProfile,
@@ -33,13 +32,13 @@ import { readRecording, type Manifest } from './recording.js';
  * One idempotent producer (acks = all), placement by the murmur2 partitioner
  * (kafkajs' default, the placement any client picks for the key):
  *
- * - the simulator's `WireProducer` (default, no SASL): each chunk is encoded
+ * - the simulator's `WireProducer` (default, SASL/TLS as configured): each chunk is encoded
  *   in place straight into one record batch per topic-partition (`WireSends`,
  *   a batch goes as soon as it is 256 KB, the rest when the chunk is
  *   complete); the producer sends each partition's batches strictly in order,
  *   so up to `depth` chunks may be unacknowledged at once and every key's order
  *   still holds;
- * - kafkajs when SASL is configured (or `client: 'kafkajs'`): kafkajs groups a
+ * - kafkajs with `client: 'kafkajs'` (or no `cfg`): kafkajs groups a
  *   request's messages per partition by copying arrays (quadratic), so a chunk
  *   is split here by partition into requests of at most `request` messages;
  *   partitions go concurrently, each partition's requests strictly in order;
@@ -94,7 +93,7 @@ export interface ReplayStats {
   gasps: Map<string, GaspRecord[]>;
   /** Wall ms the replay was blocked waiting for Kafka acknowledgements (vs reading, encoding, pacing). */
   sendWaitMs: number;
-  /** The producer used: the simulator's wire producer or kafkajs (SASL). */
+  /** The producer used: the simulator's wire producer or kafkajs. */
   client: 'wire' | 'kafkajs';
   stoppedEarly?: string;
   /** The pacer's origin (first delivery time, and the wall time it was due); unset when nothing was sent. */
@@ -103,8 +102,8 @@ export interface ReplayStats {
 
 export interface ReplayOptions {
   kafka: Kafka;
-  /** Kafka settings for the wire producer; without them, or with SASL, kafkajs is used. */
-  cfg?: Pick<CommonConfig, 'KAFKA_BROKERS' | 'KAFKA_SSL' | 'KAFKA_CLIENT_ID' | 'KAFKA_SASL_MECHANISM'>;
+  /** Kafka settings for the wire producer (SASL/TLS included); without them kafkajs is used. */
+  cfg?: Parameters<typeof openWireProducer>[0];
   /** `wire` (default when `cfg` allows it) or `kafkajs`. */
   client?: 'wire' | 'kafkajs';
   /** Chunks handed to the wire producer before the oldest is acknowledged (default 3; kafkajs: 1). */
@@ -184,7 +183,7 @@ export class Replayer {
     this.encRead = codec.encoder('MeterRead', ids.MeterRead);
     this.encEvent = codec.encoder('MeterEvent', ids.MeterEvent);
     this.encProfile = codec.encoder('MeterProfile', ids.MeterProfile);
-    if (cfg && (this.o.client ?? 'wire') === 'wire' && cfg.KAFKA_SASL_MECHANISM === 'none') {
+    if (cfg && (this.o.client ?? 'wire') === 'wire') {
       const t = this.topics;
       this.enc.set(t.reads, { type: avroType('MeterRead'), id: ids.MeterRead });
       this.enc.set(t.events, { type: avroType('MeterEvent'), id: ids.MeterEvent });

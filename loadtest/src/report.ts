@@ -319,7 +319,10 @@ export function reliabilitySection(r: ReliabilityCheck): string[] {
     `Reliability indices: **${r.ok ? 'PASS' : 'FAIL'}**. \`reliability_monthly\` against the ground truth (each customer's merged dark intervals, IEEE 1366, sustained > 300 s): ` +
       `customers interrupted exact, customer-minutes within ±${(r.tolerance.startMs + r.tolerance.endMs) / 60_000} min a customer; ${r.cells.length} region/ULP/month cells, ${bad} off` +
       (r.stillDark > 0
-        ? `; ${r.stillDark} customers still dark at the end of the range (counted by neither).`
+        ? `; ${r.stillDark} customers still dark at the end of the range (counted by neither)`
+        : '') +
+      (r.unseen > 0
+        ? `; ${r.unseen} interruptions of lone meters whose last gasp was lost (no evidence to count them by: counted by neither).`
         : '.'),
   );
   L.push('');

@@ -155,7 +155,7 @@ describe('detector on the real stack: hand-crafted events', () => {
     expect(detector.stats.duplicates + detector.stats.late).toBeGreaterThan(0);
   });
 
-  it('reads in compressed batches: kafkajs takes the topic over where the raw fetch stopped, nothing twice', async () => {
+  it('reads in compressed batches: the raw fetch decompresses them, buffered reads not offered twice', async () => {
     const at = T0 + 90 * MIN;
     // Buffered, not committed: the watermark trails them by the allowed lateness.
     await reads(G1.map((m) => rd(m, 'G1', at)));
@@ -172,7 +172,7 @@ describe('detector on the real stack: hand-crafted events', () => {
     await eventually(() => (detector.stats.consumed >= sent ? true : undefined), {
       what: 'compressed reads consumed',
     });
-    // From the committed offsets kafkajs would offer the 20 buffered reads again.
+    // Re-reading from the committed offsets would offer the 20 buffered reads again.
     expect(detector.stats.consumed - before).toBe(G1.length + 1);
     expect(detector.stats.dlq['bad-magic-byte']).toBe(2);
   });

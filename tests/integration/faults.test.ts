@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka } from '@ami/lib';
 import { eventually, testLogger } from '../support/fixtures.js';
 import { PrivateStack } from '../support/privateStack.js';
-import { Pipeline, type Figures, type Produced } from '../support/pipeline.js';
+import { Pipeline, nothingLostNothingDoubled, settled, type Figures } from '../support/pipeline.js';
 
 /**
  * Faults on a PRIVATE stack (own ports, own AMI_HOME under /tmp): the broker
@@ -20,42 +20,6 @@ const figures: Record<string, Figures & { note?: string }> = {};
 function report(name: string, f: Figures, note?: string): void {
   figures[name] = { ...f, ...(note ? { note } : {}) };
   process.stdout.write(`[faults] ${name}: ${JSON.stringify(figures[name])}\n`);
-}
-
-/** Waits until every distinct read is in ClickHouse and the ground-truth outages are detected and restored. */
-async function settled(p: Pipeline, produced: Produced, timeoutMs = 90_000): Promise<void> {
-  await eventually(async () => ((await p.chReads()).distinct >= produced.distinctReads ? true : undefined), {
-    timeoutMs,
-    intervalMs: 500,
-    what: `all ${produced.distinctReads} reads in ClickHouse`,
-  });
-  await eventually(
-    () => {
-      const c = p.outageCheck(produced);
-      if (c.missing.length === 0 && c.wrong.length === 0) return true;
-      throw new Error(
-        `missing ${JSON.stringify(c.missing.map((m) => m.expected))}, wrong ${JSON.stringify(c.wrong.map((m) => m.problems))}; records ${JSON.stringify(p.outageRecords.map((o) => [o.outage_id, o.status, o.started_at, o.restored_at]))}`,
-      );
-    },
-    { timeoutMs, intervalMs: 500, what: 'every ground-truth outage detected and restored' },
-  );
-  // The loader has the latest outage records too.
-  const ids = new Set(p.outageRecords.map((o) => o.outage_id)).size;
-  await eventually(async () => ((await p.chOutageIds()) >= ids ? true : undefined), {
-    timeoutMs,
-    what: 'outages in ClickHouse',
-  });
-}
-
-function nothingLostNothingDoubled(f: Figures): void {
-  expect(f.producedDistinct).toBeGreaterThan(0);
-  expect(f.chDistinct).toBe(f.producedDistinct); // nothing lost, nothing invented
-  expect(f.chFinal).toBe(f.chDistinct); // no (meter_id, read_at) twice after dedup
-  expect(f.expectedOutages).toBeGreaterThan(0);
-  expect(f.missingOutages).toBe(0);
-  expect(f.unexpectedOutages).toBe(0);
-  expect(f.doubledTransitions).toBe(0); // no OPEN or RESTORED published twice
-  expect(f.chOutageIds).toBe(f.outageIds);
 }
 
 describe('faults on a private stack', () => {

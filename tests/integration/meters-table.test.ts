@@ -88,7 +88,7 @@ describe('followMetersTable: the compacted meters topic as a table', () => {
   it('reads the topic to its end before start-up resolves, then follows it; catch-up and tombstones', async () => {
     const topic = await metersTopic();
     const before = ['M1', 'M2', 'M3', 'M4', 'M5'].map((id) =>
-      meter(id, `5110000000${id}`, 'R-1', 1300, 'Asia/Makassar'),
+      meter(id, `51100000000${id.slice(1)}`, 'R-1', 1300, 'Asia/Makassar'),
     );
     await producer.send({ topic, messages: before.map((p) => ({ key: p.meter_id, value: encode(p) })) });
     // A later profile of M1 replaces the first one.
@@ -127,11 +127,23 @@ describe('followMetersTable: the compacted meters topic as a table', () => {
     });
     const m9 = meter('M9', '511000000009', 'R-1', 1300, 'Asia/Makassar');
     await producer.send({ topic, messages: [{ key: 'M9', value: encode(m9) }] });
+    // A profile every consumer refuses (validateProfile): reported and skipped, like garbage.
+    const [invalid] = await producer.send({
+      topic,
+      messages: [{ key: 'M10', value: encode(meter('M10', '5110', 'R-1', 1300, 'Asia/Makassar')) }],
+    });
+    // Kept by its meter_id, whatever the key.
+    const m11 = meter('M11', '511000000011', 'R-1', 1300, 'Asia/Makassar');
+    await producer.send({ topic, messages: [{ key: 'other-key', value: encode(m11) }] });
     await follower.catchUp(60_000);
     expect(table.has('M8')).toBe(false);
+    expect(table.has('M10')).toBe(false);
     expect(table.get('M9')).toEqual(m9);
+    expect(table.get('M11')).toEqual(m11);
+    expect(table.has('other-key')).toBe(false);
     expect(bad).toEqual([
       { reason: 'bad-magic-byte', partition: garbage!.partition, offset: garbage!.baseOffset, key: 'M8' },
+      { reason: 'bad-idpel', partition: invalid!.partition, offset: invalid!.baseOffset, key: 'M10' },
     ]);
   });
 

@@ -113,6 +113,69 @@ async function seed(ch: ClickHouseClient, db: string): Promise<void> {
     detail,
     recorded_at: secs(now),
   });
+  const call = (id: string, version: number, over: Record<string, unknown>) => ({
+    call_id: id,
+    idpel: '510000000001',
+    meter_id: 'M1',
+    region: 'BALI',
+    ulp: 'DENPASAR',
+    gardu_id: 'GD-1',
+    keyword: 'KWH METER AMI',
+    complaint_type: 'KELUHAN_METER',
+    complaint_subtype: 'PENORMALAN',
+    outcome: 'FORWARDED_TO_UNIT',
+    status: 'OPEN',
+    ptl: 1,
+    agent: 'sri',
+    called_at: secs(now - 3_600_000),
+    notes: '',
+    action: 'LOGGED',
+    actor: 'sri',
+    actor_role: 'agent',
+    updated_at: secs(now - 3_600_000),
+    resolution: null,
+    version,
+    ...over,
+  });
+  await ch.insert({
+    table: t('calls'),
+    format: 'JSONEachRow',
+    values: [
+      call('call-1', 1, {
+        outcome: 'ISSUE_CLOSED',
+        status: 'ISSUE_CLOSED',
+        ptl: 0,
+        complaint_type: 'INFORMASI',
+        complaint_subtype: 'BIAYA',
+      }),
+      call('call-2', 2, {}),
+      call('call-3', 3, {}),
+      call('call-3', 4, {
+        status: 'CLOSED',
+        ptl: 0,
+        action: 'CLOSED',
+        actor: 'wayan',
+        actor_role: 'unit',
+        updated_at: secs(now),
+        resolution: 'ok',
+      }),
+    ],
+  });
+  await ch.insert({
+    table: t('command_results'),
+    format: 'JSONEachRow',
+    values: [
+      {
+        command_id: 'c1',
+        meter_id: 'M1',
+        type: 'DISCONNECT',
+        status: 'ACCEPTED',
+        reason: null,
+        decided_at: secs(now),
+        event_id: null,
+      },
+    ],
+  });
   await ch.insert({
     table: `${sqlIdent(auditDatabases(db).trail)}.command_audit`,
     format: 'JSONEachRow',
@@ -140,7 +203,14 @@ describe('docs/analysts.md examples', () => {
 
   it('has examples for billing, estimated share, outages by feeder, SAIDI/SAIFI and the audit trail', () => {
     expect(EXAMPLES.length).toBeGreaterThanOrEqual(6);
-    for (const needle of ['ami.billing', 'estimated', 'feeder_id', 'saidi', 'command_audit'])
+    for (const needle of [
+      'ami.billing',
+      'estimated',
+      'feeder_id',
+      'saidi',
+      'command_audit',
+      'ami.calls_latest',
+    ])
       expect(EXAMPLES.some((q) => q.includes(needle))).toBe(true);
   });
 

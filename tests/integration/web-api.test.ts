@@ -285,7 +285,9 @@ describe('web history and billing from ClickHouse', () => {
       { what: 'consumption' },
     );
     expect(a.consumption).toMatchObject({ kwh: 123.456, amount_rp: 178355.08, estimated: true });
-    expect(a.consumption_text).toMatch(/123\.5 kWh, Rp 178\.355 \(estimated/);
+    expect(a.consumption_text).toMatch(
+      /123,5 kWh, Rp 178\.355 \(perkiraan: pembacaan batas periode diinterpolasi\)/,
+    );
 
     // History comes from ClickHouse (refreshed every second in this test), merged with the live topic.
     await eventually(

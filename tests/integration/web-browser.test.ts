@@ -173,41 +173,49 @@ describe('web pages in headless Chromium', () => {
       await page.fill('#q', q);
       await page.click('button[type=submit]');
       await page.locator('#answer:not([hidden])').waitFor();
+      // What the agent reads out: headline, detail and advice (the FAQ links below may name other states).
+      const words = await Promise.all(
+        ['#headline', '#detail', '#advice'].map((s) => page.locator(s).innerText()),
+      );
       return {
         state: await page.locator('#answer').getAttribute('data-state'),
-        text: (await page.locator('#answer').innerText()).replace(/\s+/g, ' '),
+        text: words.join(' ').replace(/\s+/g, ' '),
       };
     };
 
     const energized = await ask('520000000001');
     expect(energized.state).toBe('ENERGIZED');
-    expect(energized.text).toMatch(/Energized/);
+    expect(energized.text).toMatch(/Bertegangan: suplai di meter normal/);
     await page.screenshot({ path: join(ARTIFACTS, 'web-callcentre-energized.png') });
 
     const out = await ask('MTR-B2');
     expect(out.state).toBe('OUTAGE');
-    expect(out.text).toMatch(/Outage OUT-CC-1 at gardu GD-DPS-07 since .* WITA; 87 customers affected/);
-    expect(out.text).not.toMatch(/disconnect|tusbung/i);
+    expect(out.text).toMatch(
+      /Gangguan OUT-CC-1 di gardu GD-DPS-07 sejak \d{2} [A-Za-z]{3} \d{4}, \d{2}\.\d{2} WITA; 87 pelanggan terdampak/,
+    );
+    expect(out.text).not.toMatch(/disconnect|tusbung|pemutusan/i);
     await page.screenshot({ path: join(ARTIFACTS, 'web-callcentre-outage.png') });
 
     const disc = await ask('520000000003');
     expect(disc.state).toBe('DISCONNECTED');
-    expect(disc.text).toMatch(/Disconnected for arrears \(tusbung\)/);
-    expect(disc.text).not.toMatch(/outage|padam/i);
+    expect(disc.text).toMatch(/Pemutusan sementara karena tunggakan \(tusbung\)/);
+    expect(disc.text).not.toMatch(/outage|padam|gangguan/i);
     await page.screenshot({ path: join(ARTIFACTS, 'web-callcentre-disconnected.png') });
 
     const rec = await ask('520000000004');
     expect(rec.state).toBe('RECONNECT_ENABLED');
-    expect(rec.text).toMatch(/press the up and down buttons together for 3 to 5 seconds/);
-    expect(rec.text).not.toMatch(/outage/i);
+    expect(rec.text).toMatch(/menekan tombol atas dan bawah bersamaan selama 3-5 detik/);
+    expect(rec.text).not.toMatch(/outage|padam|gangguan/i);
     await page.screenshot({ path: join(ARTIFACTS, 'web-callcentre-reconnect-enabled.png') });
 
     const amr = await ask('520000000005');
     expect(amr.state).toBe('AMR');
-    expect(amr.text).toMatch(/AMR meter \(KDPM A\): not an AMI meter/);
+    expect(amr.text).toMatch(/Meter AMR \(KDPM A\): bukan meter AMI/);
     await page.screenshot({ path: join(ARTIFACTS, 'web-callcentre-amr.png') });
 
     await page.goto(`${h.base}/callcentre?q=999999999999`);
-    await expect.poll(() => page.locator('#error').textContent()).toMatch(/no customer/);
+    await expect
+      .poll(() => page.locator('#error').textContent())
+      .toBe('Tidak ada pelanggan dengan IDPEL atau nomor meter "999999999999".');
   });
 });

@@ -26,6 +26,10 @@ export interface WebHarness {
   topics: Topics;
   operatorToken: string;
   viewerToken: string;
+  /** CC 123 agent `sri`; unit staff `wayan` of ULP DENPASAR and `made` of ULP SANUR. */
+  agentToken: string;
+  unitToken: string;
+  otherUnitToken: string;
   service: WebService;
   ch: ReturnType<typeof createClickHouse>;
   produce<N extends RecordName>(
@@ -44,13 +48,16 @@ export async function startWeb(env: Record<string, string> = {}): Promise<WebHar
   await migrate(ch, db, testLogger);
   const operator = newToken('ani', 'operator');
   const viewer = newToken('budi', 'viewer');
+  const agent = newToken('sri', 'agent');
+  const unit = newToken('wayan', 'unit', 1, Date.now(), { ulps: ['DENPASAR'] });
+  const otherUnit = newToken('made', 'unit', 1, Date.now(), { ulps: ['SANUR'] });
   const cfg = loadWebConfig({
     ...process.env,
     AMI_TOPIC_PREFIX: common.AMI_TOPIC_PREFIX,
     CLICKHOUSE_DB: db,
     WEB_PORT: '0',
     LOG_LEVEL: 'warn',
-    AMI_WEB_USERS: JSON.stringify([operator.entry, viewer.entry]),
+    AMI_WEB_USERS: JSON.stringify([operator.entry, viewer.entry, agent.entry, unit.entry, otherUnit.entry]),
     // The stack's ami_audit user may use only ami_audit_inbox: a random database's audit is written as the admin.
     CLICKHOUSE_AUDIT_USER: common.CLICKHOUSE_USER,
     CLICKHOUSE_AUDIT_PASSWORD: common.CLICKHOUSE_PASSWORD,
@@ -74,6 +81,9 @@ export async function startWeb(env: Record<string, string> = {}): Promise<WebHar
     topics: topicNames(cfg.AMI_TOPIC_PREFIX),
     operatorToken: operator.token,
     viewerToken: viewer.token,
+    agentToken: agent.token,
+    unitToken: unit.token,
+    otherUnitToken: otherUnit.token,
     service,
     ch,
     async produce(record, topic, key, value) {

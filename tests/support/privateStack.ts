@@ -12,13 +12,12 @@ import {
   stackUp,
   type StackSettings,
 } from '@ami/stack';
-import { REPO_ROOT } from '../../packages/stack/src/settings.js';
 import { readPid } from '../../packages/stack/src/processes.js';
 
 /**
  * A second Kafka + registry + ClickHouse beside the main stack, on free ports,
- * with its own AMI_HOME under /tmp. Jars come from the main stack's AMI_HOME by
- * symlink (nothing is downloaded again). Fault tests kill and stop its parts
+ * with its own AMI_HOME under /tmp. Jars come from the main stack's AMI_HOME
+ * (AMI_HOME, default .ami) by symlink (nothing is downloaded twice). Fault tests kill and stop its parts
  * without disturbing the stack the other tests use.
  */
 export class PrivateStack {
@@ -49,12 +48,15 @@ export class PrivateStack {
     this.clickhouse = new ClickHouseComponent(this.settings);
   }
 
-  static async start(tag: string, mainHome = join(REPO_ROOT, '.ami')): Promise<PrivateStack> {
+  static async start(tag: string, mainHome = loadStackSettings().AMI_HOME): Promise<PrivateStack> {
     const home = mkdtempSync(join(tmpdir(), `ami-${tag}-`));
-    mkdirSync(join(home, 'kafka'), { recursive: true });
-    symlinkSync(join(mainHome, 'kafka', 'libs'), join(home, 'kafka', 'libs'));
-    symlinkSync(join(mainHome, 'registry'), join(home, 'registry'));
     const stack = new PrivateStack(home, await freePorts(5));
+    // The main stack's Kafka jars (fetched there if missing) and registry.
+    const mainKafka = new KafkaComponent(loadStackSettings({ AMI_HOME: mainHome }));
+    await mainKafka.install();
+    mkdirSync(join(home, 'kafka'), { recursive: true });
+    symlinkSync(mainKafka.libs, stack.kafka.libs);
+    symlinkSync(join(mainHome, 'registry'), join(home, 'registry'));
     PrivateStack.running.add(stack);
     try {
       stack.env = await stackUp(stack.settings);

@@ -5,6 +5,7 @@ import kafkajs, { type Admin, type AclEntry } from 'kafkajs';
 import {
   KafkaComponent,
   SecureKafkaBroker,
+  SecureKafkaCluster,
   freePorts,
   generatePassword,
   loadStackSettings,
@@ -43,7 +44,7 @@ export async function startSecureBroker(o: {
   const [port, controllerPort, tlsPort] = (await freePorts(3)) as [number, number, number];
   const broker = new SecureKafkaBroker({
     home,
-    libs: new KafkaComponent(loadStackSettings()).libs,
+    libs: await kafkaJars(),
     port,
     controllerPort,
     tlsPort,
@@ -63,6 +64,74 @@ export async function startSecureBroker(o: {
     throw err;
   }
   return { broker, stop };
+}
+
+/** The local stack's Kafka jars (the release the stack installs), fetched if missing. */
+async function kafkaJars(): Promise<string> {
+  const kafka = new KafkaComponent(loadStackSettings());
+  await kafka.install();
+  return kafka.libs;
+}
+
+/** A secured KRaft cluster (SASL_SSL and SASL_PLAINTEXT, SCRAM-SHA-512, RF = nodes) in a temporary folder. */
+export interface TestSecureCluster {
+  cluster: SecureKafkaCluster;
+  /** The CA of the brokers' certificates (NODE_EXTRA_CA_CERTS for the services: `cluster.caFile`). */
+  ca: Buffer;
+  /** Stops every node and removes the folder. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a SecureKafkaCluster of `nodes` brokers on free ports and waits until
+ * every broker is registered. Nodes left running by a test process that dies
+ * are killed on exit.
+ */
+export async function startSecureCluster(o: {
+  admin: ScramUser;
+  formatUsers?: ScramUser[];
+  nodes?: number;
+  fullJit?: boolean;
+}): Promise<TestSecureCluster> {
+  const home = mkdtempSync(join(tmpdir(), 'ami-kafka-cluster-'));
+  const n = o.nodes ?? 3;
+  const killOnExit = () => {
+    for (let id = 1; id <= n; id++) {
+      try {
+        const pid = Number(readFileSync(join(home, `node-${id}`, 'kafka.pid'), 'utf8'));
+        if (pid > 0) process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* not started or gone */
+      }
+    }
+  };
+  process.once('exit', killOnExit);
+  const ports = await freePorts(3 * n);
+  const cluster = new SecureKafkaCluster({
+    home,
+    libs: await kafkaJars(),
+    nodes: Array.from({ length: n }, (_, i) => ({
+      port: ports[3 * i]!,
+      controllerPort: ports[3 * i + 1]!,
+      tlsPort: ports[3 * i + 2]!,
+    })),
+    admin: o.admin,
+    formatUsers: o.formatUsers,
+    fullJit: o.fullJit,
+  });
+  const stop = async () => {
+    await cluster.stop(5_000);
+    process.removeListener('exit', killOnExit);
+    rmSync(home, { recursive: true, force: true });
+  };
+  try {
+    await cluster.start();
+    await cluster.waitHealthy(150_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { cluster, ca: readFileSync(cluster.caFile), stop };
 }
 
 /**

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadCommonConfig } from '@ami/lib';
+import { ConfigError, loadCommonConfig, serviceGroupId } from '@ami/lib';
+import { loadDetectorConfig } from '../../services/detector/src/config.js';
+import { loadLoaderConfig } from '../../services/loader/src/config.js';
+import { loadSimulatorConfig } from '../../services/simulator/src/config.js';
 
 /** The Kafka security settings are checked at start-up, before any connection. */
 describe('loadCommonConfig: Kafka SASL and TLS', () => {
@@ -50,5 +53,30 @@ describe('loadCommonConfig: Kafka SASL and TLS', () => {
   it('refuses an unknown mechanism or TLS flag with the variable named', () => {
     expect(() => loadCommonConfig({ KAFKA_SASL_MECHANISM: 'SCRAM-SHA-1' })).toThrow(/KAFKA_SASL_MECHANISM/);
     expect(() => loadCommonConfig({ KAFKA_SSL: 'yes' })).toThrow(/KAFKA_SSL/);
+  });
+});
+
+describe('group and transactional ids follow the topic prefix (issue 19)', () => {
+  it('each service derives its consumer group from AMI_TOPIC_PREFIX unless set explicitly', () => {
+    const env = { AMI_TOPIC_PREFIX: 'pilot-bali' };
+    expect(loadDetectorConfig(env).DETECTOR_GROUP_ID).toBe('pilot-bali-detector');
+    expect(loadLoaderConfig(env).LOADER_GROUP_ID).toBe('pilot-bali-loader');
+    expect(loadSimulatorConfig(env).HEADEND_GROUP_ID).toBe('pilot-bali-headend');
+    // The default prefix keeps the names used before.
+    expect(loadDetectorConfig({}).DETECTOR_GROUP_ID).toBe('ami-detector');
+    expect(loadLoaderConfig({}).LOADER_GROUP_ID).toBe('ami-loader');
+    expect(loadSimulatorConfig({}).HEADEND_GROUP_ID).toBe('ami-headend');
+    expect(loadDetectorConfig({ ...env, DETECTOR_GROUP_ID: 'mine' }).DETECTOR_GROUP_ID).toBe('mine');
+  });
+
+  it('two prefixes never share a detector group or transactional id', () => {
+    const a = loadDetectorConfig({ AMI_TOPIC_PREFIX: 'a', DETECTOR_INSTANCE_ID: 'host1' });
+    const b = loadDetectorConfig({ AMI_TOPIC_PREFIX: 'b', DETECTOR_INSTANCE_ID: 'host1' });
+    expect(a.DETECTOR_GROUP_ID).not.toBe(b.DETECTOR_GROUP_ID);
+    // output.ts: the transactional id is `<DETECTOR_GROUP_ID>-<DETECTOR_INSTANCE_ID>`.
+    expect(`${a.DETECTOR_GROUP_ID}-${a.DETECTOR_INSTANCE_ID}`).not.toBe(
+      `${b.DETECTOR_GROUP_ID}-${b.DETECTOR_INSTANCE_ID}`,
+    );
+    expect(serviceGroupId('a', 'detector')).toBe(a.DETECTOR_GROUP_ID);
   });
 });

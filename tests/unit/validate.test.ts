@@ -4,8 +4,10 @@ import {
   DEFAULT_LIMITS,
   demandAboveRating,
   rejectIfInvalid,
+  SUPPORTED_TIMEZONES,
   TOPOLOGY_REASONS,
   validateEvent,
+  validateProfile,
   validateRead,
   type MeterEvent,
   type MeterProfile,
@@ -145,9 +147,60 @@ describe('validateEvent', () => {
     [{ meter_id: 'NOBODY' }, 'unknown-meter'],
     [{ gardu_id: 'G9' }, 'gardu-mismatch'],
     [{ event_id: '' }, 'missing-field'],
-    [{ power_limit_va: -1 }, 'negative-demand'],
+    [{ power_limit_va: -1 }, 'bad-power-limit'],
+    [{ type: 'POWER_LIMIT_CHANGED', power_limit_va: null }, 'bad-power-limit'],
+    [{ type: 'POWER_LIMIT_CHANGED', power_limit_va: 0 }, 'bad-power-limit'],
+    [{ occurred_at: -1 }, 'out-of-range'],
+    [{ occurred_at: Number.NaN }, 'out-of-range'],
   ] as const)('%o is rejected as %s', (patch, reason) => {
     expect(validateEvent({ ...event, ...patch }, { now: NOW, lookup })?.reason).toBe(reason);
+  });
+
+  it('accepts a power limit change with its new limit', () => {
+    const change = { ...event, type: 'POWER_LIMIT_CHANGED', power_limit_va: 900 } as const;
+    expect(validateEvent(change, { now: NOW, lookup })).toBeUndefined();
+  });
+});
+
+describe('validateRead: fields every consumer refuses (issue 19)', () => {
+  it.each([
+    [{ power_limit_va: -5 }, 'bad-power-limit'],
+    [{ interval_s: 0 }, 'bad-interval'],
+    [{ read_at: -900_000 }, 'out-of-range'],
+    [{ read_at: 4_294_967_296_000 }, 'out-of-range'],
+  ] as const)('%o is rejected as %s', (patch, reason) => {
+    expect(reasonOfRead(patch)).toBe(reason);
+  });
+
+  it('an on-demand read may cover no interval', () => {
+    expect(reasonOfRead({ interval_s: 0, kind: 'ON_DEMAND' })).toBeUndefined();
+  });
+});
+
+describe('validateProfile: the one check of a MeterProfile', () => {
+  it('accepts a plausible profile in each supported zone', () => {
+    for (const timezone of SUPPORTED_TIMEZONES)
+      expect(validateProfile({ ...profile, timezone })).toBeUndefined();
+  });
+
+  it.each([
+    [{ meter_id: '' }, 'missing-field'],
+    [{ gardu_id: '' }, 'missing-field'],
+    [{ feeder_id: '' }, 'missing-field'],
+    [{ tariff: '' }, 'missing-field'],
+    [{ idpel: '5200000001' }, 'bad-idpel'],
+    [{ idpel: '52000000000A' }, 'bad-idpel'],
+    [{ idpel: '5200000000011' }, 'bad-idpel'],
+    [{ kdpm: 'X' }, 'bad-kdpm'],
+    [{ phases: 2 }, 'bad-phases'],
+    [{ phases: 0 }, 'bad-phases'],
+    [{ daya_va: -5 }, 'bad-daya'],
+    [{ daya_va: 0 }, 'bad-daya'],
+    [{ timezone: 'Europe/Paris' }, 'unsupported-timezone'],
+    [{ timezone: 'Mars/Olympus' }, 'unsupported-timezone'],
+    [{ installed_at: -1 }, 'out-of-range'],
+  ] as const)('%o is refused as %s', (patch, reason) => {
+    expect(validateProfile({ ...profile, ...patch } as MeterProfile)?.reason).toBe(reason);
   });
 });
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
@@ -12,14 +12,48 @@ import {
   createRegistry,
   ensureTopics,
   loadCommonConfig,
+  serviceGroupId,
   sqlIdent,
+  formatZoned,
   topicNames,
   type CommonConfig,
   type MeterStatus,
 } from '@ami/lib';
 import { loadStackSettings, stackUp } from '@ami/stack';
 import { formatOutage } from '../../../services/detector/src/cli.js';
+import { newToken } from '../../../services/web/src/auth.js';
+
 import { startAmi, type ServiceChild } from './children.js';
+
+/** The demo's gardu are in Bali: its times are WITA (Asia/Makassar), as the customers read them. */
+const DEMO_ZONE = 'Asia/Makassar';
+
+/**
+ * The web command for this run, with one user per role (CC 123 agent, ULP staff, operator) in a
+ * users file of the run (hashes only) and their tokens printed once, valid for a day.
+ */
+function sayWebCommand(prefix: string, logs: string): void {
+  const users = [newToken('sri', 'agent', 1), newToken('wayan', 'unit', 1), newToken('ani', 'operator', 1)];
+  const file = join(logs, `${prefix}-web-users.json`);
+  writeFileSync(
+    file,
+    JSON.stringify(
+      users.map((u) => u.entry),
+      null,
+      2,
+    ),
+    { mode: 0o600 },
+  );
+  say('\nDashboard, call centre (CC 123) and ULP complaints, in Bahasa Indonesia (?lang=en for English):');
+  say(
+    `  AMI_TOPIC_PREFIX=${prefix} AMI_WEB_USERS_FILE=${file} WEB_VIEWS_REQUIRE_AUTH=true \\\n` +
+      '  CLICKHOUSE_AUDIT_PASSWORD=$(grep CLICKHOUSE_AUDIT_PASSWORD .ami/secrets.env | cut -d= -f2) npx ami web',
+  );
+  say(
+    '  then http://127.0.0.1:8080/callcentre, signed in with one of these tokens (shown once, valid 1 day):',
+  );
+  for (const u of users) say(`    ${u.entry.user.padEnd(6)} ${u.entry.role.padEnd(9)} ${u.token}`);
+}
 
 interface DemoOptions {
   scenario: string;
@@ -82,7 +116,9 @@ async function watchPipeline(cfg: CommonConfig) {
   const logger = createLogger('demo', 'warn');
   const topics = topicNames(cfg.AMI_TOPIC_PREFIX);
   const codec = new AvroCodec(createRegistry(cfg));
-  const consumer = createKafka(cfg, logger).consumer({ groupId: `ami-demo-watch.${randomUUID()}` });
+  const consumer = createKafka(cfg, logger).consumer({
+    groupId: `${serviceGroupId(cfg.AMI_TOPIC_PREFIX, 'demo-watch')}.${randomUUID()}`,
+  });
   const tusbung = new Map<string, MeterStatus['state']>();
   await consumer.connect();
   await consumer.subscribe({
@@ -98,7 +134,7 @@ async function watchPipeline(cfg: CommonConfig) {
         const was = tusbung.get(s.meter_id);
         if (customerSide && was !== s.state) {
           say(
-            `  tusbung  ${s.state.padEnd(17)} meter ${s.meter_id} (gardu ${s.gardu_id}) since ${new Date(s.since).toISOString()}: relay ${s.relay}, not an outage`,
+            `  tusbung  ${s.state.padEnd(17)} meter ${s.meter_id} (gardu ${s.gardu_id}) since ${formatZoned(s.since, DEMO_ZONE, 'en-GB')}: relay ${s.relay}, not an outage`,
           );
           tusbung.set(s.meter_id, s.state);
         } else if (!customerSide && was && s.state === 'ENERGIZED') {
@@ -160,14 +196,14 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   say('Starting the local stack (Kafka, schema registry, ClickHouse)...');
   const stackEnv = await stackUp(loadStackSettings(), (l) => say(`  ${l}`));
   const prefix = opts.prefix ?? `demo-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}`;
-  // Consumer groups belong to this run's topics, so runs never steal each other's partitions.
+  // Consumer groups belong to this run's topics (the services' defaults), so runs never steal each other's partitions.
   const env = {
     ...process.env,
     ...stackEnv,
     AMI_TOPIC_PREFIX: prefix,
-    DETECTOR_GROUP_ID: `${prefix}.detector`,
-    LOADER_GROUP_ID: `${prefix}.loader`,
-    HEADEND_GROUP_ID: `${prefix}.headend`,
+    DETECTOR_GROUP_ID: serviceGroupId(prefix, 'detector'),
+    LOADER_GROUP_ID: serviceGroupId(prefix, 'loader'),
+    HEADEND_GROUP_ID: serviceGroupId(prefix, 'headend'),
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
   };
   Object.assign(process.env, env);
@@ -208,7 +244,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       await once('billing', ['billing', 'refresh', '--period', period]);
     await printClickHouseSummary(cfg);
     say(`\nGround truth of the simulation: ${truth}`);
-    say(`Dashboard and call centre: AMI_TOPIC_PREFIX=${prefix} npx ami web   (then http://127.0.0.1:8080)`);
+    sayWebCommand(prefix, logs);
     say('The stack keeps running; stop it with: npx ami stack down');
   } finally {
     await watcher?.disconnect();

@@ -1,6 +1,28 @@
 import type { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
-import { loadStackSettings, stackComponents, stackDown, stackStatus, stackUp } from '@ami/stack';
+import {
+  CLUSTER_USERS,
+  kafkaPasswordName,
+  loadStackSettings,
+  stackComponents,
+  stackDown,
+  stackStatus,
+  stackUp,
+  type StackSettings,
+} from '@ami/stack';
+
+const BROKERS_OPTION = [
+  '--brokers <n>',
+  'Kafka nodes: 1 plain (default), 3 a secured cluster (KAFKA_BROKERS_COUNT)',
+] as const;
+
+/** The stack's settings, with `--brokers` over KAFKA_BROKERS_COUNT. */
+function settings(opts: { brokers?: string }): StackSettings {
+  return loadStackSettings({
+    ...process.env,
+    ...(opts.brokers ? { KAFKA_BROKERS_COUNT: opts.brokers } : {}),
+  });
+}
 
 export function registerStackCommands(program: Command): void {
   const stack = program.command('stack').description('the local Kafka, schema registry and ClickHouse');
@@ -8,24 +30,34 @@ export function registerStackCommands(program: Command): void {
   stack
     .command('up')
     .description('install what is missing, start what is stopped, wait until healthy')
-    .action(async () => {
+    .option(...BROKERS_OPTION)
+    .action(async (opts: { brokers?: string }) => {
       const t0 = Date.now();
-      const env = await stackUp(loadStackSettings(), (l) => console.log(l));
+      const s = settings(opts);
+      const env = await stackUp(s, (l) => console.log(l));
       console.log(`stack healthy in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
       for (const [k, v] of Object.entries(env)) console.log(`${k}=${v}`);
+      if (s.KAFKA_BROKERS_COUNT > 1) {
+        const users = CLUSTER_USERS.filter((u) => u !== 'admin' && u !== 'registry').join(', ');
+        console.log(
+          `each service: KAFKA_SASL_USERNAME=<${users}> and KAFKA_SASL_PASSWORD=$${kafkaPasswordName('<user>')} from ${s.AMI_HOME}/secrets.env`,
+        );
+      }
     });
 
   stack
     .command('down')
     .description('stop every service of the local stack (data is kept)')
-    .action(async () => stackDown(loadStackSettings(), (l) => console.log(l)));
+    .option(...BROKERS_OPTION)
+    .action(async (opts: { brokers?: string }) => stackDown(settings(opts), (l) => console.log(l)));
 
   stack
     .command('status')
     .description('which services run and answer')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { json?: boolean }) => {
-      const rows = await stackStatus();
+    .option(...BROKERS_OPTION)
+    .action(async (opts: { json?: boolean; brokers?: string }) => {
+      const rows = await stackStatus(settings(opts));
       if (opts.json) return console.log(JSON.stringify(rows, null, 2));
       for (const r of rows) {
         const state = r.healthy ? 'healthy' : r.running ? 'running, not answering' : 'stopped';
@@ -39,11 +71,13 @@ export function registerStackCommands(program: Command): void {
     .argument('[service]', 'kafka, schema-registry or clickhouse')
     .option('-n, --lines <n>', 'lines to show', '50')
     .option('-f, --follow', 'keep printing')
+    .option(...BROKERS_OPTION)
     .description("show a service's log")
-    .action((service: string | undefined, opts: { lines: string; follow?: boolean }) => {
-      const comps = stackComponents().filter((c) => !service || c.name === service);
+    .action((service: string | undefined, opts: { lines: string; follow?: boolean; brokers?: string }) => {
+      const comps = stackComponents(settings(opts)).filter((c) => !service || c.name === service);
       if (comps.length === 0) throw new Error(`unknown service ${service}`);
-      const args = ['-n', opts.lines, ...(opts.follow ? ['-F'] : []), ...comps.map((c) => c.logFile)];
+      const files = comps.flatMap((c) => ('logFiles' in c ? (c.logFiles as string[]) : [c.logFile]));
+      const args = ['-n', opts.lines, ...(opts.follow ? ['-F'] : []), ...files];
       spawnSync('tail', args, { stdio: 'inherit' });
     });
 }

@@ -14,6 +14,7 @@ export const RECORD_NAMES: readonly RecordName[] = [
   'Outage',
   'MeterStatus',
   'CommandResult',
+  'CallRecord',
 ];
 
 const localTypes = new Map<RecordName, avro.Type>();

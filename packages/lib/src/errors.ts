@@ -1,21 +1,25 @@
 /**
  * Typed errors. `retriable` tells the caller whether trying again can help
- * (a broker or ClickHouse that is down) or not (bad input, bad config).
+ * (a broker or ClickHouse that is down) or not (bad input, bad config), and
+ * `code` names the failure for logs, metrics and tests (never parse the text).
  * Errors are logged once, where they are handled, not where they are thrown.
  */
 export class AmiError extends Error {
   readonly retriable: boolean;
-  constructor(message: string, opts: { retriable: boolean; cause?: unknown }) {
+  /** (Not `code`: the wire client's KafkaProtocolError keeps the broker's numeric code there.) */
+  readonly errorCode: string;
+  constructor(message: string, opts: { retriable: boolean; cause?: unknown; code?: string }) {
     super(message, { cause: opts.cause });
     this.name = new.target.name;
     this.retriable = opts.retriable;
+    this.errorCode = opts.code ?? (opts.retriable ? 'unavailable' : 'failed');
   }
 }
 
 /** Configuration is wrong: fix it and start again. */
 export class ConfigError extends AmiError {
   constructor(message: string) {
-    super(message, { retriable: false });
+    super(message, { retriable: false, code: 'bad-config' });
   }
 }
 
@@ -23,7 +27,7 @@ export class ConfigError extends AmiError {
 export class BadRecordError extends AmiError {
   readonly reason: string;
   constructor(reason: string, message: string, cause?: unknown) {
-    super(message, { retriable: false, cause });
+    super(message, { retriable: false, cause, code: reason });
     this.reason = reason;
   }
 }
@@ -31,16 +35,27 @@ export class BadRecordError extends AmiError {
 /** A dependency (Kafka, registry, ClickHouse) did not answer or refused for now. */
 export class UnavailableError extends AmiError {
   readonly service: string;
-  constructor(service: string, message: string, cause?: unknown) {
-    super(`${service}: ${message}`, { retriable: true, cause });
+  constructor(service: string, message: string, cause?: unknown, code = `${service}-unavailable`) {
+    super(`${service}: ${message}`, { retriable: true, cause, code });
     this.service = service;
+  }
+}
+
+/**
+ * A dependency was still not ready when a start-up deadline passed (say, a
+ * freshly created topic whose partitions have no leader yet). Retriable: a
+ * supervisor that starts the service again may succeed.
+ */
+export class StartupTimeoutError extends UnavailableError {
+  constructor(service: string, message: string, cause?: unknown) {
+    super(service, message, cause, `${service}-not-ready`);
   }
 }
 
 /** Invalid user input at an API or CLI boundary. */
 export class ValidationError extends AmiError {
   constructor(message: string) {
-    super(message, { retriable: false });
+    super(message, { retriable: false, code: 'invalid-input' });
   }
 }
 

@@ -17,3 +17,4 @@ export * from './keyIndex.js';
 export * from './tsWorker.js';
 export * from './membership.js';
 export * from './keepAlive.js';
+export * from './localTime.js';

@@ -11,7 +11,10 @@ import {
   type Admin,
   type ITopicConfig,
 } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CommonConfig } from './config.js';
+import type { BrokerConnectionsOptions } from './kafkaWire/brokers.js';
+import { AmiError, StartupTimeoutError } from './errors.js';
 import type { Logger } from './logger.js';
 import { compactedTopics, topicNames, type TopicRole } from './topics.js';
 
@@ -51,6 +54,33 @@ export function createKafka(cfg: CommonConfig, logger: Logger, clientId = cfg.KA
   return new Kafka(config);
 }
 
+/** The settings the wire client (kafkaWire) needs from the common config. */
+export type WireKafkaConfig = Pick<
+  CommonConfig,
+  'KAFKA_BROKERS' | 'KAFKA_SSL' | 'KAFKA_SASL_MECHANISM' | 'KAFKA_SASL_USERNAME' | 'KAFKA_SASL_PASSWORD'
+>;
+
+/**
+ * How the wire client (WireProducer, TransactionalProducer, WireFetcher)
+ * reaches the brokers, from the same settings as kafkajs: TLS verified against
+ * Node's CAs (NODE_EXTRA_CA_CERTS adds a private CA), SASL SCRAM or PLAIN.
+ */
+export function wireClientOptions(cfg: WireKafkaConfig, clientId: string): BrokerConnectionsOptions {
+  return {
+    brokers: cfg.KAFKA_BROKERS.split(',').map((b) => b.trim()),
+    ssl: cfg.KAFKA_SSL === 'true',
+    clientId,
+    sasl:
+      cfg.KAFKA_SASL_MECHANISM === 'none'
+        ? undefined
+        : {
+            mechanism: cfg.KAFKA_SASL_MECHANISM,
+            username: cfg.KAFKA_SASL_USERNAME ?? '',
+            password: cfg.KAFKA_SASL_PASSWORD ?? '',
+          },
+  };
+}
+
 /**
  * A consumer that crashed for good (kafkajs gave up retrying) must not
  * linger silently: log once and exit so the supervisor restarts the service.
@@ -75,24 +105,172 @@ export interface TopicLayout {
   replicationFactor?: number;
 }
 
-/** Creates the contract topics that do not exist yet (compacted where the contract says). */
+/** How long start-up waits for Kafka (a topic's leaders, a coordinator) before it gives up. */
+export const STARTUP_DEADLINE_MS = 60_000;
+
+/**
+ * Kafka error types (kafkajs' names of the protocol's codes) a retry can cure
+ * while topics are being created or leaders elected: "This server does not host
+ * this topic-partition", "not the leader", no coordinator yet, a timeout.
+ */
+const TRANSIENT_KAFKA_ERRORS: ReadonlySet<string> = new Set([
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'LEADER_NOT_AVAILABLE',
+  'NOT_LEADER_FOR_PARTITION',
+  'NOT_LEADER_OR_FOLLOWER',
+  'REPLICA_NOT_AVAILABLE',
+  'NOT_COORDINATOR',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'COORDINATOR_NOT_AVAILABLE',
+  'GROUP_COORDINATOR_NOT_AVAILABLE',
+  'COORDINATOR_LOAD_IN_PROGRESS',
+  'GROUP_LOAD_IN_PROGRESS',
+  'NOT_CONTROLLER',
+  'REQUEST_TIMED_OUT',
+  'NETWORK_EXCEPTION',
+  'KAFKA_STORAGE_ERROR',
+  'OFFSET_NOT_AVAILABLE',
+  'REBALANCE_IN_PROGRESS',
+  'CONCURRENT_TRANSACTIONS',
+]);
+
+/** kafkajs errors without a protocol code that a retry can cure (connection, metadata not there yet). */
+const TRANSIENT_KAFKAJS_NAMES: ReadonlySet<string> = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSTopicMetadataNotLoaded',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSLockTimeout',
+]);
+
+/**
+ * Whether a Kafka failure is transient, by error type (never by text): the
+ * error itself, its `originalError`/`cause` (kafkajs wraps the last one when it
+ * runs out of retries) or every error of an aggregate.
+ */
+export function isTransientKafkaError(err: unknown, depth = 0): boolean {
+  if (typeof err !== 'object' || err === null || depth > 5) return false;
+  if (err instanceof AmiError) return err.retriable;
+  const e = err as {
+    type?: unknown;
+    name?: unknown;
+    retriable?: unknown;
+    originalError?: unknown;
+    cause?: unknown;
+    errors?: unknown;
+  };
+  if (typeof e.type === 'string' && TRANSIENT_KAFKA_ERRORS.has(e.type)) return true;
+  if (typeof e.name === 'string' && TRANSIENT_KAFKAJS_NAMES.has(e.name)) return true;
+  if (Array.isArray(e.errors) && e.errors.length > 0)
+    return e.errors.every((x) => isTransientKafkaError(x, depth + 1));
+  if (e.originalError !== undefined) return isTransientKafkaError(e.originalError, depth + 1);
+  if (e.cause !== undefined) return isTransientKafkaError(e.cause, depth + 1);
+  return e.retriable === true;
+}
+
+export interface StartupRetryOptions {
+  logger?: Logger;
+  /** Give up after this long (default STARTUP_DEADLINE_MS). */
+  deadlineMs?: number;
+}
+
+/**
+ * Runs a start-up step, retrying transient Kafka errors (`isTransientKafkaError`)
+ * for up to `deadlineMs`; then throws StartupTimeoutError (code `kafka-not-ready`)
+ * naming the step and the last error. Other errors are thrown at once. Logs one
+ * warning when it starts waiting, not one per attempt.
+ */
+export async function retryKafkaStartup<T>(
+  what: string,
+  fn: () => Promise<T>,
+  opts: StartupRetryOptions = {},
+): Promise<T> {
+  const deadlineMs = opts.deadlineMs ?? STARTUP_DEADLINE_MS;
+  const deadline = Date.now() + deadlineMs;
+  let delay = 100;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransientKafkaError(err)) throw err;
+      if (Date.now() + delay > deadline)
+        throw new StartupTimeoutError(
+          'kafka',
+          `${what}: still failing after ${deadlineMs} ms (${attempt} attempts): ${(err as Error).message}`,
+          err,
+        );
+      if (attempt === 1) opts.logger?.warn({ err, what }, `${what}: Kafka not ready yet; retrying`);
+      await sleep(delay);
+      delay = Math.min(delay * 2, 2000);
+    }
+  }
+}
+
+/**
+ * Waits until every partition of `topics` has a leader in the metadata and
+ * answers a ListOffsets (its log is hosted): a topic created a moment ago, by
+ * this process or another one, answers "This server does not host this
+ * topic-partition" or "not the leader" for a while. Throws StartupTimeoutError
+ * after the deadline.
+ */
+export async function waitForTopicLeaders(
+  admin: Admin,
+  topics: readonly string[],
+  opts: StartupRetryOptions = {},
+): Promise<void> {
+  if (topics.length === 0) return;
+  await retryKafkaStartup(
+    `leaders of ${topics.join(', ')}`,
+    async () => {
+      const meta = await admin.fetchTopicMetadata({ topics: [...topics] });
+      for (const t of meta.topics)
+        if (t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0 || p.partitionErrorCode !== 0))
+          throw Object.assign(new Error(`topic ${t.name} has partitions without a leader`), {
+            type: 'LEADER_NOT_AVAILABLE',
+          });
+      for (const t of topics) await admin.fetchTopicOffsets(t);
+    },
+    opts,
+  );
+}
+
+/**
+ * Creates the contract topics that do not exist yet (compacted where the
+ * contract says), then waits until every one of them, created here or by
+ * another service a moment ago, has a leader for every partition.
+ */
 export async function ensureTopics(
   admin: Admin,
   prefix: string,
   layout: TopicLayout = { partitions: 6 },
   roles?: TopicRole[],
+  opts: StartupRetryOptions = {},
 ): Promise<void> {
   const names = topicNames(prefix);
-  const existing = new Set(await admin.listTopics());
-  const wanted = (roles ?? (Object.keys(names) as TopicRole[])).filter((r) => !existing.has(names[r]));
-  if (wanted.length === 0) return;
-  const topics: ITopicConfig[] = wanted.map((role) => ({
-    topic: names[role],
-    numPartitions: layout.partitions,
-    replicationFactor: layout.replicationFactor ?? 1,
-    configEntries: compactedTopics.has(role) ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
-  }));
-  await admin.createTopics({ topics, waitForLeaders: true });
+  const all = (roles ?? (Object.keys(names) as TopicRole[])).map((role) => ({ role, topic: names[role] }));
+  const existing = new Set(await retryKafkaStartup('list topics', () => admin.listTopics(), opts));
+  const wanted = all.filter((t) => !existing.has(t.topic));
+  if (wanted.length > 0) {
+    const topics: ITopicConfig[] = wanted.map(({ role, topic }) => ({
+      topic,
+      numPartitions: layout.partitions,
+      replicationFactor: layout.replicationFactor ?? 1,
+      configEntries: compactedTopics.has(role) ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+    }));
+    // Another service may create some of them at the same moment: kafkajs then answers false.
+    await retryKafkaStartup(
+      'create topics',
+      () => admin.createTopics({ topics, waitForLeaders: true }),
+      opts,
+    );
+  }
+  await waitForTopicLeaders(
+    admin,
+    all.map((t) => t.topic),
+    opts,
+  );
 }
 
 /**

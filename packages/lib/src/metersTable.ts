@@ -6,6 +6,7 @@ import { AmiError, BadRecordError, isRetriable, UnavailableError } from './error
 import { exitOnCrash } from './kafka.js';
 import type { Logger } from './logger.js';
 import type { MeterProfile } from './records.js';
+import { rejectIfInvalid, validateProfile } from './validate.js';
 
 export type BadMetersRecordHandler = (
   err: BadRecordError,
@@ -24,11 +25,13 @@ export interface MetersTableOptions {
   /** The consumer group is `<groupPrefix>.meters.<uuid>`: a throwaway group, nothing committed. */
   groupPrefix: string;
   /**
-   * Applies one record, in offset order per partition: the key (meter id, '' if
-   * none) and the decoded profile, or null for a tombstone. A BadRecordError
-   * thrown here skips the record like a bad encoding does.
+   * Applies one record, in offset order per partition: the meter id and its
+   * profile, or null for a tombstone (the meter id is then the record's key).
+   * Only profiles that pass `validateProfile` get here, by their `meter_id`
+   * (not the Kafka key): every consumer of the topic agrees on which meters
+   * exist. A BadRecordError thrown here skips the record like a bad one.
    */
-  apply: (key: string, profile: MeterProfile | null) => void;
+  apply: (meterId: string, profile: MeterProfile | null) => void;
   /** A record that is not a valid profile; it is skipped (the caller reports it). */
   onBad?: BadMetersRecordHandler;
   logger: Logger;
@@ -127,12 +130,15 @@ export async function followMetersTable(opts: MetersTableOptions): Promise<Meter
   }
 
   async function load(m: { key: Buffer | null; value: Buffer | null }): Promise<void> {
-    const key = m.key?.toString() ?? '';
-    if (m.value === null) return opts.apply(key, null);
-    opts.apply(
-      key,
-      codec.decodeCached('MeterProfile', m.value) ?? (await codec.decode('MeterProfile', m.value)),
-    );
+    if (m.value === null) {
+      const key = m.key?.toString() ?? '';
+      if (key === '') throw new BadRecordError('tombstone', 'a meters tombstone without a key');
+      return opts.apply(key, null);
+    }
+    const profile =
+      codec.decodeCached('MeterProfile', m.value) ?? (await codec.decode('MeterProfile', m.value));
+    rejectIfInvalid(validateProfile(profile));
+    opts.apply(profile.meter_id, profile);
   }
 
   const startEnds = await endOffsets();

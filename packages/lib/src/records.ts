@@ -120,6 +120,34 @@ export interface CommandResult {
   event_id: string | null;
 }
 
+export type CallOutcome = 'ISSUE_CLOSED' | 'FORWARDED_TO_UNIT';
+export type ComplaintStatus = 'ISSUE_CLOSED' | 'OPEN' | 'IN_PROGRESS' | 'CLOSED';
+export type CallAction = 'LOGGED' | 'WORK_STARTED' | 'CLOSED';
+
+/** A CC 123 call and the later changes of its complaint (topic `<prefix>.calls`, key IDPEL). */
+export interface CallRecord {
+  call_id: string;
+  idpel: string;
+  meter_id: string;
+  region: string;
+  ulp: string;
+  gardu_id: string;
+  keyword: string;
+  complaint_type: string;
+  complaint_subtype: string;
+  outcome: CallOutcome;
+  status: ComplaintStatus;
+  ptl: boolean;
+  agent: string;
+  called_at: number;
+  notes: string;
+  action: CallAction;
+  actor: string;
+  actor_role: string;
+  updated_at: number;
+  resolution: string | null;
+}
+
 /** Record name (as in schemas/<Name>.avsc) to its TypeScript shape. */
 export interface RecordTypes {
   MeterProfile: MeterProfile;
@@ -129,5 +157,6 @@ export interface RecordTypes {
   Outage: Outage;
   MeterStatus: MeterStatus;
   CommandResult: CommandResult;
+  CallRecord: CallRecord;
 }
 export type RecordName = keyof RecordTypes;

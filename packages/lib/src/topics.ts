@@ -11,6 +11,8 @@ export interface Topics {
   commandResults: string;
   /** Interruptions restored before confirmation (IEEE 1366 momentary): Outage records, status RESTORED. */
   momentary: string;
+  /** CC 123 calls and their complaints (CallRecord, key IDPEL; services/web). */
+  calls: string;
 }
 
 export function topicNames(prefix = 'ami'): Topics {
@@ -24,6 +26,7 @@ export function topicNames(prefix = 'ami'): Topics {
     dlq: `${prefix}.dlq`,
     commandResults: `${prefix}.command-results`,
     momentary: `${prefix}.momentary-interruptions`,
+    calls: `${prefix}.calls`,
   };
 }
 
@@ -36,3 +39,14 @@ export const compactedTopics: ReadonlySet<TopicRole> = new Set([
   'meterStatus',
   'momentary',
 ]);
+
+/**
+ * The default consumer group (and transactional-id base) of a service on a
+ * topic prefix: `<prefix>-<service>`, so `ami-detector` on the default prefix.
+ * Two pipelines on one cluster (two prefixes) never share a group, so they
+ * never rebalance or fence each other. Throwaway groups (table followers, CLI
+ * followers) start with it too.
+ */
+export function serviceGroupId(prefix: string, service: string): string {
+  return `${prefix}-${service}`;
+}

@@ -1,5 +1,5 @@
 import { BadRecordError } from './errors.js';
-import type { MeterEvent, MeterProfile, MeterRead } from './records.js';
+import type { Kdpm, MeterEvent, MeterProfile, MeterRead } from './records.js';
 
 /**
  * Range checks over decoded records: pure functions, no Kafka. A record can
@@ -21,7 +21,14 @@ export type InvalidReason =
   | 'unknown-gardu'
   | 'gardu-mismatch'
   | 'register-backwards'
-  | 'missing-field';
+  | 'missing-field'
+  | 'bad-power-limit'
+  | 'out-of-range'
+  | 'bad-idpel'
+  | 'bad-kdpm'
+  | 'bad-phases'
+  | 'bad-daya'
+  | 'unsupported-timezone';
 
 export interface Invalid {
   reason: InvalidReason;
@@ -123,11 +130,18 @@ export function validateRead(
   },
 ): Invalid | undefined {
   const lim = opts.limits ?? DEFAULT_LIMITS;
+  const when = checkTimestamp(r.read_at, 'read_at');
+  if (when) return when;
   if (r.energy_import_wh < 0)
     return { reason: 'negative-energy', detail: `register ${r.energy_import_wh} Wh is negative` };
   if (r.demand_w < 0) return { reason: 'negative-demand', detail: `demand ${r.demand_w} W is negative` };
   if (r.interval_s < 0 || r.interval_s > lim.maxIntervalS)
     return { reason: 'bad-interval', detail: `interval_s ${r.interval_s} is outside 0..${lim.maxIntervalS}` };
+  // Only an on-demand read may cover no interval.
+  if (r.interval_s === 0 && r.kind !== 'ON_DEMAND')
+    return { reason: 'bad-interval', detail: `an ${r.kind} read with interval_s 0` };
+  if (r.power_limit_va < 0)
+    return { reason: 'bad-power-limit', detail: `power_limit_va ${r.power_limit_va} is negative` };
   if (!Number.isFinite(r.voltage_v) || r.voltage_v < 0 || r.voltage_v > lim.maxVoltage)
     return {
       reason: 'voltage-out-of-range',
@@ -161,14 +175,76 @@ export function validateEvent(
 ): Invalid | undefined {
   const lim = opts.limits ?? DEFAULT_LIMITS;
   if (e.event_id === '') return { reason: 'missing-field', detail: 'event_id is empty' };
+  const when = checkTimestamp(e.occurred_at, 'occurred_at');
+  if (when) return when;
   if (e.occurred_at > opts.now + lim.maxFutureMs)
     return {
       reason: 'future-timestamp',
       detail: `occurred_at ${iso(e.occurred_at)} is more than ${lim.maxFutureMs / 3_600_000} h ahead of ${iso(opts.now)}`,
     };
   if (e.power_limit_va !== null && e.power_limit_va < 0)
-    return { reason: 'negative-demand', detail: `power_limit_va ${e.power_limit_va} is negative` };
+    return { reason: 'bad-power-limit', detail: `power_limit_va ${e.power_limit_va} is negative` };
+  if (e.type === 'POWER_LIMIT_CHANGED' && (e.power_limit_va === null || e.power_limit_va === 0))
+    return {
+      reason: 'bad-power-limit',
+      detail: `POWER_LIMIT_CHANGED with power_limit_va ${e.power_limit_va}`,
+    };
   return checkMeter(e, e.occurred_at, opts.lookup?.(e.meter_id), opts.lookup !== undefined, opts.garduKnown);
+}
+
+/** Epoch ms a record may carry: from 1970 to the end of ClickHouse `DateTime` (2106), as every consumer stores it. */
+const MAX_TIMESTAMP_MS = 4_294_967_296_000;
+
+function checkTimestamp(ms: number, field: string): Invalid | undefined {
+  if (Number.isFinite(ms) && ms >= 0 && ms < MAX_TIMESTAMP_MS) return undefined;
+  return { reason: 'out-of-range', detail: `${field} ${ms} is outside 1970..2106` };
+}
+
+/**
+ * Time zones of the programme's customers. Billing and reliability SQL need a
+ * zone as a constant (ClickHouse 18.16), so they pick among these: a profile in
+ * any other zone is refused by every consumer of the meters topic.
+ */
+export const SUPPORTED_TIMEZONES = [
+  'Asia/Jakarta',
+  'Asia/Pontianak',
+  'Asia/Makassar',
+  'Asia/Jayapura',
+] as const;
+export type SupportedTimezone = (typeof SUPPORTED_TIMEZONES)[number];
+
+export function isSupportedTimezone(tz: string): tz is SupportedTimezone {
+  return (SUPPORTED_TIMEZONES as readonly string[]).includes(tz);
+}
+
+/** IDPEL, PLN's customer id: 12 digits. */
+export const IDPEL_PATTERN = /^\d{12}$/;
+const KDPM: ReadonlySet<string> = new Set<Kdpm>(['L', 'R', 'S', 'F', 'A']);
+
+/**
+ * THE check of a MeterProfile (a record of `<prefix>.meters`), used by every
+ * consumer of that topic (loader, detector, head-end, web), so they agree on
+ * which meters exist: a profile refused here is not in anyone's meters table
+ * (the loader and the web feed dead-letter it with the reason). A tombstone is
+ * not a profile and is not checked here.
+ */
+export function validateProfile(p: MeterProfile): Invalid | undefined {
+  for (const field of ['meter_id', 'gardu_id', 'feeder_id', 'tariff'] as const)
+    if (p[field] === '') return { reason: 'missing-field', detail: `${field} is empty` };
+  if (!IDPEL_PATTERN.test(p.idpel))
+    return { reason: 'bad-idpel', detail: `IDPEL ${JSON.stringify(p.idpel.slice(0, 40))} is not 12 digits` };
+  if (!KDPM.has(p.kdpm))
+    return { reason: 'bad-kdpm', detail: `KDPM ${String(p.kdpm)} is not one of L, R, S, F, A` };
+  if (p.phases !== 1 && p.phases !== 3)
+    return { reason: 'bad-phases', detail: `phases ${p.phases} is not 1 or 3` };
+  if (!Number.isInteger(p.daya_va) || p.daya_va <= 0)
+    return { reason: 'bad-daya', detail: `daya_va ${p.daya_va} is not a positive number of VA` };
+  if (!isSupportedTimezone(p.timezone))
+    return {
+      reason: 'unsupported-timezone',
+      detail: `time zone ${JSON.stringify(p.timezone.slice(0, 60))} is not one of ${SUPPORTED_TIMEZONES.join(', ')}`,
+    };
+  return checkTimestamp(p.installed_at, 'installed_at');
 }
 
 /**

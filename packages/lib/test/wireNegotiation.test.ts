@@ -42,7 +42,7 @@ describe('choosing versions from the broker', () => {
     );
     expect(chosen).toEqual({
       produce: 8,
-      fetch: 6,
+      fetch: 11,
       metadata: 1,
       findCoordinator: 2,
       saslHandshake: 1,
@@ -68,7 +68,7 @@ describe('choosing versions from the broker', () => {
       [APIS.fetch.key, [4, 17]],
     ]);
     expect(chooseVersion(APIS.produce, kafka4)).toBe(8);
-    expect(chooseVersion(APIS.fetch, kafka4)).toBe(6);
+    expect(chooseVersion(APIS.fetch, kafka4)).toBe(11);
     const future = new Map<number, [number, number]>([[APIS.produce.key, [9, 13]]]);
     const err = (() => {
       try {

@@ -12,6 +12,8 @@ export interface StackComponent {
   /** Start the process if it is not running already. */
   start(): Promise<void>;
   healthy(): Promise<boolean>;
+  /** What is left to do once healthy (e.g. the cluster's topics and ACLs); idempotent. */
+  ready?(): Promise<void>;
   running(): boolean;
   stop(): Promise<void>;
   /** Where clients reach it. */

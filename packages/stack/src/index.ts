@@ -1,21 +1,35 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { UnavailableError } from '@ami/lib';
 import { ClickHouseComponent } from './clickhouse.js';
 import type { StackComponent } from './component.js';
-import { KafkaComponent } from './kafka.js';
-import { tailFile, waitUntil } from './processes.js';
+import { KafkaClusterComponent, kafkaOfStack } from './kafkaCluster.js';
+import { stopDaemon, tailFile, waitUntil } from './processes.js';
 import { RegistryComponent } from './registry.js';
 import { clientEnv, loadStackSettings, type StackSettings } from './settings.js';
 
 export { clientEnv, loadStackSettings, type StackSettings } from './settings.js';
-export { KafkaComponent } from './kafka.js';
+export { KAFKA_VERSION, KafkaComponent } from './kafka.js';
+export { CLUSTER_USERS, KafkaClusterComponent, kafkaPasswordName } from './kafkaCluster.js';
 export { ClickHouseComponent } from './clickhouse.js';
 export { RegistryComponent } from './registry.js';
 export { CurrentClickHouseComponent } from './currentClickhouse.js';
 export type { StackComponent } from './component.js';
 
-/** In start order: the registry keeps its schemas in Kafka. */
+/** In start order: the registry keeps its schemas in Kafka (the single node, or the secured cluster). */
 export function stackComponents(s: StackSettings = loadStackSettings()): StackComponent[] {
-  return [new KafkaComponent(s), new RegistryComponent(s), new ClickHouseComponent(s)];
+  const kafka = kafkaOfStack(s);
+  const registry =
+    kafka instanceof KafkaClusterComponent
+      ? new RegistryComponent(s, { bootstrap: kafka.address, properties: kafka.registryClientProperties() })
+      : new RegistryComponent(s);
+  return [kafka, registry, new ClickHouseComponent(s)];
+}
+
+/** The services' Kafka settings for the stack (the cluster's need a user and password besides). */
+function kafkaClientEnv(s: StackSettings): Record<string, string> {
+  const kafka = kafkaOfStack(s);
+  return kafka instanceof KafkaClusterComponent ? kafka.clientEnv() : {};
 }
 
 export interface ComponentStatus {
@@ -38,6 +52,7 @@ async function bringUp(c: StackComponent, s: StackSettings, report: (line: strin
       );
     }
   }
+  await c.ready?.();
   report(`${c.name.padEnd(15)} up at ${c.address} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
 }
 
@@ -57,7 +72,7 @@ export async function stackUp(
     bringUp(kafka, s, report).then(() => bringUp(registry, s, report)),
     bringUp(clickhouse, s, report),
   ]);
-  return clientEnv(s);
+  return clientEnv(s, kafkaClientEnv(s));
 }
 
 export async function stackDown(
@@ -67,6 +82,12 @@ export async function stackDown(
   for (const c of stackComponents(s).reverse()) {
     await c.stop();
     report(`${c.name} stopped`);
+  }
+  // A cluster started with another KAFKA_BROKERS_COUNT than the one given now: its nodes too.
+  const clusterHome = join(s.AMI_HOME, 'kafka-cluster');
+  if (s.KAFKA_BROKERS_COUNT === 1 && existsSync(clusterHome)) {
+    for (const node of readdirSync(clusterHome).filter((d) => d.startsWith('node-')))
+      if (await stopDaemon(join(clusterHome, node, 'kafka.pid'), 20_000)) report(`kafka ${node} stopped`);
   }
 }
 
@@ -90,6 +111,11 @@ export {
   type ScramUser,
   type SecureKafkaOptions,
 } from './secureKafka.js';
+export {
+  SecureKafkaCluster,
+  type SecureKafkaClusterOptions,
+  type SecureKafkaNodePorts,
+} from './secureKafkaCluster.js';
 export {
   PIPELINE_GRANTS,
   grantTopicName,

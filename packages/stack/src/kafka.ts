@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DaemonComponent } from './component.js';
 import { kafkaClusterAnswers } from './processes.js';
@@ -17,9 +17,62 @@ export function newKraftClusterId(): string {
 }
 
 /**
- * Apache Kafka 3.9 (the last line whose every API version kafkajs 2.2 speaks),
- * single node in KRaft mode (broker and controller in one process), run from
- * the jars that Maven fetches from Maven Central into AMI_HOME.
+ * The Kafka release the stack installs (the newest 4.x on Maven Central). Its jars go to
+ * `AMI_HOME/kafka/libs-<version>`, so a broker still running from another release's jars
+ * is not disturbed by an install; it runs the new release from its next start.
+ */
+export const KAFKA_VERSION = '4.4.0';
+
+/** Kafka's jars for `version` under `kafkaHome`, fetched from Maven Central when missing. */
+export function installKafkaJars(
+  kafkaHome: string,
+  maven: (outputDirectory: string) => void,
+  version = KAFKA_VERSION,
+): string {
+  const libs = join(kafkaHome, `libs-${version}`);
+  if (existsSync(join(libs, `kafka_2.13-${version}.jar`))) return libs;
+  // Fetched beside and renamed into place: tests that install at the same time never see half a folder.
+  const partial = `${libs}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  maven(partial);
+  try {
+    renameSync(partial, libs);
+  } catch (err) {
+    rmSync(partial, { recursive: true, force: true });
+    if (!existsSync(join(libs, `kafka_2.13-${version}.jar`))) throw err;
+  }
+  return libs;
+}
+
+/** log4j2 configuration of the broker and its tools: warnings, plus the start-up lines of `extraLoggers`. */
+export function log4j2Properties(extraLoggers: Record<string, string> = {}): string {
+  const loggers = Object.entries({
+    'kafka.server.KafkaRaftServer': 'INFO',
+    'kafka.server.BrokerServer': 'INFO',
+    ...extraLoggers,
+  });
+  return `# Written by packages/stack/src/kafka.ts.
+appender.stdout.type=Console
+appender.stdout.name=STDOUT
+appender.stdout.layout.type=PatternLayout
+appender.stdout.layout.pattern=[%d] %p %m (%c)%n
+rootLogger.level=WARN
+rootLogger.appenderRef.stdout.ref=STDOUT
+${loggers
+  .map(
+    ([name, level], i) => `logger.l${i}.name=${name}
+logger.l${i}.level=${level}
+`,
+  )
+  .join('')}`;
+}
+
+/**
+ * Apache Kafka 4.x, single node in KRaft mode (broker and controller in one
+ * process), run from the jars that Maven fetches from Maven Central into
+ * AMI_HOME. Kafka 4 removed the protocol versions older than 2.1's (KIP-896):
+ * the wire client starts at Produce v3 and Fetch v4, and kafkajs 2.2.4's
+ * group, offset and admin requests are still served (tests/integration/kafka.test.ts).
  */
 export class KafkaComponent extends DaemonComponent {
   constructor(s: StackSettings) {
@@ -30,23 +83,26 @@ export class KafkaComponent extends DaemonComponent {
     return `${this.s.STACK_HOST}:${this.s.KAFKA_PORT}`;
   }
 
+  /** The jars of KAFKA_VERSION (present once `install` ran). */
   get libs(): string {
-    return join(this.home, 'libs');
+    return join(this.home, `libs-${KAFKA_VERSION}`);
   }
 
   async install(): Promise<void> {
-    if (existsSync(this.libs) && readdirSync(this.libs).some((f) => f.startsWith('kafka_2.13-'))) return;
-    this.maven('kafka/pom.xml', 'dependency:copy-dependencies', {
-      outputDirectory: this.libs,
-      includeScope: 'runtime',
-    });
+    installKafkaJars(this.home, (outputDirectory) =>
+      this.maven('kafka/pom.xml', 'dependency:copy-dependencies', {
+        outputDirectory,
+        includeScope: 'runtime',
+        'kafka.version': KAFKA_VERSION,
+      }),
+    );
   }
 
   /** Run a Kafka tool class (StorageTool, ProducerPerformance, ...) from the same jars. */
   javaArgs(mainClass: string, args: string[], heap = '512m'): string[] {
     return [
       `-Xmx${heap}`,
-      `-Dlog4j.configuration=file:${join(this.home, 'log4j.properties')}`,
+      `-Dlog4j2.configurationFile=${join(this.home, 'log4j2.properties')}`,
       '-cp',
       `${this.libs}/*`,
       mainClass,
@@ -82,16 +138,7 @@ log.segment.bytes=268435456
     mkdirSync(this.home, { recursive: true });
     const file = join(this.home, 'server.properties');
     writeFileSync(file, props);
-    writeFileSync(
-      join(this.home, 'log4j.properties'),
-      `log4j.rootLogger=WARN, stdout
-log4j.appender.stdout=org.apache.log4j.ConsoleAppender
-log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
-log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka.server.KafkaServer=INFO
-log4j.logger.kafka.server.BrokerServer=INFO
-`,
-    );
+    writeFileSync(join(this.home, 'log4j2.properties'), log4j2Properties());
     return file;
   }
 

@@ -62,8 +62,9 @@ export const PIPELINE_GRANTS: Record<PipelineUser, UserGrants> = {
     groupPrefix: 'ami-detector',
     transactionalIdPrefix: 'ami-detector',
   },
+  /** Loads every contract topic it has a table for (services/loader/src/loader.ts checks them at start-up). */
   loader: {
-    read: ['meters', 'reads', 'events', 'outages'],
+    read: ['meters', 'reads', 'events', 'outages', 'momentary', 'calls', 'commandResults'],
     write: ['dlq'],
     describeAll: false,
     groupPrefix: 'ami-loader',
@@ -111,4 +112,30 @@ export function pipelineAcls(
     acls.push(allow(Res.TRANSACTIONAL_ID, grants.transactionalIdPrefix, Pattern.PREFIXED, Op.WRITE));
   }
   return acls;
+}
+
+/**
+ * The schema registry's user (Apicurio's kafkasql storage): its own topics `_ami-registry-*`
+ * (created by the registry at first start, so CREATE too) and its consumer groups `apicurio-*`.
+ */
+export function registryAcls(user = 'registry', topicPrefix = '_ami-registry-'): AclEntry[] {
+  const allow = (
+    resourceType: AclResourceTypes,
+    resourceName: string,
+    operation: AclOperationTypes,
+  ): AclEntry => ({
+    resourceType,
+    resourceName,
+    resourcePatternType: Pattern.PREFIXED,
+    principal: `User:${user}`,
+    host: '*',
+    operation,
+    permissionType: AclPermissionTypes.ALLOW,
+  });
+  return [
+    ...[Op.CREATE, Op.READ, Op.WRITE, Op.DESCRIBE, Op.DESCRIBE_CONFIGS].map((op) =>
+      allow(Res.TOPIC, topicPrefix, op),
+    ),
+    allow(Res.GROUP, 'apicurio', Op.READ),
+  ];
 }

@@ -51,8 +51,12 @@ export function isAlive(pid: number | undefined): boolean {
   }
 }
 
-/** SIGTERM the process group, then SIGKILL after `graceMs`. */
-export async function stopDaemon(pidFile: string, graceMs = 20_000): Promise<boolean> {
+/** SIGTERM the process group (or `first`), then SIGKILL after `graceMs`. */
+export async function stopDaemon(
+  pidFile: string,
+  graceMs = 20_000,
+  first: NodeJS.Signals = 'SIGTERM',
+): Promise<boolean> {
   const pid = readPid(pidFile);
   if (!isAlive(pid)) {
     rmSync(pidFile, { force: true });
@@ -69,7 +73,7 @@ export async function stopDaemon(pidFile: string, graceMs = 20_000): Promise<boo
       }
     }
   };
-  signal('SIGTERM');
+  signal(first);
   const deadline = Date.now() + graceMs;
   while (isAlive(pid) && Date.now() < deadline) await sleep(200);
   if (isAlive(pid)) signal('SIGKILL');
@@ -111,8 +115,12 @@ export async function httpOk(url: string, init?: RequestInit): Promise<boolean> 
   return res.ok;
 }
 
-/** True when a broker answers and the cluster has a broker and an active controller. */
-export async function kafkaClusterAnswers(broker: string, sasl?: SASLOptions): Promise<boolean> {
+/** True when a broker answers and the cluster has `minBrokers` brokers and an active controller. */
+export async function kafkaClusterAnswers(
+  broker: string,
+  sasl?: SASLOptions,
+  minBrokers = 1,
+): Promise<boolean> {
   const admin = new Kafka({
     brokers: [broker],
     sasl,
@@ -123,7 +131,7 @@ export async function kafkaClusterAnswers(broker: string, sasl?: SASLOptions): P
   try {
     await admin.connect();
     const cluster = await admin.describeCluster();
-    return cluster.brokers.length > 0 && cluster.controller !== null;
+    return cluster.brokers.length >= minBrokers && cluster.controller !== null;
   } finally {
     await admin.disconnect().catch(() => undefined);
   }

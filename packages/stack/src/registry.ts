@@ -11,7 +11,14 @@ import { CCOMPAT_PATH, type StackSettings } from './settings.js';
  * restarts exactly like Confluent's `_schemas` topic.
  */
 export class RegistryComponent extends DaemonComponent {
-  constructor(s: StackSettings) {
+  /**
+   * `kafka`: the bootstrap list and the Kafka client properties of its storage
+   * (SASL_SSL on the secured cluster); default the single plain node.
+   */
+  constructor(
+    s: StackSettings,
+    private readonly kafka?: { bootstrap: string; properties: Record<string, string> },
+  ) {
     super('schema-registry', s, 'registry', 15_000);
   }
 
@@ -34,8 +41,18 @@ export class RegistryComponent extends DaemonComponent {
     if (this.running()) return;
     const jar = this.runnerJar();
     if (!jar) throw new Error(`schema registry is not installed in ${this.home}`);
-    const kafka = `${this.s.STACK_HOST}:${this.s.KAFKA_PORT}`;
+    const kafka = this.kafka?.bootstrap ?? `${this.s.STACK_HOST}:${this.s.KAFKA_PORT}`;
+    // The same client properties for its producer, consumer, admin and events producer.
+    const clientProps = Object.entries(this.kafka?.properties ?? {}).flatMap(([k, v]) =>
+      [
+        'apicurio.kafkasql.producer',
+        'apicurio.kafkasql.consumer',
+        'apicurio.kafkasql.admin',
+        'apicurio.events.kafka.config',
+      ].map((prefix) => [`${prefix}.${k}`, v] as const),
+    );
     const props: Record<string, string> = {
+      ...Object.fromEntries(clientProps),
       'quarkus.http.host': this.s.STACK_HOST,
       'quarkus.http.port': String(this.s.SCHEMA_REGISTRY_PORT),
       'apicurio.storage.kind': 'kafkasql',

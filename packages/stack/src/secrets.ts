@@ -14,7 +14,11 @@ export const SECRET_NAMES = [
 ] as const;
 export type Secrets = Record<(typeof SECRET_NAMES)[number], string>;
 
-export function loadOrCreateSecrets(file: string): Secrets {
+/** Generates the secrets named (default: ClickHouse's) that the file lacks; returns all the file holds. */
+export function loadOrCreateSecrets(
+  file: string,
+  names: readonly string[] = SECRET_NAMES,
+): Secrets & Record<string, string> {
   const existing: Record<string, string> = {};
   if (existsSync(file)) {
     for (const line of readFileSync(file, 'utf8').split('\n')) {
@@ -23,7 +27,7 @@ export function loadOrCreateSecrets(file: string): Secrets {
     }
   }
   let changed = false;
-  for (const name of SECRET_NAMES) {
+  for (const name of names) {
     if (!existing[name]) {
       existing[name] = randomBytes(18).toString('base64url');
       changed = true;
@@ -36,5 +40,5 @@ export function loadOrCreateSecrets(file: string): Secrets {
       .join('\n');
     writeFileSync(file, `${text}\n`, { mode: 0o600 });
   }
-  return existing as Secrets;
+  return existing as Secrets & Record<string, string>;
 }

@@ -1,6 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,7 +14,7 @@ import {
   tailFile,
   waitUntil,
 } from './processes.js';
-import { newKraftClusterId } from './kafka.js';
+import { log4j2Properties, newKraftClusterId } from './kafka.js';
 
 const run = promisify(execFile);
 
@@ -43,7 +43,27 @@ export interface SecureKafkaOptions {
    * (`caFile`; clients trust it with NODE_EXTRA_CA_CERTS).
    */
   tlsPort?: number;
+  /** Where the CA and the server key store live (created once, kept across restarts); default `home/tls`. Nodes of a cluster share one. */
+  tlsDir?: string;
   heap?: string;
+  /**
+   * Run the JVM with its default JIT (C2) and garbage collector, as a production
+   * broker runs. Off by default: C1 only and the serial GC start faster on a small
+   * machine, but make TLS about 5x dearer on the broker (the AES-GCM intrinsics are
+   * C2's), so benchmarks turn it on.
+   */
+  fullJit?: boolean;
+  /** This node's id in a cluster (default 1). */
+  nodeId?: number;
+  /** Every controller of the KRaft quorum (default: this node alone). */
+  quorum?: Array<{ nodeId: number; controllerPort: number }>;
+  /** The KRaft cluster id the storage is formatted with (every node of a cluster the same). */
+  clusterId?: string;
+  /**
+   * Replicas of every topic, internal ones included (default 1); with more than one,
+   * `min.insync.replicas` 2 and replication between the brokers over SASL_SSL (`tlsPort` needed).
+   */
+  replicationFactor?: number;
 }
 
 /** A password that is safe inside JAAS quotes and `--add-scram` brackets (base64url, no padding). */
@@ -86,9 +106,13 @@ export class SecureKafkaBroker {
   private readonly pidFile: string;
   private readonly configFile: string;
   private readonly adminClientFile: string;
+  readonly nodeId: number;
 
   constructor(private readonly o: SecureKafkaOptions) {
     this.host = o.host ?? '127.0.0.1';
+    this.nodeId = o.nodeId ?? 1;
+    if ((o.replicationFactor ?? 1) > 1 && !o.tlsPort)
+      throw new Error('a replicated SecureKafkaBroker needs tlsPort (its brokers replicate over SASL_SSL)');
     this.logFile = join(o.home, 'kafka.log');
     this.pidFile = join(o.home, 'kafka.pid');
     this.configFile = join(o.home, 'server.properties');
@@ -104,9 +128,13 @@ export class SecureKafkaBroker {
     return this.o.tlsPort ? `${this.host}:${this.o.tlsPort}` : undefined;
   }
 
+  private get tlsDir(): string {
+    return this.o.tlsDir ?? join(this.o.home, 'tls');
+  }
+
   /** The CA (PEM) that signed the broker's TLS certificate. */
   get caFile(): string {
-    return join(this.o.home, 'tls', 'ca.pem');
+    return join(this.tlsDir, 'ca.pem');
   }
 
   /** The environment a service needs to reach this broker as `user`, in the names `loadCommonConfig` reads. */
@@ -125,10 +153,9 @@ export class SecureKafkaBroker {
     return [
       `-Xmx${heap}`,
       // Tools and this test broker are short-lived and lightly loaded: the C1 compiler
-      // and the serial GC start faster on a small machine.
-      '-XX:TieredStopAtLevel=1',
-      '-XX:+UseSerialGC',
-      `-Dlog4j.configuration=file:${join(this.o.home, 'log4j.properties')}`,
+      // and the serial GC start faster on a small machine (`fullJit` for a production-like broker).
+      ...(this.o.fullJit ? [] : ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC']),
+      `-Dlog4j2.configurationFile=${join(this.o.home, 'log4j2.properties')}`,
       '-cp',
       `${this.o.libs}/*`,
       mainClass,
@@ -139,6 +166,7 @@ export class SecureKafkaBroker {
   private writeFiles(): void {
     const { home, port, controllerPort: cport, admin } = this.o;
     const host = this.host;
+    const rf = this.o.replicationFactor ?? 1;
     mkdirSync(join(home, 'data'), { recursive: true, mode: 0o700 });
     const scramJaas = `org.apache.kafka.common.security.scram.ScramLoginModule required username="${admin.name}" password="${admin.password}";`;
     // PLAIN on the controller listener: the server side checks `user_admin`, the client side (broker to controller) logs in as admin.
@@ -151,17 +179,20 @@ export class SecureKafkaBroker {
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=${scramJaas}
 listener.name.sasl_ssl.ssl.keystore.type=PEM
 listener.name.sasl_ssl.ssl.keystore.location=${this.writeCertificates()}
+ssl.truststore.type=PEM
+ssl.truststore.location=${this.caFile}
 `,
         }
       : { listener: '', map: '', props: '' };
-    const props = `# Written by packages/stack/src/secureKafka.ts for a test; holds generated passwords (0600).
+    const quorum = this.o.quorum ?? [{ nodeId: this.nodeId, controllerPort: cport }];
+    const props = `# Written by packages/stack/src/secureKafka.ts; holds generated passwords (0600).
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@${host}:${cport}
+node.id=${this.nodeId}
+controller.quorum.voters=${quorum.map((q) => `${q.nodeId}@${host}:${q.controllerPort}`).join(',')}
 listeners=SASL_PLAINTEXT://${host}:${port},CONTROLLER://${host}:${cport}${tls.listener}
 advertised.listeners=SASL_PLAINTEXT://${host}:${port}${tls.listener}
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=SASL_PLAINTEXT
+inter.broker.listener.name=${rf > 1 ? 'SASL_SSL' : 'SASL_PLAINTEXT'}
 listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT${tls.map}
 sasl.enabled.mechanisms=SCRAM-SHA-512
 sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
@@ -176,10 +207,12 @@ allow.everyone.if.no.acl.found=false
 log.dirs=${join(home, 'data')}
 num.partitions=3
 auto.create.topics.enable=false
-offsets.topic.replication.factor=1
+default.replication.factor=${rf}
+min.insync.replicas=${Math.min(rf, 2)}
+offsets.topic.replication.factor=${rf}
 offsets.topic.num.partitions=3
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=${rf}
+transaction.state.log.min.isr=${Math.min(rf, 2)}
 transaction.state.log.num.partitions=3
 group.initial.rebalance.delay.ms=0
 `;
@@ -190,25 +223,23 @@ group.initial.rebalance.delay.ms=0
       { mode: 0o600 },
     );
     writeFileSync(
-      join(home, 'log4j.properties'),
-      `log4j.rootLogger=WARN, stdout
-log4j.appender.stdout=org.apache.log4j.ConsoleAppender
-log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
-log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka.server.KafkaRaftServer=INFO
-log4j.logger.kafka.server.BrokerServer=INFO
-# Every denied request, e.g. "Principal = User:dashboard is Denied operation = WRITE ... on resource = Topic:LITERAL:ami.outages".
-log4j.logger.kafka.authorizer.logger=INFO
-`,
+      join(home, 'log4j2.properties'),
+      log4j2Properties({
+        // Every denied request, e.g. "Principal = User:dashboard is Denied operation = WRITE ... on resource = Topic:LITERAL:ami.outages".
+        'kafka.authorizer.logger': 'INFO',
+      }),
     );
   }
 
   /**
    * A throw-away CA and a server certificate for `host` (IP and DNS SANs),
-   * made with openssl; returns the PEM key store (PKCS#8 key + chain) Kafka reads.
+   * made with openssl once (a restarted node keeps them, so clients that trust
+   * the CA still do); returns the PEM key store (PKCS#8 key + chain) Kafka reads.
    */
   private writeCertificates(): string {
-    const dir = join(this.o.home, 'tls');
+    const dir = this.tlsDir;
+    const store = join(dir, 'server-keystore.pem');
+    if (existsSync(store)) return store;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const ssl = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
     const san = /^[0-9.]+$|:/.test(this.host) ? `IP:${this.host}` : `DNS:${this.host}`;
@@ -257,9 +288,8 @@ log4j.logger.kafka.authorizer.logger=INFO
       '-extfile',
       'server.ext',
     ]);
-    const store = join(dir, 'server-keystore.pem');
     writeFileSync(
-      store,
+      `${store}.tmp`,
       [
         readFileSync(join(dir, 'server.key'), 'utf8'),
         readFileSync(join(dir, 'server.crt'), 'utf8'),
@@ -267,6 +297,7 @@ log4j.logger.kafka.authorizer.logger=INFO
       ].join(''),
       { mode: 0o600 },
     );
+    renameSync(`${store}.tmp`, store);
     return store;
   }
 
@@ -274,6 +305,21 @@ log4j.logger.kafka.authorizer.logger=INFO
   async start(): Promise<void> {
     if (this.running()) return;
     this.writeFiles();
+    // Formatted once: Kafka 4's format checks the cluster id even with --ignore-formatted, and a
+    // process that starts the node again (the stack's next `up`) does not know the first id.
+    if (!existsSync(join(this.o.home, 'data', 'meta.properties'))) await this.format();
+    const heap = this.o.heap ?? '512m';
+    spawnDaemon({
+      name: `secure-kafka-${this.nodeId}`,
+      command: 'java',
+      args: [`-Xms${heap}`, ...this.javaArgs('kafka.Kafka', [this.configFile], heap)],
+      logFile: this.logFile,
+      pidFile: this.pidFile,
+    });
+  }
+
+  /** Formats the storage with the cluster id and the SCRAM users (in the metadata log from the start). */
+  private async format(): Promise<void> {
     const users = [this.o.admin, ...(this.o.formatUsers ?? [])];
     const scram = users.flatMap((u) => [
       '--add-scram',
@@ -284,7 +330,7 @@ log4j.logger.kafka.authorizer.logger=INFO
       this.javaArgs('kafka.tools.StorageTool', [
         'format',
         '-t',
-        newKraftClusterId(),
+        this.o.clusterId ?? newKraftClusterId(),
         '-c',
         this.configFile,
         '--ignore-formatted',
@@ -292,14 +338,6 @@ log4j.logger.kafka.authorizer.logger=INFO
       ]),
       { timeout: 60_000 },
     );
-    const heap = this.o.heap ?? '512m';
-    spawnDaemon({
-      name: 'secure-kafka',
-      command: 'java',
-      args: [`-Xms${heap}`, ...this.javaArgs('kafka.Kafka', [this.configFile], heap)],
-      logFile: this.logFile,
-      pidFile: this.pidFile,
-    });
   }
 
   /** The broker's log (stdout/stderr), including the authorizer's denials. */
@@ -311,15 +349,15 @@ log4j.logger.kafka.authorizer.logger=INFO
     return isAlive(readPid(this.pidFile));
   }
 
-  /** True when `admin` can authenticate and the cluster has a broker and a controller. */
-  async healthy(): Promise<boolean> {
+  /** True when `admin` can authenticate here and the cluster has `brokers` brokers and a controller. */
+  async healthy(brokers = 1): Promise<boolean> {
     if (!this.running()) return false;
     const { name: username, password } = this.o.admin;
-    return kafkaClusterAnswers(this.address, { mechanism: 'scram-sha-512', username, password });
+    return kafkaClusterAnswers(this.address, { mechanism: 'scram-sha-512', username, password }, brokers);
   }
 
-  async waitHealthy(timeoutMs = 60_000): Promise<void> {
-    const ok = await waitUntil(() => this.healthy(), timeoutMs, 300);
+  async waitHealthy(timeoutMs = 60_000, brokers = 1): Promise<void> {
+    const ok = await waitUntil(() => this.healthy(brokers), timeoutMs, 300);
     if (!ok) {
       throw new UnavailableError(
         'secure-kafka',
@@ -335,7 +373,7 @@ log4j.logger.kafka.authorizer.logger=INFO
   async upsertScramUser(user: ScramUser): Promise<void> {
     await run(
       'java',
-      this.javaArgs('kafka.admin.ConfigCommand', [
+      this.javaArgs('org.apache.kafka.tools.ConfigCommand', [
         '--bootstrap-server',
         this.address,
         '--command-config',
@@ -352,8 +390,13 @@ log4j.logger.kafka.authorizer.logger=INFO
     );
   }
 
-  /** SIGTERM the process group, SIGKILL after `graceMs`. */
+  /** SIGTERM the process group (a controlled shutdown: leaders move first), SIGKILL after `graceMs`. */
   async stop(graceMs = 10_000): Promise<void> {
     await stopDaemon(this.pidFile, graceMs);
+  }
+
+  /** SIGKILL the process group at once (a crash: no controlled shutdown), and wait until it is gone. */
+  async kill(): Promise<void> {
+    await stopDaemon(this.pidFile, 0, 'SIGKILL');
   }
 }

@@ -13,6 +13,11 @@ export const stackSettingsSchema = z.object({
   KAFKA_PORT: z.coerce.number().int().positive().default(9092),
   KAFKA_CONTROLLER_PORT: z.coerce.number().int().positive().default(9093),
   KAFKA_HEAP: z.string().default('1G'),
+  /**
+   * 1 (default): one plain KRaft node, the demo's. More: a secured cluster of that many
+   * nodes (SASL_SSL, SCRAM, ACLs, replication factor = nodes; see kafkaCluster.ts).
+   */
+  KAFKA_BROKERS_COUNT: z.coerce.number().int().min(1).max(9).default(1),
   SCHEMA_REGISTRY_PORT: z.coerce.number().int().positive().default(8081),
   CLICKHOUSE_HTTP_PORT: z.coerce.number().int().positive().default(8123),
   CLICKHOUSE_TCP_PORT: z.coerce.number().int().positive().default(9000),
@@ -31,9 +36,10 @@ export function loadStackSettings(env: Record<string, string | undefined> = proc
 export const CCOMPAT_PATH = '/apis/ccompat/v7';
 
 /** The client-side addresses that match the stack, in the names the services read. */
-export function clientEnv(s: StackSettings): Record<string, string> {
+export function clientEnv(s: StackSettings, kafka: Record<string, string> = {}): Record<string, string> {
   return {
     KAFKA_BROKERS: `${s.STACK_HOST}:${s.KAFKA_PORT}`,
+    ...kafka,
     SCHEMA_REGISTRY_URL: `http://${s.STACK_HOST}:${s.SCHEMA_REGISTRY_PORT}${CCOMPAT_PATH}`,
     CLICKHOUSE_URL: `http://${s.STACK_HOST}:${s.CLICKHOUSE_HTTP_PORT}`,
   };

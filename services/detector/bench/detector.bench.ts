@@ -40,6 +40,12 @@
  *    gasps, confirming, snapshots and encoding (where the storm's time goes), the rules on reads,
  *    the meter lookup and a storm gardu's snapshot, each against its baseline.
  *
+ * 6. The production configuration: the same steady backlog on a secured broker started for the
+ *    run (packages/lib/bench/securedKafka.ts: SASL_SSL, SCRAM-SHA-512, the JVM's default JIT),
+ *    produced there over SASL_PLAINTEXT (not measured), and the raw detector over SASL_SSL until
+ *    every interval read went through the rules and was committed; its ratio to the plain raw
+ *    detector of step 2 (issue 18: >= 0.8, >= 150k msgs/s). BENCH_SECURED=0 skips it.
+ *
  * BENCH_CPU_PROF=<dir>: the detector runs with `--cpu-prof` into <dir>.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -64,6 +70,11 @@ import {
   type Topics,
 } from '@ami/lib';
 import { clientEnv, loadStackSettings } from '@ami/stack';
+import {
+  securedRatio,
+  withSecuredKafka,
+  type SecuredKafka,
+} from '../../../packages/lib/bench/securedKafka.js';
 import { defaultDetectorConfig } from '../src/config.js';
 import { encodeSnapshot, garduRecord, stateTopic } from '../src/changelog.js';
 import { statusEncoder } from '../src/statusEncoder.js';
@@ -502,8 +513,13 @@ async function produceBacklog(admin: Admin, producer: Producer, p: string): Prom
 }
 
 /** The environment of a measured process on the topics of prefix `p`, with its own group and transactional id. */
-function childEnv(p: string, rawFetch: boolean): Record<string, string> {
+function childEnv(
+  p: string,
+  rawFetch: boolean,
+  kafkaEnv: Record<string, string> = {},
+): Record<string, string> {
   return {
+    ...kafkaEnv,
     AMI_TOPIC_PREFIX: p,
     DETECTOR_GROUP_ID: `ami-detector.${p}`,
     DETECTOR_INSTANCE_ID: p,
@@ -529,9 +545,13 @@ interface DetectorRun {
 }
 
 /** A detector over the steady backlog of prefix `p`, left running. */
-async function steadyDetector(p: string, rawFetch: boolean): Promise<DetectorRun> {
+async function steadyDetector(
+  p: string,
+  rawFetch: boolean,
+  kafkaEnv: Record<string, string> = {},
+): Promise<DetectorRun> {
   const t0 = Date.now();
-  const c = child('detector', childEnv(p, rawFetch));
+  const c = child('detector', childEnv(p, rawFetch, kafkaEnv));
   const ready = await c.first((x) => x.ready === true);
   // Done when every interval read went through the rules and was committed (the next-boundary reads stay buffered).
   const r = await rate(c, METERS, (x) => x.released ?? 0, STEADY);
@@ -605,7 +625,29 @@ function printSteady(s: Steady): void {
   );
 }
 
-async function main(): Promise<void> {
+/**
+ * The raw detector over SASL_SSL on the secured broker, over the same steady backlog (produced there
+ * over SASL_PLAINTEXT first, not measured); stopped once every interval read is committed.
+ */
+async function securedSteady(secured: SecuredKafka): Promise<DetectorRun> {
+  const setup = createKafka(
+    loadCommonConfig({ ...process.env, ...secured.setupEnv, AMI_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' }),
+    logger,
+  );
+  const admin = setup.admin();
+  await admin.connect();
+  const producer = setup.producer({ maxInFlightRequests: 1 });
+  await producer.connect();
+  console.log('secured broker:');
+  await produceBacklog(admin, producer, prefix);
+  await producer.disconnect();
+  await admin.disconnect();
+  const run = await steadyDetector(prefix, true, secured.env);
+  await stop(run.c.proc);
+  return run;
+}
+
+async function main(secured: SecuredKafka | undefined): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   // One request in flight per broker: a retry cannot overtake a later request.
@@ -734,6 +776,18 @@ async function main(): Promise<void> {
   );
 
   await stop(det.proc);
+  if (secured) {
+    const s = await securedSteady(secured);
+    const plain = steady.det.rate;
+    console.log('production configuration: the raw detector over SASL_SSL (secured broker, SCRAM-SHA-512)');
+    console.log(`  detector, raw fetch, plain    ${fmtRate(plain)}   (step 2)`);
+    console.log(
+      `  detector, raw fetch, SASL_SSL ${fmtRate(s.rate)}   (${METERS.toLocaleString()} reads in ${s.rate.s.toFixed(1)} s)`,
+    );
+    console.log(
+      `  ratio SASL_SSL / plain: ${securedRatio(s.rate.perS, plain.perS)} in msgs/s (goal >= 0.8, >= 150k/s), ${securedRatio(s.rate.ingestPerS, plain.ingestPerS)} ingest only, ${(plain.cpuUs / s.rate.cpuUs).toFixed(2)} in CPU per msg`,
+    );
+  }
   await watch.disconnect();
   await producer.disconnect();
   await admin
@@ -758,7 +812,7 @@ async function until(pred: () => boolean, timeoutMs: number): Promise<boolean> {
   return true;
 }
 
-main().then(
+withSecuredKafka(main).then(
   () => process.exit(0),
   (err: unknown) => {
     console.error(err);

@@ -3,7 +3,7 @@ import type { Admin, Kafka, Message } from 'kafkajs';
 import type { Logger } from '@ami/lib';
 import type { TpMeta } from './eventTime.js';
 import type { MeterFacts } from './meterStatus.js';
-import type { FeederOutage, GarduSnapshot, GarduState } from './rules.js';
+import type { FeederOutage, GarduSnapshot, GarduState, Incident } from './rules.js';
 
 /**
  * The detector's state topic (compacted, internal): per gardu its snapshot
@@ -76,7 +76,8 @@ function factsRun(ids: string, f: MeterFacts): string {
 }
 
 /**
- * A gardu's snapshot as JSON, version 4. The meters' facts are rows of values, not objects with repeated
+ * A gardu's snapshot as JSON, version 5 (version 5: incidents carry `back`, `returns`, `countedElsewhere`,
+ * `parentRestoredAt` and `bulkStartedAt`, for the customer-seconds of each record). The meters' facts are rows of values, not objects with repeated
  * keys (since version 2: in a storm every meter of a gardu has facts), and consecutive meters with the same
  * facts share one row (version 4: once a storm's outage is confirmed, the meters that gasped all show it
  * since the same time, and their rows were half of the snapshot). The remembered event ids (a Map in
@@ -101,7 +102,7 @@ export function encodeSnapshot(snap: GarduSnapshot): string {
   let seen = '';
   for (const [eventId, at] of snap.gardu.seen) seen += `${seen === '' ? '' : ','}${id(eventId)}:${num(at)}`;
   const { facts: _facts, seen: _seen, ...gardu } = snap.gardu;
-  return `{"v":4,"gardu":${JSON.stringify(gardu)},"seen":{${seen}},"facts":[${facts}],"feeders":${JSON.stringify(snap.feeders)}}`;
+  return `{"v":5,"gardu":${JSON.stringify(gardu)},"seen":{${seen}},"facts":[${facts}],"feeders":${JSON.stringify(snap.feeders)}}`;
 }
 
 type Written<G> = Omit<G, 'facts' | 'seen'>;
@@ -123,17 +124,41 @@ export function decodeSnapshot(json: string): GarduSnapshot {
         feeders: FeederOutage[];
       }
     | {
-        v: 3 | 4;
+        v: 3 | 4 | 5;
         gardu: Written<GarduState>;
         seen: Record<string, number>;
         facts: Array<FactsRow | FactsRun>;
         feeders: FeederOutage[];
       };
-  if (!('v' in raw)) return { gardu: { ...raw.gardu, seen: seenOf(raw.gardu.seen) }, feeders: raw.feeders };
+  if (!('v' in raw))
+    return {
+      gardu: { ...raw.gardu, incidents: incidentsOf(raw.gardu.incidents), seen: seenOf(raw.gardu.seen) },
+      feeders: raw.feeders,
+    };
   const seen = seenOf(raw.v === 2 ? raw.gardu.seen : raw.seen);
   const { seen: _seen, ...gardu } = raw.gardu as Written<GarduState> & { seen?: unknown };
-  return { gardu: { ...gardu, facts: factsOf(raw.facts), seen }, feeders: raw.feeders };
+  return {
+    gardu: { ...gardu, incidents: incidentsOf(gardu.incidents), facts: factsOf(raw.facts), seen },
+    feeders: raw.feeders,
+  };
 }
+
+/**
+ * Incidents of versions 1-4 lack the fields version 5 added: a meter's return is then its latest sign of
+ * life, nothing is counted elsewhere, and a nested outage counts from its start (an over-count, only
+ * for outages open across the upgrade).
+ */
+function incidentsOf(incidents: Array<Partial<Incident> & Omit<Incident, NewIncidentFields>>): Incident[] {
+  return incidents.map((i) => ({
+    ...i,
+    back: i.back ?? { ...i.alive },
+    returns: i.returns ?? {},
+    countedElsewhere: i.countedElsewhere ?? [],
+    parentRestoredAt: i.parentRestoredAt ?? null,
+    bulkStartedAt: i.bulkStartedAt ?? null,
+  }));
+}
+type NewIncidentFields = 'back' | 'returns' | 'countedElsewhere' | 'parentRestoredAt' | 'bulkStartedAt';
 
 function seenOf(o: Record<string, number>): Map<string, number> {
   return new Map(Object.entries(o));

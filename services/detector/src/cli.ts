@@ -6,7 +6,10 @@ import {
   createLogger,
   createRegistry,
   exitOnCrash,
+  formatZoned,
+  serviceGroupId,
   topicNames,
+  zoneOfRegion,
   type Outage,
 } from '@ami/lib';
 import { loadDetectorConfig } from './config.js';
@@ -40,7 +43,9 @@ export function registerDetectorCommands(program: Command): void {
       const topics = topicNames(cfg.AMI_TOPIC_PREFIX);
       const codec = new AvroCodec(createRegistry(cfg));
       const kafka = createKafka(cfg, logger);
-      const consumer = kafka.consumer({ groupId: `ami-outages-cli.${randomUUID()}` });
+      const consumer = kafka.consumer({
+        groupId: `${serviceGroupId(cfg.AMI_TOPIC_PREFIX, 'outages-cli')}.${randomUUID()}`,
+      });
       exitOnCrash(consumer, logger);
       await consumer.connect();
       await consumer.subscribe({ topics: [topics.outages, topics.momentary], fromBeginning: true });
@@ -60,7 +65,9 @@ export function registerDetectorCommands(program: Command): void {
 
 /** One line per record; tusbung customers shown apart from the affected ones. */
 export function formatOutage(o: Outage, momentary: boolean): string {
-  const when = (t: number | null) => (t === null ? '-' : new Date(t).toISOString().slice(0, 19) + 'Z');
+  // The region's local time with its zone label (WIB/WITA/WIT): what the control room and the customers read.
+  const zone = zoneOfRegion(o.region);
+  const when = (t: number | null) => (t === null ? '-' : formatZoned(t, zone, 'en-GB'));
   const where =
     o.scope === 'FEEDER'
       ? `feeder ${o.feeder_id}`

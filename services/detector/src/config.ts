@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { commonConfigSchema, parseConfig } from '@ami/lib';
+import { commonConfigSchema, parseConfig, serviceGroupId } from '@ami/lib';
 
 const ms = (def: number) => z.coerce.number().int().min(0).default(def);
 const share = (def: number) => z.coerce.number().min(0).max(1).default(def);
@@ -9,16 +9,18 @@ const share = (def: number) => z.coerce.number().min(0).max(1).default(def);
  * Every threshold, window and delay of the outage detector. All durations are
  * event-time milliseconds unless the name says wall clock.
  */
-export const detectorConfigSchema = commonConfigSchema.extend({
-  /** Consumer group shared by all detector instances. */
-  DETECTOR_GROUP_ID: z.string().min(1).default('ami-detector'),
+const detectorFields = commonConfigSchema.extend({
+  /**
+   * Consumer group shared by all detector instances of one pipeline; default
+   * `<AMI_TOPIC_PREFIX>-detector` (`ami-detector`), so detectors of other
+   * prefixes on the same cluster are other groups. The transactional id derives from it.
+   */
+  DETECTOR_GROUP_ID: z.string().min(1).optional(),
   /** Stable per instance: the transactional id derives from it, so a restarted instance fences its zombie. */
   DETECTOR_INSTANCE_ID: z
     .string()
     .regex(/^[A-Za-z0-9._-]+$/)
     .default(hostname().replace(/[^A-Za-z0-9._-]/g, '-')),
-  /** Last gasps of one gardu within this window of the first one are one incident. */
-  CORRELATION_WINDOW_MS: ms(60_000),
   /**
    * An incident is published only once it lasted this long. 300 s is the IEEE 1366
    * momentary bound, so everything restored sooner is momentary and never OPEN.
@@ -60,8 +62,7 @@ export const detectorConfigSchema = commonConfigSchema.extend({
   /**
    * Reads, the bulk of the input, fetched raw off the wire (packages/lib/src/kafkaWire/fetch.ts:
    * no per-record kafkajs objects to build and hold until the watermark releases them); kafkajs
-   * keeps the group and fetches events. Off with SASL (not spoken there), and for a topic whose
-   * batches are compressed (kafkajs takes over, from the committed offsets).
+   * keeps the group and fetches events. With and without SASL/TLS, compressed batches included.
    */
   DETECTOR_RAW_FETCH: z.enum(['true', 'false']).default('true'),
   /**
@@ -81,14 +82,36 @@ export const detectorConfigSchema = commonConfigSchema.extend({
   DETECTOR_TRACE_STEPS: z.enum(['0', '1']).default('0'),
   /** Partitions of topics the detector creates when they are missing (tests, local stack). */
   DETECTOR_PARTITIONS: z.coerce.number().int().min(1).default(6),
+  /**
+   * Event time of an input may run ahead of its Kafka record timestamp by this much (meter and
+   * head-end clocks, produce delays). An input further ahead that no other meter confirms is a
+   * faulty clock: it goes to the DLQ as `future-dated` and never moves the watermark.
+   */
+  DETECTOR_MAX_CLOCK_SKEW_MS: z.coerce.number().int().min(0).default(300_000),
+  /**
+   * Wall-clock ms an input ahead of the fleet waits for another meter to confirm its time (a
+   * replay ahead of the wall clock moves every meter; a faulty clock moves one) before it is
+   * dead-lettered as `future-dated`.
+   */
+  DETECTOR_FUTURE_CONFIRM_MS: z.coerce.number().int().min(0).default(30_000),
+  /**
+   * An input of a meter the meters table does not know (or on another gardu, before its
+   * installation) first waits up to this long for the table to reach the meters topic's end: the
+   * profile may have been published a moment earlier. Longer counts as Kafka unavailable (retried).
+   */
+  DETECTOR_METERS_CATCHUP_MS: z.coerce.number().int().positive().default(30_000),
 });
+
+export const detectorConfigSchema = detectorFields.transform((c) => ({
+  ...c,
+  DETECTOR_GROUP_ID: c.DETECTOR_GROUP_ID ?? serviceGroupId(c.AMI_TOPIC_PREFIX, 'detector'),
+}));
 
 export type DetectorConfig = z.infer<typeof detectorConfigSchema>;
 
 /** The pure rules' view of the config (no Kafka settings). */
 export type RulesConfig = Pick<
   DetectorConfig,
-  | 'CORRELATION_WINDOW_MS'
   | 'CONFIRM_DELAY_MS'
   | 'GARDU_MIN_GASPS'
   | 'GARDU_GASP_SHARE'

@@ -15,6 +15,13 @@ import { heapPop, heapPush } from './heap.js';
  *   lateness).
  * - An input at or before the watermark is late: the edge sends it to the DLQ
  *   (reason `late`), it is never silently dropped.
+ * - A faulty meter clock must not move the watermark (`ClockGuard`, with
+ *   `maxClockSkewMs`): an input whose event time is further ahead than the skew
+ *   of both its Kafka record timestamp and the fleet's clock (the newest time
+ *   reported by at least two meters) is a suspect. It is held but moves no
+ *   clock until another meter confirms its time (a replay ahead of the wall
+ *   clock moves every meter), else it leaves as `future-dated` (DLQ) after
+ *   `futureConfirmMs` of wall clock (`expireSuspects`).
  * - The committed offset of a topic-partition is its oldest buffered input, so
  *   a restart replays what was buffered. Inputs consumed before the last saved
  *   state and already released (offset < consumedUpTo, time <= releasedUpTo)
@@ -37,6 +44,19 @@ export interface GateConfig {
    * replay runs it and the same outages come out at any speed.
    */
   idleAdvanceRate?: number;
+  /**
+   * How far an input's event time may run ahead of its Kafka record timestamp and of the fleet's
+   * clock before it is a suspect (undefined: no guard).
+   */
+  maxClockSkewMs?: number;
+  /** Wall-clock ms a suspect waits for another meter to confirm its time (default 30 s). */
+  futureConfirmMs?: number;
+}
+
+/** Where an input came from, for the clock guard: its meter and its Kafka record timestamp (NaN: none). */
+export interface Evidence {
+  meterId: string;
+  kafkaTs: number;
 }
 
 /** What is saved per topic-partition with the state, in the same transaction as the offsets. */
@@ -52,6 +72,8 @@ export interface Held<V> {
   offset: number;
   value: V;
   released: boolean;
+  /** Wall time it became a suspect (ahead of the fleet), until confirmed; undefined otherwise. */
+  suspectSince?: number;
 }
 
 interface TpState<V> {
@@ -70,7 +92,8 @@ interface TpState<V> {
   head: number;
 }
 
-export type Offer = 'buffered' | 'late' | 'replayed';
+/** `suspect`: held, ahead of the fleet's clock, until another meter confirms it or it expires. */
+export type Offer = 'buffered' | 'late' | 'replayed' | 'suspect';
 
 /** The buffered inputs of one topic-partition at one event time, in offset order. */
 interface Run<V> {
@@ -107,8 +130,19 @@ export class EventTimeGate<V> {
   private lastState: TpState<V> | undefined;
   private released = Number.NEGATIVE_INFINITY;
   private lastArrivalWall = 0;
+  private readonly clock: ClockGuard;
+  /** Inputs ahead of the fleet waiting for confirmation (few: a faulty clock, a replay's first record of a boundary). */
+  private suspects: Held<V>[] = [];
+  private readonly suspectState = new Map<Held<V>, TpState<V>>();
 
-  constructor(private readonly cfg: GateConfig) {}
+  constructor(private readonly cfg: GateConfig) {
+    this.clock = new ClockGuard(cfg.maxClockSkewMs, cfg.idleAdvanceRate ?? 1);
+  }
+
+  /** Inputs held as suspects (ahead of the fleet's clock, not confirmed yet). */
+  get suspected(): number {
+    return this.suspects.length;
+  }
 
   get watermark(): number {
     return this.released;
@@ -133,12 +167,21 @@ export class EventTimeGate<V> {
     });
     this.lastTp = undefined;
     this.lastState = undefined;
-    if (saved) this.released = Math.max(this.released, saved.releasedUpTo);
+    if (saved) {
+      this.released = Math.max(this.released, saved.releasedUpTo);
+      // Confirmed before the restart: the fleet's clock starts there.
+      this.clock.trust(saved.maxTime);
+    }
   }
 
   /** Stop tracking (partition revoked): its buffered inputs are dropped; the new owner replays them. */
   untrack(tp: string): void {
     if (!this.tps.delete(tp)) return;
+    this.suspects = this.suspects.filter((h) => {
+      if (h.tp !== tp) return true;
+      this.suspectState.delete(h);
+      return false;
+    });
     this.lastTp = undefined;
     this.lastState = undefined;
     this.lastBucket = undefined;
@@ -159,7 +202,8 @@ export class EventTimeGate<V> {
     return this.tps.has(tp);
   }
 
-  offer(tp: string, offset: number, t: number, value: V, nowWall: number): Offer {
+  /** `evidence`: the input's meter and Kafka timestamp, for the clock guard (without it: trusted). */
+  offer(tp: string, offset: number, t: number, value: V, nowWall: number, evidence?: Evidence): Offer {
     const s = this.lastTp === tp ? this.lastState : this.tps.get(tp);
     if (!s) throw new Error(`topic-partition ${tp} is not tracked`);
     this.lastTp = tp;
@@ -172,11 +216,51 @@ export class EventTimeGate<V> {
     if (nowWall > s.quietSinceWall) s.quietSinceWall = nowWall;
     if (s.saved && offset < s.saved.consumedUpTo && t <= s.saved.releasedUpTo) return 'replayed';
     if (t <= this.released) return 'late';
-    if (t > s.maxTime) s.maxTime = t;
     const held: Held<V> = { t, tp, offset, value, released: false };
     s.queue.push(held);
+    if (evidence !== undefined && this.clock.enabled) {
+      const moved = this.clock.observe(evidence.meterId, t, evidence.kafkaTs);
+      if (!this.clock.believes(t, evidence.kafkaTs)) {
+        held.suspectSince = nowWall;
+        this.suspects.push(held);
+        this.suspectState.set(held, s);
+        return 'suspect';
+      }
+      if (moved && this.suspects.length > 0) this.confirmSuspects();
+    }
+    if (t > s.maxTime) s.maxTime = t;
     this.hold(s, tp, held);
     return 'buffered';
+  }
+
+  /** Suspects the fleet's clock has caught up with are ordinary inputs again. */
+  private confirmSuspects(): void {
+    this.suspects = this.suspects.filter((h) => {
+      // Behind the watermark by now (cannot happen while it trails the fleet's clock): left to expire.
+      if (!this.clock.believes(h.t, Number.NaN) || h.t <= this.released) return true;
+      const s = this.suspectState.get(h)!;
+      this.suspectState.delete(h);
+      h.suspectSince = undefined;
+      if (h.t > s.maxTime) s.maxTime = h.t;
+      this.hold(s, h.tp, h);
+      return false;
+    });
+  }
+
+  /**
+   * Suspects no other meter confirmed within `futureConfirmMs` of wall clock: handed to `dead`
+   * (the edge dead-letters them as `future-dated`) and dropped, so their offsets can be committed.
+   */
+  expireSuspects(nowWall: number, dead: (h: Held<V>) => void): void {
+    if (this.suspects.length === 0) return;
+    const wait = this.cfg.futureConfirmMs ?? 30_000;
+    this.suspects = this.suspects.filter((h) => {
+      if (h.suspectSince !== undefined && nowWall - h.suspectSince < wait) return true;
+      this.suspectState.delete(h);
+      h.released = true;
+      dead(h);
+      return false;
+    });
   }
 
   private hold(s: TpState<V>, tp: string, held: Held<V>): void {
@@ -386,3 +470,76 @@ export class EventTimeGate<V> {
 }
 
 const lessNumber = (a: number, b: number): boolean => a < b;
+
+/**
+ * The fleet's clock, as far as the inputs prove it: the newest event time of the meter that is
+ * second newest (a single faulty meter can only be the newest, never move it), and the Kafka
+ * record timestamp that came with it. A time is believed when it is within `skew` of either the
+ * input's own Kafka timestamp (live traffic: the head-end stamps it as it hears the meter) or the
+ * fleet's clock projected by the Kafka time passed since (a replay ahead of the wall clock, at
+ * `rate` event-time ms per wall-clock ms).
+ */
+class ClockGuard {
+  private newestMeter = '';
+  private newest = Number.NEGATIVE_INFINITY;
+  private newestKafkaTs = Number.NaN;
+  /** The fleet's clock (second newest meter) and its Kafka timestamp. */
+  private fleet = Number.NEGATIVE_INFINITY;
+  private fleetKafkaTs = Number.NaN;
+
+  constructor(
+    private readonly skew: number | undefined,
+    private readonly rate: number,
+  ) {}
+
+  get enabled(): boolean {
+    return this.skew !== undefined;
+  }
+
+  /** A time confirmed otherwise (the saved state of a restart). */
+  trust(t: number): void {
+    if (t > this.fleet) {
+      this.fleet = t;
+      this.fleetKafkaTs = Number.NaN;
+    }
+  }
+
+  /** Records a meter's time; true when the fleet's clock moved. */
+  observe(meterId: string, t: number, kafkaTs: number): boolean {
+    if (meterId === this.newestMeter) {
+      if (t > this.newest) {
+        this.newest = t;
+        this.newestKafkaTs = kafkaTs;
+      }
+      return false;
+    }
+    if (t > this.newest) {
+      // The previous newest meter is now the second newest.
+      const moved = this.newest > this.fleet;
+      if (moved) {
+        this.fleet = this.newest;
+        this.fleetKafkaTs = this.newestKafkaTs;
+      }
+      this.newestMeter = meterId;
+      this.newest = t;
+      this.newestKafkaTs = kafkaTs;
+      return moved;
+    }
+    if (t > this.fleet) {
+      this.fleet = t;
+      this.fleetKafkaTs = kafkaTs;
+      return true;
+    }
+    return false;
+  }
+
+  believes(t: number, kafkaTs: number): boolean {
+    const skew = this.skew ?? Number.POSITIVE_INFINITY;
+    if (Number.isFinite(kafkaTs) && kafkaTs > 0 && t <= kafkaTs + skew) return true;
+    const since =
+      Number.isFinite(kafkaTs) && Number.isFinite(this.fleetKafkaTs)
+        ? Math.max(0, kafkaTs - this.fleetKafkaTs) * this.rate
+        : 0;
+    return t <= this.fleet + since + skew;
+  }
+}

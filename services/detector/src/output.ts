@@ -3,6 +3,7 @@ import {
   chunkByPartition,
   produceRequests,
   TransactionalProducer,
+  wireClientOptions,
   type Logger,
   type RecordHeaders,
   type Transaction,
@@ -39,8 +40,8 @@ export interface StepTransaction {
 }
 
 /**
- * The transactional producer of the detector: our wire-protocol one unless
- * SASL is configured (it speaks none) or DETECTOR_PRODUCER=kafkajs.
+ * The transactional producer of the detector: our wire-protocol one (with
+ * SASL/TLS as configured) unless DETECTOR_PRODUCER=kafkajs.
  * Transactional id `<DETECTOR_GROUP_ID>-<DETECTOR_INSTANCE_ID>`: stable across
  * restarts, so the broker fences a zombie.
  */
@@ -49,14 +50,12 @@ export async function openStepWriter(
   kafka: Kafka,
   outputTopics: string[],
   partitionCount: (topic: string) => number,
-  logger: Logger,
+  _logger: Logger,
 ): Promise<StepWriter> {
   const transactionalId = `${cfg.DETECTOR_GROUP_ID}-${cfg.DETECTOR_INSTANCE_ID}`;
-  if (cfg.DETECTOR_PRODUCER === 'wire' && cfg.KAFKA_SASL_MECHANISM === 'none') {
+  if (cfg.DETECTOR_PRODUCER === 'wire') {
     const producer = new TransactionalProducer({
-      brokers: cfg.KAFKA_BROKERS.split(',').map((b) => b.trim()),
-      ssl: cfg.KAFKA_SSL === 'true',
-      clientId: `${cfg.KAFKA_CLIENT_ID}-detector-${cfg.DETECTOR_INSTANCE_ID}`,
+      ...wireClientOptions(cfg, `${cfg.KAFKA_CLIENT_ID}-detector-${cfg.DETECTOR_INSTANCE_ID}`),
       transactionalId,
       transactionTimeoutMs: 30_000,
     });
@@ -68,8 +67,6 @@ export async function openStepWriter(
     }
     return new WireStepWriter(producer, cfg.DETECTOR_GROUP_ID);
   }
-  if (cfg.DETECTOR_PRODUCER === 'wire')
-    logger.info('SASL configured: the detector produces through kafkajs (the wire producer speaks no SASL)');
   const producer = kafka.producer({
     transactionalId,
     idempotent: true,

@@ -3,15 +3,18 @@ import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kaf
 import {
   AvroCodec,
   BadRecordError,
+  isRetriable,
   RawTopicConsumer,
+  TOPOLOGY_REASONS,
   READ_COMMITTED,
-  UnsupportedBatchError,
   bulkFetcher,
   createKafka,
   createRegistry,
   deadLetterHeaders,
   ensureTopics,
   exitOnCrash,
+  retryKafkaStartup,
+  waitForTopicLeaders,
   watchMembership,
   whileBeating,
   ServiceMetrics,
@@ -19,8 +22,11 @@ import {
   validateRead,
   topicNames,
   valueSubject,
+  type BadMetersRecordHandler,
   type DeadLetter,
+  type Invalid,
   type KnownMeter,
+  type MetersTable,
   type Logger,
   type MeterEvent,
   type MeterRead,
@@ -64,6 +70,8 @@ export interface DetectorStats {
   /** Inputs released in event-time order through the rules (and committed). */
   released: number;
   late: number;
+  /** Inputs ahead of the fleet's clock when offered (confirmed later, or dead-lettered `future-dated`). */
+  suspects: number;
   duplicates: number;
   replayed: number;
   dlq: Record<string, number>;
@@ -78,6 +86,8 @@ export interface DetectorStats {
 export interface DetectorHandle {
   stats: DetectorStats;
   topology: Topology;
+  /** The meters-table follower (tests pause its consumer to hold the table back). */
+  meters: MetersTable;
   /** Event time up to which everything was applied and committed. */
   watermark(): number;
   stop(): Promise<void>;
@@ -151,7 +161,7 @@ export async function startDetector(
   const kafka = createKafka(cfg, logger, `${cfg.KAFKA_CLIENT_ID}-detector-${cfg.DETECTOR_INSTANCE_ID}`);
   const admin = kafka.admin();
   await admin.connect();
-  const partitions = await prepareTopics(admin, topics, cfg);
+  const partitions = await prepareTopics(admin, topics, cfg, logger);
   const outputTopics = [
     topics.outages,
     topics.meterStatus,
@@ -160,10 +170,15 @@ export async function startDetector(
     stateTopic(cfg.AMI_TOPIC_PREFIX),
   ];
   const partitionCounts = new Map(
-    (await admin.fetchTopicMetadata({ topics: outputTopics })).topics.map((t) => [
-      t.name,
-      t.partitions.length,
-    ]),
+    (
+      await retryKafkaStartup(
+        'metadata of the outputs',
+        () => admin.fetchTopicMetadata({ topics: outputTopics }),
+        {
+          logger,
+        },
+      )
+    ).topics.map((t) => [t.name, t.partitions.length]),
   );
   const codec = new AvroCodec(createRegistry(cfg));
   const encodeOutage = codec.encoder('Outage', await codec.register('Outage', valueSubject(topics.outages)));
@@ -173,21 +188,28 @@ export async function startDetector(
   );
   const encodeStatus = statusEncoder(await codec.register('MeterStatus', valueSubject(topics.meterStatus)));
 
-  const writer = await openStepWriter(
-    cfg,
-    kafka,
-    outputTopics,
-    (topic) => {
-      const n = partitionCounts.get(topic);
-      if (n === undefined) throw new Error(`no partition count for output topic ${topic}`);
-      return n;
-    },
-    logger,
+  // A fresh cluster may have no transaction coordinator yet.
+  const writer = await retryKafkaStartup(
+    'transactional producer',
+    () =>
+      openStepWriter(
+        cfg,
+        kafka,
+        outputTopics,
+        (topic) => {
+          const n = partitionCounts.get(topic);
+          if (n === undefined) throw new Error(`no partition count for output topic ${topic}`);
+          return n;
+        },
+        logger,
+      ),
+    { logger },
   );
   const stats: DetectorStats = {
     consumed: 0,
     released: 0,
     late: 0,
+    suspects: 0,
     duplicates: 0,
     replayed: 0,
     dlq: {},
@@ -198,22 +220,18 @@ export async function startDetector(
     peakBuffered: 0,
   };
   const topo = new Topology();
-  const meters = await followMeters(
-    kafka,
-    admin,
-    codec,
-    topics.meters,
-    cfg.DETECTOR_GROUP_ID,
-    topo,
-    (err, partition, offset) => {
-      stats.dlq[err.reason] = (stats.dlq[err.reason] ?? 0) + 1;
-      metrics.dlq.inc({ topic: topics.meters, reason: err.reason });
-      logger.warn(
-        { topic: topics.meters, partition, offset, reason: err.reason },
-        `bad meters record skipped: ${err.message}`,
-      );
-    },
-    logger,
+  const onBadProfile: BadMetersRecordHandler = (err, partition, offset) => {
+    stats.dlq[err.reason] = (stats.dlq[err.reason] ?? 0) + 1;
+    metrics.dlq.inc({ topic: topics.meters, reason: err.reason });
+    logger.warn(
+      { topic: topics.meters, partition, offset, reason: err.reason },
+      `bad meters record skipped: ${err.message}`,
+    );
+  };
+  const meters = await retryKafkaStartup(
+    'meters table',
+    () => followMeters(kafka, admin, codec, topics.meters, cfg.DETECTOR_GROUP_ID, topo, onBadProfile, logger),
+    { logger },
   );
   await meters.ready;
   logger.info({ meters: topo.size }, 'meters table loaded');
@@ -233,6 +251,7 @@ export async function startDetector(
     { encodeOutage, encodeMomentary, encodeStatus },
     exit,
     metrics,
+    meters,
   );
   const consumer = kafka.consumer({
     groupId: cfg.DETECTOR_GROUP_ID,
@@ -276,14 +295,16 @@ export async function startDetector(
   return {
     stats,
     topology: topo,
+    meters,
     watermark: () => edge.watermark,
     async stop() {
       clearInterval(ticker);
       stopMembershipWatch();
       edge.close();
+      // First: an input waiting for the meters table to catch up is judged now, so the batch ends.
+      await meters.stop();
       await raw?.stop();
       await consumer.disconnect();
-      await meters.consumer.disconnect();
       await edge.idle();
       await writer.close();
       await admin.disconnect();
@@ -306,8 +327,7 @@ function rawReads(
   logger: Logger,
   exit: (code: number) => void,
 ): RawTopicConsumer | undefined {
-  // SASL is not spoken by the wire client.
-  if (cfg.DETECTOR_RAW_FETCH !== 'true' || cfg.KAFKA_SASL_MECHANISM !== 'none') return undefined;
+  if (cfg.DETECTOR_RAW_FETCH !== 'true') return undefined;
   const topic = topics.reads;
   edge.rawTopics.add(topic);
   const raw = new RawTopicConsumer({
@@ -318,17 +338,9 @@ function rawReads(
     isolation: READ_COMMITTED,
     process: (partition, ix, highWatermark) => edge.onRecords(topic, partition, ix, highWatermark),
     holdBack: (partition) => edge.holdsBack(topic, partition),
+    // Compressed batches are read too (kafkaWire/compression.ts); what is left here (a corrupt
+    // batch, an authorization or version refusal) no retry cures: stop, Kafka keeps the reads.
     onFatal: (err) => {
-      if (err instanceof UnsupportedBatchError) {
-        // Say, compressed batches: kafkajs reads them from where the raw fetch stopped (inputs
-        // offered since the last commit are buffered: from the committed offsets they would be twice).
-        logger.warn({ err }, 'raw fetch cannot read the reads topic; kafkajs consumes it from now on');
-        edge.rawTopics.delete(topic);
-        for (const [partition, offset] of raw.positions())
-          consumer.seek({ topic, partition, offset: String(offset) });
-        consumer.resume([{ topic }]);
-        return;
-      }
       logger.fatal({ err }, 'raw fetch of reads failed and cannot retry; exiting');
       exit(1);
     },
@@ -344,25 +356,53 @@ function rawReads(
   return raw;
 }
 
-/** Creates missing contract topics and the state topic (as many partitions as the inputs). */
-async function prepareTopics(admin: Admin, topics: Topics, cfg: DetectorConfig): Promise<number> {
-  await ensureTopics(admin, cfg.AMI_TOPIC_PREFIX, { partitions: cfg.DETECTOR_PARTITIONS });
-  const [meta] = (await admin.fetchTopicMetadata({ topics: [topics.events] })).topics;
+/**
+ * Creates missing contract topics and the state topic (as many partitions as the inputs), and waits
+ * until each has a leader for every partition: a topic created a moment ago (here, or by a loader
+ * starting beside this detector) answers "not the leader" for a while.
+ */
+async function prepareTopics(
+  admin: Admin,
+  topics: Topics,
+  cfg: DetectorConfig,
+  logger: Logger,
+): Promise<number> {
+  const startup = { logger };
+  await ensureTopics(
+    admin,
+    cfg.AMI_TOPIC_PREFIX,
+    { partitions: cfg.DETECTOR_PARTITIONS },
+    undefined,
+    startup,
+  );
+  const [meta] = (
+    await retryKafkaStartup(
+      'metadata of the inputs',
+      () => admin.fetchTopicMetadata({ topics: [topics.events] }),
+      startup,
+    )
+  ).topics;
   const partitions = meta!.partitions.length;
   const state = stateTopic(cfg.AMI_TOPIC_PREFIX);
-  if (!(await admin.listTopics()).includes(state)) {
-    await admin.createTopics({
-      topics: [
-        {
-          topic: state,
-          numPartitions: partitions,
-          replicationFactor: 1,
-          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-        },
-      ],
-      waitForLeaders: true,
-    });
+  if (!(await retryKafkaStartup('list topics', () => admin.listTopics(), startup)).includes(state)) {
+    await retryKafkaStartup(
+      'create the state topic',
+      () =>
+        admin.createTopics({
+          topics: [
+            {
+              topic: state,
+              numPartitions: partitions,
+              replicationFactor: 1,
+              configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+            },
+          ],
+          waitForLeaders: true,
+        }),
+      startup,
+    );
   }
+  await waitForTopicLeaders(admin, [state], startup);
   return partitions;
 }
 
@@ -402,6 +442,8 @@ class Edge {
   private pendingDlqPartitions: number[] = [];
   private polling = false;
   private lastEndPoll = 0;
+  /** Wall time at which the last completed meters catch-up started. */
+  private metersCaughtUpFrom = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly cfg: DetectorConfig,
@@ -416,12 +458,15 @@ class Edge {
     private readonly enc: Encoders,
     private readonly exit: (code: number) => void,
     private readonly metrics: ServiceMetrics,
+    private readonly meters: Pick<MetersTable, 'catchUp'>,
   ) {
     this.gate = new EventTimeGate<Source>({
       allowedLatenessMs: cfg.ALLOWED_LATENESS_MS,
       idleAdvanceMs: cfg.IDLE_ADVANCE_MS,
       idleAdvanceRate: cfg.IDLE_ADVANCE_RATE,
       confirmIdleWithEndOffsets: true,
+      maxClockSkewMs: cfg.DETECTOR_MAX_CLOCK_SKEW_MS,
+      futureConfirmMs: cfg.DETECTOR_FUTURE_CONFIRM_MS,
     });
   }
 
@@ -430,7 +475,15 @@ class Edge {
     void this.locked(async () => {
       for (const p of [...this.loaded]) if (!owned.includes(p)) this.drop(p, inputs);
       const fresh = owned.filter((p) => !this.loaded.has(p));
-      if (fresh.length > 0) this.loading = this.load(fresh, inputs);
+      // Topics created a moment ago may not answer yet: retried up to the start-up deadline.
+      if (fresh.length > 0)
+        this.loading = retryKafkaStartup(
+          'state and offsets of the assigned partitions',
+          () => this.load(fresh, inputs),
+          {
+            logger: this.logger,
+          },
+        );
       await this.loading;
     });
   }
@@ -529,7 +582,12 @@ class Edge {
     if (this.stopped) return;
     await this.pollEndOffsets();
     await this.locked(async () => {
-      if (this.backlog || this.due || this.gate.nextWatermark(Date.now()) > this.gate.watermark)
+      if (
+        this.backlog ||
+        this.due ||
+        this.gate.suspected > 0 ||
+        this.gate.nextWatermark(Date.now()) > this.gate.watermark
+      )
         await this.step();
     });
   }
@@ -598,8 +656,7 @@ class Edge {
       return undefined;
     }
     if (value === undefined) return this.offerFetching(tp, kind, topic, partition, from, i, buf!, now);
-    this.admit(tp, this.source(kind, value, topic, partition, from, i), now);
-    return undefined;
+    return this.admit(tp, this.source(kind, value, topic, partition, from, i), now);
   }
 
   /** `offer` for a writer schema not cached yet: fetched from the registry first. */
@@ -620,7 +677,7 @@ class Edge {
       if (!(err instanceof BadRecordError)) throw err;
       return this.dead(topic, partition, from, i, err.reason, err.message);
     }
-    this.admit(tp, this.source(kind, value, topic, partition, from, i), now);
+    await this.admit(tp, this.source(kind, value, topic, partition, from, i), now);
   }
 
   private source(
@@ -651,17 +708,55 @@ class Edge {
     installed_at: undefined,
   };
 
-  /** Validate (ranges and topology, packages/lib/src/validate.ts), drop duplicates, offer to the gate. */
-  private admit(tp: string, source: Source, now: number): void {
-    this.looked = undefined;
-    const invalid =
-      source.kind === 'event'
-        ? validateEvent(source.value, { now, lookup: this.lookup })
-        : validateRead(source.value, { now, lookup: this.lookup });
-    if (invalid !== undefined) {
-      // A meter clock far ahead would drag the watermark.
-      return this.dead(source.topic, source.partition, source.from, source.i, invalid.reason, invalid.detail);
+  /**
+   * Validate (ranges and topology, packages/lib/src/validate.ts), drop duplicates, offer to the gate.
+   * Synchronous, except that a topology reason (unknown meter, ...) first brings the meters table up
+   * to the meters topic's end: the profile may have been published a moment before the input.
+   */
+  private admit(tp: string, source: Source, now: number): Promise<void> | undefined {
+    const invalid = this.validate(source, now);
+    // A catch-up that started after this input was fetched already covers it.
+    if (invalid !== undefined && TOPOLOGY_REASONS.has(invalid.reason) && this.metersCaughtUpFrom < now)
+      return this.admitAfterCatchUp(tp, source, now);
+    this.admitValid(tp, source, now, invalid);
+    return undefined;
+  }
+
+  private async admitAfterCatchUp(tp: string, source: Source, now: number): Promise<void> {
+    await this.catchUpMeters();
+    this.admitValid(tp, source, now, this.validate(source, now));
+  }
+
+  /** Brings the meters table up to the topic's end offsets of now; retried while Kafka does not answer. */
+  private async catchUpMeters(): Promise<void> {
+    for (let wait = 500; !this.stopped; wait = Math.min(wait * 2, 30_000)) {
+      const started = Date.now();
+      try {
+        await this.meters.catchUp(this.cfg.DETECTOR_METERS_CATCHUP_MS);
+        this.metersCaughtUpFrom = Math.max(this.metersCaughtUpFrom, started);
+        return;
+      } catch (err) {
+        // Not retriable: the follower stopped (the service stops); the input is judged as it is.
+        if (!isRetriable(err)) return;
+        this.logger.warn(
+          { err, retryInMs: wait },
+          'meters table not caught up; retrying before dead-lettering',
+        );
+        await delay(wait);
+      }
     }
+  }
+
+  private validate(source: Source, now: number): Invalid | undefined {
+    this.looked = undefined;
+    return source.kind === 'event'
+      ? validateEvent(source.value, { now, lookup: this.lookup })
+      : validateRead(source.value, { now, lookup: this.lookup });
+  }
+
+  private admitValid(tp: string, source: Source, now: number, invalid: Invalid | undefined): void {
+    if (invalid !== undefined)
+      return this.dead(source.topic, source.partition, source.from, source.i, invalid.reason, invalid.detail);
     const looked = this.looked as MeterInfo | undefined; // set by `lookup` during the validation
     if (looked !== undefined && looked.meterId === source.value.meter_id) {
       source.info = looked;
@@ -672,13 +767,35 @@ class Edge {
       return;
     }
     const t = source.kind === 'event' ? source.value.occurred_at : source.value.read_at;
-    const verdict = this.gate.offer(tp, source.offset, t, source, now);
+    // The Kafka record timestamp bounds how far ahead one meter's clock may take event time.
+    const kafkaTs = isRaw(source.from) ? source.from.timestamp[source.i]! : Number(source.from.timestamp);
+    const verdict = this.gate.offer(tp, source.offset, t, source, now, {
+      meterId: source.value.meter_id,
+      kafkaTs,
+    });
     if (verdict === 'replayed') this.stats.replayed++;
+    else if (verdict === 'suspect') this.stats.suspects++;
     else if (verdict === 'late') {
       this.stats.late++;
       const detail = `event time ${new Date(t).toISOString()} is before the watermark ${new Date(this.gate.watermark).toISOString()}`;
       this.dead(source.topic, source.partition, source.from, source.i, 'late', detail);
     }
+  }
+
+  /** Suspects (ahead of the fleet's clock) no other meter confirmed in time: to the DLQ, `future-dated`. */
+  private expireSuspects(now: number): void {
+    this.gate.expireSuspects(now, (h) => {
+      const s = h.value;
+      const t = new Date(h.t).toISOString();
+      this.dead(
+        s.topic,
+        s.partition,
+        s.from,
+        s.i,
+        'future-dated',
+        `event time ${t} of meter ${s.value.meter_id} is more than ${this.cfg.DETECTOR_MAX_CLOCK_SKEW_MS} ms ahead of its Kafka timestamp and of every other meter (a faulty clock; it would move the watermark)`,
+      );
+    });
   }
 
   /** A bad input to the DLQ, in the step's transaction (with the offsets past it). */
@@ -726,6 +843,7 @@ class Edge {
     const t0 = performance.now();
     this.lastStep = Date.now();
     this.due = false;
+    this.expireSuspects(Date.now());
     const w = this.gate.nextWatermark(Date.now());
     const out: Emission[] = [];
     let applied = 0;

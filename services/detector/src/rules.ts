@@ -62,6 +62,19 @@ export interface Incident {
   /** METER scope: the meters of the outage; `dark` those still without supply. */
   members: string[];
   dark: string[];
+  /** Meter -> first sign of supply after its last gasp (or after the start): when its interruption ended. */
+  back: Record<string, number>;
+  /** Meter -> its first power restore (event) after its last gasp. */
+  returns: Record<string, number>;
+  /**
+   * GARDU scope: meters already dark in another open outage record (a METER outage of the gardu) when
+   * this one started. They are in its scope but that record counts them (customers_interrupted).
+   */
+  countedElsewhere: string[];
+  /** Nested METER outage: its parent's restore; its members' time dark counts from there. */
+  parentRestoredAt: number | null;
+  /** Nested METER outage: when its parent gardu went dark as a whole (members without a last gasp). */
+  bulkStartedAt: number | null;
   /** Last published record minus status/emitted_at, to publish UPDATED only on change. */
   shown: string | null;
 }
@@ -296,9 +309,11 @@ function onLastGasp(
     publish(ctx, st, g, covering, 'UPDATED', out);
     return;
   }
-  if (g.incidents.some((i) => i.scope === 'METER' && i.phase === 'open' && i.dark.includes(m))) return;
-  const window = ctx.cfg.CORRELATION_WINDOW_MS;
-  let inc = g.incidents.find((i) => i.phase === 'candidate' && t - i.startedAt <= window && t >= i.startedAt);
+  if (inMeterOutage(g, m)) return;
+  // One physical outage, one incident: evidence joins the gardu's candidate until it is decided, however
+  // long after its first last gasp (a fuse, then the transformer), so it escalates instead of doubling;
+  // unless supply came back since: then that interruption is over and this is another.
+  let inc = g.incidents.find((i) => i.phase === 'candidate' && i.supplyBackAt === null);
   if (!inc) {
     inc = newIncident(`${t}:${m}`, t);
     g.incidents.push(inc);
@@ -306,6 +321,38 @@ function onLastGasp(
   }
   inc.gasps[m] = t;
   delete inc.alive[m];
+  delete inc.back[m];
+  delete inc.returns[m];
+}
+
+/** Meters dark in an open METER outage of the gardu (root or nested, started before `since`): that record counts them. */
+function inMeterOutage(g: GarduState, m: string, since = Infinity): boolean {
+  return g.incidents.some(
+    (i) => i.scope === 'METER' && i.phase === 'open' && i.startedAt < since && i.dark.includes(m),
+  );
+}
+
+/**
+ * A meter with a fault of its own (its last gasp came before its gardu went dark as a whole, e.g. a
+ * fuse) and no sign of life since that gardu outage's restore (it is settling): still dark. A meter
+ * that went dark with the gardu and is silent since may just have lost its power restore message.
+ */
+function stillDarkFromEarlier(ctx: RulesContext, g: GarduState, inc: Incident, m: string): boolean {
+  return g.incidents.some(
+    (o) =>
+      o !== inc &&
+      o.phase === 'settling' &&
+      o.scope === 'GARDU' &&
+      o.restoredAt! <= inc.startedAt &&
+      (o.gasps[m] ?? Infinity) < bulkStart(ctx, g, o) &&
+      !((o.alive[m] ?? -1) >= o.restoredAt!),
+  );
+}
+
+function darkInMeterOutages(g: GarduState, except: Incident): string[] {
+  return g.incidents.flatMap((i) =>
+    i !== except && i.scope === 'METER' && i.phase === 'open' ? i.dark : [],
+  );
 }
 
 /** The meter had supply at `t`: a power restore (`restore`) or a read. */
@@ -325,6 +372,8 @@ function onAlive(
     if (t <= (gaspAt ?? inc.startedAt)) continue;
     touched = true;
     inc.alive[m] = Math.max(inc.alive[m] ?? t, t);
+    if (inc.back[m] === undefined) inc.back[m] = t;
+    if (restore && inc.returns[m] === undefined) inc.returns[m] = t;
     const supplyBack = restore || gaspAt !== undefined;
     if (supplyBack && inc.supplyBackAt === null) inc.supplyBackAt = t;
     if (inc.phase === 'open' && inc.scope === 'GARDU' && supplyBack) restoreGardu(ctx, st, g, inc, t, out);
@@ -346,10 +395,17 @@ interface Evidence {
 /** Counts over the gardu's AMI meters (AMR excluded from every share). */
 function evidence(ctx: RulesContext, g: GarduState, inc: Incident, now: number): Evidence {
   let silent = 0;
+  let darkElsewhere = 0;
   const ami = ctx.topo.garduAmiMeters(g.garduId);
-  for (const m of ami) if (inc.gasps[m] === undefined && inc.alive[m] === undefined) silent++;
+  for (const m of ami) {
+    if (inc.gasps[m] !== undefined || inc.alive[m] !== undefined) continue;
+    if (inMeterOutage(g, m) || stillDarkFromEarlier(ctx, g, inc, m)) darkElsewhere++;
+    else silent++;
+  }
   const population = ami.length;
-  const gasps = Object.keys(inc.gasps).length;
+  // Meters of an open METER outage, or not back since an earlier outage's restore, gasped already: they
+  // are dark evidence of this incident too.
+  const gasps = Object.keys(inc.gasps).length + darkElsewhere;
   return { population, gasps, silent, silenceKnown: now >= silenceKnownAt(ctx, inc.startedAt) };
 }
 
@@ -380,19 +436,43 @@ function decide(
   const v = verdict(ctx.cfg, evidence(ctx, g, inc, now));
   if (v === 'WAIT') return schedule(st, g.garduId, inc, silenceKnownAt(ctx, inc.startedAt));
   if (v === 'GARDU') return finishGardu(ctx, st, g, inc, now, out);
-  const members = Object.keys(inc.gasps)
-    .filter((m) => !isTusbung(g.facts[m]))
-    .sort();
-  if (members.length === 0) return dissolve(ctx, st, g, inc, now, out); // a tusbung last gasp alone is no outage
-  const dark = members.filter((m) => inc.alive[m] === undefined);
-  const backAt = dark.length === 0 ? Math.max(...members.map((m) => inc.alive[m]!)) : null;
+  // Meters, not the gardu, were out: each meter's own interruption decides. Back within the delay of
+  // its own last gasp is a blink (momentary record), the others are the METER outage.
   inc.scope = 'METER';
+  const gasped = Object.keys(inc.gasps).filter((m) => !isTusbung(g.facts[m])); // a tusbung last gasp is no outage
+  const blinked = gasped.filter((m) => (inc.back[m] ?? Infinity) - inc.gasps[m]! <= ctx.cfg.CONFIRM_DELAY_MS);
+  if (blinked.length > 0) recordBlinks(ctx, g, inc, blinked.sort(), out);
+  const members = gasped.filter((m) => !blinked.includes(m)).sort();
+  if (members.length === 0) return dissolve(ctx, st, g, inc, now, out);
   inc.members = members;
-  inc.dark = dark;
+  inc.dark = members.filter((m) => inc.back[m] === undefined);
+  inc.startedAt = Math.min(...members.map((m) => inc.gasps[m]!));
   inc.outageId = meterOutageId(g.garduId, inc.startedAt, members[0]!);
-  if (backAt !== null && isMomentary(ctx, inc, backAt)) return momentary(ctx, st, g, inc, backAt, out);
   confirm(ctx, st, g, inc, now, out);
-  if (backAt !== null) restoreMeterOutage(ctx, st, g, inc, backAt, out);
+  if (inc.dark.length === 0)
+    restoreMeterOutage(ctx, st, g, inc, Math.max(...members.map((m) => inc.back[m]!)), out);
+}
+
+/** The meters of a METER incident that were back within the delay: one momentary METER record. */
+function recordBlinks(
+  ctx: RulesContext,
+  g: GarduState,
+  inc: Incident,
+  blinked: string[],
+  out: Emission[],
+): void {
+  const startedAt = Math.min(...blinked.map((m) => inc.gasps[m]!));
+  const backAt = Math.max(...blinked.map((m) => inc.back[m]!));
+  const blink: Incident = {
+    ...inc,
+    members: blinked,
+    dark: [],
+    startedAt,
+    confirmedAt: backAt,
+    restoredAt: backAt,
+    outageId: meterOutageId(g.garduId, startedAt, blinked[0]!),
+  };
+  out.push({ to: 'momentary', record: outageRecord(ctx, g, blink, 'RESTORED', 'momentary') });
 }
 
 function finishGardu(
@@ -405,6 +485,8 @@ function finishGardu(
 ): void {
   inc.scope = 'GARDU';
   inc.outageId = garduOutageId(g.garduId, inc.startedAt);
+  settleBefore(ctx, st, g, inc, now, out);
+  inc.countedElsewhere = darkInMeterOutages(g, inc).sort();
   if (inc.supplyBackAt !== null && isMomentary(ctx, inc, inc.supplyBackAt)) {
     inc.parentId = feederMomentary(ctx, st, g, inc, inc.supplyBackAt, now, out);
     return momentary(ctx, st, g, inc, inc.supplyBackAt, out);
@@ -434,7 +516,10 @@ function confirm(
   refreshGardu(ctx, st, g, now, out);
 }
 
-/** Restored before confirmation: recorded for reliability statistics, never OPEN. */
+/**
+ * A gardu restored before confirmation: recorded for reliability statistics, never OPEN. It settles
+ * like a restored outage: meters still dark at the next read had a sustained interruption of their own.
+ */
 function momentary(
   ctx: RulesContext,
   st: DetectorState,
@@ -445,8 +530,15 @@ function momentary(
 ): void {
   inc.confirmedAt = backAt;
   inc.restoredAt = backAt;
-  out.push({ to: 'momentary', record: outageRecord(ctx, g, inc, 'RESTORED') });
-  dissolve(ctx, st, g, inc, backAt, out);
+  out.push({ to: 'momentary', record: outageRecord(ctx, g, inc, 'RESTORED', 'momentary') });
+  inc.phase = 'settling';
+  schedule(st, g.garduId, inc, silenceKnownAt(ctx, backAt));
+  refreshGardu(ctx, st, g, backAt, out);
+}
+
+/** A settling gardu incident that was a momentary (never published on the outages topic). */
+function wasMomentary(inc: Incident): boolean {
+  return inc.shown === null;
 }
 
 function dissolve(
@@ -488,23 +580,68 @@ function settle(
   out: Emission[],
 ): void {
   const back = inc.restoredAt!;
-  const stillDark = ctx.topo
+  const candidates = ctx.topo
     .garduAmiMeters(g.garduId)
-    .filter((m) => !isTusbung(g.facts[m]) && !((inc.alive[m] ?? -1) >= back))
-    .sort();
-  g.incidents = g.incidents.filter((i) => i !== inc);
-  if (stillDark.length === 0) return refreshGardu(ctx, st, g, now, out);
-  const nested = newIncident(`${inc.startedAt}:${stillDark[0]}:nested`, inc.startedAt);
-  nested.scope = 'METER';
-  nested.members = stillDark;
-  nested.dark = [...stillDark];
-  nested.gasps = Object.fromEntries(
-    stillDark.filter((m) => inc.gasps[m] !== undefined).map((m) => [m, inc.gasps[m]!]),
+    .filter((m) => !isTusbung(g.facts[m]) && !inMeterOutage(g, m, back) && !inc.countedElsewhere.includes(m));
+  // A sign of life since the restore, or a last gasp since (it had supply to lose), ends the meter's interruption.
+  const stillDark = candidates.filter(
+    (m) =>
+      !((inc.alive[m] ?? -1) >= back) && !g.incidents.some((o) => o !== inc && (o.gasps[m] ?? -1) >= back),
   );
-  nested.parentId = inc.outageId;
-  nested.outageId = meterOutageId(g.garduId, inc.startedAt, stillDark[0]!);
+  // After a momentary (no parent on the outages topic) a meter's own interruption must be sustained.
+  const root = wasMomentary(inc);
+  const lateBack = candidates.filter(
+    (m) =>
+      returnedLate(inc, m, back) &&
+      (!root || inc.returns[m]! - (inc.gasps[m] ?? inc.startedAt) > ctx.cfg.CONFIRM_DELAY_MS),
+  );
+  const members = [...stillDark, ...lateBack].sort();
+  g.incidents = g.incidents.filter((i) => i !== inc);
+  if (members.length === 0) return refreshGardu(ctx, st, g, now, out);
+  const nested = newIncident(`${inc.startedAt}:${members[0]}:nested`, inc.startedAt);
+  nested.scope = 'METER';
+  nested.members = members;
+  nested.dark = stillDark.sort();
+  nested.gasps = Object.fromEntries(
+    members.filter((m) => inc.gasps[m] !== undefined).map((m) => [m, inc.gasps[m]!]),
+  );
+  nested.back = Object.fromEntries(lateBack.map((m) => [m, inc.returns[m]!]));
+  nested.parentId = root ? null : inc.outageId;
+  nested.parentRestoredAt = root ? null : back;
+  nested.bulkStartedAt = bulkStart(ctx, g, inc);
+  nested.outageId = meterOutageId(g.garduId, inc.startedAt, members[0]!);
   g.incidents.push(nested);
   confirm(ctx, st, g, nested, now, out);
+  if (stillDark.length === 0)
+    restoreMeterOutage(ctx, st, g, nested, Math.max(...Object.values(nested.back)), out);
+}
+
+/**
+ * The gardu went dark again before an earlier restored outage of it settled: settle that one now,
+ * so meters still dark from it are its nested METER outage (counted there, not again by this one).
+ */
+function settleBefore(
+  ctx: RulesContext,
+  st: DetectorState,
+  g: GarduState,
+  inc: Incident,
+  now: number,
+  out: Emission[],
+): void {
+  for (const earlier of g.incidents.filter((i) => i.phase === 'settling' && i.restoredAt! <= inc.startedAt))
+    settle(ctx, st, g, earlier, now, out);
+}
+
+/**
+ * A power restore more than this after its gardu's is the meter's own (a fuse that outlasted the
+ * transformer): it was dark in between. Closer, it is the same restore arriving a moment later.
+ */
+export const LATE_RETURN_MS = 10_000;
+
+/** The meter's supply came back by its own power restore, well after its gardu's, with no sign of life before. */
+function returnedLate(inc: Incident, m: string, back: number): boolean {
+  const at = inc.returns[m];
+  return at !== undefined && at > back + LATE_RETURN_MS && inc.back[m] === at;
 }
 
 function restoreMeter(
@@ -540,8 +677,10 @@ function restoreMeterOutage(
 /**
  * When enough gardu of one feeder go out together, a FEEDER outage becomes the
  * parent. Counts this gardu, open unparented gardu outages and gardu whose
- * last gasps already qualify, all starting within the feeder window. Returns
- * the already-open gardu outages that just got the new parent.
+ * last gasps already qualify, all starting within the feeder window. A gardu
+ * outage starting while the feeder's outage is open joins it, however late its
+ * evidence came (one feeder outage at a time). Returns the already-open gardu
+ * outages that just got the new parent.
  */
 function rollUpToFeeder(
   ctx: RulesContext,
@@ -553,8 +692,8 @@ function rollUpToFeeder(
   const feederId = placeOf(ctx, g.garduId).feederId;
   const win = ctx.cfg.FEEDER_WINDOW_MS;
   const existing = st.feeders.get(feederId);
-  if (existing && existing.restoredAt === null && Math.abs(existing.startedAt - inc.startedAt) <= win) {
-    inc.parentId = existing.outageId;
+  if (existing) {
+    if (inc.startedAt >= existing.startedAt - win) inc.parentId = existing.outageId;
     return [];
   }
   const group: Array<[GarduState, Incident]> = [];
@@ -685,13 +824,30 @@ function feederOf(st: DetectorState, r: OutageRecord): FeederOutage | undefined 
   return f && f.outageId === r.parent_outage_id ? f : undefined;
 }
 
-/** OPEN on creation, UPDATED as children change, RESTORED once every child is. */
+/**
+ * The feeder's supply is back when the children still dark no longer make a feeder outage by the
+ * roll-up rule: restored at the child restore that made them too few. Null while they still do.
+ */
+function feederRestoredAt(ctx: RulesContext, feeder: FeederOutage): number | null {
+  const kids = Object.values(feeder.children);
+  const gardus = ctx.topo.feederGardus(feeder.feederId).size;
+  const ends = kids.flatMap((c) => (c.restoredAt === null ? [] : [c.restoredAt])).sort((a, b) => a - b);
+  let dark = kids.length;
+  for (const at of ends) {
+    dark--;
+    if (dark < ctx.cfg.FEEDER_MIN_GARDU || dark / gardus < ctx.cfg.FEEDER_GARDU_SHARE) return at;
+  }
+  return null;
+}
+
+/**
+ * OPEN on creation, UPDATED as children change, RESTORED when its supply is back (feederRestoredAt);
+ * gardu outages still dark then stay open as its children and are restored on their own.
+ */
 function publishFeeder(ctx: RulesContext, st: DetectorState, feeder: FeederOutage, out: Emission[]): void {
   const kids = Object.values(feeder.children);
   const sum = (f: (c: ChildFigures) => number) => kids.reduce((s, c) => s + f(c), 0);
-  const restoredAt = kids.every((c) => c.restoredAt !== null)
-    ? Math.max(...kids.map((c) => c.restoredAt!))
-    : null;
+  const restoredAt = feederRestoredAt(ctx, feeder);
   const anyGardu = ctx.topo.feederGardus(feeder.feederId).values().next().value;
   const where = anyGardu === undefined ? { region: '', ulp: '' } : placeOf(ctx, anyGardu);
   let customersTotal = 0;
@@ -710,7 +866,7 @@ function publishFeeder(ctx: RulesContext, st: DetectorState, feeder: FeederOutag
     started_at: feeder.startedAt,
     confirmed_at: feeder.confirmedAt,
     restored_at: restoredAt,
-    customers_affected: sum((c) => (c.restoredAt === null ? c.affected : 0)),
+    customers_affected: sum((c) => c.affected),
     customers_total: customersTotal,
     last_gasps: sum((c) => c.lastGasps),
     tusbung_excluded: sum((c) => c.tusbung),
@@ -770,6 +926,7 @@ function outageRecord(
   g: GarduState,
   inc: Incident,
   status: Outage['status'],
+  topic: Emission['to'] = 'outages',
 ): OutageRecord {
   const where = placeOf(ctx, g.garduId);
   const base = {
@@ -785,26 +942,45 @@ function outageRecord(
     confirmed_at: inc.confirmedAt ?? inc.startedAt,
     restored_at: inc.restoredAt,
   };
+  // Final figures at RESTORED: a customer counts (customers_interrupted) when this record is the first to
+  // see a sustained interruption of theirs, or on the momentary topic; before, every customer counted so far.
+  const count = new Counter(ctx, status === 'RESTORED', topic === 'momentary');
   if (inc.scope === 'METER') {
+    for (const m of inc.members) {
+      const from = inc.gasps[m] ?? inc.bulkStartedAt ?? inc.startedAt;
+      const to = inc.back[m] ?? inc.restoredAt ?? Infinity;
+      // Nested: the parent counted the member if it was dark long enough in it, and its time up to the restore.
+      const parentEnd = inc.parentRestoredAt;
+      if (parentEnd !== null && parentEnd - from > ctx.cfg.CONFIRM_DELAY_MS) count.timeOnly(parentEnd, to);
+      else count.customer(from, to);
+    }
     return {
       ...base,
       meter_ids: inc.members,
-      customers_affected: inc.dark.length,
+      customers_affected: inc.members.length,
       customers_total: inc.members.length,
       last_gasps: inc.members.filter((m) => inc.gasps[m] !== undefined).length,
       tusbung_excluded: 0,
-      customers_interrupted: 0,
-      customer_interruption_s: 0,
+      customers_interrupted: count.customers,
+      customer_interruption_s: count.seconds(),
     };
   }
   let total = 0;
   let tusbung = 0;
   let aliveThrough = 0;
+  // Alive while the gardu was dark: seen after its last gasp (an earlier read, e.g. during the partial
+  // failure an escalation starts with, proves nothing) and before its restore.
+  let lastGasp = inc.startedAt;
+  for (const m in inc.gasps) lastGasp = Math.max(lastGasp, inc.gasps[m]!);
+  const restoredAt = inc.restoredAt ?? Infinity;
+  const bulk = bulkStart(ctx, g, inc);
   for (const m of ctx.topo.garduMeters(g.garduId)) {
     total++;
+    const seen = inc.back[m];
     if (isTusbung(g.facts[m])) tusbung++;
-    else if (inc.gasps[m] === undefined && (inc.alive[m] ?? Infinity) < (inc.restoredAt ?? Infinity))
+    else if (inc.gasps[m] === undefined && seen !== undefined && seen > lastGasp && seen < restoredAt)
       aliveThrough++;
+    else if (!inc.countedElsewhere.includes(m)) count.customer(inc.gasps[m] ?? bulk, restoredAt);
   }
   return {
     ...base,
@@ -813,9 +989,55 @@ function outageRecord(
     customers_total: total,
     last_gasps: Object.keys(inc.gasps).length,
     tusbung_excluded: tusbung,
-    customers_interrupted: 0,
-    customer_interruption_s: 0,
+    customers_interrupted: count.customers,
+    customer_interruption_s: count.seconds(),
   };
+}
+
+/** Adds up one record's customers and customer-milliseconds. */
+class Counter {
+  customers = 0;
+  private ms = 0;
+  constructor(
+    private readonly ctx: RulesContext,
+    private readonly final: boolean,
+    private readonly momentary: boolean,
+  ) {}
+
+  /** A customer dark from `from` to `to` in this record, counted here unless momentary on the outages topic. */
+  customer(from: number, to: number): void {
+    if (!this.final) return void this.customers++;
+    if (!this.momentary && to - from <= this.ctx.cfg.CONFIRM_DELAY_MS) return;
+    this.customers++;
+    this.ms += to - from;
+  }
+
+  /** A customer counted by another record; only its time from `from` to `to` is this record's. */
+  timeOnly(from: number, to: number): void {
+    if (this.final) this.ms += Math.max(0, to - from);
+  }
+
+  seconds(): number {
+    return this.final ? seconds(this.ms) : 0;
+  }
+}
+
+/**
+ * When the gardu as a whole went dark: the last gasp that made the gasps alone prove it (a partial
+ * failure before it, as in an escalation, is earlier), else the last one. Customers without a last gasp
+ * of their own (AMR, lost) are dark from then.
+ */
+function bulkStart(ctx: RulesContext, g: GarduState, inc: Incident): number {
+  const times = Object.values(inc.gasps).sort((a, b) => a - b);
+  if (times.length === 0) return inc.startedAt;
+  const population = ctx.topo.garduAmiMeters(g.garduId).length;
+  const need = Math.max(ctx.cfg.GARDU_MIN_GASPS, Math.ceil(ctx.cfg.GARDU_GASP_SHARE * population));
+  return times[Math.min(times.length, need) - 1]!;
+}
+
+/** Customer-milliseconds to whole customer-seconds (a long: 1.2 M customers x hours fits). */
+function seconds(customerMs: number): number {
+  return Math.round(customerMs / 1000);
 }
 
 function digestOf(r: OutageRecord): string {
@@ -840,7 +1062,12 @@ function darkness(g: GarduState, m: string): Darkness | null {
       return { outageId: inc.outageId };
     if (inc.scope === 'GARDU' && inc.phase === 'open' && alive === undefined)
       return { outageId: inc.outageId };
-    if (inc.scope === 'GARDU' && inc.phase === 'settling' && !((alive ?? -1) >= inc.restoredAt!))
+    if (
+      inc.scope === 'GARDU' &&
+      inc.phase === 'settling' &&
+      !wasMomentary(inc) &&
+      !((alive ?? -1) >= inc.restoredAt!)
+    )
       return { outageId: inc.outageId };
   }
   return null;
@@ -946,6 +1173,11 @@ function newIncident(key: string, startedAt: number): Incident {
     supplyBackAt: null,
     members: [],
     dark: [],
+    back: {},
+    returns: {},
+    countedElsewhere: [],
+    parentRestoredAt: null,
+    bulkStartedAt: null,
     shown: null,
   };
 }

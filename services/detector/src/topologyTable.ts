@@ -1,12 +1,20 @@
-import type { Admin, Consumer, Kafka } from 'kafkajs';
-import { followMetersTable, type AvroCodec, type BadMetersRecordHandler, type Logger } from '@ami/lib';
+import type { Admin, Kafka } from 'kafkajs';
+import {
+  followMetersTable,
+  type AvroCodec,
+  type BadMetersRecordHandler,
+  type Logger,
+  type MetersTable,
+} from '@ami/lib';
 import type { Topology } from './topology.js';
 
 /**
  * `ami.meters` as a table: every instance reads the whole compacted topic (a
  * global table, own throwaway group, nothing committed) and keeps following it
- * (`followMetersTable` in `@ami/lib`). `ready` resolves once the topic was read
- * to the end seen at start.
+ * (`followMetersTable` in `@ami/lib`: profiles validated as every consumer of
+ * the topic validates them, keyed by meter_id). `ready` resolves once the topic
+ * was read to the end seen at start; `catchUp` waits for what was published
+ * before the call (an input of a meter published a moment earlier).
  */
 export async function followMeters(
   kafka: Kafka,
@@ -17,8 +25,8 @@ export async function followMeters(
   topo: Topology,
   onBad: BadMetersRecordHandler,
   logger: Logger,
-): Promise<{ consumer: Consumer; ready: Promise<void> }> {
-  const { consumer, ready } = await followMetersTable({
+): Promise<MetersTable> {
+  return followMetersTable({
     kafka,
     admin,
     codec,
@@ -28,5 +36,4 @@ export async function followMeters(
     onBad,
     logger,
   });
-  return { consumer, ready };
 }

@@ -104,6 +104,25 @@ describe('state topic: gardu snapshots', () => {
     expect(plain(decoded)).toEqual(plain(snap));
   });
 
+  it('reads version 4 snapshots (incidents without the fields of the reliability counts)', () => {
+    const snap = stormSnapshot();
+    const v5 = JSON.parse(encodeSnapshot(snap)) as { v: number; gardu: { incidents: object[] } };
+    const old = ['back', 'returns', 'countedElsewhere', 'parentRestoredAt', 'bulkStartedAt'];
+    const incidents = v5.gardu.incidents.map((i) =>
+      Object.fromEntries(Object.entries(i).filter(([k]) => !old.includes(k))),
+    );
+    const decoded = decodeSnapshot(JSON.stringify({ ...v5, v: 4, gardu: { ...v5.gardu, incidents } }));
+    const [inc] = decoded.gardu.incidents;
+    expect(inc).toMatchObject({
+      countedElsewhere: [],
+      parentRestoredAt: null,
+      bulkStartedAt: null,
+      returns: {},
+    });
+    expect(inc!.back).toEqual(inc!.alive);
+    expect(plain(decodeSnapshot(encodeSnapshot(decoded)))).toEqual(plain(decoded));
+  });
+
   it('writes the meters that show one confirmed outage as one run, each read back as its own facts', () => {
     const snap = stormSnapshot();
     const written = JSON.parse(encodeSnapshot(snap)) as { facts: Array<[string[], ...unknown[]]> };

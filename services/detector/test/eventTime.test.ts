@@ -247,3 +247,74 @@ describe('event-time gate', () => {
     expect(gate.offer('e-0', 3, 7500, 'new but late', 0)).toBe('late');
   });
 });
+
+describe('event-time gate: one faulty meter clock cannot move the watermark (issue 19)', () => {
+  const MIN = 60_000;
+  const guarded = {
+    allowedLatenessMs: 1000,
+    idleAdvanceMs: 1000,
+    maxClockSkewMs: 5 * MIN,
+    futureConfirmMs: 2000,
+  };
+  const NOW = Date.UTC(2026, 11, 6, 10, 0, 0);
+
+  it('live: a read 20 minutes ahead of its Kafka timestamp is a suspect, expires to the dead letters, and the watermark stays', () => {
+    const gate = new EventTimeGate<string>(guarded);
+    gate.track('reads-0', false);
+    gate.track('events-0', false);
+    for (const m of ['M1', 'M2', 'M3'])
+      expect(
+        gate.offer('reads-0', gate.buffered, NOW, `${m}@now`, 0, { meterId: m, kafkaTs: NOW + 50 }),
+      ).toBe('buffered');
+    expect(
+      gate.offer('reads-0', 3, NOW + 20 * MIN, 'M4@+20min', 0, { meterId: 'M4', kafkaTs: NOW + 60 }),
+    ).toBe('suspect');
+    gate.setCaughtUp('reads-0', true, 0);
+    gate.setCaughtUp('events-0', true, 0);
+    expect(gate.commitOffset('reads-0')).toBe(0);
+    // Idle: the watermark follows the newest *believed* time, not the faulty one.
+    expect(drain(gate, 2200)).toEqual(['M1@now', 'M2@now', 'M3@now']);
+    expect(gate.watermark).toBeLessThan(NOW + MIN);
+    expect(gate.commitOffset('reads-0')).toBe(3); // the suspect is not committed past
+    const dead: string[] = [];
+    gate.expireSuspects(1000, (h) => dead.push(h.value));
+    expect(dead).toEqual([]); // still waiting for confirmation
+    gate.expireSuspects(2500, (h) => dead.push(h.value));
+    expect(dead).toEqual(['M4@+20min']);
+    expect(gate.suspected).toBe(0);
+    expect(gate.commitOffset('reads-0')).toBe(4);
+    // The head-end's RELAY_OPENED a moment later is not late.
+    expect(
+      gate.offer('events-0', 0, NOW + 5000, 'M1 RELAY_OPENED', 2600, { meterId: 'M1', kafkaTs: NOW + 5100 }),
+    ).toBe('buffered');
+  });
+
+  it('replay ahead of the wall clock: a new boundary is believed once a second meter reports it', () => {
+    const gate = new EventTimeGate<string>(guarded);
+    gate.track('reads-0', false);
+    const wall = Date.UTC(2026, 11, 6, 9, 0, 0); // Kafka timestamps: hours behind event time
+    expect(gate.offer('reads-0', 0, NOW, 'M1@B0', 0, { meterId: 'M1', kafkaTs: wall })).toBe('suspect');
+    expect(gate.offer('reads-0', 1, NOW, 'M2@B0', 0, { meterId: 'M2', kafkaTs: wall })).toBe('buffered');
+    expect(gate.suspected).toBe(0); // M1 confirmed by M2
+    expect(gate.offer('reads-0', 2, NOW + 15 * MIN, 'M1@B1', 0, { meterId: 'M1', kafkaTs: wall + 5 })).toBe(
+      'suspect',
+    );
+    expect(gate.offer('reads-0', 3, NOW + 15 * MIN, 'M2@B1', 0, { meterId: 'M2', kafkaTs: wall + 6 })).toBe(
+      'buffered',
+    );
+    gate.offer('reads-0', 4, NOW + 30 * MIN, 'M3@B2', 0, { meterId: 'M3', kafkaTs: wall + 7 });
+    gate.offer('reads-0', 5, NOW + 30 * MIN, 'M1@B2', 0, { meterId: 'M1', kafkaTs: wall + 8 });
+    const dead: string[] = [];
+    gate.expireSuspects(10_000, (h) => dead.push(h.value));
+    expect(dead).toEqual([]);
+    expect(drain(gate, 0)).toEqual(['M1@B0', 'M2@B0', 'M1@B1', 'M2@B1']);
+  });
+
+  it('without evidence (or without a skew) every input is believed, as before', () => {
+    const gate = new EventTimeGate<string>({ allowedLatenessMs: 1000, idleAdvanceMs: 1000 });
+    gate.track('reads-0', false);
+    expect(gate.offer('reads-0', 0, NOW + 20 * MIN, 'x', 0, { meterId: 'M1', kafkaTs: NOW })).toBe(
+      'buffered',
+    );
+  });
+});

@@ -3,6 +3,8 @@ import { defaultDetectorConfig } from '../src/config.js';
 import { decodeSnapshot, encodeSnapshot } from '../src/changelog.js';
 import { garduOutageId, loadGardu, newDetectorState, snapshotGardu, verdict } from '../src/rules.js';
 import { MIN, T0, World, event, gasps, meterId, range, read, reads, restores, sample } from './world.js';
+import type { Composition, Fault, GarduPlan } from './composition.js';
+import { judge } from './judge.js';
 
 const DELAY = defaultDetectorConfig.CONFIRM_DELAY_MS;
 const BOUNDARY = Math.ceil(T0 / (15 * MIN)) * 15 * MIN; // first read boundary after T0
@@ -106,7 +108,7 @@ describe('meter outages', () => {
     });
   });
 
-  it('publishes UPDATED as meters come back and RESTORED with the last one', () => {
+  it('publishes RESTORED with the last meter back; customers_affected keeps its members', () => {
     const w = new World([{ id: 'G1', meters: 100 }])
       .feed([
         ...gasps('G1', [3, 7], T0),
@@ -116,10 +118,14 @@ describe('meter outages', () => {
       .until(T0 + 60 * MIN);
     expect(w.outages().map((o) => [o.status, o.customers_affected])).toEqual([
       ['OPEN', 2],
-      ['UPDATED', 1],
-      ['RESTORED', 0],
+      ['RESTORED', 2],
     ]);
-    expect(w.outages()[2]!.restored_at).toBe(T0 + 40 * MIN);
+    expect(w.outages()[1]).toMatchObject({
+      restored_at: T0 + 40 * MIN,
+      customers_interrupted: 2,
+      // Meter 3 dark 20 min, meter 7 40 min less 0.1 s, each from its own last gasp: 3599.9 s.
+      customer_interruption_s: 3600,
+    });
     expect(w.statusOf(meterId('G1', 7))).toMatchObject({ state: 'ENERGIZED', outage_id: null });
   });
 });
@@ -127,7 +133,11 @@ describe('meter outages', () => {
 describe('momentaries', () => {
   it('an interruption restored before confirmation is never OPEN but recorded as momentary', () => {
     const w = new World([{ id: 'G1', meters: 100 }])
-      .feed([...gasps('G1', range(0, 100), T0), ...restores('G1', sample(range(0, 100), 0.5), T0 + 90_000)])
+      .feed([
+        ...gasps('G1', range(0, 100), T0),
+        ...restores('G1', sample(range(0, 100), 0.5), T0 + 90_000),
+        ...reads('G1', range(0, 100), BOUNDARY), // every meter has supply at the next read
+      ])
       .until(T0 + 2 * DELAY);
     expect(w.outages()).toEqual([]);
     expect(w.momentaries()).toHaveLength(1);
@@ -234,7 +244,7 @@ describe('feeder roll-up', () => {
     expect(w.outages().filter((o) => o.scope === 'FEEDER' && o.status === 'OPEN')).toHaveLength(1);
   });
 
-  it('the FEEDER outage is RESTORED when its last gardu is', () => {
+  it('the FEEDER outage is RESTORED when too few of its gardu are still dark', () => {
     const out = ['A', 'B', 'C'];
     const back = T0 + 40 * MIN;
     const inputs = out.flatMap((g, i) => [
@@ -243,7 +253,8 @@ describe('feeder roll-up', () => {
     ]);
     const w = new World(specs).feed(inputs).until(back + 30 * MIN);
     const feeder = [...w.latest().values()].find((o) => o.scope === 'FEEDER')!;
-    expect(feeder).toMatchObject({ status: 'RESTORED', restored_at: back + 2000, customers_affected: 0 });
+    // After the first gardu is back, two are dark: below FEEDER_MIN_GARDU (3).
+    expect(feeder).toMatchObject({ status: 'RESTORED', restored_at: back, customers_affected: 90 });
   });
 
   it('one gardu alone is not a feeder outage', () => {
@@ -377,6 +388,7 @@ describe('feeder momentaries', () => {
     const inputs = specs.flatMap((s, i) => [
       ...gasps(s.id, range(0, 20), T0 + i * 300),
       ...restores(s.id, [0, 1], T0 + 20_000 + i * 300),
+      ...reads(s.id, range(0, 20), BOUNDARY),
     ]);
     const w = new World(specs).feed(inputs).until(T0 + 2 * DELAY);
     const top = w.momentaries().filter((m) => m.parent_outage_id === null);
@@ -389,5 +401,292 @@ describe('feeder momentaries', () => {
         .every((m) => m.parent_outage_id === top[0]!.outage_id),
     ).toBe(true);
     expect(w.outages()).toEqual([]);
+  });
+});
+
+describe('one physical outage, one record; every customer-second counted once (issue 25)', () => {
+  const restoreAll = (g: string, n: number, at: number) => restores(g, range(0, n), at, 0);
+
+  it('a partial failure that escalates within the confirmation delay is one GARDU outage (defect 1)', () => {
+    // One phase's fuse (3 meters), then, 61 s later (beyond the old 60 s correlation window), the transformer.
+    const back = T0 + 40 * MIN;
+    const w = new World([{ id: 'G1', meters: 77 }])
+      .feed([...gasps('G1', [0, 1, 2], T0, 0), ...gasps('G1', range(3, 77), T0 + 61_000, 0)])
+      .until(T0 + 20 * MIN)
+      .feed(restoreAll('G1', 77, back))
+      .until(back + 30 * MIN);
+    const latest = [...w.latest().values()];
+    expect(latest.map((o) => o.outage_id)).toEqual([garduOutageId('G1', T0)]);
+    expect(latest[0]).toMatchObject({
+      status: 'RESTORED',
+      started_at: T0,
+      customers_affected: 77,
+      customers_interrupted: 77,
+      // Each customer from its own last gasp: the fuse's 3 from T0, the others 61 s later.
+      customer_interruption_s: 3 * 40 * 60 + 74 * (40 * 60 - 61),
+    });
+  });
+
+  it('a gardu going dark under an open METER outage counts the METER outage customers once (defect 1)', () => {
+    const dark = T0 + 10 * MIN;
+    const back = T0 + 60 * MIN;
+    const w = new World([{ id: 'G1', meters: 77 }])
+      .feed(gasps('G1', [0, 1], T0, 0))
+      .until(T0 + DELAY + 1)
+      .feed(gasps('G1', range(2, 77), dark, 0))
+      .until(dark + DELAY + 1)
+      .feed(restoreAll('G1', 77, back))
+      .until(back + 30 * MIN);
+    const latest = w.latest();
+    const meter = latest.get(`METER-G1-${T0}-${meterId('G1', 0)}`)!;
+    const gardu = latest.get(garduOutageId('G1', dark))!;
+    expect([...latest.keys()]).toHaveLength(2);
+    expect(meter).toMatchObject({
+      status: 'RESTORED',
+      parent_outage_id: null,
+      customers_affected: 2,
+      customers_interrupted: 2,
+      customer_interruption_s: 2 * 60 * 60,
+    });
+    expect(gardu).toMatchObject({
+      status: 'RESTORED',
+      customers_affected: 77,
+      customers_interrupted: 75,
+      customer_interruption_s: 75 * 50 * 60,
+    });
+  });
+
+  it('a last gasp while a GARDU outage is open joins it: never two open outages of one gardu', () => {
+    const w = new World([{ id: 'G1', meters: 30 }])
+      .feed(gasps('G1', range(0, 25), T0))
+      .until(T0 + DELAY + 1)
+      .feed(gasps('G1', range(25, 30), T0 + 20 * MIN))
+      .until(T0 + 40 * MIN);
+    expect(new Set(w.outages().map((o) => o.outage_id))).toEqual(new Set([garduOutageId('G1', T0)]));
+    expect(w.outages().at(-1)).toMatchObject({ last_gasps: 30, customers_affected: 30 });
+  });
+
+  it('a nested METER outage counts its customers time after the gardu restore (defect 3)', () => {
+    const g = 'G1';
+    const back = T0 + 30 * MIN;
+    const next = Math.ceil(back / (15 * MIN)) * 15 * MIN;
+    const w = new World([{ id: g, meters: 50 }])
+      .feed([
+        ...gasps(g, range(0, 50), T0, 0),
+        ...restores(g, range(2, 50), back, 0),
+        ...reads(g, range(2, 50), next),
+        event(meterId(g, 0), 'POWER_RESTORE', back + 20 * MIN),
+        read(meterId(g, 1), next + 30 * MIN),
+      ])
+      .until(next + 60 * MIN);
+    const latest = [...w.latest().values()];
+    const gardu = latest.find((o) => o.scope === 'GARDU')!;
+    const nested = latest.find((o) => o.scope === 'METER')!;
+    expect(gardu).toMatchObject({ customers_interrupted: 50, customer_interruption_s: 50 * 30 * 60 });
+    expect(nested).toMatchObject({
+      status: 'RESTORED',
+      parent_outage_id: gardu.outage_id,
+      customers_affected: 2,
+      customers_interrupted: 0,
+      customer_interruption_s: (20 * MIN + (next + 30 * MIN - back)) / 1000,
+    });
+  });
+
+  describe('feeder outages', () => {
+    const specs = ['A', 'B', 'C', 'D', 'E'].map((id) => ({ id, meters: 30, feeder: 'F7' }));
+
+    it('ends when the feeder supply is back; a gardu outage outlasting it stays its child (defect 4)', () => {
+      const back = T0 + 40 * MIN;
+      const late = T0 + 100 * MIN;
+      const inputs = ['A', 'B', 'C', 'D'].flatMap((g, i) => [
+        ...gasps(g, range(0, 30), T0 + i * 1000, 0),
+        ...restores(g, range(0, 30), g === 'D' ? late : back + i * 1000, 0),
+      ]);
+      const w = new World(specs).feed(inputs).until(late + 30 * MIN);
+      const latest = [...w.latest().values()];
+      const feeder = latest.find((o) => o.scope === 'FEEDER')!;
+      // B's restore leaves C and D dark: fewer than FEEDER_MIN_GARDU.
+      expect(feeder).toMatchObject({
+        status: 'RESTORED',
+        restored_at: back + 1000,
+        customers_affected: 120,
+        customers_interrupted: 0,
+        customer_interruption_s: 0,
+      });
+      const d = latest.find((o) => o.gardu_id === 'D')!;
+      expect(d).toMatchObject({ status: 'RESTORED', restored_at: late, parent_outage_id: feeder.outage_id });
+      const gardus = latest.filter((o) => o.scope === 'GARDU');
+      expect(gardus.reduce((s, o) => s + o.customers_interrupted, 0)).toBe(120);
+      expect(gardus.reduce((s, o) => s + o.customer_interruption_s, 0)).toBe(
+        30 * (3 * 40 * 60 + (100 * 60 - 3)), // A, B, C 40 min each; D from T0 + 3 s to late
+      );
+    });
+
+    it('a gardu whose evidence starts beyond FEEDER_WINDOW_MS of the feeder start still joins it (defect 4)', () => {
+      // The feeder's last gardu gasps 230 s after the first: within the window of the one before it.
+      const starts = { A: T0, B: T0 + 100_000, C: T0 + 110_000, D: T0 + 230_000 };
+      const inputs = Object.entries(starts).flatMap(([g, at]) => gasps(g, range(0, 30), at));
+      const w = new World(specs).feed(inputs).until(T0 + 20 * MIN);
+      const latest = [...w.latest().values()];
+      const feeder = latest.find((o) => o.scope === 'FEEDER')!;
+      expect(latest.filter((o) => o.scope === 'FEEDER')).toHaveLength(1);
+      expect(latest.filter((o) => o.scope === 'GARDU').map((o) => [o.gardu_id, o.parent_outage_id])).toEqual(
+        ['A', 'B', 'C', 'D'].map((g) => [g, feeder.outage_id]),
+      );
+      expect(feeder.customers_affected).toBe(120);
+    });
+
+    it('a FEEDER momentary counts nothing itself; its gardu momentaries count their customers', () => {
+      const four = ['A', 'B', 'C', 'D'];
+      const inputs = four.flatMap((g, i) => [
+        ...gasps(g, range(0, 30), T0 + i * 300, 0),
+        ...restores(g, [0], T0 + 20_000 + i * 300),
+        ...reads(g, range(0, 30), BOUNDARY),
+      ]);
+      const w = new World(specs).feed(inputs).until(T0 + 2 * DELAY);
+      const feeder = w.momentaries().find((m) => m.scope === 'FEEDER')!;
+      expect(feeder).toMatchObject({ customers_interrupted: 0, customer_interruption_s: 0 });
+      const gardus = w.momentaries().filter((m) => m.scope === 'GARDU');
+      expect(gardus.map((m) => [m.customers_interrupted, m.customer_interruption_s])).toEqual(
+        four.map(() => [30, 30 * 20]),
+      );
+    });
+  });
+});
+
+/**
+ * Shrunk counterexamples of the generative tests (rules.property.test.ts), each judged against its
+ * ground truth as there. Gardu of 5 meters (index 0 AMR when `amr`), faults in seconds after T0.
+ */
+describe('regressions found by the generative tests', () => {
+  const plan = (i: number, extra: Partial<GarduPlan> = {}): GarduPlan => ({
+    id: `G${i}`,
+    meters: 5,
+    amr: 0,
+    tusbung: false,
+    lostGasps: [],
+    lostRestores: [],
+    trip: null,
+    ...extra,
+  });
+  const fault = (gardus: number[], meters: number[] | null, from: number, to: number): Fault => ({
+    what: meters === null ? 'gardu' : 'meter',
+    gardus,
+    meters,
+    start: T0 + from * 1000,
+    end: T0 + to * 1000,
+  });
+  const gardus = (n: number, extra: Record<number, Partial<GarduPlan>> = {}) =>
+    range(0, n).map((i) => plan(i, extra[i]));
+  const check = (c: Omit<Composition, 'jitterSeed' | 'duplicates'> & Partial<Composition>, shuffle = 1) =>
+    judge({ jitterSeed: 0, duplicates: [], ...c }, shuffle);
+
+  it('a fuse outlasting its gardu restore by a minute, back before the next read: that minute counts', () => {
+    check({ gardus: gardus(4), faults: [fault([0], [0], 0, 665), fault([0], null, 5, 605)] });
+  });
+
+  it('a METER outage meter is not nested again by the GARDU outage that followed it', () => {
+    check({ gardus: gardus(3), faults: [fault([0], [0], 0, 961), fault([0], null, 301, 901)] });
+  });
+
+  it('a read at the moment the gardu goes dark does not make a meter unaffected, in any delivery order', () => {
+    check(
+      {
+        gardus: gardus(4, { 0: { lostGasps: [2] } }),
+        faults: [fault([0], [0], 3936, 4680), fault([0], null, 4080, 4680), fault([0, 1, 2, 3], null, 0, 10)],
+        jitterSeed: 2013265905,
+      },
+      270636736,
+    );
+  });
+
+  it('the gardu dark again before its previous outage settled counts a still-dark meter once', () => {
+    const faults = [fault([0], [0], 0, 1206), fault([0], null, 606, 1206)];
+    check({ gardus: gardus(4), faults: [...faults, fault([0], [0], 0, 665), fault([0], null, 5, 605)] });
+  });
+
+  it('a meter back within the delay is a momentary, not a member of the METER outage', () => {
+    check({
+      gardus: gardus(4),
+      faults: [
+        fault([0], [1], 601, 611),
+        fault([0], [0], 600, 1200),
+        fault([0, 1, 2, 3], null, 0, 600),
+        fault([1], null, 0, 660),
+      ],
+      jitterSeed: 29,
+    });
+  });
+
+  it('meters still dark after a momentary gardu interruption are a METER outage', () => {
+    check({
+      gardus: gardus(4),
+      faults: [
+        fault([0, 1, 2, 3], null, 0, 10),
+        fault([0], [0], 0, 610),
+        fault([0], null, 10, 610),
+        fault([0], null, 11, 21),
+      ],
+    });
+  });
+
+  it('a last gasp after a restore proves supply, whether the settle or the next decision fires first', () => {
+    check({
+      gardus: gardus(3, { 2: { lostRestores: [4] } }),
+      faults: [
+        fault([0, 1, 2], null, 10200, 10800),
+        fault([0], null, 10200, 10860),
+        fault([0, 1, 2], null, 9402, 9481),
+        fault([0], [0], 0, 10),
+      ],
+    });
+  });
+
+  it('customers dark less than the delay in an escalated gardu outage are not counted as sustained', () => {
+    check({
+      gardus: gardus(3),
+      faults: [fault([0], [0], 0, 901), fault([0], null, 301, 901), fault([0, 1, 2], null, 192, 301)],
+    });
+  });
+
+  it('a meter dark from a fault of its own is evidence when its gardu goes dark again before settling', () => {
+    check({
+      gardus: gardus(3, { 0: { amr: 1 } }),
+      faults: [
+        fault([0, 1, 2], null, 2185, 2280),
+        fault([0], [1, 2], 1885, 2939),
+        fault([0], null, 2282, 2879),
+        fault([0], null, 0, 10),
+      ],
+    });
+  });
+
+  it('a late return counts even when the meter fails again before its gardu outage settles', () => {
+    check({
+      gardus: gardus(4),
+      faults: [fault([2], [0], 7193, 7800), fault([2], [0], 3127, 6840), fault([2], null, 3161, 6780)],
+      jitterSeed: 825310557,
+    });
+  });
+
+  it('a meter silent after its gardu restore (restore lost) is no evidence of a new gardu outage', () => {
+    check({
+      gardus: gardus(3, { 0: { lostRestores: [4] } }),
+      faults: [fault([0, 1, 2], null, 4784, 4980), fault([0], [0, 1], 4982, 4989), fault([0], [0], 0, 600)],
+      jitterSeed: 95192977,
+    });
+  });
+
+  it('a meter back late from a nested outage and failing again is dark in one open METER outage at a time', () => {
+    check({
+      gardus: gardus(3),
+      faults: [
+        fault([2], [0], 0, 667),
+        fault([2], [0, 1], 0, 665),
+        fault([2], null, 5, 605),
+        fault([2], [0, 1], 667, 1568),
+        fault([2], null, 968, 1568),
+      ],
+    });
   });
 });

@@ -3,7 +3,12 @@
  * inserting the same rows in Native format (the ceiling), then the billing benchmark
  * (`billing.bench.ts`, run after this one by the npm script).
  *
- * BENCH_READS (default 1,000,000), BENCH_METERS (10,000), BENCH_KEEP=1 keeps the databases.
+ * Then the loader in the production configuration, SASL_SSL (SCRAM-SHA-512) to a secured broker
+ * started for the run (packages/lib/bench/securedKafka.ts), over the same reads, with its ratio to
+ * the plain run (issue 18: >= 0.8) and to clickhouse-client Native.
+ *
+ * BENCH_READS (default 1,000,000), BENCH_METERS (10,000), BENCH_KEEP=1 keeps the databases,
+ * BENCH_SECURED=0 skips the secured run.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
@@ -15,6 +20,11 @@ import { migrate } from '../src/migrate.js';
 import { startLoader } from '../src/loader.js';
 import { loadLoaderConfig, type LoaderConfig } from '../src/config.js';
 import { kafkaFixtures } from '../test/kafka-fixtures.js';
+import {
+  securedRatio,
+  withSecuredKafka,
+  type SecuredKafka,
+} from '../../../packages/lib/bench/securedKafka.js';
 import { ch, cfg, clientArgs, env, fmt, logger, secs, suffix } from './common.js';
 
 const READS = env('BENCH_READS', 1_000_000);
@@ -31,6 +41,14 @@ const VARIANTS = (process.env.BENCH_VARIANTS ?? 'LOADER_RAW_FETCH=false')
   .filter((v) => v.trim() !== '')
   .map((v) => Object.fromEntries(v.split(',').map((kv) => kv.trim().split('=') as [string, string])));
 const variantDb = (i: number) => `${cfg.CLICKHOUSE_DB}_v${i}`;
+const securedDb = `${cfg.CLICKHOUSE_DB}_sasl_ssl`;
+/** The Kafka settings of a loader reaching `env`'s broker (KAFKA_BROKERS, KAFKA_SSL, KAFKA_SASL_*). */
+function kafkaSettings(kafkaEnv: Record<string, string>): Partial<LoaderConfig> {
+  const c = loadLoaderConfig({ ...process.env, ...kafkaEnv });
+  return Object.fromEntries(
+    Object.entries(c).filter(([k]) => k.startsWith('KAFKA_') && k !== 'KAFKA_CLIENT_ID'),
+  );
+}
 
 function read(i: number): MeterRead {
   const meter = i % METERS;
@@ -49,13 +67,14 @@ function read(i: number): MeterRead {
   };
 }
 
-async function produceReads(): Promise<void> {
-  const kafka = createKafka(cfg, logger);
+/** The topology and BENCH_READS reads on the broker of `on` (default: the plain one). */
+async function produceReads(on: LoaderConfig = cfg): Promise<void> {
+  const kafka = createKafka(on, logger);
   const admin = kafka.admin();
   await admin.connect();
-  await ensureTopics(admin, cfg.AMI_TOPIC_PREFIX, { partitions: PARTITIONS });
+  await ensureTopics(admin, on.AMI_TOPIC_PREFIX, { partitions: PARTITIONS });
   await admin.disconnect();
-  const k = await kafkaFixtures(cfg, kafka, PARTITIONS);
+  const k = await kafkaFixtures(on, kafka, PARTITIONS);
   const encode = await k.encoder('MeterRead', k.names.reads);
   // The topology first: the loader dead-letters reads of meters not in <prefix>.meters.
   const encodeMeter = await k.encoder('MeterProfile', k.names.meters);
@@ -181,7 +200,7 @@ async function benchNative(): Promise<number> {
 
 async function cleanup(): Promise<void> {
   if (process.env.BENCH_KEEP === '1') return;
-  for (const db of [cfg.CLICKHOUSE_DB, ...VARIANTS.map((_, i) => variantDb(i)), nativeDb])
+  for (const db of [cfg.CLICKHOUSE_DB, ...VARIANTS.map((_, i) => variantDb(i)), nativeDb, securedDb])
     await ch.command({ query: `DROP DATABASE IF EXISTS ${sqlIdent(db)}` });
   const kafka = createKafka(cfg, logger);
   const admin = kafka.admin();
@@ -192,7 +211,7 @@ async function cleanup(): Promise<void> {
   await admin.disconnect();
 }
 
-async function main(): Promise<void> {
+async function main(secured: SecuredKafka | undefined): Promise<void> {
   console.log(`loader bench: ${fmt(READS)} reads of ${fmt(METERS)} meters, ${PARTITIONS} partitions`);
   try {
     await migrate(ch, cfg.CLICKHOUSE_DB, logger);
@@ -211,6 +230,15 @@ async function main(): Promise<void> {
       variants.push({ label, run });
     }
     const loader = await benchLoader('loader, configured settings', {});
+    let securedRun: LoaderRun | undefined;
+    if (secured) {
+      await produceReads({ ...cfg, ...kafkaSettings(secured.setupEnv) });
+      securedRun = await benchLoader('loader, SASL_SSL (secured broker)', {
+        ...kafkaSettings(secured.env),
+        CLICKHOUSE_DB: securedDb,
+        LOADER_GROUP_ID: `${cfg.LOADER_GROUP_ID}_sasl_ssl`,
+      });
+    }
     const native = await benchNative();
     console.log('\nsummary');
     console.log(
@@ -220,6 +248,10 @@ async function main(): Promise<void> {
     for (const v of variants)
       console.log(
         `  variant ${v.label}: ${fmt(v.run.rate)} reads/s sustained (${(v.run.rate / native).toFixed(2)} of native)`,
+      );
+    if (securedRun)
+      console.log(
+        `  loader SASL_SSL         ${fmt(securedRun.rate)} reads/s sustained: ${securedRatio(securedRun.rate, loader.rate)} of plain (goal >= 0.8), ${(securedRun.rate / native).toFixed(2)} of native (goal >= 0.5)`,
       );
     console.log(`  clickhouse-client Native ${fmt(native)} reads/s`);
     console.log(
@@ -231,4 +263,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+await withSecuredKafka(main);

@@ -1,9 +1,15 @@
 import { z } from 'zod';
-import { commonConfigSchema, parseConfig } from '@ami/lib';
+import { commonConfigSchema, parseConfig, serviceGroupId } from '@ami/lib';
 
 /** Loader settings; defaults fit the local stack (see README.md). */
-export const loaderConfigSchema = commonConfigSchema.extend({
-  LOADER_GROUP_ID: z.string().default('ami-loader'),
+const loaderFields = commonConfigSchema.extend({
+  /**
+   * Consumer group of the loaders of one pipeline; default `<AMI_TOPIC_PREFIX>-loader`
+   * (`ami-loader`), so loaders of other prefixes on the same cluster never share it.
+   */
+  LOADER_GROUP_ID: z.string().min(1).optional(),
+  /** Partitions of the contract topics the loader creates when they are missing (tests, local stack). */
+  LOADER_PARTITIONS: z.coerce.number().int().min(1).default(6),
   /**
    * A table's buffer is flushed when it holds this many rows... (200k: fewer, bigger parts;
    * at ~400k reads/s still about two inserts a second. Rows waiting for ClickHouse are
@@ -17,6 +23,8 @@ export const loaderConfigSchema = commonConfigSchema.extend({
   /** Backoff while ClickHouse refuses inserts: doubles from min to max. */
   LOADER_RETRY_MIN_MS: z.coerce.number().int().positive().default(500),
   LOADER_RETRY_MAX_MS: z.coerce.number().int().positive().default(30_000),
+  /** Wall-clock ms between pings of ClickHouse: readiness says not-ready while it refuses, even when idle. */
+  LOADER_HEALTH_PROBE_MS: z.coerce.number().int().positive().default(5_000),
   /** Kafka group session timeout: how soon a dead loader's partitions move to a live one. */
   LOADER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(30_000),
   /** Refresh billing_usage for the current and previous month this often; 0 disables. */
@@ -44,13 +52,18 @@ export const loaderConfigSchema = commonConfigSchema.extend({
   LOADER_METERS_CATCHUP_MS: z.coerce.number().int().positive().default(30_000),
   /**
    * Fetch the reads topic with the raw wire-protocol fetch (packages/lib/src/kafkaWire/fetch.ts)
-   * instead of kafkajs messages: kafkajs keeps the group and the commits. Off with SASL (not
-   * spoken by the raw client) and for compressed batches (the loader stops with a message).
+   * instead of kafkajs messages: kafkajs keeps the group and the commits. With and without
+   * SASL/TLS, compressed batches included.
    */
   LOADER_RAW_FETCH: z.enum(['true', 'false']).default('true'),
   /** Fault injection for the crash test only: exit right after the first insert, before committing. */
   LOADER_FAULT_EXIT_AFTER_INSERT: z.enum(['true', 'false']).default('false'),
 });
+
+export const loaderConfigSchema = loaderFields.transform((c) => ({
+  ...c,
+  LOADER_GROUP_ID: c.LOADER_GROUP_ID ?? serviceGroupId(c.AMI_TOPIC_PREFIX, 'loader'),
+}));
 
 export type LoaderConfig = z.infer<typeof loaderConfigSchema>;
 

@@ -10,15 +10,16 @@ import {
   deadLetterHeaders,
   messageBytes,
   DEFAULT_LIMITS,
+  ensureTopics,
   exitOnCrash,
   isRetriable,
   READ_COMMITTED,
   bulkFetcher,
   RawTopicConsumer,
+  retryKafkaStartup,
   ServiceMetrics,
   topicNames,
   UnavailableError,
-  UnsupportedBatchError,
   watchMembership,
   whileBeating,
   type Logger,
@@ -120,6 +121,8 @@ export async function startLoader(
     [names.events, TABLES.events as TableSpec],
     [names.outages, TABLES.outages as TableSpec],
     [names.momentary, TABLES.momentary as TableSpec],
+    [names.calls, TABLES.calls as TableSpec],
+    [names.commandResults, TABLES.commandResults as TableSpec],
   ]);
   const kafka = createKafka(cfg, logger, `${cfg.KAFKA_CLIENT_ID}-loader`);
   const ch: ClickHouseClient = createClickHouse(cfg);
@@ -134,8 +137,8 @@ export async function startLoader(
   // DLQ delivery is at least once: a duplicate DLQ record is harmless, a lost one is not.
   const producer = kafka.producer();
   const admin = kafka.admin();
-  // Reads, the bulk, are fetched raw (RawTopicConsumer, packages/lib/src/kafkaWire) unless turned off or SASL is on (not spoken there).
-  const rawReads = cfg.LOADER_RAW_FETCH === 'true' && cfg.KAFKA_SASL_MECHANISM === 'none';
+  // Reads, the bulk, are fetched raw (RawTopicConsumer, packages/lib/src/kafkaWire, SASL/TLS as configured) unless turned off.
+  const rawReads = cfg.LOADER_RAW_FETCH === 'true';
   const rawTopics = new Set(rawReads ? [names.reads] : []);
   const kafkajsTopics = () =>
     [...byTopic.keys()].filter((t) => !rawTopics.has(t)).map((topic) => ({ topic }));
@@ -150,8 +153,8 @@ export async function startLoader(
   const checked = new Set([names.reads, names.events]);
 
   let joined = false;
-  let clickhouseUp = true;
-  metrics.setReadiness(() => joined && clickhouseUp);
+  // Ready once in the group and while the sink can write (no insert in retry, the last probe answered).
+  metrics.setReadiness(() => joined && sink.writable);
   const sink = new Sink(
     async (spec, body, rows) => {
       const end = metrics.insertLatency.startTimer({ table: spec.table });
@@ -168,12 +171,10 @@ export async function startLoader(
       retryMaxMs: cfg.LOADER_RETRY_MAX_MS,
       commit: (positions) => consumer.commitOffsets(positions),
       onUnavailable: () => {
-        clickhouseUp = false;
         consumer.pause(kafkajsTopics());
         raw?.pause();
       },
       onRecovered: () => {
-        clickhouseUp = true;
         consumer.resume(kafkajsTopics());
         raw?.resume();
       },
@@ -275,14 +276,9 @@ export async function startLoader(
             async () => undefined,
           );
         },
+        // Compressed batches are read too (kafkaWire/compression.ts); what is left here (a corrupt
+        // batch, an authorization or version refusal) no retry cures: stop, Kafka keeps the reads.
         onFatal: (err) => {
-          if (err instanceof UnsupportedBatchError) {
-            // Say, compressed batches: kafkajs reads them (from the committed offsets; redelivery is harmless).
-            logger.warn({ err }, 'raw fetch cannot read this topic; kafkajs consumes it from now on');
-            rawTopics.delete(names.reads);
-            if (clickhouseUp) consumer.resume([{ topic: names.reads }]);
-            return;
-          }
           logger.fatal({ err }, 'raw fetch of reads failed and cannot retry; exiting');
           process.exit(1);
         },
@@ -292,19 +288,38 @@ export async function startLoader(
 
   await registryAnswers(cfg.SCHEMA_REGISTRY_URL);
   const server = cfg.METRICS_PORT > 0 ? await metrics.serve(cfg.METRICS_PORT, logger) : undefined;
-  await Promise.all([consumer.connect(), producer.connect(), admin.connect()]);
+  const startup = { logger };
+  await retryKafkaStartup(
+    'connect',
+    () => Promise.all([consumer.connect(), producer.connect(), admin.connect()]),
+    startup,
+  );
+  // The topics it reads and writes, with a leader for every partition (a detector starting beside
+  // it may have created them a moment ago; a topic the broker would auto-create is not compacted).
+  await ensureTopics(
+    admin,
+    cfg.AMI_TOPIC_PREFIX,
+    { partitions: cfg.LOADER_PARTITIONS },
+    ['meters', 'reads', 'events', 'outages', 'momentary', 'calls', 'commandResults', 'dlq'],
+    startup,
+  );
   // The whole meters topic first, so no read is checked against a table still loading.
   const t0 = Date.now();
-  const follower = await followProfiles({
-    kafka,
-    admin,
-    codec,
-    topic: names.meters,
-    groupPrefix: cfg.LOADER_GROUP_ID,
-    table: profiles,
-    logger,
-    catchUpTimeoutMs: cfg.LOADER_METERS_CATCHUP_MS,
-  });
+  const follower = await retryKafkaStartup(
+    'meters table',
+    () =>
+      followProfiles({
+        kafka,
+        admin,
+        codec,
+        topic: names.meters,
+        groupPrefix: cfg.LOADER_GROUP_ID,
+        table: profiles,
+        logger,
+        catchUpTimeoutMs: cfg.LOADER_METERS_CATCHUP_MS,
+      }),
+    startup,
+  );
   await follower.ready;
   logger.info(
     { meters: profiles.size, gardus: profiles.gardus, ms: Date.now() - t0 },
@@ -328,7 +343,11 @@ export async function startLoader(
     );
     raw?.assign([]);
   });
-  await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true });
+  await retryKafkaStartup(
+    'subscribe',
+    () => consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true }),
+    startup,
+  );
   await consumer.run({
     // Offsets are committed by the sink after each accepted insert, never by kafkajs.
     autoCommit: false,
@@ -337,6 +356,14 @@ export async function startLoader(
     eachBatch,
   });
   raw?.start();
+  // A ClickHouse that refuses while no insert runs must show in readiness too.
+  const prober = setInterval(() => {
+    void ch.ping().then(
+      (r) => sink.probe(r.success, r.success ? undefined : r.error),
+      (err: unknown) => sink.probe(false, err),
+    );
+  }, cfg.LOADER_HEALTH_PROBE_MS);
+  prober.unref();
   const billing = new BillingRefresher(cfg, logger);
   billing.start();
   logger.info(
@@ -349,6 +376,7 @@ export async function startLoader(
     consumer,
     profiles,
     async stop() {
+      clearInterval(prober);
       stopMembershipWatch();
       await billing.stop();
       // Stopping the sink rejects waiting handlers, so nothing uninserted is committed.

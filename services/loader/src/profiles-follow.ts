@@ -1,7 +1,6 @@
 import type { Admin, Kafka } from 'kafkajs';
 import { followMetersTable, type AvroCodec, type BadRecordError, type Logger } from '@ami/lib';
 import type { ProfileTable } from './profiles.js';
-import { checkProfile } from './tables.js';
 
 export interface ProfileFollower {
   /** Resolves once the topic was read up to its end offsets at start-up. */
@@ -43,15 +42,8 @@ export async function followProfiles(opts: {
     groupPrefix,
     logger,
     onBad,
-    apply(meterId, profile) {
-      if (profile === null) {
-        if (meterId !== '') table.apply(meterId, null);
-        return;
-      }
-      // Same acceptance as the meters table (time zone, ranges); throws BadRecordError.
-      checkProfile(profile);
-      table.apply(profile.meter_id, profile);
-    },
+    // Validated (validateProfile, as the `meters` table accepts them) and keyed by meter_id there.
+    apply: (meterId, profile) => table.apply(meterId, profile),
   });
   return {
     ready: follower.ready,

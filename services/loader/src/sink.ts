@@ -92,7 +92,12 @@ export class Sink {
   private roomWaiters: { limit: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
   private active = 0;
   private stopped = false;
-  private unavailable = false;
+  /** Inserts in retry now (any table): while one is, ClickHouse does not take writes. */
+  private failingInserts = 0;
+  /** The last health probe (`probe`) failed and no insert has succeeded since. */
+  private probeFailed = false;
+  /** The state last reported (logged, onUnavailable/onRecovered): changes only on a state change. */
+  private reportedDown = false;
   private inFlightRows = 0;
   rowsInserted = 0;
   inserts = 0;
@@ -259,30 +264,63 @@ export class Sink {
     }
   }
 
+  /**
+   * Whether ClickHouse takes writes as far as the sink knows: no insert of any table is in retry
+   * and the last probe answered. The loader's readiness: it never says ready while one table's
+   * inserts fail, even if another table's succeed meanwhile.
+   */
+  get writable(): boolean {
+    return this.failingInserts === 0 && !this.probeFailed;
+  }
+
+  /** The result of a health probe (the loader pings ClickHouse): a refusing server is seen while idle too. */
+  probe(ok: boolean, err?: unknown): void {
+    this.probeFailed = !ok;
+    this.report(err);
+  }
+
+  /** Logs and signals (pause, resume) once per change of `writable`, never per retry. */
+  private report(err?: unknown): void {
+    const down = !this.writable;
+    if (down === this.reportedDown) return;
+    this.reportedDown = down;
+    if (down) {
+      this.logger.warn({ err }, 'ClickHouse refuses writes; consumption paused until it accepts them again');
+      this.opts.onUnavailable?.();
+    } else {
+      this.logger.info('ClickHouse accepts writes again; resuming');
+      this.opts.onRecovered?.();
+    }
+  }
+
   private async insertWithRetry(spec: TableSpec, body: Buffer[], rows: number): Promise<void> {
     let delay = this.opts.retryMinMs;
-    for (;;) {
-      try {
-        await this.insert(spec, body, rows);
-        if (this.unavailable) {
-          this.unavailable = false;
-          this.logger.info({ table: spec.table }, 'ClickHouse accepts inserts again; resuming');
-          this.opts.onRecovered?.();
+    let failing = false;
+    try {
+      for (;;) {
+        try {
+          await this.insert(spec, body, rows);
+          this.probeFailed = false;
+          if (failing) {
+            failing = false;
+            this.failingInserts--;
+          }
+          this.report();
+          return;
+        } catch (err) {
+          if (this.stopped) throw err;
+          if (!failing) {
+            failing = true;
+            this.failingInserts++;
+          }
+          this.report(err);
+          this.logger.debug({ err, table: spec.table, rows, retryInMs: delay }, 'insert refused; retrying');
+          await sleep(delay);
+          delay = Math.min(delay * 2, this.opts.retryMaxMs);
         }
-        return;
-      } catch (err) {
-        if (this.stopped) throw err;
-        if (!this.unavailable) {
-          this.unavailable = true;
-          this.opts.onUnavailable?.();
-        }
-        this.logger.warn(
-          { err, table: spec.table, rows, retryInMs: delay },
-          'insert refused; consumption paused, retrying',
-        );
-        await sleep(delay);
-        delay = Math.min(delay * 2, this.opts.retryMaxMs);
       }
+    } finally {
+      if (failing) this.failingInserts--;
     }
   }
 

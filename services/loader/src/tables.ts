@@ -2,7 +2,10 @@ import {
   BadRecordError,
   rejectIfInvalid,
   validateEvent,
+  validateProfile,
   validateRead,
+  type CallRecord,
+  type CommandResult,
   type MeterEvent,
   type MeterProfile,
   type MeterRead,
@@ -14,15 +17,15 @@ import {
 } from '@ami/lib';
 import type { Column, RowBinaryWriter } from './rowbinary.js';
 import { transcodeReadAt } from './transcode-read.js';
-import { isSupportedTimezone } from './timezones.js';
 
 /**
  * Where each topic goes: the ClickHouse table, its columns (as in
- * migrations/001_core.sql) and the mapping from a decoded record to a row.
+ * migrations/001_core.sql, 004 and 009) and the mapping from a decoded record to a row.
  * Mappings validate what ClickHouse would silently mangle (times outside
  * DateTime's range, unknown time zones); a failure sends the record to the DLQ.
  */
-export type TableName = 'meters' | 'reads' | 'events' | 'outages' | 'momentary_interruptions';
+export type TableName =
+  'meters' | 'reads' | 'events' | 'outages' | 'momentary_interruptions' | 'calls' | 'command_results';
 
 export interface KafkaPosition {
   key: string | null;
@@ -126,14 +129,13 @@ const meters: TableSpec<MeterProfile> = {
   },
 };
 
-/** Throws the BadRecordError the meters table refuses `p` with (the loader's meters table for checks uses it too). */
+/**
+ * Throws the BadRecordError a profile is refused with: the one profile check of
+ * every consumer of the meters topic (`validateProfile` in @ami/lib); the loader's
+ * meters table for input checks uses it too.
+ */
 export function checkProfile(p: MeterProfile): void {
-  if (!isSupportedTimezone(p.timezone))
-    throw new BadRecordError('unsupported-timezone', `time zone ${p.timezone} is not one billing knows`);
-  if (p.daya_va < 0 || p.phases < 0 || p.phases > 255)
-    throw new BadRecordError('out-of-range', 'daya_va or phases out of range');
-  required(p.meter_id, 'meter_id');
-  seconds(p.installed_at, 'installed_at');
+  rejectIfInvalid(validateProfile(p));
 }
 
 // Enum8 codes equal the Avro symbol indexes, so the transcoder copies them.
@@ -226,6 +228,8 @@ const outages: TableSpec<Outage> = {
     { name: 'customers_total', type: 'Int32' },
     { name: 'last_gasps', type: 'Int32' },
     { name: 'tusbung_excluded', type: 'Int32' },
+    { name: 'customers_interrupted', type: 'Int32' },
+    { name: 'customer_interruption_s', type: 'Int64' },
     { name: 'emitted_at', type: 'DateTime' },
     { name: 'version', type: 'UInt64' },
   ],
@@ -259,6 +263,8 @@ const momentary: TableSpec<Outage> = {
     { name: 'started_at', type: 'DateTime' },
     { name: 'duration_s', type: 'UInt32' },
     { name: 'customers_affected', type: 'Int32' },
+    { name: 'customers_interrupted', type: 'Int32' },
+    { name: 'customer_interruption_s', type: 'Int64' },
     { name: 'emitted_at', type: 'DateTime' },
     { name: 'version', type: 'UInt64' },
   ],
@@ -278,10 +284,78 @@ const momentary: TableSpec<Outage> = {
       started_at: started,
       duration_s: duration,
       customers_affected: o.customers_affected,
+      customers_interrupted: o.customers_interrupted,
+      customer_interruption_s: o.customer_interruption_s,
       emitted_at: seconds(o.emitted_at, 'emitted_at'),
       version: o.emitted_at,
     };
   },
 };
 
-export const TABLES = { meters, reads, events, outages, momentary } as const;
+// CC 123 calls (services/web, migration 011): every record is a row, the latest per call_id the state.
+const calls: TableSpec<CallRecord> = {
+  table: 'calls',
+  record: 'CallRecord',
+  columns: [
+    { name: 'call_id', type: 'String' },
+    { name: 'idpel', type: 'String' },
+    { name: 'meter_id', type: 'String' },
+    { name: 'region', type: 'String' },
+    { name: 'ulp', type: 'String' },
+    { name: 'gardu_id', type: 'String' },
+    { name: 'keyword', type: 'String' },
+    { name: 'complaint_type', type: 'String' },
+    { name: 'complaint_subtype', type: 'String' },
+    { name: 'outcome', type: { enum8: { ISSUE_CLOSED: 0, FORWARDED_TO_UNIT: 1 } } },
+    { name: 'status', type: { enum8: { ISSUE_CLOSED: 0, OPEN: 1, IN_PROGRESS: 2, CLOSED: 3 } } },
+    { name: 'ptl', type: 'UInt8' },
+    { name: 'agent', type: 'String' },
+    { name: 'called_at', type: 'DateTime' },
+    { name: 'notes', type: 'String' },
+    { name: 'action', type: { enum8: { LOGGED: 0, WORK_STARTED: 1, CLOSED: 2 } } },
+    { name: 'actor', type: 'String' },
+    { name: 'actor_role', type: 'String' },
+    { name: 'updated_at', type: 'DateTime' },
+    { name: 'resolution', type: 'Nullable(String)' },
+    { name: 'version', type: 'UInt64' },
+  ],
+  toRow(c, at) {
+    if (c === null) throw new BadRecordError('tombstone', 'calls are never deleted');
+    return {
+      ...c,
+      call_id: required(c.call_id, 'call_id'),
+      ptl: c.ptl ? 1 : 0,
+      called_at: seconds(c.called_at, 'called_at'),
+      updated_at: seconds(c.updated_at, 'updated_at'),
+      version: at.offset,
+    };
+  },
+};
+
+// The head-end's answers (migration 011), joined to the command audit by command_id.
+const commandResults: TableSpec<CommandResult> = {
+  table: 'command_results',
+  record: 'CommandResult',
+  columns: [
+    { name: 'command_id', type: 'String' },
+    { name: 'meter_id', type: 'String' },
+    {
+      name: 'type',
+      type: { enum8: { DISCONNECT: 0, ENABLE_RECONNECT: 1, SET_POWER_LIMIT: 2, READ_NOW: 3 } },
+    },
+    { name: 'status', type: { enum8: { ACCEPTED: 0, REFUSED: 1 } } },
+    { name: 'reason', type: 'Nullable(String)' },
+    { name: 'decided_at', type: 'DateTime' },
+    { name: 'event_id', type: 'Nullable(String)' },
+  ],
+  toRow(r) {
+    if (r === null) throw new BadRecordError('tombstone', 'command results are never deleted');
+    return {
+      ...r,
+      command_id: required(r.command_id, 'command_id'),
+      decided_at: seconds(r.decided_at, 'decided_at'),
+    };
+  },
+};
+
+export const TABLES = { meters, reads, events, outages, momentary, calls, commandResults } as const;

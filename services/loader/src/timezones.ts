@@ -1,15 +1,15 @@
+import { isSupportedTimezone, SUPPORTED_TIMEZONES, type SupportedTimezone } from '@ami/lib';
+
 /**
  * Time zones the billing and reliability SQL know. ClickHouse needs a time
  * zone as a constant, not a column, so the SQL picks among these with
- * multiIf; the loader refuses (DLQ) a meter in any other zone.
+ * multiIf; every consumer of the meters topic refuses (DLQ) a meter in any
+ * other zone (`validateProfile` in @ami/lib, where the list lives).
  */
-export const TIMEZONES = ['Asia/Jakarta', 'Asia/Pontianak', 'Asia/Makassar', 'Asia/Jayapura'] as const;
-export type Timezone = (typeof TIMEZONES)[number];
+export const TIMEZONES = SUPPORTED_TIMEZONES;
+export type Timezone = SupportedTimezone;
 export const DEFAULT_TIMEZONE: Timezone = 'Asia/Jakarta';
-
-export function isSupportedTimezone(tz: string): tz is Timezone {
-  return (TIMEZONES as readonly string[]).includes(tz);
-}
+export { isSupportedTimezone };
 
 /** Epoch seconds of local midnight `date` (YYYY-MM-DD) in `tz`. */
 export function localMidnight(date: string, tz: string): number {

@@ -126,7 +126,12 @@ export function transcodeReadAt(
   w.bytes(msg, pos, pos + 4); // Avro float and RowBinary Float32 are both 4 bytes little-endian
   pos += 4;
   w.i8(enumIndex(msg, 2));
-  w.i32(int32(msg));
-  w.i8(enumIndex(msg, 2));
+  const powerLimit = int32(msg);
+  if (powerLimit < 0) throw new BadRecordError('bad-power-limit', 'negative power limit');
+  w.i32(powerLimit);
+  const kind = enumIndex(msg, 2);
+  if (kind === 0 && interval === 0)
+    throw new BadRecordError('bad-interval', 'INTERVAL read with interval_s 0');
+  w.i8(kind);
   if (pos !== end) throw new BadRecordError('schema-mismatch', 'trailing bytes after MeterRead');
 }

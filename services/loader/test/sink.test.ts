@@ -14,6 +14,58 @@ const opts: SinkOptions = {
 };
 
 describe('Sink', () => {
+  it('is not writable while one table is refused, even when another is accepted meanwhile, and says so once', async () => {
+    const events: string[] = [];
+    let refuseReads = true;
+    let readsAttempts = 0;
+    const sink = new Sink(
+      async (spec) => {
+        if (spec.table === 'reads' && refuseReads) {
+          readsAttempts++;
+          throw new Error('Connection refused');
+        }
+        events.push(`insert ${spec.table}`);
+      },
+      { ...opts, onUnavailable: () => events.push('pause'), onRecovered: () => events.push('resume') },
+      logger,
+    );
+    sink.enter();
+    const reads = sink.add(TABLES.reads, Buffer.from([1]), 1);
+    sink.enter();
+    const rest = sink.add(TABLES.events, Buffer.from([2]), 1);
+    const seen: boolean[] = [];
+    while (readsAttempts < 5) {
+      seen.push(sink.writable);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(seen.slice(seen.indexOf(false))).not.toContain(true);
+    const changes = () => events.filter((e) => e === 'pause' || e === 'resume');
+    expect(events).toContain('insert events');
+    expect(changes()).toEqual(['pause']);
+    refuseReads = false;
+    await Promise.all([reads, rest]);
+    expect(changes()).toEqual(['pause', 'resume']);
+    expect(sink.writable).toBe(true);
+    await sink.stop();
+  });
+
+  it('a failed health probe makes it not writable while idle; state changes are reported once', async () => {
+    const events: string[] = [];
+    const sink = new Sink(
+      async () => undefined,
+      { ...opts, onUnavailable: () => events.push('pause'), onRecovered: () => events.push('resume') },
+      logger,
+    );
+    expect(sink.writable).toBe(true);
+    sink.probe(false, new Error('ECONNREFUSED'));
+    sink.probe(false, new Error('ECONNREFUSED'));
+    expect(sink.writable).toBe(false);
+    sink.probe(true);
+    sink.probe(true);
+    expect(events).toEqual(['pause', 'resume']);
+    await sink.stop();
+  });
+
   it('releases a batch only after ClickHouse accepted it, retrying with pause and resume', async () => {
     const events: string[] = [];
     let failures = 2;

@@ -6,7 +6,9 @@ import {
   DeadLetterQueue,
   exitOnCrash,
   isRetriable,
+  rejectIfInvalid,
   ServiceMetrics,
+  validateProfile,
   type CommandResult,
   type Logger,
   type Topics,
@@ -105,12 +107,14 @@ export class HeadEnd {
     }
     try {
       const p = await this.codec.decode('MeterProfile', m.value);
+      // The one profile check of every consumer of the meters topic.
+      rejectIfInvalid(validateProfile(p));
       this.profiles.set(p.meter_id, p);
     } catch (err) {
       if (isRetriable(err)) throw err;
       this.logger.warn(
         { err, key },
-        'undecodable meter profile skipped (the meters table is not ours to dead-letter)',
+        'undecodable or invalid meter profile skipped (the meters table is not ours to dead-letter)',
       );
     }
   }

@@ -16,7 +16,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Fleet } from './fleet.js';
 import { subjectOf } from './schemas.js';
 import type { Batch } from './simulation.js';
-import { partitionForKey, RecordBatchBuilder, WireProducer } from '@ami/lib';
+import {
+  partitionForKey,
+  RecordBatchBuilder,
+  WireProducer,
+  wireClientOptions,
+  type WireKafkaConfig,
+} from '@ami/lib';
 
 /** Messages per produce request: kafkajs groups a request's messages per partition in O(n^2). */
 const CHUNK = 1000;
@@ -45,18 +51,13 @@ async function retrying<T>(fn: () => Promise<T>, attempts = 8): Promise<T> {
 
 /**
  * A connected `WireProducer` for `topics` (leaders loaded, producer id
- * obtained; retried briefly). It does not speak SASL: with
- * `KAFKA_SASL_MECHANISM` other than `none`, use kafkajs (see `Publisher`).
+ * obtained; retried briefly), with SASL/TLS as configured.
  */
 export async function openWireProducer(
-  cfg: Pick<CommonConfig, 'KAFKA_BROKERS' | 'KAFKA_SSL' | 'KAFKA_CLIENT_ID'>,
+  cfg: WireKafkaConfig & Pick<CommonConfig, 'KAFKA_CLIENT_ID'>,
   topics: string[],
 ): Promise<WireProducer> {
-  const wire = new WireProducer({
-    brokers: cfg.KAFKA_BROKERS.split(',').map((b) => b.trim()),
-    ssl: cfg.KAFKA_SSL === 'true',
-    clientId: cfg.KAFKA_CLIENT_ID,
-  });
+  const wire = new WireProducer(wireClientOptions(cfg, cfg.KAFKA_CLIENT_ID));
   try {
     await retrying(() => wire.connect(topics));
   } catch (err) {
@@ -79,7 +80,7 @@ interface Outgoing {
  *
  * Traffic goes through `WireProducer` (records encoded straight into
  * per-partition record batches: ~20x kafkajs' rate here, see the README's
- * "Speed"); with SASL configured it goes through kafkajs, which speaks SASL.
+ * "Speed"), with SASL/TLS as configured; kafkajs only when asked (the bench's baseline).
  *
  * The kafkajs path: kafkajs groups a request's messages per partition by copying arrays
  * (quadratic in messages per partition), so records are split here by
@@ -98,7 +99,7 @@ export class Publisher {
   private encRead?: (v: MeterRead) => Buffer;
   private encEvent?: (v: MeterEvent) => Buffer;
   private encProfile?: (v: MeterProfile) => Buffer;
-  /** The fast path (no SASL): direct wire producer and in-place encoders. */
+  /** The fast path: direct wire producer and in-place encoders. */
   private wire?: WireProducer;
   private readonly enc = new Map<string, Encoding>();
   private scratch: Buffer = Buffer.allocUnsafe(4096);
@@ -108,7 +109,7 @@ export class Publisher {
     private readonly cfg: CommonConfig,
     private readonly codec: AvroCodec,
     private readonly partitions = 6,
-    /** `wire` (default; kafkajs when SASL is configured) or `kafkajs` (the bench's baseline). */
+    /** `wire` (default, with or without SASL/TLS) or `kafkajs` (the bench's baseline). */
     private readonly client: 'wire' | 'kafkajs' = 'wire',
   ) {
     this.topics = topicNames(cfg.AMI_TOPIC_PREFIX);
@@ -147,7 +148,7 @@ export class Publisher {
     this.encRead = this.codec.encoder('MeterRead', await id('MeterRead'));
     this.encEvent = this.codec.encoder('MeterEvent', await id('MeterEvent'));
     this.encProfile = this.codec.encoder('MeterProfile', await id('MeterProfile'));
-    if (this.client === 'wire' && this.cfg.KAFKA_SASL_MECHANISM === 'none') {
+    if (this.client === 'wire') {
       this.enc.set(this.topics.reads, { type: avroType('MeterRead'), id: await id('MeterRead') });
       this.enc.set(this.topics.events, { type: avroType('MeterEvent'), id: await id('MeterEvent') });
       this.enc.set(this.topics.meters, { type: avroType('MeterProfile'), id: await id('MeterProfile') });

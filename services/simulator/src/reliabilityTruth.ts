@@ -1,5 +1,5 @@
 import type { Fleet } from './fleet.js';
-import type { TruthLine } from './groundTruth.js';
+import type { InterruptionTruth, TruthLine } from './groundTruth.js';
 
 /**
  * The ground truth's reliability indices (IEEE 1366-2012), per customer: pure
@@ -254,13 +254,63 @@ export function truthReliability(
   truth: Iterable<TruthLine>,
   fleet: Fleet,
   o: TruthIndexOptions = {},
-): { cells: ReliabilityCell[]; stillDark: number } {
+): { cells: ReliabilityCell[]; stillDark: number; unseen: number } {
   const until = o.until ?? Number.POSITIVE_INFINITY;
-  const { byMeter, stillDark } = customerDarkIntervals(truth, until);
+  const lines = [...truth];
+  const { byMeter, stillDark } = customerDarkIntervals(lines, until);
+  const unseen = dropUnseen(byMeter, unseenInterruptions(lines, fleet));
   const cells = reliabilityIndices({
     byMeter,
     ...fleetPlaces(fleet),
     pendingAfter: until - (o.pendingWithinMs ?? 0),
   });
-  return { cells, stillDark };
+  return { cells, stillDark, unseen };
+}
+
+/**
+ * A lone meter whose last gasp the network lost (or an AMR meter, which sends none) says nothing
+ * while it is dark: no pipeline can
+ * count that interruption when it happens (its next read shows only a gap). Such interruptions,
+ * unless a wider interruption covering the meter overlaps them, are taken out of the truth's
+ * indices and reported apart (`unseen`), so a judge neither blames nor excuses them silently.
+ * Returns meter id -> the start times of its unseen interruptions.
+ */
+export function unseenInterruptions(lines: readonly TruthLine[], fleet: Fleet): Map<string, number[]> {
+  const wider = lines.filter((l): l is InterruptionTruth => l.kind === 'interruption' && l.scope !== 'METER');
+  const covers = (w: InterruptionTruth, meterId: string, start: number, end: number): boolean => {
+    if (w.start > end || w.end < start) return false;
+    const m = fleet.meterIndex(meterId);
+    if (m === undefined) return false;
+    const g = fleet.meterGardu[m]!;
+    const feeder = fleet.feederOfGardu(g);
+    if (w.scope === 'GARDU') return w.gardu_id === fleet.garduIds[g];
+    if (w.scope === 'FEEDER') return w.feeder_id === feeder.id;
+    return w.region === feeder.ulp.region.code;
+  };
+  const out = new Map<string, number[]>();
+  for (const l of lines) {
+    if (l.kind !== 'interruption' || l.scope !== 'METER') continue;
+    if (l.last_gasps_delivered > 0) continue; // an AMR meter sends none
+    for (const id of l.meter_ids) {
+      if (wider.some((w) => covers(w, id, l.start, l.end))) continue;
+      const starts = out.get(id);
+      if (starts) starts.push(l.start);
+      else out.set(id, [l.start]);
+    }
+  }
+  return out;
+}
+
+/** Removes the dark intervals that begin with an unseen interruption; returns how many were removed. */
+function dropUnseen(byMeter: Map<string, [number, number][]>, unseen: Map<string, number[]>): number {
+  let dropped = 0;
+  for (const [id, starts] of unseen) {
+    const intervals = byMeter.get(id);
+    if (!intervals) continue;
+    const kept = intervals.filter(([start]) => !starts.includes(start));
+    dropped += intervals.length - kept.length;
+    if (kept.length === 0) byMeter.delete(id);
+    else byMeter.set(id, kept);
+  }
+  return dropped;
 }

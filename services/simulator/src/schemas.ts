@@ -19,6 +19,7 @@ export const RECORD_TOPIC: Readonly<Record<RecordName, TopicRole>> = {
   Outage: 'outages',
   MeterStatus: 'meterStatus',
   CommandResult: 'commandResults',
+  CallRecord: 'calls',
 };
 
 export type Compatibility = 'BACKWARD' | 'BACKWARD_TRANSITIVE' | 'FORWARD' | 'FULL' | 'NONE';

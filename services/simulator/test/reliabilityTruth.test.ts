@@ -202,6 +202,55 @@ actions:
   });
 });
 
+describe('interruptions that send no evidence', { timeout: 60_000 }, () => {
+  it('takes a lone meter whose last gasp was lost out of both sides, unless a wider outage covers it', () => {
+    const { fleet } = runScenario('mixed-ami-amr');
+    const meter = fleet.meterId(3);
+    const gardu = fleet.garduIds[fleet.meterGardu[3]!]!;
+    const lone = (start: number, end: number, delivered: number): InterruptionTruth => ({
+      kind: 'interruption',
+      id: `lone-${start}`,
+      scope: 'METER',
+      region: 'BALI',
+      ulp: null,
+      feeder_id: null,
+      gardu_id: gardu,
+      meter_ids: [meter],
+      start,
+      end,
+      momentary: false,
+      ami_meters_total: 1,
+      meters_affected: 1,
+      tusbung_excluded: 0,
+      trip_excluded: 0,
+      already_dark: 0,
+      amr_meters: 0,
+      last_gasps_sent: 1,
+      last_gasps_delivered: delivered,
+    });
+    const lostThenHeard: TruthLine[] = [
+      lone(T0, T0 + 30 * MIN, 0),
+      dark(T0, T0 + 30 * MIN, meter),
+      lone(T0 + 60 * MIN, T0 + 90 * MIN, 1),
+      dark(T0 + 60 * MIN, T0 + 90 * MIN, meter),
+    ];
+    const interrupted = (r: ReturnType<typeof truthReliability>) =>
+      r.cells.reduce((n, c) => n + c.customers_interrupted, 0);
+    const alone = truthReliability(lostThenHeard, fleet);
+    expect(alone.unseen).toBe(1);
+    expect(interrupted(alone)).toBe(1);
+    const garduAround: InterruptionTruth = {
+      ...lone(T0 - 5 * MIN, T0 + 40 * MIN, 0),
+      id: 'gardu',
+      scope: 'GARDU',
+      meter_ids: [],
+    };
+    const covered = truthReliability([...lostThenHeard, garduAround], fleet);
+    expect(covered.unseen).toBe(0);
+    expect(interrupted(covered)).toBe(2);
+  });
+});
+
 /** A named scenario with one line of its YAML replaced. */
 function parseScenarioTextFrom(name: string, from: string, to: string) {
   const text = readFileSync(new URL(`../scenarios/${name}.yaml`, import.meta.url), 'utf8');

@@ -1,8 +1,15 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, type MeterCommandType } from '@ami/lib';
+import type { Localized, MessageKey } from './catalogue.js';
 
-export type Role = 'viewer' | 'operator';
+/**
+ * Roles that match the work: `viewer` looks; `agent` (CC 123) looks up customers, pings
+ * meters and logs calls; `unit` (ULP staff) works its ULP's forwarded complaints;
+ * `operator` sends remote commands; `admin` may do everything.
+ */
+export const ROLES = ['viewer', 'agent', 'unit', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
 
 export interface User {
   user: string;
@@ -11,6 +18,12 @@ export interface User {
   token_sha256: string;
   /** When the token stops working (ISO 8601); `ami web token --days` sets it. */
   expires_at: string;
+  /**
+   * Where the user works: ULPs (unit staff see those complaints; operators command those
+   * meters) and regions (operators). Empty or absent: everywhere.
+   */
+  ulps?: string[];
+  regions?: string[];
 }
 
 /** Default token lifetime of `ami web token`. */
@@ -19,7 +32,7 @@ export const TOKEN_LIFETIME_DAYS = 90;
 const usersSchema = z.array(
   z.object({
     user: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'a user name of letters, digits, . _ @ -'),
-    role: z.enum(['viewer', 'operator']),
+    role: z.enum(ROLES),
     token_sha256: z
       .string()
       .regex(/^[0-9a-fA-F]{64}$/, 'sha256 hex of the token (64 hex digits)')
@@ -27,6 +40,8 @@ const usersSchema = z.array(
     expires_at: z
       .string({ required_error: 'expires_at is required: every token has an end (ami web token sets it)' })
       .datetime({ offset: true, message: 'expires_at: an ISO 8601 time, e.g. 2027-03-01T00:00:00Z' }),
+    ulps: z.array(z.string().min(1).max(64)).max(1000).optional(),
+    regions: z.array(z.string().min(1).max(64)).max(100).optional(),
   }),
 );
 
@@ -60,10 +75,14 @@ export function newToken(
   role: Role,
   days = TOKEN_LIFETIME_DAYS,
   now = Date.now(),
+  scope: { ulps?: string[]; regions?: string[] } = {},
 ): { token: string; entry: User } {
   const token = `ami_${randomBytes(32).toString('base64url')}`;
   const expires_at = new Date(now + days * 86_400_000).toISOString();
-  return { token, entry: { user, role, token_sha256: hashToken(token), expires_at } };
+  const entry: User = { user, role, token_sha256: hashToken(token), expires_at };
+  if (scope.ulps) entry.ulps = scope.ulps;
+  if (scope.regions) entry.regions = scope.regions;
+  return { token, entry };
 }
 
 /** The token of `Authorization: Bearer <token>`; the sign-in cookie holds a session, never a token. */
@@ -126,7 +145,7 @@ export function sessionEnd(user: User, lifetimeMs: number, now = Date.now()): nu
   return Math.min(now + lifetimeMs, Date.parse(user.expires_at));
 }
 
-const SIGN_IN_PAGES = new Set(['/', '/callcentre']);
+const SIGN_IN_PAGES = new Set(['/', '/callcentre', '/complaints']);
 const ORIGIN = 'http://ami.invalid';
 
 /**
@@ -147,29 +166,54 @@ export function signInTarget(next: string | undefined): string {
   return url.pathname + url.search;
 }
 
-/** `command` is any command at all (checked before the body is read); `command:X` one type. */
-export type Action = 'view' | 'command' | `command:${MeterCommandType}`;
+/**
+ * `command` is any command at all (checked before the body is read); `command:X` one type.
+ * `ping` is an agent's READ_NOW of one meter; `log_call` logging a CC 123 call;
+ * `complaints` working the unit's complaints.
+ */
+export type Action = 'view' | 'ping' | 'log_call' | 'complaints' | 'command' | `command:${MeterCommandType}`;
+
+const ALL_COMMANDS: readonly Action[] = [
+  'command',
+  'command:DISCONNECT',
+  'command:ENABLE_RECONNECT',
+  'command:SET_POWER_LIMIT',
+  'command:READ_NOW',
+];
 
 const GRANTS: Readonly<Record<Role, ReadonlySet<Action>>> = {
   viewer: new Set<Action>(['view']),
-  operator: new Set<Action>([
-    'view',
-    'command',
-    'command:DISCONNECT',
-    'command:ENABLE_RECONNECT',
-    'command:SET_POWER_LIMIT',
-    'command:READ_NOW',
-  ]),
+  agent: new Set<Action>(['view', 'ping', 'log_call']),
+  unit: new Set<Action>(['view', 'complaints']),
+  operator: new Set<Action>(['view', 'ping', ...ALL_COMMANDS]),
+  admin: new Set<Action>(['view', 'ping', 'log_call', 'complaints', ...ALL_COMMANDS]),
 };
 
-export type Decision = { ok: true } | { ok: false; status: 401 | 403; error: string };
+export function may(user: User | undefined, action: Action): boolean {
+  return user !== undefined && GRANTS[user.role].has(action);
+}
+
+/** What a refusal says, as a catalogue message. */
+export type Decision = { ok: true } | ({ ok: false; status: 401 | 403 } & Localized);
+
+const WHAT: Readonly<Partial<Record<Action, MessageKey>>> = {
+  view: 'what.view',
+  command: 'what.commands',
+  ping: 'what.command',
+  log_call: 'what.log_call',
+  complaints: 'what.complaints',
+};
 
 /** May `user` (undefined: no valid token) do `action`? 401 without identity, 403 without the role. */
 export function authorize(user: User | undefined, action: Action): Decision {
-  if (!user)
-    return { ok: false, status: 401, error: 'authentication required: send Authorization: Bearer <token>' };
+  if (!user) return { ok: false, status: 401, key: 'error.auth_required' };
   if (GRANTS[user.role].has(action)) return { ok: true };
-  const what =
-    action === 'view' ? 'view' : action === 'command' ? 'send remote commands' : `send ${action.slice(8)}`;
-  return { ok: false, status: 403, error: `user ${user.user} (role ${user.role}) may not ${what}` };
+  const type = action.startsWith('command:') ? action.slice(8) : 'READ_NOW';
+  return {
+    ok: false,
+    status: 403,
+    key: 'error.forbidden',
+    params: { user: user.user, role: user.role, type },
+    keys: { what: WHAT[action] ?? 'what.command' },
+  };
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AvroCodec, createKafka, createLogger, createRegistry, topicNames } from '@ami/lib';
-import { newToken, TOKEN_LIFETIME_DAYS, type Role } from './auth.js';
+import { newToken, ROLES, TOKEN_LIFETIME_DAYS, type Role } from './auth.js';
 import type { CommandReport } from './campaign.js';
 import { commandBody, formatReport, VERBS, type CommandOptions } from './cliCore.js';
 import { loadWebConfig } from './config.js';
@@ -31,13 +31,19 @@ export function registerWebCommands(program: Command): void {
     .command('token')
     .description('make a new API token and the AMI_WEB_USERS entry that accepts it (only the hash is stored)')
     .requiredOption('--user <name>', 'user name')
-    .requiredOption('--role <role>', 'viewer or operator')
+    .requiredOption('--role <role>', ROLES.join(', '))
+    .option('--ulps <list>', 'comma-separated ULPs the user works for (unit staff, operators); default all')
+    .option('--regions <list>', 'comma-separated regions an operator may command; default all')
     .option('--days <days>', `days until the token expires (default ${TOKEN_LIFETIME_DAYS})`)
-    .action((o: { user: string; role: string; days?: string }) => {
-      if (o.role !== 'viewer' && o.role !== 'operator') throw new Error('--role must be viewer or operator');
+    .action((o: { user: string; role: string; days?: string; ulps?: string; regions?: string }) => {
+      if (!(ROLES as readonly string[]).includes(o.role))
+        throw new Error(`--role must be one of ${ROLES.join(', ')}`);
       const days = Number(o.days ?? TOKEN_LIFETIME_DAYS);
       if (!(days > 0 && days <= 3660)) throw new Error('--days must be a number of days from 1 to 3660');
-      const { token, entry } = newToken(o.user, o.role as Role, days);
+      const { token, entry } = newToken(o.user, o.role as Role, days, Date.now(), {
+        ulps: listOption(o.ulps),
+        regions: listOption(o.regions),
+      });
       console.log(`token (give it to ${o.user}, it is shown once): ${token}`);
       console.log(`AMI_WEB_USERS entry: ${JSON.stringify(entry)}`);
     });
@@ -133,4 +139,12 @@ async function command(verb: string, o: CommandOptions & { file?: string; url: s
   console.log(formatReport(answer));
   // 0: all sent; 2: something refused or not sent (the report says which).
   if (answer.refused > 0 || answer.failed > 0) process.exitCode = 2;
+}
+
+function listOption(v: string | undefined): string[] | undefined {
+  const items = (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return items.length > 0 ? items : undefined;
 }

@@ -68,6 +68,7 @@ export type RefusalCode =
   | 'UNKNOWN_METER'
   | 'AMR_METER'
   | 'POWER_LIMIT_OUT_OF_RANGE'
+  | 'OUT_OF_SCOPE'
   | 'DUPLICATE';
 
 export interface Refusal {
@@ -100,6 +101,23 @@ export interface IssueContext {
   user: string;
   now: number;
   newId: () => string;
+  /** Where the user may act (users entry `regions`, `ulps`); empty or absent: everywhere. */
+  scope?: { regions?: readonly string[]; ulps?: readonly string[] };
+}
+
+/** Why a meter is outside the user's regions or ULPs, or null. */
+export function scopeRefusal(
+  p: MeterProfile,
+  scope: IssueContext['scope'],
+): { code: RefusalCode; message: string } | null {
+  const outside = (list: readonly string[] | undefined, v: string) =>
+    list !== undefined && list.length > 0 && !list.includes(v);
+  if (outside(scope?.regions, p.region) || outside(scope?.ulps, p.ulp))
+    return {
+      code: 'OUT_OF_SCOPE',
+      message: `meter ${p.meter_id} (region ${p.region}, ULP ${p.ulp}) is outside the regions/ULPs this user may command`,
+    };
+  return null;
 }
 
 type Resolved = { ok: true; profile: MeterProfile } | { ok: false; code: RefusalCode; message: string };
@@ -162,7 +180,7 @@ export function planCommands(req: CommandRequest, lookup: ProfileLookup, ctx: Is
     const p = r.profile;
     const refusal = seen.has(p.meter_id)
       ? { code: 'DUPLICATE' as const, message: `meter ${p.meter_id} is already in this request` }
-      : meterRefusal(p, req.type, req.power_limit_va);
+      : (scopeRefusal(p, ctx.scope) ?? meterRefusal(p, req.type, req.power_limit_va));
     seen.add(p.meter_id);
     if (refusal) {
       plan.refused.push({ target, meter_id: p.meter_id, idpel: p.idpel, ...refusal });

@@ -48,6 +48,10 @@ export const webConfigSchema = commonConfigSchema.extend({
   WEB_COMMAND_METERS_PER_MIN: z.coerce.number().int().positive().default(20_000),
   /** Most meters one request may target. */
   WEB_CAMPAIGN_MAX: z.coerce.number().int().positive().default(20_000),
+  /** Agents' "ping the meter now" (READ_NOW) per user per minute. */
+  WEB_PINGS_PER_MIN: z.coerce.number().int().positive().default(6),
+  /** How long a ping waits for the meter's on-demand read before saying "no answer" (PLC can be slow). */
+  WEB_PING_TIMEOUT_S: z.coerce.number().positive().max(600).default(30),
   /** Restored outages stay in the "recently restored" list this long. */
   WEB_RESTORED_WINDOW_H: z.coerce.number().positive().default(24),
   /** Chart window (hours) and how often ClickHouse history is refreshed. */

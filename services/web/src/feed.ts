@@ -150,3 +150,64 @@ async function withRetries<T>(fn: () => Promise<T>, attempts = 20, delayMs = 250
     }
   }
 }
+
+/**
+ * Follows a topic from its end (what arrives after start), in a group of its own, and hands
+ * each decodable record to `onRecord`. For the head-end's answers and the meters' on-demand
+ * reads, which matter only for the commands this instance sends from now on. An undecodable
+ * record is logged and skipped: these topics are other services' to dead-letter.
+ */
+export class TailFeed<N extends RecordName> {
+  private consumer?: Consumer;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly codec: AvroCodec,
+    private readonly topic: string,
+    private readonly record: N,
+    private readonly onRecord: (r: RecordTypes[N]) => void,
+    private readonly logger: Logger,
+    private readonly opts: { groupPrefix: string; keep?: (buf: Buffer) => boolean },
+  ) {}
+
+  async start(): Promise<void> {
+    // The ends now: everything after them is read, however long the group takes to join
+    // (a "latest" reset at join time would miss an answer that came in the meantime).
+    const admin = this.kafka.admin();
+    await admin.connect();
+    const ends = await withRetries(() => admin.fetchTopicOffsets(this.topic)).finally(() =>
+      admin.disconnect(),
+    );
+    const consumer = this.kafka.consumer({
+      groupId: `${this.opts.groupPrefix}-tail-${randomUUID()}`,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    exitOnCrash(consumer, this.logger);
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.topic], fromBeginning: false });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch, heartbeat }) => {
+        for (const m of batch.messages) {
+          if (!m.value || (this.opts.keep && !this.opts.keep(m.value))) continue;
+          try {
+            const r =
+              this.codec.decodeCached(this.record, m.value) ??
+              (await this.codec.decode(this.record, m.value));
+            this.onRecord(r);
+          } catch (err) {
+            if (!(err instanceof BadRecordError)) throw err;
+            this.logger.warn({ err, topic: this.topic }, 'undecodable record skipped');
+          }
+        }
+        await heartbeat();
+      },
+    });
+    for (const e of ends) consumer.seek({ topic: this.topic, partition: e.partition, offset: e.high });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+  }
+}

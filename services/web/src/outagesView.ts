@@ -1,4 +1,4 @@
-import type { Outage, OutageScope } from '@ami/lib';
+import { formatZoned, zoneOfRegion, type Outage, type OutageScope } from '@ami/lib';
 
 /**
  * What the grid operators' dashboard and `ami outages` show, computed from the
@@ -200,4 +200,30 @@ export function formatDuration(ms: number): string {
   const sec = s % 60;
   const mmss = `${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`;
   return h > 0 ? `${h}:${mmss}` : mmss;
+}
+
+/** An outage row with its times as people read them: local, with the region's zone label. */
+export type LocalOutageRow = OutageRow & { started_text: string; restored_text: string | null };
+
+/** The view with every outage's times in its region's local time (WIB/WITA/WIT), in `locale`. */
+export function withLocalTimes(view: OutagesView, locale: string): OutagesView {
+  const local = (o: OutageRow): LocalOutageRow => {
+    const tz = zoneOfRegion(o.region);
+    return {
+      ...o,
+      started_text: formatZoned(o.started_at, tz, locale),
+      restored_text: o.restored_at === null ? null : formatZoned(o.restored_at, tz, locale),
+    };
+  };
+  return {
+    ...view,
+    active: view.active.map((r) => ({
+      ...r,
+      ulps: r.ulps.map((u) => ({
+        ...u,
+        feeders: u.feeders.map((f) => ({ ...f, outages: f.outages.map(local) })),
+      })),
+    })),
+    restored: view.restored.map(local),
+  };
 }

@@ -1,8 +1,15 @@
 import { formatDuration, type OutageRow, type OutagesView, type SeriesPoint } from './outagesView.js';
+import { zoneOfRegion } from '@ami/lib';
 import { formatLocalTime } from './wording.js';
 
 /** Inline SVG step chart of customers without supply (no external scripts or fonts). */
-export function renderSeriesSvg(series: readonly SeriesPoint[], width = 720, height = 180): string {
+export function renderSeriesSvg(
+  series: readonly SeriesPoint[],
+  /** The catalogue's words for the right-hand end and the chart's accessible name. */
+  words: { now: string; title: string } = { now: 'now', title: 'customers without supply' },
+  width = 720,
+  height = 180,
+): string {
   const pad = { l: 56, r: 12, t: 12, b: 24 };
   const w = width - pad.l - pad.r;
   const h = height - pad.t - pad.b;
@@ -22,14 +29,14 @@ export function renderSeriesSvg(series: readonly SeriesPoint[], width = 720, hei
   const label = (tx: number, text: string, anchor: string) =>
     `<text x="${tx.toFixed(1)}" y="${height - 6}" text-anchor="${anchor}" font-size="11">${text}</text>`;
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-label="customers without supply over the last ${hours} hours">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-label="${words.title} (-${hours}h)">`,
     `<line x1="${pad.l}" y1="${pad.t + h}" x2="${pad.l + w}" y2="${pad.t + h}" stroke="#999"/>`,
     `<line x1="${pad.l}" y1="${pad.t}" x2="${pad.l}" y2="${pad.t + h}" stroke="#999"/>`,
     `<text x="${pad.l - 6}" y="${pad.t + 10}" text-anchor="end" font-size="11">${max}</text>`,
     `<text x="${pad.l - 6}" y="${pad.t + h}" text-anchor="end" font-size="11">0</text>`,
     label(pad.l, `-${hours}h`, 'start'),
     label(pad.l + w / 2, `-${Math.round(hours / 2)}h`, 'middle'),
-    label(pad.l + w, 'now', 'end'),
+    label(pad.l + w, words.now, 'end'),
     series.length > 0 ? `<path d="${path}" fill="none" stroke="#c0392b" stroke-width="2"/>` : '',
     '</svg>',
   ].join('');
@@ -48,7 +55,7 @@ const COLUMNS = [
   'OUTAGE',
 ];
 
-function rowCells(r: OutageRow, now: number, child: boolean, timeZone: string): string[] {
+function rowCells(r: OutageRow, now: number, child: boolean): string[] {
   return [
     r.region,
     r.ulp,
@@ -57,7 +64,8 @@ function rowCells(r: OutageRow, now: number, child: boolean, timeZone: string): 
     (child ? '└ ' : '') + r.scope,
     String(r.customers_affected),
     String(r.tusbung_excluded),
-    formatLocalTime(r.started_at, timeZone),
+    // Each row in its region's zone (WIB/WITA/WIT): the operator reads the customers' clock.
+    formatLocalTime(r.started_at, zoneOfRegion(r.region), 'en'),
     formatDuration((r.restored_at ?? now) - r.started_at),
     r.outage_id,
   ];
@@ -77,13 +85,13 @@ function table(rows: string[][]): string[] {
 export function renderOutageTable(v: OutagesView, now: number, timeZone = 'Asia/Jakarta'): string {
   const active = v.active.flatMap((g) =>
     g.ulps.flatMap((u) =>
-      u.feeders.flatMap((f) => f.outages.map((r) => rowCells(r, now, r.parent_outage_id !== null, timeZone))),
+      u.feeders.flatMap((f) => f.outages.map((r) => rowCells(r, now, r.parent_outage_id !== null))),
     ),
   );
-  const restored = v.restored.map((r) => rowCells(r, now, false, timeZone));
+  const restored = v.restored.map((r) => rowCells(r, now, false));
   const t = v.totals;
   return [
-    `Active outages${v.region ? ` in ${v.region}` : ''}: ${t.active}, customers without supply: ${t.customers_affected}, tusbung excluded: ${t.tusbung_excluded}  (${formatLocalTime(now, timeZone)})`,
+    `Active outages${v.region ? ` in ${v.region}` : ''}: ${t.active}, customers without supply: ${t.customers_affected}, tusbung excluded: ${t.tusbung_excluded}  (${formatLocalTime(now, timeZone, 'en')})`,
     '',
     ...(active.length > 0 ? table(active) : ['(none)']),
     '',

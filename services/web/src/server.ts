@@ -14,6 +14,8 @@ import formbody from '@fastify/formbody';
 import { Counter, Gauge } from 'prom-client';
 import { z } from 'zod';
 import {
+  formatZoned,
+  zoneOfRegion,
   ValidationError,
   type Logger,
   type MeterCommand,
@@ -37,21 +39,25 @@ import { auditRows, commandReport, reportStatus, sendFailedRows, type RequestCon
 import { commandRequestSchema, planCommands, type CommandRequest, type ProfileLookup } from './commands.js';
 import type { WebConfig } from './config.js';
 import { describeIssues, text } from './input.js';
-import { buildView, type OutagesView } from './outagesView.js';
-import { callCentreHtml, dashboardHtml, loginHtml } from './pages.js';
+import { buildView, withLocalTimes, type OutagesView } from './outagesView.js';
+import { callCentreHtml, complaintsHtml, dashboardHtml, loginHtml, type PageHtml } from './pages.js';
+import { chooseLang, isLang, LANGS, LOCALE, render, t, type Lang, type Localized } from './catalogue.js';
 import { RateLimiter } from './rateLimit.js';
 import { renderSeriesSvg } from './render.js';
-import type { AuditRow } from './store.js';
+import type { AuditRow, ControlRoomData } from './store.js';
 import type { UserSource } from './users.js';
+import { registerWorkspace, type WorkspaceBackend } from './workspace.js';
 import { billingPeriodOf, describeMeter, type Consumption } from './wording.js';
 
 /** What the HTTP layer needs from Kafka and ClickHouse (faked in unit tests). */
-export interface WebBackend {
+export interface WebBackend extends WorkspaceBackend {
   profiles: ProfileLookup;
   status(meterId: string): MeterStatus | undefined;
   outage(outageId: string): Outage | undefined;
   /** Latest record per outage id, live and history merged. */
   outages(): Iterable<Outage>;
+  /** This month's reliability per ULP and the meters gone silent (ClickHouse). */
+  controlRoom(now: number): Promise<ControlRoomData>;
   billing(profile: MeterProfile, period: string): Promise<Consumption | null>;
   audit(rows: AuditRow[]): Promise<void>;
   send(commands: MeterCommand[]): Promise<void>;
@@ -65,14 +71,23 @@ declare module 'fastify' {
   }
 }
 
-class HttpError extends Error {
+/** A refusal shown to a person: a catalogue message, rendered in the reader's language. */
+export class HttpError extends Error {
   constructor(
     readonly status: number,
-    message: string,
+    readonly said: Localized,
     readonly headers: Record<string, string> = {},
   ) {
-    super(message);
+    super(said.key);
   }
+}
+
+const LANG_COOKIE = 'ami_lang';
+
+interface SseClient {
+  res: FastifyReply['raw'];
+  region: string | null;
+  lang: Lang;
 }
 
 const MAX_BODY = 2 * 1024 * 1024;
@@ -86,8 +101,10 @@ const BASE_HEADERS = {
 };
 
 /** Query, params and bodies of the routes; zod, through fastify's validation (400 on failure). */
-const regionQuery = z.object({ region: text(64).optional() });
-const customerQuery = z.object({ q: text(64).optional() });
+const langField = z.enum(LANGS).optional();
+const langQuery = z.object({ lang: langField });
+const regionQuery = z.object({ region: text(64).optional(), lang: langField });
+const customerQuery = z.object({ q: text(64).optional(), lang: langField });
 const customerParams = z.object({ id: text(64) });
 /** Pages read their query in the browser; the server only needs it to be strings. */
 const pageQuery = z.record(z.union([z.string(), z.array(z.string())]));
@@ -96,8 +113,8 @@ const loginForm = z.object({ token: z.string().max(600).optional(), next: z.stri
 /** The dashboard, call-centre and command API on fastify. */
 export class WebServer {
   readonly app: FastifyInstance;
-  private readonly sse = new Set<{ res: FastifyReply['raw']; region: string | null }>();
-  private readonly requestLimiter: RateLimiter;
+  private readonly sse = new Set<SseClient>();
+  readonly requestLimiter: RateLimiter;
   private readonly meterLimiter: RateLimiter;
   private readonly sessionKey: Buffer;
   private pushTimer?: NodeJS.Timeout;
@@ -164,7 +181,11 @@ export class WebServer {
     app.addHook('onRequest', async (req, reply) => {
       void reply.headers(BASE_HEADERS);
       // Only origin-form targets (`/path?query`): `*` or `http://host/...` would otherwise be routed as `/`.
-      if (!req.raw.url?.startsWith('/')) throw new HttpError(400, 'the request target must be a path');
+      if (!req.raw.url?.startsWith('/'))
+        throw new HttpError(400, {
+          key: 'error.invalid_request',
+          params: { detail: 'the request target must be a path' },
+        });
     });
     void app.register(cookie);
     void app.register(formbody, { bodyLimit: 64 * 1024 });
@@ -174,37 +195,44 @@ export class WebServer {
 
   private routes(app: FastifyInstance): void {
     const views = this.guard('view', { cookie: true, onlyIfViewsLocked: true });
-    const page = (html: () => string) => ({
+    const page = (html: PageHtml) => ({
       schema: { querystring: pageQuery },
-      handler: (req: FastifyRequest, reply: FastifyReply) => this.page(req, reply, html()),
+      handler: (req: FastifyRequest, reply: FastifyReply) => this.page(req, reply, html),
     });
     app.get('/', page(dashboardHtml));
     app.get('/callcentre', page(callCentreHtml));
-    app.get('/login', { schema: { querystring: pageQuery } }, (_req, reply) =>
-      reply.type('text/html; charset=utf-8').send(loginHtml(null)),
+    app.get('/complaints', page(complaintsHtml));
+    app.get('/login', { schema: { querystring: pageQuery } }, (req, reply) =>
+      reply.type('text/html; charset=utf-8').send(loginHtml(this.langOf(req), null)),
     );
     app.post('/login', { schema: { body: loginForm } }, (req, reply) => this.login(req, reply));
     app.post('/logout', (_req, reply) =>
       reply.clearCookie(SESSION_COOKIE, { path: '/' }).redirect('/login', 303),
     );
     app.get('/api/outages', { schema: { querystring: regionQuery }, onRequest: views }, (req) =>
-      this.view(regionOf(req)),
+      this.view(regionOf(req), this.langOf(req)),
+    );
+    app.get('/api/control-room', { schema: { querystring: regionQuery }, onRequest: views }, (req) =>
+      this.controlRoom(regionOf(req), this.langOf(req)),
     );
     app.get('/api/outages/stream', { schema: { querystring: regionQuery }, onRequest: views }, (req, reply) =>
       this.stream(req, reply),
     );
     app.get('/api/customers', { schema: { querystring: customerQuery }, onRequest: views }, (req) =>
-      this.customer((req.query as z.infer<typeof customerQuery>).q ?? ''),
+      this.customer((req.query as z.infer<typeof customerQuery>).q ?? '', this.langOf(req)),
     );
-    app.get('/api/customers/:id', { schema: { params: customerParams }, onRequest: views }, (req) =>
-      this.customer((req.params as z.infer<typeof customerParams>).id),
+    app.get(
+      '/api/customers/:id',
+      { schema: { params: customerParams, querystring: langQuery }, onRequest: views },
+      (req) => this.customer((req.params as z.infer<typeof customerParams>).id, this.langOf(req)),
     );
     app.post(
       '/api/commands',
       {
         schema: { body: commandRequestSchema(this.cfg.WEB_CAMPAIGN_MAX) },
-        // Bearer header only: a cookie would let another site's form send commands. Checked before the body is read.
-        onRequest: this.guard('command', { cookie: false, limit: true }),
+        // Bearer header, or the pages' session with X-AMI-Request (never a bare cookie: another
+        // site's form could send it). Checked before the body is read.
+        onRequest: this.guard('command', { cookie: 'with-header', limit: true }),
       },
       (req, reply) => this.commands(req, reply),
     );
@@ -214,6 +242,17 @@ export class WebServer {
     }));
     app.get('/metrics', { onRequest: views }, async (_req, reply) =>
       reply.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics()),
+    );
+    registerWorkspace(
+      app,
+      this,
+      this.backend,
+      {
+        pingsPerMin: this.cfg.WEB_PINGS_PER_MIN,
+        pingTimeoutMs: this.cfg.WEB_PING_TIMEOUT_S * 1000,
+        now: this.now,
+      },
+      HttpError,
     );
     app.get('/healthz', (_req, reply) => reply.type('text/plain').send('ok\n'));
     app.get('/readyz', (_req, reply) =>
@@ -259,23 +298,25 @@ export class WebServer {
    * (ClickHouse, Kafka) never reaches the client.
    */
   private fail(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+    const lang = this.langOf(req);
     if (err instanceof HttpError)
-      return void reply.code(err.status).headers(err.headers).send({ error: err.message });
-    if (err instanceof ValidationError) return void reply.code(400).send({ error: err.message });
+      return void reply
+        .code(err.status)
+        .headers(err.headers)
+        .send({ error: render(lang, err.said) });
+    const invalid = (detail: string) => t(lang, 'error.invalid_request', { detail });
+    if (err instanceof ValidationError) return void reply.code(400).send({ error: invalid(err.message) });
     const status = err.statusCode ?? 0;
     if (status >= 400 && status < 500) {
       const hint = status === 413 ? ': split the campaign' : '';
-      return void reply.code(status).send({ error: `${err.message}${hint}` });
+      return void reply.code(status).send({ error: invalid(`${err.message}${hint}`) });
     }
     const errorId = randomUUID();
     this.logger.error(
       { err, error_id: errorId, method: req.method, route: req.routeOptions.url },
       'request failed',
     );
-    void reply.code(503).send({
-      error: `service unavailable: a backend did not answer; nothing was sent. Error id ${errorId}`,
-      error_id: errorId,
-    });
+    void reply.code(503).send({ error: t(lang, 'error.unavailable', { id: errorId }), error_id: errorId });
   }
 
   private userOf(req: FastifyRequest, allowCookie: boolean): User | undefined {
@@ -291,41 +332,56 @@ export class WebServer {
     return this.cfg.WEB_VIEWS_REQUIRE_AUTH === 'true';
   }
 
-  /** onRequest check of a route: the user may do `action` (401/403), before any body is read. */
-  private guard(
+  /**
+   * onRequest check of a route: the user may do `action` (401/403), before any body is read.
+   * `cookie: 'with-header'` (actions from the pages) takes the session cookie only on a request
+   * that carries `X-AMI-Request: 1`: a custom header another site cannot send without a CORS
+   * preflight, which this service never grants, so a signed-in browser cannot be made to act.
+   */
+  guard(
     action: Action,
-    o: { cookie: boolean; onlyIfViewsLocked?: boolean; limit?: boolean },
+    o: { cookie: boolean | 'with-header'; onlyIfViewsLocked?: boolean; limit?: boolean },
   ): onRequestHookHandler {
     return async (req) => {
       if (o.onlyIfViewsLocked && !this.viewsLocked()) return;
-      const user = this.require(this.userOf(req, o.cookie), action);
+      const cookie = o.cookie === 'with-header' ? req.headers['x-ami-request'] === '1' : o.cookie;
+      const user = this.require(this.userOf(req, cookie), action);
       req.amiUser = user;
       if (o.limit) this.limit(this.requestLimiter, user.user, 1, 'command requests');
     };
   }
 
-  private require(user: User | undefined, action: Action): User {
+  require(user: User | undefined, action: Action): User {
     const d = authorize(user, action);
     if (!d.ok)
-      throw new HttpError(
-        d.status,
-        d.status === 401 ? `${d.error} (a valid token that has not expired)` : d.error,
-        d.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="ami"' } : {},
-      );
+      throw new HttpError(d.status, d, d.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="ami"' } : {});
     return user!;
   }
 
-  private page(req: FastifyRequest, reply: FastifyReply, html: string): FastifyReply {
-    if (this.viewsLocked() && !authorize(this.userOf(req, true), 'view').ok)
+  /** `?lang=` first (remembered in a cookie by the pages), then the cookie, else Indonesian. */
+  langOf(req: FastifyRequest): Lang {
+    return chooseLang((req.query as Record<string, unknown> | undefined)?.lang, req.cookies?.[LANG_COOKIE]);
+  }
+
+  private page(req: FastifyRequest, reply: FastifyReply, html: PageHtml): FastifyReply {
+    const user = this.userOf(req, true);
+    if (this.viewsLocked() && !authorize(user, 'view').ok)
       return reply.redirect(`/login?next=${encodeURIComponent(signInTarget(req.url))}`, 303);
-    return reply.type('text/html; charset=utf-8').send(html);
+    const lang = this.langOf(req);
+    const asked = (req.query as Record<string, unknown>).lang;
+    if (isLang(asked))
+      void reply.setCookie(LANG_COOKIE, asked, { path: '/', sameSite: 'strict', maxAge: 365 * 86_400 });
+    return reply.type('text/html; charset=utf-8').send(html({ lang, user: user ?? null }));
   }
 
   private login(req: FastifyRequest, reply: FastifyReply): FastifyReply {
     const form = req.body as z.infer<typeof loginForm>;
     const user = authenticate(this.users.list(), form.token, this.now());
     if (!user)
-      return reply.code(401).type('text/html; charset=utf-8').send(loginHtml('That token is not valid.'));
+      return reply
+        .code(401)
+        .type('text/html; charset=utf-8')
+        .send(loginHtml(this.langOf(req), t(this.langOf(req), 'login.invalid')));
     const expires = sessionEnd(user, this.cfg.WEB_SESSION_HOURS * 3_600_000, this.now());
     return reply
       .setCookie(SESSION_COOKIE, signSession(this.sessionKey, user, expires), {
@@ -338,21 +394,75 @@ export class WebServer {
       .redirect(signInTarget(form.next), 303);
   }
 
-  view(regionFilter: string | null): OutagesView & { chart_svg: string } {
-    const v = buildView(this.backend.outages(), {
+  view(
+    regionFilter: string | null,
+    lang: Lang = 'id',
+  ): OutagesView & { chart_svg: string; generated_text: string } {
+    const v0 = buildView(this.backend.outages(), {
       now: this.now(),
       region: regionFilter,
       restoredWindowMs: this.cfg.WEB_RESTORED_WINDOW_H * 3_600_000,
       chartWindowMs: this.cfg.WEB_CHART_HOURS * 3_600_000,
     });
-    return { ...v, chart_svg: renderSeriesSvg(v.series) };
+    const v = withLocalTimes(v0, LOCALE[lang]);
+    // The time of the view in the region's zone (WIB for all regions), with its label.
+    const zone = regionFilter ? zoneOfRegion(regionFilter) : 'Asia/Jakarta';
+    return {
+      ...v,
+      chart_svg: renderSeriesSvg(v.series, { now: t(lang, 'dash.now'), title: t(lang, 'dash.chart_title') }),
+      generated_text: formatZoned(v.generated_at, zone, LOCALE[lang], 'time'),
+    };
+  }
+
+  /**
+   * The control room's table: this month's SAIDI/SAIFI/CAIDI/MAIFI per ULP from ClickHouse beside
+   * the customers without supply now (the live view), and meters silent for over an hour by gardu.
+   */
+  private async controlRoom(region: string | null, lang: Lang): Promise<unknown> {
+    const now = this.now();
+    const live = new Map<string, { region: string; ulp: string; n: number }>();
+    for (const r of this.view(region, lang).active)
+      for (const u of r.ulps)
+        live.set(`${r.region}\u0000${u.ulp}`, { region: r.region, ulp: u.ulp, n: u.customers_affected });
+    const zone = region ? zoneOfRegion(region) : 'Asia/Jakarta';
+    const asOf = t(lang, 'ctl.as_of', { time: formatZoned(now, zone, LOCALE[lang], 'time') });
+    try {
+      const d = await this.backend.controlRoom(now);
+      const mine = <T extends { region: string }>(rows: T[]) =>
+        rows.filter((x) => !region || x.region === region);
+      const rows = new Map(
+        mine(d.reliability).map((x) => [`${x.region}\u0000${x.ulp}`, { ...x, customers_without_supply: 0 }]),
+      );
+      // A ULP with customers out now and no figures this month yet still gets its row.
+      for (const [key, l] of live)
+        rows.set(key, {
+          ...(rows.get(key) ?? {
+            region: l.region,
+            ulp: l.ulp,
+            month: '',
+            customers_served: 0,
+            saidi_minutes: 0,
+            saifi: 0,
+            caidi_minutes: 0,
+            maifi: 0,
+          }),
+          customers_without_supply: l.n,
+        });
+      const reliability = [...rows.values()].sort(
+        (a, b) => a.region.localeCompare(b.region) || a.ulp.localeCompare(b.ulp),
+      );
+      return { available: true, as_of_text: asOf, reliability, silent: mine(d.silent) };
+    } catch (err) {
+      this.logger.warn({ err }, 'control-room figures from ClickHouse unavailable');
+      return { available: false, as_of_text: t(lang, 'ctl.unavailable'), reliability: [], silent: [] };
+    }
   }
 
   private stream(req: FastifyRequest, reply: FastifyReply): void {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { ...BASE_HEADERS, 'Content-Type': 'text/event-stream', Connection: 'keep-alive' });
-    const client = { res, region: regionOf(req) };
+    const client: SseClient = { res, region: regionOf(req), lang: this.langOf(req) };
     this.sse.add(client);
     this.sseGauge.set(this.sse.size);
     req.raw.on('close', () => {
@@ -372,21 +482,32 @@ export class WebServer {
     }
   }
 
-  private push(c: { res: FastifyReply['raw']; region: string | null }, cache: Map<string, string>): void {
-    const key = c.region ?? '';
+  private push(c: SseClient, cache: Map<string, string>): void {
+    const key = `${c.lang}:${c.region ?? ''}`;
     let data = cache.get(key);
     if (data === undefined) {
-      data = JSON.stringify(this.view(c.region));
+      data = JSON.stringify(this.view(c.region, c.lang));
       cache.set(key, data);
     }
     c.res.write(`event: view\ndata: ${data}\n\n`);
   }
 
-  private async customer(q: string): Promise<unknown> {
+  profilesLookup(): ProfileLookup {
+    return this.backend.profiles;
+  }
+
+  /** The customer of an IDPEL or meter id, or a 400/404 saying what to give. */
+  profileOf(q: string): MeterProfile {
     const query = q.trim();
-    if (query === '') throw new HttpError(400, 'give an IDPEL (12 digits) or a meter id');
+    if (query === '') throw new HttpError(400, { key: 'error.give_id' });
     const profile = this.backend.profiles.byIdpel(query) ?? this.backend.profiles.byMeter(query);
-    if (!profile) throw new HttpError(404, `no customer with IDPEL or meter id ${JSON.stringify(query)}`);
+    if (!profile)
+      throw new HttpError(404, { key: 'error.no_customer', params: { q: JSON.stringify(query) } });
+    return profile;
+  }
+
+  private async customer(q: string, lang: Lang): Promise<unknown> {
+    const profile = this.profileOf(q);
     const status = this.backend.status(profile.meter_id);
     const outage = status?.outage_id ? this.backend.outage(status.outage_id) : undefined;
     const consumption = await this.backend
@@ -395,16 +516,18 @@ export class WebServer {
         this.logger.warn({ err, meter_id: profile.meter_id }, 'billing lookup failed; answering without it');
         return null;
       });
-    return describeMeter({ profile, status, outage, consumption });
+    return describeMeter({ profile, status, outage, consumption, lang });
   }
 
-  private limit(limiter: RateLimiter, user: string, cost: number, what: string): void {
+  limit(limiter: RateLimiter, user: string, cost: number, what: string): void {
     const r = limiter.take(user, cost);
     if (r.ok) return;
     const retry = Number.isFinite(r.retryAfterMs) ? Math.ceil(r.retryAfterMs / 1000) : 60;
-    throw new HttpError(429, `rate limit: too many ${what} for ${user}; retry in ${retry} s`, {
-      'Retry-After': String(retry),
-    });
+    throw new HttpError(
+      429,
+      { key: 'error.rate_limit', params: { what, user, s: retry } },
+      { 'Retry-After': String(retry) },
+    );
   }
 
   private async commands(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
@@ -424,6 +547,7 @@ export class WebServer {
       user: user.user,
       now: ctx.now,
       newId: randomUUID,
+      scope: { regions: user.regions, ulps: user.ulps },
     });
     const rows = auditRows(plan, ctx);
     // The audit comes first: if it cannot be written, nothing is sent.

@@ -15,19 +15,30 @@ import {
   type Outage,
 } from '@ami/lib';
 import type { WebConfig } from './config.js';
-import { CompactedFeed, feedSource } from './feed.js';
+import { CompactedFeed, feedSource, TailFeed } from './feed.js';
+import { PingTracker } from './ping.js';
 import { mergeLatest } from './outagesView.js';
 import { WebServer, type WebBackend } from './server.js';
-import { billingOf, insertAudit, outageHistory } from './store.js';
-import { LatestTable, OutageTable, ProfileTable } from './tables.js';
+import { billingOf, controlRoomOf, insertAudit, outageHistory, storyOf } from './store.js';
+import { CallTable, LatestTable, OutageTable, ProfileTable } from './tables.js';
 import { loadUsers, type UserSource } from './users.js';
-import type { MeterStatus } from '@ami/lib';
+import type { CallRecord, MeterStatus } from '@ami/lib';
+
+/**
+ * MeterRead's last field is `kind` (enum index, zig-zag varint): 2 is ON_DEMAND. Reads of a
+ * writer schema with fields after `kind` would fail this test and be skipped, never misread.
+ */
+const ON_DEMAND_KIND_BYTE = 2;
 
 /** The running web service: compacted topics in memory, ClickHouse history, the HTTP server. */
 export class WebService {
   readonly profiles = new ProfileTable();
   readonly statuses = new LatestTable<MeterStatus>();
   readonly outages = new OutageTable();
+  readonly calls = new CallTable();
+  readonly pings: PingTracker;
+  private tails: TailFeed<'CommandResult' | 'MeterRead'>[] = [];
+  private encodeCall?: (c: CallRecord) => Buffer;
   private history: Outage[] = [];
   private historyTimer?: NodeJS.Timeout;
   private feed?: CompactedFeed;
@@ -43,7 +54,9 @@ export class WebService {
     private readonly cfg: WebConfig,
     private readonly logger: Logger,
     private readonly metrics = new ServiceMetrics('web'),
-  ) {}
+  ) {
+    this.pings = new PingTracker(cfg.WEB_PING_TIMEOUT_S * 1000);
+  }
 
   async start(): Promise<{ port: number }> {
     const users = loadUsers(this.cfg, this.logger);
@@ -61,6 +74,11 @@ export class WebService {
         'outages',
         'meterStatus',
         'commands',
+        'commandResults',
+        // Reads (pings are answered there) with events: created together they share a partition count.
+        'reads',
+        'events',
+        'calls',
         'dlq',
       ]);
     } finally {
@@ -75,6 +93,10 @@ export class WebService {
     this.encode = codec.encoder(
       'MeterCommand',
       await codec.register('MeterCommand', valueSubject(topics.commands)),
+    );
+    this.encodeCall = codec.encoder(
+      'CallRecord',
+      await codec.register('CallRecord', valueSubject(topics.calls)),
     );
     this.ch = createClickHouse(this.cfg, this.cfg.CLICKHOUSE_DB);
     this.auditCh = createClickHouse({
@@ -91,6 +113,7 @@ export class WebService {
         feedSource(topics.meters, 'MeterProfile', this.profiles),
         feedSource(topics.meterStatus, 'MeterStatus', this.statuses),
         feedSource(topics.outages, 'Outage', this.outages),
+        feedSource(topics.calls, 'CallRecord', this.calls),
       ],
       this.logger,
       {
@@ -100,6 +123,25 @@ export class WebService {
       },
     );
     await this.feed.start();
+    this.tails = [
+      new TailFeed(
+        kafka,
+        codec,
+        topics.commandResults,
+        'CommandResult',
+        (r) => this.pings.onResult(r, Date.now()),
+        this.logger,
+        {
+          groupPrefix: this.cfg.WEB_GROUP_PREFIX,
+        },
+      ),
+      new TailFeed(kafka, codec, topics.reads, 'MeterRead', (r) => this.pings.onRead(r), this.logger, {
+        groupPrefix: this.cfg.WEB_GROUP_PREFIX,
+        // Interval reads are the bulk of the topic; only ON_DEMAND ones answer a ping (last byte: kind).
+        keep: (buf) => buf[buf.length - 1] === ON_DEMAND_KIND_BYTE,
+      }),
+    ] as TailFeed<'CommandResult' | 'MeterRead'>[];
+    for (const tail of this.tails) await tail.start();
     void this.refreshHistory();
     this.historyTimer = setInterval(() => void this.refreshHistory(), this.cfg.WEB_HISTORY_REFRESH_S * 1000);
     const address = await this.server.listen();
@@ -112,6 +154,7 @@ export class WebService {
     try {
       this.history = await outageHistory(this.ch!, this.cfg.CLICKHOUSE_DB, Date.now() - windowMs);
       this.outages.prune(Date.now(), windowMs);
+      this.pings.prune(Date.now());
       this.server?.outagesChanged();
     } catch (err) {
       this.logger.warn({ err }, 'outage history from ClickHouse unavailable; showing the live view only');
@@ -121,6 +164,7 @@ export class WebService {
   private backend(): WebBackend {
     const db = this.cfg.CLICKHOUSE_DB;
     const topic = topicNames(this.cfg.AMI_TOPIC_PREFIX).commands;
+    const callsTopic = topicNames(this.cfg.AMI_TOPIC_PREFIX).calls;
     return {
       profiles: this.profiles,
       status: (id) => this.statuses.get(id),
@@ -137,6 +181,19 @@ export class WebService {
         this.metrics.produced.inc({ topic }, commands.length);
       },
       ready: () => this.feed?.isCaughtUp === true,
+      calls: this.calls,
+      sendCall: async (record) => {
+        await this.producer!.send({
+          topic: callsTopic,
+          acks: -1,
+          messages: [{ key: record.idpel, value: this.encodeCall!(record) }],
+        });
+        this.metrics.produced.inc({ topic: callsTopic }, 1);
+        this.calls.apply(record.idpel, record);
+      },
+      pings: this.pings,
+      story: (p, now) => storyOf(this.ch!, db, p, now),
+      controlRoom: (now) => controlRoomOf(this.ch!, db, now),
     };
   }
 
@@ -145,6 +202,7 @@ export class WebService {
     await this.server?.close();
     this.users?.stop();
     await this.feed?.stop();
+    for (const tail of this.tails) await tail.stop();
     await this.producer?.disconnect();
     await this.ch?.close();
     await this.auditCh?.close();

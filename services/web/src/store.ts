@@ -72,7 +72,7 @@ export async function billingOf(
 ): Promise<Consumption | null> {
   const query = sql`
     SELECT toString(billing_period) AS period, toFloat64(kwh) AS kwh_f, toFloat64(amount_rp) AS amount_f,
-      estimated, ${msOf('period_end')} AS as_of
+      estimated, ${msOf('period_end')} AS as_of, reads_received AS received
     FROM ${ident(db)}.billing_usage FINAL
     WHERE meter_id = ${meterId} AND billing_period = ${new SqlFragment(sqlDate(period))}
     LIMIT 1`;
@@ -83,6 +83,7 @@ export async function billingOf(
     amount_f: number;
     estimated: number;
     as_of: number;
+    received: number;
   }>(ch, query, 'billing');
   return r
     ? {
@@ -91,6 +92,7 @@ export async function billingOf(
         amount_rp: r.amount_f,
         estimated: r.estimated === 1,
         as_of: r.as_of,
+        reads_received: Number(r.received),
       }
     : null;
 }
@@ -140,4 +142,281 @@ export async function insertAudit(
       err,
     );
   }
+}
+
+/** What ClickHouse knows of one customer for the call-centre story (the last `days` days). */
+export interface StoryData {
+  events: { at: number; type: string; relay: string; cause: string }[];
+  outages: {
+    outage_id: string;
+    scope: string;
+    started_at: number;
+    restored_at: number | null;
+    customers_affected: number;
+    momentary: boolean;
+  }[];
+  commands: {
+    command_id: string;
+    at: number;
+    issued_by: string;
+    role: string;
+    type: string;
+    audit_result: string;
+    detail: string;
+    answer: { status: string; reason: string | null; decided_at: number } | null;
+  }[];
+  latest_read: {
+    read_at: number;
+    energy_import_wh: number;
+    voltage_v: number;
+    relay: string;
+    kind: string;
+  } | null;
+  bills: {
+    billing_period: string;
+    kwh: number;
+    amount_rp: number;
+    estimated: boolean;
+    minimum_applied: boolean;
+    reads_received: number;
+    as_of: number;
+  }[];
+}
+
+export interface StoryTarget {
+  meter_id: string;
+  gardu_id: string;
+  feeder_id: string;
+}
+
+/**
+ * One customer's last `days` days from ClickHouse: relay events, outages and momentaries of
+ * the meter, its gardu or its feeder, remote commands from the audit trail joined to the
+ * head-end's answers (command_results), the latest read and the bills by month. `ch` reads
+ * `db` and the audit trail (the analyst user in production).
+ */
+export async function storyOf(
+  ch: ClickHouseClient,
+  db: string,
+  p: StoryTarget,
+  now: number,
+  days = 30,
+): Promise<StoryData> {
+  const from = new SqlFragment(sqlDateTime(now - days * 86_400_000));
+  const d = ident(db);
+  const trail = ident(auditDatabases(db).trail);
+  const [events, outages, momentaries, commands, reads, bills] = await Promise.all([
+    rows<{ at: number; type_s: string; relay_s: string; cause_s: string }>(
+      ch,
+      sql`SELECT ${msOf('occurred_at')} AS at, toString(type) AS type_s, toString(relay) AS relay_s,
+          toString(cause) AS cause_s
+        FROM ${d}.events WHERE meter_id = ${p.meter_id} AND occurred_at >= ${from}
+        ORDER BY occurred_at DESC LIMIT 200`,
+      'story events',
+    ),
+    rows<{ id: string; scope_s: string; started: number; restored: number | null; affected: number }>(
+      ch,
+      sql`SELECT outage_id AS id, toString(scope) AS scope_s, ${msOf('started_at')} AS started,
+          if(isNull(restored_at), NULL, ${msOf('assumeNotNull(restored_at)')}) AS restored,
+          customers_affected AS affected
+        FROM ${d}.outages_latest
+        WHERE (has(meter_ids, ${p.meter_id}) OR gardu_id = ${p.gardu_id}
+               OR (toString(scope) = 'FEEDER' AND feeder_id = ${p.feeder_id}))
+          AND started_at >= ${from}
+        ORDER BY started_at DESC LIMIT 100`,
+      'story outages',
+    ),
+    rows<{ id: string; started: number; duration: number; affected: number }>(
+      ch,
+      sql`SELECT interruption_id AS id, ${msOf('started_at')} AS started, duration_s AS duration,
+          customers_affected AS affected
+        FROM ${d}.momentary_interruptions FINAL
+        WHERE (gardu_id = ${p.gardu_id} OR feeder_id = ${p.feeder_id}) AND started_at >= ${from}
+        ORDER BY started_at DESC LIMIT 100`,
+      'story momentaries',
+    ),
+    rows<{
+      command_id: string;
+      at_ms: number;
+      issued_by: string;
+      role: string;
+      type_s: string;
+      result_s: string;
+      detail: string;
+      answer_s: string;
+      answer_reason: string | null;
+      decided: number;
+    }>(
+      ch,
+      // Unqualified names: 18.16 resolves columns of a joined subquery by name only.
+      sql`SELECT command_id, at_ms, issued_by, role, type_s, result_s, detail, answer_s, answer_reason, decided
+        FROM (
+          SELECT command_id, argMax(${msOf('at')}, recorded_at) AS at_ms, argMax(issued_by, recorded_at) AS issued_by,
+            argMax(role, recorded_at) AS role, argMax(toString(type), recorded_at) AS type_s,
+            argMax(toString(result), recorded_at) AS result_s, argMax(detail, recorded_at) AS detail
+          FROM ${trail}.command_audit
+          WHERE meter_id = ${p.meter_id} AND at >= ${from} AND command_id != ''
+          GROUP BY command_id
+        )
+        ANY LEFT JOIN (
+          SELECT command_id, toString(status) AS answer_s, reason AS answer_reason,
+            ${msOf('decided_at')} AS decided
+          FROM ${d}.command_results WHERE meter_id = ${p.meter_id}
+        ) USING command_id
+        ORDER BY at_ms DESC LIMIT 100`,
+      'story commands',
+    ),
+    rows<{ read_ms: number; wh: number; v: number; relay_s: string; kind_s: string }>(
+      ch,
+      sql`SELECT ${msOf('read_at')} AS read_ms, energy_import_wh AS wh, voltage_v AS v,
+          toString(relay) AS relay_s, toString(kind) AS kind_s
+        FROM ${d}.reads WHERE meter_id = ${p.meter_id}
+        ORDER BY read_at DESC LIMIT 1`,
+      'story latest read',
+    ),
+    rows<{
+      period: string;
+      kwh_f: number;
+      amount_f: number;
+      estimated: number;
+      minimum: number;
+      received: number;
+      as_of: number;
+    }>(
+      ch,
+      sql`SELECT toString(billing_period) AS period, toFloat64(kwh) AS kwh_f, toFloat64(amount_rp) AS amount_f,
+          estimated, minimum_applied AS minimum, reads_received AS received, ${msOf('period_end')} AS as_of
+        FROM ${d}.billing_usage FINAL
+        WHERE meter_id = ${p.meter_id}
+        ORDER BY billing_period DESC LIMIT 12`,
+      'story bills',
+    ),
+  ]);
+  return {
+    events: events.map((e) => ({ at: Number(e.at), type: e.type_s, relay: e.relay_s, cause: e.cause_s })),
+    outages: [
+      ...outages.map((o) => ({
+        outage_id: o.id,
+        scope: o.scope_s,
+        started_at: Number(o.started),
+        restored_at: o.restored === null ? null : Number(o.restored),
+        customers_affected: Number(o.affected),
+        momentary: false,
+      })),
+      ...momentaries.map((m) => ({
+        outage_id: m.id,
+        scope: 'GARDU',
+        started_at: Number(m.started),
+        restored_at: Number(m.started) + Number(m.duration) * 1000,
+        customers_affected: Number(m.affected),
+        momentary: true,
+      })),
+    ],
+    commands: commands.map((c) => ({
+      command_id: c.command_id,
+      at: Number(c.at_ms),
+      issued_by: c.issued_by,
+      role: c.role,
+      type: c.type_s,
+      audit_result: c.result_s,
+      detail: c.detail,
+      // ANY LEFT JOIN fills a missing right side with defaults: an empty status is no answer yet.
+      answer:
+        c.answer_s && c.answer_s !== ''
+          ? { status: c.answer_s, reason: c.answer_reason, decided_at: Number(c.decided) }
+          : null,
+    })),
+    latest_read: reads[0]
+      ? {
+          read_at: Number(reads[0].read_ms),
+          energy_import_wh: Number(reads[0].wh),
+          voltage_v: Number(reads[0].v),
+          relay: reads[0].relay_s,
+          kind: reads[0].kind_s,
+        }
+      : null,
+    bills: bills.map((b) => ({
+      billing_period: b.period,
+      kwh: b.kwh_f,
+      amount_rp: b.amount_f,
+      estimated: b.estimated === 1,
+      minimum_applied: b.minimum === 1,
+      reads_received: Number(b.received),
+      as_of: Number(b.as_of),
+    })),
+  };
+}
+
+/** YYYY-MM-01 of the local month containing `epochMs` in `timeZone`. */
+function firstDayOfMonth(epochMs: number, timeZone: string): string {
+  return `${new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit' }).format(new Date(epochMs))}-01`;
+}
+
+/** The control room's figures from ClickHouse: this month's indices per ULP, meters gone silent. */
+export interface ControlRoomData {
+  reliability: {
+    region: string;
+    ulp: string;
+    month: string;
+    customers_served: number;
+    saidi_minutes: number;
+    saifi: number;
+    caidi_minutes: number;
+    maifi: number;
+  }[];
+  /** AMI meters installed more than `silentMs` ago with no read in the last `silentMs`, by gardu. */
+  silent: { region: string; ulp: string; gardu_id: string; meters: number; examples: string[] }[];
+}
+
+export async function controlRoomOf(
+  ch: ClickHouseClient,
+  db: string,
+  now: number,
+  silentMs = 3_600_000,
+): Promise<ControlRoomData> {
+  const d = ident(db);
+  const since = new SqlFragment(sqlDateTime(now - silentMs));
+  const [reliability, silent] = await Promise.all([
+    rows<Omit<ControlRoomData['reliability'][number], 'month'> & { month_s: string }>(
+      ch,
+      // This local month: from WIB's (the westernmost zone); an eastern ULP already in the next
+      // month has two rows for an hour or two, and the later one is kept below.
+      // Aliases differ from column names: in 18.16 an alias would replace the column in WHERE.
+      sql`SELECT region, ulp, toString(month) AS month_s, toUInt64(customers_served) AS customers_served,
+          toFloat64(saidi_minutes) AS saidi_minutes, toFloat64(saifi) AS saifi,
+          toFloat64(caidi_minutes) AS caidi_minutes, toFloat64(maifi) AS maifi
+        FROM ${d}.reliability_monthly
+        WHERE month >= ${new SqlFragment(sqlDate(firstDayOfMonth(now, 'Asia/Jakarta')))}
+        ORDER BY region, ulp, month`,
+      'reliability this month',
+    ),
+    rows<{ region: string; ulp: string; gardu_id: string; meters: number; examples: string[] }>(
+      ch,
+      // Aliases differ from column names: in 18.16 an alias would replace the column in WHERE.
+      sql`SELECT r AS region, u AS ulp, g AS gardu_id, toUInt64(count()) AS meters, groupArray(5)(m) AS examples
+        FROM (
+          SELECT meter_id AS m, region AS r, ulp AS u, gardu_id AS g, kdpm AS k, removed AS rm, installed_at AS inst
+          FROM ${d}.meters_latest
+        )
+        WHERE rm = 0 AND toString(k) != 'A' AND inst < ${since}
+          AND m NOT IN (SELECT meter_id FROM ${d}.reads WHERE read_at >= ${since})
+        GROUP BY r, u, g
+        ORDER BY meters DESC, g
+        LIMIT 50`,
+      'silent meters',
+    ),
+  ]);
+  const latest = new Map(reliability.map((r) => [`${r.region}\u0000${r.ulp}`, r]));
+  return {
+    reliability: [...latest.values()].map(({ month_s, ...r }) => ({
+      ...r,
+      month: month_s,
+      customers_served: Number(r.customers_served),
+      saidi_minutes: Number(r.saidi_minutes),
+      saifi: Number(r.saifi),
+      caidi_minutes: Number(r.caidi_minutes),
+      maifi: Number(r.maifi),
+    })),
+    silent: silent.map((s) => ({ ...s, meters: Number(s.meters) })),
+  };
 }

@@ -1,4 +1,11 @@
-import { rejectIfInvalid, validateProfile, type MeterProfile, type MeterStatus, type Outage } from '@ami/lib';
+import {
+  rejectIfInvalid,
+  validateProfile,
+  type CallRecord,
+  type MeterProfile,
+  type MeterStatus,
+  type Outage,
+} from '@ami/lib';
 import type { ProfileLookup } from './commands.js';
 
 export type Listener<V> = (key: string, value: V | null) => void;
@@ -79,5 +86,31 @@ export class OutageTable extends LatestTable<Outage> {
       }
     }
     return n;
+  }
+}
+
+/**
+ * CC 123 calls by call_id (the topic is keyed by IDPEL): the latest record of each call is
+ * its state. A record older than the one held (by updated_at) is ignored, so the record the
+ * web applies as it sends and the same record read back from Kafka agree.
+ */
+export class CallTable extends LatestTable<CallRecord> {
+  private readonly byIdpelIndex = new Map<string, Set<string>>();
+
+  override apply(key: string, value: CallRecord | null): void {
+    if (value === null) return; // calls are never deleted
+    const held = this.get(value.call_id);
+    if (held && held.updated_at > value.updated_at) return;
+    let ids = this.byIdpelIndex.get(value.idpel);
+    if (!ids) this.byIdpelIndex.set(value.idpel, (ids = new Set()));
+    ids.add(value.call_id);
+    super.apply(value.call_id, value);
+  }
+
+  /** The calls of one customer, newest first. */
+  ofIdpel(idpel: string): CallRecord[] {
+    return [...(this.byIdpelIndex.get(idpel) ?? [])]
+      .map((id) => this.get(id)!)
+      .sort((a, b) => b.called_at - a.called_at);
   }
 }

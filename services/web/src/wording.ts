@@ -1,4 +1,12 @@
-import type { Kdpm, MeterProfile, MeterState, MeterStatus, Outage } from '@ami/lib';
+import {
+  formatZoned,
+  type Kdpm,
+  type MeterProfile,
+  type MeterState,
+  type MeterStatus,
+  type Outage,
+} from '@ami/lib';
+import { DEFAULT_LANG, LOCALE, t, type Lang, type MessageKey } from './catalogue.js';
 
 /**
  * What a call-centre agent (CC 123) reads out when a customer says "my power
@@ -7,13 +15,10 @@ import type { Kdpm, MeterProfile, MeterState, MeterStatus, Outage } from '@ami/l
  * meter in an outage is never called disconnected.
  */
 
-export const KDPM_LABEL: Readonly<Record<Kdpm, string>> = {
-  L: 'AMI, PLC (power line) communication',
-  R: 'AMI, RF (radio mesh) communication',
-  S: 'AMI, cellular communication',
-  F: 'AMI, fibre-optic communication',
-  A: 'AMR: remotely read, NOT an AMI meter',
-};
+/** KDPM label in a language (the catalogue's `kdpm.*`). */
+export function kdpmLabel(kdpm: Kdpm, lang: Lang = DEFAULT_LANG): string {
+  return t(lang, `kdpm.${kdpm}`);
+}
 
 export interface Consumption {
   /** First day of the customer's local billing month, YYYY-MM-DD. */
@@ -24,6 +29,8 @@ export interface Consumption {
   estimated: boolean;
   /** Register time the figure runs to (period to date), epoch ms. */
   as_of: number;
+  /** Reads of the period in ClickHouse; 0: the period has no read yet (nothing to bill from). */
+  reads_received?: number;
 }
 
 export interface MeterAnswer {
@@ -37,16 +44,23 @@ export interface MeterAnswer {
   region: string;
   ulp: string;
   gardu_id: string;
+  feeder_id: string;
+  timezone: string;
   /** null for an AMR meter: its state cannot be seen remotely. */
   state: MeterState | null;
   since: number | null;
+  /** `since` as local time with its zone label (WIB/WITA/WIT). */
+  since_text: string | null;
   outage_id: string | null;
   headline: string;
   detail: string;
   /** What the agent tells or does next, in order. */
   advice: string[];
+  /** The SOP answers (FAQ ids, catalogue.ts) that go with this state. */
+  faq: string[];
   consumption: Consumption | null;
   consumption_text: string;
+  lang: Lang;
 }
 
 export interface AnswerInput {
@@ -56,150 +70,138 @@ export interface AnswerInput {
   /** The outage named by status.outage_id, when known. */
   outage?: Outage;
   consumption?: Consumption | null;
+  lang?: Lang;
 }
 
-export function formatLocalTime(epochMs: number, timeZone: string): string {
-  const zone = timeZone === 'Asia/Makassar' ? 'WITA' : timeZone === 'Asia/Jayapura' ? 'WIT' : 'WIB';
-  const text = new Intl.DateTimeFormat('en-GB', {
-    timeZone,
-    day: '2-digit',
-    month: 'short',
-    year: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).format(new Date(epochMs));
-  return `${text} ${zone}`;
+/** Local time in the customer's zone with its label (WIB/WITA/WIT), in the language's format. */
+export function formatLocalTime(epochMs: number, timeZone: string, lang: Lang = DEFAULT_LANG): string {
+  return formatZoned(epochMs, timeZone, LOCALE[lang]);
 }
 
 export function formatRupiah(amount: number): string {
   return `Rp ${new Intl.NumberFormat('id-ID', { maximumFractionDigits: 0 }).format(Math.round(amount))}`;
 }
 
-export function consumptionText(c: Consumption | null | undefined, timeZone: string): string {
-  if (!c) return 'Consumption this billing period is not available yet.';
-  const kwh = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 }).format(c.kwh);
-  const est = c.estimated ? ' (estimated: a boundary read was interpolated)' : '';
-  return `This billing period (${c.billing_period.slice(0, 7)}) to ${formatLocalTime(c.as_of, timeZone)}: ${kwh} kWh, ${formatRupiah(c.amount_rp)}${est}.`;
+export function formatKwh(kwh: number, lang: Lang = DEFAULT_LANG): string {
+  return new Intl.NumberFormat(LOCALE[lang], { maximumFractionDigits: 1 }).format(kwh);
+}
+
+export function consumptionText(
+  c: Consumption | null | undefined,
+  timeZone: string,
+  lang: Lang = DEFAULT_LANG,
+): string {
+  if (!c) return t(lang, 'usage.none');
+  const period = c.billing_period.slice(0, 7);
+  if (c.reads_received === 0) return t(lang, 'usage.no_read', { period });
+  return t(lang, 'usage.text', {
+    period,
+    time: formatLocalTime(c.as_of, timeZone, lang),
+    kwh: formatKwh(c.kwh, lang),
+    rp: formatRupiah(c.amount_rp),
+    est: c.estimated ? t(lang, 'usage.estimated') : '',
+  });
 }
 
 interface Words {
   headline: string;
   detail: string;
   advice: string[];
+  faq: string[];
 }
 
-function sinceText(since: number | null, tz: string): string {
-  return since ? ` since ${formatLocalTime(since, tz)}` : '';
+/** The SOP answers that go with each state (FAQ ids of catalogue.ts). */
+const STATE_FAQ: Readonly<Record<MeterState | 'AMR', string[]>> = {
+  ENERGIZED: ['rekening'],
+  OUTAGE: ['last-gasp', 'padam-vs-tusbung'],
+  DISCONNECTED: ['padam-vs-tusbung', 'penormalan', 'tanggal-20'],
+  RECONNECT_ENABLED: ['penormalan'],
+  POWER_LIMIT_TRIP: ['power-limit'],
+  UNKNOWN: ['padam-vs-tusbung'],
+  AMR: ['kdpm'],
+};
+
+function sinceText(since: number | null, tz: string, lang: Lang): string {
+  return since ? t(lang, 'since', { time: formatLocalTime(since, tz, lang) }) : '';
 }
 
-function outageWords(
-  p: MeterProfile,
-  since: number | null,
-  outage: Outage | undefined,
-  id: string | null,
-): Words {
-  const where = outage
-    ? `${outage.scope === 'FEEDER' ? `feeder ${outage.feeder_id}` : outage.scope === 'GARDU' ? `gardu ${outage.gardu_id ?? p.gardu_id}` : 'this meter'}`
-    : `gardu ${p.gardu_id}`;
-  const who = outage ? `; ${outage.customers_affected} customers affected` : '';
+function outageWords(a: AnswerInput, since: number | null, lang: Lang): Words {
+  const p = a.profile;
+  const o = a.outage;
+  const where = o
+    ? t(lang, `outage.where.${o.scope}`, {
+        id: o.scope === 'FEEDER' ? o.feeder_id : (o.gardu_id ?? p.gardu_id),
+      })
+    : t(lang, 'outage.where.GARDU', { id: p.gardu_id });
   return {
-    headline: 'Power outage (padam): no supply from the grid',
-    detail: `Outage ${id ?? '(being confirmed)'} at ${where}${sinceText(outage?.started_at ?? since, p.timezone)}${who}. The meter reported the loss of supply itself.`,
-    advice: [
-      'Tell the customer PLN already knows about this outage and the field crew of ULP ' +
-        p.ulp +
-        ' is on it.',
-      'No complaint is needed for the supply loss itself; log the call with the keyword "KWH METER AMI".',
-    ],
+    headline: t(lang, 'state.OUTAGE.headline'),
+    detail: t(lang, 'state.OUTAGE.detail', {
+      id: a.status?.outage_id ?? t(lang, 'outage.being_confirmed'),
+      where,
+      since: sinceText(o?.started_at ?? since, p.timezone, lang),
+      affected: o ? t(lang, 'outage.affected', { n: o.customers_affected }) : '',
+    }),
+    advice: [t(lang, 'state.OUTAGE.advice1', { ulp: p.ulp }), t(lang, 'state.OUTAGE.advice2')],
+    faq: STATE_FAQ.OUTAGE,
   };
 }
 
-function stateWords(state: MeterState, a: AnswerInput, since: number | null): Words {
-  const p = a.profile;
-  const at = sinceText(since, p.timezone);
-  switch (state) {
-    case 'ENERGIZED':
-      return {
-        headline: 'Energized: supply is on at the meter',
-        detail: `The meter is powered and its relay is closed${at}.`,
-        advice: [
-          'If the customer has no power, the fault is behind the meter (the customer installation, IML): check the MCB and the house wiring.',
-          'If it persists, create a complaint in APKT for the unit to visit.',
-        ],
-      };
-    case 'OUTAGE':
-      return outageWords(p, since, a.outage, a.status?.outage_id ?? null);
-    case 'DISCONNECTED':
-      return {
-        headline: 'Disconnected for arrears (tusbung)',
-        detail: `The relay was opened by remote command for an unpaid bill${at}. The meter itself is powered and shows the relay-open symbol.`,
-        advice: [
-          'Supply returns after the bill is paid: reconnection is then enabled through the system.',
-          'After payment, the customer presses the up and down buttons together for 3 to 5 seconds.',
-        ],
-      };
-    case 'RECONNECT_ENABLED':
-      return {
-        headline: 'Reconnection enabled: the customer must press the buttons',
-        detail: `Payment is recorded and reconnection is enabled${at}; the relay closes only when the customer presses the meter's buttons.`,
-        advice: [
-          'Ask the customer to press the up and down buttons together for 3 to 5 seconds; power then returns.',
-          `If the customer cannot, report it to ULP ${p.ulp} so an officer comes to press them.`,
-        ],
-      };
-    case 'POWER_LIMIT_TRIP':
-      return {
-        headline: 'Power-limit trip: the load exceeded the contracted power',
-        detail: `The meter's relay opened because the load went above the power limit${at}. Supply from the grid is normal.`,
-        advice: [
-          'Ask the customer to switch off some appliances.',
-          'Then press the up and down buttons together for 3 to 5 seconds to restore supply.',
-        ],
-      };
-    case 'UNKNOWN':
-      return {
-        headline: 'State not determined',
-        detail: `The meter reports its relay open for a reason the system cannot tell${at}.`,
-        advice: [`Create a complaint in APKT for ULP ${p.ulp} to check the meter on site.`],
-      };
-  }
-}
-
-const AMR_WORDS: Words = {
-  headline: 'AMR meter (KDPM A): not an AMI meter',
-  detail:
-    'This meter is read remotely but has no two-way control and sends no last gasp: its supply state cannot be seen from here, and remote commands are not possible.',
-  advice: [
-    'Ask what the meter display shows, and whether the neighbours have supply.',
-    'If needed, create a complaint in APKT for the unit to visit.',
-  ],
+type PlainState = Exclude<MeterState, 'OUTAGE'> | 'AMR';
+const ADVICE_COUNT: Readonly<Record<PlainState, 1 | 2>> = {
+  ENERGIZED: 2,
+  DISCONNECTED: 2,
+  RECONNECT_ENABLED: 2,
+  POWER_LIMIT_TRIP: 2,
+  UNKNOWN: 1,
+  AMR: 2,
 };
 
-/** The call-centre answer for one meter. */
+function plainWords(state: PlainState, p: MeterProfile, since: number | null, lang: Lang): Words {
+  const vars = { since: sinceText(since, p.timezone, lang), ulp: p.ulp };
+  const advice = [t(lang, `state.${state}.advice1` as MessageKey, vars)];
+  if (ADVICE_COUNT[state] === 2) advice.push(t(lang, `state.${state}.advice2` as MessageKey, vars));
+  return {
+    headline: t(lang, `state.${state}.headline` as MessageKey),
+    detail: t(lang, `state.${state}.detail` as MessageKey, vars),
+    advice,
+    faq: STATE_FAQ[state],
+  };
+}
+
+/** The call-centre answer for one meter, in `a.lang` (Indonesian by default). */
 export function describeMeter(a: AnswerInput): MeterAnswer {
+  const lang = a.lang ?? DEFAULT_LANG;
   const p = a.profile;
   const ami = p.kdpm !== 'A';
   const state: MeterState | null = ami ? (a.status?.state ?? 'ENERGIZED') : null;
   const since = ami ? (a.status?.since ?? null) : null;
-  const words = state === null ? AMR_WORDS : stateWords(state, a, since);
+  const words =
+    state === null
+      ? plainWords('AMR', p, null, lang)
+      : state === 'OUTAGE'
+        ? outageWords(a, since, lang)
+        : plainWords(state, p, since, lang);
   return {
     meter_id: p.meter_id,
     idpel: p.idpel,
     kdpm: p.kdpm,
-    kdpm_label: KDPM_LABEL[p.kdpm],
+    kdpm_label: kdpmLabel(p.kdpm, lang),
     ami,
     tariff: p.tariff,
     daya_va: p.daya_va,
     region: p.region,
     ulp: p.ulp,
     gardu_id: p.gardu_id,
+    feeder_id: p.feeder_id,
+    timezone: p.timezone,
     state,
     since,
+    since_text: since ? formatLocalTime(since, p.timezone, lang) : null,
     outage_id: state === 'OUTAGE' ? (a.status?.outage_id ?? null) : null,
     ...words,
     consumption: a.consumption ?? null,
-    consumption_text: consumptionText(a.consumption, p.timezone),
+    consumption_text: consumptionText(a.consumption, p.timezone, lang),
+    lang,
   };
 }
 

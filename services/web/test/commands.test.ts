@@ -16,6 +16,25 @@ const ctx = { user: 'ani', now: T0, newId: () => `cmd-${++n}` };
 const req = (body: object) => parseCommandRequest(body, 100);
 
 describe('command requests', () => {
+  it('an operator scoped to regions or ULPs gets meters elsewhere refused OUT_OF_SCOPE, meter by meter', () => {
+    const scoped = new ProfileTable();
+    scoped.apply(
+      'M-BALI',
+      profile({ meter_id: 'M-BALI', idpel: '444444444444', region: 'BALI', ulp: 'DENPASAR' }),
+    );
+    scoped.apply(
+      'M-JKT',
+      profile({ meter_id: 'M-JKT', idpel: '555555555555', region: 'JAKARTA', ulp: 'MENTENG' }),
+    );
+    const body = req({ type: 'DISCONNECT', meter_ids: ['M-BALI', 'M-JKT'] });
+    const byRegion = planCommands(body, scoped, { ...ctx, scope: { regions: ['BALI'] } });
+    expect(byRegion.accepted.map((a) => a.meter_id)).toEqual(['M-BALI']);
+    expect(byRegion.refused).toMatchObject([{ meter_id: 'M-JKT', code: 'OUT_OF_SCOPE' }]);
+    const byUlp = planCommands(body, scoped, { ...ctx, scope: { ulps: ['MENTENG'] } });
+    expect(byUlp.accepted.map((a) => a.meter_id)).toEqual(['M-JKT']);
+    expect(planCommands(body, scoped, { ...ctx, scope: { regions: [], ulps: [] } }).accepted).toHaveLength(2);
+  });
+
   it('refuses unreadable requests as a whole with clear errors', () => {
     expect(() => req({ type: 'EXPLODE', idpels: ['111111111111'] })).toThrow(/type must be one of/);
     expect(() => req({ type: 'DISCONNECT' })).toThrow(/no meters/);

@@ -1,4 +1,8 @@
 import type { MeterProfile, MeterStatus, Outage } from '@ami/lib';
+import { PingTracker } from '../src/ping.js';
+import { CallTable } from '../src/tables.js';
+import type { WebBackend } from '../src/server.js';
+import type { WorkspaceBackend } from '../src/workspace.js';
 
 export const T0 = Date.UTC(2026, 10, 28, 6, 0, 0);
 
@@ -54,5 +58,20 @@ export function outage(over: Partial<Outage> = {}): Outage {
     customer_interruption_s: 0,
     emitted_at: T0 - 300_000,
     ...over,
+  };
+}
+
+/** The workspace part of a fake WebBackend: calls in memory, pings, an empty ClickHouse story. */
+export function workspaceFakes(): Omit<WorkspaceBackend, 'audit' | 'send'> & {
+  calls: CallTable;
+  controlRoom: WebBackend['controlRoom'];
+} {
+  const calls = new CallTable();
+  return {
+    calls,
+    sendCall: async (r) => calls.apply(r.idpel, r),
+    pings: new PingTracker(30_000),
+    story: async () => ({ events: [], outages: [], commands: [], latest_read: null, bills: [] }),
+    controlRoom: async () => ({ reliability: [], silent: [] }),
   };
 }

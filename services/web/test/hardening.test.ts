@@ -12,7 +12,7 @@ import { FixedUsers, UsersFile } from '../src/users.js';
 import type { AuditRow } from '../src/store.js';
 import { LatestTable, ProfileTable } from '../src/tables.js';
 import type { MeterStatus } from '@ami/lib';
-import { outage, profile } from './fixtures.js';
+import { outage, profile, workspaceFakes } from './fixtures.js';
 import { rawGet, rawRequest } from './rawHttp.js';
 
 /** What a hostile client found (issue 19): malformed targets, open redirects, echoed backend errors. */
@@ -35,6 +35,7 @@ const logger = pino(
 );
 
 const backend: WebBackend = {
+  ...workspaceFakes(),
   profiles,
   status: (id) => new LatestTable<MeterStatus>().get(id),
   outage: () => undefined,

@@ -7,7 +7,7 @@ import { FixedUsers } from '../src/users.js';
 import type { AuditRow } from '../src/store.js';
 import { LatestTable, ProfileTable } from '../src/tables.js';
 import type { MeterStatus } from '@ami/lib';
-import { outage, profile, status } from './fixtures.js';
+import { outage, profile, status, workspaceFakes } from './fixtures.js';
 
 /** The HTTP layer against an in-memory backend: auth, roles, refusals, rate limits. */
 const op = newToken('ani', 'operator');
@@ -22,6 +22,7 @@ const sent: MeterCommand[] = [];
 let kafkaDown = false;
 
 const backend: WebBackend = {
+  ...workspaceFakes(),
   profiles,
   status: (id) => statuses.get(id),
   outage: () => undefined,
@@ -69,7 +70,7 @@ describe('command API', () => {
     expect((await post('not-a-token', body)).status).toBe(401);
     const v = await post(viewer.token, body);
     expect(v.status).toBe(403);
-    expect(v.json.error).toMatch(/budi \(role viewer\) may not send remote commands/);
+    expect(v.json.error).toBe('Pengguna budi (peran viewer) tidak boleh mengirim perintah jarak jauh.');
     expect(sent).toHaveLength(0);
     expect(audited).toHaveLength(0);
   });

@@ -26,7 +26,7 @@ function api(key: number, name: string, from: number, to: number, flexibleFrom: 
 
 export const APIS = {
   produce: api(0, 'Produce', 3, 8, 9),
-  fetch: api(1, 'Fetch', 4, 6, 12),
+  fetch: api(1, 'Fetch', 4, 11, 12),
   metadata: api(3, 'Metadata', 1, 1, 9),
   findCoordinator: api(10, 'FindCoordinator', 1, 2, 3),
   saslHandshake: api(17, 'SaslHandshake', 1, 1, Infinity),

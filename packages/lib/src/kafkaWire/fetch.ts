@@ -1,6 +1,7 @@
-import { AmiError, UnavailableError } from '../errors.js';
+import { UnavailableError } from '../errors.js';
 import { APIS } from './apis.js';
 import { BrokerConnections, MetadataAge, type BrokerConnectionsOptions } from './brokers.js';
+import { inflateRecordSet, UnsupportedBatchError } from './compression.js';
 import { isRetriableKafkaCode, KafkaProtocolError, LEADER_NOT_AVAILABLE } from './kafkaErrors.js';
 import {
   decodeFetchResponse,
@@ -21,7 +22,8 @@ export type { AbortedTransaction, FetchedPartition };
  *
  * What it does: Metadata (leaders), Fetch v4-v6 (READ_COMMITTED or
  * READ_UNCOMMITTED; aborted transactions and control batches are skipped as
- * the Java client does), magic-2 batches without compression. Group
+ * the Java client does), magic-2 batches, compressed ones decompressed first
+ * (compression.ts: gzip, snappy, lz4, zstd). Group
  * membership and offset commits are the caller's (kafkajs). Plain TCP or TLS,
  * SASL when configured (brokers.ts).
  */
@@ -30,13 +32,6 @@ export const OFFSET_OUT_OF_RANGE = 1;
 
 export const READ_UNCOMMITTED = 0;
 export const READ_COMMITTED = 1;
-
-/** A batch this reader cannot index (compressed, or an old message format): not retriable. */
-export class UnsupportedBatchError extends AmiError {
-  constructor(message: string) {
-    super(message, { retriable: false });
-  }
-}
 
 export interface FetchPartition {
   topic: string;
@@ -69,7 +64,6 @@ export interface RecordIndex {
   nextOffset: number;
 }
 
-const COMPRESSION_MASK = 0x07;
 const TRANSACTIONAL = 0x10;
 const CONTROL = 0x20;
 
@@ -119,13 +113,15 @@ function controlType(buf: Buffer, recordsAt: number): number {
  * Indexes the records of `records` (one partition of a fetch response) at or
  * after `fromOffset`, skipping control batches and, when `aborted` is given
  * (READ_COMMITTED), records of aborted transactions. A trailing partial batch
- * (cut by the fetch size) is left for the next fetch.
+ * (cut by the fetch size) is left for the next fetch. Compressed batches are
+ * decompressed first (`buf` is then a new buffer).
  */
 export function indexRecords(
-  records: Buffer,
+  fetched: Buffer,
   fromOffset: number,
   aborted: readonly AbortedTransaction[] = [],
 ): RecordIndex {
+  const records = inflateRecordSet(fetched);
   const cap = countRecords(records);
   const ix: RecordIndex = {
     buf: records,
@@ -151,10 +147,6 @@ export function indexRecords(
     const magic = records.readInt8(p + 16);
     if (magic !== 2) throw new UnsupportedBatchError(`record batch magic ${magic} (only 2 is read)`);
     const attributes = records.readInt16BE(p + 21);
-    if ((attributes & COMPRESSION_MASK) !== 0)
-      throw new UnsupportedBatchError(
-        `compressed record batch (codec ${attributes & COMPRESSION_MASK}); the raw fetch path reads uncompressed batches only`,
-      );
     const baseOffset = int64At(records, p);
     const lastOffset = baseOffset + records.readInt32BE(p + 23);
     const batchEnd = end;

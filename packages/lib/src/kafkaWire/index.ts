@@ -7,5 +7,6 @@ export * from './brokers.js';
 export * from './producer.js';
 export * from './transaction.js';
 export * from './transactionBatch.js';
+export * from './compression.js';
 export * from './fetch.js';
 export * from './rawTopicConsumer.js';

@@ -35,8 +35,9 @@ export interface RawTopicOptions {
    */
   holdBack?: (partition: number) => boolean;
   /**
-   * A failure that retrying cannot help: a compressed batch (UnsupportedBatchError, the caller
-   * falls back), an authorization or version refusal (KafkaProtocolError): the caller stops.
+   * A failure that retrying cannot help: a batch that cannot be read (UnsupportedBatchError: corrupt,
+   * an old message format; compressed batches are read), an authorization or version refusal
+   * (KafkaProtocolError): the caller stops.
    */
   onFatal: (err: unknown) => void;
   logger: Logger;
@@ -68,11 +69,6 @@ export class RawTopicConsumer {
     this.assignment = [...partitions].sort((a, b) => a - b);
     this.nextOffsets.clear();
     this.o.logger.info({ topic: this.o.topic, partitions: this.assignment }, 'raw fetch: assigned');
-  }
-
-  /** Next offset per assigned partition fetched since the assignment (a caller handing the topic to kafkajs seeks there). */
-  positions(): Map<number, number> {
-    return new Map(this.nextOffsets);
   }
 
   /** Stop fetching (the loader: ClickHouse refuses inserts; Kafka keeps the backlog). */
@@ -173,15 +169,16 @@ export class RawTopicConsumer {
     ]);
     if (generation !== this.generation) return;
     const low = new Map(bounds.map((b) => [b.partition, Number(b.low)]));
-    const high = new Map(bounds.map((b) => [b.partition, Number(b.high)]));
     const at = new Map(
       committed.flatMap((t) => t.partitions).map((p) => [p.partition, Number(p.offset)] as const),
     );
     for (const p of missing) {
       const c = at.get(p) ?? -1;
       const lo = low.get(p) ?? 0;
-      const hi = high.get(p) ?? lo;
-      this.nextOffsets.set(p, c >= lo && c <= hi ? c : lo);
+      // Not checked against the high watermark: a leader elected a moment ago reports one that
+      // lags the committed offset, and restarting at the earliest re-read the whole partition
+      // (every record then late for the detector). Beyond the log, the fetch answers OFFSET_OUT_OF_RANGE.
+      this.nextOffsets.set(p, c >= lo ? c : lo);
     }
   }
 }

@@ -1,10 +1,15 @@
 import { Reader, Writer } from '../protocol.js';
 
 /**
- * Fetch v4-v6: partitions by topic and offset, with isolation level; v5 adds
+ * Fetch v4-v11: partitions by topic and offset, with isolation level; v5 adds
  * log_start_offset to each partition of the request (-1: a consumer's) and
- * of the answer (v6 is v5 on the wire). Records are left as a view of the
- * response buffer.
+ * of the answer (v6 is v5 on the wire); v7 adds fetch sessions (not used:
+ * session 0, epoch -1 is a sessionless full fetch), a top-level error code
+ * and the forgotten topics; v9 the partition's current leader epoch (-1:
+ * unknown); v10 only tells the broker that the client reads zstd (a topic
+ * whose compression.type is zstd answers UNSUPPORTED_COMPRESSION_TYPE below
+ * it); v11 the rack id and the answer's preferred read replica. Records are
+ * left as a view of the response buffer.
  */
 
 export interface AbortedTransaction {
@@ -40,16 +45,21 @@ export function encodeFetchRequest(version: number, q: FetchRequest): Buffer[] {
     .int32(q.maxWaitMs)
     .int32(q.minBytes)
     .int32(q.maxBytes)
-    .int8(q.isolation)
-    .int32(q.topics.size);
+    .int8(q.isolation);
+  if (version >= 7) w.int32(0).int32(-1); // no fetch session: a full fetch every time
+  w.int32(q.topics.size);
   for (const [topic, ps] of q.topics) {
     w.string(topic).int32(ps.length);
     for (const p of ps) {
-      w.int32(p.partition).int64(BigInt(p.offset));
+      w.int32(p.partition);
+      if (version >= 9) w.int32(-1); // current leader epoch: not tracked
+      w.int64(BigInt(p.offset));
       if (version >= 5) w.int64(-1n); // log start offset: only followers send one
       w.int32(q.partitionMaxBytes);
     }
   }
+  if (version >= 7) w.int32(0); // forgotten topics (sessions only)
+  if (version >= 11) w.string(''); // rack id
   return w.done();
 }
 
@@ -59,7 +69,10 @@ export function int64At(b: Buffer, p: number): number {
   return b.readInt32BE(p) * TWO_32 + b.readUInt32BE(p + 4);
 }
 
-/** Parses a Fetch v4-v6 response body; `requested` gives each partition's fetch offset (`topic\0partition`). */
+/**
+ * Parses a Fetch v4-v11 response body; `requested` gives each partition's fetch offset
+ * (`topic\0partition`). A top-level error (v7+, with no topics) comes back on every partition asked for.
+ */
 export function decodeFetchResponse(
   body: Buffer,
   version: number,
@@ -68,6 +81,12 @@ export function decodeFetchResponse(
   const r = new Reader(body);
   r.int32(); // throttle
   const out: FetchedPartition[] = [];
+  if (version >= 7) {
+    const errorCode = r.int16();
+    r.int32(); // session id
+    if (errorCode !== 0)
+      return [...requested].map(([key, offset]) => failedPartition(key, offset, errorCode));
+  }
   for (let t = r.int32(); t > 0; t--) {
     const topic = r.string()!;
     for (let n = r.int32(); n > 0; n--) {
@@ -83,6 +102,7 @@ export function decodeFetchResponse(
         aborted.push({ producerId, firstOffset: int64At(body, r.p) });
         r.p += 8;
       }
+      if (version >= 11) r.int32(); // preferred read replica: followers are not read here
       const records = r.bytes();
       out.push({
         topic,
@@ -97,4 +117,18 @@ export function decodeFetchResponse(
     }
   }
   return out;
+}
+
+function failedPartition(key: string, fetchOffset: number, errorCode: number): FetchedPartition {
+  const [topic, partition] = key.split('\u0000') as [string, string];
+  return {
+    topic,
+    partition: Number(partition),
+    fetchOffset,
+    errorCode,
+    highWatermark: -1,
+    lastStableOffset: -1,
+    aborted: [],
+    records: null,
+  };
 }
