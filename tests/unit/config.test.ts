@@ -3,6 +3,7 @@ import { ConfigError, loadCommonConfig, serviceGroupId } from '@ami/lib';
 import { loadDetectorConfig } from '../../services/detector/src/config.js';
 import { loadLoaderConfig } from '../../services/loader/src/config.js';
 import { loadSimulatorConfig } from '../../services/simulator/src/config.js';
+import { loadWebConfig } from '../../services/web/src/config.js';
 
 /** The Kafka security settings are checked at start-up, before any connection. */
 describe('loadCommonConfig: Kafka SASL and TLS', () => {
@@ -62,10 +63,12 @@ describe('group and transactional ids follow the topic prefix (issue 19)', () =>
     expect(loadDetectorConfig(env).DETECTOR_GROUP_ID).toBe('pilot-bali-detector');
     expect(loadLoaderConfig(env).LOADER_GROUP_ID).toBe('pilot-bali-loader');
     expect(loadSimulatorConfig(env).HEADEND_GROUP_ID).toBe('pilot-bali-headend');
+    expect(loadWebConfig(env).WEB_GROUP_PREFIX).toBe('pilot-bali-web');
     // The default prefix keeps the names used before.
     expect(loadDetectorConfig({}).DETECTOR_GROUP_ID).toBe('ami-detector');
     expect(loadLoaderConfig({}).LOADER_GROUP_ID).toBe('ami-loader');
     expect(loadSimulatorConfig({}).HEADEND_GROUP_ID).toBe('ami-headend');
+    expect(loadWebConfig({}).WEB_GROUP_PREFIX).toBe('ami-web');
     expect(loadDetectorConfig({ ...env, DETECTOR_GROUP_ID: 'mine' }).DETECTOR_GROUP_ID).toBe('mine');
   });
 

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { commonConfigSchema, parseConfig } from '@ami/lib';
+import { commonConfigSchema, parseConfig, serviceGroupId } from '@ami/lib';
 
 /** The web service's settings; defaults fit the local stack (see README.md). */
-export const webConfigSchema = commonConfigSchema.extend({
+const webFields = commonConfigSchema.extend({
   WEB_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   /** Loopback by default: put a TLS reverse proxy in front to serve a LAN. */
   WEB_BIND: z.string().default('127.0.0.1'),
@@ -61,9 +61,17 @@ export const webConfigSchema = commonConfigSchema.extend({
     .max(24 * 31)
     .default(24),
   WEB_HISTORY_REFRESH_S: z.coerce.number().int().positive().default(60),
-  /** Consumer group prefix: each instance reads the compacted topics from the beginning in its own group. */
-  WEB_GROUP_PREFIX: z.string().default('ami-web'),
+  /**
+   * Consumer group prefix: each instance reads the compacted topics from the beginning in its own
+   * group. Default `<AMI_TOPIC_PREFIX>-web`, so two pipelines on one cluster never share groups.
+   */
+  WEB_GROUP_PREFIX: z.string().min(1).optional(),
 });
+
+export const webConfigSchema = webFields.transform((c) => ({
+  ...c,
+  WEB_GROUP_PREFIX: c.WEB_GROUP_PREFIX ?? serviceGroupId(c.AMI_TOPIC_PREFIX, 'web'),
+}));
 
 export type WebConfig = z.infer<typeof webConfigSchema>;
 
