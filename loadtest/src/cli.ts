@@ -42,7 +42,10 @@ program
   .option('--partitions <n>', 'partitions of the topics', int, 6)
   .option('--chunk <n>', 'messages handed to Kafka at once', int, 20_000)
   .addOption(
-    new Option('--client <client>', 'replay producer (kafkajs anyway when SASL is configured)')
+    new Option(
+      '--client <client>',
+      'replay producer (the wire client, with or without SASL/TLS; kafkajs for comparison)',
+    )
       .choices(['wire', 'kafkajs'])
       .default('wire'),
   )
