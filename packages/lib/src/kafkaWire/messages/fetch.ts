@@ -4,7 +4,7 @@ import { Reader, Writer } from '../protocol.js';
  * Fetch v4-v11: partitions by topic and offset, with isolation level; v5 adds
  * log_start_offset to each partition of the request (-1: a consumer's) and
  * of the answer (v6 is v5 on the wire); v7 adds fetch sessions (not used:
- * session 0, epoch -1 is a sessionless full fetch), a top-level error code
+ * fetch session id 0, epoch -1 is a sessionless full fetch), a top-level error code
  * and the forgotten topics; v9 the partition's current leader epoch (-1:
  * unknown); v10 only tells the broker that the client reads zstd (a topic
  * whose compression.type is zstd answers UNSUPPORTED_COMPRESSION_TYPE below
