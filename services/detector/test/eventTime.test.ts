@@ -10,18 +10,72 @@ function drain(gate: EventTimeGate<string>, now: number): string[] {
 }
 
 describe('event-time gate', () => {
-  it('releases a storm-sized run of redelivered (out of offset order) inputs in offset order', () => {
-    // After a rejoin kafkajs fetches again from the committed offset: offsets go back, the run is
-    // sorted before release. 300k inputs of one event time once overflowed the stack here.
-    const gate = new EventTimeGate<number>(cfg);
+  it('releases a storm-sized run of inputs held out of offset order in offset order', () => {
+    // The first read of a boundary waits as a suspect until a second meter confirms its time; the
+    // rest of the storm is held meanwhile, so the confirmed one joins the run after them. 300k
+    // inputs of one event time once overflowed the stack here.
+    const gate = new EventTimeGate<number>({ ...cfg, maxClockSkewMs: 60_000 });
     gate.track('reads-0', false);
+    const t = Date.UTC(2026, 11, 6, 10);
+    const kafkaTs = t - 3_600_000; // a replay: event time hours ahead of the Kafka timestamps
+    expect(gate.offer('reads-0', 0, t, 0, 0, { meterId: 'M0', kafkaTs })).toBe('suspect');
     const n = 300_000;
-    for (let o = 1; o < n; o++) gate.offer('reads-0', o, 10_000, o, 0);
-    gate.offer('reads-0', 0, 10_000, 0, 0); // redelivered: below the last offset
+    for (let o = 1; o < n; o++) gate.offer('reads-0', o, t, o, 0);
+    expect(gate.offer('reads-0', n, t, n, 0, { meterId: 'M1', kafkaTs })).toBe('buffered');
+    expect(gate.suspected).toBe(0);
     const got: number[] = [];
-    gate.release(20_000, (h) => got.push(h.value));
-    expect(got).toHaveLength(n);
+    gate.release(t + 1, (h) => got.push(h.value));
+    expect(got).toHaveLength(n + 1);
     expect(got.every((v, i) => v === i)).toBe(true);
+  });
+
+  it('a fetch that goes back to the committed offset (a rejoin after a leader move) finds nothing late and buffers nothing twice', () => {
+    // kafkajs fetches again from the committed offset after every rejoin, and so did the raw fetch
+    // after every assignment: whatever a step released since that commit came back behind the
+    // watermark (the rolling-restart failover test dead-lettered ~40 reads as late).
+    const gate = new EventTimeGate<string>(cfg);
+    for (const tp of ['reads-0', 'reads-1']) {
+      gate.track(tp, false, null, 100);
+      for (let i = 0; i < 4; i++)
+        expect(gate.offer(tp, 100 + i, 2000 * (i + 1), `${tp}@${i}`, 0)).toBe('buffered');
+    }
+    const committed = gate.commitOffset('reads-0')!;
+    expect(committed).toBe(100);
+    expect(drain(gate, 0)).toEqual([
+      'reads-0@0',
+      'reads-1@0',
+      'reads-0@1',
+      'reads-1@1',
+      'reads-0@2',
+      'reads-1@2',
+    ]);
+    expect(gate.watermark).toBe(7000);
+    // The same records again, from the offset committed before that release.
+    for (let i = 0; i < 4; i++)
+      expect(gate.offer('reads-0', committed + i, 2000 * (i + 1), `again@${i}`, 0)).toBe('replayed');
+    expect(gate.buffered).toBe(2);
+    gate.consumedTo('reads-0', 104);
+    expect(gate.position('reads-0')).toBe(104);
+    expect(gate.offer('reads-0', 104, 10_000, 'reads-0@4', 0)).toBe('buffered');
+    gate.offer('reads-1', 104, 10_000, 'reads-1@4', 0);
+    expect(drain(gate, 0)).toEqual(['reads-0@3', 'reads-1@3']);
+  });
+
+  it('after a restart, the saved newest time does not move the watermark before the buffered inputs are read again', () => {
+    // Saved with the last commit: inputs up to offset 4 consumed, the newest at 10 s, up to 5 s
+    // released; offsets 2 and 3 (6 s, 10 s) were still held, so the committed offset is 2.
+    const saved = { consumedUpTo: 4, maxTime: 10_000, releasedUpTo: 5000 };
+    const gate = new EventTimeGate<string>(cfg);
+    gate.track('reads-0', false, saved, 2);
+    gate.track('reads-1', false, saved, 2);
+    expect(gate.nextWatermark(0)).toBe(5000);
+    expect(drain(gate, 0)).toEqual([]);
+    expect(gate.offer('reads-0', 2, 6000, 'held-0', 0)).toBe('buffered');
+    expect(gate.offer('reads-1', 2, 6000, 'held-1', 0)).toBe('buffered');
+    expect(gate.offer('reads-0', 3, 10_000, 'newest-0', 0)).toBe('buffered');
+    expect(gate.offer('reads-1', 3, 10_000, 'newest-1', 0)).toBe('buffered');
+    expect(drain(gate, 0)).toEqual(['held-0', 'held-1']);
+    expect(gate.watermark).toBe(9000);
   });
 
   it('can release only what the next watermark passes (backpressure waits on nothing else)', () => {
@@ -75,6 +129,43 @@ describe('event-time gate', () => {
     expect(drain(gate, 60_000)).toEqual([]);
     gate.observeEnd('reads-1', 1, 65_000); // unchanged idleAdvanceMs later: idle
     expect(drain(gate, 65_000)).toEqual(['r1']);
+  });
+
+  it('an idle partition holds the watermark again once its end offset cannot be polled (a leader moving)', () => {
+    // Confirmed idle, then the end-offset polls fail: its producer may be writing meanwhile, to be
+    // fetched once the new leader answers, while the other partition's records move on.
+    const gate = new EventTimeGate<string>({ ...cfg, confirmIdleWithEndOffsets: true });
+    gate.track('reads-0', false);
+    gate.track('reads-1', true);
+    gate.offer('reads-1', 0, 10_000, 'r1', 0);
+    gate.offer('reads-0', 0, 30_000, 'r0-a', 0);
+    gate.setCaughtUp('reads-1', true, 0);
+    gate.observeEnd('reads-1', 1, 0);
+    gate.offer('reads-0', 1, 35_000, 'r0-b', 4000);
+    gate.observeEnd('reads-1', 1, 5000); // unchanged for idleAdvanceMs: idle
+    expect(drain(gate, 5000)).toEqual(['r1', 'r0-a']);
+    // No poll answers from 5 s on; reads-0 goes on.
+    gate.offer('reads-0', 2, 60_000, 'r0-c', 8000);
+    expect(drain(gate, 8000)).toEqual(['r0-b']); // the confirmation of 5 s still stands
+    gate.offer('reads-0', 3, 90_000, 'r0-d', 10_500);
+    expect(drain(gate, 10_500)).toEqual([]); // not any more: reads-1 holds at its newest time
+    expect(gate.offer('reads-1', 1, 70_000, 'r1-fetched-at-last', 11_000)).toBe('buffered');
+  });
+
+  it('with idleAdvanceMs 0 (time driven by the data), a fresh unchanged end offset makes a quiet partition idle', () => {
+    // The freshness window of an end offset is never shorter than a few polls: with a window of
+    // idleAdvanceMs = 0 no poll could ever confirm, and the watermark would wait for ever.
+    const gate = new EventTimeGate<string>({ ...cfg, idleAdvanceMs: 0, confirmIdleWithEndOffsets: true });
+    gate.track('reads-0', false);
+    gate.track('reads-1', true);
+    gate.offer('reads-0', 0, 100_000, 'r0', 0);
+    gate.offer('reads-1', 0, 10_000, 'r1', 0);
+    gate.setCaughtUp('reads-1', true, 0);
+    gate.observeEnd('reads-1', 1, 100); // first sight: activity
+    expect(drain(gate, 100)).toEqual([]);
+    gate.observeEnd('reads-1', 1, 150); // unchanged: idle at once
+    expect(drain(gate, 150)).toEqual(['r1']);
+    expect(gate.watermark).toBe(99_000);
   });
 
   it('after a pause of every input, a partition not served yet holds the watermark again', () => {
@@ -169,6 +260,20 @@ describe('event-time gate', () => {
     expect(drain(gate, 6000)).toEqual([]); // quiet for 5 s: the watermark starts moving
     expect(drain(gate, 7000)).toEqual(['x']); // after the allowed lateness in wall time
     expect(gate.nextWatermark(16_000)).toBe(59_000);
+  });
+
+  it('started (or assigned) on quiet inputs, event time follows the wall clock from when they were first seen quiet', () => {
+    // No input has arrived since the start: the idle advance once counted from wall time 0, and
+    // a detector started on a quiet stack put its watermark decades ahead (every input then late).
+    const gate = new EventTimeGate<string>({ ...cfg, confirmIdleWithEndOffsets: true });
+    const now = Date.UTC(2026, 11, 7, 2);
+    const t = Date.UTC(2026, 10, 9, 23);
+    gate.track('reads-0', true, { consumedUpTo: 10, maxTime: t, releasedUpTo: t - 1000 }, 10);
+    gate.observeEnd('reads-0', 10, now); // first sight of its end
+    gate.observeEnd('reads-0', 10, now + 5000); // unchanged for idleAdvanceMs: idle
+    expect(gate.nextWatermark(now + 5000)).toBe(t - 1000);
+    expect(gate.nextWatermark(now + 8000)).toBe(t + 2000); // 3 s of wall past the idle 5 s
+    expect(gate.offer('reads-0', 10, t + 60_000, 'next read', now + 8000)).toBe('buffered');
   });
 
   it('a replay at N times real time sets the idle advance rate: quiet spells pass N times faster', () => {

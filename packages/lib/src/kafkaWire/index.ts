@@ -10,3 +10,4 @@ export * from './transactionBatch.js';
 export * from './compression.js';
 export * from './fetch.js';
 export * from './rawTopicConsumer.js';
+export * from './groupMember.js';

@@ -18,15 +18,34 @@ export function bulkFetcher(cfg: WireKafkaConfig, clientId: string): WireFetcher
   });
 }
 
-/** Loads one partition's records; resolves when the caller may fetch further (backpressure). */
-export type ProcessRecords = (partition: number, ix: RecordIndex, highWatermark: number) => Promise<void>;
+/**
+ * Loads one partition's records, fetched from `fetchOffset`; resolves when the caller may fetch
+ * further (backpressure).
+ */
+export type ProcessRecords = (
+  partition: number,
+  ix: RecordIndex,
+  highWatermark: number,
+  fetchOffset: number,
+) => Promise<void>;
+
+/**
+ * Where a partition starts: its committed offset, else (none, or one below the log's start, its
+ * records deleted) the earliest. Not checked against the end: a leader elected a moment ago
+ * reports a high watermark that lags the committed offset, and starting at the earliest re-read
+ * the whole partition (every record then late for the detector). Beyond the log, the fetch
+ * answers OFFSET_OUT_OF_RANGE.
+ */
+export function startOffset(committed: number | undefined, earliest: number): number {
+  return committed !== undefined && committed >= earliest ? committed : earliest;
+}
 
 export interface RawTopicOptions {
   topic: string;
   groupId: string;
-  fetcher: WireFetcher;
+  fetcher: Pick<WireFetcher, 'fetch' | 'close'>;
   /** Committed offsets and the earliest offsets (a partition never committed starts at the beginning). */
-  admin: Admin;
+  admin: Pick<Admin, 'fetchOffsets' | 'fetchTopicOffsets'>;
   isolation: number;
   process: ProcessRecords;
   /**
@@ -34,6 +53,19 @@ export interface RawTopicOptions {
    * partition is ahead in event time of the one its watermark waits for). Default: fetch all.
    */
   holdBack?: (partition: number) => boolean;
+  /**
+   * Where the caller's state of these partitions continues (the detector: the next offset of its
+   * event-time gate, which keeps what it consumed since the last commit across a rejoin). A
+   * partition left out is not ready and is not fetched yet. Asked after every assignment, and
+   * awaited: the caller applies its own side of the assignment first. Without it, a partition
+   * starts at `startOffset` after every assignment.
+   */
+  positions?: (partitions: readonly number[]) => Promise<ReadonlyMap<number, number>>;
+  /**
+   * The fetch of `partition` restarts at `offset` (its position was out of range on the broker),
+   * before any record from there is processed: the caller moves its position too.
+   */
+  restartAt?: (partition: number, offset: number) => Promise<void>;
   /**
    * A failure that retrying cannot help: a batch that cannot be read (UnsupportedBatchError: corrupt,
    * an old message format; compressed batches are read), an authorization or version refusal
@@ -48,7 +80,8 @@ export interface RawTopicOptions {
  * for the partitions the kafkajs group member was assigned: kafkajs keeps
  * the group membership, heartbeats and offset commits, with this topic
  * paused in it. Positions start at the group's committed offsets after every
- * assignment; the caller commits a position only once it is done with the
+ * assignment, or where the caller's state continues (`positions`); the
+ * caller commits a position only once it is done with the
  * records before it (the loader: ClickHouse accepted the rows; the
  * detector: the transaction with its outputs), as for kafkajs batches.
  */
@@ -116,7 +149,8 @@ export class RawTopicConsumer {
     const generation = this.generation;
     await this.startPositions(generation);
     if (generation !== this.generation) return;
-    const wanted = this.o.holdBack ? this.assignment.filter((p) => !this.o.holdBack!(p)) : this.assignment;
+    const ready = this.assignment.filter((p) => this.nextOffsets.has(p));
+    const wanted = this.o.holdBack ? ready.filter((p) => !this.o.holdBack!(p)) : ready;
     if (wanted.length === 0) {
       await sleep(20);
       return;
@@ -132,11 +166,7 @@ export class RawTopicConsumer {
     for (const a of answers) {
       if (generation !== this.generation || !this.running) return;
       if (a.errorCode === OFFSET_OUT_OF_RANGE) {
-        this.o.logger.warn(
-          { topic: a.topic, partition: a.partition, offset: a.fetchOffset },
-          'raw fetch: offset out of range; starting at the earliest offset',
-        );
-        this.nextOffsets.delete(a.partition);
+        await this.restart(generation, a.partition, a.fetchOffset);
         continue;
       }
       if (a.errorCode !== 0) {
@@ -146,7 +176,8 @@ export class RawTopicConsumer {
       if (!a.records || a.records.length === 0) continue;
       const ix = indexRecords(a.records, a.fetchOffset, this.o.isolation === READ_COMMITTED ? a.aborted : []);
       // Also with no records (only transaction markers): their offsets get committed too.
-      if (ix.nextOffset > a.fetchOffset) await this.o.process(a.partition, ix, a.highWatermark);
+      if (ix.nextOffset > a.fetchOffset)
+        await this.o.process(a.partition, ix, a.highWatermark, a.fetchOffset);
       if (generation === this.generation) this.nextOffsets.set(a.partition, ix.nextOffset);
     }
     if (retry)
@@ -159,26 +190,40 @@ export class RawTopicConsumer {
       );
   }
 
-  /** Positions of assigned partitions without one: the committed offset, else the earliest. */
+  /**
+   * Positions of assigned partitions without one: where the caller continues (`positions`), else
+   * the committed offset, else the earliest.
+   */
   private async startPositions(generation: number): Promise<void> {
     const missing = this.assignment.filter((p) => !this.nextOffsets.has(p));
     if (missing.length === 0) return;
+    const at = this.o.positions ? await this.o.positions(missing) : await this.committedStarts(missing);
+    if (generation !== this.generation) return;
+    for (const [p, offset] of at) if (missing.includes(p)) this.nextOffsets.set(p, offset);
+  }
+
+  private async committedStarts(partitions: readonly number[]): Promise<Map<number, number>> {
     const [committed, bounds] = await Promise.all([
       this.o.admin.fetchOffsets({ groupId: this.o.groupId, topics: [this.o.topic] }),
       this.o.admin.fetchTopicOffsets(this.o.topic),
     ]);
-    if (generation !== this.generation) return;
     const low = new Map(bounds.map((b) => [b.partition, Number(b.low)]));
     const at = new Map(
       committed.flatMap((t) => t.partitions).map((p) => [p.partition, Number(p.offset)] as const),
     );
-    for (const p of missing) {
-      const c = at.get(p) ?? -1;
-      const lo = low.get(p) ?? 0;
-      // Not checked against the high watermark: a leader elected a moment ago reports one that
-      // lags the committed offset, and restarting at the earliest re-read the whole partition
-      // (every record then late for the detector). Beyond the log, the fetch answers OFFSET_OUT_OF_RANGE.
-      this.nextOffsets.set(p, c >= lo ? c : lo);
-    }
+    // -1: nothing committed.
+    return new Map(partitions.map((p) => [p, startOffset(at.get(p), low.get(p) ?? 0)] as const));
+  }
+
+  /** `partition`'s position is out of range on the broker: it restarts at its committed offset, else the earliest. */
+  private async restart(generation: number, partition: number, from: number): Promise<void> {
+    const offset = (await this.committedStarts([partition])).get(partition)!;
+    if (generation !== this.generation) return;
+    this.o.logger.warn(
+      { topic: this.o.topic, partition, offset: from, restartAt: offset },
+      'raw fetch: offset out of range; restarting at the committed offset, else the earliest',
+    );
+    await this.o.restartAt?.(partition, offset);
+    if (generation === this.generation) this.nextOffsets.set(partition, offset);
   }
 }
