@@ -1,0 +1,111 @@
+import type { RulesConfig } from '../config.js';
+import { type GarduState, type Incident, type RulesContext } from './state.js';
+
+/**
+ * What an incident's evidence shows, read without changing anything: which meters another record counts,
+ * which scope the last gasps and the silence prove, when the gardu went dark as a whole.
+ */
+
+/** Meters dark in an open METER outage of the gardu (root or nested, started before `since`): that record counts them. */
+export function inMeterOutage(g: GarduState, m: string, since = Infinity): boolean {
+  return g.incidents.some(
+    (i) => i.scope === 'METER' && i.phase === 'open' && i.startedAt < since && i.dark.includes(m),
+  );
+}
+
+/**
+ * A meter with a fault of its own (its last gasp came before its gardu went dark as a whole, e.g. a
+ * fuse) and no sign of life since that gardu outage's restore (it is settling): still dark. A meter
+ * that went dark with the gardu and is silent since may just have lost its power restore message.
+ */
+function stillDarkFromEarlier(ctx: RulesContext, g: GarduState, inc: Incident, m: string): boolean {
+  return g.incidents.some(
+    (o) =>
+      o !== inc &&
+      o.phase === 'settling' &&
+      o.scope === 'GARDU' &&
+      o.restoredAt! <= inc.startedAt &&
+      (o.gasps[m] ?? Infinity) < bulkStart(ctx, g, o) &&
+      !((o.alive[m] ?? -1) >= o.restoredAt!),
+  );
+}
+
+export function darkInMeterOutages(g: GarduState, except: Incident): string[] {
+  return g.incidents.flatMap((i) =>
+    i !== except && i.scope === 'METER' && i.phase === 'open' ? i.dark : [],
+  );
+}
+
+export interface Evidence {
+  population: number;
+  gasps: number;
+  silent: number;
+  silenceKnown: boolean;
+}
+
+/** Counts over the gardu's AMI meters (AMR excluded from every share). */
+export function evidence(ctx: RulesContext, g: GarduState, inc: Incident, now: number): Evidence {
+  let silent = 0;
+  let darkElsewhere = 0;
+  const ami = ctx.topo.garduAmiMeters(g.garduId);
+  for (const m of ami) {
+    if (inc.gasps[m] !== undefined || inc.alive[m] !== undefined) continue;
+    if (inMeterOutage(g, m) || stillDarkFromEarlier(ctx, g, inc, m)) darkElsewhere++;
+    else silent++;
+  }
+  const population = ami.length;
+  // Meters of an open METER outage, or not back since an earlier outage's restore, gasped already: they
+  // are dark evidence of this incident too.
+  const gasps = Object.keys(inc.gasps).length + darkElsewhere;
+  return { population, gasps, silent, silenceKnown: now >= silenceKnownAt(ctx, inc.startedAt) };
+}
+
+/** A read falls due at the first interval boundary after the start; it is missing after the grace. */
+export function silenceKnownAt(ctx: RulesContext, startedAt: number): number {
+  const every = ctx.cfg.READ_INTERVAL_MS;
+  return (Math.floor(startedAt / every) + 1) * every + ctx.cfg.READ_GRACE_MS;
+}
+
+type Verdict = 'GARDU' | 'METER' | 'WAIT';
+
+/** Which scope the evidence proves at `now`; WAIT while silence could still tip it. */
+export function verdict(cfg: RulesConfig, e: Evidence): Verdict {
+  if (e.population === 0 || e.gasps < cfg.GARDU_MIN_GASPS) return 'METER';
+  if (e.gasps / e.population >= cfg.GARDU_GASP_SHARE) return 'GARDU';
+  if (!e.silenceKnown) return 'WAIT';
+  return (e.gasps + e.silent) / e.population >= cfg.GARDU_EVIDENCE_SHARE ? 'GARDU' : 'METER';
+}
+
+export function isMomentary(ctx: RulesContext, inc: Incident, backAt: number): boolean {
+  return backAt - inc.startedAt <= ctx.cfg.CONFIRM_DELAY_MS;
+}
+
+/** A settling gardu incident that was a momentary (never published on the outages topic). */
+export function wasMomentary(inc: Incident): boolean {
+  return inc.shown === null;
+}
+
+/**
+ * A power restore more than this after its gardu's is the meter's own (a fuse that outlasted the
+ * transformer): it was dark in between. Closer, it is the same restore arriving a moment later.
+ */
+export const LATE_RETURN_MS = 10_000;
+
+/** The meter's supply came back by its own power restore, well after its gardu's, with no sign of life before. */
+export function returnedLate(inc: Incident, m: string, back: number): boolean {
+  const at = inc.returns[m];
+  return at !== undefined && at > back + LATE_RETURN_MS && inc.back[m] === at;
+}
+
+/**
+ * When the gardu as a whole went dark: the last gasp that made the gasps alone prove it (a partial
+ * failure before it, as in an escalation, is earlier), else the last one. Customers without a last gasp
+ * of their own (AMR, lost) are dark from then.
+ */
+export function bulkStart(ctx: RulesContext, g: GarduState, inc: Incident): number {
+  const times = Object.values(inc.gasps).sort((a, b) => a - b);
+  if (times.length === 0) return inc.startedAt;
+  const population = ctx.topo.garduAmiMeters(g.garduId).length;
+  const need = Math.max(ctx.cfg.GARDU_MIN_GASPS, Math.ceil(ctx.cfg.GARDU_GASP_SHARE * population));
+  return times[Math.min(times.length, need) - 1]!;
+}
