@@ -11,21 +11,26 @@ import {
   type MeterProfile,
   type MeterStatus,
   type Outage,
+  type SuspectedOutage,
 } from '@ami/lib';
 import { startLoader, type RunningLoader } from '../../services/loader/src/loader.js';
 import { loadLoaderConfig } from '../../services/loader/src/config.js';
 import { loadSimulatorConfig } from '../../services/simulator/src/config.js';
 import { HeadEnd } from '../../services/simulator/src/headendService.js';
+import { encodeSupplyChange, supplyTopic, type SupplyChange } from '../../services/simulator/src/supply.js';
 import { eventually, testLogger, uniqueName } from '../support/fixtures.js';
 import { startWeb, type WebHarness } from './web-harness.js';
 
 /**
  * The CC 123 agent's path in headless Chromium (Debian's, via playwright-core) on a Bali
- * gardu outage: look up the customer, read the story, ping the meter through the real
- * head-end, log one call closed at CC 123 and one forwarded to the ULP; the ULP's staff
- * work and close it; an operator disconnects another meter and sees the head-end's answer.
- * Then the loader puts the calls and command results in ClickHouse. Screenshots go to
- * test-artifacts/. Assertions read what a person reads: Indonesian text, WITA times.
+ * gardu outage: look up the customer, read the story, see a suspected outage on another
+ * gardu (dashboard and answer) as the detector would publish it, ping meters through the
+ * real head-end (one powered, one dark in the outage), log one call closed at CC 123 and
+ * one forwarded to the ULP; the ULP's staff work and close it; an operator disconnects
+ * another meter and sees the head-end's answer; the control room's silent meters by gardu
+ * and concentrator. Then the loader puts the calls and command results in ClickHouse.
+ * Screenshots go to test-artifacts/. Assertions read what a person reads: Indonesian text,
+ * WITA times.
  */
 const ARTIFACTS = join(process.cwd(), 'test-artifacts');
 const CHROMIUM_ARGS = [
@@ -124,10 +129,17 @@ describe('the CC 123 workspace in headless Chromium', () => {
       ],
     });
     // The meters table as the loader would fill it: MTR-W2 has no read at all, a silent meter.
+    // GD-DPS-15: its PLC meter (through the gardu's concentrator) is silent, its RF meter reports.
     await h.ch.insert({
       table: t('meters'),
       format: 'JSONEachRow',
-      values: [profile(1), profile(2, { gardu_id: 'GD-DPS-09' })].map((p) => ({
+      values: [
+        profile(1),
+        profile(2, { gardu_id: 'GD-DPS-09' }),
+        profile(3, { gardu_id: 'GD-DPS-11', kdpm: 'L' }),
+        profile(4, { gardu_id: 'GD-DPS-15', kdpm: 'L' }),
+        profile(5, { gardu_id: 'GD-DPS-15' }),
+      ].map((p) => ({
         ...p,
         installed_at: s(p.installed_at),
         deleted: 0,
@@ -150,6 +162,18 @@ describe('the CC 123 workspace in headless Chromium', () => {
           power_limit_va: 2200,
           kind: 'INTERVAL',
         },
+        {
+          meter_id: 'MTR-W5',
+          gardu_id: 'GD-DPS-15',
+          read_at: s(now - 10 * 60_000),
+          interval_s: 900,
+          energy_import_wh: 1_000_000,
+          demand_w: 100,
+          voltage_v: 222,
+          relay: 'CLOSED',
+          power_limit_va: 2200,
+          kind: 'INTERVAL',
+        },
       ],
     });
   }
@@ -160,6 +184,13 @@ describe('the CC 123 workspace in headless Chromium', () => {
     await h.produce('MeterProfile', h.topics.meters, 'MTR-W1', profile(1));
     // A customer of another gardu, supplied: the one the operator disconnects.
     await h.produce('MeterProfile', h.topics.meters, 'MTR-W2', profile(2, { gardu_id: 'GD-DPS-09' }));
+    // A PLC customer of a gardu the detector only suspects so far.
+    await h.produce(
+      'MeterProfile',
+      h.topics.meters,
+      'MTR-W3',
+      profile(3, { gardu_id: 'GD-DPS-11', kdpm: 'L' }),
+    );
     await h.produce('Outage', h.topics.outages, outage.outage_id, outage);
     const status: MeterStatus = {
       meter_id: 'MTR-W1',
@@ -178,6 +209,8 @@ describe('the CC 123 workspace in headless Chromium', () => {
       HEADEND_BUTTON_DELAY_MS: 'never',
       // The web created reads and events with its default of 6 partitions.
       SIM_PARTITIONS: '6',
+      // The media ten times faster: an RF ping answers within a second, times out after 2 s.
+      HEADEND_LATENCY_SCALE: '0.1',
       LOG_LEVEL: 'warn',
     });
     head = new HeadEnd(
@@ -187,8 +220,26 @@ describe('the CC 123 workspace in headless Chromium', () => {
       testLogger,
     );
     await head.start();
+    // The simulated world: GD-DPS-07 is dark (its meters cannot answer a ping).
+    const dark: SupplyChange = {
+      interruption_id: 'sim-dps-07',
+      scope: 'GARDU',
+      unit_id: 'GD-DPS-07',
+      dark_from: outageStart,
+      back_at: now + 24 * H,
+    };
+    const raw = createKafka(simCfg, testLogger).producer();
+    await raw.connect();
+    await raw.send({
+      topic: supplyTopic(h.cfg.AMI_TOPIC_PREFIX),
+      messages: [{ key: 'sim-dps-07', value: encodeSupplyChange(dark) }],
+    });
+    await raw.disconnect();
+    await eventually(() => (head.supply.size === 1 ? true : undefined), {
+      what: 'the head-end sees the dark gardu',
+    });
     await eventually(
-      () => (h.service.profiles.size === 2 && h.service.statuses.size === 1 ? true : undefined),
+      () => (h.service.profiles.size === 3 && h.service.statuses.size === 1 ? true : undefined),
       {
         what: 'profiles and status loaded',
       },
@@ -256,32 +307,138 @@ describe('the CC 123 workspace in headless Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'web-workspace-faq-search.png'), fullPage: true });
   });
 
-  it('pings the meter now: the head-end’s on-demand read appears within seconds', async () => {
-    // From the keyboard: focus the button, Enter.
-    await page.getByRole('button', { name: 'Ping meter sekarang' }).focus();
-    await page.keyboard.press('Enter');
-    // Polled on the text a person reads: a failure shows what the page said instead.
-    await expect.poll(() => said('#ping-result'), { timeout: 20_000 }).toMatch(/^Meter menjawab/);
+  it('sees a suspected gardu outage apart from confirmed ones, and says so to the customer of that gardu', async () => {
+    const started = now - 3 * 60_000;
+    const suspicion = (over: Partial<SuspectedOutage>): SuspectedOutage => ({
+      outage_id: 'OUT-DPS-11',
+      scope: 'GARDU',
+      status: 'SUSPECTED',
+      region: 'BALI',
+      ulp: 'DENPASAR',
+      feeder_id: 'PNY-SANUR',
+      gardu_id: 'GD-DPS-11',
+      meter_ids: [],
+      started_at: started,
+      last_gasps: 9,
+      customers_total: 40,
+      evidence_logged_at: started + 2_000,
+      pings_sent: 0,
+      pings_answered: 0,
+      pings_silent: 0,
+      reason: null,
+      confirmed_outage_id: null,
+      emitted_at: Date.now(),
+      ...over,
+    });
+    const publish = (x: SuspectedOutage) =>
+      h.produce('SuspectedOutage', h.topics.suspectedOutages, x.outage_id, x);
+    await publish(suspicion({}));
+    await publish(suspicion({ outage_id: 'OUT-DPS-13', gardu_id: 'GD-DPS-13', customers_total: 25 }));
+    await eventually(() => (h.service.suspected.size === 2 ? true : undefined), { what: 'suspicions read' });
+
+    // The agent's answer for a customer of GD-DPS-11: a possible outage, since a WITA time, being verified.
+    await page.goto(`${h.base}/callcentre?q=520000000103`);
+    await page.locator('#answer:not([hidden])').waitFor();
+    expect(await said('#headline')).toBe('Kemungkinan padam di gardu GD-DPS-11: sedang diverifikasi');
+    expect(await said('#detail')).toMatch(
+      /^Kemungkinan padam di gardu GD-DPS-11 sejak \d{2} [A-Za-z]{3} \d{4}, \d{2}\.\d{2} WITA, sedang diverifikasi: 9 last gasp dari 40 pelanggan; belum ada ping/,
+    );
+    expect(await page.locator('#answer').getAttribute('data-suspected')).toBe('SUSPECTED');
+    // The advice links to the SOP's answer on the last gasp.
+    await page.getByRole('link', { name: /Lihat jawaban: Apa itu fitur Last Gasp\?/ }).click();
+    expect(await page.locator('#faq-last-gasp').getAttribute('open')).not.toBeNull();
+    await page.screenshot({ path: join(ARTIFACTS, 'web-workspace-suspected-answer.png'), fullPage: true });
+
+    // The dashboard lists them apart from the confirmed outage, which alone counts customers without supply.
+    await page.goto(`${h.base}/`);
+    const row = '#suspected tr[data-outage-id="OUT-DPS-11"]';
+    await page.locator(row).waitFor();
+    expect(await said(row)).toMatch(
+      /^BALI DENPASAR gardu GD-DPS-11 Diduga \d{2} [A-Za-z]{3} \d{4}, \d{2}\.\d{2} WITA \d{2}:\d{2} 9 40 belum ada ping \(bukti last gasp\) OUT-DPS-11$/,
+    );
+    expect(await said('#active')).not.toMatch(/OUT-DPS-11/);
+    expect(await said('#t-suspected')).toBe('2');
+    expect(await said('#t-customers')).toBe('87');
+
+    // Pings verify it: the row updates in place (Server-Sent Events), with how it is being verified.
+    await publish(suspicion({ status: 'VERIFIED', pings_sent: 6, pings_silent: 5, emitted_at: Date.now() }));
+    await expect
+      .poll(() => said(row), POLL)
+      .toMatch(/Terverifikasi ping .* 6 ping: 0 menjawab, 5 tidak menjawab, 1 menunggu OUT-DPS-11$/);
+    await page.screenshot({ path: join(ARTIFACTS, 'web-workspace-suspected-dashboard.png'), fullPage: true });
+    // Accessible: the table is named by its heading.
+    expect(await page.locator('main').ariaSnapshot()).toContain(
+      'table "Dugaan padam (belum terkonfirmasi, sedang diverifikasi)"',
+    );
+
+    // Cancelled (supply back) and confirmed ones drop out of the suspected list.
+    await publish(
+      suspicion({
+        outage_id: 'OUT-DPS-13',
+        gardu_id: 'GD-DPS-13',
+        status: 'CANCELLED',
+        reason: 'SUPPLY_BACK: 40 s',
+      }),
+    );
+    await expect.poll(() => page.locator('#suspected tr[data-outage-id]').count(), POLL).toBe(1);
+    await publish(
+      suspicion({ status: 'CONFIRMED', confirmed_outage_id: 'OUT-DPS-11', emitted_at: Date.now() }),
+    );
+    await expect.poll(() => said('#suspected tbody'), POLL).toBe('Tidak ada dugaan padam.');
+    expect(await said('#t-suspected')).toBe('0');
+  });
+
+  it('pings the meter now: the head-end’s answer appears within seconds; a dark meter does not answer', async () => {
+    // A powered customer first: the head-end's READ_NOW result carries the meter's answer.
+    await page.goto(`${h.base}/callcentre?q=520000000102`);
+    await page.locator('#ping-box:not([hidden])').waitFor();
+    const ping = page.getByRole('button', { name: 'Ping meter sekarang' });
+    // RF loses a few pings in a hundred (src/media.ts): the agent pings again, as on a real network.
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      // From the keyboard: focus the button, Enter.
+      await ping.focus();
+      await page.keyboard.press('Enter');
+      // The button is off while the ping is out, on again once the answer (or no answer) is in.
+      await expect.poll(() => ping.isEnabled(), POLL).toBe(true);
+      if ((await page.locator('#ping-result').getAttribute('data-state')) === 'ANSWERED') break;
+      expect(await said('#ping-result')).toMatch(/^Meter tidak menjawab dalam batas waktu RF/);
+    }
     expect(await page.locator('#ping-result').getAttribute('data-state')).toBe('ANSWERED');
     expect(await said('#ping-result')).toMatch(
-      /^Meter menjawab \d{2} [A-Za-z]{3} \d{4}, \d{2}\.\d{2} WITA: bertegangan, relay tertutup, stand [\d.,]+ kWh, 220 V\.$/,
+      /^Meter menjawab \d{2} [A-Za-z]{3} \d{4}, \d{2}\.\d{2} WITA \(dalam [\d,]+ detik\): bertegangan, relay tertutup, stand [\d.,]+ kWh, [\d,]+ V\.$/,
     );
     await page.screenshot({ path: join(ARTIFACTS, 'web-workspace-ping.png'), fullPage: true });
+
+    // The customer in the gardu outage: its meter is dark and never answers within the RF time-out.
+    await page.goto(`${h.base}/callcentre?q=520000000101`);
+    await page.locator('#ping-box:not([hidden])').waitFor();
+    await ping.click();
+    await expect.poll(() => page.locator('#ping-result').getAttribute('data-state'), POLL).toBe('NO_ANSWER');
+    expect(await said('#ping-result')).toMatch(
+      /^Meter tidak menjawab dalam batas waktu RF \(\d{2} [A-Za-z]{3} \d{4}, \d{2}\.\d{2} WITA\): meter mungkin tanpa suplai atau di luar jangkauan komunikasi\.$/,
+    );
+    // The story shows the ping and the head-end's answer in words.
+    await expect
+      .poll(() => said('#timeline'), POLL)
+      .toMatch(
+        /Perintah READ_NOW oleh sri \(agent\): ditolak head-end: tidak menjawab \(meter mungkin tanpa suplai/,
+      );
+    await page.screenshot({ path: join(ARTIFACTS, 'web-workspace-ping-no-answer.png'), fullPage: true });
   });
 
   it('logs the call closed at CC 123, then another forwarded to the ULP', async () => {
-    await page.getByLabel('Tipe keluhan', { exact: true }).selectOption('INFORMASI');
-    await page.getByLabel('Sub tipe keluhan').selectOption('BIAYA');
+    await page.getByLabel('Tipe Keluhan', { exact: true }).selectOption('INFORMASI');
+    await page.getByLabel('Sub Tipe Keluhan').selectOption('BIAYA');
     await page
       .getByLabel('Catatan', { exact: true })
       .fill('Pelanggan menanyakan biaya; dijelaskan program gratis.');
     await page.getByRole('button', { name: 'Simpan catatan' }).click();
     await expect
       .poll(() => said('#call-result'), POLL)
-      .toMatch(/^Panggilan .* tercatat: Issue Closed di CC PLN 123 \(.*WITA\)\.$/);
+      .toMatch(/^Panggilan .* tercatat: Issue Closed di CC PLN123 \(.*WITA\)\.$/);
 
-    await page.getByLabel('Tipe keluhan', { exact: true }).selectOption('KELUHAN_METER');
-    await page.getByLabel('Sub tipe keluhan').selectOption('PENORMALAN');
+    await page.getByLabel('Tipe Keluhan', { exact: true }).selectOption('KELUHAN_METER');
+    await page.getByLabel('Sub Tipe Keluhan').selectOption('PENORMALAN');
     await page
       .getByLabel('Catatan', { exact: true })
       .fill('Tidak bisa menekan tombol, minta petugas datang.');
@@ -297,7 +454,7 @@ describe('the CC 123 workspace in headless Chromium', () => {
     await expect.poll(() => page.locator('#calls li').count(), POLL).toBe(2);
     const calls = await said('#calls');
     expect(calls).toMatch(
-      /"KWH METER AMI" dicatat sri: Permintaan informasi \/ Biaya \(program gratis\); Issue Closed di CC 123/,
+      /"KWH METER AMI" dicatat sri: Permintaan informasi \/ Biaya \(program gratis\); Issue Closed di CC PLN123/,
     );
     expect(calls).toMatch(
       /Keluhan kWh meter AMI \/ Penormalan setelah tusbung \(tombol\); Terbuka di ULP \(PTL menyala\)/,
@@ -309,8 +466,8 @@ describe('the CC 123 workspace in headless Chromium', () => {
     const tree = await page.locator('main').ariaSnapshot();
     for (const name of [
       'IDPEL atau nomor meter',
-      'Tipe keluhan',
-      'Sub tipe keluhan',
+      'Tipe Keluhan',
+      'Sub Tipe Keluhan',
       'Catatan',
       'Cari jawaban',
       'Kata kunci',
@@ -371,10 +528,22 @@ describe('the CC 123 workspace in headless Chromium', () => {
     await page.locator('#active tr[data-outage-id="OUT-DPS-07"]').waitFor();
     expect(await said('#active tr[data-outage-id="OUT-DPS-07"]')).toMatch(/\d{2}:\d{2} WITA/);
     await expect.poll(() => said('#conn'), POLL).toMatch(/^live · updated \d{2}:\d{2}:\d{2} WIB$/);
-    // The control room: this month's indices per ULP beside the customers out now, silent meters by gardu.
+    // The control room: this month's indices per ULP beside the customers out now, silent meters
+    // by gardu (PLC through the concentrator apart from direct media) and by concentrator.
     await expect.poll(() => said('#reliability'), POLL).toMatch(/BALI DENPASAR 87 — — — — —/);
-    await expect.poll(() => said('#silent'), POLL).toMatch(/BALI DENPASAR GD-DPS-09 1 MTR-W2/);
-    expect(await said('#silent')).not.toMatch(/MTR-W1/);
+    await expect
+      .poll(() => said('#silent tr[data-gardu="GD-DPS-09"]'), POLL)
+      .toBe(
+        'BALI DENPASAR GD-DPS-09 1 / 1 0 / 0 1 / 1 every AMI meter of gardu GD-DPS-09 is silent and no outage is known: check the supply and the gardu MTR-W2',
+      );
+    expect(await said('#silent tr[data-gardu="GD-DPS-15"]')).toBe(
+      'BALI DENPASAR GD-DPS-15 1 / 2 1 / 1 0 / 1 the concentrator of gardu GD-DPS-15 is silent: no data from any PLC meter while RF/cellular/fibre meters report (communication fault) MTR-W4',
+    );
+    expect(await said('#silent')).not.toMatch(/MTR-W1|MTR-W5/);
+    expect(await said('#silent-dcu tr[data-gardu="GD-DPS-15"]')).toBe(
+      'BALI DENPASAR DCU of gardu GD-DPS-15 1 / 1 no PLC meter behind it reports',
+    );
+    expect(await page.locator('#silent-dcu tr[data-down="true"]').count()).toBe(2);
     expect(await said('#ctl-as-of')).toMatch(/^From ClickHouse, \d{2}:\d{2}:\d{2} WIB$/);
     await page.screenshot({ path: join(ARTIFACTS, 'web-workspace-dashboard-en.png'), fullPage: true });
   });
@@ -423,18 +592,25 @@ describe('the CC 123 workspace in headless Chromium', () => {
       `SELECT toString(action) AS a FROM ${db}.calls FINAL WHERE complaint_subtype = 'PENORMALAN' ORDER BY version`,
     );
     expect(history.map((r) => r.a)).toEqual(['LOGGED', 'WORK_STARTED', 'CLOSED']);
+    // The operator's DISCONNECT, the powered meter's answered ping (after any lost ones) and the
+    // dark meter's NO_ANSWER.
     const results = await eventually(
       async () => {
-        const rows = await query<{ type_s: string; status_s: string }>(
-          `SELECT toString(type) AS type_s, toString(status) AS status_s FROM ${db}.command_results ORDER BY type_s`,
+        const rows = await query<{ meter_id: string; type_s: string; status_s: string; code: string }>(
+          `SELECT meter_id, toString(type) AS type_s, toString(status) AS status_s,
+             splitByChar(':', ifNull(reason, ''))[1] AS code
+           FROM ${db}.command_results
+           WHERE NOT (meter_id = 'MTR-W2' AND code = 'NO_ANSWER')
+           ORDER BY meter_id, type_s`,
         );
-        return rows.length >= 2 ? rows : undefined;
+        return rows.length >= 3 ? rows : undefined;
       },
       { what: 'command results in ClickHouse', timeoutMs: 30_000 },
     );
     expect(results).toEqual([
-      { type_s: 'DISCONNECT', status_s: 'ACCEPTED' },
-      { type_s: 'READ_NOW', status_s: 'ACCEPTED' },
+      { meter_id: 'MTR-W1', type_s: 'READ_NOW', status_s: 'REFUSED', code: 'NO_ANSWER' },
+      { meter_id: 'MTR-W2', type_s: 'DISCONNECT', status_s: 'ACCEPTED', code: '' },
+      { meter_id: 'MTR-W2', type_s: 'READ_NOW', status_s: 'ACCEPTED', code: '' },
     ]);
   });
 });

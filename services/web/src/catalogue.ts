@@ -62,14 +62,72 @@ export const MESSAGES = {
     id: 'Meter senyap lebih dari 1 jam per gardu (gangguan komunikasi?)',
     en: 'Meters silent for more than an hour, by gardu (communication faults?)',
   },
-  'ctl.col.silent': { id: 'Meter senyap', en: 'Silent meters' },
+  'ctl.silent_dcu_title': {
+    id: 'Meter PLC senyap per konsentrator (DCU gardu)',
+    en: "Silent PLC meters by concentrator (the gardu's DCU)",
+  },
+  'ctl.col.silent_of': { id: 'Senyap / meter AMI', en: 'Silent / AMI meters' },
+  'ctl.col.plc': {
+    id: 'PLC lewat konsentrator (senyap / jumlah)',
+    en: 'PLC via the concentrator (silent / all)',
+  },
+  'ctl.col.direct': {
+    id: 'Langsung RF/seluler/FO (senyap / jumlah)',
+    en: 'Direct RF/cellular/fibre (silent / all)',
+  },
+  'ctl.col.diagnosis': { id: 'Penilaian', en: 'Assessment' },
+  'ctl.col.concentrator': { id: 'Konsentrator', en: 'Concentrator' },
+  'ctl.col.plc_silent': { id: 'Meter PLC senyap / jumlah', en: 'PLC meters silent / all' },
   'ctl.col.examples': { id: 'Contoh', en: 'Examples' },
   'ctl.no_silent': { id: 'Tidak ada meter senyap.', en: 'No silent meters.' },
+  'ctl.no_silent_dcu': { id: 'Tidak ada meter PLC senyap.', en: 'No silent PLC meters.' },
+  'silent.diag.OUTAGE': {
+    id: 'gardu {gardu} dalam padam (terkonfirmasi atau diduga): senyap karena tanpa suplai',
+    en: 'gardu {gardu} is in an outage (confirmed or suspected): silent for want of supply',
+  },
+  'silent.diag.ALL_SILENT': {
+    id: 'semua meter AMI gardu {gardu} senyap dan tidak ada padam tercatat: periksa suplai dan gardu',
+    en: 'every AMI meter of gardu {gardu} is silent and no outage is known: check the supply and the gardu',
+  },
+  'silent.diag.CONCENTRATOR': {
+    id: 'konsentrator gardu {gardu} senyap: semua meter PLC tanpa data, meter RF/seluler/FO tetap melapor (gangguan komunikasi)',
+    en: 'the concentrator of gardu {gardu} is silent: no data from any PLC meter while RF/cellular/fibre meters report (communication fault)',
+  },
+  'silent.diag.METERS': {
+    id: 'meter tersebar: gangguan komunikasi masing-masing meter',
+    en: "scattered meters: each meter's own communication",
+  },
+  'silent.concentrator': { id: 'DCU gardu {gardu}', en: 'DCU of gardu {gardu}' },
+  'silent.dcu.down': { id: 'tidak ada meter PLC yang melapor', en: 'no PLC meter behind it reports' },
+  'silent.dcu.some': { id: 'sebagian meter PLC senyap', en: 'some PLC meters silent' },
   'ctl.as_of': { id: 'Dari ClickHouse, {time}', en: 'From ClickHouse, {time}' },
   'ctl.unavailable': {
     id: 'Angka ClickHouse tidak tersedia saat ini.',
     en: 'ClickHouse figures are not available right now.',
   },
+  'dash.suspected': { id: 'Dugaan padam', en: 'Suspected outages' },
+  'susp.title': {
+    id: 'Dugaan padam (belum terkonfirmasi, sedang diverifikasi)',
+    en: 'Suspected outages (not confirmed yet, being verified)',
+  },
+  'susp.none': { id: 'Tidak ada dugaan padam.', en: 'No suspected outages.' },
+  'susp.status.SUSPECTED': { id: 'Diduga', en: 'Suspected' },
+  'susp.status.VERIFIED': { id: 'Terverifikasi ping', en: 'Verified by ping' },
+  'susp.status.CONFIRMED': { id: 'Terkonfirmasi', en: 'Confirmed' },
+  'susp.status.CANCELLED': { id: 'Dibatalkan', en: 'Cancelled' },
+  'susp.no_pings': {
+    id: 'belum ada ping (bukti last gasp)',
+    en: 'no pings yet (last-gasp evidence)',
+  },
+  'susp.pings': {
+    id: '{sent} ping: {answered} menjawab, {silent} tidak menjawab, {waiting} menunggu',
+    en: '{sent} pings: {answered} answered, {silent} silent, {waiting} waiting',
+  },
+  'susp.col.status': { id: 'Status', en: 'Status' },
+  'susp.col.where': { id: 'Lokasi', en: 'Where' },
+  'susp.col.last_gasps': { id: 'Last gasp', en: 'Last gasps' },
+  'susp.col.customers': { id: 'Pelanggan di bawahnya', en: 'Customers under it' },
+  'susp.col.verification': { id: 'Verifikasi', en: 'Verification' },
   'dash.no_active': { id: 'Tidak ada padam aktif.', en: 'No active outages.' },
   'dash.group_customers': {
     id: '{label} · {n} pelanggan tanpa suplai',
@@ -106,22 +164,23 @@ export const MESSAGES = {
   // Call logging (SOP: keyword KWH METER AMI, type and sub-type, Issue Closed or to the unit)
   'call.title': { id: 'Catat panggilan (APKT KELUHAN)', en: 'Log the call (APKT KELUHAN)' },
   'call.keyword': { id: 'Kata kunci', en: 'Keyword' },
-  'call.type': { id: 'Tipe keluhan', en: 'Complaint type' },
-  'call.subtype': { id: 'Sub tipe keluhan', en: 'Complaint sub-type' },
+  // The SOP's words: "Pencatatan & Pemilihan Tipe & Sub Tipe Keluhan".
+  'call.type': { id: 'Tipe Keluhan', en: 'Complaint type' },
+  'call.subtype': { id: 'Sub Tipe Keluhan', en: 'Complaint sub-type' },
   'call.notes': { id: 'Catatan', en: 'Notes' },
   'call.outcome': { id: 'Hasil', en: 'Outcome' },
   'call.outcome.ISSUE_CLOSED': {
-    id: 'Pelanggan memahami penjelasan: Issue Closed di CC PLN 123',
-    en: 'The customer understood the explanation: Issue Closed at CC PLN 123',
+    id: 'Pelanggan telah memahami penjelasan (tidak menjadi keluhan): APKT KELUHAN, Issue Closed di CC PLN123',
+    en: 'The customer understood the explanation (not a complaint): APKT KELUHAN, Issue Closed at CC PLN123',
   },
   'call.outcome.FORWARDED_TO_UNIT': {
-    id: 'Pelanggan keberatan, perlu tindak lanjut Unit: APKT KELUHAN ke Unit (PTL menyala)',
-    en: 'The customer objects and needs follow-up by the unit: APKT KELUHAN to the unit (PTL on)',
+    id: 'Pelanggan keberatan & memerlukan tindaklanjut dari Unit (menjadi keluhan, PTL menyala): APKT KELUHAN ke Unit',
+    en: 'The customer objects and needs follow-up by the unit (a complaint, PTL on): APKT KELUHAN to the unit',
   },
   'call.submit': { id: 'Simpan catatan', en: 'Save the log' },
   'call.saved_closed': {
-    id: 'Panggilan {id} tercatat: Issue Closed di CC PLN 123 ({time}).',
-    en: 'Call {id} logged: Issue Closed at CC PLN 123 ({time}).',
+    id: 'Panggilan {id} tercatat: Issue Closed di CC PLN123 ({time}).',
+    en: 'Call {id} logged: Issue Closed at CC PLN123 ({time}).',
   },
   'call.saved_forwarded': {
     id: 'Panggilan {id} tercatat dan diteruskan ke ULP {ulp} (PTL menyala, {time}).',
@@ -129,7 +188,7 @@ export const MESSAGES = {
   },
   'call.history': { id: 'Panggilan tercatat untuk pelanggan ini', en: 'Calls logged for this customer' },
   'call.none': { id: 'Belum ada panggilan tercatat.', en: 'No calls logged yet.' },
-  'status.ISSUE_CLOSED': { id: 'Issue Closed di CC 123', en: 'Issue Closed at CC 123' },
+  'status.ISSUE_CLOSED': { id: 'Issue Closed di CC PLN123', en: 'Issue Closed at CC PLN123' },
   'status.OPEN': { id: 'Terbuka di ULP (PTL menyala)', en: 'Open at the ULP (PTL on)' },
   'status.IN_PROGRESS': { id: 'Sedang ditangani ULP (PTL menyala)', en: 'Being worked by the ULP (PTL on)' },
   'status.CLOSED': { id: 'Ditutup oleh ULP', en: 'Closed by the ULP' },
@@ -187,6 +246,26 @@ export const MESSAGES = {
   'state.OUTAGE.advice2': {
     id: 'Tidak perlu keluhan untuk padamnya; catat panggilan dengan kata kunci "KWH METER AMI".',
     en: 'No complaint is needed for the supply loss itself; log the call with the keyword "KWH METER AMI".',
+  },
+  'state.SUSPECTED.headline.SUSPECTED': {
+    id: 'Kemungkinan padam di {where}: sedang diverifikasi',
+    en: 'Possible outage at {where}: being verified',
+  },
+  'state.SUSPECTED.headline.VERIFIED': {
+    id: 'Kemungkinan padam di {where}: terverifikasi dengan ping, menunggu konfirmasi',
+    en: 'Possible outage at {where}: verified by ping, awaiting confirmation',
+  },
+  'state.SUSPECTED.detail': {
+    id: 'Kemungkinan padam di {where} sejak {time}, sedang diverifikasi: {gasps} last gasp dari {total} pelanggan; {verification}. Meter ini belum dilaporkan padam.',
+    en: 'A possible outage at {where} since {time}, being verified: {gasps} last gasps of {total} customers; {verification}. This meter has not been reported without supply yet.',
+  },
+  'state.SUSPECTED.advice1': {
+    id: 'Sampaikan bahwa PLN sedang memeriksa kemungkinan gangguan di {where}; bila terkonfirmasi, petugas ULP {ulp} menanganinya.',
+    en: 'Tell the customer PLN is checking a possible fault at {where}; once confirmed, the field crew of ULP {ulp} handles it.',
+  },
+  'state.SUSPECTED.advice2': {
+    id: 'Tidak perlu keluhan untuk padamnya; catat panggilan dengan kata kunci "KWH METER AMI". Jika layar meter menyala tetapi rumah gelap, periksa MCB dan instalasi (IML).',
+    en: 'No complaint is needed for the supply loss itself; log the call with the keyword "KWH METER AMI". If the meter display is on but the house is dark, check the MCB and the wiring (IML).',
   },
   'state.ENERGIZED.headline': {
     id: 'Bertegangan: suplai di meter normal',
@@ -377,6 +456,10 @@ export const MESSAGES = {
     id: 'Padam {scope} {id}: {n} pelanggan terdampak, {restored}',
     en: 'Outage ({scope}) {id}: {n} customers affected, {restored}',
   },
+  'story.suspected': {
+    id: 'Dugaan padam di {where}, belum terkonfirmasi: {status}; {verification}',
+    en: 'Suspected outage at {where}, not confirmed yet: {status}; {verification}',
+  },
   'story.momentary': {
     id: 'Padam sesaat {id} ({s} detik), {n} pelanggan',
     en: 'Momentary interruption {id} ({s} s), {n} customers',
@@ -422,20 +505,42 @@ export const MESSAGES = {
   // Ping
   'ping.button': { id: 'Ping meter sekarang', en: 'Ping the meter now' },
   'ping.WAITING': {
-    id: 'Menunggu jawaban meter… (dikirim {time})',
-    en: 'Waiting for the meter… (sent {time})',
+    id: 'Menunggu jawaban meter lewat {medium}… (dikirim {time})',
+    en: 'Waiting for the meter over {medium}… (sent {time})',
   },
   'ping.ANSWERED': {
-    id: 'Meter menjawab {time}: {powered}, relay {relay}, stand {stand} kWh, {v} V.',
-    en: 'The meter answered {time}: {powered}, relay {relay}, stand {stand} kWh, {v} V.',
+    id: 'Meter menjawab {time}{after}: {powered}, relay {relay}, stand {stand} kWh, {v} V.',
+    en: 'The meter answered {time}{after}: {powered}, relay {relay}, stand {stand} kWh, {v} V.',
   },
+  'ping.after': { id: ' (dalam {s} detik)', en: ' (in {s} s)' },
   'ping.powered': { id: 'bertegangan', en: 'powered' },
   'ping.not_powered': { id: 'tidak bertegangan', en: 'not powered' },
   'ping.REFUSED': { id: 'Head-end menolak: {reason}', en: 'The head-end refused: {reason}' },
   'ping.NO_ANSWER': {
-    id: 'Tidak ada jawaban dalam {s} detik: meter padam atau komunikasi ({kdpm}) terganggu.',
-    en: 'No answer within {s} s: the meter is dark or its communication ({kdpm}) is down.',
+    id: 'Meter tidak menjawab dalam batas waktu {medium} ({time}): meter mungkin tanpa suplai atau di luar jangkauan komunikasi.',
+    en: 'The meter did not answer within the {medium} time-out ({time}): it may be without supply or out of reach.',
   },
+  'ping.BUSY': {
+    id: 'Konsentrator sibuk, coba lagi sebentar lagi (meter PLC gardu {gardu} berbagi satu konsentrator).',
+    en: 'The concentrator is busy, try again shortly (the PLC meters of gardu {gardu} share one concentrator).',
+  },
+  'ping.TIMED_OUT': {
+    id: 'Head-end belum memberi hasil dalam {s} detik: keadaan meter belum diketahui; coba lagi nanti.',
+    en: 'No result from the head-end within {s} s: the state of the meter is not known; try again later.',
+  },
+  'reason.NO_ANSWER': {
+    id: 'tidak menjawab (meter mungkin tanpa suplai atau di luar jangkauan)',
+    en: 'no answer (the meter may be without supply or out of reach)',
+  },
+  'reason.CONCENTRATOR_BUSY': {
+    id: 'konsentrator sibuk, coba lagi',
+    en: 'concentrator busy, try again',
+  },
+  'medium.L': { id: 'PLC', en: 'PLC' },
+  'medium.R': { id: 'RF', en: 'RF' },
+  'medium.S': { id: 'seluler', en: 'cellular' },
+  'medium.F': { id: 'serat optik', en: 'fibre' },
+  'medium.A': { id: 'AMR', en: 'AMR' },
 
   // Operator commands from the page
   'cmd.title': { id: 'Perintah jarak jauh (operator)', en: 'Remote command (operator)' },
@@ -492,10 +597,14 @@ export function messagesFor(lang: Lang, prefixes: readonly string[]): Record<str
 }
 
 /**
- * Complaint types and sub-types for "KWH METER AMI" calls. The SOP's own list is a
- * screen capture of APKT that the text does not carry: these codes follow its topics
- * (programme information, objections, reconnection, billing, outages) and are data, to be
- * aligned with APKT's list.
+ * Complaint types and sub-types for "KWH METER AMI" calls. The SOP (seed) names the keyword,
+ * "APKT KELUHAN (Issue Closed di CC PLN123)", "APKT KELUHAN ke Unit" and "Tipe & Sub Tipe
+ * Keluhan", but its list itself is a screen capture of APKT that the text does not carry.
+ * So the codes follow the SOP's topics (programme information, objections, reconnection,
+ * billing, outages), the Indonesian labels use the SOP's own phrases where it has one
+ * ("Program Implementasi Smart Meter AMI", "Lebih Tagih atau Kurang Tagih", "surat tugas"),
+ * and the list is data, to be aligned with APKT's when its capture is at hand. The codes are
+ * stored in CallRecord: a label may change, a code may not.
  */
 export const COMPLAINT_TYPES: Readonly<
   Record<string, { label: Entry; subtypes: Readonly<Record<string, Entry>> }>
@@ -503,11 +612,17 @@ export const COMPLAINT_TYPES: Readonly<
   INFORMASI: {
     label: { id: 'Permintaan informasi', en: 'Request for information' },
     subtypes: {
-      PROGRAM_AMI: { id: 'Program smart meter AMI', en: 'The smart meter AMI programme' },
+      PROGRAM_AMI: {
+        id: 'Program Implementasi Smart Meter AMI',
+        en: 'The smart meter AMI implementation programme',
+      },
       BIAYA: { id: 'Biaya (program gratis)', en: 'Cost (the programme is free)' },
       REKENING: { id: 'Pengaruh ke rekening listrik', en: 'Effect on the electricity bill' },
       JADWAL: { id: 'Jadwal / daftar pemasangan', en: 'Installation schedule / list' },
-      PETUGAS: { id: 'Keabsahan petugas', en: 'Whether an officer is genuine' },
+      PETUGAS: {
+        id: 'Kebenaran petugas / surat tugas',
+        en: 'Whether the officer is genuine / assignment letter',
+      },
     },
   },
   KELUHAN_METER: {
@@ -515,7 +630,7 @@ export const COMPLAINT_TYPES: Readonly<
     subtypes: {
       KEBERATAN_PENGGANTIAN: { id: 'Keberatan penggantian meter', en: 'Objects to the meter replacement' },
       PENORMALAN: { id: 'Penormalan setelah tusbung (tombol)', en: 'Reconnection after tusbung (buttons)' },
-      TAGIHAN: { id: 'Tagihan tidak sesuai', en: 'Bill does not match' },
+      TAGIHAN: { id: 'Lebih tagih / kurang tagih', en: 'Over- or under-billed' },
       DISPLAY: { id: 'Tampilan / stand meter', en: 'Display / meter stand' },
     },
   },

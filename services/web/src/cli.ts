@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { AvroCodec, createKafka, createLogger, createRegistry, topicNames } from '@ami/lib';
+import { AvroCodec, createKafka, createLogger, createRegistry, ensureTopics, topicNames } from '@ami/lib';
 import { newToken, ROLES, TOKEN_LIFETIME_DAYS, type Role } from './auth.js';
 import type { CommandReport } from './campaign.js';
 import { commandBody, formatReport, VERBS, type CommandOptions } from './cliCore.js';
@@ -9,7 +9,8 @@ import { CompactedFeed, feedSource } from './feed.js';
 import { buildView } from './outagesView.js';
 import { renderOutageTable } from './render.js';
 import { WebService } from './service.js';
-import { OutageTable } from './tables.js';
+import { buildSuspectedView } from './suspectedView.js';
+import { OutageTable, SuspectedTable } from './tables.js';
 
 const collect = (v: string, prev: string[] = []) => [
   ...prev,
@@ -91,10 +92,22 @@ async function outages(o: { follow?: boolean; region?: string }): Promise<void> 
   const cfg = loadWebConfig();
   const logger = createLogger('ami-outages', process.env.LOG_LEVEL ?? 'warn');
   const table = new OutageTable();
+  const suspected = new SuspectedTable();
+  const topics = topicNames(cfg.AMI_TOPIC_PREFIX);
+  const kafka = createKafka(cfg, logger, `${cfg.KAFKA_CLIENT_ID}-outages-cli`);
+  // A pipeline whose detector predates suspected outages has no such topic: create it empty.
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, cfg.AMI_TOPIC_PREFIX, { partitions: 6 }, ['suspectedOutages']).finally(() =>
+    admin.disconnect(),
+  );
   const feed = new CompactedFeed(
-    createKafka(cfg, logger, `${cfg.KAFKA_CLIENT_ID}-outages-cli`),
+    kafka,
     new AvroCodec(createRegistry(cfg)),
-    [feedSource(topicNames(cfg.AMI_TOPIC_PREFIX).outages, 'Outage', table)],
+    [
+      feedSource(topics.outages, 'Outage', table),
+      feedSource(topics.suspectedOutages, 'SuspectedOutage', suspected),
+    ],
     logger,
     { groupPrefix: `${cfg.WEB_GROUP_PREFIX}-cli` },
   );
@@ -102,13 +115,15 @@ async function outages(o: { follow?: boolean; region?: string }): Promise<void> 
   await feed.caughtUp;
   const draw = () => {
     const now = Date.now();
+    const ids = new Set([...table.values()].map((x) => x.outage_id));
+    const pending = buildSuspectedView(suspected.values(), ids, o.region ?? null);
     const view = buildView(table.values(), {
       now,
       region: o.region ?? null,
       restoredWindowMs: cfg.WEB_RESTORED_WINDOW_H * 3_600_000,
       chartWindowMs: 3_600_000,
     });
-    const text = renderOutageTable(view, now);
+    const text = renderOutageTable(view, now, 'Asia/Jakarta', pending.rows);
     // Cursor home and clear: the table updates in place.
     process.stdout.write(o.follow && process.stdout.isTTY ? `\x1b[H\x1b[2J${text}` : `${text}\n`);
   };
@@ -116,6 +131,7 @@ async function outages(o: { follow?: boolean; region?: string }): Promise<void> 
   if (!o.follow) return void (await feed.stop());
   let dirty = false;
   table.onChange(() => (dirty = true));
+  suspected.onChange(() => (dirty = true));
   // Redraw every second (durations tick) and at once after a change.
   setInterval(() => {
     if (process.stdout.isTTY || dirty) draw();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonConfigSchema, parseConfig, serviceGroupId } from '@ami/lib';
+import { commonConfigSchema, envBoolean, parseConfig, serviceGroupId } from '@ami/lib';
 
 /** The web service's settings; defaults fit the local stack (see README.md). */
 const webFields = commonConfigSchema.extend({
@@ -14,7 +14,7 @@ const webFields = commonConfigSchema.extend({
   /** Or a file holding the same JSON (read at start-up). */
   AMI_WEB_USERS_FILE: z.string().optional(),
   /** Require a token (viewer or operator) for the dashboard, the call-centre page, their APIs and /metrics. */
-  WEB_VIEWS_REQUIRE_AUTH: z.enum(['true', 'false']).default('false'),
+  WEB_VIEWS_REQUIRE_AUTH: envBoolean(false),
   /** How often the users file is checked for changes (revocation without a restart). */
   WEB_USERS_RELOAD_S: z.coerce.number().positive().max(3600).default(5),
   /** Lifetime of a browser sign-in (the cookie); never past the token's own expires_at. */
@@ -29,7 +29,7 @@ const webFields = commonConfigSchema.extend({
    */
   WEB_SESSION_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   /** Mark the sign-in cookie `Secure` (set it behind a TLS proxy); it is also set on a request that came over TLS. */
-  WEB_COOKIE_SECURE: z.enum(['true', 'false']).default('false'),
+  WEB_COOKIE_SECURE: envBoolean(false),
   /**
    * Addresses of the reverse proxies whose X-Forwarded-* headers are believed (comma-separated
    * addresses or CIDRs, e.g. 127.0.0.1); empty: none.
@@ -50,8 +50,12 @@ const webFields = commonConfigSchema.extend({
   WEB_CAMPAIGN_MAX: z.coerce.number().int().positive().default(20_000),
   /** Agents' "ping the meter now" (READ_NOW) per user per minute. */
   WEB_PINGS_PER_MIN: z.coerce.number().int().positive().default(6),
-  /** How long a ping waits for the meter's on-demand read before saying "no answer" (PLC can be slow). */
-  WEB_PING_TIMEOUT_S: z.coerce.number().positive().max(600).default(30),
+  /**
+   * How long a ping waits for the head-end's result before saying the head-end gave none. The
+   * head-end itself answers NO_ANSWER after the meter's medium time-out (PLC: tens of seconds, plus
+   * the concentrator's queue): this must be longer than that.
+   */
+  WEB_PING_TIMEOUT_S: z.coerce.number().positive().max(600).default(90),
   /** Restored outages stay in the "recently restored" list this long. */
   WEB_RESTORED_WINDOW_H: z.coerce.number().positive().default(24),
   /** Chart window (hours) and how often ClickHouse history is refreshed. */

@@ -153,8 +153,8 @@ async function withRetries<T>(fn: () => Promise<T>, attempts = 20, delayMs = 250
 
 /**
  * Follows a topic from its end (what arrives after start), in a group of its own, and hands
- * each decodable record to `onRecord`. For the head-end's answers and the meters' on-demand
- * reads, which matter only for the commands this instance sends from now on. An undecodable
+ * each decodable record to `onRecord`. For the head-end's answers, which matter only for the
+ * commands this instance sends from now on. An undecodable
  * record is logged and skipped: these topics are other services' to dead-letter.
  */
 export class TailFeed<N extends RecordName> {
@@ -167,7 +167,7 @@ export class TailFeed<N extends RecordName> {
     private readonly record: N,
     private readonly onRecord: (r: RecordTypes[N]) => void,
     private readonly logger: Logger,
-    private readonly opts: { groupPrefix: string; keep?: (buf: Buffer) => boolean },
+    private readonly opts: { groupPrefix: string },
   ) {}
 
   async start(): Promise<void> {
@@ -190,7 +190,7 @@ export class TailFeed<N extends RecordName> {
       autoCommit: false,
       eachBatch: async ({ batch, heartbeat }) => {
         for (const m of batch.messages) {
-          if (!m.value || (this.opts.keep && !this.opts.keep(m.value))) continue;
+          if (!m.value) continue;
           try {
             const r =
               this.codec.decodeCached(this.record, m.value) ??

@@ -33,7 +33,7 @@ section.card,aside.card{background:#fff;padding:10px 14px;margin-bottom:12px}
 #answer{border-left:6px solid #999}
 #answer[data-state=ENERGIZED]{border-color:#2e8b57} #answer[data-state=OUTAGE]{border-color:#c0392b}
 #answer[data-state=DISCONNECTED],#answer[data-state=RECONNECT_ENABLED]{border-color:#d68910}
-#answer[data-state=POWER_LIMIT_TRIP]{border-color:#8e44ad}
+#answer[data-state=POWER_LIMIT_TRIP]{border-color:#8e44ad} #answer[data-suspected]{border-color:#e67e22}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px} dt{color:#666}
 input,select,textarea{font-size:15px;padding:4px 6px} button{font-size:15px} .error{color:#c0392b}
 fieldset{border:1px solid #ccd;margin:6px 0} label{display:inline-block;margin:4px 8px 4px 0}
@@ -110,16 +110,24 @@ function dashboardBody(l: Lang): string {
  <span id="conn" class="muted" role="status">${t(l, 'dash.connecting')}</span></div>
 <div class="totals"><span>${t(l, 'dash.active_outages')}: <b id="t-active">0</b></span>
  <span>${t(l, 'dash.customers_without_supply')}: <b id="t-customers">0</b></span>
- <span>${t(l, 'dash.tusbung_excluded')}: <b id="t-tusbung">0</b></span></div>
+ <span>${t(l, 'dash.tusbung_excluded')}: <b id="t-tusbung">0</b></span>
+ <span>${t(l, 'dash.suspected')}: <b id="t-suspected">0</b></span></div>
 <h2>${t(l, 'dash.chart_title')}</h2><div id="chart"></div>
 <h2 id="active-h">${t(l, 'dash.active_title')}</h2>
 <table id="active" aria-labelledby="active-h"><thead><tr>${th('col.gardu')}${th('col.scope')}${th('col.customers_affected', 'num')}
 ${th('col.tusbung_excluded', 'num')}${th('col.started')}${th('col.duration')}${th('col.outage')}</tr></thead><tbody></tbody></table>
+<h2 id="suspected-h">${t(l, 'susp.title')}</h2>
+<table id="suspected" aria-labelledby="suspected-h"><thead><tr>${th('col.region')}${th('col.ulp')}${th('susp.col.where')}${th('susp.col.status')}
+${th('col.started')}${th('col.duration')}${th('susp.col.last_gasps', 'num')}${th('susp.col.customers', 'num')}${th('susp.col.verification')}${th('col.outage')}</tr></thead><tbody></tbody></table>
 <h2 id="rel-h">${t(l, 'ctl.reliability_title')}</h2><p id="ctl-as-of" class="muted"></p>
 <table id="reliability" aria-labelledby="rel-h"><thead><tr>${th('col.region')}${th('col.ulp')}${th('ctl.col.live', 'num')}${th('ctl.col.served', 'num')}
 ${th('ctl.col.saidi', 'num')}${th('ctl.col.saifi', 'num')}${th('ctl.col.caidi', 'num')}${th('ctl.col.maifi', 'num')}</tr></thead><tbody></tbody></table>
 <h2 id="silent-h">${t(l, 'ctl.silent_title')}</h2>
-<table id="silent" aria-labelledby="silent-h"><thead><tr>${th('col.region')}${th('col.ulp')}${th('col.gardu')}${th('ctl.col.silent', 'num')}${th('ctl.col.examples')}</tr></thead><tbody></tbody></table>
+<table id="silent" aria-labelledby="silent-h"><thead><tr>${th('col.region')}${th('col.ulp')}${th('col.gardu')}${th('ctl.col.silent_of', 'num')}
+${th('ctl.col.plc', 'num')}${th('ctl.col.direct', 'num')}${th('ctl.col.diagnosis')}${th('ctl.col.examples')}</tr></thead><tbody></tbody></table>
+<h2 id="silent-dcu-h">${t(l, 'ctl.silent_dcu_title')}</h2>
+<table id="silent-dcu" aria-labelledby="silent-dcu-h"><thead><tr>${th('col.region')}${th('col.ulp')}${th('ctl.col.concentrator')}${th('ctl.col.plc_silent', 'num')}
+${th('ctl.col.diagnosis')}</tr></thead><tbody></tbody></table>
 <h2 id="restored-h">${t(l, 'dash.restored_title')}</h2>
 <table id="restored" aria-labelledby="restored-h"><thead><tr>${th('col.region')}${th('col.ulp')}${th('col.feeder')}${th('col.gardu')}${th('col.scope')}
 ${th('col.customers_affected', 'num')}${th('col.started')}${th('col.restored')}${th('col.duration')}${th('col.outage')}</tr></thead><tbody></tbody></table>`;
@@ -152,6 +160,15 @@ function renderRestored(view) {
     cell(tr, String(o.customers_affected), 'num'); cell(tr, o.started_text); cell(tr, o.restored_text);
     cell(tr, dur(o.restored_at - o.started_at)); cell(tr, o.outage_id); }
 }
+function renderSuspected(view) {
+  const tbody = $('suspected').tBodies[0]; tbody.replaceChildren();
+  if (view.suspected.length === 0) { const td = cell(tbody.insertRow(), M['susp.none'], 'muted'); td.colSpan = 10; }
+  for (const o of view.suspected) { const tr = tbody.insertRow(); tr.dataset.outageId = o.outage_id; tr.dataset.status = o.status;
+    for (const v of [o.region, o.ulp, o.where_text, o.status_text, o.started_text]) cell(tr, v);
+    cell(tr, dur(Date.now() + skew - o.started_at), 'dur').dataset.start = o.started_at;
+    cell(tr, String(o.last_gasps), 'num'); cell(tr, String(o.customers_total), 'num');
+    cell(tr, o.verification_text); cell(tr, o.outage_id); }
+}
 function renderRegions(view) {
   const sel = $('region'), want = view.region || '';
   const have = [...sel.options].map((o) => o.value).slice(1).join(',');
@@ -162,8 +179,9 @@ function render(view) {
   skew = view.generated_at - Date.now();
   $('t-active').textContent = view.totals.active; $('t-customers').textContent = view.totals.customers_affected;
   $('t-tusbung').textContent = view.totals.tusbung_excluded;
+  $('t-suspected').textContent = view.suspected.length;
   $('chart').innerHTML = view.chart_svg;
-  renderRegions(view); renderActive(view); renderRestored(view);
+  renderRegions(view); renderActive(view); renderSuspected(view); renderRestored(view);
   $('conn').textContent = fmt('dash.live', { time: view.generated_text });
 }
 function connect(region) {
@@ -190,10 +208,18 @@ async function controlRoom() {
     const fig = (v, d) => (r.month ? num(v, d) : '—');
     cell(tr, fig(r.customers_served, 0), 'num');
     for (const [v, d] of [[r.saidi_minutes, 2], [r.saifi, 3], [r.caidi_minutes, 1], [r.maifi, 3]]) cell(tr, fig(v, d), 'num'); }
+  const of = (x) => num(x.silent, 0) + ' / ' + num(x.meters, 0);
   const sil = $('silent').tBodies[0]; sil.replaceChildren();
-  if (c.silent.length === 0) emptyRow(sil, M['ctl.no_silent'], 5);
-  for (const s of c.silent) { const tr = sil.insertRow(); tr.dataset.gardu = s.gardu_id;
-    for (const v of [s.region, s.ulp, s.gardu_id]) cell(tr, v); cell(tr, num(s.meters, 0), 'num'); cell(tr, s.examples.join(', ')); }
+  if (c.silent.by_gardu.length === 0) emptyRow(sil, M['ctl.no_silent'], 8);
+  for (const s of c.silent.by_gardu) { const tr = sil.insertRow(); tr.dataset.gardu = s.gardu_id; tr.dataset.diagnosis = s.diagnosis;
+    for (const v of [s.region, s.ulp, s.gardu_id]) cell(tr, v);
+    for (const x of [s.ami, s.plc, s.direct]) cell(tr, of(x), 'num');
+    cell(tr, s.diagnosis_text); cell(tr, s.examples.join(', ')); }
+  const dcu = $('silent-dcu').tBodies[0]; dcu.replaceChildren();
+  if (c.silent.by_concentrator.length === 0) emptyRow(dcu, M['ctl.no_silent_dcu'], 5);
+  for (const s of c.silent.by_concentrator) { const tr = dcu.insertRow(); tr.dataset.gardu = s.gardu_id;
+    if (s.all_silent) tr.dataset.down = 'true';
+    for (const v of [s.region, s.ulp, s.concentrator_text]) cell(tr, v); cell(tr, of(s.plc), 'num'); cell(tr, s.diagnosis_text); }
 }
 const refreshControlRoom = () => controlRoom().catch((err) => { $('ctl-as-of').textContent = err.message; });
 refreshControlRoom(); setInterval(refreshControlRoom, 60000); $('region').addEventListener('change', refreshControlRoom);`;
@@ -204,6 +230,7 @@ export const dashboardHtml: PageHtml = (ctx) =>
     'col.',
     'scope.',
     'ctl.',
+    'susp.',
   ]);
 
 // ---------------------------------------------------------------- call centre
@@ -308,6 +335,7 @@ async function lookup(q) {
   catch (err) { box.hidden = true; $('story').hidden = true; $('call').hidden = true; $('cmd').hidden = true; $('error').textContent = err.message; return; }
   current = a;
   box.dataset.state = a.state || 'AMR';
+  if (a.suspected) box.dataset.suspected = a.suspected.status; else delete box.dataset.suspected;
   $('headline').textContent = a.headline; $('detail').textContent = a.detail;
   list($('advice'), a.advice, (t) => el('li', t)); showFaqLinks(a.faq);
   $('idpel').textContent = a.idpel; $('meter').textContent = a.meter_id;
@@ -316,6 +344,7 @@ async function lookup(q) {
   $('unit').textContent = fmt('cc.unit_text', { region: a.region, ulp: a.ulp, gardu: a.gardu_id });
   $('consumption').textContent = a.consumption_text; box.hidden = false;
   $('ping-box').hidden = !(a.ami && mayDo.ping.includes(ROLE)); $('ping-result').textContent = '';
+  delete $('ping-result').dataset.state;
   $('call').hidden = !mayDo.log.includes(ROLE); $('call-result').textContent = '';
   $('cmd').hidden = !(a.ami && mayDo.command.includes(ROLE)); $('cmd-result').textContent = '';
   await Promise.all([loadStory(a.idpel), loadCalls(a.idpel)]).catch((err) => { $('error').textContent = err.message; });
@@ -324,8 +353,9 @@ $('call-type').addEventListener('change', fillSubtypes); fillSubtypes();
 $('lookup').addEventListener('submit', (e) => { e.preventDefault(); const q = $('q').value.trim();
   history.replaceState(null, '', '?q=' + encodeURIComponent(q)); lookup(q); });
 $('ping').addEventListener('click', async () => {
-  clearInterval(pingTimer); $('ping').disabled = true;
+  clearInterval(pingTimer); $('ping').disabled = true; delete $('ping-result').dataset.state;
   try { let p = await api('POST', '/api/ping', { q: current.meter_id }); $('ping-result').textContent = p.text;
+    $('ping-result').dataset.state = p.state;
     pingTimer = setInterval(async () => { try { p = await api('GET', '/api/ping/' + p.command_id);
       $('ping-result').textContent = p.text; $('ping-result').dataset.state = p.state;
       if (p.state !== 'WAITING') { clearInterval(pingTimer); $('ping').disabled = false; loadStory(current.idpel); } }

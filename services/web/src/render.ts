@@ -1,5 +1,6 @@
 import { formatDuration, type OutageRow, type OutagesView, type SeriesPoint } from './outagesView.js';
-import { zoneOfRegion } from '@ami/lib';
+import { stepChart, zoneOfRegion } from '@ami/lib';
+import { verificationText, type SuspectedRow } from './suspectedView.js';
 import { formatLocalTime } from './wording.js';
 
 /** Inline SVG step chart of customers without supply (no external scripts or fonts). */
@@ -10,36 +11,13 @@ export function renderSeriesSvg(
   width = 720,
   height = 180,
 ): string {
-  const pad = { l: 56, r: 12, t: 12, b: 24 };
-  const w = width - pad.l - pad.r;
-  const h = height - pad.t - pad.b;
-  const from = series[0]?.at ?? 0;
-  const to = series[series.length - 1]?.at ?? 1;
-  const max = Math.max(1, ...series.map((p) => p.customers));
-  const x = (t: number) => pad.l + (to === from ? 0 : ((t - from) / (to - from)) * w);
-  const y = (c: number) => pad.t + h - (c / max) * h;
-  const path = series
-    .map((p, i) =>
-      i === 0
-        ? `M${x(p.at).toFixed(1)},${y(p.customers).toFixed(1)}`
-        : `H${x(p.at).toFixed(1)}V${y(p.customers).toFixed(1)}`,
-    )
-    .join('');
-  const hours = Math.round((to - from) / 3_600_000);
-  const label = (tx: number, text: string, anchor: string) =>
-    `<text x="${tx.toFixed(1)}" y="${height - 6}" text-anchor="${anchor}" font-size="11">${text}</text>`;
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-label="${words.title} (-${hours}h)">`,
-    `<line x1="${pad.l}" y1="${pad.t + h}" x2="${pad.l + w}" y2="${pad.t + h}" stroke="#999"/>`,
-    `<line x1="${pad.l}" y1="${pad.t}" x2="${pad.l}" y2="${pad.t + h}" stroke="#999"/>`,
-    `<text x="${pad.l - 6}" y="${pad.t + 10}" text-anchor="end" font-size="11">${max}</text>`,
-    `<text x="${pad.l - 6}" y="${pad.t + h}" text-anchor="end" font-size="11">0</text>`,
-    label(pad.l, `-${hours}h`, 'start'),
-    label(pad.l + w / 2, `-${Math.round(hours / 2)}h`, 'middle'),
-    label(pad.l + w, words.now, 'end'),
-    series.length > 0 ? `<path d="${path}" fill="none" stroke="#c0392b" stroke-width="2"/>` : '',
-    '</svg>',
-  ].join('');
+  return stepChart({
+    points: series.map((p) => [p.at, p.customers] as const),
+    title: words.title,
+    endLabel: words.now,
+    width,
+    height,
+  });
 }
 
 const COLUMNS = [
@@ -71,18 +49,59 @@ function rowCells(r: OutageRow, now: number, child: boolean): string[] {
   ];
 }
 
-function table(rows: string[][]): string[] {
-  const widths = COLUMNS.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
+const SUSPECTED_COLUMNS = [
+  'REGION',
+  'ULP',
+  'FEEDER',
+  'GARDU',
+  'SCOPE',
+  'STATUS',
+  'LAST GASPS',
+  'CUSTOMERS',
+  'STARTED',
+  'SINCE',
+  'VERIFICATION',
+  'OUTAGE',
+];
+
+function suspectedCells(r: SuspectedRow, now: number): string[] {
+  return [
+    r.region,
+    r.ulp,
+    r.feeder_id,
+    r.gardu_id ?? '-',
+    r.scope,
+    // Marked apart from confirmed outages: suspected, or verified by ping, never yet confirmed.
+    `${r.status}?`,
+    String(r.last_gasps),
+    String(r.customers_total),
+    formatLocalTime(r.started_at, zoneOfRegion(r.region), 'en'),
+    formatDuration(now - r.started_at),
+    verificationText(r, 'en'),
+    r.outage_id,
+  ];
+}
+
+function table(rows: string[][], columns: readonly string[] = COLUMNS): string[] {
+  const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     cells
       .map((c, i) => c.padEnd(widths[i]!))
       .join('  ')
       .trimEnd();
-  return [line(COLUMNS), ...rows.map(line)];
+  return [line([...columns]), ...rows.map(line)];
 }
 
-/** The terminal view of `ami outages`: active outages grouped, totals, then recently restored. */
-export function renderOutageTable(v: OutagesView, now: number, timeZone = 'Asia/Jakarta'): string {
+/**
+ * The terminal view of `ami outages`: active outages grouped, totals, the suspected outages being
+ * verified (apart: not counted as customers without supply), then recently restored.
+ */
+export function renderOutageTable(
+  v: OutagesView,
+  now: number,
+  timeZone = 'Asia/Jakarta',
+  suspected: readonly SuspectedRow[] = [],
+): string {
   const active = v.active.flatMap((g) =>
     g.ulps.flatMap((u) =>
       u.feeders.flatMap((f) => f.outages.map((r) => rowCells(r, now, r.parent_outage_id !== null))),
@@ -94,6 +113,14 @@ export function renderOutageTable(v: OutagesView, now: number, timeZone = 'Asia/
     `Active outages${v.region ? ` in ${v.region}` : ''}: ${t.active}, customers without supply: ${t.customers_affected}, tusbung excluded: ${t.tusbung_excluded}  (${formatLocalTime(now, timeZone, 'en')})`,
     '',
     ...(active.length > 0 ? table(active) : ['(none)']),
+    '',
+    `Suspected outages (not confirmed, being verified): ${suspected.length}`,
+    ...(suspected.length > 0
+      ? table(
+          suspected.map((r) => suspectedCells(r, now)),
+          SUSPECTED_COLUMNS,
+        )
+      : []),
     '',
     `Recently restored: ${restored.length}`,
     ...(restored.length > 0 ? table(restored) : []),

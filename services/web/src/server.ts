@@ -23,6 +23,7 @@ import {
   type MeterStatus,
   type Outage,
   type ServiceMetrics,
+  type SuspectedOutage,
 } from '@ami/lib';
 import {
   authenticate,
@@ -40,10 +41,18 @@ import { commandRequestSchema, planCommands, type CommandRequest, type ProfileLo
 import type { WebConfig } from './config.js';
 import { describeIssues, text } from './input.js';
 import { buildView, withLocalTimes, type OutagesView } from './outagesView.js';
+import {
+  buildSuspectedView,
+  localSuspected,
+  suspicionOf,
+  type LocalSuspectedRow,
+  type SuspectedView,
+} from './suspectedView.js';
 import { callCentreHtml, complaintsHtml, dashboardHtml, loginHtml, type PageHtml } from './pages.js';
 import { chooseLang, isLang, LANGS, LOCALE, render, t, type Lang, type Localized } from './catalogue.js';
 import { RateLimiter } from './rateLimit.js';
 import { renderSeriesSvg } from './render.js';
+import { buildSilentView, type OutageFootprint } from './silentView.js';
 import type { AuditRow, ControlRoomData } from './store.js';
 import type { UserSource } from './users.js';
 import { registerWorkspace, type WorkspaceBackend } from './workspace.js';
@@ -56,6 +65,8 @@ export interface WebBackend extends WorkspaceBackend {
   outage(outageId: string): Outage | undefined;
   /** Latest record per outage id, live and history merged. */
   outages(): Iterable<Outage>;
+  /** Suspected outages still pending (SUSPECTED, VERIFIED), latest record per outage id. */
+  suspected(): Iterable<SuspectedOutage>;
   /** This month's reliability per ULP and the meters gone silent (ClickHouse). */
   controlRoom(now: number): Promise<ControlRoomData>;
   billing(profile: MeterProfile, period: string): Promise<Consumption | null>;
@@ -329,7 +340,7 @@ export class WebServer {
   }
 
   private viewsLocked(): boolean {
-    return this.cfg.WEB_VIEWS_REQUIRE_AUTH === 'true';
+    return this.cfg.WEB_VIEWS_REQUIRE_AUTH;
   }
 
   /**
@@ -388,7 +399,7 @@ export class WebServer {
         path: '/',
         httpOnly: true,
         sameSite: 'strict',
-        secure: this.cfg.WEB_COOKIE_SECURE === 'true' || req.protocol === 'https',
+        secure: this.cfg.WEB_COOKIE_SECURE || req.protocol === 'https',
         maxAge: Math.max(0, Math.floor((expires - this.now()) / 1000)),
       })
       .redirect(signInTarget(form.next), 303);
@@ -397,8 +408,19 @@ export class WebServer {
   view(
     regionFilter: string | null,
     lang: Lang = 'id',
-  ): OutagesView & { chart_svg: string; generated_text: string } {
-    const v0 = buildView(this.backend.outages(), {
+  ): OutagesView & {
+    chart_svg: string;
+    generated_text: string;
+    suspected: LocalSuspectedRow[];
+    suspected_totals: SuspectedView['totals'];
+  } {
+    const outages = [...this.backend.outages()];
+    const suspected = buildSuspectedView(
+      this.backend.suspected(),
+      new Set(outages.map((o) => o.outage_id)),
+      regionFilter,
+    );
+    const v0 = buildView(outages, {
       now: this.now(),
       region: regionFilter,
       restoredWindowMs: this.cfg.WEB_RESTORED_WINDOW_H * 3_600_000,
@@ -411,17 +433,22 @@ export class WebServer {
       ...v,
       chart_svg: renderSeriesSvg(v.series, { now: t(lang, 'dash.now'), title: t(lang, 'dash.chart_title') }),
       generated_text: formatZoned(v.generated_at, zone, LOCALE[lang], 'time'),
+      // Apart from the confirmed outages above: never counted as customers without supply.
+      suspected: localSuspected(suspected.rows, lang),
+      suspected_totals: suspected.totals,
     };
   }
 
   /**
    * The control room's table: this month's SAIDI/SAIFI/CAIDI/MAIFI per ULP from ClickHouse beside
-   * the customers without supply now (the live view), and meters silent for over an hour by gardu.
+   * the customers without supply now (the live view), and meters silent for over an hour by gardu
+   * and by concentrator, the gardus in an outage (confirmed or suspected) told apart.
    */
   private async controlRoom(region: string | null, lang: Lang): Promise<unknown> {
     const now = this.now();
     const live = new Map<string, { region: string; ulp: string; n: number }>();
-    for (const r of this.view(region, lang).active)
+    const view = this.view(region, lang);
+    for (const r of view.active)
       for (const u of r.ulps)
         live.set(`${r.region}\u0000${u.ulp}`, { region: r.region, ulp: u.ulp, n: u.customers_affected });
     const zone = region ? zoneOfRegion(region) : 'Asia/Jakarta';
@@ -451,10 +478,12 @@ export class WebServer {
       const reliability = [...rows.values()].sort(
         (a, b) => a.region.localeCompare(b.region) || a.ulp.localeCompare(b.ulp),
       );
-      return { available: true, as_of_text: asOf, reliability, silent: mine(d.silent) };
+      const silent = buildSilentView(mine(d.silent), outageFootprint(view), lang);
+      return { available: true, as_of_text: asOf, reliability, silent };
     } catch (err) {
       this.logger.warn({ err }, 'control-room figures from ClickHouse unavailable');
-      return { available: false, as_of_text: t(lang, 'ctl.unavailable'), reliability: [], silent: [] };
+      const silent = buildSilentView([], outageFootprint(view), lang);
+      return { available: false, as_of_text: t(lang, 'ctl.unavailable'), reliability: [], silent };
     }
   }
 
@@ -516,7 +545,14 @@ export class WebServer {
         this.logger.warn({ err, meter_id: profile.meter_id }, 'billing lookup failed; answering without it');
         return null;
       });
-    return describeMeter({ profile, status, outage, consumption, lang });
+    const suspected = this.suspicionOf(profile);
+    return describeMeter({ profile, status, outage, suspected, consumption, lang });
+  }
+
+  /** The pending suspected outage covering a meter; one already confirmed (its Outage is known) is not. */
+  suspicionOf(profile: MeterProfile): SuspectedOutage | undefined {
+    const pending = [...this.backend.suspected()].filter((x) => !this.backend.outage(x.outage_id));
+    return suspicionOf(profile, pending);
   }
 
   limit(limiter: RateLimiter, user: string, cost: number, what: string): void {
@@ -599,4 +635,19 @@ export class WebServer {
 function regionOf(req: FastifyRequest): string | null {
   const r = (req.query as z.infer<typeof regionQuery>).region;
   return r && r.trim() !== '' ? r.trim() : null;
+}
+
+/** The gardus and feeders out of supply now, confirmed or suspected: their meters are silent for that. */
+function outageFootprint(v: {
+  active: OutagesView['active'];
+  suspected: readonly LocalSuspectedRow[];
+}): OutageFootprint {
+  const rows = [
+    ...v.active.flatMap((r) => r.ulps.flatMap((u) => u.feeders.flatMap((f) => f.outages))),
+    ...v.suspected,
+  ];
+  return {
+    gardus: new Set(rows.flatMap((o) => (o.scope === 'GARDU' && o.gardu_id ? [o.gardu_id] : []))),
+    feeders: new Set(rows.flatMap((o) => (o.scope === 'FEEDER' ? [o.feeder_id] : []))),
+  };
 }

@@ -20,24 +20,19 @@ import { PingTracker } from './ping.js';
 import { mergeLatest } from './outagesView.js';
 import { WebServer, type WebBackend } from './server.js';
 import { billingOf, controlRoomOf, insertAudit, outageHistory, storyOf } from './store.js';
-import { CallTable, LatestTable, OutageTable, ProfileTable } from './tables.js';
+import { CallTable, LatestTable, OutageTable, ProfileTable, SuspectedTable } from './tables.js';
 import { loadUsers, type UserSource } from './users.js';
 import type { CallRecord, MeterStatus } from '@ami/lib';
-
-/**
- * MeterRead's last field is `kind` (enum index, zig-zag varint): 2 is ON_DEMAND. Reads of a
- * writer schema with fields after `kind` would fail this test and be skipped, never misread.
- */
-const ON_DEMAND_KIND_BYTE = 2;
 
 /** The running web service: compacted topics in memory, ClickHouse history, the HTTP server. */
 export class WebService {
   readonly profiles = new ProfileTable();
   readonly statuses = new LatestTable<MeterStatus>();
   readonly outages = new OutageTable();
+  readonly suspected = new SuspectedTable();
   readonly calls = new CallTable();
   readonly pings: PingTracker;
-  private tails: TailFeed<'CommandResult' | 'MeterRead'>[] = [];
+  private tail?: TailFeed<'CommandResult'>;
   private encodeCall?: (c: CallRecord) => Buffer;
   private history: Outage[] = [];
   private historyTimer?: NodeJS.Timeout;
@@ -72,10 +67,12 @@ export class WebService {
       await ensureTopics(admin, this.cfg.AMI_TOPIC_PREFIX, { partitions: 6 }, [
         'meters',
         'outages',
+        'suspectedOutages',
         'meterStatus',
         'commands',
         'commandResults',
-        // Reads (pings are answered there) with events: created together they share a partition count.
+        // Reads and events (the head-end writes a ping's on-demand read and relay events there):
+        // created together they share a partition count.
         'reads',
         'events',
         'calls',
@@ -106,6 +103,7 @@ export class WebService {
     });
     this.server = new WebServer(this.cfg, users, this.backend(), this.logger, this.metrics);
     this.outages.onChange(() => this.server?.outagesChanged());
+    this.suspected.onChange(() => this.server?.outagesChanged());
     this.feed = new CompactedFeed(
       kafka,
       codec,
@@ -113,6 +111,7 @@ export class WebService {
         feedSource(topics.meters, 'MeterProfile', this.profiles),
         feedSource(topics.meterStatus, 'MeterStatus', this.statuses),
         feedSource(topics.outages, 'Outage', this.outages),
+        feedSource(topics.suspectedOutages, 'SuspectedOutage', this.suspected),
         feedSource(topics.calls, 'CallRecord', this.calls),
       ],
       this.logger,
@@ -123,25 +122,17 @@ export class WebService {
       },
     );
     await this.feed.start();
-    this.tails = [
-      new TailFeed(
-        kafka,
-        codec,
-        topics.commandResults,
-        'CommandResult',
-        (r) => this.pings.onResult(r, Date.now()),
-        this.logger,
-        {
-          groupPrefix: this.cfg.WEB_GROUP_PREFIX,
-        },
-      ),
-      new TailFeed(kafka, codec, topics.reads, 'MeterRead', (r) => this.pings.onRead(r), this.logger, {
-        groupPrefix: this.cfg.WEB_GROUP_PREFIX,
-        // Interval reads are the bulk of the topic; only ON_DEMAND ones answer a ping (last byte: kind).
-        keep: (buf) => buf[buf.length - 1] === ON_DEMAND_KIND_BYTE,
-      }),
-    ] as TailFeed<'CommandResult' | 'MeterRead'>[];
-    for (const tail of this.tails) await tail.start();
+    // The head-end's answers: to operators' commands and agents' pings (READ_NOW results carry the read).
+    this.tail = new TailFeed(
+      kafka,
+      codec,
+      topics.commandResults,
+      'CommandResult',
+      (r) => this.pings.onResult(r, Date.now()),
+      this.logger,
+      { groupPrefix: this.cfg.WEB_GROUP_PREFIX },
+    );
+    await this.tail.start();
     void this.refreshHistory();
     this.historyTimer = setInterval(() => void this.refreshHistory(), this.cfg.WEB_HISTORY_REFRESH_S * 1000);
     const address = await this.server.listen();
@@ -170,6 +161,7 @@ export class WebService {
       status: (id) => this.statuses.get(id),
       outage: (id) => this.outages.get(id) ?? this.history.find((o) => o.outage_id === id),
       outages: () => mergeLatest(this.history, this.outages.values()).values(),
+      suspected: () => this.suspected.values(),
       billing: (p, period) => billingOf(this.ch!, db, p.meter_id, period),
       audit: (rows) => insertAudit(this.auditCh!, db, rows),
       send: async (commands) => {
@@ -202,7 +194,7 @@ export class WebService {
     await this.server?.close();
     this.users?.stop();
     await this.feed?.stop();
-    for (const tail of this.tails) await tail.stop();
+    await this.tail?.stop();
     await this.producer?.disconnect();
     await this.ch?.close();
     await this.auditCh?.close();

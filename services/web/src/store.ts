@@ -10,6 +10,7 @@ import {
   type MeterCommandType,
   type Outage,
 } from '@ami/lib';
+import { AMI_KDPM, type AmiKdpm, type Count, type SilentGarduCounts } from './silentView.js';
 import type { Consumption } from './wording.js';
 
 /** The ClickHouse edge of the web service: outage history, billing, the command audit trail. */
@@ -364,8 +365,11 @@ export interface ControlRoomData {
     caidi_minutes: number;
     maifi: number;
   }[];
-  /** AMI meters installed more than `silentMs` ago with no read in the last `silentMs`, by gardu. */
-  silent: { region: string; ulp: string; gardu_id: string; meters: number; examples: string[] }[];
+  /**
+   * Gardus with AMI meters installed more than `silentMs` ago and no read in the last
+   * `silentMs`: each gardu's AMI meters and silent ones by medium (KDPM).
+   */
+  silent: SilentGarduCounts[];
 }
 
 export async function controlRoomOf(
@@ -390,19 +394,28 @@ export async function controlRoomOf(
         ORDER BY region, ulp, month`,
       'reliability this month',
     ),
-    rows<{ region: string; ulp: string; gardu_id: string; meters: number; examples: string[] }>(
+    rows<SilentRow>(
       ch,
       // Aliases differ from column names: in 18.16 an alias would replace the column in WHERE.
-      sql`SELECT r AS region, u AS ulp, g AS gardu_id, toUInt64(count()) AS meters, groupArray(5)(m) AS examples
+      // Per gardu and medium (the PLC meters share the gardu's concentrator, the others talk
+      // direct), then one row per gardu that has a silent meter, most silent first.
+      sql`SELECT region, ulp, feeder_id, gardu_id, groupArray(k) AS kinds, groupArray(n) AS meters_n,
+          groupArray(sn) AS silent_n, groupArray(ex) AS example_lists, sum(sn) AS total_silent
         FROM (
-          SELECT meter_id AS m, region AS r, ulp AS u, gardu_id AS g, kdpm AS k, removed AS rm, installed_at AS inst
-          FROM ${d}.meters_latest
+          SELECT r AS region, u AS ulp, f AS feeder_id, g AS gardu_id, k, toUInt64(count()) AS n,
+            toUInt64(sum(sl)) AS sn, groupArrayIf(5)(m, sl = 1) AS ex
+          FROM (
+            SELECT meter_id AS m, region AS r, ulp AS u, feeder_id AS f, gardu_id AS g, toString(kdpm) AS k,
+              meter_id NOT IN (SELECT meter_id FROM ${d}.reads WHERE read_at >= ${since}) AS sl
+            FROM ${d}.meters_latest
+            WHERE removed = 0 AND toString(kdpm) != 'A' AND installed_at < ${since}
+          )
+          GROUP BY r, u, f, g, k
         )
-        WHERE rm = 0 AND toString(k) != 'A' AND inst < ${since}
-          AND m NOT IN (SELECT meter_id FROM ${d}.reads WHERE read_at >= ${since})
-        GROUP BY r, u, g
-        ORDER BY meters DESC, g
-        LIMIT 50`,
+        GROUP BY region, ulp, feeder_id, gardu_id
+        HAVING total_silent > 0
+        ORDER BY total_silent DESC, gardu_id
+        LIMIT 100`,
       'silent meters',
     ),
   ]);
@@ -417,6 +430,41 @@ export async function controlRoomOf(
       caidi_minutes: Number(r.caidi_minutes),
       maifi: Number(r.maifi),
     })),
-    silent: silent.map((s) => ({ ...s, meters: Number(s.meters) })),
+    silent: silentCounts(silent),
   };
+}
+
+interface SilentRow {
+  region: string;
+  ulp: string;
+  feeder_id: string;
+  gardu_id: string;
+  kinds: string[];
+  meters_n: (number | string)[];
+  silent_n: (number | string)[];
+  example_lists: string[][];
+}
+
+/** One row per gardu, arrays by medium, into counts by KDPM. */
+function silentCounts(rows: readonly SilentRow[]): SilentGarduCounts[] {
+  return rows.map((r) => {
+    const by_kdpm: Record<AmiKdpm, Count> = {
+      L: { meters: 0, silent: 0 },
+      R: { meters: 0, silent: 0 },
+      S: { meters: 0, silent: 0 },
+      F: { meters: 0, silent: 0 },
+    };
+    r.kinds.forEach((k, i) => {
+      if ((AMI_KDPM as readonly string[]).includes(k))
+        by_kdpm[k as AmiKdpm] = { meters: Number(r.meters_n[i]), silent: Number(r.silent_n[i]) };
+    });
+    return {
+      region: r.region,
+      ulp: r.ulp,
+      feeder_id: r.feeder_id,
+      gardu_id: r.gardu_id,
+      by_kdpm,
+      examples: r.example_lists.flat().slice(0, 5),
+    };
+  });
 }

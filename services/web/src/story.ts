@@ -1,17 +1,20 @@
-import type { CallRecord, MeterProfile } from '@ami/lib';
+import type { CallRecord, MeterProfile, SuspectedOutage } from '@ami/lib';
 import { COMPLAINT_TYPES, t, type Lang, type MessageKey } from './catalogue.js';
+import { reasonText } from './ping.js';
 import type { StoryData } from './store.js';
+import { toSuspectedRow, verificationText, whereText } from './suspectedView.js';
 import { billingPeriodOf, formatKwh, formatLocalTime, formatRupiah } from './wording.js';
 
 /**
  * The customer's story as an agent reads it: one timeline of the last 30 days
  * (relay changes with their cause, outages and momentaries of the meter, its
- * gardu or feeder, remote commands with the head-end's answer, calls logged),
+ * gardu or feeder, the suspected outage being verified there now, remote
+ * commands with the head-end's answer, calls logged),
  * the latest read and the bills by month. Pure; every time is local with its
  * zone label.
  */
 
-export type TimelineKind = 'event' | 'outage' | 'momentary' | 'command' | 'call';
+export type TimelineKind = 'event' | 'outage' | 'suspected' | 'momentary' | 'command' | 'call';
 
 export interface TimelineEntry {
   at: number;
@@ -55,9 +58,29 @@ export function callText(c: CallRecord, lang: Lang): string {
   });
 }
 
-function timeline(d: StoryData, calls: readonly CallRecord[], tz: string, lang: Lang): TimelineEntry[] {
+/** The suspected outage covering the meter now (not yet confirmed): where, since when, how verified. */
+function suspectedEntry(s: SuspectedOutage, lang: Lang): Omit<TimelineEntry, 'at_text'> {
+  return {
+    at: s.started_at,
+    kind: 'suspected',
+    text: t(lang, 'story.suspected', {
+      where: whereText(s, lang),
+      status: t(lang, `susp.status.${s.status}`),
+      verification: verificationText(toSuspectedRow(s), lang),
+    }),
+  };
+}
+
+function timeline(
+  d: StoryData,
+  calls: readonly CallRecord[],
+  suspected: SuspectedOutage | undefined,
+  tz: string,
+  lang: Lang,
+): TimelineEntry[] {
   const at = (ms: number) => formatLocalTime(ms, tz, lang);
   const entries: Omit<TimelineEntry, 'at_text'>[] = [
+    ...(suspected ? [suspectedEntry(suspected, lang)] : []),
     ...d.events.map((e) => ({
       at: e.at,
       kind: 'event' as const,
@@ -103,7 +126,7 @@ function timeline(d: StoryData, calls: readonly CallRecord[], tz: string, lang: 
             : c.answer === null
               ? t(lang, 'answer.none')
               : c.answer.status === 'REFUSED'
-                ? t(lang, 'answer.REFUSED', { reason: c.answer.reason ?? '' })
+                ? t(lang, 'answer.REFUSED', { reason: reasonText(c.answer.reason, lang) })
                 : t(lang, 'answer.ACCEPTED', { time: at(c.answer.decided_at) }),
       }),
     })),
@@ -152,12 +175,14 @@ export function buildStory(
   p: MeterProfile,
   lang: Lang,
   now: number,
+  suspected?: SuspectedOutage,
 ): Story {
   if (!d)
     return {
       timeline: timeline(
         { events: [], outages: [], commands: [], latest_read: null, bills: [] },
         calls,
+        suspected,
         p.timezone,
         lang,
       ),
@@ -167,7 +192,7 @@ export function buildStory(
     };
   const r = d.latest_read;
   return {
-    timeline: timeline(d, calls, p.timezone, lang),
+    timeline: timeline(d, calls, suspected, p.timezone, lang),
     latest_read_text: r
       ? t(lang, 'read.text', {
           time: formatLocalTime(r.read_at, p.timezone, lang),

@@ -5,8 +5,10 @@ import {
   type MeterProfile,
   type MeterStatus,
   type Outage,
+  type SuspectedOutage,
 } from '@ami/lib';
 import type { ProfileLookup } from './commands.js';
+import { isPending } from './suspectedView.js';
 
 export type Listener<V> = (key: string, value: V | null) => void;
 
@@ -86,6 +88,16 @@ export class OutageTable extends LatestTable<Outage> {
       }
     }
     return n;
+  }
+}
+
+/**
+ * Suspected outages by outage_id, only while pending (SUSPECTED or VERIFIED): a CONFIRMED or
+ * CANCELLED record ends the suspicion and removes it, so memory follows what is being verified.
+ */
+export class SuspectedTable extends LatestTable<SuspectedOutage> {
+  override apply(key: string, value: SuspectedOutage | null): void {
+    super.apply(value?.outage_id ?? key, value && isPending(value) ? value : null);
   }
 }
 

@@ -5,8 +5,10 @@ import {
   type MeterState,
   type MeterStatus,
   type Outage,
+  type SuspectedOutage,
 } from '@ami/lib';
 import { DEFAULT_LANG, LOCALE, t, type Lang, type MessageKey } from './catalogue.js';
+import { verificationText, whereText, isPending } from './suspectedView.js';
 
 /**
  * What a call-centre agent (CC 123) reads out when a customer says "my power
@@ -52,6 +54,17 @@ export interface MeterAnswer {
   /** `since` as local time with its zone label (WIB/WITA/WIT). */
   since_text: string | null;
   outage_id: string | null;
+  /**
+   * A suspected outage (not yet confirmed) covering this meter, when the meter itself is
+   * reported energized: the answer then says a possible outage is being verified.
+   */
+  suspected: {
+    outage_id: string;
+    status: SuspectedOutage['status'];
+    scope: SuspectedOutage['scope'];
+    started_at: number;
+    started_text: string;
+  } | null;
   headline: string;
   detail: string;
   /** What the agent tells or does next, in order. */
@@ -69,6 +82,8 @@ export interface AnswerInput {
   status?: MeterStatus;
   /** The outage named by status.outage_id, when known. */
   outage?: Outage;
+  /** A pending suspected outage covering the meter (its own, its gardu's or its feeder's), if any. */
+  suspected?: SuspectedOutage;
   consumption?: Consumption | null;
   lang?: Lang;
 }
@@ -146,6 +161,36 @@ function outageWords(a: AnswerInput, since: number | null, lang: Lang): Words {
   };
 }
 
+/**
+ * A possible outage being verified. Said only for a meter the detector still reports energized:
+ * a confirmed outage has its own words, and a disconnected meter (tusbung) is never called an
+ * outage, suspected or not.
+ */
+function suspectedWords(s: SuspectedOutage, p: MeterProfile, lang: Lang): Words {
+  const vars = {
+    where: whereText(s, lang),
+    time: formatLocalTime(s.started_at, p.timezone, lang),
+    ulp: p.ulp,
+    gasps: s.last_gasps,
+    total: s.customers_total,
+    verification: verificationText(
+      {
+        pings_sent: s.pings_sent,
+        pings_answered: s.pings_answered,
+        pings_silent: s.pings_silent,
+        pings_waiting: Math.max(0, s.pings_sent - s.pings_answered - s.pings_silent),
+      },
+      lang,
+    ),
+  };
+  return {
+    headline: t(lang, `state.SUSPECTED.headline.${s.status === 'VERIFIED' ? 'VERIFIED' : 'SUSPECTED'}`, vars),
+    detail: t(lang, 'state.SUSPECTED.detail', vars),
+    advice: [t(lang, 'state.SUSPECTED.advice1', vars), t(lang, 'state.SUSPECTED.advice2', vars)],
+    faq: ['last-gasp', 'padam-vs-tusbung'],
+  };
+}
+
 type PlainState = Exclude<MeterState, 'OUTAGE'> | 'AMR';
 const ADVICE_COUNT: Readonly<Record<PlainState, 1 | 2>> = {
   ENERGIZED: 2,
@@ -175,12 +220,15 @@ export function describeMeter(a: AnswerInput): MeterAnswer {
   const ami = p.kdpm !== 'A';
   const state: MeterState | null = ami ? (a.status?.state ?? 'ENERGIZED') : null;
   const since = ami ? (a.status?.since ?? null) : null;
+  const suspected = state === 'ENERGIZED' && a.suspected && isPending(a.suspected) ? a.suspected : null;
   const words =
     state === null
       ? plainWords('AMR', p, null, lang)
       : state === 'OUTAGE'
         ? outageWords(a, since, lang)
-        : plainWords(state, p, since, lang);
+        : suspected
+          ? suspectedWords(suspected, p, lang)
+          : plainWords(state, p, since, lang);
   return {
     meter_id: p.meter_id,
     idpel: p.idpel,
@@ -198,6 +246,13 @@ export function describeMeter(a: AnswerInput): MeterAnswer {
     since,
     since_text: since ? formatLocalTime(since, p.timezone, lang) : null,
     outage_id: state === 'OUTAGE' ? (a.status?.outage_id ?? null) : null,
+    suspected: suspected && {
+      outage_id: suspected.outage_id,
+      status: suspected.status,
+      scope: suspected.scope,
+      started_at: suspected.started_at,
+      started_text: formatLocalTime(suspected.started_at, p.timezone, lang),
+    },
     ...words,
     consumption: a.consumption ?? null,
     consumption_text: consumptionText(a.consumption, p.timezone, lang),

@@ -16,11 +16,11 @@ import { auditRows, type RequestContext } from './campaign.js';
 import { COMPLAINT_TYPES, LANGS, searchFaq, t, type Lang, type MessageKey } from './catalogue.js';
 import { planCommands } from './commands.js';
 import { text } from './input.js';
-import type { PingAnswer, PingTracker } from './ping.js';
+import { pingState, pingText, readOf, reasonText, type PingAnswer, type PingTracker } from './ping.js';
 import { RateLimiter } from './rateLimit.js';
 import type { AuditRow, StoryData } from './store.js';
 import { buildStory, callText } from './story.js';
-import { formatKwh, formatLocalTime } from './wording.js';
+import { formatLocalTime } from './wording.js';
 import type { HttpError as HttpErrorType, WebServer } from './server.js';
 
 /**
@@ -106,7 +106,7 @@ export function registerWorkspace(
         const r = c.answer === null ? backend.pings.result(c.command_id) : undefined;
         if (r) c.answer = { status: r.status, reason: r.reason, decided_at: r.decided_at };
       }
-      return buildStory(data, backend.calls.ofIdpel(p.idpel), p, lang(req), now);
+      return buildStory(data, backend.calls.ofIdpel(p.idpel), p, lang(req), now, server.suspicionOf(p));
     },
   );
 
@@ -235,7 +235,7 @@ export function registerWorkspace(
       return {
         results: ids.flatMap((id) => {
           const r = backend.pings.result(id.trim());
-          return r ? [resultView(r, server, l)] : [];
+          return r ? [resultView(r, server, l, o)] : [];
         }),
       };
     },
@@ -269,32 +269,40 @@ export function callView(c: CallRecord, tz: string, lang: Lang) {
 }
 
 function pingView(a: PingAnswer, p: MeterProfile | undefined, o: WorkspaceOptions, lang: Lang) {
-  const tz = p?.timezone ?? 'Asia/Jakarta';
-  const at = (ms: number) => formatLocalTime(ms, tz, lang);
-  const text =
-    a.state === 'ANSWERED'
-      ? t(lang, 'ping.ANSWERED', {
-          time: at(a.read!.read_at),
-          powered: t(lang, a.read!.powered ? 'ping.powered' : 'ping.not_powered'),
-          relay: t(lang, `relay.${a.read!.relay}`),
-          stand: formatKwh(a.read!.stand_kwh, lang),
-          v: formatKwh(a.read!.voltage_v, lang),
-        })
-      : a.state === 'REFUSED'
-        ? t(lang, 'ping.REFUSED', { reason: a.result?.reason ?? '' })
-        : a.state === 'NO_ANSWER'
-          ? t(lang, 'ping.NO_ANSWER', { s: Math.round(o.pingTimeoutMs / 1000), kdpm: p?.kdpm ?? '?' })
-          : t(lang, 'ping.WAITING', { time: at(a.sent_at) });
-  return { ...a, text };
+  const context = {
+    timeZone: p?.timezone ?? 'Asia/Jakarta',
+    kdpm: p?.kdpm ?? null,
+    gardu_id: p?.gardu_id ?? null,
+    timeoutMs: o.pingTimeoutMs,
+  };
+  return { ...a, text: pingText(a, context, lang) };
 }
 
-function resultView(r: CommandResult, server: WebServer, lang: Lang) {
-  const tz = server.profilesLookup().byMeter(r.meter_id)?.timezone ?? 'Asia/Jakarta';
+function resultView(r: CommandResult, server: WebServer, lang: Lang, o: WorkspaceOptions) {
+  const p = server.profilesLookup().byMeter(r.meter_id);
+  const tz = p?.timezone ?? 'Asia/Jakarta';
+  // An operator's READ_NOW reads like an agent's ping: the meter's answer, or why there is none.
+  if (r.type === 'READ_NOW') {
+    const result = { status: r.status, reason: r.reason, decided_at: r.decided_at };
+    const read = readOf(r);
+    const state = pingState({ sent_at: r.decided_at, result, read }, r.decided_at, Infinity);
+    if (state !== 'WAITING') {
+      const answer = {
+        command_id: r.command_id,
+        meter_id: r.meter_id,
+        sent_at: r.decided_at,
+        state,
+        result,
+        read,
+      };
+      return { ...r, text: pingView(answer, p, o, lang).text };
+    }
+  }
   return {
     ...r,
     text:
       r.status === 'ACCEPTED'
         ? t(lang, 'cmd.result.ACCEPTED', { type: r.type, time: formatLocalTime(r.decided_at, tz, lang) })
-        : t(lang, 'cmd.result.REFUSED', { type: r.type, reason: r.reason ?? '' }),
+        : t(lang, 'cmd.result.REFUSED', { type: r.type, reason: reasonText(r.reason, lang) }),
   };
 }

@@ -165,7 +165,7 @@ describe('web config', () => {
   it('defaults to port 8080 on loopback and fails fast on bad values', async () => {
     const { loadWebConfig } = await import('../src/config.js');
     const cfg = loadWebConfig({});
-    expect([cfg.WEB_PORT, cfg.WEB_BIND, cfg.WEB_VIEWS_REQUIRE_AUTH]).toEqual([8080, '127.0.0.1', 'false']);
+    expect([cfg.WEB_PORT, cfg.WEB_BIND, cfg.WEB_VIEWS_REQUIRE_AUTH]).toEqual([8080, '127.0.0.1', false]);
     expect(() => loadWebConfig({ WEB_PORT: 'eighty' })).toThrow(/WEB_PORT/);
   });
 });

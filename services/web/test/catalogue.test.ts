@@ -11,6 +11,7 @@ import {
   searchFaq,
   t,
 } from '../src/catalogue.js';
+import { CALL_KEYWORD } from '../src/calls.js';
 
 describe('message catalogue', () => {
   it('has every message in Indonesian and English, with the same placeholders', () => {
@@ -37,6 +38,43 @@ describe('message catalogue', () => {
       .join(' ');
     for (const w of ['IDPEL', 'KDPM', 'tusbung', 'gardu', 'APKT', 'PTL', 'KWH METER AMI', 'Issue Closed'])
       expect(id, w).toContain(w);
+  });
+
+  it('logs calls in the SOP’s own words (seed: CC PLN 123 SOP, "Pencatatan & Pemilihan Tipe & Sub Tipe Keluhan")', () => {
+    // Quoted from the SOP; its APKT type list itself is a screen capture the text does not carry.
+    const SOP = {
+      heading: 'Pencatatan & Pemilihan Tipe & Sub Tipe Keluhan',
+      keyword: 'Semua pencatatan laporan harus menggunakan kata kunci "KWH METER AMI".',
+      closed:
+        'Jika Pelanggan telah memahami penjelasan yang disampaikan (tidak menjadi keluhan), maka catat laporan tsb pada APKT KELUHAN (Issue Closed di CC PLN123)',
+      forwarded:
+        'Jika Pelanggan keberatan & memerlukan tindaklanjut dari Unit terkait (menjadi keluhan, PTL menyala), maka catat laporan tsb pada APKT KELUHAN ke Unit',
+    };
+    expect(SOP.heading).toContain(t('id', 'call.type'));
+    expect(SOP.heading).toContain(t('id', 'call.subtype'));
+    expect(SOP.keyword).toContain(`"${CALL_KEYWORD}"`);
+    const closed = t('id', 'call.outcome.ISSUE_CLOSED');
+    for (const phrase of [
+      'telah memahami penjelasan',
+      '(tidak menjadi keluhan)',
+      'APKT KELUHAN',
+      'Issue Closed di CC PLN123',
+    ]) {
+      expect(SOP.closed).toContain(phrase);
+      expect(closed).toContain(phrase);
+    }
+    const forwarded = t('id', 'call.outcome.FORWARDED_TO_UNIT');
+    for (const phrase of [
+      'Pelanggan keberatan & memerlukan tindaklanjut dari Unit',
+      'menjadi keluhan, PTL menyala',
+      'APKT KELUHAN ke Unit',
+    ]) {
+      expect(SOP.forwarded).toContain(phrase);
+      expect(forwarded).toContain(phrase);
+    }
+    // The status and the saved message name the closure as the SOP does.
+    expect(t('id', 'status.ISSUE_CLOSED')).toBe('Issue Closed di CC PLN123');
+    expect(t('id', 'call.saved_closed')).toContain('Issue Closed di CC PLN123');
   });
 
   it('fills placeholders and renders nested messages in the reader language', () => {

@@ -1,4 +1,4 @@
-import type { MeterProfile, MeterStatus, Outage } from '@ami/lib';
+import type { MeterProfile, MeterStatus, Outage, SuspectedOutage } from '@ami/lib';
 import { PingTracker } from '../src/ping.js';
 import { CallTable } from '../src/tables.js';
 import type { WebBackend } from '../src/server.js';
@@ -61,10 +61,36 @@ export function outage(over: Partial<Outage> = {}): Outage {
   };
 }
 
+/** A suspected gardu outage, as the detector publishes it on `<prefix>.suspected-outages`. */
+export function suspected(over: Partial<SuspectedOutage> = {}): SuspectedOutage {
+  return {
+    outage_id: 'OUT-S1',
+    scope: 'GARDU',
+    status: 'SUSPECTED',
+    region: 'BALI',
+    ulp: 'DENPASAR',
+    feeder_id: 'PNY-BALI-1',
+    gardu_id: 'GD-BALI-01',
+    meter_ids: [],
+    started_at: T0 - 120_000,
+    last_gasps: 12,
+    customers_total: 130,
+    evidence_logged_at: T0 - 118_000,
+    pings_sent: 0,
+    pings_answered: 0,
+    pings_silent: 0,
+    reason: null,
+    confirmed_outage_id: null,
+    emitted_at: T0 - 117_500,
+    ...over,
+  };
+}
+
 /** The workspace part of a fake WebBackend: calls in memory, pings, an empty ClickHouse story. */
 export function workspaceFakes(): Omit<WorkspaceBackend, 'audit' | 'send'> & {
   calls: CallTable;
   controlRoom: WebBackend['controlRoom'];
+  suspected: WebBackend['suspected'];
 } {
   const calls = new CallTable();
   return {
@@ -73,5 +99,6 @@ export function workspaceFakes(): Omit<WorkspaceBackend, 'audit' | 'send'> & {
     pings: new PingTracker(30_000),
     story: async () => ({ events: [], outages: [], commands: [], latest_read: null, bills: [] }),
     controlRoom: async () => ({ reliability: [], silent: [] }),
+    suspected: () => [],
   };
 }

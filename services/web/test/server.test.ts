@@ -7,7 +7,7 @@ import { FixedUsers } from '../src/users.js';
 import type { AuditRow } from '../src/store.js';
 import { LatestTable, ProfileTable } from '../src/tables.js';
 import type { MeterStatus } from '@ami/lib';
-import { outage, profile, status, workspaceFakes } from './fixtures.js';
+import { outage, profile, status, suspected, workspaceFakes } from './fixtures.js';
 
 /** The HTTP layer against an in-memory backend: auth, roles, refusals, rate limits. */
 const op = newToken('ani', 'operator');
@@ -15,6 +15,7 @@ const viewer = newToken('budi', 'viewer');
 const profiles = new ProfileTable();
 profiles.apply('MTR-1', profile({ meter_id: 'MTR-1', idpel: '111111111111' }));
 profiles.apply('MTR-A', profile({ meter_id: 'MTR-A', idpel: '333333333333', kdpm: 'A' }));
+profiles.apply('MTR-2', profile({ meter_id: 'MTR-2', idpel: '222222222222', gardu_id: 'GD-BALI-02' }));
 const statuses = new LatestTable<MeterStatus>();
 statuses.apply('MTR-1', status({ meter_id: 'MTR-1', state: 'DISCONNECTED', relay: 'OPEN' }));
 const audited: AuditRow[] = [];
@@ -27,6 +28,17 @@ const backend: WebBackend = {
   status: (id) => statuses.get(id),
   outage: () => undefined,
   outages: () => [outage()],
+  // OUT-1's suspicion is already confirmed (its Outage is known): shown once, as confirmed.
+  suspected: () => [
+    suspected({ outage_id: 'OUT-1' }),
+    suspected({
+      outage_id: 'OUT-S2',
+      gardu_id: 'GD-BALI-02',
+      status: 'VERIFIED',
+      pings_sent: 3,
+      pings_silent: 3,
+    }),
+  ],
   billing: async () => null,
   audit: async (rows) => void audited.push(...rows),
   send: async (c) => {
@@ -138,6 +150,54 @@ describe('command API', () => {
   });
 });
 
+describe('the head-end’s answers', () => {
+  it('an operator’s READ_NOW reads like a ping: the meter’s answer, or "tidak menjawab" in words', async () => {
+    const base0 = {
+      meter_id: 'MTR-1',
+      type: 'READ_NOW' as const,
+      event_id: null,
+      decided_at: Date.UTC(2026, 10, 28, 6),
+    };
+    backend.pings.onResult(
+      {
+        ...base0,
+        command_id: 'rn-1',
+        status: 'ACCEPTED',
+        reason: null,
+        answered_in_ms: 1500,
+        read_at: base0.decided_at,
+        energy_import_wh: 2_000_500,
+        voltage_v: 219,
+        relay: 'OPEN',
+      },
+      Date.now(),
+    );
+    backend.pings.onResult(
+      { ...base0, command_id: 'rn-2', status: 'REFUSED', reason: 'NO_ANSWER: no answer over RF within 20 s' },
+      Date.now(),
+    );
+    backend.pings.onResult(
+      {
+        ...base0,
+        command_id: 'dc-1',
+        type: 'DISCONNECT',
+        status: 'REFUSED',
+        reason: 'CONCENTRATOR_BUSY: queue full',
+      },
+      Date.now(),
+    );
+    const res = await fetch(`${base}/api/command-results?ids=rn-1,rn-2,dc-1&lang=id`, {
+      headers: { Authorization: `Bearer ${op.token}` },
+    });
+    const { results } = (await res.json()) as { results: { command_id: string; text: string }[] };
+    expect(results.map((r) => r.text)).toEqual([
+      'Meter menjawab 28 Nov 2026, 14.00 WITA (dalam 1,5 detik): bertegangan, relay terbuka, stand 2.000,5 kWh, 219 V.',
+      'Meter tidak menjawab dalam batas waktu RF (28 Nov 2026, 14.00 WITA): meter mungkin tanpa suplai atau di luar jangkauan komunikasi.',
+      'Head-end: DISCONNECT ditolak: konsentrator sibuk, coba lagi',
+    ]);
+  });
+});
+
 describe('views', () => {
   it('answers the call centre by IDPEL or meter id, 404 for an unknown one', async () => {
     const a = (await (await fetch(`${base}/api/customers/111111111111`)).json()) as {
@@ -148,6 +208,37 @@ describe('views', () => {
     expect(a.headline).not.toMatch(/outage/i);
     expect((await fetch(`${base}/api/customers?q=MTR-A`)).status).toBe(200);
     expect((await fetch(`${base}/api/customers/000000000000`)).status).toBe(404);
+  });
+
+  it('lists suspected outages apart from confirmed ones, never as customers without supply', async () => {
+    const v = (await (await fetch(`${base}/api/outages?lang=id`)).json()) as {
+      totals: { active: number; customers_affected: number };
+      suspected: {
+        outage_id: string;
+        status_text: string;
+        verification_text: string;
+        started_text: string;
+      }[];
+      suspected_totals: { verified: number };
+    };
+    expect(v.totals).toMatchObject({ active: 1, customers_affected: 120 });
+    expect(v.suspected).toEqual([
+      expect.objectContaining({
+        outage_id: 'OUT-S2',
+        status_text: 'Terverifikasi ping',
+        verification_text: '3 ping: 0 menjawab, 3 tidak menjawab, 0 menunggu',
+        started_text: expect.stringMatching(/ WITA$/),
+      }),
+    ]);
+    expect(v.suspected_totals.verified).toBe(1);
+    const a = (await (await fetch(`${base}/api/customers/222222222222?lang=id`)).json()) as {
+      headline: string;
+      suspected: { outage_id: string } | null;
+    };
+    expect(a.headline).toBe(
+      'Kemungkinan padam di gardu GD-BALI-02: terverifikasi dengan ping, menunggu konfirmasi',
+    );
+    expect(a.suspected?.outage_id).toBe('OUT-S2');
   });
 
   it('serves the outage view, the pages and health', async () => {
@@ -164,7 +255,7 @@ describe('views', () => {
 
   it('with WEB_VIEWS_REQUIRE_AUTH, pages redirect to sign-in and APIs need a viewer token', async () => {
     const locked = new WebServer(
-      { ...cfg, WEB_VIEWS_REQUIRE_AUTH: 'true' },
+      { ...cfg, WEB_VIEWS_REQUIRE_AUTH: true },
       new FixedUsers([viewer.entry]),
       backend,
       createLogger('test', 'silent'),

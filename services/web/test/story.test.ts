@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StoryData } from '../src/store.js';
 import { buildStory } from '../src/story.js';
-import { T0, profile } from './fixtures.js';
+import { T0, profile, suspected } from './fixtures.js';
 
 const H = 3_600_000;
 const data = (over: Partial<StoryData> = {}): StoryData => ({
@@ -50,6 +50,19 @@ const data = (over: Partial<StoryData> = {}): StoryData => ({
 });
 
 describe('the customer story', () => {
+  it('shows the suspected outage being verified at its gardu, apart from confirmed ones', () => {
+    const p = profile();
+    const pending = suspected({ status: 'VERIFIED', pings_sent: 3, pings_silent: 3 });
+    const s = buildStory(data(), [], p, 'id', T0, pending);
+    expect(s.timeline.map((e) => e.kind)).toEqual(['suspected', 'outage', 'event', 'command']);
+    expect(s.timeline[0]!.text).toMatch(
+      /^Dugaan padam di gardu .+, belum terkonfirmasi: Terverifikasi ping; /,
+    );
+    expect(s.timeline[0]!.at_text).toMatch(/WITA$/);
+    const en = buildStory(null, [], p, 'en', T0, pending);
+    expect(en.timeline[0]!.text).toMatch(/^Suspected outage at .+, not confirmed yet: Verified by ping; /);
+  });
+
   it('one timeline, newest first, local WITA times, in Indonesian', () => {
     const s = buildStory(data(), [], profile(), 'id', T0);
     expect(s.timeline.map((e) => e.kind)).toEqual(['outage', 'event', 'command']);
