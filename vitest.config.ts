@@ -6,6 +6,26 @@ const alias = {
   '@ami/stack': fileURLToPath(new URL('./packages/stack/src/index.ts', import.meta.url)),
 };
 
+/**
+ * Tests that start their own brokers or servers (a private stack, a 3-broker cluster, a ClickHouse
+ * cluster) and mostly wait on them. `scripts/test.sh` runs this project in a second vitest process
+ * beside the `integration` one when both use the local stack.
+ */
+const OWN_PROCESSES = [
+  'tests/integration/faults.test.ts',
+  'tests/integration/kafka-cluster-failover.test.ts',
+  'tests/integration/clickhouse-cluster.test.ts',
+];
+
+const integration = {
+  environment: 'node' as const,
+  globalSetup: ['tests/integration/global-setup.ts'],
+  testTimeout: 120_000,
+  hookTimeout: 180_000,
+  // The services are shared; within a project files run one after another to keep a 2-core machine honest.
+  fileParallelism: false,
+};
+
 export default defineConfig({
   resolve: { alias },
   test: {
@@ -27,12 +47,16 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['tests/integration/**/*.test.ts'],
-          environment: 'node',
-          globalSetup: ['tests/integration/global-setup.ts'],
-          testTimeout: 120_000,
-          hookTimeout: 180_000,
-          // The services are shared; files run one after another to keep a 2-core machine honest.
-          fileParallelism: false,
+          exclude: OWN_PROCESSES,
+          ...integration,
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          name: 'integration-own-processes',
+          include: OWN_PROCESSES,
+          ...integration,
         },
       },
     ],

@@ -27,5 +27,5 @@ fi
 # npm ci only when the lock file changed since the last install.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "bootstrap: installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  npm ci --engine-strict --no-audit --no-fund --loglevel=error
 fi

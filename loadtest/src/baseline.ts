@@ -1,9 +1,16 @@
-import { spawn } from 'node:child_process';
 import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { ident, sql, type CommonConfig, type Logger, type MeterRead } from '@ami/lib';
+import {
+  DeadlineError,
+  ident,
+  sql,
+  startChild,
+  type CommonConfig,
+  type Logger,
+  type MeterRead,
+} from '@ami/lib';
 import { KafkaComponent, loadStackSettings } from '@ami/stack';
 import { encodeNative, encodeTsv, type Column } from './native.js';
 
@@ -24,42 +31,46 @@ export interface CommandResult {
   timedOut: boolean;
 }
 
-/** Runs a command with a deadline; kills only the child it started. */
-export function runCommand(
+/** Runs a command to its end with a deadline (then stops its process group); its output and wall time. */
+export async function runCommand(
   cmd: string,
   args: string[],
   opts: { stdinFile?: string; timeoutMs: number; env?: NodeJS.ProcessEnv },
 ): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const child = spawn(cmd, args, {
-      stdio: [opts.stdinFile ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-      env: opts.env ?? process.env,
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-20_000)));
-    if (opts.stdinFile && child.stdin) {
-      const src = createReadStream(opts.stdinFile, { highWaterMark: 1 << 20 });
-      src.pipe(child.stdin);
-      child.stdin.on('error', () => undefined);
-    }
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-    }, opts.timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - t0, timedOut });
-    });
+  const t0 = Date.now();
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const child = startChild({
+    name: cmd,
+    command: cmd,
+    args,
+    env: opts.env,
+    stdin: opts.stdinFile ? 'pipe' : 'ignore',
+    onLine: (line, stream) => {
+      if (stream === 'stdout') stdout.push(line);
+      // Its end says why it failed.
+      else if (stderr.push(line) > 200) stderr.shift();
+    },
+    stopGraceMs: 5000,
   });
+  if (opts.stdinFile && child.process.stdin) {
+    const stdin = child.process.stdin;
+    stdin.on('error', () => undefined);
+    createReadStream(opts.stdinFile, { highWaterMark: 1 << 20 }).pipe(stdin);
+  }
+  let timedOut = false;
+  const code = await child.waitForExit(opts.timeoutMs).catch(async (err: unknown) => {
+    if (!(err instanceof DeadlineError)) throw err;
+    timedOut = true;
+    return child.exited;
+  });
+  return {
+    code,
+    stdout: stdout.join('\n'),
+    stderr: stderr.join('\n').slice(-20_000),
+    ms: Date.now() - t0,
+    timedOut,
+  };
 }
 
 export interface KafkaPerf {

@@ -1,10 +1,12 @@
 #!/usr/bin/env -S npx tsx
 import { Command, Option } from 'commander';
 import { AvroCodec, createKafka, createLogger, createRegistry, loadCommonConfig } from '@ami/lib';
+import { REGIONS } from '../../services/simulator/src/fleet.js';
 import { fleetFor, startFor } from '../../services/simulator/src/run.js';
 import { loadScenario } from '../../services/simulator/src/scenario.js';
 import { recordFromKafka, recordSimulation } from './recording.js';
-import { resolveScenario, runLoadTest } from './run.js';
+import { runLoadTest } from './run.js';
+import { resolveScenario } from './traffic.js';
 
 /**
  * `npm run loadtest -- [options]`: one whole load test with a report, or
@@ -56,10 +58,7 @@ program
   .option('--no-progress', 'no progress bar')
   .option('--profile', 'CPU-profile the replayer, loader and detector (report: where the time goes)')
   .action(async (o) => {
-    const regions =
-      o.regions === 'all'
-        ? ['JATIM', 'JATENG', 'JABAR', 'JAKARTA', 'BANTEN', 'BALI', 'MEDAN', 'MAKASSAR']
-        : o.regions?.split(',');
+    const regions = o.regions === 'all' ? REGIONS.map((r) => r.code) : o.regions?.split(',');
     const result = await runLoadTest({
       scenario: o.scenario,
       meters: o.meters,

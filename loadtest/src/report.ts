@@ -1,10 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { barChart, formatNumber, lineChart, type ChartSeries } from '@ami/lib';
 import type { Baseline } from './baseline.js';
 import type { OutageCheck, ReadsCheck, ReliabilityCheck } from './correctness.js';
 import type { ProfileSummary } from './profile.js';
 import type { Sample } from './sampler.js';
-import { barChart, formatNumber, lineChart, type Series } from './svg.js';
 
 /**
  * The report: `report.md` (figures, ratios to the baseline, correctness),
@@ -409,7 +409,7 @@ export function writeReport(
     }),
   );
   const procs = [...new Set(samples.flatMap((x) => Object.keys(x.cpu)))];
-  const cpuSeries: Series[] = procs.map((p) => ({
+  const cpuSeries: ChartSeries[] = procs.map((p) => ({
     name: p,
     points: smooth(
       samples.map((x) => [(x.t - t0) / 1000, x.cpu[p] ?? 0] as [number, number]),

@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MeterStatus, Outage } from '@ami/lib';
+import type { MeterStatus, Outage, RunningChild } from '@ami/lib';
+import { startAmi } from '../../packages/cli/src/children.js';
 import { eventually, testConfig, uniqueName } from '../support/fixtures.js';
 import { DetectorHarness, ev, profile } from './detectorHarness.js';
 
@@ -8,20 +8,12 @@ const T0 = Date.UTC(2026, 0, 5, 2, 7, 0);
 const MIN = 60_000;
 const G1 = Array.from({ length: 30 }, (_, i) => `G1-M${String(i).padStart(2, '0')}`);
 
-/** `ami detector run` as its own process (one node process, so SIGKILL really kills it). */
-function runDetector(env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'packages/cli/src/ami.ts', 'detector', 'run'], {
+/** `ami detector run` as its own process (one node process, so SIGKILL really kills it); its stderr shown. */
+function runDetector(env: Record<string, string>): RunningChild {
+  return startAmi('detector', ['detector', 'run'], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    onLine: (line, stream) => stream === 'stderr' && process.stderr.write(`${line}\n`),
   });
-  return child;
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
 }
 
 describe('detector killed mid-outage and restarted', () => {
@@ -39,7 +31,7 @@ describe('detector killed mid-outage and restarted', () => {
     IDLE_ADVANCE_MS: '10000',
   };
   const h = new DetectorHarness({ ...common });
-  let child: ChildProcess | undefined;
+  let child: RunningChild | undefined;
   let outages: Outage[];
   let statuses: MeterStatus[];
 
@@ -51,7 +43,7 @@ describe('detector killed mid-outage and restarted', () => {
   });
 
   afterAll(async () => {
-    if (child) await kill(child);
+    await child?.stop('SIGKILL');
     await h.stop();
   });
 
@@ -78,7 +70,7 @@ describe('detector killed mid-outage and restarted', () => {
 
     // Power comes back; the detector dies before (or while) it handles that.
     await h.events([ev('pr-1', 'G1-M03', 'G1', 'POWER_RESTORE', T0 + 20 * MIN)]);
-    await kill(child);
+    await child.stop('SIGKILL');
     child = runDetector(env);
 
     const restored = await eventually(

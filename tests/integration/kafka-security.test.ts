@@ -232,6 +232,26 @@ describe('Kafka with SASL/SCRAM and ACLs', () => {
     expect([...seen].sort()).toEqual(['outage-1', 'outage-2', 'outage-3']);
   });
 
+  it('lets the detector send pings but never commands: its credential cannot cut supply', async () => {
+    const producer = track(
+      kafkaAs(users.detector).producer({
+        transactionalId: uniqueName('ami-detector'),
+        idempotent: true,
+        maxInFlightRequests: 1,
+      }),
+    );
+    await producer.connect();
+    const tx = await producer.transaction();
+    await tx.send({ topic: topics.pings, messages: [{ key: 'M1', value: 'read-now' }] });
+    await tx.commit();
+    // Where DISCONNECT travels: only the audited command API's principal may write it.
+    const forged = await producer.transaction();
+    expect(
+      await denial(forged.send({ topic: topics.commands, messages: [{ key: 'M1', value: 'disconnect' }] })),
+    ).toBe('TOPIC_AUTHORIZATION_FAILED');
+    await forged.abort().catch(() => undefined);
+  });
+
   it('lets the dashboard write nothing and read nothing else', async () => {
     const kafka = kafkaAs(users.dashboard);
     const producer = track(kafka.producer({ allowAutoTopicCreation: false }));

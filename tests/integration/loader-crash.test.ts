@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
@@ -11,6 +10,7 @@ import { loadLoaderConfig, type LoaderConfig } from '../../services/loader/src/c
 import { refreshBilling } from '../../services/loader/src/billing-store.js';
 import { METERS, READS, ms, OUTAGE_O1 } from '../../services/loader/test/fixtures.js';
 import { kafkaFixtures } from '../../services/loader/test/kafka-fixtures.js';
+import { startAmi } from '../../packages/cli/src/children.js';
 
 const OUTAGE: Outage = { ...OUTAGE_O1, customers_total: 2 };
 
@@ -129,19 +129,15 @@ describe('loader killed between insert and commit', () => {
     await loadAll(config(refDb, uniqueName('ref')));
 
     const group = uniqueName('crash');
-    const crashed = spawn('npx', ['tsx', 'packages/cli/src/ami.ts', 'loader', 'run'], {
+    const crashed = startAmi('loader', ['loader', 'run'], {
       env: {
         ...process.env,
-        ...Object.fromEntries(
-          Object.entries(config(crashDb, group, { LOADER_FAULT_EXIT_AFTER_INSERT: 'true' })).map(([k, v]) => [
-            k,
-            String(v),
-          ]),
-        ),
+        ...Object.fromEntries(Object.entries(config(crashDb, group)).map(([k, v]) => [k, String(v)])),
+        // Fault injection is read apart from the configuration (services/loader/src/faults.ts).
+        LOADER_FAULT_EXIT_AFTER_INSERT: 'true',
       },
-      stdio: 'ignore',
     });
-    const code = await new Promise<number | null>((resolve) => crashed.on('exit', resolve));
+    const code = await crashed.waitForExit(120_000);
     expect(code).toBe(3);
     const rs = await ch.query({
       query: `SELECT (SELECT count() FROM ${sqlIdent(crashDb)}.reads) + (SELECT count() FROM ${sqlIdent(crashDb)}.meters) + (SELECT count() FROM ${sqlIdent(crashDb)}.outages) AS n`,

@@ -25,7 +25,7 @@ describe('raw fetch (WireFetcher + indexRecords) on the real broker', () => {
   const fetcher = (isolation: number) =>
     new WireFetcher({
       brokers: cfg.KAFKA_BROKERS.split(','),
-      ssl: cfg.KAFKA_SSL === 'true',
+      ssl: cfg.KAFKA_SSL,
       clientId: 'raw-fetch-test',
       maxWaitMs: 100,
       isolation: isolation as 0 | 1,

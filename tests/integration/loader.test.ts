@@ -1,27 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import { createClickHouse, createKafka, frame, sqlIdent, type MeterEvent } from '@ami/lib';
+import { createClickHouse, createKafka, frame, sqlIdent } from '@ami/lib';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
 import { migrate } from '../../services/loader/src/migrate.js';
 import { loadTariffs } from '../../services/loader/src/tariffs.js';
 import { startLoader, type RunningLoader } from '../../services/loader/src/loader.js';
 import { loadLoaderConfig, type LoaderConfig } from '../../services/loader/src/config.js';
 import { billingRows, refreshBilling } from '../../services/loader/src/billing-store.js';
-import { EXPECTED, METERS, READS, ms, OUTAGE_O1 } from '../../services/loader/test/fixtures.js';
+import { EVENT_E1, EXPECTED, METERS, READS, ms, OUTAGE_O1 } from '../../services/loader/test/fixtures.js';
 import { bucketsOf } from '../../services/loader/test/buckets.js';
 import { kafkaFixtures } from '../../services/loader/test/kafka-fixtures.js';
 
-const EVENT: MeterEvent = {
-  event_id: 'E1',
-  meter_id: 'M1',
-  gardu_id: 'G-M1',
-  occurred_at: ms('2025-03-05T02:00:00Z'),
-  type: 'LAST_GASP',
-  relay: 'CLOSED',
-  cause: 'NONE',
-  power_limit_va: null,
-};
+const EVENT = EVENT_E1;
 const OUTAGE = OUTAGE_O1;
 
 async function count(ch: ClickHouseClient, db: string, table: string): Promise<number> {

@@ -29,7 +29,12 @@ describe('ami schemas register', () => {
 
   it('registers every schema under <prefix>.<topic>-value and sets BACKWARD per subject', async () => {
     const registered = await registerSchemas(cfg);
-    expect(registered.map((r) => r.record).sort()).toEqual([...RECORD_NAMES].sort());
+    expect(registered.map((r) => r.record).sort()).toEqual([...RECORD_NAMES, 'MeterCommand'].sort());
+    // Machine pings are MeterCommands on a topic of their own (the detector may not write commands).
+    expect(registered.filter((r) => r.record === 'MeterCommand').map((r) => r.subject)).toEqual([
+      `${cfg.AMI_TOPIC_PREFIX}.commands-value`,
+      `${cfg.AMI_TOPIC_PREFIX}.pings-value`,
+    ]);
     expect(registered.find((r) => r.record === 'MeterRead')?.subject).toBe(
       `${cfg.AMI_TOPIC_PREFIX}.reads-value`,
     );

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Consumer, Kafka } from 'kafkajs';
@@ -14,6 +14,7 @@ import {
   topicNames,
   type CommonConfig,
   type Outage,
+  type RunningChild,
   type Topics,
 } from '@ami/lib';
 import { Publisher } from '../../services/simulator/src/publisher.js';
@@ -24,6 +25,7 @@ import { parseSpeed } from '../../services/simulator/src/clock.js';
 import type { Fleet } from '../../services/simulator/src/fleet.js';
 import { migrate } from '../../services/loader/src/migrate.js';
 import { checkOutages, latestOutages, type OutageCheck } from '../../loadtest/src/correctness.js';
+import { startAmi } from '../../packages/cli/src/children.js';
 import { createLogger } from '@ami/lib';
 import { expect } from 'vitest';
 import { eventually, uniqueName } from './fixtures.js';
@@ -31,12 +33,9 @@ import { eventually, uniqueName } from './fixtures.js';
 /** The test's own clients: broker restarts are expected here, their connection errors are noise. */
 const testLogger = createLogger('faults-test', 'fatal');
 
-const REPO = new URL('../../', import.meta.url).pathname;
-
-/** `ami <args>` as its own node process (SIGKILL kills the service itself), stderr to a log file. */
+/** `ami <args>` as its own node process (SIGKILL kills the service itself), its output to a log file. */
 export class ServiceProcess {
-  child: ChildProcess;
-  exitCode: Promise<number | null>;
+  private running: RunningChild;
   /** Times the supervisor started it again after it exited on its own (e.g. the detector after a failed transaction). */
   restarts = 0;
   private stopping = false;
@@ -48,46 +47,50 @@ export class ServiceProcess {
     /** Act as the supervisor (systemd Restart=always): start it again 1 s after it exits by itself. */
     private readonly supervise = false,
   ) {
-    ({ child: this.child, exitCode: this.exitCode } = this.spawn());
+    this.running = this.start();
   }
 
-  private spawn() {
-    const out = openSync(this.logFile, 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'packages/cli/src/ami.ts', ...this.args], {
-      cwd: REPO,
+  private start(): RunningChild {
+    const running = startAmi(this.name, this.args, {
       env: { ...process.env, ...this.env },
-      stdio: ['ignore', out, out],
+      logFile: this.logFile,
     });
-    closeSync(out);
-    const exitCode = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     if (this.supervise)
-      void exitCode.then(() => {
+      void running.exited.then(() => {
         if (this.stopping) return;
         setTimeout(() => {
           if (this.stopping || this.alive) return;
           this.restarts++;
-          ({ child: this.child, exitCode: this.exitCode } = this.spawn());
+          this.running = this.start();
         }, 1000);
       });
-    return { child, exitCode };
+    return running;
+  }
+
+  get child(): ChildProcess {
+    return this.running.process;
+  }
+
+  /** Resolves with the exit code of the process running now. */
+  get exitCode(): Promise<number | null> {
+    return this.running.exited;
   }
 
   get alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return this.running.alive;
   }
 
   /** Kill it (the supervisor does not start it again: call restart()). */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     this.stopping = true;
     if (!this.alive) return;
-    this.child.kill(signal);
-    await this.exitCode;
+    await this.running.stop(signal);
   }
 
   restart(): void {
     if (this.alive) throw new Error(`${this.name} is still running`);
     this.stopping = false;
-    ({ child: this.child, exitCode: this.exitCode } = this.spawn());
+    this.running = this.start();
   }
 
   log(): string {
@@ -189,7 +192,8 @@ export class Pipeline {
   async start(
     services: { loader?: boolean; detector?: boolean } = { loader: true, detector: true },
   ): Promise<void> {
-    await migrate(this.ch, this.db, testLogger);
+    // CLICKHOUSE_CLUSTER in the stack's settings: the database is created on that cluster.
+    await migrate(this.ch, this.db, testLogger, { cluster: this.serviceEnv.CLICKHOUSE_CLUSTER });
     const simCfg = this.roleEnv.simulator
       ? loadCommonConfig({ ...this.serviceEnv, ...this.roleEnv.simulator })
       : this.cfg;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadCommonConfig, serviceGroupId } from '@ami/lib';
+import { z } from 'zod';
+import { ConfigError, envBoolean, loadCommonConfig, parseConfig, serviceGroupId } from '@ami/lib';
 import { loadDetectorConfig } from '../../services/detector/src/config.js';
 import { loadLoaderConfig } from '../../services/loader/src/config.js';
 import { loadSimulatorConfig } from '../../services/simulator/src/config.js';
@@ -10,7 +11,7 @@ describe('loadCommonConfig: Kafka SASL and TLS', () => {
   it('needs no credentials without a mechanism', () => {
     const cfg = loadCommonConfig({});
     expect(cfg.KAFKA_SASL_MECHANISM).toBe('none');
-    expect(cfg.KAFKA_SSL).toBe('false');
+    expect(cfg.KAFKA_SSL).toBe(false);
   });
 
   it.each([
@@ -45,7 +46,7 @@ describe('loadCommonConfig: Kafka SASL and TLS', () => {
       KAFKA_SASL_PASSWORD: 'pw',
     });
     expect(cfg).toMatchObject({
-      KAFKA_SSL: 'true',
+      KAFKA_SSL: true,
       KAFKA_SASL_MECHANISM: 'scram-sha-512',
       KAFKA_SASL_USERNAME: 'dashboard',
     });
@@ -53,7 +54,7 @@ describe('loadCommonConfig: Kafka SASL and TLS', () => {
 
   it('refuses an unknown mechanism or TLS flag with the variable named', () => {
     expect(() => loadCommonConfig({ KAFKA_SASL_MECHANISM: 'SCRAM-SHA-1' })).toThrow(/KAFKA_SASL_MECHANISM/);
-    expect(() => loadCommonConfig({ KAFKA_SSL: 'yes' })).toThrow(/KAFKA_SSL/);
+    expect(() => loadCommonConfig({ KAFKA_SSL: 'maybe' })).toThrow(/KAFKA_SSL/);
   });
 });
 
@@ -81,5 +82,56 @@ describe('group and transactional ids follow the topic prefix (issue 19)', () =>
       `${b.DETECTOR_GROUP_ID}-${b.DETECTOR_INSTANCE_ID}`,
     );
     expect(serviceGroupId('a', 'detector')).toBe(a.DETECTOR_GROUP_ID);
+  });
+});
+
+describe('envBoolean: booleans as booleans', () => {
+  const schema = z.object({ FLAG: envBoolean(false), ON: envBoolean(true) });
+
+  it.each([
+    ['true', true],
+    ['TRUE', true],
+    [' yes ', true],
+    ['1', true],
+    ['false', false],
+    ['No', false],
+    ['0', false],
+  ])('reads %j as %s', (text, value) => {
+    expect(parseConfig(schema, { FLAG: text }).FLAG).toBe(value);
+  });
+
+  it('gives the documented default when unset', () => {
+    expect(parseConfig(schema, {})).toEqual({ FLAG: false, ON: true });
+  });
+
+  it.each(['', 'maybe', 'on', '2', 'tru'])(
+    'refuses %j with a ConfigError naming the variable and the accepted words',
+    (text) => {
+      const load = () => parseConfig(schema, { FLAG: text });
+      expect(load).toThrow(ConfigError);
+      expect(load).toThrow(/FLAG: expected a boolean \(true\/false, 1\/0 or yes\/no\)/);
+    },
+  );
+
+  it('types every switch of every service as a boolean', () => {
+    const env = {
+      LOADER_RAW_FETCH: 'no',
+      DETECTOR_RAW_FETCH: '0',
+      WEB_VIEWS_REQUIRE_AUTH: 'yes',
+      KAFKA_SSL: '1',
+    };
+    expect(loadLoaderConfig(env)).toMatchObject({ LOADER_RAW_FETCH: false, KAFKA_SSL: true });
+    expect(loadDetectorConfig(env)).toMatchObject({ DETECTOR_RAW_FETCH: false, DETECTOR_TRACE_STEPS: false });
+    expect(loadWebConfig(env)).toMatchObject({ WEB_VIEWS_REQUIRE_AUTH: true, WEB_COOKIE_SECURE: false });
+  });
+
+  it('keeps fault injection out of the production configuration', () => {
+    for (const cfg of [
+      loadLoaderConfig({}),
+      loadDetectorConfig({}),
+      loadSimulatorConfig({}),
+      loadWebConfig({}),
+    ])
+      expect(Object.keys(cfg).filter((k) => /FAULT|CRASH|INJECT/.test(k))).toEqual([]);
   });
 });

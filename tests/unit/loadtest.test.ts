@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { MeterEvent, MeterRead, Outage } from '@ami/lib';
-import { parseConsumerPerf, parseProducerPerf } from '../../loadtest/src/baseline.js';
+import { barChart, lineChart, type MeterEvent, type MeterRead, type Outage } from '@ami/lib';
+import { parseConsumerPerf, parseProducerPerf, runCommand } from '../../loadtest/src/baseline.js';
 import {
   checkOutages,
   checkReliability,
@@ -22,8 +22,8 @@ import {
   RecordingWriter,
 } from '../../loadtest/src/recording.js';
 import { percentiles, reliabilitySection } from '../../loadtest/src/report.js';
-import { __test, confirmingEvidenceAt, idleAdvanceRateFor } from '../../loadtest/src/run.js';
-import { barChart, lineChart } from '../../loadtest/src/svg.js';
+import { confirmingEvidenceAt, outageLatencies } from '../../loadtest/src/judge.js';
+import { idleAdvanceRateFor } from '../../loadtest/src/runContext.js';
 import { Fleet } from '../../services/simulator/src/fleet.js';
 import { loadScenario } from '../../services/simulator/src/scenario.js';
 import type { InterruptionTruth } from '../../services/simulator/src/groundTruth.js';
@@ -78,14 +78,14 @@ describe('pace', () => {
       ],
     } as unknown as ReplayStats;
     const clock = { wall0: 10_000, at0: 0, factor: 10 };
-    const r = __test.outageLatencies([{ outage, receivedAt: 62_000 }], stats, undefined, 300_000, clock);
+    const r = outageLatencies([{ outage, receivedAt: 62_000 }], stats, undefined, 300_000, clock);
     expect(r.gasp).toEqual([52_000]);
     expect(r.minusDelay).toEqual([22_000]);
     expect(r.beyond).toEqual([0]); // out before the evidence was acknowledged: why the row above exists
     // Unpaced (max speed): no wall-time delay to subtract.
-    expect(
-      __test.outageLatencies([{ outage, receivedAt: 62_000 }], stats, undefined, 300_000).minusDelay,
-    ).toEqual([]);
+    expect(outageLatencies([{ outage, receivedAt: 62_000 }], stats, undefined, 300_000).minusDelay).toEqual(
+      [],
+    );
   });
 
   it('sets the detector idle advance to the replay factor, at most 10x', () => {
@@ -186,6 +186,22 @@ describe('recording', () => {
     const rebuilt = new Fleet(readManifest(path).fleet!);
     expect(m.fleet).toEqual(fleet.options);
     expect([...rebuilt.profiles()]).toEqual([...fleet.profiles()]);
+  });
+});
+
+describe('baseline tool runs', () => {
+  it("feeds a file to the tool's input and returns its output, its failure and a deadline's stop", async () => {
+    const file = join(dir, 'input.tsv');
+    writeFileSync(file, 'a\t1\nb\t2\n');
+    const cat = await runCommand('cat', [], { stdinFile: file, timeoutMs: 10_000 });
+    expect(cat).toMatchObject({ code: 0, stdout: 'a\t1\nb\t2', timedOut: false });
+    const failed = await runCommand('sh', ['-c', 'echo progress; echo "no such table" >&2; exit 60'], {
+      timeoutMs: 10_000,
+    });
+    expect(failed).toMatchObject({ code: 60, stdout: 'progress', stderr: 'no such table' });
+    const late = await runCommand('sleep', ['30'], { timeoutMs: 300 });
+    expect(late.timedOut).toBe(true);
+    expect(late.ms).toBeLessThan(10_000);
   });
 });
 

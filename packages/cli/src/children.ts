@@ -1,45 +1,42 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ProcessError, startChild, type ChildSpec, type RunningChild } from '@ami/lib';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const TSX = `${ROOT}node_modules/.bin/tsx`;
-const AMI = `${ROOT}packages/cli/src/ami.ts`;
+/** The repository root: `ami` runs from here, whatever the caller's working directory. */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const AMI = join(REPO_ROOT, 'packages/cli/src/ami.ts');
 
-export interface ServiceChild {
-  name: string;
-  process: ChildProcess;
-  logFile: string;
-  /** Resolves with the exit code when the process ends. */
-  exited: Promise<number | null>;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+export interface AmiChildOptions {
+  env?: NodeJS.ProcessEnv;
+  /** stdout and stderr are appended here. */
+  logFile?: string;
+  /** Node options before the script (`--cpu-prof` is refused in NODE_OPTIONS). */
+  nodeArgs?: string[];
+  onLine?: ChildSpec['onLine'];
+  stopGraceMs?: number;
 }
 
-/** Run `ami <args>` as a child process, its output into a log file. */
-export function startAmi(
-  name: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  logFile: string,
-): ServiceChild {
-  mkdirSync(dirname(logFile), { recursive: true });
-  const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(TSX, [AMI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return {
+/**
+ * `ami <args>` as a child process: one node process with tsx as its loader (not a tsx wrapper
+ * process), so its pid is the service's own: SIGKILL kills the service, its CPU is the service's.
+ */
+export function startAmi(name: string, args: string[], o: AmiChildOptions = {}): RunningChild {
+  return startChild({
     name,
-    process: child,
-    logFile,
-    exited,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
+    command: process.execPath,
+    args: [...(o.nodeArgs ?? []), '--import', 'tsx', AMI, ...args],
+    cwd: REPO_ROOT,
+    env: o.env,
+    logFile: o.logFile,
+    onLine: o.onLine,
+    stopGraceMs: o.stopGraceMs,
+  });
+}
+
+/** `ami <args>` to its end; fails unless it exits with 0 within `timeoutMs`. */
+export async function runAmi(args: string[], o: AmiChildOptions & { timeoutMs: number }): Promise<void> {
+  const name = `ami ${args.join(' ')}`;
+  const code = await startAmi(name, args, o).waitForExit(o.timeoutMs);
+  if (code !== 0)
+    throw new ProcessError(`${name} failed (exit ${code})${o.logFile ? `; see ${o.logFile}` : ''}`);
 }

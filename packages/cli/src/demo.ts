@@ -10,20 +10,24 @@ import {
   createKafka,
   createLogger,
   createRegistry,
+  DeadlineError,
   ensureTopics,
   loadCommonConfig,
+  ProcessError,
   serviceGroupId,
   sqlIdent,
   formatZoned,
   topicNames,
+  ValidationError,
   type CommonConfig,
   type MeterStatus,
+  type RunningChild,
 } from '@ami/lib';
 import { loadStackSettings, stackUp } from '@ami/stack';
 import { formatOutage } from '../../../services/detector/src/cli.js';
 import { newToken } from '../../../services/web/src/auth.js';
 
-import { startAmi, type ServiceChild } from './children.js';
+import { startAmi } from './children.js';
 
 /** The demo's gardu are in Bali: its times are WITA (Asia/Makassar), as the customers read them. */
 const DEMO_ZONE = 'Asia/Makassar';
@@ -87,7 +91,8 @@ async function waitForGroup(admin: Admin, groupId: string, topics: string[], wha
       zeroSince ||= Date.now();
       if (Date.now() - zeroSince > 3000) return;
     } else zeroSince = 0;
-    if (Date.now() > deadline) throw new Error(`${what} did not catch up within 3 minutes (lag ${lag})`);
+    if (Date.now() > deadline)
+      throw new DeadlineError(`${what} did not catch up within 3 minutes (lag ${lag})`);
     await sleep(500);
   }
 }
@@ -99,7 +104,7 @@ function billingPeriodsOf(truthFile: string): string[] {
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { kind: string; start?: number; end?: number })
     .find((l) => l.kind === 'summary');
-  if (!summary?.start || !summary.end) throw new Error(`no summary line in ${truthFile}`);
+  if (!summary?.start || !summary.end) throw new ValidationError(`no summary line in ${truthFile}`);
   const periods = new Set<string>();
   for (const tz of ['Asia/Jakarta', 'Asia/Makassar'])
     for (const t of [summary.start, summary.end - 1])
@@ -210,11 +215,11 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const cfg = loadCommonConfig(env);
   const logs = join(loadStackSettings().AMI_HOME, 'logs');
   const run = (name: string, args: string[]) =>
-    startAmi(name, args, env, join(logs, `${prefix}-${name}.log`));
+    startAmi(name, args, { env, logFile: join(logs, `${prefix}-${name}.log`) });
   const once = async (name: string, args: string[]) => {
     const code = await run(name, args).exited;
     if (code !== 0)
-      throw new Error(
+      throw new ProcessError(
         `ami ${args.join(' ')} failed (exit ${code}); log: ${join(logs, `${prefix}-${name}.log`)}`,
       );
   };
@@ -225,7 +230,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const admin = createKafka(cfg, createLogger('demo', 'warn')).admin();
   await admin.connect();
   await ensureTopics(admin, prefix, { partitions: 3 });
-  const services: ServiceChild[] = [];
+  const services: RunningChild[] = [];
   let watcher: Awaited<ReturnType<typeof watchPipeline>> | undefined;
   try {
     services.push(

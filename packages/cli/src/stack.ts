@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
 import {
   CLUSTER_USERS,
+  clickhouseClusterEnv,
   kafkaPasswordName,
   loadStackSettings,
   stackComponents,
@@ -10,17 +11,24 @@ import {
   stackUp,
   type StackSettings,
 } from '@ami/stack';
+import { ValidationError } from '@ami/lib';
 
 const BROKERS_OPTION = [
   '--brokers <n>',
   'Kafka nodes: 1 plain (default), 3 a secured cluster (KAFKA_BROKERS_COUNT)',
 ] as const;
 
-/** The stack's settings, with `--brokers` over KAFKA_BROKERS_COUNT. */
-function settings(opts: { brokers?: string }): StackSettings {
+const CLUSTER_OPTION = [
+  '--clickhouse-cluster',
+  'also ZooKeeper and the ClickHouse cluster `ami`, 2 replicas (STACK_CLICKHOUSE_CLUSTER)',
+] as const;
+
+/** The stack's settings, with `--brokers` over KAFKA_BROKERS_COUNT and `--clickhouse-cluster` over STACK_CLICKHOUSE_CLUSTER. */
+function settings(opts: { brokers?: string; clickhouseCluster?: boolean }): StackSettings {
   return loadStackSettings({
     ...process.env,
     ...(opts.brokers ? { KAFKA_BROKERS_COUNT: opts.brokers } : {}),
+    ...(opts.clickhouseCluster ? { STACK_CLICKHOUSE_CLUSTER: 'true' } : {}),
   });
 }
 
@@ -31,12 +39,17 @@ export function registerStackCommands(program: Command): void {
     .command('up')
     .description('install what is missing, start what is stopped, wait until healthy')
     .option(...BROKERS_OPTION)
-    .action(async (opts: { brokers?: string }) => {
+    .option(...CLUSTER_OPTION)
+    .action(async (opts: { brokers?: string; clickhouseCluster?: boolean }) => {
       const t0 = Date.now();
       const s = settings(opts);
       const env = await stackUp(s, (l) => console.log(l));
       console.log(`stack healthy in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
       for (const [k, v] of Object.entries(env)) console.log(`${k}=${v}`);
+      if (s.STACK_CLICKHOUSE_CLUSTER) {
+        const cluster = Object.entries(clickhouseClusterEnv(s)).map(([k, v]) => `${k}=${v}`);
+        console.log(`ClickHouse cluster (migrate and load with): ${cluster.join(' ')}`);
+      }
       if (s.KAFKA_BROKERS_COUNT > 1) {
         const users = CLUSTER_USERS.filter((u) => u !== 'admin' && u !== 'registry').join(', ');
         console.log(
@@ -47,7 +60,7 @@ export function registerStackCommands(program: Command): void {
 
   stack
     .command('down')
-    .description('stop every service of the local stack (data is kept)')
+    .description('stop every service of the local stack, the ClickHouse cluster too (data is kept)')
     .option(...BROKERS_OPTION)
     .action(async (opts: { brokers?: string }) => stackDown(settings(opts), (l) => console.log(l)));
 
@@ -56,7 +69,8 @@ export function registerStackCommands(program: Command): void {
     .description('which services run and answer')
     .option('--json', 'machine-readable output')
     .option(...BROKERS_OPTION)
-    .action(async (opts: { json?: boolean; brokers?: string }) => {
+    .option(...CLUSTER_OPTION)
+    .action(async (opts: { json?: boolean; brokers?: string; clickhouseCluster?: boolean }) => {
       const rows = await stackStatus(settings(opts));
       if (opts.json) return console.log(JSON.stringify(rows, null, 2));
       for (const r of rows) {
@@ -68,16 +82,25 @@ export function registerStackCommands(program: Command): void {
 
   stack
     .command('logs')
-    .argument('[service]', 'kafka, schema-registry or clickhouse')
+    .argument(
+      '[service]',
+      'kafka, schema-registry, clickhouse (with --clickhouse-cluster: zookeeper, clickhouse-r1, -r2)',
+    )
     .option('-n, --lines <n>', 'lines to show', '50')
     .option('-f, --follow', 'keep printing')
     .option(...BROKERS_OPTION)
+    .option(...CLUSTER_OPTION)
     .description("show a service's log")
-    .action((service: string | undefined, opts: { lines: string; follow?: boolean; brokers?: string }) => {
-      const comps = stackComponents(settings(opts)).filter((c) => !service || c.name === service);
-      if (comps.length === 0) throw new Error(`unknown service ${service}`);
-      const files = comps.flatMap((c) => ('logFiles' in c ? (c.logFiles as string[]) : [c.logFile]));
-      const args = ['-n', opts.lines, ...(opts.follow ? ['-F'] : []), ...files];
-      spawnSync('tail', args, { stdio: 'inherit' });
-    });
+    .action(
+      (
+        service: string | undefined,
+        opts: { lines: string; follow?: boolean; brokers?: string; clickhouseCluster?: boolean },
+      ) => {
+        const comps = stackComponents(settings(opts)).filter((c) => !service || c.name === service);
+        if (comps.length === 0) throw new ValidationError(`unknown service ${service}`);
+        const files = comps.flatMap((c) => ('logFiles' in c ? (c.logFiles as string[]) : [c.logFile]));
+        const args = ['-n', opts.lines, ...(opts.follow ? ['-F'] : []), ...files];
+        spawnSync('tail', args, { stdio: 'inherit' });
+      },
+    );
 }

@@ -15,6 +15,7 @@ export const RECORD_NAMES: readonly RecordName[] = [
   'MeterStatus',
   'CommandResult',
   'CallRecord',
+  'SuspectedOutage',
 ];
 
 const localTypes = new Map<RecordName, avro.Type>();

@@ -1,6 +1,31 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
+const TRUE_WORDS = ['true', '1', 'yes'];
+const FALSE_WORDS = ['false', '0', 'no'];
+
+/**
+ * A boolean environment variable: true/false, 1/0 or yes/no (any case, blanks around ignored);
+ * anything else is refused with a message naming what is accepted. Unset gives `fallback`.
+ */
+export function envBoolean(fallback: boolean) {
+  return z
+    .union([z.boolean(), z.string()])
+    .optional()
+    .transform((v, ctx): boolean => {
+      if (v === undefined) return fallback;
+      if (typeof v === 'boolean') return v;
+      const word = v.trim().toLowerCase();
+      if (TRUE_WORDS.includes(word)) return true;
+      if (FALSE_WORDS.includes(word)) return false;
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `expected a boolean (true/false, 1/0 or yes/no), got ${JSON.stringify(v.slice(0, 40))}`,
+      });
+      return z.NEVER;
+    });
+}
+
 /**
  * The one configuration object. Every service reads it from the environment
  * at start-up (flags override through `withOverrides`), validates it, and
@@ -10,7 +35,8 @@ export const commonConfigSchema = z.object({
   /** Comma-separated bootstrap brokers. */
   KAFKA_BROKERS: z.string().default('127.0.0.1:9092'),
   KAFKA_CLIENT_ID: z.string().default('ami-pipeline'),
-  KAFKA_SSL: z.enum(['true', 'false']).default('false'),
+  /** TLS to the brokers. */
+  KAFKA_SSL: envBoolean(false),
   KAFKA_SASL_MECHANISM: z.enum(['none', 'scram-sha-256', 'scram-sha-512', 'plain']).default('none'),
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),

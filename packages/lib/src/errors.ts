@@ -59,6 +59,42 @@ export class ValidationError extends AmiError {
   }
 }
 
+/**
+ * The ClickHouse server refused a query with an error code (its `Code: NNN`, the
+ * X-ClickHouse-Exception-Code header). `retriable` follows the code (createClickHouseError in
+ * clickhouse.ts): a missing table or column, a type mismatch or a refused login stays wrong on
+ * every retry; too many parts or a memory limit passes.
+ */
+export class ClickHouseError extends AmiError {
+  /** ClickHouse's numeric error code, e.g. 16 (NO_SUCH_COLUMN_IN_TABLE). */
+  readonly clickhouseCode: number;
+  constructor(message: string, clickhouseCode: number, name: string, retriable: boolean, cause?: unknown) {
+    super(message, { retriable, cause, code: name });
+    this.clickhouseCode = clickhouseCode;
+  }
+}
+
+/** A child process (a stack component, a service the CLI started) failed or could not start. */
+export class ProcessError extends AmiError {
+  constructor(message: string, opts: { retriable?: boolean; cause?: unknown } = {}) {
+    super(message, { retriable: opts.retriable ?? false, cause: opts.cause, code: 'process-failed' });
+  }
+}
+
+/** Something needed is not installed or not set up here (a jar, a listener): install or configure it. */
+export class NotInstalledError extends AmiError {
+  constructor(message: string) {
+    super(message, { retriable: false, code: 'not-installed' });
+  }
+}
+
+/** A wait for the pipeline (a consumer catching up, a summary line) ran out of time. */
+export class DeadlineError extends AmiError {
+  constructor(message: string) {
+    super(message, { retriable: true, code: 'deadline' });
+  }
+}
+
 export function isRetriable(err: unknown): boolean {
   if (err instanceof AmiError) return err.retriable;
   // kafkajs marks its own errors.

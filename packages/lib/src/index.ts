@@ -18,3 +18,5 @@ export * from './tsWorker.js';
 export * from './membership.js';
 export * from './keepAlive.js';
 export * from './localTime.js';
+export * from './childProcess.js';
+export * from './charts.js';

@@ -14,7 +14,7 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CommonConfig } from './config.js';
 import type { BrokerConnectionsOptions } from './kafkaWire/brokers.js';
-import { AmiError, StartupTimeoutError } from './errors.js';
+import { AmiError, StartupTimeoutError, UnavailableError } from './errors.js';
 import type { Logger } from './logger.js';
 import { compactedTopics, topicNames, type TopicRole } from './topics.js';
 
@@ -34,7 +34,7 @@ export function createKafka(cfg: CommonConfig, logger: Logger, clientId = cfg.KA
   const config: KafkaConfig = {
     clientId,
     brokers: cfg.KAFKA_BROKERS.split(',').map((b) => b.trim()),
-    ssl: cfg.KAFKA_SSL === 'true',
+    ssl: cfg.KAFKA_SSL,
     logLevel: logLevel.WARN,
     logCreator:
       () =>
@@ -68,7 +68,7 @@ export type WireKafkaConfig = Pick<
 export function wireClientOptions(cfg: WireKafkaConfig, clientId: string): BrokerConnectionsOptions {
   return {
     brokers: cfg.KAFKA_BROKERS.split(',').map((b) => b.trim()),
-    ssl: cfg.KAFKA_SSL === 'true',
+    ssl: cfg.KAFKA_SSL,
     clientId,
     sasl:
       cfg.KAFKA_SASL_MECHANISM === 'none'
@@ -227,9 +227,12 @@ export async function waitForTopicLeaders(
       const meta = await admin.fetchTopicMetadata({ topics: [...topics] });
       for (const t of meta.topics)
         if (t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0 || p.partitionErrorCode !== 0))
-          throw Object.assign(new Error(`topic ${t.name} has partitions without a leader`), {
-            type: 'LEADER_NOT_AVAILABLE',
-          });
+          throw new UnavailableError(
+            'kafka',
+            `topic ${t.name} has partitions without a leader`,
+            undefined,
+            'kafka-leader-not-available',
+          );
       for (const t of topics) await admin.fetchTopicOffsets(t);
     },
     opts,

@@ -95,6 +95,36 @@ export interface Outage {
   emitted_at: number;
 }
 
+export type SuspectedScope = 'METER' | 'GARDU' | 'FEEDER';
+export type SuspicionStatus = 'SUSPECTED' | 'VERIFIED' | 'CONFIRMED' | 'CANCELLED';
+
+/**
+ * An outage predicted on arrival of its evidence (topic `<prefix>.suspected-outages`, key outage_id,
+ * schemas/SuspectedOutage.avsc). Never an interruption: only Outage records count.
+ */
+export interface SuspectedOutage {
+  outage_id: string;
+  scope: SuspectedScope;
+  status: SuspicionStatus;
+  region: string;
+  ulp: string;
+  feeder_id: string;
+  gardu_id: string | null;
+  meter_ids: string[];
+  started_at: number;
+  last_gasps: number;
+  customers_total: number;
+  /** Kafka timestamp of the record that crossed the threshold: emitted_at minus this is the latency. */
+  evidence_logged_at: number;
+  pings_sent: number;
+  pings_answered: number;
+  pings_silent: number;
+  reason: string | null;
+  /** CONFIRMED: the confirmed Outage's id (equal to outage_id unless arrival order could not predict it). */
+  confirmed_outage_id: string | null;
+  emitted_at: number;
+}
+
 export type MeterState =
   'ENERGIZED' | 'OUTAGE' | 'DISCONNECTED' | 'RECONNECT_ENABLED' | 'POWER_LIMIT_TRIP' | 'UNKNOWN';
 
@@ -118,6 +148,21 @@ export interface CommandResult {
   reason: string | null;
   decided_at: number;
   event_id: string | null;
+  /**
+   * READ_NOW answered: wall-clock ms from the command reaching the head-end to the
+   * meter's answer (medium latency plus concentrator queue). The fields below are
+   * optional (Avro default null): absent or null when the meter did not answer,
+   * for other commands, and in results written before they existed.
+   */
+  answered_in_ms?: number | null;
+  /** READ_NOW answered: when the meter read its register (same as the ON_DEMAND read's read_at). */
+  read_at?: number | null;
+  /** READ_NOW answered: the register (stand) in Wh. */
+  energy_import_wh?: number | null;
+  /** READ_NOW answered: supply voltage. */
+  voltage_v?: number | null;
+  /** READ_NOW answered: relay state. */
+  relay?: RelayState | null;
 }
 
 export type CallOutcome = 'ISSUE_CLOSED' | 'FORWARDED_TO_UNIT';
@@ -158,5 +203,6 @@ export interface RecordTypes {
   MeterStatus: MeterStatus;
   CommandResult: CommandResult;
   CallRecord: CallRecord;
+  SuspectedOutage: SuspectedOutage;
 }
 export type RecordName = keyof RecordTypes;

@@ -3,7 +3,14 @@ export interface Topics {
   meters: string;
   reads: string;
   events: string;
+  /** Commands to meters from the audited command API (services/web): DISCONNECT travels here. */
   commands: string;
+  /**
+   * Machine pings (MeterCommand READ_NOW, key meter_id; services/detector): a topic of their own, so
+   * that the detector's principal never needs WRITE on `commands`. The head-end refuses anything
+   * but READ_NOW found here (NOT_A_PING).
+   */
+  pings: string;
   outages: string;
   meterStatus: string;
   dlq: string;
@@ -13,6 +20,11 @@ export interface Topics {
   momentary: string;
   /** CC 123 calls and their complaints (CallRecord, key IDPEL; services/web). */
   calls: string;
+  /**
+   * Outages predicted on arrival, before the event-time rule confirms them (SuspectedOutage, key
+   * outage_id; services/detector). Never an interruption: only `outages` counts.
+   */
+  suspectedOutages: string;
 }
 
 export function topicNames(prefix = 'ami'): Topics {
@@ -21,12 +33,14 @@ export function topicNames(prefix = 'ami'): Topics {
     reads: `${prefix}.reads`,
     events: `${prefix}.events`,
     commands: `${prefix}.commands`,
+    pings: `${prefix}.pings`,
     outages: `${prefix}.outages`,
     meterStatus: `${prefix}.meter-status`,
     dlq: `${prefix}.dlq`,
     commandResults: `${prefix}.command-results`,
     momentary: `${prefix}.momentary-interruptions`,
     calls: `${prefix}.calls`,
+    suspectedOutages: `${prefix}.suspected-outages`,
   };
 }
 
@@ -38,6 +52,7 @@ export const compactedTopics: ReadonlySet<TopicRole> = new Set([
   'outages',
   'meterStatus',
   'momentary',
+  'suspectedOutages',
 ]);
 
 /**

@@ -6,27 +6,48 @@ import { DaemonComponent } from './component.js';
 import { httpOk } from './processes.js';
 import { loadOrCreateSecrets } from './secrets.js';
 import { STACK_ASSETS, type StackSettings } from './settings.js';
+import { ConfigError } from '@ami/lib';
 
 const SERVER_BIN = '/usr/sbin/clickhouse-server';
 
 function fill(template: string, values: Record<string, string>): string {
   return template.replace(/\$\{([A-Z_0-9]+)\}/g, (_, k: string) => {
     const v = values[k];
-    if (v === undefined) throw new Error(`clickhouse config template: no value for ${k}`);
+    if (v === undefined) throw new ConfigError(`clickhouse config template: no value for ${k}`);
     return v;
   });
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
+/** A server other than the stack's single node (a replica of the cluster): name, folder, ports, overrides. */
+export interface ClickHouseServerOptions {
+  name: string;
+  homeDir: string;
+  httpPort: number;
+  tcpPort: number;
+  /** Merged over the config (`config.d/`) and the users file (`users.d/`) by the server at start. */
+  configOverride?: string;
+  usersOverride?: string;
+}
+
 /** ClickHouse server from Debian's package, as a plain process with a project-local config. */
 export class ClickHouseComponent extends DaemonComponent {
-  constructor(s: StackSettings) {
-    super('clickhouse', s, 'clickhouse', 30_000);
+  private readonly server: ClickHouseServerOptions;
+
+  constructor(s: StackSettings, server?: ClickHouseServerOptions) {
+    const options = server ?? {
+      name: 'clickhouse',
+      homeDir: 'clickhouse',
+      httpPort: s.CLICKHOUSE_HTTP_PORT,
+      tcpPort: s.CLICKHOUSE_TCP_PORT,
+    };
+    super(options.name, s, options.homeDir, 30_000);
+    this.server = options;
   }
 
   get address(): string {
-    return `http://${this.s.STACK_HOST}:${this.s.CLICKHOUSE_HTTP_PORT}`;
+    return `http://${this.s.STACK_HOST}:${this.server.httpPort}`;
   }
 
   async install(): Promise<void> {
@@ -42,7 +63,9 @@ export class ClickHouseComponent extends DaemonComponent {
 
   private writeConfig(): string {
     const dataDir = join(this.home, 'data');
-    const logDir = join(this.s.AMI_HOME, 'logs');
+    // The single node's server log keeps its place; another server logs in its own folder.
+    const logDir =
+      this.server.homeDir === 'clickhouse' ? join(this.s.AMI_HOME, 'logs') : join(this.home, 'log');
     mkdirSync(dataDir, { recursive: true });
     mkdirSync(logDir, { recursive: true });
     const secrets = loadOrCreateSecrets(join(this.s.AMI_HOME, 'secrets.env'));
@@ -65,11 +88,19 @@ export class ClickHouseComponent extends DaemonComponent {
         DATA_DIR: dataDir,
         USERS_FILE: usersFile,
         HOST: this.s.STACK_HOST,
-        HTTP_PORT: String(this.s.CLICKHOUSE_HTTP_PORT),
-        TCP_PORT: String(this.s.CLICKHOUSE_TCP_PORT),
+        HTTP_PORT: String(this.server.httpPort),
+        TCP_PORT: String(this.server.tcpPort),
       }),
     );
+    this.writeOverride('config.d', this.server.configOverride);
+    this.writeOverride('users.d', this.server.usersOverride, 0o600);
     return configFile;
+  }
+
+  private writeOverride(dir: string, xml: string | undefined, mode = 0o644): void {
+    if (xml === undefined) return;
+    mkdirSync(join(this.home, dir), { recursive: true });
+    writeFileSync(join(this.home, dir, 'ami.xml'), xml, { mode });
   }
 
   async start(): Promise<void> {

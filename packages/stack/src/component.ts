@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive, readPid, spawnDaemon, stopDaemon, type DaemonSpec } from './processes.js';
 import { STACK_ASSETS, type StackSettings } from './settings.js';
@@ -18,6 +19,28 @@ export interface StackComponent {
   stop(): Promise<void>;
   /** Where clients reach it. */
   readonly address: string;
+}
+
+/**
+ * Jars fetched by `fetch` into `libs` unless `marker` (one of them) is there already. Fetched beside
+ * and renamed into place: tests that install at the same time never see half a folder.
+ */
+export function installJarsOnce(
+  libs: string,
+  marker: string,
+  fetch: (outputDirectory: string) => void,
+): string {
+  if (existsSync(join(libs, marker))) return libs;
+  const partial = `${libs}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  fetch(partial);
+  try {
+    renameSync(partial, libs);
+  } catch (err) {
+    rmSync(partial, { recursive: true, force: true });
+    if (!existsSync(join(libs, marker))) throw err;
+  }
+  return libs;
 }
 
 /** A stack service run as one daemon process: home folder, log file and pid file under AMI_HOME. */
@@ -67,7 +90,8 @@ export abstract class DaemonComponent implements StackComponent {
     return isAlive(readPid(this.pidFile));
   }
 
-  async stop(): Promise<void> {
-    await stopDaemon(this.pidFile, this.stopGraceMs);
+  /** `SIGKILL` first: a crash, as the cluster test stops a replica. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    await stopDaemon(this.pidFile, this.stopGraceMs, signal);
   }
 }

@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnavailableError } from '@ami/lib';
 import { ClickHouseComponent } from './clickhouse.js';
+import { clickhouseClusterComponents, clickhouseClusterEnv } from './clickhouseCluster.js';
 import type { StackComponent } from './component.js';
 import { KafkaClusterComponent, kafkaOfStack } from './kafkaCluster.js';
 import { stopDaemon, tailFile, waitUntil } from './processes.js';
@@ -14,16 +15,28 @@ export { CLUSTER_USERS, KafkaClusterComponent, kafkaPasswordName } from './kafka
 export { ClickHouseComponent } from './clickhouse.js';
 export { RegistryComponent } from './registry.js';
 export { CurrentClickHouseComponent } from './currentClickhouse.js';
+export {
+  CLICKHOUSE_CLUSTER_NAME,
+  CLICKHOUSE_CLUSTER_REPLICAS,
+  clickhouseClusterComponents,
+  clickhouseClusterEnv,
+  clickhouseClusterReplicas,
+} from './clickhouseCluster.js';
+export { ZOOKEEPER_VERSION, ZooKeeperComponent } from './zookeeper.js';
 export type { StackComponent } from './component.js';
 
-/** In start order: the registry keeps its schemas in Kafka (the single node, or the secured cluster). */
+/**
+ * In start order: the registry keeps its schemas in Kafka (the single node, or the secured cluster);
+ * with STACK_CLICKHOUSE_CLUSTER, ZooKeeper and the ClickHouse cluster's replicas follow.
+ */
 export function stackComponents(s: StackSettings = loadStackSettings()): StackComponent[] {
   const kafka = kafkaOfStack(s);
   const registry =
     kafka instanceof KafkaClusterComponent
       ? new RegistryComponent(s, { bootstrap: kafka.address, properties: kafka.registryClientProperties() })
       : new RegistryComponent(s);
-  return [kafka, registry, new ClickHouseComponent(s)];
+  const cluster = s.STACK_CLICKHOUSE_CLUSTER ? clickhouseClusterComponents(s) : [];
+  return [kafka, registry, new ClickHouseComponent(s), ...cluster];
 }
 
 /** The services' Kafka settings for the stack (the cluster's need a user and password besides). */
@@ -61,25 +74,63 @@ export async function stackUp(
   s: StackSettings = loadStackSettings(),
   report: (line: string) => void = () => undefined,
 ): Promise<Record<string, string>> {
-  const [kafka, registry, clickhouse] = stackComponents(s) as [
+  const [kafka, registry, clickhouse, ...cluster] = stackComponents(s) as [
     StackComponent,
     StackComponent,
     StackComponent,
+    ...StackComponent[],
   ];
-  for (const c of [kafka, registry, clickhouse]) await c.install();
+  for (const c of [kafka, registry, clickhouse, ...cluster]) await c.install();
   // ClickHouse starts beside Kafka; the registry needs Kafka for its storage.
   await Promise.all([
     bringUp(kafka, s, report).then(() => bringUp(registry, s, report)),
     bringUp(clickhouse, s, report),
+    bringUpInOrder(cluster, s, report),
   ]);
   return clientEnv(s, kafkaClientEnv(s));
+}
+
+async function bringUpInOrder(
+  components: StackComponent[],
+  s: StackSettings,
+  report: (line: string) => void,
+): Promise<void> {
+  for (const c of components) await bringUp(c, s, report);
+}
+
+/**
+ * ZooKeeper and the ClickHouse cluster alone (installed if missing, started if stopped): what the
+ * cluster tests start, without the rest of the stack. Returns the services' settings for it.
+ */
+export async function clickhouseClusterUp(
+  s: StackSettings = loadStackSettings(),
+  report: (line: string) => void = () => undefined,
+): Promise<Record<string, string>> {
+  const components = clickhouseClusterComponents(s);
+  for (const c of components) await c.install();
+  await bringUpInOrder(components, s, report);
+  return clickhouseClusterEnv(s);
+}
+
+/** Stops the ClickHouse cluster's replicas, then ZooKeeper (those running; data is kept). */
+export async function clickhouseClusterDown(
+  s: StackSettings = loadStackSettings(),
+  report: (line: string) => void = () => undefined,
+): Promise<void> {
+  for (const c of clickhouseClusterComponents(s).reverse()) {
+    if (!c.running()) continue;
+    await c.stop();
+    report(`${c.name} stopped`);
+  }
 }
 
 export async function stackDown(
   s: StackSettings = loadStackSettings(),
   report: (line: string) => void = () => undefined,
 ) {
-  for (const c of stackComponents(s).reverse()) {
+  // The ClickHouse cluster whether or not this `down` was told about it: it is never left running.
+  await clickhouseClusterDown(s, report);
+  for (const c of stackComponents({ ...s, STACK_CLICKHOUSE_CLUSTER: false }).reverse()) {
     await c.stop();
     report(`${c.name} stopped`);
   }

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DaemonComponent } from './component.js';
+import { DaemonComponent, installJarsOnce } from './component.js';
 import { kafkaClusterAnswers } from './processes.js';
 import type { StackSettings } from './settings.js';
 
@@ -29,19 +29,7 @@ export function installKafkaJars(
   maven: (outputDirectory: string) => void,
   version = KAFKA_VERSION,
 ): string {
-  const libs = join(kafkaHome, `libs-${version}`);
-  if (existsSync(join(libs, `kafka_2.13-${version}.jar`))) return libs;
-  // Fetched beside and renamed into place: tests that install at the same time never see half a folder.
-  const partial = `${libs}.partial-${process.pid}`;
-  rmSync(partial, { recursive: true, force: true });
-  maven(partial);
-  try {
-    renameSync(partial, libs);
-  } catch (err) {
-    rmSync(partial, { recursive: true, force: true });
-    if (!existsSync(join(libs, `kafka_2.13-${version}.jar`))) throw err;
-  }
-  return libs;
+  return installJarsOnce(join(kafkaHome, `libs-${version}`), `kafka_2.13-${version}.jar`, maven);
 }
 
 /** log4j2 configuration of the broker and its tools: warnings, plus the start-up lines of `extraLoggers`. */

@@ -17,11 +17,16 @@ const {
 /** The Kafka principals of the pipeline, one per service (docs/security.md). */
 export type PipelineUser = 'simulator' | 'headend' | 'detector' | 'loader' | 'dashboard' | 'commands';
 
-/** A contract topic, or the detector's internal state topic (services/detector/src/changelog.ts). */
-export type GrantTopic = TopicRole | 'detectorState';
+/**
+ * A contract topic, the detector's internal state topic (services/detector/src/changelog.ts), or the
+ * simulated physical world the simulator tells its head-end (services/simulator/src/supply.ts).
+ */
+export type GrantTopic = TopicRole | 'detectorState' | 'simSupply';
 
 export function grantTopicName(prefix: string, topic: GrantTopic): string {
-  return topic === 'detectorState' ? `${prefix}.detector-state` : topicNames(prefix)[topic];
+  if (topic === 'detectorState') return `${prefix}.detector-state`;
+  if (topic === 'simSupply') return `${prefix}.sim.supply`;
+  return topicNames(prefix)[topic];
 }
 
 export interface UserGrants {
@@ -48,16 +53,21 @@ export interface UserGrants {
  * WEB_GROUP_PREFIX=ami-web).
  */
 export const PIPELINE_GRANTS: Record<PipelineUser, UserGrants> = {
-  simulator: { read: [], write: ['meters', 'reads', 'events'], describeAll: true },
+  simulator: { read: [], write: ['meters', 'reads', 'events', 'simSupply'], describeAll: true },
   headend: {
-    read: ['commands'],
+    read: ['commands', 'pings', 'meters', 'simSupply'],
     write: ['commandResults', 'dlq'],
     describeAll: false,
     groupPrefix: 'ami-headend',
   },
+  /**
+   * Pings (READ_NOW) to verify suspected outages go to `pings`, never `commands`: a stolen detector
+   * credential cannot send a DISCONNECT (the head-end refuses anything but READ_NOW on `pings`).
+   * Reads the head-end's results.
+   */
   detector: {
-    read: ['meters', 'reads', 'events', 'detectorState'],
-    write: ['outages', 'momentary', 'meterStatus', 'dlq', 'detectorState'],
+    read: ['meters', 'reads', 'events', 'detectorState', 'commandResults'],
+    write: ['outages', 'suspectedOutages', 'momentary', 'meterStatus', 'dlq', 'detectorState', 'pings'],
     describeAll: true,
     groupPrefix: 'ami-detector',
     transactionalIdPrefix: 'ami-detector',
@@ -71,12 +81,15 @@ export const PIPELINE_GRANTS: Record<PipelineUser, UserGrants> = {
   },
   /** The live views of services/web (outages, call-centre lookup): read-only. */
   dashboard: {
-    read: ['outages', 'meterStatus', 'meters'],
+    read: ['outages', 'suspectedOutages', 'meterStatus', 'meters'],
     write: [],
     describeAll: false,
     groupPrefix: 'ami-web',
   },
-  /** The remote-command API (issue 6): publishes commands, nothing else. */
+  /**
+   * The remote-command API (issue 6): publishes commands, nothing else. The only principal with
+   * WRITE on `commands` (authn, authz and an append-only audit in front of it).
+   */
   commands: { read: [], write: ['commands'], describeAll: false },
 };
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { DaemonComponent } from './component.js';
 import { httpOk } from './processes.js';
 import { CCOMPAT_PATH, type StackSettings } from './settings.js';
+import { NotInstalledError } from '@ami/lib';
 
 /**
  * Apicurio Registry 3.0.9 (the newest release built for Java 17), from
@@ -40,7 +41,10 @@ export class RegistryComponent extends DaemonComponent {
   async start(): Promise<void> {
     if (this.running()) return;
     const jar = this.runnerJar();
-    if (!jar) throw new Error(`schema registry is not installed in ${this.home}`);
+    if (!jar)
+      throw new NotInstalledError(
+        `schema registry is not installed in ${this.home} (ami stack up installs it)`,
+      );
     const kafka = this.kafka?.bootstrap ?? `${this.s.STACK_HOST}:${this.s.KAFKA_PORT}`;
     // The same client properties for its producer, consumer, admin and events producer.
     const clientProps = Object.entries(this.kafka?.properties ?? {}).flatMap(([k, v]) =>

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { UnavailableError } from '@ami/lib';
+import { ConfigError, UnavailableError } from '@ami/lib';
 import {
   isAlive,
   kafkaClusterAnswers,
@@ -112,7 +112,9 @@ export class SecureKafkaBroker {
     this.host = o.host ?? '127.0.0.1';
     this.nodeId = o.nodeId ?? 1;
     if ((o.replicationFactor ?? 1) > 1 && !o.tlsPort)
-      throw new Error('a replicated SecureKafkaBroker needs tlsPort (its brokers replicate over SASL_SSL)');
+      throw new ConfigError(
+        'a replicated SecureKafkaBroker needs tlsPort (its brokers replicate over SASL_SSL)',
+      );
     this.logFile = join(o.home, 'kafka.log');
     this.pidFile = join(o.home, 'kafka.pid');
     this.configFile = join(o.home, 'server.properties');
@@ -139,7 +141,7 @@ export class SecureKafkaBroker {
 
   /** The environment a service needs to reach this broker as `user`, in the names `loadCommonConfig` reads. */
   clientEnv(user: ScramUser, { tls = false } = {}): Record<string, string> {
-    if (tls && !this.tlsAddress) throw new Error('this broker has no TLS listener (tlsPort)');
+    if (tls && !this.tlsAddress) throw new ConfigError('this broker has no TLS listener (tlsPort)');
     return {
       KAFKA_BROKERS: tls ? this.tlsAddress! : this.address,
       KAFKA_SSL: tls ? 'true' : 'false',

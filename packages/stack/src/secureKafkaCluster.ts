@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import kafkajs, { type Admin } from 'kafkajs';
 import { newKraftClusterId } from './kafka.js';
 import { SecureKafkaBroker, type ScramUser } from './secureKafka.js';
+import { ValidationError } from '@ami/lib';
 
 export interface SecureKafkaNodePorts {
   /** SASL_PLAINTEXT (loopback tools, `upsertScramUser`). */
@@ -59,7 +60,7 @@ export class SecureKafkaCluster {
 
   node(nodeId: number): SecureKafkaBroker {
     const n = this.nodes[nodeId - 1];
-    if (!n) throw new Error(`no node ${nodeId} in a cluster of ${this.nodes.length}`);
+    if (!n) throw new ValidationError(`no node ${nodeId} in a cluster of ${this.nodes.length}`);
     return n;
   }
 

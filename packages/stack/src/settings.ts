@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { parseConfig } from '@ami/lib';
+import { envBoolean, parseConfig } from '@ami/lib';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const STACK_ASSETS = fileURLToPath(new URL('../', import.meta.url));
@@ -23,6 +23,17 @@ export const stackSettingsSchema = z.object({
   CLICKHOUSE_TCP_PORT: z.coerce.number().int().positive().default(9000),
   /** The current ClickHouse (chDB) that proves the SQL beside 18.16; started by the tests only. */
   CURRENT_CLICKHOUSE_PORT: z.coerce.number().int().positive().default(8124),
+  /**
+   * `ami stack up --clickhouse-cluster`: ZooKeeper and the ClickHouse cluster `ami` (one shard,
+   * two replicas; clickhouseCluster.ts) beside the single node, which stays the demo's.
+   */
+  STACK_CLICKHOUSE_CLUSTER: envBoolean(false),
+  /** Replica n (1-based) of the cluster listens on these ports + n - 1. */
+  CLICKHOUSE_CLUSTER_HTTP_PORT: z.coerce.number().int().positive().default(8131),
+  CLICKHOUSE_CLUSTER_TCP_PORT: z.coerce.number().int().positive().default(9031),
+  /** Where a replica serves its parts to the other (replication fetches). */
+  CLICKHOUSE_CLUSTER_INTERSERVER_PORT: z.coerce.number().int().positive().default(9041),
+  ZOOKEEPER_PORT: z.coerce.number().int().positive().default(2181),
   /** Seconds a service may take to become healthy before `stack up` fails. */
   STACK_START_TIMEOUT_S: z.coerce.number().int().positive().default(90),
 });

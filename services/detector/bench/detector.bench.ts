@@ -34,7 +34,12 @@
  *    last gasps over 1,500 gardu (150 feeders) within 10 s of event time, then a
  *    clock event past the confirmation delay: time from that last message to the
  *    last OPEN record. Then every meter's power restore: time from the last
- *    message to the last RESTORED record.
+ *    message to the last RESTORED record. Beside it, the suspected outages of the
+ *    storm (`<prefix>.suspected-outages`): the detection latency of each
+ *    suspicion's first record (emitted_at - evidence_logged_at, the Kafka
+ *    timestamp of the last gasp that crossed the threshold), p50/p99, how many
+ *    carry the confirmed outage's id, and that every one ends CONFIRMED or
+ *    CANCELLED.
  * 4. Peak memory (VmHWM) of the detector process with the topology loaded.
  * 5. In this process, without Kafka: the storm through the rules alone, split into applying the
  *    gasps, confirming, snapshots and encoding (where the storm's time goes), the rules on reads,
@@ -51,7 +56,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
-import type { Admin, Producer } from 'kafkajs';
+import type { Admin, Consumer, Producer } from 'kafkajs';
 import {
   AvroCodec,
   avroType,
@@ -67,6 +72,9 @@ import {
   type MeterProfile,
   type MeterRead,
   type Outage,
+  type RecordName,
+  type RecordTypes,
+  type SuspectedOutage,
   type Topics,
 } from '@ami/lib';
 import { clientEnv, loadStackSettings } from '@ami/stack';
@@ -170,7 +178,8 @@ function event(i: number, type: MeterEvent['type'], at: number): MeterEvent {
     type,
     relay: 'CLOSED',
     cause: 'NONE',
-    power_limit_va: null,
+    // A power-limit change names the new limit (validateEvent dead-letters it without one).
+    power_limit_va: type === 'POWER_LIMIT_CHANGED' ? 1300 : null,
   };
 }
 
@@ -664,13 +673,10 @@ async function main(secured: SecuredKafka | undefined): Promise<void> {
 
   // Storm.
   const outages: Outage[] = [];
-  const watch = kafka.consumer({ groupId: `bench.watch.${prefix}`, readUncommitted: false });
-  await watch.connect();
-  await watch.subscribe({ topic: topics.outages, fromBeginning: true });
-  await watch.run({
-    eachMessage: async ({ message }) =>
-      void outages.push({ ...(await codec.decode('Outage', message.value!)), emitted_at: Date.now() }),
-  });
+  // An outage's emitted_at is when the bench saw it; a suspicion keeps the detector's (its latency).
+  const watch = await follow('Outage', topics.outages, (o) => outages.push({ ...o, emitted_at: Date.now() }));
+  const suspected: SuspectedOutage[] = [];
+  const watchSuspected = await follow('SuspectedOutage', topics.suspectedOutages, (r) => suspected.push(r));
   const stormMeters = STORM_GARDU * PER_GARDU;
   const stride = stormMeters / STORM_GASPS; // ~1: every storm meter gasps once
   let ms = await produce(
@@ -739,6 +745,13 @@ async function main(secured: SecuredKafka | undefined): Promise<void> {
   const lastRestored = Math.max(...outages.filter((o) => o.status === 'RESTORED').map((o) => o.emitted_at));
   const restoreCpuS = (det.last()!.cpuMs - cpuAtRestoreMsg) / 1000;
   const peak = det.last()!.peakMiB;
+  const settled = await until(() => {
+    const last = latestSuspicions(suspected);
+    return (
+      last.size > 0 && [...last.values()].every((r) => r.status === 'CONFIRMED' || r.status === 'CANCELLED')
+    );
+  }, 60_000);
+  const sus = suspicionFigures(suspected);
 
   console.log('');
   printSteady(steady);
@@ -756,6 +769,12 @@ async function main(secured: SecuredKafka | undefined): Promise<void> {
     `  last message (past the restores) -> last RESTORED record:       ${((lastRestored - lastRestoreMsg) / 1000).toFixed(2)} s (restores ${restored ? 'all' : 'NOT ALL'} seen); detector CPU ${restoreCpuS.toFixed(1)} s`,
   );
   console.log(`  restores produced in ${(ms / 1000).toFixed(1)} s`);
+  console.log(
+    `  suspected outages: ${sus.gardu} GARDU (${sus.exact} with the confirmed outage's id), ${sus.meter} METER (taken over by their gardu's); ${sus.confirmed} CONFIRMED, ${sus.cancelled} CANCELLED, ${sus.open} still open ${settled ? '' : '(NOT ALL SETTLED)'}`,
+  );
+  console.log(
+    `  detection latency (emitted_at - evidence_logged_at), first record of each: GARDU p50 ${sus.garduP50} ms, p99 ${sus.garduP99} ms (goal p99 < 2000 ms); all p50 ${sus.allP50} ms, p99 ${sus.allP99} ms, max ${sus.max} ms`,
+  );
   console.log(`peak memory of the detector: ${peak} MiB (goal < 2048 MiB)`);
   const after = readsAfterStorm();
   console.log(
@@ -789,6 +808,7 @@ async function main(secured: SecuredKafka | undefined): Promise<void> {
     );
   }
   await watch.disconnect();
+  await watchSuspected.disconnect();
   await producer.disconnect();
   await admin
     .deleteTopics({
@@ -796,6 +816,50 @@ async function main(secured: SecuredKafka | undefined): Promise<void> {
     })
     .catch(() => undefined);
   await admin.disconnect();
+}
+
+/** Follows `topic` from its start (committed records only), each value decoded as `name`. */
+async function follow<N extends RecordName>(
+  name: N,
+  topic: string,
+  sink: (record: RecordTypes[N]) => void,
+): Promise<Consumer> {
+  const consumer = kafka.consumer({ groupId: `bench.watch.${topic}`, readUncommitted: false });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({ eachMessage: async ({ message }) => sink(await codec.decode(name, message.value!)) });
+  return consumer;
+}
+
+function latestSuspicions(records: SuspectedOutage[]): Map<string, SuspectedOutage> {
+  return new Map(records.map((r) => [r.outage_id, r]));
+}
+
+/** The storm's suspicions: counts, final states, and the latency of each one's first record. */
+function suspicionFigures(records: SuspectedOutage[]) {
+  const first = new Map<string, SuspectedOutage>();
+  for (const r of records) if (!first.has(r.outage_id)) first.set(r.outage_id, r);
+  const last = latestSuspicions(records);
+  const latency = (rs: SuspectedOutage[]) =>
+    rs.map((r) => r.emitted_at - r.evidence_logged_at).sort((a, b) => a - b);
+  const pct = (xs: number[], p: number) =>
+    xs.length === 0 ? NaN : xs[Math.ceil((p / 100) * xs.length) - 1]!;
+  const garduLat = latency([...first.values()].filter((r) => r.scope === 'GARDU'));
+  const allLat = latency([...first.values()]);
+  const finals = [...last.values()];
+  return {
+    gardu: garduLat.length,
+    meter: allLat.length - garduLat.length,
+    exact: finals.filter((r) => r.status === 'CONFIRMED' && r.confirmed_outage_id === r.outage_id).length,
+    confirmed: finals.filter((r) => r.status === 'CONFIRMED').length,
+    cancelled: finals.filter((r) => r.status === 'CANCELLED').length,
+    open: finals.filter((r) => r.status !== 'CONFIRMED' && r.status !== 'CANCELLED').length,
+    garduP50: pct(garduLat, 50),
+    garduP99: pct(garduLat, 99),
+    allP50: pct(allLat, 50),
+    allP99: pct(allLat, 99),
+    max: allLat.at(-1) ?? NaN,
+  };
 }
 
 function sumLatest(outages: Outage[], scope: Outage['scope'], f: (o: Outage) => number): number {

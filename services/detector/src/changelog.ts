@@ -7,7 +7,7 @@ import type { FeederOutage, GarduSnapshot, GarduState, Incident } from './rules.
 
 /**
  * The detector's state topic (compacted, internal): per gardu its snapshot
- * (`g:<gardu_id>`), per input topic-partition the event-time meta
+ * (`g:<gardu_id>`), its suspicions on arrival (`s:<gardu_id>`), per input topic-partition the event-time meta
  * (`tp:<topic>:<partition>`). Records go to the partition of the gardu's
  * traffic, in the same transaction as outputs and input offsets, so a new
  * owner of partition p rebuilds exactly the state that matches the offsets.
@@ -186,9 +186,20 @@ export function tpRecord(partition: number, tp: string, meta: TpMeta): Message &
   return { partition, key: `tp:${tp}`, value: JSON.stringify(meta) };
 }
 
+/** A gardu's suspicions on arrival (suspicion.ts, JSON; null when it has none), key `s:<gardu_id>`. */
+export function arrivalRecord(
+  partition: number,
+  garduId: string,
+  json: string | null,
+): Message & { partition: number } {
+  return { partition, key: `s:${garduId}`, value: json };
+}
+
 export interface LoadedState {
   gardus: Array<{ partition: number; snap: GarduSnapshot }>;
   tps: Map<string, TpMeta>;
+  /** Suspicions on arrival, per gardu (JSON of suspicion.ts `ArrivalGardu`). */
+  arrivals: Array<{ partition: number; garduId: string; json: string }>;
 }
 
 /** Read partitions `wanted` of the state topic to their end; the latest value per key wins. */
@@ -236,11 +247,12 @@ export async function loadState(
     await done;
     await consumer.disconnect();
   }
-  const state: LoadedState = { gardus: [], tps: new Map() };
+  const state: LoadedState = { gardus: [], tps: new Map(), arrivals: [] };
   for (const [key, { partition, value }] of latest) {
     if (value === null) continue;
     if (key.startsWith('g:')) state.gardus.push({ partition, snap: decodeSnapshot(value) });
     else if (key.startsWith('tp:')) state.tps.set(key.slice(3), JSON.parse(value) as TpMeta);
+    else if (key.startsWith('s:')) state.arrivals.push({ partition, garduId: key.slice(2), json: value });
   }
   logger.info(
     { partitions: wanted, gardus: state.gardus.length },

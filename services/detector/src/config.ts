@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { commonConfigSchema, parseConfig, serviceGroupId } from '@ami/lib';
+import { commonConfigSchema, envBoolean, parseConfig, serviceGroupId } from '@ami/lib';
 
 const ms = (def: number) => z.coerce.number().int().min(0).default(def);
 const share = (def: number) => z.coerce.number().min(0).max(1).default(def);
@@ -64,7 +64,7 @@ const detectorFields = commonConfigSchema.extend({
    * no per-record kafkajs objects to build and hold until the watermark releases them); kafkajs
    * keeps the group and fetches events. With and without SASL/TLS, compressed batches included.
    */
-  DETECTOR_RAW_FETCH: z.enum(['true', 'false']).default('true'),
+  DETECTOR_RAW_FETCH: envBoolean(true),
   /**
    * Inputs released (and outputs emitted) per step, i.e. per transaction: a storm is committed in
    * slices of this size.
@@ -79,7 +79,7 @@ const detectorFields = commonConfigSchema.extend({
    */
   DETECTOR_MAX_BUFFERED: z.coerce.number().int().min(1).default(500_000),
   /** Write one JSON line per step (inputs, outputs, held inputs, heap, ms in rules, snapshots, encoding, transaction) to stderr. */
-  DETECTOR_TRACE_STEPS: z.enum(['0', '1']).default('0'),
+  DETECTOR_TRACE_STEPS: envBoolean(false),
   /** Partitions of topics the detector creates when they are missing (tests, local stack). */
   DETECTOR_PARTITIONS: z.coerce.number().int().min(1).default(6),
   /**
@@ -100,6 +100,33 @@ const detectorFields = commonConfigSchema.extend({
    * profile may have been published a moment earlier. Longer counts as Kafka unavailable (retried).
    */
   DETECTOR_METERS_CATCHUP_MS: z.coerce.number().int().positive().default(30_000),
+  /**
+   * Ping verification (src/pings.ts): a suspected outage the evidence does not settle (1-2 meters,
+   * a gardu below the gasp share) is verified by READ_NOW pings through the head-end
+   * (`<prefix>.pings`, answers on `<prefix>.command-results`). Pings only make a suspicion
+   * VERIFIED or CANCELLED sooner; confirmed outages stay the event-time rule's.
+   */
+  DETECTOR_PINGS: envBoolean(true),
+  /** Budget per suspected outage: READ_NOW commands sent, retries after CONCENTRATOR_BUSY included. */
+  PING_MAX_PER_INCIDENT: z.coerce.number().int().min(1).max(100).default(8),
+  /** AMI neighbours on the gasping meters' gardu pinged beside them (a deterministic sample). */
+  PING_NEIGHBOURS: z.coerce.number().int().min(0).max(50).default(2),
+  /** Unanswered pings at once per data concentrator (the PLC meters of one gardu share one). */
+  PING_MAX_IN_FLIGHT_PER_CONCENTRATOR: z.coerce.number().int().min(1).default(2),
+  /** All pings of this instance, per second (token bucket, burst one second's worth). */
+  PING_RATE_PER_S: z.coerce.number().positive().max(10_000).default(20),
+  /** Wall clock: a ping refused CONCENTRATOR_BUSY goes again after this times its attempts. */
+  PING_BUSY_RETRY_MS: z.coerce.number().int().min(0).default(5_000),
+  /**
+   * Wall clock: a ping with no result by then is given up (no evidence either way). Longer than
+   * the head-end's slowest medium time-out (PLC: tens of seconds plus the concentrator's queue).
+   */
+  PING_RESULT_TIMEOUT_MS: z.coerce.number().int().positive().default(90_000),
+  /**
+   * A ping says what a meter is now: evidence further than this from the wall clock (a replay of
+   * the past, a simulation ahead of it) is not pinged.
+   */
+  PING_MAX_EVIDENCE_AGE_MS: z.coerce.number().int().positive().default(120_000),
 });
 
 export const detectorConfigSchema = detectorFields.transform((c) => ({

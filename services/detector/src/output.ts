@@ -4,6 +4,7 @@ import {
   produceRequests,
   TransactionalProducer,
   wireClientOptions,
+  type GroupMember,
   type Logger,
   type RecordHeaders,
   type Transaction,
@@ -51,6 +52,11 @@ export async function openStepWriter(
   outputTopics: string[],
   partitionCount: (topic: string) => number,
   _logger: Logger,
+  /**
+   * The input group's member as of its last join (wire producer: TxnOffsetCommit v3 carries it,
+   * so the group coordinator refuses a zombie's offsets, KIP-447).
+   */
+  member: () => GroupMember | undefined = () => undefined,
 ): Promise<StepWriter> {
   const transactionalId = `${cfg.DETECTOR_GROUP_ID}-${cfg.DETECTOR_INSTANCE_ID}`;
   if (cfg.DETECTOR_PRODUCER === 'wire') {
@@ -65,7 +71,7 @@ export async function openStepWriter(
       await producer.close();
       throw err;
     }
-    return new WireStepWriter(producer, cfg.DETECTOR_GROUP_ID);
+    return new WireStepWriter(producer, cfg.DETECTOR_GROUP_ID, member);
   }
   const producer = kafka.producer({
     transactionalId,
@@ -87,6 +93,7 @@ class WireStepWriter implements StepWriter {
   constructor(
     private readonly producer: TransactionalProducer,
     private readonly groupId: string,
+    private readonly member: () => GroupMember | undefined,
   ) {}
 
   begin(): StepTransaction {
@@ -94,7 +101,7 @@ class WireStepWriter implements StepWriter {
     const groupId = this.groupId;
     return {
       add: (m) => void tx.add(m.topic, m.key ?? null, m.value ?? null, wireHeaders(m.headers), m.partition),
-      commit: (offsets) => tx.commit({ groupId, topics: offsets }),
+      commit: (offsets) => tx.commit({ groupId, member: this.member(), topics: offsets }),
       abort: () => tx.abort(),
     };
   }

@@ -13,6 +13,7 @@ import {
   deadLetterHeaders,
   ensureTopics,
   exitOnCrash,
+  GroupMembership,
   retryKafkaStartup,
   waitForTopicLeaders,
   watchMembership,
@@ -33,10 +34,11 @@ import {
   type MeterStatus,
   type Outage,
   type RecordIndex,
+  type SuspectedOutage,
   type Topics,
 } from '@ami/lib';
 import type { DetectorConfig } from './config.js';
-import { garduRecord, loadState, stateTopic, tpRecord } from './changelog.js';
+import { arrivalRecord, garduRecord, loadState, stateTopic, tpRecord } from './changelog.js';
 import { CoPartitionedAssigner } from './assigner.js';
 import { EventTimeGate, type Held } from './eventTime.js';
 import {
@@ -53,8 +55,21 @@ import {
   type Input,
   type RulesContext,
 } from './rules.js';
+import {
+  applyPings,
+  dropArrival,
+  encodeArrival,
+  loadArrival,
+  newSuspicionState,
+  onArrival,
+  publishArrivals,
+  settleByRecords,
+  sweep,
+  type SuspicionRecord,
+} from './suspicion.js';
 import { Topology, type MeterInfo } from './topology.js';
 import { followMeters } from './topologyTable.js';
+import { PingEdge } from './pingEdge.js';
 import { statusEncoder } from './statusEncoder.js';
 import {
   openStepWriter,
@@ -78,6 +93,8 @@ export interface DetectorStats {
   outages: number;
   momentary: number;
   statuses: number;
+  /** Records on the suspected-outages topic (suspected, confirmed, cancelled). */
+  suspected: number;
   transactions: number;
   /** Most inputs held for the watermark at once (after a batch was offered). */
   peakBuffered: number;
@@ -164,10 +181,14 @@ export async function startDetector(
   const partitions = await prepareTopics(admin, topics, cfg, logger);
   const outputTopics = [
     topics.outages,
+    topics.suspectedOutages,
     topics.meterStatus,
     topics.momentary,
     topics.dlq,
     stateTopic(cfg.AMI_TOPIC_PREFIX),
+    // READ_NOW pings of suspected outages go out in the step's transaction, on their own topic
+    // (never `commands`: the detector's principal may not write it; pingEdge.ts).
+    ...(cfg.DETECTOR_PINGS ? [topics.pings] : []),
   ];
   const partitionCounts = new Map(
     (
@@ -187,7 +208,13 @@ export async function startDetector(
     await codec.register('Outage', valueSubject(topics.momentary)),
   );
   const encodeStatus = statusEncoder(await codec.register('MeterStatus', valueSubject(topics.meterStatus)));
+  const encodeSuspected = codec.encoder(
+    'SuspectedOutage',
+    await codec.register('SuspectedOutage', valueSubject(topics.suspectedOutages)),
+  );
 
+  // The input group's generation and member id go with each step's offsets (KIP-447 fencing).
+  const membership = new GroupMembership();
   // A fresh cluster may have no transaction coordinator yet.
   const writer = await retryKafkaStartup(
     'transactional producer',
@@ -202,6 +229,7 @@ export async function startDetector(
           return n;
         },
         logger,
+        () => membership.member,
       ),
     { logger },
   );
@@ -216,6 +244,7 @@ export async function startDetector(
     outages: 0,
     momentary: 0,
     statuses: 0,
+    suspected: 0,
     transactions: 0,
     peakBuffered: 0,
   };
@@ -238,6 +267,7 @@ export async function startDetector(
 
   const ctx: RulesContext = { cfg, topo };
   const inputs = [topics.reads, topics.events];
+  const pings = await PingEdge.start(cfg, kafka, codec, topics, topo, logger, metrics, exit);
   const edge = new Edge(
     cfg,
     ctx,
@@ -248,14 +278,15 @@ export async function startDetector(
     logger,
     stats,
     codec,
-    { encodeOutage, encodeMomentary, encodeStatus },
+    { encodeOutage, encodeMomentary, encodeStatus, encodeSuspected },
     exit,
     metrics,
     meters,
+    pings,
   );
   const consumer = kafka.consumer({
     groupId: cfg.DETECTOR_GROUP_ID,
-    partitionAssigners: [CoPartitionedAssigner],
+    partitionAssigners: [membership.assigner(CoPartitionedAssigner)],
     readUncommitted: false,
     sessionTimeout: SESSION_TIMEOUT_MS,
     rebalanceTimeout: REBALANCE_TIMEOUT_MS,
@@ -305,6 +336,7 @@ export async function startDetector(
       await meters.stop();
       await raw?.stop();
       await consumer.disconnect();
+      await pings?.stop();
       await edge.idle();
       await writer.close();
       await admin.disconnect();
@@ -327,7 +359,7 @@ function rawReads(
   logger: Logger,
   exit: (code: number) => void,
 ): RawTopicConsumer | undefined {
-  if (cfg.DETECTOR_RAW_FETCH !== 'true') return undefined;
+  if (!cfg.DETECTOR_RAW_FETCH) return undefined;
   const topic = topics.reads;
   edge.rawTopics.add(topic);
   const raw = new RawTopicConsumer({
@@ -336,7 +368,12 @@ function rawReads(
     fetcher: bulkFetcher(cfg, `${cfg.KAFKA_CLIENT_ID}-detector-${cfg.DETECTOR_INSTANCE_ID}-raw`),
     admin,
     isolation: READ_COMMITTED,
-    process: (partition, ix, highWatermark) => edge.onRecords(topic, partition, ix, highWatermark),
+    process: (partition, ix, highWatermark, fetchOffset) =>
+      edge.onRecords(topic, partition, ix, highWatermark, fetchOffset),
+    // The fetch continues where the gate's state does: what it consumed since the last commit
+    // (held, or released since) is not fetched again after a rejoin.
+    positions: (partitions) => edge.positions(topic, partitions),
+    restartAt: (partition, offset) => edge.restartAt(topic, partition, offset),
     holdBack: (partition) => edge.holdsBack(topic, partition),
     // Compressed batches are read too (kafkaWire/compression.ts); what is left here (a corrupt
     // batch, an authorization or version refusal) no retry cures: stop, Kafka keeps the reads.
@@ -411,6 +448,7 @@ interface Encoders {
   encodeMomentary: (o: Outage) => Buffer;
   /** A view valid until the next call (statusEncoder.ts). */
   encodeStatus: (s: MeterStatus) => Buffer;
+  encodeSuspected: (s: SuspectedOutage) => Buffer;
 }
 
 /** Per-instance processing state; every step runs under one lock. */
@@ -418,12 +456,16 @@ class Edge {
   /** Input topics fetched raw (RawTopicConsumer), not through kafkajs. */
   readonly rawTopics = new Set<string>();
   private readonly st: DetectorState = newDetectorState();
+  /** Suspected outages on arrival (suspicion.ts), saved beside the rules' state. */
+  private readonly sst = newSuspicionState();
   private readonly gate: EventTimeGate<Source>;
   private readonly garduPartition = new Map<string, number>();
   private readonly loaded = new Set<number>();
   private loading: Promise<void> = Promise.resolve();
   private lock: Promise<unknown> = Promise.resolve();
   private pendingDlq: Out[] = [];
+  /** READ_NOW pings decided, for the next transaction. */
+  private pingCommands: Out[] = [];
   private readonly committed = new Map<string, number>();
   private readonly savedMeta = new Map<string, string>();
   private lastPrune = 0;
@@ -459,6 +501,8 @@ class Edge {
     private readonly exit: (code: number) => void,
     private readonly metrics: ServiceMetrics,
     private readonly meters: Pick<MetersTable, 'catchUp'>,
+    /** Ping verification of suspected outages; null when DETECTOR_PINGS is off. */
+    private readonly pings: PingEdge | null = null,
   ) {
     this.gate = new EventTimeGate<Source>({
       allowedLatenessMs: cfg.ALLOWED_LATENESS_MS,
@@ -517,10 +561,18 @@ class Edge {
   }
 
   /** Records of one partition fetched raw (RawTopicConsumer); resolves when the next fetch may start. */
-  async onRecords(topic: string, partition: number, ix: RecordIndex, highWatermark: number): Promise<void> {
+  async onRecords(
+    topic: string,
+    partition: number,
+    ix: RecordIndex,
+    highWatermark: number,
+    fetchOffset: number,
+  ): Promise<void> {
     await this.locked(async () => {
       await this.loading;
       if (!this.loaded.has(partition) || !this.rawTopics.has(topic)) return;
+      // Fetched for a state of the partition that was dropped and loaded again since: not its continuation.
+      if (this.gate.position(`${topic}:${partition}`) !== fetchOffset) return;
       this.metrics.observeBatch(topic, partition, ix.count, String(ix.nextOffset - 1), String(highWatermark));
       const tp = `${topic}:${partition}`;
       const kind = topic === this.topics.events ? 'event' : 'read';
@@ -570,6 +622,24 @@ class Edge {
    * The raw fetch leaves a partition out while more than DETECTOR_MAX_BUFFERED inputs are held and
    * the partition is ahead of the input the watermark waits for: the laggards are fetched first.
    */
+  /** Where the gate continues each loaded partition of `topic` (after the assignments so far are applied). */
+  positions(topic: string, partitions: readonly number[]): Promise<Map<number, number>> {
+    return this.locked(async () => {
+      await this.loading;
+      const at = new Map<number, number>();
+      for (const p of partitions) {
+        const position = this.loaded.has(p) ? this.gate.position(`${topic}:${p}`) : undefined;
+        if (position !== undefined) at.set(p, position);
+      }
+      return at;
+    });
+  }
+
+  /** The raw fetch of a partition restarts at `offset` (its position was out of range on the broker). */
+  restartAt(topic: string, partition: number, offset: number): Promise<void> {
+    return this.locked(async () => this.gate.reposition(`${topic}:${partition}`, offset));
+  }
+
   holdsBack(topic: string, partition: number): boolean {
     return (
       this.gate.buffered > this.cfg.DETECTOR_MAX_BUFFERED &&
@@ -586,7 +656,8 @@ class Edge {
         this.backlog ||
         this.due ||
         this.gate.suspected > 0 ||
-        this.gate.nextWatermark(Date.now()) > this.gate.watermark
+        this.gate.nextWatermark(Date.now()) > this.gate.watermark ||
+        this.pings?.hasWork(Date.now()) === true
       )
         await this.step();
     });
@@ -773,13 +844,26 @@ class Edge {
       meterId: source.value.meter_id,
       kafkaTs,
     });
-    if (verdict === 'replayed') this.stats.replayed++;
+    if (verdict === 'buffered') this.arrived(source, kafkaTs);
+    else if (verdict === 'replayed') this.stats.replayed++;
     else if (verdict === 'suspect') this.stats.suspects++;
     else if (verdict === 'late') {
       this.stats.late++;
       const detail = `event time ${new Date(t).toISOString()} is before the watermark ${new Date(this.gate.watermark).toISOString()}`;
       this.dead(source.topic, source.partition, source.from, source.i, 'late', detail);
     }
+  }
+
+  /**
+   * A buffered input as it arrives, before the watermark: last gasps crossing the rule's threshold
+   * are published as suspected at the next step (replayed inputs are in the saved arrival state).
+   */
+  private arrived(source: Source, kafkaTs: number): void {
+    const info = source.info ?? this.ctx.topo.meter(source.value.meter_id);
+    if (info === undefined) return;
+    onArrival(this.ctx, this.sst, this.st, source, info, kafkaTs);
+    if (this.sst.dirty.has(info.garduId) && this.garduPartition.get(info.garduId) !== source.partition)
+      this.garduPartition.set(info.garduId, source.partition);
   }
 
   /** Suspects (ahead of the fleet's clock) no other meter confirmed in time: to the DLQ, `future-dated`. */
@@ -861,11 +945,19 @@ class Edge {
       pruneSeen(this.ctx, this.st, w);
       this.lastPrune = Date.now();
     }
+    const suspected = this.suspicions(out);
     const t1 = performance.now();
     const snapshots = this.garduRecords();
     const t2 = performance.now();
     const offsets = this.offsetsToCommit();
-    if (out.length === 0 && this.pendingDlq.length === 0 && snapshots.length === 0 && offsets.length === 0) {
+    if (
+      out.length === 0 &&
+      suspected.length === 0 &&
+      this.pingCommands.length === 0 &&
+      this.pendingDlq.length === 0 &&
+      snapshots.length === 0 &&
+      offsets.length === 0
+    ) {
       // At most the event-time meta moved (inputs buffered, the watermark on): no transaction for it
       // alone. It goes with the next one; meta and offsets are always committed together, so a
       // restart stays consistent (it replays from the committed offsets with the meta saved beside them).
@@ -881,6 +973,8 @@ class Edge {
     try {
       tx = this.writer.begin();
       this.addOutputs(tx, out);
+      this.addSuspected(tx, suspected);
+      for (const c of this.pingCommands) tx.add(c);
       t3 = performance.now();
       for (const m of messages) tx.add(m);
       await tx.commit(offsets);
@@ -892,7 +986,7 @@ class Edge {
       throw err;
     }
     endTx();
-    if (this.cfg.DETECTOR_TRACE_STEPS === '1')
+    if (this.cfg.DETECTOR_TRACE_STEPS)
       process.stderr.write(
         `${JSON.stringify({ step: Date.now(), mono: Number(process.hrtime.bigint() / 1000n), applied, out: out.length, snaps: snapshots.length, msgs: messages.length + out.length, held: this.gate.buffered, heapMB: Math.round(process.memoryUsage().heapUsed / 1e6), rulesMs: Math.round(t1 - t0), snapMs: Math.round(t2 - t1), encodeMs: Math.round(t3 - t2), txMs: Math.round(performance.now() - t3) })}\n`,
       );
@@ -902,9 +996,13 @@ class Edge {
       this.metrics.produced.inc({ topic }, n);
     this.pendingDlq = [];
     this.pendingDlqPartitions = [];
+    this.pingCommands = [];
     for (const t of offsets)
       for (const p of t.partitions) this.committed.set(`${t.topic}:${p.partition}`, Number(p.offset));
     this.count(out);
+    this.stats.suspected += suspected.length;
+    if (suspected.length > 0)
+      this.metrics.produced.inc({ topic: this.topics.suspectedOutages }, suspected.length);
     this.committedUpTo = this.gate.watermark;
     this.continueSoon();
   }
@@ -944,7 +1042,44 @@ class Edge {
     }
   }
 
-  /** Snapshots of changed gardu, to the partition of their traffic. */
+  /**
+   * The suspected-outages records of the step: suspicions on arrival, then those the rules' records
+   * (`out`) and state settle (CONFIRMED or CANCELLED) as of the watermark.
+   */
+  private suspicions(out: Emission[]): SuspicionRecord[] {
+    const records: SuspicionRecord[] = [];
+    publishArrivals(this.ctx, this.sst, this.st, records);
+    settleByRecords(this.ctx, this.sst, this.st, out, records);
+    if (this.sst.gardus.size > 0) sweep(this.ctx, this.sst, this.st, this.gate.watermark, records);
+    if (this.pings) this.verifyByPings(this.pings, records);
+    return records;
+  }
+
+  /**
+   * Ping verification (pingEdge.ts): the step's suspicion records open or close pings; the
+   * head-end's results since the last step update the suspicions (more records); the commands due
+   * wait in `pingCommands` for the step's transaction.
+   */
+  private verifyByPings(pings: PingEdge, records: SuspicionRecord[]): void {
+    const now = Date.now();
+    pings.observe(records, now);
+    const { commands, updates } = pings.take(now);
+    for (const u of updates)
+      applyPings(this.ctx, this.sst, u.garduId!, u.outageId, u.sent, u.outcomes, records, u.verdict);
+    for (const c of commands) this.pingCommands.push(c);
+  }
+
+  private addSuspected(tx: StepTransaction, records: SuspicionRecord[]): void {
+    const now = Date.now();
+    for (const r of records)
+      tx.add({
+        topic: this.topics.suspectedOutages,
+        key: r.outage_id,
+        value: this.enc.encodeSuspected({ ...r, emitted_at: now }),
+      });
+  }
+
+  /** Snapshots of changed gardu (rules and arrival state), to the partition of their traffic. */
   private garduRecords(): Out[] {
     const topic = stateTopic(this.cfg.AMI_TOPIC_PREFIX);
     const records: Out[] = [];
@@ -954,6 +1089,12 @@ class Edge {
         records.push({ topic, ...garduRecord(partition, garduId, snapshotGardu(this.st, garduId)) });
     }
     this.st.dirty.clear();
+    for (const garduId of this.sst.dirty) {
+      const partition = this.garduPartition.get(garduId);
+      if (partition !== undefined)
+        records.push({ topic, ...arrivalRecord(partition, garduId, encodeArrival(this.sst, garduId)) });
+    }
+    this.sst.dirty.clear();
     return records;
   }
 
@@ -1021,6 +1162,10 @@ class Edge {
       loadGardu(this.st, snap);
       this.garduPartition.set(snap.gardu.garduId, partition);
     }
+    for (const { partition, garduId, json } of state.arrivals) {
+      loadArrival(this.sst, json);
+      this.garduPartition.set(garduId, partition);
+    }
     const groupOffsets = new Map<string, number>();
     for (const topic of inputs) {
       const [committed] = await this.admin.fetchOffsets({
@@ -1034,7 +1179,7 @@ class Edge {
         const tp = `${topic}:${o.partition}`;
         const next = Math.max(groupOffsets.get(tp) ?? -1, Number(o.low));
         const saved = state.tps.get(tp) ?? null;
-        this.gate.track(tp, next >= Number(o.high), saved);
+        this.gate.track(tp, next >= Number(o.high), saved, next);
         if (saved) this.savedMeta.set(tp, JSON.stringify(saved));
       }
     }
@@ -1045,6 +1190,7 @@ class Edge {
     for (const [garduId, partition] of this.garduPartition) {
       if (partition !== p) continue;
       dropGardu(this.st, garduId);
+      dropArrival(this.sst, garduId);
       this.garduPartition.delete(garduId);
     }
     // Dead letters not committed yet: the new owner replays their messages.

@@ -1,4 +1,4 @@
-import { KeyIndex, type MeterProfile } from '@ami/lib';
+import { KeyIndex, type Kdpm, type MeterProfile } from '@ami/lib';
 
 /** What the rules need to know about a meter, from `ami.meters`. */
 export interface MeterInfo {
@@ -9,6 +9,8 @@ export interface MeterInfo {
   ulp: string;
   /** KDPM L/R/S/F. AMR (A) sends no last gasp: excluded from every share and denominator. */
   ami: boolean;
+  /** The meter's medium (L PLC through the gardu's concentrator, R RF, S cellular, F fibre): pings' budget. */
+  kdpm: Kdpm;
   /** For input validation (packages/lib/src/validate.ts): nothing happens at a meter before it is installed. */
   installedAt?: number;
 }
@@ -76,6 +78,7 @@ export class Topology {
       region: this.intern(profile.region),
       ulp: this.intern(profile.ulp),
       ami: profile.kdpm !== 'A',
+      kdpm: profile.kdpm,
       installedAt: profile.installed_at,
     };
     this.infos[this.index.add(meterId)] = info;

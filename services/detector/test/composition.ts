@@ -353,7 +353,8 @@ function openTwice(st: DetectorState, t: number): string[] {
   return found;
 }
 
-function prng(seed: number): () => number {
+/** A small deterministic generator (xorshift32) for orders and delays. */
+export function prng(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
     s ^= s << 13;

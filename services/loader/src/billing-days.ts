@@ -10,6 +10,7 @@
  */
 import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { isRetriable } from '@ami/lib';
 import {
   SERVER_NOW_SQL,
   bucketsSql,
@@ -24,9 +25,8 @@ import { SummaryRowReader, UnorderedScanError } from './billing-scan.js';
 import { appendSegment, shortestInterval, type Segments } from './billing.js';
 import { streamInsert } from './insert.js';
 import { RowBinaryWriter } from './rowbinary.js';
+import { UNIT_OFFSET_S } from './timezones.js';
 
-/** A unit starts at 15:00 UTC (local midnight in WIT): its day number is that of read_at - 15 h. */
-const UNIT_OFFSET_S = 54_000;
 const DAY_S = 86_400;
 
 export const unitOf = (t: number): number => Math.floor((t - UNIT_OFFSET_S) / DAY_S);
@@ -34,7 +34,7 @@ export const unitStart = (unit: number): number => unit * DAY_S + UNIT_OFFSET_S;
 export const unitDate = (unit: number): string => new Date(unit * DAY_S * 1000).toISOString().slice(0, 10);
 const unitOfDate = (date: string): number => Date.parse(`${date}T00:00:00Z`) / 1000 / DAY_S;
 
-/** The unit before the 1st of a month holds its local midnights in every zone (15:00-17:00 UTC). */
+/** The unit before the 1st of a month holds its local midnights in every zone (LOCAL_MIDNIGHTS_UTC_S). */
 export function isBoundaryUnit(unit: number): boolean {
   return new Date((unit + 1) * DAY_S * 1000).getUTCDate() === 1;
 }
@@ -272,15 +272,15 @@ async function summariseUnits(
 const INSERT_BYTES = 16 << 20;
 
 /**
- * One INSERT of day rows, tried again on failure (a pooled socket the server closed gives
- * "socket hang up"): rows carry their version, so one that did land twice collapses.
+ * One INSERT of day rows, tried again on a retriable failure (a pooled socket the server closed
+ * gives "socket hang up"): rows carry their version, so one that did land twice collapses.
  */
 async function insertDays(ch: ClickHouseClient, db: string, chunks: Buffer[]): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await streamInsert(ch, insertDaysSql(db), Readable.from(chunks), 'reads_days insert');
     } catch (err) {
-      if (attempt >= 3) throw err;
+      if (attempt >= 3 || !isRetriable(err)) throw err;
       await new Promise((r) => setTimeout(r, 250 * attempt));
     }
   }

@@ -16,10 +16,12 @@ import {
   appendSegment,
   charge,
   shortestInterval,
+  tariffIn,
   tariffVersionAt,
   usageOf,
   type RegisterPoint,
   type Segments,
+  type TariffChoice,
   type TariffRow,
 } from './billing.js';
 import { ROW_END_MARK, SUMMARY_ROW_BYTES } from './billing-sql.js';
@@ -84,11 +86,6 @@ const STRADDLE_BYTES = 512;
 
 const point = (has: boolean, t: number, wh: number): RegisterPoint | undefined =>
   has ? { t, wh } : undefined;
-
-interface TariffChoice {
-  row: TariffRow | undefined;
-  version: string;
-}
 
 /**
  * Parses streamed summary rows (RowBinary, SUMMARY_ROW_BYTES after the id),
@@ -365,21 +362,12 @@ export class PeriodScanner extends SummaryRowReader {
     return b;
   }
 
-  /**
-   * The class and power band in the version in force on the period's first day;
-   * `version` is empty when that version has no such class (findTariff's rule).
-   */
+  /** The class and power band in the version in force on the period's first day (tariffIn, cached). */
   private tariffOf(m: MeterProfileRow): TariffChoice {
     const key = `${m.tariff}\u0000${m.daya_va}`;
     let choice = this.tariffChoices.get(key);
     if (!choice) {
-      const inVersion = this.ctx.tariffs.filter(
-        (r) => r.version === this.tariffVersion && r.tariff === m.tariff,
-      );
-      choice = {
-        row: inVersion.find((r) => m.daya_va >= r.daya_min_va && m.daya_va <= r.daya_max_va),
-        version: inVersion.length > 0 ? this.tariffVersion! : '',
-      };
+      choice = tariffIn(this.ctx.tariffs, this.tariffVersion, m.tariff, m.daya_va);
       this.tariffChoices.set(key, choice);
     }
     return choice;

@@ -12,6 +12,7 @@
  *   charge; amount_rp = amount_sen / 100 exactly (2 decimals). No other rounding.
  * - An interpolated register is rounded half up to a whole Wh.
  */
+import { ValidationError } from '@ami/lib';
 
 export interface TariffRow {
   version: string;
@@ -32,7 +33,7 @@ export function roundDiv(n: bigint, d: bigint): bigint {
 /** "1444.70" → 144470 sen, exactly (no float parsing). */
 export function rupiahToSen(rp: string): number {
   const m = /^(\d+)(?:\.(\d{1,2}))?$/.exec(rp);
-  if (!m) throw new Error(`not a rupiah amount with at most 2 decimals: ${JSON.stringify(rp)}`);
+  if (!m) throw new ValidationError(`not a rupiah amount with at most 2 decimals: ${JSON.stringify(rp)}`);
   return Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0'));
 }
 
@@ -51,16 +52,35 @@ export function tariffVersionAt(rows: readonly TariffRow[], periodStart: string)
   return best?.version;
 }
 
+/** A meter's tariff in one version: its class and power band's row, and the version a bill names. */
+export interface TariffChoice {
+  row: TariffRow | undefined;
+  /** Empty when the version has no such class at all (the bill names no version). */
+  version: string;
+}
+
+/** THE tariff lookup: the row of class `tariff` whose power band holds `dayaVa` in `version`. */
+export function tariffIn(
+  rows: readonly TariffRow[],
+  version: string | undefined,
+  tariff: string,
+  dayaVa: number,
+): TariffChoice {
+  const inVersion = rows.filter((r) => r.version === version && r.tariff === tariff);
+  return {
+    row: inVersion.find((r) => dayaVa >= r.daya_min_va && dayaVa <= r.daya_max_va),
+    version: inVersion.length > 0 ? version! : '',
+  };
+}
+
+/** The tariff row in force on `periodStart` (tariffIn of the version of that day). */
 export function findTariff(
   rows: readonly TariffRow[],
   tariff: string,
   dayaVa: number,
   periodStart: string,
 ): TariffRow | undefined {
-  const version = tariffVersionAt(rows, periodStart);
-  return rows.find(
-    (r) => r.version === version && r.tariff === tariff && dayaVa >= r.daya_min_va && dayaVa <= r.daya_max_va,
-  );
+  return tariffIn(rows, tariffVersionAt(rows, periodStart), tariff, dayaVa).row;
 }
 
 export function energyChargeSen(wh: number, rateSen: number): number {

@@ -4,6 +4,7 @@ import { loadLoaderConfig } from './config.js';
 import { migrate } from './migrate.js';
 import { loadTariffs } from './tariffs.js';
 import { startLoader } from './loader.js';
+import { loadLoaderFaults } from './faults.js';
 import { customerUsage, refreshBilling, type UsageRow } from './billing-store.js';
 import { senToRupiah } from './billing.js';
 
@@ -19,7 +20,7 @@ export function registerLoaderCommands(program: Command): void {
       const logger = createLogger('loader', cfg.LOG_LEVEL);
       const ch = createClickHouse(cfg);
       try {
-        const applied = await migrate(ch, cfg.CLICKHOUSE_DB, logger);
+        const applied = await migrate(ch, cfg.CLICKHOUSE_DB, logger, { cluster: cfg.CLICKHOUSE_CLUSTER });
         const tariffs = await loadTariffs(ch, cfg.CLICKHOUSE_DB, logger);
         console.log(
           `${cfg.CLICKHOUSE_DB}: ${applied.length} migration(s) applied, tariff versions loaded: ${tariffs.join(', ') || 'none new'}`,
@@ -37,7 +38,9 @@ export function registerLoaderCommands(program: Command): void {
     .action(async () => {
       const cfg = loadLoaderConfig();
       const logger = createLogger('loader', cfg.LOG_LEVEL);
-      const loader = await startLoader(cfg, logger);
+      const loader = await startLoader(cfg, logger, undefined, loadLoaderFaults());
+      // Stopped by itself (logged where it stopped): exit non-zero so a supervisor sees it.
+      void loader.failed.then(() => process.exit(1));
       const stop = async () => {
         logger.info('stopping');
         await loader.stop();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonConfigSchema, parseConfig, serviceGroupId } from '@ami/lib';
+import { commonConfigSchema, envBoolean, parseConfig, serviceGroupId } from '@ami/lib';
 
 /** Loader settings; defaults fit the local stack (see README.md). */
 const loaderFields = commonConfigSchema.extend({
@@ -8,6 +8,16 @@ const loaderFields = commonConfigSchema.extend({
    * (`ami-loader`), so loaders of other prefixes on the same cluster never share it.
    */
   LOADER_GROUP_ID: z.string().min(1).optional(),
+  /**
+   * The ClickHouse cluster (a `remote_servers` name) that `ami db migrate` creates the tables on:
+   * Replicated*MergeTree `<table>_local` on every replica and a Distributed `<table>` over them,
+   * ON CLUSTER (services/loader/src/migrate-cluster.ts). Default none: one server, tables as
+   * the migration files say. The loader itself writes `<table>` either way.
+   */
+  CLICKHOUSE_CLUSTER: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a plain identifier')
+    .optional(),
   /** Partitions of the contract topics the loader creates when they are missing (tests, local stack). */
   LOADER_PARTITIONS: z.coerce.number().int().min(1).default(6),
   /**
@@ -55,9 +65,7 @@ const loaderFields = commonConfigSchema.extend({
    * instead of kafkajs messages: kafkajs keeps the group and the commits. With and without
    * SASL/TLS, compressed batches included.
    */
-  LOADER_RAW_FETCH: z.enum(['true', 'false']).default('true'),
-  /** Fault injection for the crash test only: exit right after the first insert, before committing. */
-  LOADER_FAULT_EXIT_AFTER_INSERT: z.enum(['true', 'false']).default('false'),
+  LOADER_RAW_FETCH: envBoolean(true),
 });
 
 export const loaderConfigSchema = loaderFields.transform((c) => ({

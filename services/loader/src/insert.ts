@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { sqlIdent, UnavailableError } from '@ami/lib';
+import { sqlIdent, toClickHouseError } from '@ami/lib';
 import { RowBinaryWriter, rowEncoder } from './rowbinary.js';
 import type { TableSpec } from './tables.js';
 
@@ -12,7 +12,10 @@ export function encodeRows(spec: TableSpec, rows: readonly Record<string, unknow
   return w.take();
 }
 
-/** One INSERT of a RowBinary body (streamed chunk by chunk); any failure is retriable (the caller backs off and retries). */
+/**
+ * One INSERT of a RowBinary body (streamed chunk by chunk). A failure is typed by ClickHouse's
+ * error code (toClickHouseError): a schema error is not retriable, load and network errors are.
+ */
 export async function insertRowBinary(
   ch: ClickHouseClient,
   db: string,
@@ -28,11 +31,7 @@ export async function insertRowBinary(
     // Drain the (empty) response so the socket goes back to the pool.
     res.stream.resume();
   } catch (err) {
-    throw new UnavailableError(
-      'clickhouse',
-      `insert into ${spec.table} failed: ${(err as Error).message}`,
-      err,
-    );
+    throw toClickHouseError(`insert into ${spec.table}`, err);
   }
 }
 
@@ -48,7 +47,7 @@ export async function insertRows(
 /**
  * One INSERT of a RowBinary body streamed as it is made (`query` ends in FORMAT RowBinary).
  * The response is read to its end: with progress headers the status comes before the INSERT
- * is done, and an error then only shows in the body. Any failure is retriable.
+ * is done, and an error then only shows in the body (its `Code: NNN` types it, as above).
  */
 export async function streamInsert(
   ch: ClickHouseClient,
@@ -60,8 +59,8 @@ export async function streamInsert(
     const res = await ch.exec({ query, values: body, clickhouse_settings: { max_execution_time: 600 } });
     let text = '';
     for await (const chunk of res.stream) text += String(chunk);
-    if (text.includes('Exception')) throw new Error(text.slice(0, 500));
+    if (text.includes('Exception')) throw toClickHouseError(what, { message: text.slice(0, 500) });
   } catch (err) {
-    throw new UnavailableError('clickhouse', `${what} failed: ${(err as Error).message}`, err);
+    throw toClickHouseError(what, err);
   }
 }

@@ -25,6 +25,7 @@ import {
   type Logger,
 } from '@ami/lib';
 import type { LoaderConfig } from './config.js';
+import { NO_FAULTS, type LoaderFaults } from './faults.js';
 import { insertRowBinary } from './insert.js';
 import { Sink } from './sink.js';
 import { TABLES, type TableSpec } from './tables.js';
@@ -99,6 +100,11 @@ export interface RunningLoader {
   consumer: Consumer;
   /** The meters table reads and events are checked against. */
   profiles: ProfileTable;
+  /**
+   * Resolves with the error when the loader stopped by itself: ClickHouse refused its rows in a
+   * way no retry cures (a table or column missing: run `ami db migrate`). Logged once, here.
+   */
+  failed: Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -113,6 +119,7 @@ export async function startLoader(
   cfg: LoaderConfig,
   logger: Logger,
   metrics = new ServiceMetrics('loader'),
+  faults: LoaderFaults = NO_FAULTS,
 ): Promise<RunningLoader> {
   const names = topicNames(cfg.AMI_TOPIC_PREFIX);
   const byTopic = new Map<string, TableSpec>([
@@ -138,7 +145,7 @@ export async function startLoader(
   const producer = kafka.producer();
   const admin = kafka.admin();
   // Reads, the bulk, are fetched raw (RawTopicConsumer, packages/lib/src/kafkaWire, SASL/TLS as configured) unless turned off.
-  const rawReads = cfg.LOADER_RAW_FETCH === 'true';
+  const rawReads = cfg.LOADER_RAW_FETCH;
   const rawTopics = new Set(rawReads ? [names.reads] : []);
   const kafkajsTopics = () =>
     [...byTopic.keys()].filter((t) => !rawTopics.has(t)).map((topic) => ({ topic }));
@@ -152,6 +159,13 @@ export async function startLoader(
   };
   const checked = new Set([names.reads, names.events]);
 
+  let reportFailure: (err: unknown) => void = () => undefined;
+  const failed = new Promise<unknown>((resolve) => (reportFailure = resolve));
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= stopAll());
+  // Set as the loader starts; a stop (or a fatal insert) may come before all of them are.
+  let stopMembershipWatch: () => void = () => undefined;
+  const background: { prober?: NodeJS.Timeout; billing?: BillingRefresher } = {};
   let joined = false;
   // Ready once in the group and while the sink can write (no insert in retry, the last probe answered).
   metrics.setReadiness(() => joined && sink.writable);
@@ -178,7 +192,14 @@ export async function startLoader(
         consumer.resume(kafkajsTopics());
         raw?.resume();
       },
-      afterFlush: cfg.LOADER_FAULT_EXIT_AFTER_INSERT === 'true' ? () => process.exit(3) : undefined,
+      onFatal: (err) => {
+        logger.fatal(
+          { err },
+          `ClickHouse refused the loader's rows and no retry can help (${(err as Error).message}); stopping. Nothing of it was committed: fix the schema (ami db migrate) and start the loader again`,
+        );
+        void stop().then(() => reportFailure(err));
+      },
+      afterFlush: faults.LOADER_FAULT_EXIT_AFTER_INSERT ? () => process.exit(3) : undefined,
     },
     logger,
   );
@@ -337,7 +358,7 @@ export async function startLoader(
   consumer.on(consumer.events.REBALANCING, () => raw?.assign([]));
   // kafkajs rejoins silently when the coordinator forgot the member: the raw fetch must not go on
   // with partitions another loader may own by now (kafkajs' default rebalance timeout: 60 s).
-  const stopMembershipWatch = watchMembership(consumer, cfg.LOADER_SESSION_TIMEOUT_MS + 60_000, () => {
+  stopMembershipWatch = watchMembership(consumer, cfg.LOADER_SESSION_TIMEOUT_MS + 60_000, () => {
     logger.warn(
       'the group has not heard from this loader for a session timeout: raw fetch stopped until it rejoins',
     );
@@ -355,6 +376,8 @@ export async function startLoader(
     partitionsConsumedConcurrently: 16,
     eachBatch,
   });
+  // An insert may already have stopped the loader (fatal): start nothing more then.
+  if (stopping) return { sink, consumer, profiles, failed, stop };
   raw?.start();
   // A ClickHouse that refuses while no insert runs must show in readiness too.
   const prober = setInterval(() => {
@@ -366,29 +389,27 @@ export async function startLoader(
   prober.unref();
   const billing = new BillingRefresher(cfg, logger);
   billing.start();
+  Object.assign(background, { prober, billing });
   logger.info(
     { topics: [...byTopic.keys()], rawFetch: [...rawTopics], db: cfg.CLICKHOUSE_DB },
     'loader running',
   );
 
-  return {
-    sink,
-    consumer,
-    profiles,
-    async stop() {
-      clearInterval(prober);
-      stopMembershipWatch();
-      await billing.stop();
-      // Stopping the sink rejects waiting handlers, so nothing uninserted is committed.
-      await Promise.all([raw?.stop(), consumer.disconnect(), sink.stop()]);
-      // After the consumer: a batch waiting for the meters table to catch up finishes first.
-      await follower.stop();
-      await admin.disconnect();
-      await producer.disconnect();
-      await ch.close();
-      server?.close();
-    },
-  };
+  async function stopAll(): Promise<void> {
+    clearInterval(background.prober);
+    stopMembershipWatch();
+    await background.billing?.stop();
+    // Stopping the sink rejects waiting handlers, so nothing uninserted is committed.
+    await Promise.all([raw?.stop(), consumer.disconnect(), sink.stop()]);
+    // After the consumer: a batch waiting for the meters table to catch up finishes first.
+    await follower.stop();
+    await admin.disconnect();
+    await producer.disconnect();
+    await ch.close();
+    server?.close();
+  }
+
+  return { sink, consumer, profiles, failed, stop };
 }
 
 /**
@@ -397,14 +418,13 @@ export async function startLoader(
  * running loader keeps going on its cached schemas).
  */
 async function registryAnswers(url: string): Promise<void> {
+  const unreachable = (why: string, cause?: unknown) =>
+    new UnavailableError('schema-registry', `not reachable at ${url} at start-up: ${why}`, cause);
+  let res: Response;
   try {
-    const res = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(5000) });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    res = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(5000) });
   } catch (err) {
-    throw new UnavailableError(
-      'schema-registry',
-      `not reachable at ${url} at start-up: ${(err as Error).message}`,
-      err,
-    );
+    throw unreachable((err as Error).message, err);
   }
+  if (!res.ok) throw unreachable(`HTTP ${res.status}`);
 }

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { auditDatabases, ConfigError, sqlIdent, sqlString, type Logger } from '@ami/lib';
+import { clusterStatements, type ClusterContext } from './migrate-cluster.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/', import.meta.url));
 
@@ -83,8 +84,8 @@ async function appliedMigrations(ch: ClickHouseClient, db: string): Promise<Map<
   return new Map(rows.map((r) => [r.name, r.checksum]));
 }
 
-/** `ALTER TABLE <db>.<table> ADD COLUMN <column> ...`, one column a statement. */
-const ADD_COLUMN = /^ALTER TABLE\s+`?\w+`?\.`?(\w+)`?\s+ADD COLUMN\s+`?(\w+)`?\s/i;
+/** `ALTER TABLE <db>.<table> [ON CLUSTER c] ADD COLUMN <column> ...`, one column a statement. */
+const ADD_COLUMN = /^ALTER TABLE\s+`?\w+`?\.`?(\w+)`?\s+(?:ON CLUSTER\s+\S+\s+)?ADD COLUMN\s+`?(\w+)`?\s/i;
 
 /** 18.16 has no ADD COLUMN IF NOT EXISTS: a column added by an interrupted earlier run is skipped here. */
 async function columnAlreadyAdded(ch: ClickHouseClient, db: string, statement: string): Promise<boolean> {
@@ -103,6 +104,34 @@ async function columnAlreadyAdded(ch: ClickHouseClient, db: string, statement: s
   return Number((await rs.json<{ n: string }>())[0]?.n ?? 0) > 0;
 }
 
+export interface MigrateOptions {
+  dir?: string;
+  /**
+   * CLICKHOUSE_CLUSTER: the tables are created replicated and distributed on this cluster
+   * (migrate-cluster.ts); none (the default): on the one server, exactly as the files say.
+   */
+  cluster?: string;
+}
+
+/** A database migrated for one server cannot be migrated for a cluster afterwards, nor the reverse. */
+async function refuseOtherLayout(
+  ch: ClickHouseClient,
+  db: string,
+  cluster: string | undefined,
+): Promise<void> {
+  const rs = await ch.query({
+    query: `SELECT engine FROM system.tables WHERE database = ${sqlString(db)} AND name = 'schema_migrations'`,
+    format: 'JSONEachRow',
+  });
+  const engine = (await rs.json<{ engine: string }>())[0]?.engine;
+  if (engine === undefined || (engine === 'Distributed') === (cluster !== undefined)) return;
+  throw new ConfigError(
+    cluster
+      ? `${db} was migrated for a single server; CLICKHOUSE_CLUSTER=${cluster} needs a database created on the cluster`
+      : `${db} was migrated for a cluster; set CLICKHOUSE_CLUSTER to migrate it`,
+  );
+}
+
 /**
  * Applies the migrations not yet recorded in `<db>.schema_migrations`.
  * Safe to rerun: applied ones are skipped, every DDL says IF NOT EXISTS (or is an ADD COLUMN
@@ -113,16 +142,23 @@ export async function migrate(
   ch: ClickHouseClient,
   db: string,
   logger: Logger,
-  dir = MIGRATIONS_DIR,
+  options: string | MigrateOptions = {},
 ): Promise<number[]> {
+  const { dir = MIGRATIONS_DIR, cluster } = typeof options === 'string' ? { dir: options } : options;
+  const ctx: ClusterContext | undefined = cluster ? { cluster, tables: new Map() } : undefined;
+  // Every statement of every migration passes here, applied or not: ctx learns the cluster's tables.
+  const forServers = (statement: string) => (ctx ? clusterStatements(statement, ctx) : [statement]);
   const q = sqlIdent(db);
-  await ch.command({ query: `CREATE DATABASE IF NOT EXISTS ${q}` });
-  await ch.command({
-    query: `CREATE TABLE IF NOT EXISTS ${q}.schema_migrations (version UInt32, name String, checksum String, applied_at DateTime) ENGINE = MergeTree() ORDER BY version`,
-  });
+  await refuseOtherLayout(ch, db, cluster);
+  for (const query of [
+    `CREATE DATABASE IF NOT EXISTS ${q}`,
+    `CREATE TABLE IF NOT EXISTS ${q}.schema_migrations (version UInt32, name String, checksum String, applied_at DateTime) ENGINE = MergeTree() ORDER BY version`,
+  ].flatMap(forServers))
+    await ch.command({ query });
   const done = await appliedMigrations(ch, db);
   const applied: number[] = [];
   for (const m of loadMigrations(db, dir)) {
+    const statements = m.statements.flatMap(forServers);
     const seen = done.get(m.name);
     if (seen !== undefined) {
       if (!sameMigration(m, seen))
@@ -131,12 +167,12 @@ export async function migrate(
         );
       continue;
     }
-    for (const statement of m.statements)
+    for (const statement of statements)
       if (!(await columnAlreadyAdded(ch, db, statement))) await ch.command({ query: statement });
     await ch.command({
       query: `INSERT INTO ${q}.schema_migrations (version, name, checksum, applied_at) VALUES (${m.version}, ${sqlString(m.name)}, ${sqlString(m.checksum)}, now())`,
     });
-    logger.info({ migration: m.name, db }, 'migration applied');
+    logger.info({ migration: m.name, db, cluster }, 'migration applied');
     applied.push(m.version);
   }
   return applied;

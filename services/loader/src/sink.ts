@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from '@ami/lib';
+import { AmiError, type Logger } from '@ami/lib';
 import type { TableName, TableSpec } from './tables.js';
 
 /** Inserts one table's RowBinary body (in chunks); throws when ClickHouse did not accept it. */
@@ -19,6 +19,11 @@ export interface SinkOptions {
   /** Called when ClickHouse starts refusing (pause consumption) and when it accepts again (resume). */
   onUnavailable?: () => void;
   onRecovered?: () => void;
+  /**
+   * Called once when an insert fails in a way no retry cures (a schema error: a table or column
+   * missing): the flush is not retried, its waiters are rejected and nothing is committed.
+   */
+  onFatal?: (err: unknown) => void;
   /** Called after a flush was accepted, before its offsets are committed (fault injection in tests). */
   afterFlush?: (rows: number) => void;
   /** Commits the Kafka positions of the rows of an accepted flush. */
@@ -30,6 +35,13 @@ export interface Position {
   topic: string;
   partition: number;
   offset: string;
+}
+
+/** The sink was stopped (by its owner, or by an insert no retry cures); the rows were not committed. */
+export class SinkStoppedError extends AmiError {
+  constructor() {
+    super('sink stopped', { retriable: true, code: 'sink-stopped' });
+  }
 }
 
 interface Buffered {
@@ -126,7 +138,7 @@ export class Sink {
   add(spec: TableSpec, body: Buffer, rows: number, position?: Position): Promise<void> {
     if (this.stopped) {
       this.active--;
-      return Promise.reject(new Error('sink stopped'));
+      return Promise.reject(new SinkStoppedError());
     }
     if (rows > 0) {
       const buf = this.bufferOf(spec);
@@ -151,7 +163,7 @@ export class Sink {
    * rows are committed later, by `add`'s promise). Rejects on stop.
    */
   room(limit: number): Promise<void> {
-    if (this.stopped) return Promise.reject(new Error('sink stopped'));
+    if (this.stopped) return Promise.reject(new SinkStoppedError());
     if (this.backlogRows <= limit) return Promise.resolve();
     return new Promise((resolve, reject) => this.roomWaiters.push({ limit, resolve, reject }));
   }
@@ -309,6 +321,11 @@ export class Sink {
           return;
         } catch (err) {
           if (this.stopped) throw err;
+          // Only a typed refusal stops (insert.ts types ClickHouse's by code); anything else is retried.
+          if (err instanceof AmiError && !err.retriable) {
+            this.fatal(err);
+            throw err;
+          }
           if (!failing) {
             failing = true;
             this.failingInserts++;
@@ -324,16 +341,23 @@ export class Sink {
     }
   }
 
+  /** An insert no retry cures: stop taking rows and tell the owner (once). */
+  private fatal(err: unknown): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.opts.onFatal?.(err);
+  }
+
   /** Stops retrying; waiters of a flush in progress are rejected, so their offsets are never committed. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     // Callers blocked by backpressure stop now; the insert in progress is finished first.
-    for (const w of this.roomWaiters) w.reject(new Error('sink stopped'));
+    for (const w of this.roomWaiters) w.reject(new SinkStoppedError());
     this.roomWaiters = [];
     await this.flushing?.catch(() => undefined);
     await this.committing;
-    for (const w of this.waiters) w.reject(new Error('sink stopped'));
+    for (const w of this.waiters) w.reject(new SinkStoppedError());
     this.waiters = [];
   }
 }

@@ -1,4 +1,10 @@
-import { isSupportedTimezone, SUPPORTED_TIMEZONES, type SupportedTimezone } from '@ami/lib';
+import {
+  AmiError,
+  isSupportedTimezone,
+  SUPPORTED_TIMEZONES,
+  ValidationError,
+  type SupportedTimezone,
+} from '@ami/lib';
 
 /**
  * Time zones the billing and reliability SQL know. ClickHouse needs a time
@@ -38,7 +44,8 @@ function offsetSeconds(tz: string, t: number): number {
 /** YYYY-MM → first day of that month and of the next, as YYYY-MM-DD. */
 export function monthBounds(period: string): { from: string; to: string } {
   const m = /^(\d{4})-(\d{2})$/.exec(period);
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 12) throw new Error(`not a month (YYYY-MM): ${period}`);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 12)
+    throw new ValidationError(`not a month (YYYY-MM): ${period}`);
   const y = Number(m[1]);
   const mo = Number(m[2]);
   const next = mo === 12 ? `${y + 1}-01` : `${y}-${String(mo + 1).padStart(2, '0')}`;
@@ -48,4 +55,57 @@ export function monthBounds(period: string): { from: string; to: string } {
 /** The day after `date` (YYYY-MM-DD). */
 export function nextDay(date: string): string {
   return new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+}
+
+const DAY_S = 86_400;
+const HOUR_S = 3600;
+
+/**
+ * The local-day boundary, stated once: the UTC second of the day at which a local day (and so a
+ * local month) starts in each supported zone, distinct and earliest first. For Indonesia's zones
+ * (no daylight saving time): WIT 15:00, WITA 16:00, WIB 17:00 UTC. Derived from the zones' own
+ * offsets; the read buckets (002_reads_buckets.sql, 008_reads_days.sql) and the day units of
+ * billing-days.ts are laid out on these instants (test/local-day.test.ts checks the migrations).
+ */
+export const LOCAL_MIDNIGHTS_UTC_S: readonly number[] = [
+  ...new Set(TIMEZONES.map((tz) => ((-offsetSeconds(tz, 0) % DAY_S) + DAY_S) % DAY_S)),
+].sort((a, b) => a - b);
+
+/**
+ * A day unit starts at the earliest local midnight (15:00 UTC): its day number is that of
+ * `t - UNIT_OFFSET_S`, and every zone's local day of that date starts inside it.
+ */
+export const UNIT_OFFSET_S = LOCAL_MIDNIGHTS_UTC_S[0]!;
+
+/**
+ * Read buckets: one from each local midnight to the next, and one from the latest to the
+ * earliest of the next day. The SQL below handles midnights one hour apart (Indonesia's).
+ */
+const hourBucketStarts = LOCAL_MIDNIGHTS_UTC_S.slice(0, -1);
+const dayBucketStart = LOCAL_MIDNIGHTS_UTC_S.at(-1)!;
+if (hourBucketStarts.some((s, i) => s % HOUR_S !== 0 || LOCAL_MIDNIGHTS_UTC_S[i + 1]! - s !== HOUR_S))
+  throw new AmiError(
+    `local midnights ${LOCAL_MIDNIGHTS_UTC_S.join(', ')} s UTC are not whole hours one apart`,
+    {
+      retriable: false,
+      code: 'unsupported-timezones',
+    },
+  );
+
+/** The bucket (its start, epoch seconds) of an instant: no bucket straddles a local midnight. */
+export function bucketOf(t: number): number {
+  const secondOfDay = ((t % DAY_S) + DAY_S) % DAY_S;
+  if (hourBucketStarts.includes(secondOfDay - (secondOfDay % HOUR_S))) return t - (secondOfDay % HOUR_S);
+  return Math.floor((t - dayBucketStart) / DAY_S) * DAY_S + dayBucketStart;
+}
+
+/** bucketOf in ClickHouse SQL over a DateTime column (the materialized views of 002 and 008). */
+export function bucketSql(column: string): string {
+  const hours = hourBucketStarts.map((s) => s / HOUR_S).join(', ');
+  return `if(toHour(${column}) IN (${hours}), toStartOfHour(${column}), toStartOfDay(${column} - ${dayBucketStart}) + ${dayBucketStart})`;
+}
+
+/** The day unit (a Date) of a DateTime column in ClickHouse SQL (008: partitions, arrival stamps). */
+export function unitSql(column: string): string {
+  return `toDate(${column} - ${UNIT_OFFSET_S})`;
 }

@@ -11,6 +11,8 @@ import {
   rupiahToSen,
   senToRupiah,
   startRegister,
+  tariffIn,
+  tariffVersionAt,
 } from '../src/billing.js';
 import { loadTariffFiles } from '../src/tariffs.js';
 
@@ -56,6 +58,19 @@ describe('tariff table (data)', () => {
     expect(findTariff(tariffs, 'S-1', 3500, '2025-03-01')?.rate_sen_per_kwh).toBe(90_000);
     expect(findTariff(tariffs, 'R-1', 1000, '2025-03-01')).toBeUndefined();
     expect(findTariff(tariffs, 'R-1', 450, '2024-12-01')).toBeUndefined(); // before the first version
+  });
+
+  it('names the version a bill used only when the version has the class (tariffIn)', () => {
+    const version = tariffVersionAt(tariffs, '2025-03-01')!;
+    expect(tariffIn(tariffs, version, 'R-1', 450)).toMatchObject({
+      version,
+      row: { rate_sen_per_kwh: 41_500 },
+    });
+    // The class is in the version but no band holds the power: the version, no row (no charge).
+    expect(tariffIn(tariffs, version, 'R-1', 1000)).toEqual({ version, row: undefined });
+    // A class the version does not have: neither.
+    expect(tariffIn(tariffs, version, 'X-9', 450)).toEqual({ version: '', row: undefined });
+    expect(tariffIn(tariffs, undefined, 'R-1', 450)).toEqual({ version: '', row: undefined });
   });
 });
 

@@ -1,4 +1,5 @@
 import { ROW_END_MARK, SUMMARY_ROW_BYTES } from '../src/billing-sql.js';
+import { bucketOf } from '../src/timezones.js';
 
 /** reads_buckets rows built as migrations/002_reads_buckets.sql builds them, for the billing scan tests. */
 export interface Bucket {
@@ -11,13 +12,6 @@ export interface Bucket {
   n: Set<number>;
   iv: number;
   md: number;
-}
-
-/** The bucket of a read (002_reads_buckets.sql): 1 h at 15:00 and 16:00 UTC, else 17:00 UTC to 15:00 UTC. */
-export function bucketOf(t: number): number {
-  const hour = Math.floor((t % 86_400) / 3600);
-  if (hour === 15 || hour === 16) return t - (t % 3600);
-  return Math.floor((t - 61_200) / 86_400) * 86_400 + 61_200;
 }
 
 export function bucketsOf(

@@ -1,4 +1,4 @@
-import type { MeterProfile, MeterRead, Outage } from '@ami/lib';
+import type { MeterEvent, MeterProfile, MeterRead, Outage } from '@ami/lib';
 
 /**
  * Hand-computed bills for March 2025. Boundaries: WIB 2025-02-28T17:00Z to
@@ -221,4 +221,16 @@ export const OUTAGE_O1: Outage = {
   customers_interrupted: 0,
   customer_interruption_s: 0,
   emitted_at: ms('2025-03-05T02:31:00Z'),
+};
+
+/** A last gasp of meter M1 on gardu G-M1 at the start of OUTAGE_O1. */
+export const EVENT_E1: MeterEvent = {
+  event_id: 'E1',
+  meter_id: 'M1',
+  gardu_id: 'G-M1',
+  occurred_at: ms('2025-03-05T02:00:00Z'),
+  type: 'LAST_GASP',
+  relay: 'CLOSED',
+  cause: 'NONE',
+  power_limit_va: null,
 };

@@ -1,4 +1,5 @@
 import type { Kafka, Message } from 'kafkajs';
+import { loadLoaderConfig, type LoaderConfig } from '../src/config.js';
 import {
   AvroCodec,
   createRegistry,
@@ -38,3 +39,24 @@ export async function kafkaFixtures(cfg: CommonConfig, kafka: Kafka, partitions 
 }
 
 export type Encoded<N extends RecordName> = (value: RecordTypes[N]) => Buffer;
+
+/**
+ * A loader's configuration for an integration test: the test's topic prefix, its own
+ * database and group, no periodic billing refresh; `extra` overrides.
+ */
+export function testLoaderConfig(
+  prefix: string,
+  db: string,
+  groupId: string,
+  extra: Record<string, string> = {},
+): LoaderConfig {
+  return loadLoaderConfig({
+    ...process.env,
+    AMI_TOPIC_PREFIX: prefix,
+    CLICKHOUSE_DB: db,
+    LOADER_GROUP_ID: groupId,
+    LOADER_BILLING_REFRESH_S: '0',
+    LOG_LEVEL: 'warn',
+    ...extra,
+  });
+}

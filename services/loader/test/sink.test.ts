@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '@ami/lib';
+import { ClickHouseError, createLogger, UnavailableError } from '@ami/lib';
 import { Sink, type SinkOptions } from '../src/sink.js';
 import { TABLES } from '../src/tables.js';
 
@@ -188,5 +188,45 @@ describe('Sink.room (backpressure)', () => {
     const room = sink.room(10);
     void sink.stop();
     await expect(room).rejects.toThrow(/stopped/);
+  });
+
+  it('stops on an insert no retry cures: rejects the rows, reports once, commits nothing, takes no more', async () => {
+    const fatal: unknown[] = [];
+    const commits: unknown[] = [];
+    let attempts = 0;
+    const sink = new Sink(
+      async () => {
+        attempts++;
+        // One refusal for now, then the schema error.
+        if (attempts === 1) throw new UnavailableError('clickhouse', 'socket hang up');
+        throw new ClickHouseError('no column gardu_id', 16, 'NO_SUCH_COLUMN_IN_TABLE', false);
+      },
+      { ...opts, onFatal: (err) => fatal.push(err), commit: async (p) => void commits.push(p) },
+      logger,
+    );
+    sink.enter();
+    const rows = sink.add(TABLES.events, Buffer.from([1]), 1, { topic: 't', partition: 0, offset: '1' });
+    await expect(rows).rejects.toMatchObject({ errorCode: 'NO_SUCH_COLUMN_IN_TABLE' });
+    expect(attempts).toBe(2);
+    expect(fatal).toHaveLength(1);
+    expect(commits).toEqual([]);
+    sink.enter();
+    await expect(sink.add(TABLES.events, Buffer.from([2]), 1)).rejects.toThrow(/stopped/);
+    await sink.stop();
+  });
+
+  it('keeps retrying an error that is not typed as final', async () => {
+    let attempts = 0;
+    const sink = new Sink(
+      async () => {
+        if (++attempts < 4) throw new Error('ECONNRESET');
+      },
+      { ...opts, onFatal: () => expect.unreachable() },
+      logger,
+    );
+    sink.enter();
+    await sink.add(TABLES.events, Buffer.from([1]), 1);
+    expect(attempts).toBe(4);
+    await sink.stop();
   });
 });

@@ -107,6 +107,11 @@ async function simulate(o: SimulateOpts): Promise<void> {
     cfg.SIM_PARTITIONS,
   );
   await publisher.start();
+  if (!publisher.supplyAvailable)
+    logger.warn(
+      { topic: publisher.supplyTopic },
+      'no access to the supply topic (the simulated physical world): the head-end will take every meter as powered',
+    );
   try {
     const t0 = Date.now();
     await publisher.publishFleet(fleet);
@@ -137,6 +142,10 @@ async function simulate(o: SimulateOpts): Promise<void> {
       `scenario ${scenario.name}: ${stats.reads} reads to ${publisher.topics.reads}, ${stats.events} events to ${publisher.topics.events} in ${stats.wallMs} ms (${rate} reads/s)`,
     );
     for (const [k, n] of [...eventTypes].sort()) console.log(`  event ${k.padEnd(36)} ${n}`);
+    if (publisher.supplySkipped > 0)
+      console.log(
+        `  ${publisher.supplySkipped} supply changes NOT published: no access to ${publisher.supplyTopic}`,
+      );
     for (const i of interruptions) {
       const where = i.gardu_id ?? i.feeder_id ?? i.ulp ?? i.region;
       console.log(

@@ -17,6 +17,17 @@ const simulatorFields = commonConfigSchema.extend({
    * leaves the relay open (an officer must come).
    */
   HEADEND_BUTTON_DELAY_MS: z.union([z.literal('never'), z.coerce.number().int().min(0)]).default(5_000),
+  /**
+   * Multiplies every medium's ping latency and time-out (src/media.ts): 1 is the
+   * table; tests run the media faster (e.g. 0.05). Wall-clock only, never event time.
+   */
+  HEADEND_LATENCY_SCALE: z.coerce.number().positive().max(10).default(1),
+  /** Pings one PLC data concentrator (one per gardu) has in flight at once. */
+  HEADEND_CONCENTRATOR_IN_FLIGHT: z.coerce.number().int().min(1).default(8),
+  /** Pings waiting for a concentrator slot; one more is refused CONCENTRATOR_BUSY. */
+  HEADEND_CONCENTRATOR_QUEUE: z.coerce.number().int().min(0).default(64),
+  /** Seed of the pings' latency and loss draws (with the command id: the same command draws the same). */
+  HEADEND_SEED: z.coerce.number().int().min(0).default(1),
 });
 
 export const simulatorConfigSchema = simulatorFields.transform((c) => ({

@@ -1,4 +1,11 @@
-import { Partitioners, type Kafka, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
+import {
+  Partitioners,
+  type Admin,
+  type Kafka,
+  type Message,
+  type PartitionMetadata,
+  type Producer,
+} from 'kafkajs';
 import type avro from 'avsc';
 import {
   AvroCodec,
@@ -16,6 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Fleet } from './fleet.js';
 import { subjectOf } from './schemas.js';
 import type { Batch } from './simulation.js';
+import { encodeSupplyChange, supplyKey, supplyTopic, type SupplyChange } from './supply.js';
 import {
   partitionForKey,
   RecordBatchBuilder,
@@ -91,6 +99,16 @@ interface Outgoing {
  */
 export class Publisher {
   readonly topics: Topics;
+  /** `<prefix>.sim.supply`: the simulated physical world, for the head-end only (not a contract topic). */
+  readonly supplyTopic: string;
+  /**
+   * False when this Kafka user may not create or describe the supply topic (a
+   * secured cluster whose operator did not grant it): supply changes are then
+   * counted in `supplySkipped`, not sent, and the head-end sees every meter powered.
+   */
+  supplyAvailable = false;
+  /** Supply changes not published because the topic is not available (see `supplyAvailable`). */
+  supplySkipped = 0;
   private readonly producer: Producer;
   private readonly partitioner = Partitioners.DefaultPartitioner();
   private readonly metadata = new Map<string, PartitionMetadata[]>();
@@ -113,6 +131,7 @@ export class Publisher {
     private readonly client: 'wire' | 'kafkajs' = 'wire',
   ) {
     this.topics = topicNames(cfg.AMI_TOPIC_PREFIX);
+    this.supplyTopic = supplyTopic(cfg.AMI_TOPIC_PREFIX);
     this.producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 5,
@@ -126,9 +145,15 @@ export class Publisher {
     try {
       // Just-created topics may not be in every metadata cache yet (UNKNOWN_TOPIC_OR_PARTITION): retry briefly.
       await retrying(() => ensureTopics(admin, this.cfg.AMI_TOPIC_PREFIX, { partitions: this.partitions }));
+      this.supplyAvailable = await this.ensureSupplyTopic(admin);
       const { topics } = await retrying(() =>
         admin.fetchTopicMetadata({
-          topics: [this.topics.reads, this.topics.events, this.topics.meters],
+          topics: [
+            this.topics.reads,
+            this.topics.events,
+            this.topics.meters,
+            ...(this.supplyAvailable ? [this.supplyTopic] : []),
+          ],
         }),
       );
       for (const t of topics) this.metadata.set(t.name, t.partitions);
@@ -156,10 +181,32 @@ export class Publisher {
         this.topics.reads,
         this.topics.events,
         this.topics.meters,
+        ...(this.supplyAvailable ? [this.supplyTopic] : []),
       ]);
       return;
     }
     await this.producer.connect();
+  }
+
+  /**
+   * One partition (total order, a handful of records a run), plain deletion;
+   * created when missing. False when the user is not authorized (secured
+   * clusters: the operator creates topics, and the grants are the pipeline's).
+   */
+  private async ensureSupplyTopic(admin: Admin): Promise<boolean> {
+    try {
+      if ((await retrying(() => admin.listTopics())).includes(this.supplyTopic)) return true;
+      await retrying(() =>
+        admin.createTopics({
+          topics: [{ topic: this.supplyTopic, numPartitions: 1, replicationFactor: 1 }],
+          waitForLeaders: true,
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isAuthorizationError(err)) return false;
+      throw err;
+    }
   }
 
   /**
@@ -209,11 +256,21 @@ export class Publisher {
     return fleet.size;
   }
 
-  /** Reads and events of one batch, keyed by gardu_id (events first: they happened before the reads' interval end). */
-  async publishBatch(batch: Pick<Batch, 'reads' | 'events'>): Promise<void> {
+  /**
+   * Reads and events of one batch, keyed by gardu_id (events first: they
+   * happened before the reads' interval end), and its supply changes (JSON to
+   * the simulator-only supply topic, a few per run).
+   */
+  async publishBatch(batch: Pick<Batch, 'reads' | 'events'> & Partial<Pick<Batch, 'supply'>>): Promise<void> {
+    let supply = batch.supply ?? [];
+    if (supply.length > 0 && !this.supplyAvailable) {
+      this.supplySkipped += supply.length;
+      supply = [];
+    }
     if (this.wire) {
       const n = batch.reads.length + batch.events.length;
       const sends = new WireSends(this.wire, Math.min(BATCH_BYTES + 16 * 1024, 1024 + n * 128));
+      if (supply.length > 0) this.addSupply(sends, supply);
       for (const [topic, records] of [
         [this.topics.events, batch.events],
         [this.topics.reads, batch.reads],
@@ -229,12 +286,25 @@ export class Publisher {
       await sends.flush();
       return;
     }
-    const out: Outgoing[] = [];
+    const out: Outgoing[] = supply.map((c) => ({
+      topic: this.supplyTopic,
+      key: supplyKey(c),
+      value: encodeSupplyChange(c),
+    }));
     for (const e of batch.events)
       out.push({ topic: this.topics.events, key: e.gardu_id, value: this.encEvent!(e) });
     for (const r of batch.reads)
       out.push({ topic: this.topics.reads, key: r.gardu_id, value: this.encRead!(r) });
     await this.sendKeyed(out);
+  }
+
+  private addSupply(sends: WireSends, supply: SupplyChange[]): void {
+    const partitions = this.metadata.get(this.supplyTopic)!.length;
+    for (const c of supply) {
+      const key = Buffer.from(supplyKey(c));
+      const value = encodeSupplyChange(c);
+      sends.add(this.supplyTopic, partitionForKey(key, partitions), key, value.length, value);
+    }
   }
 
   /** Encodes `value` in the Confluent wire format into this.scratch; returns its length. */
@@ -254,7 +324,8 @@ export class Publisher {
 
   /** Key bytes and partition; cached for gardu keys of reads/events (same partition count, checked at start). */
   private placement(topic: string, key: string): { partition: number; bytes: Buffer | string } {
-    if (topic === this.topics.meters) return { partition: this.partitionOf(topic, key), bytes: key };
+    if (topic === this.topics.meters || topic === this.supplyTopic)
+      return { partition: this.partitionOf(topic, key), bytes: key };
     let g = this.garduKeys.get(key);
     if (!g)
       this.garduKeys.set(key, (g = { partition: this.partitionOf(topic, key), bytes: Buffer.from(key) }));
@@ -290,6 +361,13 @@ export class Publisher {
     if (this.wire) await this.wire.close();
     else await this.producer.disconnect();
   }
+}
+
+/** A kafkajs refusal for lack of rights (by the broker's error code name, never by text). */
+function isAuthorizationError(err: unknown): boolean {
+  const e = err as { type?: string; errors?: unknown[] };
+  if (typeof e?.type === 'string' && e.type.endsWith('_AUTHORIZATION_FAILED')) return true;
+  return Array.isArray(e?.errors) && e.errors.some(isAuthorizationError);
 }
 
 /**

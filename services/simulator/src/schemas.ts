@@ -20,7 +20,13 @@ export const RECORD_TOPIC: Readonly<Record<RecordName, TopicRole>> = {
   MeterStatus: 'meterStatus',
   CommandResult: 'commandResults',
   CallRecord: 'calls',
+  SuspectedOutage: 'suspectedOutages',
 };
+
+/** Topics that carry a record besides its own: machine pings are MeterCommands on `<prefix>.pings`. */
+export const MORE_RECORD_TOPICS: ReadonlyArray<readonly [RecordName, TopicRole]> = [
+  ['MeterCommand', 'pings'],
+];
 
 export type Compatibility = 'BACKWARD' | 'BACKWARD_TRANSITIVE' | 'FORWARD' | 'FULL' | 'NONE';
 
@@ -74,14 +80,19 @@ export async function getCompatibility(registryUrl: string, subject: string): Pr
   return body.compatibilityLevel ?? body.compatibility ?? 'UNKNOWN';
 }
 
-/** Register all record schemas of `schemas/` under their subjects and set each subject BACKWARD. */
+/**
+ * Register all record schemas of `schemas/` under the subject of every topic that carries them
+ * (RECORD_TOPIC, MORE_RECORD_TOPICS) and set each subject BACKWARD.
+ */
 export async function registerSchemas(
   cfg: Pick<CommonConfig, 'SCHEMA_REGISTRY_URL' | 'AMI_TOPIC_PREFIX'>,
   codec = new AvroCodec(createRegistry(cfg)),
 ): Promise<Registered[]> {
   const out: Registered[] = [];
-  for (const record of RECORD_NAMES) {
-    const subject = subjectOf(cfg.AMI_TOPIC_PREFIX, record);
+  const names = topicNames(cfg.AMI_TOPIC_PREFIX);
+  const carried = [...RECORD_NAMES.map((r) => [r, RECORD_TOPIC[r]] as const), ...MORE_RECORD_TOPICS];
+  for (const [record, topic] of carried) {
+    const subject = valueSubject(names[topic]);
     const id = await codec.register(record, subject);
     await setCompatibility(cfg.SCHEMA_REGISTRY_URL, subject, 'BACKWARD');
     out.push({ record, subject, id, compatibility: 'BACKWARD' });

@@ -14,6 +14,7 @@ import {
   type Comms,
   type Scenario,
 } from './scenario.js';
+import type { SupplyChange } from './supply.js';
 import { resolveMeters, resolveScope, type ScopeRange } from './targets.js';
 
 /**
@@ -32,6 +33,8 @@ export interface Batch {
   at: number;
   reads: MeterRead[];
   events: MeterEvent[];
+  /** Interruptions that started in this batch: the simulated physical world (not meter traffic). */
+  supply: SupplyChange[];
 }
 
 export interface SimulationOptions {
@@ -168,7 +171,7 @@ export class Simulation {
   }
 
   private emptyBatch(at: number): Batch {
-    return { at, reads: [], events: [] };
+    return { at, reads: [], events: [], supply: [] };
   }
 
   // ---------------------------------------------------------------- schedule
@@ -322,6 +325,21 @@ export class Simulation {
     this.stats.interruptions++;
     this.stats.last_gasps_lost += truth.last_gasps_sent - truth.last_gasps_delivered;
     this.truth(truth);
+    this.out.supply.push({
+      interruption_id: id,
+      scope: s.scope,
+      unit_id: this.unitOf(s),
+      dark_from: t,
+      back_at: end,
+    });
+  }
+
+  /** The id of the unit an interruption darkens: meter, gardu, feeder or region. */
+  private unitOf(s: ScopeRange): string {
+    if (s.scope === 'METER') return this.fleet.meterId(s.meterFirst);
+    if (s.scope === 'GARDU') return s.garduId!;
+    if (s.scope === 'FEEDER') return s.feederId!;
+    return s.region;
   }
 
   private goLight(s: ScopeRange, t: number): void {
@@ -539,7 +557,7 @@ export class Simulation {
   }
 
   private *flush(at: number, force: boolean): Generator<Batch> {
-    const n = this.out.reads.length + this.out.events.length;
+    const n = this.out.reads.length + this.out.events.length + this.out.supply.length;
     if (n > 0 && (force || n >= this.batchSize)) {
       this.stats.reads += this.out.reads.length;
       this.stats.events += this.out.events.length;
