@@ -93,7 +93,11 @@ program
         (s.baseline.producer
           ? ` (ProducerPerformance ${Math.round(s.baseline.producer.recordsPerSec)}/s)`
           : '') +
-        `; end to end ${s.endToEnd.readsPerSec ? Math.round(s.endToEnd.readsPerSec) : '–'} reads/s; correctness ${result.ok ? 'PASS' : 'FAIL'}`,
+        `; end to end ${s.endToEnd.readsPerSec ? Math.round(s.endToEnd.readsPerSec) : '–'} reads/s` +
+        (s.latency.suspectedDetection
+          ? `; suspected outages p99 ${s.latency.suspectedDetection.p99} ms`
+          : '') +
+        `; correctness ${result.ok ? 'PASS' : 'FAIL'}`,
     );
     process.exitCode = result.ok ? 0 : 1;
   });

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ident, sql, type Outage } from '@ami/lib';
+import { ident, sql, type Outage, type SuspectedOutage, type SuspicionStatus } from '@ami/lib';
 import type { Fleet } from '../../services/simulator/src/fleet.js';
 import { truthReliability } from '../../services/simulator/src/reliabilityTruth.js';
 import {
@@ -98,6 +98,85 @@ export function outageLatencies(
   return { gasp, minusDelay, beyond };
 }
 
+/** The latest record of each suspicion (per outage_id, records in the order sent): its state. */
+export function latestSuspicions(records: readonly SuspectedOutage[]): Map<string, SuspectedOutage> {
+  return new Map(records.map((r) => [r.outage_id, r]));
+}
+
+/** CONFIRMED and CANCELLED end a suspicion; SUSPECTED and VERIFIED are still pending. */
+export function isSettled(s: SuspectedOutage): boolean {
+  return s.status === 'CONFIRMED' || s.status === 'CANCELLED';
+}
+
+/** Suspicions whose latest record is not settled. */
+export function pendingSuspicions(records: readonly SuspectedOutage[]): SuspectedOutage[] {
+  return [...latestSuspicions(records).values()].filter((s) => !isSettled(s));
+}
+
+/**
+ * Detection latency of each suspicion: `emitted_at - evidence_logged_at` (detector's wall clock
+ * minus the Kafka timestamp of the record that crossed the threshold) of its first SUSPECTED record.
+ */
+export function suspicionLatencies(records: readonly SuspectedOutage[]): number[] {
+  const first = new Map<string, SuspectedOutage>();
+  for (const r of records) if (r.status === 'SUSPECTED' && !first.has(r.outage_id)) first.set(r.outage_id, r);
+  return [...first.values()].map((r) => r.emitted_at - r.evidence_logged_at);
+}
+
+export interface SuspicionCheck {
+  ok: boolean;
+  /** Distinct outage_ids suspected. */
+  suspicions: number;
+  /** Suspicions by their final status. */
+  byStatus: Record<SuspicionStatus, number>;
+  /** Left SUSPECTED or VERIFIED after the drain. */
+  pending: number;
+  /** CONFIRMED whose outage (confirmed_outage_id, else outage_id) never came out on `<prefix>.outages`. */
+  unconfirmed: number;
+  /** The first of those, one line each. */
+  problems: string[];
+}
+
+const MAX_PROBLEMS = 20;
+
+/**
+ * Every suspicion ended CONFIRMED or CANCELLED, and each CONFIRMED one names an outage that was
+ * confirmed (`confirmedOutageIds`: the outage_ids seen on `<prefix>.outages`).
+ */
+export function checkSuspicions(
+  records: readonly SuspectedOutage[],
+  confirmedOutageIds: ReadonlySet<string>,
+): SuspicionCheck {
+  const byStatus: Record<SuspicionStatus, number> = { SUSPECTED: 0, VERIFIED: 0, CONFIRMED: 0, CANCELLED: 0 };
+  const problems: string[] = [];
+  let pending = 0;
+  let unconfirmed = 0;
+  const latest = latestSuspicions(records);
+  for (const s of latest.values()) {
+    byStatus[s.status]++;
+    const place = `${s.scope} suspicion ${s.outage_id}`;
+    if (!isSettled(s)) {
+      pending++;
+      if (problems.length < MAX_PROBLEMS)
+        problems.push(`${place} left ${s.status} (last record sent ${new Date(s.emitted_at).toISOString()})`);
+    } else if (s.status === 'CONFIRMED') {
+      const outageId = s.confirmed_outage_id ?? s.outage_id;
+      if (confirmedOutageIds.has(outageId)) continue;
+      unconfirmed++;
+      if (problems.length < MAX_PROBLEMS)
+        problems.push(`${place} CONFIRMED as ${outageId}, which never came out on the outages topic`);
+    }
+  }
+  return {
+    ok: pending === 0 && unconfirmed === 0,
+    suspicions: latest.size,
+    byStatus,
+    pending,
+    unconfirmed,
+    problems,
+  };
+}
+
 export interface Figures {
   processes: Record<string, ProcessFigures>;
   machineBusyCores: number;
@@ -109,6 +188,8 @@ export interface Figures {
   gasp: number[];
   minusDelay: number[];
   beyond: number[];
+  /** Suspected outages: evidence in Kafka → suspicion sent, per suspicion. */
+  suspected: number[];
   /** From the first send to the last distinct read visible in ClickHouse. */
   e2eSeconds: number | undefined;
 }
@@ -166,6 +247,7 @@ export function measureFigures(ctx: RunContext, stats: ReplayStats, drain: Drain
     gasp,
     minusDelay,
     beyond,
+    suspected: suspicionLatencies(sampler.suspicions.map((x) => x.suspicion)),
     e2eSeconds,
   };
 }
@@ -238,6 +320,12 @@ export async function checkCorrectness(
       );
     else skipped.push('reliability indices (no loader)');
   } else skipped.push(useDetector ? 'outages (no ground truth for this recording)' : 'outages (no detector)');
+  if (useDetector)
+    correctness.suspicions = checkSuspicions(
+      sampler.suspicions.map((x) => x.suspicion),
+      new Set(sampler.outages.map((x) => x.outage.outage_id)),
+    );
+  else skipped.push('suspected outages (no detector)');
   const dlq = await deadLetters(ctx.kafka, ctx.prefix).catch((err: Error) => {
     notes.push(`could not read the DLQ: ${err.message}`);
     return undefined;
@@ -248,10 +336,8 @@ export async function checkCorrectness(
         .map(([k, v]) => `${k}: ${v}`)
         .join('; ')}`,
     );
-  writeFileSync(
-    join(ctx.reportDir, 'outages.jsonl'),
-    sampler.outages.map((x) => JSON.stringify({ ...x.outage, received_at: x.receivedAt })).join('\n') + '\n',
-  );
+  writeJsonl(join(ctx.reportDir, 'outages.jsonl'), sampler.outages, (x) => x.outage);
+  writeJsonl(join(ctx.reportDir, 'suspected-outages.jsonl'), sampler.suspicions, (x) => x.suspicion);
   if (stats.stoppedEarly)
     notes.push(`replay stopped early (${stats.stoppedEarly}); correctness covers what was replayed`);
   if (!drained)
@@ -262,8 +348,21 @@ export async function checkCorrectness(
     (correctness.reads?.ok ?? true) &&
     (correctness.outages?.ok ?? true) &&
     (correctness.reliability?.ok ?? true) &&
+    (correctness.suspicions?.ok ?? true) &&
     drained;
   if (sampler.errors > 0)
     notes.push(`${sampler.errors} sampler errors (a sample or poll failed; see the log at debug level)`);
   return { correctness, deadLetters: dlq };
+}
+
+/** One record a line, with the wall time the sampler received it. */
+function writeJsonl<T extends { receivedAt: number }>(
+  file: string,
+  seen: readonly T[],
+  record: (x: T) => object,
+): void {
+  writeFileSync(
+    file,
+    seen.map((x) => JSON.stringify({ ...record(x), received_at: x.receivedAt })).join('\n') + '\n',
+  );
 }

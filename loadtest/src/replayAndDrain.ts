@@ -1,3 +1,4 @@
+import { pendingSuspicions } from './judge.js';
 import { summarizeProfiles, profileSelf, type ProfileSummary } from './profile.js';
 import type { ReplayStats } from './replay.js';
 import { stopService, type RunContext } from './runContext.js';
@@ -58,7 +59,7 @@ export interface Drain {
 /**
  * Waits until the pipeline has caught up with the replay: a backlog still shrinking is waited for
  * (up to the deadline), a pipeline that stopped moving is not. Then the sampler's markers and, with
- * a detector, until the outage stream is quiet.
+ * a detector, until the outage and suspected-outage streams are quiet and no suspicion is pending.
  */
 export async function drainPipeline(ctx: RunContext, stats: ReplayStats): Promise<Drain> {
   const { o, bar, notes, useLoader } = ctx;
@@ -99,14 +100,25 @@ export async function drainPipeline(ctx: RunContext, stats: ReplayStats): Promis
   bar?.stop();
   const drainSeconds = (Date.now() - stats.endedAt) / 1000;
   await sampler.drainMarkers(Math.min(drainDeadline, Date.now() + 30_000));
-  // Outages: the detector's idle watermark advance closes what is open; wait until the outage stream is quiet.
+  // The detector's idle watermark advance closes what is open and confirms or cancels every suspicion:
+  // one deadline for both streams; a suspicion still pending at it fails the judge.
   if (ctx.useDetector)
-    await quiet(() => sampler.outages.length, 10_000, Math.min(drainDeadline + 60_000, Date.now() + 120_000));
+    await quiet(
+      () => sampler.outages.length + sampler.suspicions.length,
+      10_000,
+      Math.min(drainDeadline + 60_000, Date.now() + 120_000),
+      () => pendingSuspicions(sampler.suspicions.map((x) => x.suspicion)).length === 0,
+    );
   return { drained, drainSeconds, lastVisibleAt };
 }
 
-/** Waits until `count()` stops changing for `quietMs`, or the deadline. */
-async function quiet(count: () => number, quietMs: number, deadline: number): Promise<void> {
+/** Waits until `count()` has not changed for `quietMs` and `settled()` holds, or the deadline. */
+async function quiet(
+  count: () => number,
+  quietMs: number,
+  deadline: number,
+  settled: () => boolean = () => true,
+): Promise<void> {
   let last = count();
   let since = Date.now();
   while (Date.now() < deadline) {
@@ -115,7 +127,7 @@ async function quiet(count: () => number, quietMs: number, deadline: number): Pr
     if (n !== last) {
       last = n;
       since = Date.now();
-    } else if (Date.now() - since >= quietMs) return;
+    } else if (Date.now() - since >= quietMs && settled()) return;
   }
 }
 

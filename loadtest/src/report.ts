@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { barChart, formatNumber, lineChart, type ChartSeries } from '@ami/lib';
 import type { Baseline } from './baseline.js';
 import type { OutageCheck, ReadsCheck, ReliabilityCheck } from './correctness.js';
+import type { SuspicionCheck } from './judge.js';
 import type { ProfileSummary } from './profile.js';
 import type { Sample } from './sampler.js';
 
@@ -94,6 +95,11 @@ export interface LoadTestSummary {
     gaspToOutageMinusDelay?: Percentiles;
     gaspToOutageBeyondConfirm?: Percentiles;
     outagesTimed: number;
+    /**
+     * Suspected outages: emitted_at - evidence_logged_at of each suspicion's first SUSPECTED record
+     * (the last gasp that crossed the threshold in Kafka → the suspicion sent). Absent in older summaries.
+     */
+    suspectedDetection?: Percentiles;
   };
   processes: Record<string, ProcessFigures>;
   machineBusyCores: number;
@@ -104,6 +110,8 @@ export interface LoadTestSummary {
     reads?: ReadsCheck;
     outages?: OutageCheck;
     reliability?: ReliabilityCheck;
+    /** Suspected outages: by final status, none pending after the drain, CONFIRMED ones confirmed. */
+    suspicions?: SuspicionCheck;
     outagesInClickHouse?: number;
     ok: boolean;
     skipped: string[];
@@ -211,12 +219,19 @@ export function renderMarkdown(s: LoadTestSummary): string {
       s.latency.gaspToOutageBeyondConfirm,
     ),
   );
+  L.push(
+    pctRow(
+      'last gasp crossing the threshold in Kafka → suspected outage sent (`emitted_at − evidence_logged_at`)',
+      s.latency.suspectedDetection,
+    ),
+  );
   L.push('');
   L.push(
     `Read latency: marker reads (one per ${'second'} of replay), ClickHouse polled every ${s.latency.markerPollMs} ms (resolution); ${s.latency.markersMissing} markers never became visible. ` +
       'Last gasp latency: per outage, from the produce time of the first last gasp of its gardu (any gardu of its feeder) to the outage record arriving on the outages topic. ' +
       '"Minus the confirmation delay" (paced replays) is that latency less the delay in wall time at the replay\'s speed: the issue\'s "beyond the confirmation delay", replay lag included. ' +
-      "The last row starts instead when the replay had produced (and Kafka acknowledged) traffic up to the outage's `confirmed_at` (event time): the time the detector took once it had the evidence; it reads 0 when the outage was out before that, e.g. while the replay was still producing a whole fleet's quarter-hour reads.",
+      "The last row starts instead when the replay had produced (and Kafka acknowledged) traffic up to the outage's `confirmed_at` (event time): the time the detector took once it had the evidence; it reads 0 when the outage was out before that, e.g. while the replay was still producing a whole fleet's quarter-hour reads. " +
+      "Suspected outages: per suspicion, its first SUSPECTED record's `emitted_at` (the detector's clock when it sent it) minus `evidence_logged_at` (the Kafka timestamp of the last gasp that crossed the rule's threshold); no confirmation delay or watermark in it, and the same at any replay speed.",
   );
   L.push('');
   L.push('![latency](latency.svg)');
@@ -295,6 +310,7 @@ export function renderMarkdown(s: LoadTestSummary): string {
       );
     L.push('');
   }
+  if (c.suspicions) L.push(...suspicionSection(c.suspicions));
   if (c.reliability) L.push(...reliabilitySection(c.reliability));
   if (s.notes.length) {
     L.push('## Notes');
@@ -303,10 +319,22 @@ export function renderMarkdown(s: LoadTestSummary): string {
     L.push('');
   }
   L.push(
-    'Files: `summary.json` (all figures), `samples.csv` (time series), `outages.jsonl` (every outage record seen), `loader.log`, `detector.log`.',
+    'Files: `summary.json` (all figures), `samples.csv` (time series), `outages.jsonl` (every outage record seen), `suspected-outages.jsonl` (every suspected-outage record seen), `loader.log`, `detector.log`.',
   );
   L.push('');
   return L.join('\n');
+}
+
+/** Suspected outages by final status; pending after the drain or confirmed as an outage never seen fail. */
+export function suspicionSection(c: SuspicionCheck): string[] {
+  const b = c.byStatus;
+  const L = [
+    `Suspected outages: **${c.ok ? 'PASS' : 'FAIL'}**. ${fmt(c.suspicions)} suspicions, by final status: ${fmt(b.CONFIRMED)} CONFIRMED, ${fmt(b.CANCELLED)} CANCELLED, ${fmt(b.SUSPECTED)} SUSPECTED, ${fmt(b.VERIFIED)} VERIFIED; ` +
+      `${fmt(c.pending)} left pending after the drain; ${fmt(c.unconfirmed)} CONFIRMED as an outage that never came out on the outages topic.`,
+  ];
+  for (const p of c.problems) L.push(`- ${p}`);
+  L.push('');
+  return L;
 }
 
 const MAX_INDEX_ROWS = 40;
@@ -372,7 +400,13 @@ export function writeReport(
   dir: string,
   s: LoadTestSummary,
   samples: readonly Sample[],
-  latencies: { read: number[]; gasp: number[]; gaspMinusDelay: number[]; gaspBeyond: number[] },
+  latencies: {
+    read: number[];
+    gasp: number[];
+    gaspMinusDelay: number[];
+    gaspBeyond: number[];
+    suspected: number[];
+  },
 ): string {
   mkdirSync(dir, { recursive: true });
   const t0 = samples[0]?.t ?? 0;
@@ -452,6 +486,7 @@ export function writeReport(
         bars('last gasp → outage', latencies.gasp),
         bars('… minus confirmation delay', latencies.gaspMinusDelay),
         bars('… from evidence produced', latencies.gaspBeyond),
+        bars('evidence in Kafka → suspected outage', latencies.suspected),
       ],
     }),
   );

@@ -1,6 +1,15 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
-import { AvroCodec, ident, sql, SqlFragment, topicNames, type Logger, type Outage } from '@ami/lib';
+import {
+  AvroCodec,
+  ident,
+  sql,
+  SqlFragment,
+  topicNames,
+  type Logger,
+  type Outage,
+  type SuspectedOutage,
+} from '@ami/lib';
 import { machineCpu, sampleTrees, type ProcSample } from './procstat.js';
 import type { Marker } from './replay.js';
 
@@ -8,10 +17,12 @@ import type { Marker } from './replay.js';
  * Measures a running load test once a second: produce rate (from the
  * replayer's counters), consumer lag per group (committed offsets vs high
  * watermarks), rows in ClickHouse, CPU and RSS per process tree, the machine's
- * busy share; and two latencies:
+ * busy share; and three latencies:
  * - read produce → row visible in ClickHouse, for marker reads polled by key;
  * - last gasp → outage record, by consuming `<prefix>.outages` (matched later
- *   against the replayer's first produce of each gardu's last gasps).
+ *   against the replayer's first produce of each gardu's last gasps);
+ * - evidence in Kafka → suspected outage, by consuming `<prefix>.suspected-outages`
+ *   (the detector's own emitted_at - evidence_logged_at).
  */
 
 export interface Sample {
@@ -41,6 +52,12 @@ export interface OutageSeen {
   receivedAt: number;
 }
 
+export interface SuspicionSeen {
+  suspicion: SuspectedOutage;
+  /** Wall ms the record was consumed by the sampler. */
+  receivedAt: number;
+}
+
 export interface SamplerOptions {
   kafka: Kafka;
   codec: AvroCodec;
@@ -64,6 +81,8 @@ export class Sampler {
   readonly samples: Sample[] = [];
   readonly markers: MarkerResult[] = [];
   readonly outages: OutageSeen[] = [];
+  /** Every suspected-outage record, in the order consumed (per outage_id: the order sent). */
+  readonly suspicions: SuspicionSeen[] = [];
   readonly cores: number;
   private readonly pending = new Set<MarkerResult>();
   private admin?: Admin;
@@ -95,16 +114,23 @@ export class Sampler {
     });
     this.outageConsumer = consumer;
     await consumer.connect();
-    await consumer.subscribe({ topics: [this.topics.outages], fromBeginning: true });
+    const { outages, suspectedOutages } = this.topics;
+    await consumer.subscribe({ topics: [outages, suspectedOutages], fromBeginning: true });
     await consumer.run({
-      eachMessage: async ({ message }) => {
+      eachMessage: async ({ topic, message }) => {
         if (!message.value) return;
+        const receivedAt = Date.now();
         try {
-          const outage = await this.o.codec.decode('Outage', message.value);
-          this.outages.push({ outage, receivedAt: Date.now() });
+          if (topic === suspectedOutages) {
+            const suspicion = await this.o.codec.decode('SuspectedOutage', message.value);
+            this.suspicions.push({ suspicion, receivedAt });
+          } else {
+            const outage = await this.o.codec.decode('Outage', message.value);
+            this.outages.push({ outage, receivedAt });
+          }
         } catch (err) {
           this.errors++;
-          this.o.logger?.warn({ err }, 'undecodable outage record');
+          this.o.logger?.warn({ err, topic }, 'undecodable outage record');
         }
       },
     });

@@ -89,6 +89,7 @@ export function summarize(ctx: RunContext, r: RunOutcome): LoadTestSummary {
       gaspToOutageMinusDelay: clock ? percentiles(figures.minusDelay) : undefined,
       gaspToOutageBeyondConfirm: percentiles(figures.beyond),
       outagesTimed: figures.gasp.length,
+      suspectedDetection: percentiles(figures.suspected),
     },
     processes: figures.processes,
     machineBusyCores: figures.machineBusyCores,
@@ -112,6 +113,7 @@ export function reportRun(ctx: RunContext, r: RunOutcome): { summary: LoadTestSu
     gasp: r.figures.gasp,
     gaspMinusDelay: r.figures.minusDelay,
     gaspBeyond: r.figures.beyond,
+    suspected: r.figures.suspected,
   });
   return { summary, reportFile };
 }

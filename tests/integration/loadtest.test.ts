@@ -9,7 +9,8 @@ import { testLogger, uniqueName } from '../support/fixtures.js';
  * (loadtest/scenarios/blackout-6h.yaml: a gardu outage, a regional blackout,
  * a feeder trip) replayed at 360x real time through the real detector and
  * loader. Asserts correctness only (every read in ClickHouse exactly once,
- * outages as in the ground truth); throughput is in the report, never asserted.
+ * outages as in the ground truth, every suspected outage settled); throughput
+ * and latencies are in the report, never asserted.
  */
 describe('load test (small)', () => {
   it(
@@ -48,6 +49,18 @@ describe('load test (small)', () => {
         wrong: [],
         unexpected: [],
       });
+      // Suspected outages: timed, every one CONFIRMED (as an outage that came out) or CANCELLED after the drain.
+      const suspicions = s.correctness.suspicions!;
+      expect(suspicions.byStatus.CONFIRMED).toBeGreaterThan(0);
+      expect({ pending: suspicions.pending, unconfirmed: suspicions.unconfirmed }).toEqual({
+        pending: 0,
+        unconfirmed: 0,
+      });
+      expect(suspicions.byStatus.CONFIRMED + suspicions.byStatus.CANCELLED).toBe(suspicions.suspicions);
+      expect(s.latency.suspectedDetection?.count).toBeGreaterThan(0);
+      const report = readFileSync(join(out, 'report.md'), 'utf8');
+      expect(report).toContain('| last gasp crossing the threshold in Kafka → suspected outage sent');
+      expect(report).toContain('Suspected outages: **PASS**');
       expect(result.ok).toBe(true);
     },
   );
