@@ -61,7 +61,9 @@ describe('detector killed mid-outage and restarted', () => {
         timeoutMs: 60_000,
       },
     );
-    await h.events([ev('clock-1', 'G2-M0', 'G2', 'POWER_LIMIT_CHANGED', T0 + 5 * MIN)]);
+    await h.events([
+      ev('clock-1', 'G2-M0', 'G2', 'POWER_LIMIT_CHANGED', T0 + 5 * MIN, { power_limit_va: 1300 }),
+    ]);
     const id = `GARDU-G1-${T0}`;
     await eventually(() => outages.find((o) => o.outage_id === id && o.status === 'OPEN'), {
       what: 'OPEN',
