@@ -7,14 +7,16 @@ const alias = {
 };
 
 /**
- * Tests that start their own brokers or servers (a private stack, a 3-broker cluster, a ClickHouse
- * cluster) and mostly wait on them. `scripts/test.sh` runs this project in a second vitest process
- * beside the `integration` one when both use the local stack.
+ * Tests that start their own processes (a private stack, a 3-broker cluster, a ClickHouse cluster, the
+ * pipeline's services as children) and mostly wait on them. `scripts/test.sh` runs this project in a
+ * second vitest process beside the `integration` one when both use the local stack.
  */
 const OWN_PROCESSES = [
   'tests/integration/faults.test.ts',
   'tests/integration/kafka-cluster-failover.test.ts',
   'tests/integration/clickhouse-cluster.test.ts',
+  'tests/integration/reliability-scenarios.test.ts',
+  'tests/integration/loadtest.test.ts',
 ];
 
 const integration = {

@@ -21,7 +21,7 @@ integration() {
   vitest run --project "$1" --reporter=default --reporter=json --outputFile.json="test-artifacts/$1.json"
 }
 if [ -z "${KAFKA_BROKERS:-}" ] && ! docker info >/dev/null 2>&1; then
-  # The local stack, started once here: the tests that run their own brokers and servers (mostly
+  # The local stack, started once here: the tests that run their own processes (mostly
   # waiting on them) go in a second process beside the rest, their output printed after it.
   tsx packages/cli/src/ami.ts stack up >/dev/null
   integration integration-own-processes >test-artifacts/integration-own-processes.log 2>&1 &
