@@ -1,6 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ident, sql, type Outage, type SuspectedOutage, type SuspicionStatus } from '@ami/lib';
+import {
+  ident,
+  isPendingSuspicion,
+  sql,
+  type Outage,
+  type SuspectedOutage,
+  type SuspicionStatus,
+} from '@ami/lib';
 import type { Fleet } from '../../services/simulator/src/fleet.js';
 import { truthReliability } from '../../services/simulator/src/reliabilityTruth.js';
 import {
@@ -103,9 +110,9 @@ export function latestSuspicions(records: readonly SuspectedOutage[]): Map<strin
   return new Map(records.map((r) => [r.outage_id, r]));
 }
 
-/** CONFIRMED and CANCELLED end a suspicion; SUSPECTED and VERIFIED are still pending. */
+/** CONFIRMED and CANCELLED end a suspicion. */
 export function isSettled(s: SuspectedOutage): boolean {
-  return s.status === 'CONFIRMED' || s.status === 'CANCELLED';
+  return !isPendingSuspicion(s);
 }
 
 /** Suspicions whose latest record is not settled. */

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeterStatus, Outage, RunningChild } from '@ami/lib';
 import { startAmi } from '../../packages/cli/src/children.js';
-import { eventually, testConfig, uniqueName } from '../support/fixtures.js';
-import { DetectorHarness, ev, profile } from './detectorHarness.js';
+import { eventually, testConfig } from '../support/fixtures.js';
+import { DetectorHarness, handDrivenDetectorEnv, ev, profile } from './detectorHarness.js';
 
 const T0 = Date.UTC(2026, 0, 5, 2, 7, 0);
 const MIN = 60_000;
@@ -18,18 +18,13 @@ function runDetector(env: Record<string, string>): RunningChild {
 
 describe('detector killed mid-outage and restarted', () => {
   const common = testConfig();
-  const env = {
-    AMI_TOPIC_PREFIX: common.AMI_TOPIC_PREFIX,
-    LOG_LEVEL: 'warn',
-    DETECTOR_GROUP_ID: uniqueName('ami-detector'),
-    DETECTOR_INSTANCE_ID: uniqueName('i'),
-    DETECTOR_PARTITIONS: '3',
+  const env = handDrivenDetectorEnv(common.AMI_TOPIC_PREFIX, {
     CONFIRM_DELAY_MS: String(MIN),
     ALLOWED_LATENESS_MS: '5000',
     // A partition stops holding the watermark only after 10 s of quiet: on a loaded machine a 1 s
     // pause in the test's own producing made the restoration late.
     IDLE_ADVANCE_MS: '10000',
-  };
+  });
   const h = new DetectorHarness({ ...common });
   let child: RunningChild | undefined;
   let outages: Outage[];

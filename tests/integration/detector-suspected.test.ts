@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Outage, SuspectedOutage } from '@ami/lib';
-import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
+import { eventually, testConfig, testLogger } from '../support/fixtures.js';
 import { loadDetectorConfig } from '../../services/detector/src/config.js';
 import { startDetector, type DetectorHandle } from '../../services/detector/src/processor.js';
-import { DetectorHarness, ev, profile, rd } from './detectorHarness.js';
+import { DetectorHarness, handDrivenDetectorEnv, ev, profile, rd } from './detectorHarness.js';
 
 const T0 = Date.UTC(2026, 0, 5, 2, 7, 0);
 const MIN = 60_000;
@@ -21,14 +21,11 @@ describe('detector: suspected outages on the real stack', () => {
   const common = testConfig();
   const cfg = loadDetectorConfig({
     ...process.env,
-    AMI_TOPIC_PREFIX: common.AMI_TOPIC_PREFIX,
-    LOG_LEVEL: 'warn',
-    DETECTOR_GROUP_ID: uniqueName('ami-detector'),
-    DETECTOR_INSTANCE_ID: uniqueName('i'),
-    DETECTOR_PARTITIONS: '3',
-    CONFIRM_DELAY_MS: String(MIN),
-    ALLOWED_LATENESS_MS: '5000',
-    IDLE_ADVANCE_MS: '0', // time moves only with the data: the test drives it
+    ...handDrivenDetectorEnv(common.AMI_TOPIC_PREFIX, {
+      CONFIRM_DELAY_MS: String(MIN),
+      ALLOWED_LATENESS_MS: '5000',
+      IDLE_ADVANCE_MS: '0', // time moves only with the data: the test drives it
+    }),
   });
   const h = new DetectorHarness(cfg);
   let detector: DetectorHandle;

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompressionTypes } from 'kafkajs';
 import type { MeterStatus, Outage } from '@ami/lib';
-import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
+import { eventually, testConfig, testLogger } from '../support/fixtures.js';
 import { loadDetectorConfig } from '../../services/detector/src/config.js';
 import { startDetector, type DetectorHandle } from '../../services/detector/src/processor.js';
-import { DetectorHarness, ev, profile, rd } from './detectorHarness.js';
+import { DetectorHarness, handDrivenDetectorEnv, ev, profile, rd } from './detectorHarness.js';
 
 const T0 = Date.UTC(2026, 0, 5, 2, 7, 0);
 const MIN = 60_000;
@@ -15,11 +15,7 @@ describe('detector on the real stack: hand-crafted events', () => {
   const common = testConfig();
   const cfg = loadDetectorConfig({
     ...process.env,
-    AMI_TOPIC_PREFIX: common.AMI_TOPIC_PREFIX,
-    LOG_LEVEL: 'warn',
-    DETECTOR_GROUP_ID: uniqueName('ami-detector'),
-    DETECTOR_INSTANCE_ID: uniqueName('i'),
-    DETECTOR_PARTITIONS: '3',
+    ...handDrivenDetectorEnv(common.AMI_TOPIC_PREFIX),
     // Tiny steps and buffer: storms of 20 here take the paths of a large one (slices, backpressure).
     DETECTOR_STEP_LIMIT: '4',
     DETECTOR_MAX_BUFFERED: '3',

@@ -20,10 +20,28 @@ import {
   type RecordName,
   type RecordTypes,
 } from '@ami/lib';
-import { testLogger } from '../support/fixtures.js';
+import { testLogger, uniqueName } from '../support/fixtures.js';
 import type { InterruptionTruth, SummaryTruth } from '../../services/simulator/src/groundTruth.js';
 
 /** Produces hand-crafted Avro inputs for the detector and collects its outputs. */
+/**
+ * The environment of a detector the test drives by hand: its own topic prefix, group and
+ * instance, 3 partitions, warnings only; `over` adds what the test is about.
+ */
+export function handDrivenDetectorEnv(
+  prefix: string,
+  over: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    AMI_TOPIC_PREFIX: prefix,
+    LOG_LEVEL: 'warn',
+    DETECTOR_GROUP_ID: uniqueName('ami-detector'),
+    DETECTOR_INSTANCE_ID: uniqueName('i'),
+    DETECTOR_PARTITIONS: '3',
+    ...over,
+  };
+}
+
 export class DetectorHarness {
   readonly topics;
   readonly kafka: Kafka;

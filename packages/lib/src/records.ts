@@ -98,6 +98,11 @@ export interface Outage {
 export type SuspectedScope = 'METER' | 'GARDU' | 'FEEDER';
 export type SuspicionStatus = 'SUSPECTED' | 'VERIFIED' | 'CONFIRMED' | 'CANCELLED';
 
+/** SUSPECTED and VERIFIED are still pending; CONFIRMED and CANCELLED end a suspicion. */
+export function isPendingSuspicion(s: Pick<SuspectedOutage, 'status'>): boolean {
+  return s.status === 'SUSPECTED' || s.status === 'VERIFIED';
+}
+
 /**
  * An outage predicted on arrival of its evidence (topic `<prefix>.suspected-outages`, key outage_id,
  * schemas/SuspectedOutage.avsc). Never an interruption: only Outage records count.

@@ -64,6 +64,7 @@ import {
   createLogger,
   createRegistry,
   ensureTopics,
+  isPendingSuspicion,
   loadCommonConfig,
   partitionForKey,
   topicNames,
@@ -747,9 +748,7 @@ async function main(secured: SecuredKafka | undefined): Promise<void> {
   const peak = det.last()!.peakMiB;
   const settled = await until(() => {
     const last = latestSuspicions(suspected);
-    return (
-      last.size > 0 && [...last.values()].every((r) => r.status === 'CONFIRMED' || r.status === 'CANCELLED')
-    );
+    return last.size > 0 && [...last.values()].every((r) => !isPendingSuspicion(r));
   }, 60_000);
   const sus = suspicionFigures(suspected);
 

@@ -1,4 +1,11 @@
-import { formatZoned, zoneOfRegion, type MeterProfile, type SuspectedOutage } from '@ami/lib';
+import {
+  formatZoned,
+  isPendingSuspicion,
+  zoneOfRegion,
+  type MeterProfile,
+  type SuspectedOutage,
+  type SuspicionStatus,
+} from '@ami/lib';
 import { LOCALE, t, type Lang } from './catalogue.js';
 
 /**
@@ -10,32 +17,16 @@ import { LOCALE, t, type Lang } from './catalogue.js';
  * Pure functions over plain data.
  */
 
-export type SuspicionStatus = SuspectedOutage['status'];
+export type { SuspicionStatus };
 
 /** The statuses still to show: not yet confirmed nor cancelled. */
-export const isPending = (s: Pick<SuspectedOutage, 'status'>): boolean =>
-  s.status === 'SUSPECTED' || s.status === 'VERIFIED';
+export const isPending = isPendingSuspicion;
 
-export interface SuspectedRow {
-  outage_id: string;
-  scope: SuspectedOutage['scope'];
-  status: SuspicionStatus;
-  region: string;
-  ulp: string;
-  feeder_id: string;
-  gardu_id: string | null;
-  meter_ids: string[];
-  started_at: number;
-  last_gasps: number;
-  customers_total: number;
-  pings_sent: number;
-  pings_answered: number;
-  pings_silent: number;
+/** A suspicion as the dashboard shows it: the record without its detector-side fields, with the pings still waiting. */
+export type SuspectedRow = Omit<SuspectedOutage, 'evidence_logged_at' | 'confirmed_outage_id'> & {
   /** Pings sent that neither answered nor timed out yet. */
   pings_waiting: number;
-  reason: string | null;
-  emitted_at: number;
-}
+};
 
 export interface SuspectedView {
   rows: SuspectedRow[];
