@@ -1,10 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const alias = {
-  '@ami/lib': fileURLToPath(new URL('./packages/lib/src/index.ts', import.meta.url)),
-  '@ami/stack': fileURLToPath(new URL('./packages/stack/src/index.ts', import.meta.url)),
-};
+// `@ami/*` resolve as npm workspaces through each package's `exports` (no aliases to keep in step).
 
 /**
  * Tests that start their own processes (a private stack, a 3-broker cluster, a ClickHouse cluster, the
@@ -17,6 +13,7 @@ const OWN_PROCESSES = [
   'tests/integration/clickhouse-cluster.test.ts',
   'tests/integration/reliability-scenarios.test.ts',
   'tests/integration/loadtest.test.ts',
+  'tests/integration/detector-scale-out.test.ts',
 ];
 
 const integration = {
@@ -29,23 +26,23 @@ const integration = {
 };
 
 export default defineConfig({
-  resolve: { alias },
   test: {
     projects: [
       {
-        resolve: { alias },
         test: {
           name: 'unit',
+          // Each package's tests beside it (test/ mirrors src/); tests/contract checks that packages agree.
           include: [
-            'tests/unit/**/*.test.ts',
-            'services/*/test/**/*.test.ts',
             'packages/*/test/**/*.test.ts',
+            'services/*/test/**/*.test.ts',
+            'loadtest/test/**/*.test.ts',
+            'tests/contract/**/*.test.ts',
+            'tests/support/**/*.test.ts',
           ],
           environment: 'node',
         },
       },
       {
-        resolve: { alias },
         test: {
           name: 'integration',
           include: ['tests/integration/**/*.test.ts'],
@@ -54,7 +51,6 @@ export default defineConfig({
         },
       },
       {
-        resolve: { alias },
         test: {
           name: 'integration-own-processes',
           include: OWN_PROCESSES,

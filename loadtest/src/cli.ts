@@ -1,11 +1,16 @@
 #!/usr/bin/env -S npx tsx
-import { Command, Option } from 'commander';
+import { Command, Option, type OptionValues } from 'commander';
 import { AvroCodec, createKafka, createLogger, createRegistry, loadCommonConfig } from '@ami/lib';
-import { REGIONS } from '../../services/simulator/src/fleet.js';
-import { fleetFor, startFor } from '../../services/simulator/src/run.js';
-import { loadScenario } from '../../services/simulator/src/scenario.js';
+import { REGIONS } from '@ami/simulator/fleet';
+import { fleetFor, startFor } from '@ami/simulator/run';
+import { loadScenario } from '@ami/simulator/scenario';
 import { recordFromKafka, recordSimulation } from './recording.js';
-import { runLoadTest } from './run.js';
+import { withSecuredKafka } from '@ami/lib/bench/securedKafka';
+import { REPO_ROOT } from '@ami/cli/children';
+import { join } from 'node:path';
+import { cpuBoundRatio, type LoadTestSummary } from './report.js';
+import { runLoadTest, runSecurityComparison } from './run.js';
+import type { LoadTestOptions } from './runContext.js';
 import { resolveScenario } from './traffic.js';
 
 /**
@@ -57,35 +62,18 @@ program
   .option('--keep', 'keep the topics and the database afterwards')
   .option('--no-progress', 'no progress bar')
   .option('--profile', 'CPU-profile the replayer, loader and detector (report: where the time goes)')
+  .addOption(
+    new Option(
+      '--security <which>',
+      "plain: the stack's broker; secured: a SASL_SSL broker started for the run; both: plain, then secured, with the ratio",
+    )
+      .choices(['plain', 'secured', 'both'])
+      .default('plain'),
+  )
   .action(async (o) => {
-    const regions = o.regions === 'all' ? REGIONS.map((r) => r.code) : o.regions?.split(',');
-    const result = await runLoadTest({
-      scenario: o.scenario,
-      meters: o.meters,
-      hours: o.hours,
-      seed: o.seed,
-      regions,
-      start: o.start,
-      speed: o.speed,
-      recording: o.recording,
-      recordingsDir: o.recordingsDir,
-      out: o.out,
-      prefix: o.prefix,
-      db: o.db,
-      baseline: o.baseline,
-      detector: o.detector,
-      loader: o.loader,
-      partitions: o.partitions,
-      chunk: o.chunk,
-      client: o.client,
-      maxReplayS: o.maxReplayS,
-      drainTimeoutS: o.drainTimeoutS,
-      drainStallS: o.drainStallS,
-      keep: o.keep,
-      profile: o.profile,
-      progress: o.progress && Boolean(process.stderr.isTTY),
-      command: `npm run loadtest -- ${process.argv.slice(2).join(' ')}`,
-    });
+    const options = loadTestOptions(o);
+    if (o.security !== 'plain') return compareSecurity(options, o.security);
+    const result = await runLoadTest(options);
     const s = result.summary;
     console.log(`report: ${result.reportFile}`);
     console.log(
@@ -101,6 +89,69 @@ program
     );
     process.exitCode = result.ok ? 0 : 1;
   });
+
+/** The run's options from the command line. */
+function loadTestOptions(o: OptionValues): LoadTestOptions & { command: string } {
+  return {
+    scenario: o.scenario,
+    meters: o.meters,
+    hours: o.hours,
+    seed: o.seed,
+    regions: o.regions === 'all' ? REGIONS.map((r) => r.code) : o.regions?.split(','),
+    start: o.start,
+    speed: o.speed,
+    recording: o.recording,
+    recordingsDir: o.recordingsDir,
+    out: o.out,
+    prefix: o.prefix,
+    db: o.db,
+    baseline: o.baseline,
+    detector: o.detector,
+    loader: o.loader,
+    partitions: o.partitions,
+    chunk: o.chunk,
+    client: o.client,
+    maxReplayS: o.maxReplayS,
+    drainTimeoutS: o.drainTimeoutS,
+    drainStallS: o.drainStallS,
+    keep: o.keep,
+    profile: o.profile,
+    progress: o.progress && Boolean(process.stderr.isTTY),
+    command: `npm run loadtest -- ${process.argv.slice(2).join(' ')}`,
+  };
+}
+
+/**
+ * `--security secured|both`: a secured broker started for the run (this script runs again as a
+ * child that trusts its CA, packages/lib/bench/securedKafka.ts), the load test on it (after the
+ * plain one with `both`), and the two side by side with the ratio.
+ */
+async function compareSecurity(o: LoadTestOptions & { command: string }, which: 'secured' | 'both') {
+  await withSecuredKafka(async (secured) => {
+    if (!secured) throw new Error('--security needs the secured broker: unset BENCH_SECURED=0');
+    const out = o.out ?? join(REPO_ROOT, 'reports', `loadtest-security-${Date.now().toString(36)}`);
+    const r = await runSecurityComparison({ ...o, out }, which, secured);
+    for (const run of r.runs) {
+      const s = run.summary;
+      console.log(
+        `${run.security.padEnd(8)} replay ${Math.round(s.replay.readsPerSec)} reads/s; end to end ${s.endToEnd.readsPerSec ? Math.round(s.endToEnd.readsPerSec) : '–'} reads/s; correctness ${run.ok ? 'PASS' : 'FAIL'}; ${run.reportFile}`,
+      );
+    }
+    const [plain, sec] = [r.runs.find((x) => x.security === 'plain'), r.runs.at(-1)!];
+    if (plain) {
+      const ratio = (f: (s: LoadTestSummary) => number | undefined) => {
+        const a = f(sec.summary);
+        const b = f(plain.summary);
+        return a && b ? (a / b).toFixed(2) : '–';
+      };
+      console.log(
+        `SASL_SSL / plain: replay ${ratio((s) => s.replay.readsPerSec)}, end to end ${ratio((s) => s.endToEnd.readsPerSec)}, when the cores are the limit ${cpuBoundRatio(plain.summary, sec.summary)} (plain / secured CPU per read of replayer, detector, loader and broker) (goal >= 0.8)`,
+      );
+    }
+    console.log(`comparison: ${r.comparisonFile}`);
+    process.exitCode = r.ok ? 0 : 1;
+  });
+}
 
 program
   .command('record')

@@ -1,12 +1,12 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ident, sql, type Outage } from '@ami/lib';
-import type { Fleet } from '../../services/simulator/src/fleet.js';
-import type { InterruptionTruth, TruthLine } from '../../services/simulator/src/groundTruth.js';
+import type { Fleet } from '@ami/simulator/fleet';
+import type { InterruptionTruth, TruthLine } from '@ami/simulator/groundTruth';
 import {
   byPlaceAndMonth,
   type ReliabilityCell,
   type ReliabilityFigures,
-} from '../../services/simulator/src/reliabilityTruth.js';
+} from '@ami/simulator/reliabilityTruth';
 
 /**
  * The end-of-run checks. Pure functions over plain data plus one ClickHouse

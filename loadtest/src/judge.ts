@@ -8,8 +8,8 @@ import {
   type SuspectedOutage,
   type SuspicionStatus,
 } from '@ami/lib';
-import type { Fleet } from '../../services/simulator/src/fleet.js';
-import { truthReliability } from '../../services/simulator/src/reliabilityTruth.js';
+import type { Fleet } from '@ami/simulator/fleet';
+import { truthReliability } from '@ami/simulator/reliabilityTruth';
 import {
   checkOutages,
   checkReads,

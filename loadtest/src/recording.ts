@@ -19,10 +19,10 @@ import {
   type MeterRead,
   type RecordName,
 } from '@ami/lib';
-import type { Fleet, FleetOptions } from '../../services/simulator/src/fleet.js';
-import { TruthWriter, type TruthSink } from '../../services/simulator/src/groundTruth.js';
-import type { Scenario } from '../../services/simulator/src/scenario.js';
-import { Simulation } from '../../services/simulator/src/simulation.js';
+import type { Fleet, FleetOptions } from '@ami/simulator/fleet';
+import { TruthWriter, type TruthSink } from '@ami/simulator/groundTruth';
+import type { Scenario } from '@ami/simulator/scenario';
+import { Simulation } from '@ami/simulator/simulation';
 
 /**
  * Recorded meter traffic: one Avro object container file whose records are

@@ -4,6 +4,7 @@ import {
   AvroCodec,
   avroType,
   ensureTopics,
+  inputPartition,
   topicNames,
   type Logger,
   type MeterEvent,
@@ -11,13 +12,8 @@ import {
   type MeterRead,
   type Topics,
 } from '@ami/lib';
-import {
-  BATCH_BYTES,
-  encodeFramed,
-  openWireProducer,
-  WireSends,
-} from '../../services/simulator/src/publisher.js';
-import { subjectOf } from '../../services/simulator/src/schemas.js';
+import { BATCH_BYTES, encodeFramed, openWireProducer, WireSends } from '@ami/simulator/publisher';
+import { subjectOf } from '@ami/simulator/schemas';
 import type { WireProducer } from '@ami/lib';
 import { DistinctReads } from './distinct.js';
 import { Pacer, type Pace } from './pace.js';
@@ -145,6 +141,8 @@ export class Replayer {
   private stopping?: string;
   private readonly partitioner = Partitioners.DefaultPartitioner();
   private readonly metadata = new Map<string, PartitionMetadata[]>();
+  /** Each published profile's gardu -> its feeder: reads and events are placed by feeder (contract, "Placement"). */
+  private readonly feederOf = new Map<string, string>();
   /** Gardu keys per topic: partition and key bytes computed once. */
   private readonly keys = new Map<string, Map<string, { partition: number; bytes: Buffer }>>();
   /** The fast path: wire producer, avsc types and schema ids per topic, scratch buffer. */
@@ -225,6 +223,7 @@ export class Replayer {
     let n = 0;
     const topic = this.topics.meters;
     for (const p of profiles) {
+      this.feederOf.set(p.gardu_id, p.feeder_id);
       messages.push({
         key: p.meter_id,
         value: this.encProfile(p),
@@ -246,6 +245,7 @@ export class Replayer {
     let sends = new WireSends(this.wire!);
     let n = 0;
     for (const p of profiles) {
+      this.feederOf.set(p.gardu_id, p.feeder_id);
       const key = { partition: this.partitionOf(topic, p.meter_id), bytes: Buffer.from(p.meter_id) };
       this.addWire(sends, topic, key, p);
       if (++n % chunk === 0) {
@@ -270,7 +270,11 @@ export class Replayer {
     let byKey = this.keys.get(topic);
     if (!byKey) this.keys.set(topic, (byKey = new Map()));
     let g = byKey.get(key);
-    if (!g) byKey.set(key, (g = { partition: this.partitionOf(topic, key), bytes: Buffer.from(key) }));
+    if (!g) {
+      const partitions = this.metadata.get(topic)!.length;
+      const partition = inputPartition({ garduId: key, feederId: this.feederOf.get(key) }, partitions);
+      byKey.set(key, (g = { partition, bytes: Buffer.from(key) }));
+    }
     return g;
   }
 

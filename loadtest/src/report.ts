@@ -522,3 +522,72 @@ export function writeReport(
 }
 
 export { formatNumber };
+
+/** One load test's figures that `--security both` compares. */
+export interface SecurityRunFigures {
+  security: 'plain' | 'SASL_SSL';
+  reportFile: string;
+  ok: boolean;
+  summary: LoadTestSummary;
+}
+
+/** Replay and end-to-end rates of the plain and the SASL_SSL run, with secured / plain (goal ≥ 0.8). */
+export function renderSecurityComparison(command: string, runs: SecurityRunFigures[]): string {
+  const plain = runs.find((r) => r.security === 'plain');
+  const secured = runs.find((r) => r.security === 'SASL_SSL');
+  const ratioOf = (f: (s: LoadTestSummary) => number | undefined) => {
+    const a = secured && f(secured.summary);
+    const b = plain && f(plain.summary);
+    return a === undefined || b === undefined || !(b > 0) ? '–' : (a / b).toFixed(2);
+  };
+  const cpu = (s: LoadTestSummary, name: string) => s.processes[name]?.cpuUsPerRead;
+  const rows: Array<[string, (s: LoadTestSummary) => number | undefined, number]> = [
+    ['replay, reads/s', (s) => s.replay.readsPerSec, 0],
+    ['end to end, reads/s', (s) => s.endToEnd.readsPerSec, 0],
+    ['replayer CPU µs per read', (s) => cpu(s, 'replay'), 2],
+    ['detector CPU µs per read', (s) => cpu(s, 'detector'), 2],
+    ['loader CPU µs per read', (s) => cpu(s, 'loader'), 2],
+    ['broker CPU µs per read', (s) => cpu(s, 'kafka'), 2],
+    ['pipeline CPU µs per read (the four above)', pipelineCpuPerRead, 2],
+    ['cores used by other processes', (s) => s.otherBusyCores, 2],
+  ];
+  const L = [
+    `# Load test, plain and SASL_SSL (${new Date().toISOString().slice(0, 10)})`,
+    '',
+    `\`${command}\`: the same recording replayed on the stack's plain broker, then on a secured broker`,
+    '(SASL_SSL, SCRAM-SHA-512, certificate verified; single node, JVM defaults, warmed up) with the',
+    'same registry and ClickHouse. Run one after the other on one machine: compare the ratios.',
+    "The stack's broker also serves whatever else uses the stack: its CPU includes that; the secured",
+    'broker serves this run alone.',
+    '',
+    `| | plain | SASL_SSL | SASL_SSL / plain |`,
+    `| --- | ---: | ---: | ---: |`,
+    ...rows.map(
+      ([name, f, digits]) =>
+        `| ${name} | ${fmt(plain && f(plain.summary), digits)} | ${fmt(secured && f(secured.summary), digits)} | ${ratioOf(f)} |`,
+    ),
+    `| rate when the cores are the limit (plain CPU / SASL_SSL CPU per read) | | | ${plain && secured ? cpuBoundRatio(plain.summary, secured.summary) : '–'} |`,
+    `| correctness | ${plain ? (plain.ok ? 'PASS' : 'FAIL') : '–'} | ${secured ? (secured.ok ? 'PASS' : 'FAIL') : '–'} | |`,
+    '',
+    ...runs.map((r) => `- ${r.security}: ${r.reportFile}`),
+    '',
+  ];
+  return L.join('\n');
+}
+
+/** CPU µs per read of the replayer, detector, loader and broker together (undefined when one is missing). */
+export function pipelineCpuPerRead(s: LoadTestSummary): number | undefined {
+  const parts = ['replay', 'detector', 'loader', 'kafka'].map((n) => s.processes[n]?.cpuUsPerRead);
+  return parts.every((x) => x !== undefined && x > 0) ? parts.reduce((a, b) => a! + b!, 0) : undefined;
+}
+
+/**
+ * SASL_SSL's rate over plain's if the machine's cores were the only limit: the pipeline's CPU per
+ * read, plain over secured. Steadier than the rates on a shared machine, where other processes take
+ * a different share of the cores in each run.
+ */
+export function cpuBoundRatio(plain: LoadTestSummary, secured: LoadTestSummary): string {
+  const p = pipelineCpuPerRead(plain);
+  const s = pipelineCpuPerRead(secured);
+  return p && s ? (p / s).toFixed(2) : '–';
+}

@@ -1,4 +1,6 @@
-import type { LoadTestSummary } from './report.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { renderSecurityComparison, type LoadTestSummary, type SecurityRunFigures } from './report.js';
 import { checkCorrectness, measureFigures } from './judge.js';
 import { drainPipeline, replayTraffic, stopServices } from './replayAndDrain.js';
 import { closeRun, openRun, type LoadTestOptions } from './runContext.js';
@@ -46,4 +48,44 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
   } finally {
     await closeRun(ctx);
   }
+}
+
+/** The secured broker a `--security secured|both` run replays to (packages/lib/bench/securedKafka.ts). */
+export interface SecuredBroker {
+  /** KAFKA_* of its SASL_SSL listener (the CA is trusted through NODE_EXTRA_CA_CERTS). */
+  env: Record<string, string>;
+  /** Its JVM, for the broker's CPU in the report. */
+  pid: number;
+}
+
+/**
+ * `--security both`: the same load test on the plain stack broker, then on the secured one, in one
+ * run; each has its own report (`<out>/plain`, `<out>/secured`), and `<out>/security.md` puts the
+ * figures side by side with the ratio. `secured` only: the secured run alone. The secured run has
+ * no Kafka baseline (ProducerPerformance speaks neither SASL nor TLS here).
+ */
+export async function runSecurityComparison(
+  o: LoadTestOptions & { out: string; command: string },
+  which: 'secured' | 'both',
+  broker: SecuredBroker,
+): Promise<{ ok: boolean; comparisonFile: string; runs: SecurityRunFigures[] }> {
+  const runs: SecurityRunFigures[] = [];
+  const figures = (security: SecurityRunFigures['security'], r: LoadTestResult): SecurityRunFigures => ({
+    security,
+    reportFile: r.reportFile,
+    ok: r.ok,
+    summary: r.summary,
+  });
+  if (which === 'both') runs.push(figures('plain', await runLoadTest({ ...o, out: join(o.out, 'plain') })));
+  const secured = await runLoadTest({
+    ...o,
+    out: join(o.out, 'secured'),
+    env: { ...(o.env ?? process.env), ...broker.env },
+    baseline: 'none',
+    kafkaPid: broker.pid,
+  });
+  runs.push(figures('SASL_SSL', secured));
+  const comparisonFile = join(o.out, 'security.md');
+  writeFileSync(comparisonFile, renderSecurityComparison(o.command, runs));
+  return { ok: runs.every((r) => r.ok), comparisonFile, runs };
 }

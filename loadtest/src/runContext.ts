@@ -17,7 +17,7 @@ import {
   type Logger,
   type RunningChild,
 } from '@ami/lib';
-import { REPO_ROOT } from '../../packages/cli/src/children.js';
+import { REPO_ROOT } from '@ami/cli/children';
 import type { Tolerance } from './correctness.js';
 import { parsePace, type Pace } from './pace.js';
 import type { Replayer, ReplayStats } from './replay.js';
@@ -64,6 +64,8 @@ export interface LoadTestOptions {
   /** CPU-profile the replayer, loader and detector; the report lists where the time goes. */
   profile?: boolean;
   tolerance?: Partial<Tolerance>;
+  /** The broker's JVM, when it is not the stack's (the secured broker of `--security`). */
+  kafkaPid?: number;
   env?: NodeJS.ProcessEnv;
   command?: string;
   logger?: Logger;

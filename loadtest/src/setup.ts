@@ -3,8 +3,8 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { AvroCodec, MeterRead } from '@ami/lib';
 import { loadStackSettings, stackUp } from '@ami/stack';
-import { runAmi, startAmi } from '../../packages/cli/src/children.js';
-import { subjectOf } from '../../services/simulator/src/schemas.js';
+import { runAmi, startAmi } from '@ami/cli/children';
+import { subjectOf } from '@ami/simulator/schemas';
 import { clickhouseInserts, kafkaBaseline, type Baseline } from './baseline.js';
 import { profileNodeArgs } from './profile.js';
 import { Replayer } from './replay.js';
@@ -136,7 +136,7 @@ export async function startServices(ctx: RunContext): Promise<void> {
   const procNames = (): Record<string, number | undefined> => {
     const out: Record<string, number | undefined> = { replay: process.pid };
     for (const c of children) out[c.name] = c.process.pid;
-    out.kafka = pidFile('kafka');
+    out.kafka = o.kafkaPid ?? pidFile('kafka');
     out.clickhouse = pidFile('clickhouse');
     out.registry = pidFile('schema-registry');
     return out;

@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import type cliProgress from 'cli-progress';
 import type { Logger, MeterRead } from '@ami/lib';
 import { loadStackSettings } from '@ami/stack';
-import { REPO_ROOT } from '../../packages/cli/src/children.js';
-import { Fleet } from '../../services/simulator/src/fleet.js';
-import { parseTruth, type TruthLine } from '../../services/simulator/src/groundTruth.js';
-import { fleetFor, startFor } from '../../services/simulator/src/run.js';
-import { loadScenario } from '../../services/simulator/src/scenario.js';
+import { REPO_ROOT } from '@ami/cli/children';
+import { Fleet } from '@ami/simulator/fleet';
+import { parseTruth, type TruthLine } from '@ami/simulator/groundTruth';
+import { fleetFor, startFor } from '@ami/simulator/run';
+import { loadScenario } from '@ami/simulator/scenario';
 import type { LoadTestOptions } from './runContext.js';
 import {
   readManifest,

@@ -10,9 +10,9 @@ import {
 } from '@clickhouse/client';
 import { auditDatabases, createClickHouse, sqlIdent } from '@ami/lib';
 import { ClickHouseComponent, freePorts, loadStackSettings } from '@ami/stack';
-import { loadOrCreateSecrets, type Secrets } from '../../packages/stack/src/secrets.js';
-import { loadMigrations, migrate, MIGRATIONS_DIR } from '../../services/loader/src/migrate.js';
-import { insertAudit, type AuditRow } from '../../services/web/src/store.js';
+import { loadOrCreateSecrets, type Secrets } from '@ami/stack/secrets';
+import { loadMigrations, migrate, MIGRATIONS_DIR } from '@ami/loader/migrate';
+import { insertAudit, type AuditRow } from '@ami/web/store';
 import { eventually, testLogger, uniqueName } from '../support/fixtures.js';
 import { startWeb, type WebHarness } from './web-harness.js';
 

@@ -3,15 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createClickHouse, sqlIdent } from '@ami/lib';
-import { EXPECTED, READS, ms } from '../../services/loader/test/fixtures.js';
+import { EXPECTED, READS, ms } from '@ami/loader/testing/fixtures';
 import { testConfig, testLogger, uniqueName, insertFixtureMeters } from '../support/fixtures.js';
-import { migrate } from '../../services/loader/src/migrate.js';
-import { loadTariffs } from '../../services/loader/src/tariffs.js';
-import { insertRows } from '../../services/loader/src/insert.js';
-import { TABLES } from '../../services/loader/src/tables.js';
-import { billingRows } from '../../services/loader/src/billing-store.js';
-import { BillingRefresher } from '../../services/loader/src/billing-refresh.js';
-import { loadLoaderConfig } from '../../services/loader/src/config.js';
+import { migrate } from '@ami/loader/migrate';
+import { loadTariffs } from '@ami/loader/tariffs';
+import { insertRows } from '@ami/loader/insert';
+import { TABLES } from '@ami/loader/tables';
+import { billingRows } from '@ami/loader/billingStore';
+import { BillingRefresher } from '@ami/loader/billingRefresh';
+import { loadLoaderConfig } from '@ami/loader/config';
 
 /** A logger whose lines the test reads back. */
 function capturingLogger() {

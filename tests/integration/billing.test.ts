@@ -1,22 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createClickHouse, sqlIdent } from '@ami/lib';
-import { EXPECTED, METERS, READS, meter, ms, read } from '../../services/loader/test/fixtures.js';
+import { EXPECTED, METERS, READS, meter, ms, read } from '@ami/loader/testing/fixtures';
 import { eventually, testConfig, testLogger, uniqueName, insertFixtureMeters } from '../support/fixtures.js';
-import { migrate } from '../../services/loader/src/migrate.js';
-import { loadTariffs, readTariffs } from '../../services/loader/src/tariffs.js';
-import { insertRows } from '../../services/loader/src/insert.js';
-import { TABLES } from '../../services/loader/src/tables.js';
+import { migrate } from '@ami/loader/migrate';
+import { loadTariffs, readTariffs } from '@ami/loader/tariffs';
+import { insertRows } from '@ami/loader/insert';
+import { TABLES } from '@ami/loader/tables';
 import {
   billingRows,
   computeUsage,
   customerUsage,
   refreshBilling,
   type UsageRow,
-} from '../../services/loader/src/billing-store.js';
-import { charge, findTariff, periodUsage, type TariffRow } from '../../services/loader/src/billing.js';
-import type { BillRow } from '../../services/loader/src/billing-scan.js';
-import { localMidnight } from '../../services/loader/src/timezones.js';
+} from '@ami/loader/billingStore';
+import { charge, findTariff, periodUsage, type TariffRow } from '@ami/loader/billing';
+import type { BillRow } from '@ami/loader/billingScan';
+import { localMidnight } from '@ami/loader/timezones';
 
 describe('billing_usage for March 2025', () => {
   const cfg = testConfig();

@@ -12,9 +12,9 @@ import {
   clickhouseClusterUp,
   loadStackSettings,
 } from '@ami/stack';
-import { billingRows, refreshBilling } from '../../services/loader/src/billing-store.js';
-import { migrate } from '../../services/loader/src/migrate.js';
-import { loadTariffs } from '../../services/loader/src/tariffs.js';
+import { billingRows, refreshBilling } from '@ami/loader/billingStore';
+import { migrate } from '@ami/loader/migrate';
+import { loadTariffs } from '@ami/loader/tariffs';
 import { eventually, testConfig, testLogger } from '../support/fixtures.js';
 import { Pipeline, settled, type Produced } from '../support/pipeline.js';
 

@@ -12,13 +12,13 @@ import {
   type MeterRead,
 } from '@ami/lib';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
-import { migrate } from '../../services/loader/src/migrate.js';
-import { startLoader, type RunningLoader } from '../../services/loader/src/loader.js';
-import { loadLoaderConfig } from '../../services/loader/src/config.js';
-import { METERS, read } from '../../services/loader/test/fixtures.js';
-import { kafkaFixtures } from '../../services/loader/test/kafka-fixtures.js';
-import { loadDetectorConfig } from '../../services/detector/src/config.js';
-import { startDetector, type DetectorHandle } from '../../services/detector/src/processor.js';
+import { migrate } from '@ami/loader/migrate';
+import { startLoader, type RunningLoader } from '@ami/loader/loader';
+import { loadLoaderConfig } from '@ami/loader/config';
+import { METERS, read } from '@ami/loader/testing/fixtures';
+import { kafkaFixtures } from '@ami/loader/testing/kafkaFixtures';
+import { loadDetectorConfig } from '@ami/detector/config';
+import { startDetector, type DetectorHandle } from '@ami/detector/processor';
 import { DetectorHarness, profile, rd } from './detectorHarness.js';
 
 /**

@@ -3,12 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { auditDatabases, createClickHouse, sqlIdent, type Outage } from '@ami/lib';
 import { CurrentClickHouseComponent, loadStackSettings } from '@ami/stack';
-import { READS, ms } from '../../services/loader/test/fixtures.js';
-import { loadMigrations, migrate } from '../../services/loader/src/migrate.js';
-import { loadTariffs } from '../../services/loader/src/tariffs.js';
-import { insertRows } from '../../services/loader/src/insert.js';
-import { TABLES } from '../../services/loader/src/tables.js';
-import { billingRows, refreshBilling } from '../../services/loader/src/billing-store.js';
+import { READS, ms } from '@ami/loader/testing/fixtures';
+import { loadMigrations, migrate } from '@ami/loader/migrate';
+import { loadTariffs } from '@ami/loader/tariffs';
+import { insertRows } from '@ami/loader/insert';
+import { TABLES } from '@ami/loader/tables';
+import { billingRows, refreshBilling } from '@ami/loader/billingStore';
 import { eventually, insertFixtureMeters, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
 
 /**

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeterStatus, Outage, RunningChild } from '@ami/lib';
-import { startAmi } from '../../packages/cli/src/children.js';
+import { startAmi } from '@ami/cli/children';
 import { eventually, testConfig } from '../support/fixtures.js';
 import { DetectorHarness, handDrivenDetectorEnv, ev, profile } from './detectorHarness.js';
 

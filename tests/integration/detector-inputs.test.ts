@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeterStatus } from '@ami/lib';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
-import { loadDetectorConfig } from '../../services/detector/src/config.js';
-import { startDetector, type DetectorHandle } from '../../services/detector/src/processor.js';
+import { loadDetectorConfig } from '@ami/detector/config';
+import { startDetector, type DetectorHandle } from '@ami/detector/processor';
 import { DetectorHarness, ev, profile, rd } from './detectorHarness.js';
 
 /**

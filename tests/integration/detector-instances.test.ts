@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
-import { loadDetectorConfig } from '../../services/detector/src/config.js';
-import { startDetector, type DetectorHandle } from '../../services/detector/src/processor.js';
+import { loadDetectorConfig } from '@ami/detector/config';
+import { startDetector, type DetectorHandle } from '@ami/detector/processor';
 import { DetectorHarness, score, simulate } from './detectorHarness.js';
 
 describe('two detector instances, one stopped mid-replay', () => {

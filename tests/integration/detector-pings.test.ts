@@ -1,23 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  AvroCodec,
-  createKafka,
-  createRegistry,
-  type MeterCommand,
-  type MeterProfile,
-  type Outage,
-  type SuspectedOutage,
-} from '@ami/lib';
+import { type MeterCommand, type MeterProfile, type Outage, type SuspectedOutage } from '@ami/lib';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
-import { loadDetectorConfig } from '../../services/detector/src/config.js';
-import { pingCommandId } from '../../services/detector/src/pings.js';
-import { startDetector, type DetectorHandle } from '../../services/detector/src/processor.js';
-import { meterOutageId } from '../../services/detector/src/rules.js';
-import { loadSimulatorConfig } from '../../services/simulator/src/config.js';
-import { HeadEnd } from '../../services/simulator/src/headendService.js';
-import { drawPing, MEDIA } from '../../services/simulator/src/media.js';
-import { Publisher } from '../../services/simulator/src/publisher.js';
-import { DetectorHarness, ev, profile } from './detectorHarness.js';
+import { loadDetectorConfig } from '@ami/detector/config';
+import { pingCommandId } from '@ami/detector/pings';
+import { startDetector, type DetectorHandle } from '@ami/detector/processor';
+import { meterOutageId } from '@ami/detector/rules';
+import { drawPing, MEDIA } from '@ami/simulator/media';
+import { DetectorHarness, ev, headEndRig, profile } from './detectorHarness.js';
 
 /** Test speed for the head-end's media: RF latency 1-8 s becomes 0.1-0.8 s, its time-out 20 s becomes 2 s. */
 const LATENCY_SCALE = 0.1;
@@ -81,21 +70,8 @@ describe.concurrent('ping verification of suspected outages', () => {
   });
 
   it('through the real head-end: a dark meter is VERIFIED by its silence, a spurious gasp CANCELLED by its answer', async () => {
-    const prefix = testConfig().AMI_TOPIC_PREFIX;
-    const h = new DetectorHarness(loadDetectorConfig({ ...process.env, AMI_TOPIC_PREFIX: prefix }));
+    const { prefix, h, head, world } = headEndRig(LATENCY_SCALE, SEED);
     stops.push(() => h.stop());
-    const simCfg = loadSimulatorConfig({
-      ...process.env,
-      AMI_TOPIC_PREFIX: prefix,
-      HEADEND_GROUP_ID: uniqueName('headend'),
-      HEADEND_LATENCY_SCALE: String(LATENCY_SCALE),
-      HEADEND_SEED: String(SEED),
-      SIM_PARTITIONS: '3',
-    });
-    const kafka = createKafka(simCfg, testLogger);
-    const codec = new AvroCodec(createRegistry(simCfg));
-    const head = new HeadEnd(kafka, simCfg, codec, testLogger);
-    const world = new Publisher(kafka, simCfg, codec, 3);
     await h.start(3);
     const meters: MeterProfile[] = [
       ...G1.map((m) => profile(m, 'G1', 'F1', 'R')),

@@ -3,9 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createKafka, topicNames, type MeterStatus } from '@ami/lib';
 import { eventually, testLogger, uniqueName } from '../support/fixtures.js';
-import { loadDetectorConfig } from '../../services/detector/src/config.js';
-import { startDetector, type DetectorHandle } from '../../services/detector/src/processor.js';
-import { registerSchemas } from '../../services/simulator/src/schemas.js';
+import { loadDetectorConfig } from '@ami/detector/config';
+import { startDetector, type DetectorHandle } from '@ami/detector/processor';
+import { registerSchemas } from '@ami/simulator/schemas';
 import { DetectorHarness, ev, profile } from './detectorHarness.js';
 
 /**

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Outage, SuspectedOutage } from '@ami/lib';
 import { eventually, testConfig, testLogger } from '../support/fixtures.js';
-import { loadDetectorConfig } from '../../services/detector/src/config.js';
-import { startDetector, type DetectorHandle } from '../../services/detector/src/processor.js';
+import { loadDetectorConfig } from '@ami/detector/config';
+import { startDetector, type DetectorHandle } from '@ami/detector/processor';
 import { DetectorHarness, handDrivenDetectorEnv, ev, profile, rd } from './detectorHarness.js';
 
 const T0 = Date.UTC(2026, 0, 5, 2, 7, 0);

@@ -20,8 +20,12 @@ import {
   type RecordName,
   type RecordTypes,
 } from '@ami/lib';
-import { testLogger, uniqueName } from '../support/fixtures.js';
-import type { InterruptionTruth, SummaryTruth } from '../../services/simulator/src/groundTruth.js';
+import { testConfig, testLogger, uniqueName } from '../support/fixtures.js';
+import { loadDetectorConfig } from '@ami/detector/config';
+import { loadSimulatorConfig } from '@ami/simulator/config';
+import { HeadEnd } from '@ami/simulator/headendService';
+import { Publisher } from '@ami/simulator/publisher';
+import type { InterruptionTruth, SummaryTruth } from '@ami/simulator/groundTruth';
 
 /** Produces hand-crafted Avro inputs for the detector and collects its outputs. */
 /**
@@ -39,6 +43,32 @@ export function handDrivenDetectorEnv(
     DETECTOR_INSTANCE_ID: uniqueName('i'),
     DETECTOR_PARTITIONS: '3',
     ...over,
+  };
+}
+
+/**
+ * A detector's harness, the simulated world (its supply topic) and the real head-end on one fresh
+ * prefix and 3 partitions, none started: the head-end answers pings at `latencyScale` of its media's
+ * latency (1 = real time), drawn from `seed`.
+ */
+export function headEndRig(latencyScale: number, seed: number) {
+  const prefix = testConfig().AMI_TOPIC_PREFIX;
+  const h = new DetectorHarness(loadDetectorConfig({ ...process.env, AMI_TOPIC_PREFIX: prefix }));
+  const simCfg = loadSimulatorConfig({
+    ...process.env,
+    AMI_TOPIC_PREFIX: prefix,
+    HEADEND_GROUP_ID: uniqueName('headend'),
+    HEADEND_LATENCY_SCALE: String(latencyScale),
+    HEADEND_SEED: String(seed),
+    SIM_PARTITIONS: '3',
+  });
+  const kafka = createKafka(simCfg, testLogger);
+  const codec = new AvroCodec(createRegistry(simCfg));
+  return {
+    prefix,
+    h,
+    head: new HeadEnd(kafka, simCfg, codec, testLogger),
+    world: new Publisher(kafka, simCfg, codec, 3),
   };
 }
 
@@ -207,10 +237,14 @@ export function rd(meterId: string, garduId: string, at: number): MeterRead {
 const run = promisify(execFile);
 const TOLERANCE_MS = 3 * 60_000;
 
-/** Runs a named scenario of the simulator as fast as possible; returns its ground truth. */
+/**
+ * Runs a named scenario of the simulator as fast as possible; returns its ground truth. `args`:
+ * more options of `ami simulate` (e.g. `--place-by key`).
+ */
 export async function simulate(
   prefix: string,
   scenario: string,
+  args: string[] = [],
 ): Promise<{ interruptions: InterruptionTruth[]; summary: SummaryTruth }> {
   const truth = join(tmpdir(), `${prefix}.truth.jsonl`);
   await run(
@@ -226,6 +260,7 @@ export async function simulate(
       'max',
       '--truth',
       truth,
+      ...args,
     ],
     {
       env: { ...process.env, AMI_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' },

@@ -23,8 +23,8 @@ import {
   type RecordName,
   type Topics,
 } from '@ami/lib';
-import { Rng } from '../../services/simulator/src/prng.js';
-import { migrate } from '../../services/loader/src/migrate.js';
+import { Rng } from '@ami/simulator/prng';
+import { migrate } from '@ami/loader/migrate';
 import { eventually, testConfig, uniqueName } from '../support/fixtures.js';
 import { ServiceProcess } from '../support/pipeline.js';
 

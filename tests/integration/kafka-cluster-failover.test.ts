@@ -63,6 +63,7 @@ describe('the pipeline on a secured 3-broker cluster', () => {
       { timeoutMs: 60_000, intervalMs: 500, what: 'the pipeline topics' },
     );
     const state = grantTopicName(p.prefix, 'detectorState');
+    const repartition = grantTopicName(p.prefix, 'detectorRepartition');
     await operator.createTopics({
       topics: [
         {
@@ -71,6 +72,7 @@ describe('the pipeline on a secured 3-broker cluster', () => {
           replicationFactor: 3,
           configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
         },
+        { topic: repartition, numPartitions: 3, replicationFactor: 3 },
       ],
       waitForLeaders: false,
     });
@@ -78,12 +80,12 @@ describe('the pipeline on a secured 3-broker cluster', () => {
     // UNKNOWN_TOPIC_OR_PARTITION, which kafkajs gives up on there.
     await eventually(
       async () => {
-        const { topics } = await operator.fetchTopicMetadata({ topics: [state] });
-        return topics[0]!.partitions.every((part) => part.leader >= 0 && part.isr.length === 3)
+        const { topics } = await operator.fetchTopicMetadata({ topics: [state, repartition] });
+        return topics.every((t) => t.partitions.every((part) => part.leader >= 0 && part.isr.length === 3))
           ? true
           : undefined;
       },
-      { timeoutMs: 30_000, what: `leaders of ${state}` },
+      { timeoutMs: 30_000, what: `leaders of ${state} and ${repartition}` },
     );
     // The grants of docs/security.md, with this run's group and transactional id prefixes.
     const grants = (user: PipelineUser, group?: string) => ({

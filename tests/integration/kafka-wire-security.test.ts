@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import {
+  Connection,
   createKafka,
   createLogger,
   ensureTopics,
@@ -9,6 +10,7 @@ import {
   isRetriable,
   KafkaProtocolError,
   loadCommonConfig,
+  openSession,
   ProducerFencedError,
   READ_COMMITTED,
   RecordBatchBuilder,
@@ -214,6 +216,18 @@ describe('the wire client with SASL/SCRAM, TLS and ACLs', () => {
       expect((err as Error).message).not.toContain(user.password);
     }
   }, 60_000);
+
+  it('negotiates TLS 1.3 with AES-128-GCM, the broker’s first choice, from a client with Node’s defaults', async () => {
+    const o = wireAs(users.simulator, true, 'wire-sec-cipher');
+    const [host, port] = broker!.tlsAddress!.split(':') as [string, string];
+    const conn = await Connection.open(host, Number(port), o.ssl, o.clientId);
+    try {
+      await openSession(conn, o.sasl);
+      expect(conn.tlsSession).toEqual({ protocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256' });
+    } finally {
+      conn.close();
+    }
+  }, 30_000);
 
   it('refuses a broker certificate not signed by a trusted CA', async () => {
     const o = wireAs(users.simulator, true, 'wire-sec-untrusted');

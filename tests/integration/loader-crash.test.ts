@@ -3,14 +3,14 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { createClickHouse, createKafka, sqlIdent, topicNames, type Outage } from '@ami/lib';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
-import { migrate } from '../../services/loader/src/migrate.js';
-import { loadTariffs } from '../../services/loader/src/tariffs.js';
-import { startLoader } from '../../services/loader/src/loader.js';
-import { loadLoaderConfig, type LoaderConfig } from '../../services/loader/src/config.js';
-import { refreshBilling } from '../../services/loader/src/billing-store.js';
-import { METERS, READS, ms, OUTAGE_O1 } from '../../services/loader/test/fixtures.js';
-import { kafkaFixtures } from '../../services/loader/test/kafka-fixtures.js';
-import { startAmi } from '../../packages/cli/src/children.js';
+import { migrate } from '@ami/loader/migrate';
+import { loadTariffs } from '@ami/loader/tariffs';
+import { startLoader } from '@ami/loader/loader';
+import { loadLoaderConfig, type LoaderConfig } from '@ami/loader/config';
+import { refreshBilling } from '@ami/loader/billingStore';
+import { METERS, READS, ms, OUTAGE_O1 } from '@ami/loader/testing/fixtures';
+import { kafkaFixtures } from '@ami/loader/testing/kafkaFixtures';
+import { startAmi } from '@ami/cli/children';
 
 const OUTAGE: Outage = { ...OUTAGE_O1, customers_total: 2 };
 

@@ -11,11 +11,11 @@ import {
   type MeterRead,
 } from '@ami/lib';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
-import { migrate } from '../../services/loader/src/migrate.js';
-import { startLoader, type RunningLoader } from '../../services/loader/src/loader.js';
-import { loadLoaderConfig, type LoaderConfig } from '../../services/loader/src/config.js';
-import { kafkaFixtures } from '../../services/loader/test/kafka-fixtures.js';
-import { meter, ms, read } from '../../services/loader/test/fixtures.js';
+import { migrate } from '@ami/loader/migrate';
+import { startLoader, type RunningLoader } from '@ami/loader/loader';
+import { loadLoaderConfig, type LoaderConfig } from '@ami/loader/config';
+import { kafkaFixtures } from '@ami/loader/testing/kafkaFixtures';
+import { meter, ms, read } from '@ami/loader/testing/fixtures';
 
 /**
  * Issue #8 in the running loader: reads and events checked against the

@@ -3,10 +3,10 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { createClickHouse, createKafka, sqlIdent, type MeterProfile, type MeterRead } from '@ami/lib';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
-import { migrate } from '../../services/loader/src/migrate.js';
-import { startLoader, type RunningLoader } from '../../services/loader/src/loader.js';
-import { loadLoaderConfig, type LoaderConfig } from '../../services/loader/src/config.js';
-import { kafkaFixtures } from '../../services/loader/test/kafka-fixtures.js';
+import { migrate } from '@ami/loader/migrate';
+import { startLoader, type RunningLoader } from '@ami/loader/loader';
+import { loadLoaderConfig, type LoaderConfig } from '@ami/loader/config';
+import { kafkaFixtures } from '@ami/loader/testing/kafkaFixtures';
 
 const METERS = 60;
 

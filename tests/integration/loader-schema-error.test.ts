@@ -3,11 +3,11 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { ClickHouseError, createClickHouse, createKafka, sqlIdent } from '@ami/lib';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
-import { migrate } from '../../services/loader/src/migrate.js';
-import { startLoader, type RunningLoader } from '../../services/loader/src/loader.js';
-import type { LoaderConfig } from '../../services/loader/src/config.js';
-import { EVENT_E1 as EVENT, METERS } from '../../services/loader/test/fixtures.js';
-import { kafkaFixtures, testLoaderConfig } from '../../services/loader/test/kafka-fixtures.js';
+import { migrate } from '@ami/loader/migrate';
+import { startLoader, type RunningLoader } from '@ami/loader/loader';
+import type { LoaderConfig } from '@ami/loader/config';
+import { EVENT_E1 as EVENT, METERS } from '@ami/loader/testing/fixtures';
+import { kafkaFixtures, testLoaderConfig } from '@ami/loader/testing/kafkaFixtures';
 
 /**
  * A table missing a column the loader writes (a migration not applied, a column dropped by

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createClickHouse, loadCommonConfig, sqlIdent, sqlString } from '@ami/lib';
 import { testLogger, uniqueName } from '../support/fixtures.js';
-import { migrate } from '../../services/loader/src/migrate.js';
-import { TABLES } from '../../services/loader/src/tables.js';
-import type { ColumnType } from '../../services/loader/src/rowbinary.js';
+import { migrate } from '@ami/loader/migrate';
+import { TABLES } from '@ami/loader/tables';
+import type { ColumnType } from '@ami/loader/rowbinary';
 
 /**
  * The loader's column specs (services/loader/src/tables.ts) restate the migrations' DDL: every

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runLoadTest } from '../../loadtest/src/run.js';
+import { runLoadTest } from '@ami/loadtest/run';
 import { testLogger, uniqueName } from '../support/fixtures.js';
 
 /**

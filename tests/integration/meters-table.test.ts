@@ -14,7 +14,7 @@ import {
   type MetersTable,
 } from '@ami/lib';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
-import { meter } from '../../services/loader/test/fixtures.js';
+import { meter } from '@ami/loader/testing/fixtures';
 
 /**
  * `followMetersTable` (`@ami/lib`) on the real Kafka: the compacted meters

@@ -17,7 +17,7 @@ import {
   type MeterRead,
 } from '@ami/lib';
 import { freePorts } from '@ami/stack';
-import { migrate } from '../../services/loader/src/migrate.js';
+import { migrate } from '@ami/loader/migrate';
 import { eventually, testConfig, uniqueName } from '../support/fixtures.js';
 import { ServiceProcess } from '../support/pipeline.js';
 

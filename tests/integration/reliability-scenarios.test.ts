@@ -10,9 +10,9 @@ import {
   overlappingOutages,
   reliabilityRows,
   type ReliabilityCheck,
-} from '../../loadtest/src/correctness.js';
-import { truthReliability } from '../../services/simulator/src/reliabilityTruth.js';
-import { loadScenario } from '../../services/simulator/src/scenario.js';
+} from '@ami/loadtest/correctness';
+import { truthReliability } from '@ami/simulator/reliabilityTruth';
+import { loadScenario } from '@ami/simulator/scenario';
 
 /**
  * The project's scenarios through simulator, detector (process), loader (process) and

@@ -4,31 +4,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createClickHouse, sqlIdent, type MeterProfile, type Outage } from '@ami/lib';
+import { sampleProfile } from '@ami/lib/testing/samples';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
-import { migrate, MIGRATIONS_DIR } from '../../services/loader/src/migrate.js';
-import { insertRows } from '../../services/loader/src/insert.js';
-import { TABLES } from '../../services/loader/src/tables.js';
-import { checkReliability, reliabilityRows } from '../../loadtest/src/correctness.js';
-import type { CustomerDarkTruth } from '../../services/simulator/src/groundTruth.js';
-import { customerDarkIntervals, reliabilityIndices } from '../../services/simulator/src/reliabilityTruth.js';
+import { migrate, MIGRATIONS_DIR } from '@ami/loader/migrate';
+import { insertRows } from '@ami/loader/insert';
+import { TABLES } from '@ami/loader/tables';
+import { checkReliability, reliabilityRows } from '@ami/loadtest/correctness';
+import type { CustomerDarkTruth } from '@ami/simulator/groundTruth';
+import { customerDarkIntervals, reliabilityIndices } from '@ami/simulator/reliabilityTruth';
 
 const ms = (iso: string) => Date.parse(iso);
 
 function meter(i: number, installed: string): MeterProfile {
-  return {
-    meter_id: `M${i}`,
-    idpel: String(520000000000 + i),
-    kdpm: 'L',
-    phases: 1,
-    tariff: 'R-1',
-    daya_va: 1300,
-    gardu_id: 'G1',
-    feeder_id: 'F1',
-    ulp: 'ULP-A',
-    region: 'BALI',
-    timezone: 'Asia/Makassar',
-    installed_at: ms(installed),
-  };
+  return sampleProfile({ meter_id: `M${i}`, idpel: String(520000000000 + i), installed_at: ms(installed) });
 }
 
 function outage(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RECORD_NAMES, schemaText } from '@ami/lib';
-import { getCompatibility, registerSchemas, subjectOf } from '../../services/simulator/src/schemas.js';
+import { AvroCodec, createRegistry, RECORD_NAMES, schemaText } from '@ami/lib';
+import { getCompatibility, registerSchemas, subjectOf } from '@ami/simulator/schemas';
 import { testConfig } from '../support/fixtures.js';
 
 /** Registration under TopicNameStrategy subjects with BACKWARD compatibility, against the real registry. */
@@ -74,5 +74,16 @@ describe('ami schemas register', () => {
       withField('MeterRead', { name: 'phase_angle', type: 'float' }),
     );
     expect(refused.status, JSON.stringify(refused.body)).toBe(409);
+  });
+
+  it('services starting together on a new subject all register (the first one setting BACKWARD is not a conflict)', async () => {
+    // Each service has its own codec and registry client, as separate processes do.
+    for (let round = 0; round < 3; round++) {
+      const subject = `${cfg.AMI_TOPIC_PREFIX}.race-${round}-value`;
+      const codecs = Array.from({ length: 6 }, () => new AvroCodec(createRegistry(cfg)));
+      const ids = await Promise.all(codecs.map((c) => c.register('MeterRead', subject)));
+      expect(new Set(ids).size).toBe(1);
+      expect(await getCompatibility(cfg.SCHEMA_REGISTRY_URL, subject)).toBe('BACKWARD');
+    }
   });
 });

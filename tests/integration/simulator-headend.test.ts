@@ -10,13 +10,13 @@ import {
   type MeterRead,
   valueSubject,
 } from '@ami/lib';
-import { loadSimulatorConfig, type SimulatorConfig } from '../../services/simulator/src/config.js';
-import { Fleet } from '../../services/simulator/src/fleet.js';
-import { HeadEnd } from '../../services/simulator/src/headendService.js';
-import { drawPing, MEDIA, mediumOf } from '../../services/simulator/src/media.js';
-import { Publisher } from '../../services/simulator/src/publisher.js';
-import { runSimulation } from '../../services/simulator/src/run.js';
-import { parseScenarioText } from '../../services/simulator/src/scenario.js';
+import { loadSimulatorConfig, type SimulatorConfig } from '@ami/simulator/config';
+import { Fleet } from '@ami/simulator/fleet';
+import { HeadEnd } from '@ami/simulator/headendService';
+import { drawPing, MEDIA, mediumOf } from '@ami/simulator/media';
+import { Publisher } from '@ami/simulator/publisher';
+import { runSimulation } from '@ami/simulator/run';
+import { parseScenarioText } from '@ami/simulator/scenario';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
 
 /** Timers fire on the event loop's cached clock, a few ms off Date.now(). */

@@ -10,10 +10,10 @@ import {
   type RecordName,
   type RecordTypes,
 } from '@ami/lib';
-import { collectTruth } from '../../services/simulator/src/groundTruth.js';
-import { Publisher } from '../../services/simulator/src/publisher.js';
-import { fleetFor, runSimulation, startFor } from '../../services/simulator/src/run.js';
-import { loadScenario } from '../../services/simulator/src/scenario.js';
+import { collectTruth } from '@ami/simulator/groundTruth';
+import { Publisher } from '@ami/simulator/publisher';
+import { fleetFor, runSimulation, startFor } from '@ami/simulator/run';
+import { loadScenario } from '@ami/simulator/scenario';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
 
 /** Publish a small scenario to the real broker and read it back, decoded through the real registry. */

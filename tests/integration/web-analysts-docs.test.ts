@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { auditDatabases, createClickHouse, loadCommonConfig, sqlIdent } from '@ami/lib';
-import { migrate } from '../../services/loader/src/migrate.js';
+import { migrate } from '@ami/loader/migrate';
 import { testLogger, uniqueName } from '../support/fixtures.js';
 
 /** Every ```sql block of docs/analysts.md runs against a migrated database with sample rows and returns rows. */

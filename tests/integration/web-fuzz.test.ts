@@ -15,10 +15,10 @@ import {
   valueSubject,
   type MeterProfile,
 } from '@ami/lib';
-import { Rng } from '../../services/simulator/src/prng.js';
-import { migrate } from '../../services/loader/src/migrate.js';
-import { newToken } from '../../services/web/src/auth.js';
-import { rawRequest, type RawAnswer } from '../../services/web/test/rawHttp.js';
+import { Rng } from '@ami/simulator/prng';
+import { migrate } from '@ami/loader/migrate';
+import { newToken } from '@ami/web/auth';
+import { rawRequest, type RawAnswer } from '@ami/web/testing/rawHttp';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
 import { ServiceProcess } from '../support/pipeline.js';
 

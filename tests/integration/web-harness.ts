@@ -12,10 +12,10 @@ import {
   type RecordTypes,
   type Topics,
 } from '@ami/lib';
-import { migrate } from '../../services/loader/src/migrate.js';
-import { newToken } from '../../services/web/src/auth.js';
-import { loadWebConfig, type WebConfig } from '../../services/web/src/config.js';
-import { WebService } from '../../services/web/src/service.js';
+import { migrate } from '@ami/loader/migrate';
+import { newToken } from '@ami/web/auth';
+import { loadWebConfig, type WebConfig } from '@ami/web/config';
+import { WebService } from '@ami/web/service';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
 
 /** A web service on a random topic prefix and database, with its own users and a producer for test records. */

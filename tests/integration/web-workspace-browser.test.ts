@@ -13,11 +13,11 @@ import {
   type Outage,
   type SuspectedOutage,
 } from '@ami/lib';
-import { startLoader, type RunningLoader } from '../../services/loader/src/loader.js';
-import { loadLoaderConfig } from '../../services/loader/src/config.js';
-import { loadSimulatorConfig } from '../../services/simulator/src/config.js';
-import { HeadEnd } from '../../services/simulator/src/headendService.js';
-import { encodeSupplyChange, supplyTopic, type SupplyChange } from '../../services/simulator/src/supply.js';
+import { startLoader, type RunningLoader } from '@ami/loader/loader';
+import { loadLoaderConfig } from '@ami/loader/config';
+import { loadSimulatorConfig } from '@ami/simulator/config';
+import { HeadEnd } from '@ami/simulator/headendService';
+import { encodeSupplyChange, supplyTopic, type SupplyChange } from '@ami/simulator/supply';
 import { eventually, testLogger, uniqueName } from '../support/fixtures.js';
 import { startWeb, type WebHarness } from './web-harness.js';
 

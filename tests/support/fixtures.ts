@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { loadCommonConfig, createLogger, type CommonConfig } from '@ami/lib';
-import { insertRows } from '../../services/loader/src/insert.js';
-import { TABLES } from '../../services/loader/src/tables.js';
-import { METERS } from '../../services/loader/test/fixtures.js';
+import { insertRows } from '@ami/loader/insert';
+import { TABLES } from '@ami/loader/tables';
+import { METERS } from '@ami/loader/testing/fixtures';
 
 /** A unique name per test run, so tests never share topics, groups or databases. */
 export function uniqueName(prefix: string): string {

@@ -17,15 +17,15 @@ import {
   type RunningChild,
   type Topics,
 } from '@ami/lib';
-import { Publisher } from '../../services/simulator/src/publisher.js';
-import { fleetFor, runSimulation, startFor } from '../../services/simulator/src/run.js';
-import { loadScenario, parseDuration } from '../../services/simulator/src/scenario.js';
-import { collectTruth, type TruthLine } from '../../services/simulator/src/groundTruth.js';
-import { parseSpeed } from '../../services/simulator/src/clock.js';
-import type { Fleet } from '../../services/simulator/src/fleet.js';
-import { migrate } from '../../services/loader/src/migrate.js';
-import { checkOutages, latestOutages, type OutageCheck } from '../../loadtest/src/correctness.js';
-import { startAmi } from '../../packages/cli/src/children.js';
+import { Publisher } from '@ami/simulator/publisher';
+import { fleetFor, runSimulation, startFor } from '@ami/simulator/run';
+import { loadScenario, parseDuration } from '@ami/simulator/scenario';
+import { collectTruth, type TruthLine } from '@ami/simulator/groundTruth';
+import { parseSpeed } from '@ami/simulator/clock';
+import type { Fleet } from '@ami/simulator/fleet';
+import { migrate } from '@ami/loader/migrate';
+import { checkOutages, latestOutages, type OutageCheck } from '@ami/loadtest/correctness';
+import { startAmi } from '@ami/cli/children';
 import { createLogger } from '@ami/lib';
 import { expect } from 'vitest';
 import { eventually, uniqueName } from './fixtures.js';

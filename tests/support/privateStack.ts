@@ -12,7 +12,7 @@ import {
   stackUp,
   type StackSettings,
 } from '@ami/stack';
-import { readPid } from '../../packages/stack/src/processes.js';
+import { readPid } from '@ami/stack/processes';
 
 /**
  * A second Kafka + registry + ClickHouse beside the main stack, on free ports,

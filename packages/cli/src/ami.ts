@@ -2,10 +2,10 @@
 import { Command } from 'commander';
 import { registerStackCommands } from './stack.js';
 import { registerDemoCommand } from './demo.js';
-import { registerWebCommands } from '../../../services/web/src/cli.js';
-import { registerSimulatorCommands } from '../../../services/simulator/src/cli.js';
-import { registerLoaderCommands } from '../../../services/loader/src/cli.js';
-import { registerDetectorCommands } from '../../../services/detector/src/cli.js';
+import { registerWebCommands } from '@ami/web/cli';
+import { registerSimulatorCommands } from '@ami/simulator/cli';
+import { registerLoaderCommands } from '@ami/loader/cli';
+import { registerDetectorCommands } from '@ami/detector/cli';
 
 /** `ami`: one CLI for the stack, the services and the operators' tools. */
 const program = new Command('ami').description('PLN smart meter AMI pipeline').showHelpAfterError();

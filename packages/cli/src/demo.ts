@@ -24,8 +24,8 @@ import {
   type RunningChild,
 } from '@ami/lib';
 import { loadStackSettings, stackUp } from '@ami/stack';
-import { formatOutage } from '../../../services/detector/src/cli.js';
-import { newToken } from '../../../services/web/src/auth.js';
+import { formatOutage } from '@ami/detector/cli';
+import { newToken } from '@ami/web/auth';
 
 import { startAmi } from './children.js';
 

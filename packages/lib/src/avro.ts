@@ -2,8 +2,26 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import avro from 'avsc';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+// The client's error classes are not re-exported by its index.
+import { ConfluentSchemaRegistryCompatibilityError } from '@kafkajs/confluent-schema-registry/dist/errors.js';
+import { setTimeout as delay } from 'node:timers/promises';
 import { BadRecordError, UnavailableError } from './errors.js';
 import type { RecordName, RecordTypes } from './records.js';
+
+/**
+ * The two ways a service loses the race to register a subject first: it read the subject's config
+ * before the winner set BACKWARD (the client refuses the mismatch), or both set it and the registry
+ * refuses the second setting with 409 (a 409 on the version itself, an incompatible schema, is not this).
+ */
+function lostFirstRegistrationRace(err: unknown): boolean {
+  if (err instanceof ConfluentSchemaRegistryCompatibilityError) return true;
+  const { status, url } = (err ?? {}) as { status?: unknown; url?: unknown };
+  return status === 409 && typeof url === 'string' && url.startsWith('put ') && url.includes('/config/');
+}
+
+/** Registrations racing another service's first one on the same subject (see `registerOnce`). */
+const REGISTER_ATTEMPTS = 5;
+const REGISTER_RETRY_MS = 200;
 
 export const SCHEMA_DIR = fileURLToPath(new URL('../../../schemas/', import.meta.url));
 export const RECORD_NAMES: readonly RecordName[] = [
@@ -75,10 +93,7 @@ export class AvroCodec {
     const cached = this.ids.get(key);
     if (cached !== undefined) return cached;
     try {
-      const { id } = await this.registry.register(
-        { type: 'AVRO' as never, schema: schemaText(name) },
-        { subject },
-      );
+      const id = await this.registerOnce(name, subject);
       this.ids.set(key, id);
       this.writers.set(id, avroType(name));
       return id;
@@ -88,6 +103,27 @@ export class AvroCodec {
         `could not register ${name} under ${subject}: ${(err as Error).message}`,
         err,
       );
+    }
+  }
+
+  /**
+   * Services starting together on a new subject race: the first registers the schema and then sets
+   * the subject's compatibility to BACKWARD, and another may see the registry's default (NONE) in
+   * between or set it a second time (`lostFirstRegistrationRace`). Registering the same schema again
+   * is idempotent, so those are retried a few times; anything else fails at once.
+   */
+  private async registerOnce(name: RecordName, subject: string): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { id } = await this.registry.register(
+          { type: 'AVRO' as never, schema: schemaText(name) },
+          { subject },
+        );
+        return id;
+      } catch (err) {
+        if (!lostFirstRegistrationRace(err) || attempt >= REGISTER_ATTEMPTS) throw err;
+        await delay(REGISTER_RETRY_MS * attempt);
+      }
     }
   }
 

@@ -13,6 +13,7 @@ export * from './dlq.js';
 export * from './metersTable.js';
 export * from './validate.js';
 export * from './kafkaWire/index.js';
+export * from './placement.js';
 export * from './keyIndex.js';
 export * from './tsWorker.js';
 export * from './membership.js';

@@ -11,6 +11,8 @@ export class ServiceMetrics {
   readonly consumed: Counter<'topic'>;
   readonly produced: Counter<'topic'>;
   readonly dlq: Counter<'topic' | 'reason'>;
+  /** Inputs not on their feeder's partition, forwarded to a repartition topic (the detector's scale-out). */
+  readonly forwarded: Counter<'topic'>;
   readonly batchSize: Histogram<'topic'>;
   readonly lag: Gauge<'topic' | 'partition'>;
   /** Seconds one INSERT (or one Kafka transaction) took, by table or topic. */
@@ -33,6 +35,12 @@ export class ServiceMetrics {
     this.produced = new Counter({
       name: 'ami_messages_produced_total',
       help: 'Messages produced, by topic',
+      labelNames: ['topic'],
+      registers: [this.registry],
+    });
+    this.forwarded = new Counter({
+      name: 'ami_messages_forwarded_total',
+      help: "Inputs not on their feeder's partition, forwarded to the repartition topic, by source topic",
       labelNames: ['topic'],
       registers: [this.registry],
     });

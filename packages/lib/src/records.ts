@@ -1,6 +1,6 @@
 /**
  * TypeScript shapes of the Avro records in `schemas/`. Timestamps are epoch
- * milliseconds (UTC), energies integer watt-hours. `tests/unit/records.test.ts`
+ * milliseconds (UTC), energies integer watt-hours. `packages/lib/test/records.test.ts`
  * checks these against the .avsc files so they cannot drift.
  */
 export type RelayState = 'CLOSED' | 'OPEN';

@@ -21,10 +21,11 @@ export type PipelineUser = 'simulator' | 'headend' | 'detector' | 'loader' | 'da
  * A contract topic, the detector's internal state topic (services/detector/src/changelog.ts), or the
  * simulated physical world the simulator tells its head-end (services/simulator/src/supply.ts).
  */
-export type GrantTopic = TopicRole | 'detectorState' | 'simSupply';
+export type GrantTopic = TopicRole | 'detectorState' | 'detectorRepartition' | 'simSupply';
 
 export function grantTopicName(prefix: string, topic: GrantTopic): string {
   if (topic === 'detectorState') return `${prefix}.detector-state`;
+  if (topic === 'detectorRepartition') return `${prefix}.detector-repartition`;
   if (topic === 'simSupply') return `${prefix}.sim.supply`;
   return topicNames(prefix)[topic];
 }
@@ -63,11 +64,21 @@ export const PIPELINE_GRANTS: Record<PipelineUser, UserGrants> = {
   /**
    * Pings (READ_NOW) to verify suspected outages go to `pings`, never `commands`: a stolen detector
    * credential cannot send a DISCONNECT (the head-end refuses anything but READ_NOW on `pings`).
-   * Reads the head-end's results.
+   * Reads the head-end's results. Reads and events not placed by feeder go through its repartition
+   * topic (services/detector/README.md, "Scaling out").
    */
   detector: {
-    read: ['meters', 'reads', 'events', 'detectorState', 'commandResults'],
-    write: ['outages', 'suspectedOutages', 'momentary', 'meterStatus', 'dlq', 'detectorState', 'pings'],
+    read: ['meters', 'reads', 'events', 'detectorState', 'detectorRepartition', 'commandResults'],
+    write: [
+      'outages',
+      'suspectedOutages',
+      'momentary',
+      'meterStatus',
+      'dlq',
+      'detectorState',
+      'detectorRepartition',
+      'pings',
+    ],
     describeAll: true,
     groupPrefix: 'ami-detector',
     transactionalIdPrefix: 'ami-detector',

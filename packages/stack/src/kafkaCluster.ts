@@ -120,17 +120,19 @@ export class KafkaClusterComponent implements StackComponent {
       await retryKafkaStartup('the ami topics', () =>
         ensureTopics(admin, PREFIX, { partitions, replicationFactor: rf }),
       );
-      const state = grantTopicName(PREFIX, 'detectorState');
-      if (!(await admin.listTopics()).includes(state))
+      const existing = await admin.listTopics();
+      const internal = [
+        { topic: grantTopicName(PREFIX, 'detectorState'), cleanup: 'compact' },
+        { topic: grantTopicName(PREFIX, 'detectorRepartition'), cleanup: 'delete' },
+      ].filter((t) => !existing.includes(t.topic));
+      if (internal.length > 0)
         await admin.createTopics({
-          topics: [
-            {
-              topic: state,
-              numPartitions: partitions,
-              replicationFactor: rf,
-              configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-            },
-          ],
+          topics: internal.map(({ topic, cleanup }) => ({
+            topic,
+            numPartitions: partitions,
+            replicationFactor: rf,
+            configEntries: [{ name: 'cleanup.policy', value: cleanup }],
+          })),
           waitForLeaders: false,
         });
       const acls: AclEntry[] = [

@@ -43,6 +43,12 @@ export interface SecureKafkaOptions {
    * (`caFile`; clients trust it with NODE_EXTRA_CA_CERTS).
    */
   tlsPort?: number;
+  /**
+   * Benchmarks only, never a deployment: also a PLAINTEXT listener (no TLS, no SASL) on this
+   * port, whose clients are User:ANONYMOUS, a super user like `admin`. Beside the SASL
+   * listeners of the same broker it splits what SASL and TLS cost from what the broker costs.
+   */
+  unauthenticatedBenchPort?: number;
   /** Where the CA and the server key store live (created once, kept across restarts); default `home/tls`. Nodes of a cluster share one. */
   tlsDir?: string;
   heap?: string;
@@ -65,6 +71,20 @@ export interface SecureKafkaOptions {
    */
   replicationFactor?: number;
 }
+
+/**
+ * The SASL_SSL listener's cipher suites, in the broker's order of preference: AES-GCM first
+ * (AES-NI and the JVM's C2 intrinsics), AES-128 before AES-256, ChaCha20-Poly1305 last (no
+ * intrinsic in Java 17: about 7x slower there); TLS 1.3 suites, then TLS 1.2 ones for older clients.
+ */
+export const TLS_CIPHER_SUITES = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
+  'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
+  'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256',
+].join(',');
 
 /** A password that is safe inside JAAS quotes and `--add-scram` brackets (base64url, no padding). */
 export function generatePassword(bytes = 24): string {
@@ -179,6 +199,7 @@ export class SecureKafkaBroker {
           map: ',SASL_SSL:SASL_SSL',
           props: `listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=${scramJaas}
+listener.name.sasl_ssl.ssl.cipher.suites=${TLS_CIPHER_SUITES}
 listener.name.sasl_ssl.ssl.keystore.type=PEM
 listener.name.sasl_ssl.ssl.keystore.location=${this.writeCertificates()}
 ssl.truststore.type=PEM
@@ -186,16 +207,23 @@ ssl.truststore.location=${this.caFile}
 `,
         }
       : { listener: '', map: '', props: '' };
+    const bench = this.o.unauthenticatedBenchPort
+      ? {
+          listener: `,PLAINTEXT://${host}:${this.o.unauthenticatedBenchPort}`,
+          map: ',PLAINTEXT:PLAINTEXT',
+          user: ';User:ANONYMOUS',
+        }
+      : { listener: '', map: '', user: '' };
     const quorum = this.o.quorum ?? [{ nodeId: this.nodeId, controllerPort: cport }];
     const props = `# Written by packages/stack/src/secureKafka.ts; holds generated passwords (0600).
 process.roles=broker,controller
 node.id=${this.nodeId}
 controller.quorum.voters=${quorum.map((q) => `${q.nodeId}@${host}:${q.controllerPort}`).join(',')}
-listeners=SASL_PLAINTEXT://${host}:${port},CONTROLLER://${host}:${cport}${tls.listener}
-advertised.listeners=SASL_PLAINTEXT://${host}:${port}${tls.listener}
+listeners=SASL_PLAINTEXT://${host}:${port},CONTROLLER://${host}:${cport}${tls.listener}${bench.listener}
+advertised.listeners=SASL_PLAINTEXT://${host}:${port}${tls.listener}${bench.listener}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=${rf > 1 ? 'SASL_SSL' : 'SASL_PLAINTEXT'}
-listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT${tls.map}
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT${tls.map}${bench.map}
 sasl.enabled.mechanisms=SCRAM-SHA-512
 sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
 sasl.mechanism.controller.protocol=PLAIN
@@ -204,7 +232,7 @@ listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=${scramJaas}
 listener.name.controller.sasl.enabled.mechanisms=PLAIN
 listener.name.controller.plain.sasl.jaas.config=${plainJaas}
 ${tls.props}authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
-super.users=User:${admin.name}
+super.users=User:${admin.name}${bench.user}
 allow.everyone.if.no.acl.found=false
 log.dirs=${join(home, 'data')}
 num.partitions=3

@@ -5,10 +5,13 @@
  * baseline) or `passthrough-raw` (the same decode-only consumer fetching raw
  * over the wire protocol, as the detector's raw fetch does). Prints one JSON
  * line of progress every 50 ms: messages consumed, inputs released through the
- * rules and committed (detector), CPU time used. SIGTERM exits normally, so
- * `--cpu-prof` writes its profile.
+ * rules and committed (detector), CPU time used, peak RSS and peak heap. SIGTERM
+ * exits normally, so `--cpu-prof` writes its profile. BENCH_HEAP_SNAPSHOT=<dir>:
+ * a heap snapshot into <dir> when the heap first passes 1 GiB (where the memory goes).
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AvroCodec,
@@ -38,6 +41,25 @@ function peakMiB(): number {
   return Math.round(Number(line?.replace(/\D/g, '') ?? 0) / 1024);
 }
 
+/**
+ * Peak heap used in MiB, sampled with every progress line (every 50 ms): a peak between two
+ * samples is missed, which VmHWM (RSS) bounds from above.
+ */
+let peakHeap = 0;
+let snapshotWritten = false;
+function peakHeapMiB(): number {
+  const used = process.memoryUsage().heapUsed;
+  peakHeap = Math.max(peakHeap, used);
+  const dir = process.env.BENCH_HEAP_SNAPSHOT;
+  if (dir && !snapshotWritten && used > 1024 ** 3) {
+    snapshotWritten = true;
+    process.stderr.write(
+      `heap snapshot: ${writeHeapSnapshot(join(dir, `detector-${process.pid}.heapsnapshot`))}\n`,
+    );
+  }
+  return Math.round(peakHeap / 1024 / 1024);
+}
+
 /** CPU time (user + system) of this process in ms. */
 function cpuMs(): number {
   const u = process.cpuUsage();
@@ -53,7 +75,7 @@ function sawFirst(consumed: number): void {
 function report(consumed: number, extra: object = {}): void {
   sawFirst(consumed);
   process.stdout.write(
-    `${JSON.stringify({ progress: true, t: Date.now(), consumed, cpuMs: cpuMs(), peakMiB: peakMiB(), first, ...extra })}\n`,
+    `${JSON.stringify({ progress: true, t: Date.now(), consumed, cpuMs: cpuMs(), peakMiB: peakMiB(), peakHeapMiB: peakHeapMiB(), first, ...extra })}\n`,
   );
 }
 

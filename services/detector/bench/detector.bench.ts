@@ -52,6 +52,22 @@
  *    detector of step 2 (issue 18: >= 0.8, >= 150k msgs/s). BENCH_SECURED=0 skips it.
  *
  * BENCH_CPU_PROF=<dir>: the detector runs with `--cpu-prof` into <dir>.
+ *
+ * BENCH_SCENARIO=blackout (default `storm`): a whole-fleet blackout after the storm, on the same
+ * detector: every meter of the fleet loses supply at once (BENCH_METERS=1200000: all 9,023 gardu,
+ * 903 feeders). Last gasps are delivered as the simulator delivers them (services/simulator:
+ * `resolveComms` defaults per KDPM, the fleet's KDPM mix): none from AMR meters, none from PLC
+ * meters (their gardu's data concentrator dies with it), 85 / 92 / 98 % of RF / cellular / fibre
+ * ones, each 2-30 / 1-10 / 1-5 s late, produced in delivery order (bench/delivery.ts). Once every
+ * gasp went through the rules (timed: live they have the 5 min delay), one meter per events
+ * partition on a grid the blackout leaves lit (region MEDAN, outside the fleet) sends the message
+ * past the confirmation delay, and later the one past the restores (delivered by medium as well). Goals
+ * (issue 23), each printed PASS or FAIL: every gardu and feeder outage OPEN within 10 s of that last
+ * message, peak RSS and peak heap of the detector < 2 GiB, nothing dead-lettered; and the ratios to
+ * the storm of the same run. Skips the pass-throughs, the kafkajs detector, the in-process figures
+ * (step 5) and the secured run: `BENCH_SCENARIO=blackout npm run bench:detector`.
+ * BENCH_HEAP_SNAPSHOT=<dir>: the detector writes a heap snapshot into <dir> when its heap first
+ * passes 1 GiB (`--heapsnapshot-near-heap-limit` is no use below the limit).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -66,6 +82,7 @@ import {
   ensureTopics,
   isPendingSuspicion,
   loadCommonConfig,
+  inputPartition,
   partitionForKey,
   topicNames,
   valueSubject,
@@ -79,16 +96,13 @@ import {
   type Topics,
 } from '@ami/lib';
 import { clientEnv, loadStackSettings } from '@ami/stack';
-import {
-  securedRatio,
-  withSecuredKafka,
-  type SecuredKafka,
-} from '../../../packages/lib/bench/securedKafka.js';
+import { securedRatio, withSecuredKafka, type SecuredKafka } from '@ami/lib/bench/securedKafka';
 import { defaultDetectorConfig } from '../src/config.js';
-import { encodeSnapshot, garduRecord, stateTopic } from '../src/changelog.js';
+import { encodeSnapshot, garduRecord } from '../src/changelog.js';
 import { statusEncoder } from '../src/statusEncoder.js';
 import { advance, applyInput, newDetectorState, snapshotGardu, type Emission } from '../src/rules.js';
 import { Topology } from '../src/topology.js';
+import { delivered, kdpmOf } from './delivery.js';
 
 // The local stack unless the environment points elsewhere (children inherit it).
 Object.assign(process.env, { ...clientEnv(loadStackSettings()), ...process.env });
@@ -101,6 +115,18 @@ const GARDUS = Math.ceil(METERS / PER_GARDU);
 const GARDU_PER_FEEDER = 10;
 const STORM_GASPS = 200_000;
 const PARTITIONS = 6;
+const SCENARIO = process.env.BENCH_SCENARIO ?? 'storm';
+if (SCENARIO !== 'storm' && SCENARIO !== 'blackout')
+  throw new Error(`BENCH_SCENARIO must be storm or blackout, got ${SCENARIO}`);
+/** The whole-fleet blackout runs after the storm; it skips the figures that do not bear on it. */
+const BLACKOUT = SCENARIO === 'blackout';
+const FEEDERS = Math.ceil(GARDUS / GARDU_PER_FEEDER);
+/** Feeders a whole-fleet blackout takes out as FEEDER outages: a last feeder of too few gardu is not one. */
+const FEEDER_OUTAGES =
+  Math.floor(GARDUS / GARDU_PER_FEEDER) +
+  (GARDUS % GARDU_PER_FEEDER >= defaultDetectorConfig.FEEDER_MIN_GARDU ? 1 : 0);
+/** The seed of the meters' KDPM and of the media's draws (delivery, delay). */
+const SEED = 23;
 
 const prefix = `bench_${Date.now().toString(36)}_${randomBytes(2).toString('hex')}`;
 const common = loadCommonConfig({ ...process.env, AMI_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' });
@@ -122,12 +148,51 @@ const LATENESS = defaultDetectorConfig.ALLOWED_LATENESS_MS;
 const garduOf = (i: number) => `GD${String(Math.floor(i / PER_GARDU)).padStart(5, '0')}`;
 const meterOf = (i: number) => `MTR${String(i).padStart(8, '0')}`;
 
+/**
+ * Blackout only: one meter per events partition on a grid the blackout leaves lit (another island:
+ * in August 2019 Java-Bali went dark, Sumatra did not), meters METERS + p of the
+ * topology. They move event time past the blackout as a detector's other traffic would.
+ */
+const LIT_GARDU: string[] = [];
+for (let n = 0; BLACKOUT && LIT_GARDU.length < PARTITIONS; n++) {
+  const id = `GX${String(n).padStart(4, '0')}`;
+  if (partitionForKey(Buffer.from(id), PARTITIONS) === LIT_GARDU.length) LIT_GARDU.push(id);
+}
+const LIT_METERS = LIT_GARDU.map((_, p) => METERS + p);
+/** Meters on the meters topic: the fleet, and the lit grid's in a blackout run. */
+const TOPOLOGY = METERS + LIT_GARDU.length;
+
+function litProfile(i: number): MeterProfile {
+  const p = i - METERS;
+  return {
+    meter_id: `MTRX${String(p).padStart(7, '0')}`,
+    idpel: String(610000000000 + p),
+    kdpm: 'S',
+    phases: 1,
+    tariff: 'R-1',
+    daya_va: 1300,
+    gardu_id: LIT_GARDU[p]!,
+    feeder_id: `PX${String(p).padStart(4, '0')}`,
+    ulp: 'ULPX',
+    region: 'MEDAN',
+    timezone: 'Asia/Jakarta',
+    installed_at: 0,
+  };
+}
+
+/** Meter i of the topics: the fleet's, then the lit grid's. */
 function profile(i: number): MeterProfile {
+  return i >= METERS ? litProfile(i) : fleetProfile(i);
+}
+
+/** Meter i of a fleet of any size (the in-process figures build fleets larger than METERS). */
+function fleetProfile(i: number): MeterProfile {
   const g = Math.floor(i / PER_GARDU);
   return {
     meter_id: meterOf(i),
     idpel: String(510000000000 + i),
-    kdpm: i % 20 === 0 ? 'A' : 'L',
+    // The simulator's KDPM mix: PLC 31 %, RF 33 %, cellular 19 %, fibre 5 %, AMR 7 %.
+    kdpm: kdpmOf(SEED, i),
     phases: 1,
     tariff: 'R-1',
     daya_va: 1300,
@@ -158,6 +223,20 @@ function read(k: number): MeterRead {
 }
 
 /**
+ * BENCH_PLACE_BY=feeder: reads and events on their feeder's partition (`inputPartition`, the
+ * contract's placement: nothing for the detector to repartition); default `key`, Kafka's default
+ * partitioner of the gardu key (the detector forwards those not on their feeder's partition).
+ */
+const PLACE_BY_FEEDER = process.env.BENCH_PLACE_BY === 'feeder';
+
+/** The input partition of a fleet gardu's reads and events (GD<n>: feeder PY<n / GARDU_PER_FEEDER>). */
+function partitionOfGardu(garduId: string): number {
+  if (!PLACE_BY_FEEDER || !garduId.startsWith('GD')) return partitionForKey(Buffer.from(garduId), PARTITIONS);
+  const feederId = `PY${String(Math.floor(Number(garduId.slice(2)) / GARDU_PER_FEEDER)).padStart(4, '0')}`;
+  return inputPartition({ garduId, feederId }, PARTITIONS);
+}
+
+/**
  * One meter per events partition (the last gardu keyed there): the "clock" events past the
  * confirmation delay and past the restores go to every partition, as a live fleet's traffic does.
  * With one partition only, the others would first have to be confirmed idle (IDLE_ADVANCE_MS, 2 s,
@@ -165,16 +244,17 @@ function read(k: number): MeterRead {
  */
 const CLOCK_METERS = Array.from({ length: PARTITIONS }, (_, p) => {
   for (let g = GARDUS - 1; g >= 0; g--)
-    if (partitionForKey(Buffer.from(garduOf(g * PER_GARDU)), PARTITIONS) === p)
+    if (partitionOfGardu(garduOf(g * PER_GARDU)) === p)
       return Math.min(METERS - 1, g * PER_GARDU + PER_GARDU - 1);
   throw new Error(`no gardu on partition ${p}`);
 });
 
 function event(i: number, type: MeterEvent['type'], at: number): MeterEvent {
+  const lit = i >= METERS ? litProfile(i) : undefined;
   return {
     event_id: `${type}-${i}-${at}`,
-    meter_id: meterOf(i),
-    gardu_id: garduOf(i),
+    meter_id: lit?.meter_id ?? meterOf(i),
+    gardu_id: lit?.gardu_id ?? garduOf(i),
     occurred_at: at,
     type,
     relay: 'CLOSED',
@@ -201,9 +281,11 @@ async function produce<T>(
   const t0 = Date.now();
   for (let start = 0; start < count; start += 5000) {
     const messages = [];
+    const placed = PLACE_BY_FEEDER && !topic.endsWith('.meters');
     for (let k = start; k < Math.min(count, start + 5000); k++) {
       const r = make(k);
-      messages.push({ key: key(r), value: encode(r) });
+      const partition = placed ? partitionOfGardu(key(r)) : undefined;
+      messages.push({ key: key(r), value: encode(r), partition });
     }
     await producer.send({ topic, messages, acks: 1 });
   }
@@ -218,8 +300,12 @@ interface Progress {
   cpuMs: number;
   /** When the first message was consumed. */
   first?: { t: number; cpuMs: number };
+  /** Peak RSS (VmHWM) and peak heap used (sampled every 50 ms), MiB. */
   peakMiB: number;
+  peakHeapMiB: number;
   ready?: boolean;
+  /** Detector: its counters (dead letters by reason among them). */
+  stats?: { dlq: Record<string, number>; peakBuffered: number; outages: number; statuses: number };
 }
 
 /** A measured process (bench/child.ts) with its latest progress line. */
@@ -252,7 +338,14 @@ function child(
   proc.once('exit', (code, signal) => {
     if (stopping.has(proc)) return;
     console.error(`bench: the ${mode} process exited (${code ?? signal}) before the run ended`);
-    process.exit(1);
+    if (last) {
+      const { released, peakMiB, peakHeapMiB, stats } = last;
+      console.error(
+        `  its last progress: ${(released ?? 0).toLocaleString()} inputs released, peak RSS ${peakMiB} MiB, peak heap ${peakHeapMiB} MiB, dead letters ${JSON.stringify(stats?.dlq ?? {})}`,
+      );
+    }
+    // The topics of a run cut short would stay on the shared broker.
+    void deleteTopics().finally(() => process.exit(1));
   });
   let last: Progress | undefined;
   const waiters: Array<{ pred: (x: Progress) => boolean; resolve: (x: Progress) => void }> = [];
@@ -355,7 +448,7 @@ function meterLookups(): { indexUs: number; mapUs: number; meters: number } {
   const topo = new Topology();
   const map = new Map<string, unknown>();
   for (let i = 0; i < meters; i++) {
-    const p = profile(i);
+    const p = fleetProfile(i);
     topo.apply(p.meter_id, p);
     map.set(p.meter_id, topo.meter(p.meter_id));
   }
@@ -500,7 +593,7 @@ const STEADY = STEADY_READS + STEADY_EVENTS;
 /** The topology and the steady backlog on the topics of prefix `p`; prints how long each took. */
 async function produceBacklog(admin: Admin, producer: Producer, p: string): Promise<Encoders> {
   const { topics: t, enc } = await prepare(admin, p);
-  let ms = await produce(producer, t.meters, METERS, profile, (r) => r.meter_id, enc.meter);
+  let ms = await produce(producer, t.meters, TOPOLOGY, profile, (r) => r.meter_id, enc.meter);
   console.log(`  ${p}: meters produced in ${(ms / 1000).toFixed(1)} s`);
   ms = await produce(producer, t.reads, STEADY_READS, read, (r) => r.gardu_id, enc.read);
   ms += await produce(
@@ -569,9 +662,10 @@ async function steadyDetector(
 }
 
 interface Steady {
-  passKafkajs: Rate;
-  passRaw: Rate;
-  detKafkajs: Rate;
+  /** The baselines (none in a blackout run). */
+  passKafkajs?: Rate;
+  passRaw?: Rate;
+  detKafkajs?: Rate;
   /** The raw detector, still running for the storm. */
   det: DetectorRun;
 }
@@ -581,6 +675,7 @@ interface Steady {
  * detector on its copy of the backlog (stopped), then the raw detector (left running for the storm).
  */
 async function steadyState(): Promise<Steady> {
+  if (BLACKOUT) return { det: await steadyDetector(prefix, true) };
   const passKafkajs = await passThrough('passthrough');
   const passRaw = await passThrough('passthrough-raw');
   const kafkajs = await steadyDetector(kafkajsPrefix, false);
@@ -603,6 +698,13 @@ function printSteady(s: Steady): void {
   console.log(
     `steady state (one read per meter in ${WAVES} waves and events on every partition, backlog consumed from the start)`,
   );
+  if (!s.passKafkajs || !s.passRaw || !s.detKafkajs) {
+    console.log(`  detector, raw fetch (rules, committed) ${fmtRate(det)}   ${reads} ${det.s.toFixed(1)} s)`);
+    console.log(
+      `  detector (raw fetch) start with ${TOPOLOGY.toLocaleString()} meters loaded: ${s.det.loadS.toFixed(1)} s, peak RSS ${s.det.peakMiB} MiB`,
+    );
+    return;
+  }
   console.log(
     `  pass-through, kafkajs (decode only)    ${fmtRate(s.passKafkajs)}   ${msgs} ${s.passKafkajs.s.toFixed(1)} s)`,
   );
@@ -657,27 +759,65 @@ async function securedSteady(secured: SecuredKafka): Promise<DetectorRun> {
   return run;
 }
 
-async function main(secured: SecuredKafka | undefined): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  // One request in flight per broker: a retry cannot overtake a later request.
-  const producer = kafka.producer({ maxInFlightRequests: 1 });
-  await producer.connect();
-  console.log(
-    `topology: ${METERS.toLocaleString()} meters, ${GARDUS.toLocaleString()} gardu; prefix ${prefix} (and ${kafkajsPrefix} for the kafkajs detector)`,
+/** What the bench follows of the detector's output: outages as seen (emitted_at: when), suspicions. */
+interface Watched {
+  outages: Outage[];
+  suspected: SuspectedOutage[];
+}
+
+/** Sends the clock events (one per events partition, at `at`): event time moves past what came before. */
+async function clock(producer: Producer, enc: Encoders, meters: number[], at: number): Promise<void> {
+  await produce(
+    producer,
+    topics.events,
+    meters.length,
+    (k) => event(meters[k]!, 'POWER_LIMIT_CHANGED', at),
+    (r) => r.gardu_id,
+    enc.event,
   );
-  const enc = await produceBacklog(admin, producer, prefix);
-  await produceBacklog(admin, producer, kafkajsPrefix);
+}
 
-  const steady = await steadyState();
-  const det = steady.det.c;
+/** Distinct outages of `scope` (started at or after `since`) whose latest record so far has `status`. */
+function countStatus(outages: Outage[], scope: Outage['scope'], status: Outage['status'], since = 0): number {
+  const ids = new Set<string>();
+  for (const o of outages)
+    if (o.scope === scope && o.status === status && o.started_at >= since) ids.add(o.outage_id);
+  return ids.size;
+}
 
-  // Storm.
-  const outages: Outage[] = [];
-  // An outage's emitted_at is when the bench saw it; a suspicion keeps the detector's (its latency).
-  const watch = await follow('Outage', topics.outages, (o) => outages.push({ ...o, emitted_at: Date.now() }));
-  const suspected: SuspectedOutage[] = [];
-  const watchSuspected = await follow('SuspectedOutage', topics.suspectedOutages, (r) => suspected.push(r));
+/** When the bench saw the last record of `status` among the outages started at or after `since`. */
+function lastSeen(outages: Outage[], status: Outage['status'], since = 0): number {
+  let last = 0;
+  for (const o of outages)
+    if (o.status === status && o.started_at >= since) last = Math.max(last, o.emitted_at);
+  return last;
+}
+
+interface StormFigures {
+  opened: boolean;
+  restored: boolean;
+  gaspsAccounted: number;
+  gaspingAmi: number;
+  feeders: number;
+  openS: number;
+  openCpuS: number;
+  restoreS: number;
+  restoreCpuS: number;
+  restoresProducedS: number;
+  /** Event time past the storm's last message (its restores'). */
+  endAt: number;
+  peakMiB: number;
+  peakHeapMiB: number;
+}
+
+/** The regional storm on the running detector: its last gasps, confirmation, restores. */
+async function storm(
+  det: ReturnType<typeof child>,
+  producer: Producer,
+  enc: Encoders,
+  seen: Watched,
+): Promise<StormFigures> {
+  const { outages } = seen;
   const stormMeters = STORM_GARDU * PER_GARDU;
   const stride = stormMeters / STORM_GASPS; // ~1: every storm meter gasps once
   let ms = await produce(
@@ -693,21 +833,11 @@ async function main(secured: SecuredKafka | undefined): Promise<void> {
   );
   // One message past the confirmation delay (+ lateness) makes event time confirm them.
   const clockAt = STORM_AT + 10_000 + DELAY + LATENESS + 1000;
-  await produce(
-    producer,
-    topics.events,
-    CLOCK_METERS.length,
-    (k) => event(CLOCK_METERS[k]!, 'POWER_LIMIT_CHANGED', clockAt),
-    (r) => r.gardu_id,
-    enc.event,
-  );
+  await clock(producer, enc, CLOCK_METERS, clockAt);
   const lastOpenMsg = Date.now();
   const cpuAtOpenMsg = det.last()!.cpuMs;
-  const opened = await until(
-    () => outages.filter((o) => o.status === 'OPEN' && o.scope === 'GARDU').length >= STORM_GARDU,
-    600_000,
-  );
-  const lastOpen = Math.max(...outages.filter((o) => o.status === 'OPEN').map((o) => o.emitted_at));
+  const opened = await until(() => countStatus(outages, 'GARDU', 'OPEN') >= STORM_GARDU, 600_000);
+  const lastOpen = lastSeen(outages, 'OPEN');
   // CPU the detector spent on it (robust to a shared machine, unlike the wall time).
   const openCpuS = (det.last()!.cpuMs - cpuAtOpenMsg) / 1000;
   const gaspsAccounted = sumLatest(outages, 'GARDU', (o) => o.last_gasps);
@@ -729,52 +859,240 @@ async function main(secured: SecuredKafka | undefined): Promise<void> {
     enc.event,
   );
   // As a live fleet does, later traffic moves event time past the restores.
-  await produce(
-    producer,
-    topics.events,
-    CLOCK_METERS.length,
-    (k) => event(CLOCK_METERS[k]!, 'POWER_LIMIT_CHANGED', backAt + 10_000 + LATENESS + 1000),
-    (r) => r.gardu_id,
-    enc.event,
-  );
+  const endAt = backAt + 10_000 + LATENESS + 1000;
+  await clock(producer, enc, CLOCK_METERS, endAt);
   const lastRestoreMsg = Date.now();
   const cpuAtRestoreMsg = det.last()!.cpuMs;
-  const restored = await until(
-    () => outages.filter((o) => o.status === 'RESTORED' && o.scope === 'GARDU').length >= STORM_GARDU,
-    600_000,
-  );
-  const lastRestored = Math.max(...outages.filter((o) => o.status === 'RESTORED').map((o) => o.emitted_at));
-  const restoreCpuS = (det.last()!.cpuMs - cpuAtRestoreMsg) / 1000;
-  const peak = det.last()!.peakMiB;
-  const settled = await until(() => {
-    const last = latestSuspicions(suspected);
-    return last.size > 0 && [...last.values()].every((r) => !isPendingSuspicion(r));
-  }, 60_000);
-  const sus = suspicionFigures(suspected);
+  const restored = await until(() => countStatus(outages, 'GARDU', 'RESTORED') >= STORM_GARDU, 600_000);
+  const lastRestored = lastSeen(outages, 'RESTORED');
+  const p = det.last()!;
+  return {
+    opened,
+    restored,
+    gaspsAccounted,
+    gaspingAmi,
+    feeders: new Set(outages.filter((o) => o.scope === 'FEEDER').map((o) => o.outage_id)).size,
+    openS: (lastOpen - lastOpenMsg) / 1000,
+    openCpuS,
+    restoreS: (lastRestored - lastRestoreMsg) / 1000,
+    restoreCpuS: (p.cpuMs - cpuAtRestoreMsg) / 1000,
+    restoresProducedS: ms / 1000,
+    endAt,
+    peakMiB: p.peakMiB,
+    peakHeapMiB: p.peakHeapMiB,
+  };
+}
 
-  console.log('');
-  printSteady(steady);
+function printStorm(s: StormFigures, sus: ReturnType<typeof suspicionFigures>, settled: boolean): void {
   console.log('regional blackout storm');
   console.log(
-    `  gardu outages OPEN ${opened ? STORM_GARDU : 'NOT ALL'}; distinct AMI last gasps accounted ${gaspsAccounted.toLocaleString()} of ${gaspingAmi.toLocaleString()} (${STORM_GASPS.toLocaleString()} messages)`,
+    `  gardu outages OPEN ${s.opened ? STORM_GARDU : 'NOT ALL'}; distinct AMI last gasps accounted ${s.gaspsAccounted.toLocaleString()} of ${s.gaspingAmi.toLocaleString()} (${STORM_GASPS.toLocaleString()} messages)`,
+  );
+  console.log(`  FEEDER outages: ${s.feeders}`);
+  console.log(
+    `  last message (past the confirmation delay) -> last OPEN record:   ${s.openS.toFixed(2)} s (goal <= 5 s); detector CPU ${s.openCpuS.toFixed(1)} s`,
   );
   console.log(
-    `  FEEDER outages: ${new Set(outages.filter((o) => o.scope === 'FEEDER').map((o) => o.outage_id)).size}`,
+    `  last message (past the restores) -> last RESTORED record:       ${s.restoreS.toFixed(2)} s (restores ${s.restored ? 'all' : 'NOT ALL'} seen); detector CPU ${s.restoreCpuS.toFixed(1)} s`,
   );
-  console.log(
-    `  last message (past the confirmation delay) -> last OPEN record:   ${((lastOpen - lastOpenMsg) / 1000).toFixed(2)} s (goal <= 5 s); detector CPU ${openCpuS.toFixed(1)} s`,
-  );
-  console.log(
-    `  last message (past the restores) -> last RESTORED record:       ${((lastRestored - lastRestoreMsg) / 1000).toFixed(2)} s (restores ${restored ? 'all' : 'NOT ALL'} seen); detector CPU ${restoreCpuS.toFixed(1)} s`,
-  );
-  console.log(`  restores produced in ${(ms / 1000).toFixed(1)} s`);
+  console.log(`  restores produced in ${s.restoresProducedS.toFixed(1)} s`);
   console.log(
     `  suspected outages: ${sus.gardu} GARDU (${sus.exact} with the confirmed outage's id), ${sus.meter} METER (taken over by their gardu's); ${sus.confirmed} CONFIRMED, ${sus.cancelled} CANCELLED, ${sus.open} still open ${settled ? '' : '(NOT ALL SETTLED)'}`,
   );
   console.log(
     `  detection latency (emitted_at - evidence_logged_at), first record of each: GARDU p50 ${sus.garduP50} ms, p99 ${sus.garduP99} ms (goal p99 < 2000 ms); all p50 ${sus.allP50} ms, p99 ${sus.allP99} ms, max ${sus.max} ms`,
   );
-  console.log(`peak memory of the detector: ${peak} MiB (goal < 2048 MiB)`);
+  console.log(
+    `peak memory of the detector: ${s.peakMiB} MiB RSS, ${s.peakHeapMiB} MiB heap (goal < 2048 MiB)`,
+  );
+}
+
+interface BlackoutFigures {
+  gasps: number;
+  gaspsProducedS: number;
+  /** From the last gasp produced to every gasp through the rules and committed (NaN: not within the wait). */
+  gaspsAppliedS: number;
+  /** The detector's CPU from the first gasp produced to then. */
+  gaspsCpuS: number;
+  gaspsAccounted: number;
+  garduOpen: number;
+  feederOpen: number;
+  /** From the last message past the confirmation delay to the last OPEN record (every one seen). */
+  openS: number;
+  openCpuS: number;
+  restores: number;
+  restoresProducedS: number;
+  garduRestored: number;
+  feederRestored: number;
+  restoreS: number;
+  restoreCpuS: number;
+  outages: number;
+  statuses: number;
+  peakMiB: number;
+  peakHeapMiB: number;
+  peakBuffered: number;
+  deadLettered: Record<string, number>;
+}
+
+/**
+ * Every meter of the fleet loses supply at once, after the storm (event time past its restores, a
+ * quarter-hour boundary and 5 min on), on the same detector; the lit grid's meters move event time
+ * past the confirmation delay, then past the restores 30 min later.
+ */
+async function blackout(
+  det: ReturnType<typeof child>,
+  producer: Producer,
+  enc: Encoders,
+  seen: Watched,
+  after: number,
+): Promise<BlackoutFigures> {
+  const { outages } = seen;
+  const start = (Math.floor(after / READ_EVERY) + 1) * READ_EVERY + 5 * 60_000;
+  const before = det.last()!;
+  const gasps = delivered(SEED, METERS, 'LAST_GASP', start);
+  let ms = await produce(
+    producer,
+    topics.events,
+    gasps.length,
+    (k) => event(gasps[k]!.i, 'LAST_GASP', gasps[k]!.at),
+    (r) => r.gardu_id,
+    enc.event,
+  );
+  console.log(
+    `blackout: ${gasps.length.toLocaleString()} last gasps of ${METERS.toLocaleString()} meters (${GARDUS.toLocaleString()} gardu, ${FEEDERS} feeders) produced in ${(ms / 1000).toFixed(1)} s`,
+  );
+  const gaspsProducedS = ms / 1000;
+  // Live, the message past the confirmation delay comes 5 min after the gasps (which arrive within
+  // 30 s); here it would come at once. So the gasps are first taken through the rules (their own
+  // figure, which must stay under the delay), and the span measured is the confirmation's alone.
+  const gaspsSent = Date.now();
+  const releasedBefore = det.last()!.released ?? 0;
+  const applied = await until(
+    () => (det.last()!.released ?? 0) >= releasedBefore + gasps.length,
+    DELAY + 600_000,
+  );
+  const gaspsAppliedS = (Date.now() - gaspsSent) / 1000;
+  const gaspsCpuS = (det.last()!.cpuMs - before.cpuMs) / 1000;
+  const clockAt = start + 1000 + DELAY + LATENESS + 1000;
+  await clock(producer, enc, LIT_METERS, clockAt);
+  const lastOpenMsg = Date.now();
+  const cpuAtOpenMsg = det.last()!.cpuMs;
+  const allOpen = () =>
+    countStatus(outages, 'GARDU', 'OPEN', start) >= GARDUS &&
+    countStatus(outages, 'FEEDER', 'OPEN', start) >= FEEDER_OUTAGES;
+  await until(allOpen, 900_000);
+  const openS = (lastSeen(outages, 'OPEN', start) - lastOpenMsg) / 1000;
+  const openCpuS = (det.last()!.cpuMs - cpuAtOpenMsg) / 1000;
+  const garduOpen = countStatus(outages, 'GARDU', 'OPEN', start);
+  const feederOpen = countStatus(outages, 'FEEDER', 'OPEN', start);
+  const gaspsAccounted = sumLatest(
+    outages.filter((o) => o.started_at >= start),
+    'GARDU',
+    (o) => o.last_gasps,
+  );
+
+  const backAt = clockAt + 30 * 60_000;
+  const restores = delivered(SEED, METERS, 'POWER_RESTORE', backAt);
+  ms = await produce(
+    producer,
+    topics.events,
+    restores.length,
+    (k) => event(restores[k]!.i, 'POWER_RESTORE', restores[k]!.at),
+    (r) => r.gardu_id,
+    enc.event,
+  );
+  console.log(
+    `blackout: ${restores.length.toLocaleString()} power restores produced in ${(ms / 1000).toFixed(1)} s`,
+  );
+  await clock(producer, enc, LIT_METERS, backAt + 1000 + LATENESS + 1000);
+  const lastRestoreMsg = Date.now();
+  const cpuAtRestoreMsg = det.last()!.cpuMs;
+  await until(() => countStatus(outages, 'GARDU', 'RESTORED', start) >= GARDUS, 900_000);
+  const restoreS = (lastSeen(outages, 'RESTORED', start) - lastRestoreMsg) / 1000;
+  const p = det.last()!;
+  return {
+    gasps: gasps.length,
+    gaspsProducedS,
+    gaspsAppliedS: applied ? gaspsAppliedS : Number.NaN,
+    gaspsCpuS,
+    gaspsAccounted,
+    garduOpen,
+    feederOpen,
+    openS,
+    openCpuS,
+    restores: restores.length,
+    restoresProducedS: ms / 1000,
+    garduRestored: countStatus(outages, 'GARDU', 'RESTORED', start),
+    feederRestored: countStatus(outages, 'FEEDER', 'RESTORED', start),
+    restoreS,
+    restoreCpuS: (p.cpuMs - cpuAtRestoreMsg) / 1000,
+    outages: p.stats!.outages - before.stats!.outages,
+    statuses: p.stats!.statuses - before.stats!.statuses,
+    peakMiB: p.peakMiB,
+    peakHeapMiB: p.peakHeapMiB,
+    peakBuffered: p.stats!.peakBuffered,
+    deadLettered: p.stats!.dlq,
+  };
+}
+
+const verdictOf = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
+
+/** The blackout's figures, its goals (PASS/FAIL) and its ratios to the storm of the same run. */
+function printBlackout(b: BlackoutFigures, s: StormFigures, steadyPeak: Progress, dlqRecords: number): void {
+  const dead = Object.values(b.deadLettered).reduce((x, y) => x + y, 0);
+  console.log(`whole-fleet blackout (${METERS.toLocaleString()} meters, after the storm, same detector)`);
+  console.log(
+    `  last gasps delivered ${b.gasps.toLocaleString()} (AMR none, PLC none: the concentrator dies with its gardu), produced in ${b.gaspsProducedS.toFixed(1)} s; accounted by the GARDU outages ${b.gaspsAccounted.toLocaleString()}`,
+  );
+  console.log(
+    `  last gasp produced -> every gasp through the rules and committed: ${b.gaspsAppliedS.toFixed(2)} s (the watermark's ${LATENESS / 1000} s of allowed lateness included; live they have the confirmation delay, ${DELAY / 1000} s); detector CPU ${b.gaspsCpuS.toFixed(1)} s from the first gasp`,
+  );
+  console.log(
+    `  OPEN: ${b.garduOpen.toLocaleString()} of ${GARDUS.toLocaleString()} GARDU, ${b.feederOpen} of ${FEEDER_OUTAGES} FEEDER outages (${FEEDERS} feeders)`,
+  );
+  console.log(
+    `  last message (past the confirmation delay) -> last OPEN record:   ${b.openS.toFixed(2)} s; detector CPU ${b.openCpuS.toFixed(1)} s`,
+  );
+  console.log(
+    `  power restores delivered ${b.restores.toLocaleString()}, produced in ${b.restoresProducedS.toFixed(1)} s; RESTORED ${b.garduRestored.toLocaleString()} GARDU, ${b.feederRestored} FEEDER`,
+  );
+  console.log(
+    `  last message (past the restores) -> last RESTORED record:       ${b.restoreS.toFixed(2)} s; detector CPU ${b.restoreCpuS.toFixed(1)} s`,
+  );
+  console.log(
+    `  detector output over the blackout: ${b.outages.toLocaleString()} outage records, ${b.statuses.toLocaleString()} meter statuses; most inputs held at once ${b.peakBuffered.toLocaleString()}`,
+  );
+  console.log(
+    `  peak memory of the detector: RSS ${steadyPeak.peakMiB} MiB after the steady state, ${s.peakMiB} after the storm, ${b.peakMiB} after the blackout; heap ${steadyPeak.peakHeapMiB} / ${s.peakHeapMiB} / ${b.peakHeapMiB} MiB`,
+  );
+  console.log(
+    `  dead letters: ${dead} counted by the detector ${JSON.stringify(b.deadLettered)}, ${dlqRecords} offsets on the DLQ topic`,
+  );
+  const ratio = (x: number, y: number) => (x / y).toFixed(2);
+  // The storm's span holds its gasps' rules too (its clock follows them at once): compare it with both.
+  const asStorm = b.gaspsAppliedS + b.openS;
+  console.log(
+    `  ratio blackout / storm (same run): last gasps ${ratio(b.gasps, STORM_GASPS)}, gardu ${ratio(GARDUS, STORM_GARDU)}; last message -> last OPEN ${ratio(b.openS, s.openS)} in wall time and ${ratio(b.openCpuS, s.openCpuS)} in detector CPU; gasps' rules + confirmation (the storm's span) ${ratio(asStorm, s.openS)} wall and ${ratio(b.gaspsCpuS + b.openCpuS, s.openCpuS)} CPU; -> last RESTORED ${ratio(b.restoreS, s.restoreS)} wall and ${ratio(b.restoreCpuS, s.restoreCpuS)} CPU`,
+  );
+  const allOpen = b.garduOpen === GARDUS && b.feederOpen === FEEDER_OUTAGES;
+  console.log('  goals (issue 23):');
+  console.log(
+    `    ${verdictOf(allOpen && b.openS <= 10)}  every gardu and feeder outage OPEN within 10 s of the last message past the confirmation delay (${b.openS.toFixed(2)} s, ${allOpen ? 'all' : 'NOT ALL'} open)`,
+  );
+  console.log(
+    `    ${verdictOf(b.gaspsAppliedS < DELAY / 1000)}  (its premise) the gasps through the rules within the confirmation delay (${b.gaspsAppliedS.toFixed(1)} s of ${DELAY / 1000} s)`,
+  );
+  console.log(`    ${verdictOf(b.peakMiB < 2048)}  peak RSS < 2048 MiB (${b.peakMiB} MiB)`);
+  console.log(
+    `    ${verdictOf(b.peakHeapMiB < 2048)}  peak heap < 2048 MiB (${b.peakHeapMiB} MiB, sampled every 50 ms)`,
+  );
+  console.log(
+    `    ${verdictOf(dead === 0 && dlqRecords === 0)}  nothing dead-lettered (${dead}; DLQ offsets ${dlqRecords})`,
+  );
+}
+
+/** The in-process figures (step 5): where a storm's time goes without Kafka, and their baselines. */
+function printInProcess(): void {
   const after = readsAfterStorm();
   console.log(
     `rules alone, interval reads (${(after.gardus * PER_GARDU).toLocaleString()} meters, this process): ${after.rememberedUs.toFixed(2)} µs per read with every gardu remembering ${PER_GARDU} event ids, ${after.freshUs.toFixed(2)} µs with nothing remembered (baseline): ratio ${(after.rememberedUs / after.freshUs).toFixed(2)}`,
@@ -792,29 +1110,85 @@ async function main(secured: SecuredKafka | undefined): Promise<void> {
   console.log(
     `gardu snapshot in a storm (${PER_GARDU} meters, this process): ${snap.writtenUs.toFixed(0)} µs and ${snap.writtenBytes.toLocaleString()} bytes as written (v4), ${snap.v1Us.toFixed(0)} µs and ${snap.v1Bytes.toLocaleString()} bytes as plain JSON (v1): ${(snap.v1Us / snap.writtenUs).toFixed(2)}x faster, ${(snap.writtenBytes / snap.v1Bytes).toFixed(2)} of the bytes`,
   );
+}
+
+/** Offsets on the DLQ topic (records, and transaction markers if a transaction wrote there). */
+async function dlqOffsets(admin: Admin): Promise<number> {
+  const offsets = await admin.fetchTopicOffsets(topics.dlq).catch(() => []);
+  return offsets.reduce((sum, o) => sum + Number(o.high), 0);
+}
+
+async function main(secured: SecuredKafka | undefined): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  // One request in flight per broker: a retry cannot overtake a later request.
+  const producer = kafka.producer({ maxInFlightRequests: 1 });
+  await producer.connect();
+  console.log(
+    `topology: ${METERS.toLocaleString()} meters, ${GARDUS.toLocaleString()} gardu${BLACKOUT ? ` (+ ${LIT_METERS.length} meters of a grid the blackout leaves lit)` : ''}; scenario ${SCENARIO}; prefix ${prefix}${BLACKOUT ? '' : ` (and ${kafkajsPrefix} for the kafkajs detector)`}`,
+  );
+  const enc = await produceBacklog(admin, producer, prefix);
+  if (!BLACKOUT) await produceBacklog(admin, producer, kafkajsPrefix);
+
+  const steady = await steadyState();
+  const det = steady.det.c;
+  const steadyPeak = det.last()!;
+
+  const seen: Watched = { outages: [], suspected: [] };
+  // An outage's emitted_at is when the bench saw it; a suspicion keeps the detector's (its latency).
+  const watch = await follow('Outage', topics.outages, (o) =>
+    seen.outages.push({ ...o, emitted_at: Date.now() }),
+  );
+  const watchSuspected = await follow('SuspectedOutage', topics.suspectedOutages, (r) =>
+    seen.suspected.push(r),
+  );
+  const s = await storm(det, producer, enc, seen);
+  const settled = await until(() => {
+    const last = latestSuspicions(seen.suspected);
+    return last.size > 0 && [...last.values()].every((r) => !isPendingSuspicion(r));
+  }, 60_000);
+  const sus = suspicionFigures(seen.suspected);
+  const b = BLACKOUT ? await blackout(det, producer, enc, seen, s.endAt) : undefined;
+
+  console.log('');
+  printSteady(steady);
+  printStorm(s, sus, settled);
+  if (b) printBlackout(b, s, steadyPeak, await dlqOffsets(admin));
+  else printInProcess();
 
   await stop(det.proc);
   if (secured) {
-    const s = await securedSteady(secured);
+    const r = await securedSteady(secured);
     const plain = steady.det.rate;
     console.log('production configuration: the raw detector over SASL_SSL (secured broker, SCRAM-SHA-512)');
     console.log(`  detector, raw fetch, plain    ${fmtRate(plain)}   (step 2)`);
     console.log(
-      `  detector, raw fetch, SASL_SSL ${fmtRate(s.rate)}   (${METERS.toLocaleString()} reads in ${s.rate.s.toFixed(1)} s)`,
+      `  detector, raw fetch, SASL_SSL ${fmtRate(r.rate)}   (${METERS.toLocaleString()} reads in ${r.rate.s.toFixed(1)} s)`,
     );
     console.log(
-      `  ratio SASL_SSL / plain: ${securedRatio(s.rate.perS, plain.perS)} in msgs/s (goal >= 0.8, >= 150k/s), ${securedRatio(s.rate.ingestPerS, plain.ingestPerS)} ingest only, ${(plain.cpuUs / s.rate.cpuUs).toFixed(2)} in CPU per msg`,
+      `  ratio SASL_SSL / plain: ${securedRatio(r.rate.perS, plain.perS)} in msgs/s (goal >= 0.8, >= 150k/s), ${securedRatio(r.rate.ingestPerS, plain.ingestPerS)} ingest only, ${(plain.cpuUs / r.rate.cpuUs).toFixed(2)} in CPU per msg`,
     );
   }
   await watch.disconnect();
   await watchSuspected.disconnect();
   await producer.disconnect();
-  await admin
-    .deleteTopics({
-      topics: [prefix, kafkajsPrefix].flatMap((p) => [...Object.values(topicNames(p)), stateTopic(p)]),
-    })
-    .catch(() => undefined);
   await admin.disconnect();
+  await deleteTopics();
+}
+
+/** Deletes every topic of the run (the detector creates some of its own, all under the prefixes). */
+async function deleteTopics(): Promise<void> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    // The kafkajs detector's prefix (`<prefix>.kafkajs`) is under the run's.
+    const ours = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
+    if (ours.length > 0) await admin.deleteTopics({ topics: ours });
+  } catch (err) {
+    console.error(`bench: could not delete the topics of ${prefix}: ${(err as Error).message}`);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
 }
 
 /** Follows `topic` from its start (committed records only), each value decoded as `name`. */
@@ -875,10 +1249,12 @@ async function until(pred: () => boolean, timeoutMs: number): Promise<boolean> {
   return true;
 }
 
+// A blackout run measures the blackout; the secured run belongs to the steady state's figures.
+if (BLACKOUT) process.env.BENCH_SECURED = '0';
 withSecuredKafka(main).then(
   () => process.exit(0),
   (err: unknown) => {
     console.error(err);
-    process.exit(1);
+    void deleteTopics().finally(() => process.exit(1));
   },
 );

@@ -16,6 +16,24 @@ export function stateTopic(prefix: string): string {
   return `${prefix}.detector-state`;
 }
 
+/**
+ * The detector's repartition topic (internal, as many partitions as the inputs): reads and events
+ * not on their feeder's partition, forwarded there (key and bytes as they came, header
+ * `ami.kind` = `read` or `event`), and the watermark markers of every input partition's owner
+ * (`ami.kind` = `watermark`; README, "Scaling out").
+ */
+export function repartitionTopic(prefix: string): string {
+  return `${prefix}.detector-repartition`;
+}
+
+/** What an owner announces on every repartition partition: inputs it forwards later from `sources` come after `bound`. */
+export interface WatermarkMarker {
+  bound: number;
+  sources: string[];
+}
+
+export const KIND_HEADER = 'ami.kind';
+
 export function garduRecord(
   partition: number,
   garduId: string,
@@ -186,6 +204,23 @@ export function tpRecord(partition: number, tp: string, meta: TpMeta): Message &
   return { partition, key: `tp:${tp}`, value: JSON.stringify(meta) };
 }
 
+/**
+ * A partition's event-time meta as saved by `tpRecord`. JSON writes a time of a partition that has
+ * had no input (-Infinity) as null, which arithmetic would take for time 0 (1970): read back as -Infinity.
+ */
+export function decodeTpMeta(json: string): TpMeta {
+  const raw = JSON.parse(json) as { [K in keyof TpMeta]: TpMeta[K] | null };
+  const time = (t: number | null | undefined) => t ?? Number.NEGATIVE_INFINITY;
+  return {
+    consumedUpTo: raw.consumedUpTo ?? 0,
+    maxTime: time(raw.maxTime),
+    releasedUpTo: time(raw.releasedUpTo),
+    ...(raw.forwardedUpTo === null || raw.forwardedUpTo === undefined
+      ? {}
+      : { forwardedUpTo: raw.forwardedUpTo }),
+  };
+}
+
 /** A gardu's suspicions on arrival (suspicion.ts, JSON; null when it has none), key `s:<gardu_id>`. */
 export function arrivalRecord(
   partition: number,
@@ -251,7 +286,7 @@ export async function loadState(
   for (const [key, { partition, value }] of latest) {
     if (value === null) continue;
     if (key.startsWith('g:')) state.gardus.push({ partition, snap: decodeSnapshot(value) });
-    else if (key.startsWith('tp:')) state.tps.set(key.slice(3), JSON.parse(value) as TpMeta);
+    else if (key.startsWith('tp:')) state.tps.set(key.slice(3), decodeTpMeta(value));
     else if (key.startsWith('s:')) state.arrivals.push({ partition, garduId: key.slice(2), json: value });
   }
   logger.info(

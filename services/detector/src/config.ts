@@ -80,6 +80,14 @@ const detectorFields = commonConfigSchema.extend({
   DETECTOR_MAX_BUFFERED: z.coerce.number().int().min(1).default(500_000),
   /** Write one JSON line per step (inputs, outputs, held inputs, heap, ms in rules, snapshots, encoding, transaction) to stderr. */
   DETECTOR_TRACE_STEPS: envBoolean(false),
+  /**
+   * Scale-out without losing the feeder roll-up (README, "Scaling out"): a read or event not on its
+   * feeder's partition (`inputPartition` of @ami/lib; a producer using Kafka's default partitioner)
+   * is forwarded, in the step's transaction, to `<prefix>.detector-repartition` on that partition and
+   * processed when read from there. `false`: processed where it lands (one instance is then still
+   * right; several roll a feeder up separately).
+   */
+  DETECTOR_REPARTITION: envBoolean(true),
   /** Partitions of topics the detector creates when they are missing (tests, local stack). */
   DETECTOR_PARTITIONS: z.coerce.number().int().min(1).default(6),
   /**
@@ -127,6 +135,12 @@ const detectorFields = commonConfigSchema.extend({
    * the past, a simulation ahead of it) is not pinged.
    */
   PING_MAX_EVIDENCE_AGE_MS: z.coerce.number().int().positive().default(120_000),
+  /**
+   * Wall clock: restoration verification (src/restoration.ts) waits this long after the first sign
+   * of supply at a gardu under an open GARDU outage (so the other meters' power restores arrive),
+   * then pings its AMI meters that showed no sign of life.
+   */
+  RESTORE_PING_DELAY_MS: z.coerce.number().int().min(0).default(5_000),
 });
 
 export const detectorConfigSchema = detectorFields.transform((c) => ({

@@ -32,6 +32,15 @@ import { heapPop, heapPush } from './heap.js';
  *   back (kafkajs after every rejoin, the raw fetch after a reassignment)
  *   would otherwise buffer inputs twice, and find those released since the
  *   last commit late.
+ * - Scale-out (services/detector/README.md, "Scaling out"): an input placed on the wrong
+ *   partition for its feeder is `pass`ed, not held: it moves its partition's event time (it is
+ *   that input's traffic) and the edge forwards it to the repartition topic. Tracked with
+ *   `upstream`, a partition of that topic is held back by the bounds every source partition's
+ *   owner announced on it (`announce`), not by its own newest time: records forwarded into one
+ *   partition from many source partitions are not in event-time order, and an owner that forwards
+ *   slowly would find its records late. Each owner forwards only inputs after its own watermark
+ *   (`ownWatermark`, over its source partitions only, so owners never wait on each other in a
+ *   circle) and announces that watermark after them.
  */
 
 /**
@@ -76,6 +85,8 @@ export interface TpMeta {
   consumedUpTo: number;
   maxTime: number;
   releasedUpTo: number;
+  /** The owner's own watermark (`ownWatermark`): inputs forwarded later come after it. Absent before scale-out. */
+  forwardedUpTo?: number;
 }
 
 export interface Held<V> {
@@ -104,10 +115,17 @@ interface TpState<V> {
   /** Buffered inputs in offset order (head advances past released ones). */
   queue: Held<V>[];
   head: number;
+  /**
+   * A repartition partition: its event time is the bounds announced on it per source
+   * topic-partition (`announce`), not its records' newest time.
+   */
+  bounds: Map<string, number> | undefined;
 }
 
 /** `suspect`: held, ahead of the fleet's clock, until another meter confirms it or it expires. */
 export type Offer = 'buffered' | 'late' | 'replayed' | 'suspect';
+/** What `pass` says of an input that belongs elsewhere: forward it, it is late here, or it was handled before. */
+export type Pass = 'forward' | 'late' | 'replayed';
 
 /** The buffered inputs of one topic-partition at one event time, in offset order. */
 interface Run<V> {
@@ -143,6 +161,10 @@ export class EventTimeGate<V> {
   private lastTp: string | undefined;
   private lastState: TpState<V> | undefined;
   private released = Number.NEGATIVE_INFINITY;
+  /** The watermark over the source (not upstream) inputs alone, as last announced: inputs passed on come after it. */
+  private ownReleased = Number.NEGATIVE_INFINITY;
+  /** Every source topic-partition of the pipeline: an upstream partition waits for a bound from each. */
+  private sources: readonly string[] = [];
   private lastArrivalWall = 0;
   private readonly clock: ClockGuard;
   /** Inputs ahead of the fleet waiting for confirmation (few: a faulty clock, a replay's first record of a boundary). */
@@ -166,11 +188,33 @@ export class EventTimeGate<V> {
     return this.count;
   }
 
+  /** The source topic-partitions (every reads and events partition) whose bounds an upstream input waits for. */
+  expectSources(sources: readonly string[]): void {
+    this.sources = sources;
+  }
+
+  /**
+   * A bound announced on upstream input `tp` by the owner of `source`: what it forwards later from
+   * there comes after `bound` (monotonic: an older announcement read later changes nothing).
+   */
+  announce(tp: string, source: string, bound: number): void {
+    const bounds = this.tps.get(tp)?.bounds;
+    if (bounds === undefined || !Number.isFinite(bound)) return;
+    if (!(bounds.get(source)! >= bound)) bounds.set(source, bound);
+  }
+
+  /** No source input has had any input, and every one is idle. */
+  private sourcesEmptyAndIdle(nowWall: number): boolean {
+    for (const s of this.tps.values())
+      if (s.bounds === undefined && (Number.isFinite(s.maxTime) || !this.idle(s, nowWall))) return false;
+    return true;
+  }
+
   /**
    * Start tracking a topic-partition, optionally from its saved meta, with inputs from `startOffset`
    * (where its fetch starts: the committed offset, else the earliest).
    */
-  track(tp: string, caughtUp: boolean, saved: TpMeta | null = null, startOffset = 0): void {
+  track(tp: string, caughtUp: boolean, saved: TpMeta | null = null, startOffset = 0, upstream = false): void {
     this.tps.set(tp, {
       // The buffered inputs of the saved state are read again from the committed offset: until
       // then, the saved newest time may not take the watermark past what was released (those
@@ -188,11 +232,13 @@ export class EventTimeGate<V> {
       endUnchangedWall: Number.NEGATIVE_INFINITY,
       queue: [],
       head: 0,
+      bounds: upstream ? new Map() : undefined,
     });
     this.lastTp = undefined;
     this.lastState = undefined;
     if (saved) {
       this.released = Math.max(this.released, saved.releasedUpTo);
+      this.ownReleased = Math.max(this.ownReleased, saved.forwardedUpTo ?? saved.releasedUpTo);
       // Confirmed before the restart: the fleet's clock starts there.
       this.clock.trust(saved.maxTime);
     }
@@ -228,19 +274,8 @@ export class EventTimeGate<V> {
 
   /** `evidence`: the input's meter and Kafka timestamp, for the clock guard (without it: trusted). */
   offer(tp: string, offset: number, t: number, value: V, nowWall: number, evidence?: Evidence): Offer {
-    const s = this.lastTp === tp ? this.lastState : this.tps.get(tp);
-    if (!s) throw new Error(`topic-partition ${tp} is not tracked`);
-    this.lastTp = tp;
-    this.lastState = s;
-    // Fetched again (the fetch went back to the committed offset): held or released already.
-    if (offset < s.position) return 'replayed';
-    s.position = offset + 1;
-    if (offset + 1 > s.consumedUpTo) s.consumedUpTo = offset + 1;
-    // Input again after every input was quiet: partitions not served yet may be about to be, so
-    // none counts as idle before it was quiet for `idleAdvanceMs` from now.
-    if (nowWall - this.lastArrivalWall >= this.cfg.idleAdvanceMs) this.resumeAll(nowWall);
-    this.lastArrivalWall = nowWall;
-    if (nowWall > s.quietSinceWall) s.quietSinceWall = nowWall;
+    const s = this.arrive(tp, offset, nowWall);
+    if (s === undefined) return 'replayed';
     if (s.saved && offset < s.saved.consumedUpTo && t <= s.saved.releasedUpTo) return 'replayed';
     if (t <= this.released) return 'late';
     const held: Held<V> = { t, tp, offset, value, released: false };
@@ -258,6 +293,43 @@ export class EventTimeGate<V> {
     if (t > s.maxTime) s.maxTime = t;
     this.hold(s, tp, held);
     return 'buffered';
+  }
+
+  /**
+   * An input of source `tp` that belongs to another partition (the edge forwards it): it moves
+   * `tp`'s event time like any input of it, but is not held. `late` when at or before the own
+   * watermark announced so far (the owners of the repartition topic may have gone past it);
+   * `replayed` when handled before the saved state (forwarded then, in a committed transaction).
+   */
+  pass(tp: string, offset: number, t: number, nowWall: number, evidence?: Evidence): Pass {
+    const s = this.arrive(tp, offset, nowWall);
+    if (s === undefined || (s.saved && offset < s.saved.consumedUpTo)) return 'replayed';
+    if (t <= this.ownReleased) return 'late';
+    // A faulty clock moves no clock here either (the new owner holds it as a suspect).
+    if (evidence !== undefined && this.clock.enabled) {
+      this.clock.observe(evidence.meterId, t, evidence.kafkaTs);
+      if (!this.clock.believes(t, evidence.kafkaTs)) return 'forward';
+    }
+    if (t > s.maxTime) s.maxTime = t;
+    return 'forward';
+  }
+
+  /** The state of `tp` for an input at `offset`; undefined when the fetch went back (handled already). */
+  private arrive(tp: string, offset: number, nowWall: number): TpState<V> | undefined {
+    const s = this.lastTp === tp ? this.lastState : this.tps.get(tp);
+    if (!s) throw new Error(`topic-partition ${tp} is not tracked`);
+    this.lastTp = tp;
+    this.lastState = s;
+    // Fetched again (the fetch went back to the committed offset): held or released already.
+    if (offset < s.position) return undefined;
+    s.position = offset + 1;
+    if (offset + 1 > s.consumedUpTo) s.consumedUpTo = offset + 1;
+    // Input again after every input was quiet: partitions not served yet may be about to be, so
+    // none counts as idle before it was quiet for `idleAdvanceMs` from now.
+    if (nowWall - this.lastArrivalWall >= this.cfg.idleAdvanceMs) this.resumeAll(nowWall);
+    this.lastArrivalWall = nowWall;
+    if (nowWall > s.quietSinceWall) s.quietSinceWall = nowWall;
+    return s;
   }
 
   /** Suspects the fleet's clock has caught up with are ordinary inputs again. */
@@ -371,7 +443,7 @@ export class EventTimeGate<V> {
   /** Some input looks quiet: its idleness needs (fresh) end offsets from the broker. */
   wantsEndOffsets(nowWall: number): boolean {
     if (!this.cfg.confirmIdleWithEndOffsets) return false;
-    for (const s of this.tps.values()) if (this.quiet(s, nowWall)) return true;
+    for (const s of this.tps.values()) if (s.bounds === undefined && this.quiet(s, nowWall)) return true;
     return false;
   }
 
@@ -419,7 +491,7 @@ export class EventTimeGate<V> {
     let ours = Number.POSITIVE_INFINITY;
     let othersBehind = Number.POSITIVE_INFINITY;
     for (const [tp, s] of this.tps) {
-      if (this.idle(s, nowWall)) continue;
+      if (s.bounds !== undefined || this.idle(s, nowWall)) continue;
       if (tp.slice(0, tp.lastIndexOf(':')) === topic) ours = Math.min(ours, s.maxTime);
       else if (!s.caughtUp) othersBehind = Math.min(othersBehind, s.maxTime);
     }
@@ -434,14 +506,58 @@ export class EventTimeGate<V> {
    */
   aheadOfWatermark(tp: string, nowWall: number): boolean {
     const s = this.tps.get(tp);
-    if (s === undefined || this.idle(s, nowWall)) return false;
+    if (s === undefined || s.bounds !== undefined || this.idle(s, nowWall)) return false;
     // Only for an input still behind on the broker: a caught-up one moves only with new records.
     for (const other of this.tps.values())
-      if (other.maxTime < s.maxTime && !other.caughtUp && !this.idle(other, nowWall)) return true;
+      if (
+        other.bounds === undefined &&
+        other.maxTime < s.maxTime &&
+        !other.caughtUp &&
+        !this.idle(other, nowWall)
+      )
+        return true;
     return false;
   }
 
   nextWatermark(nowWall: number): number {
+    return Math.max(this.released, Math.min(this.ownWatermark(nowWall), this.upstreamBound()));
+  }
+
+  /**
+   * The watermark over the source inputs alone (the repartition topic aside): what this owner
+   * announces to the repartition topic's owners, and inputs it forwards later come after it.
+   * Monotonic once `announceOwn` took it.
+   */
+  ownWatermark(nowWall: number): number {
+    let own = this.sourceWatermark(nowWall);
+    // Partitions that never had input, idle: they follow the other owners' bounds (an empty partition
+    // holds nothing for one instance either), announced like any, so input arriving there later is
+    // forwarded only after it, never behind what the others released on the strength of it.
+    if (!Number.isFinite(own) && this.sourcesEmptyAndIdle(nowWall)) {
+      const others = this.upstreamBound(new Set(this.tps.keys()));
+      if (Number.isFinite(others)) own = others;
+    }
+    return Math.max(this.ownReleased, this.released, own);
+  }
+
+  /** Takes the own watermark of now as announced (the edge writes it after the step's forwards). */
+  announceOwn(nowWall: number): number {
+    this.ownReleased = this.ownWatermark(nowWall);
+    return this.ownReleased;
+  }
+
+  /** The lowest bound announced on the upstream inputs (+inf: none tracked; -inf: a source not heard from). */
+  private upstreamBound(except?: ReadonlySet<string>): number {
+    let min = Number.POSITIVE_INFINITY;
+    for (const s of this.tps.values()) {
+      if (s.bounds === undefined) continue;
+      for (const source of this.sources)
+        if (!except?.has(source)) min = Math.min(min, s.bounds.get(source) ?? Number.NEGATIVE_INFINITY);
+    }
+    return min;
+  }
+
+  private sourceWatermark(nowWall: number): number {
     let min = Number.POSITIVE_INFINITY;
     let max = Number.NEGATIVE_INFINITY;
     let allIdle = true;
@@ -449,6 +565,7 @@ export class EventTimeGate<V> {
     // first sight after the start): quiet inputs advance event time from there, not from wall time 0.
     let lastActive = this.lastArrivalWall;
     for (const s of this.tps.values()) {
+      if (s.bounds !== undefined) continue;
       max = Math.max(max, s.maxTime);
       lastActive = Math.max(lastActive, s.quietSinceWall);
       if (!this.idle(s, nowWall)) {
@@ -463,7 +580,7 @@ export class EventTimeGate<V> {
       const advanced = (idleFor - this.cfg.idleAdvanceMs) * (this.cfg.idleAdvanceRate ?? 1);
       w = Math.max(w, max - this.cfg.allowedLatenessMs + advanced);
     }
-    return Math.max(this.released, w);
+    return w;
   }
 
   /**
@@ -518,7 +635,14 @@ export class EventTimeGate<V> {
 
   meta(tp: string): TpMeta | undefined {
     const s = this.tps.get(tp);
-    return s && { consumedUpTo: s.consumedUpTo, maxTime: s.maxTime, releasedUpTo: this.released };
+    return (
+      s && {
+        consumedUpTo: s.consumedUpTo,
+        maxTime: s.maxTime,
+        releasedUpTo: this.released,
+        ...(Number.isFinite(this.ownReleased) ? { forwardedUpTo: this.ownReleased } : {}),
+      }
+    );
   }
 
   topicPartitions(): string[] {

@@ -14,8 +14,10 @@ import {
 import type { DetectorConfig } from './config.js';
 import type { Out } from './output.js';
 import { PingVerifier, readResult, type PingDirectory, type PingProgress } from './pings.js';
-import type { PingOutcome } from './suspicion.js';
-import type { Topology } from './topology.js';
+import { recordPingSilence, RestorationWatch, type RestorationPlan, type SilentPing } from './restoration.js';
+import type { DetectorState, Input } from './rules.js';
+import type { NestedSuspect, PingOutcome } from './suspicion.js';
+import type { MeterInfo, Topology } from './topology.js';
 
 /** What of a suspicion record the pings need (the edge stamps emitted_at later). */
 export type SuspicionView = Pick<
@@ -49,14 +51,27 @@ const ROUND_MS = 500;
  */
 export class PingEdge {
   readonly verifier: PingVerifier;
+  /** Restored gardu outages waiting for their restoration pings (restoration.ts). */
+  readonly restorations: RestorationWatch;
   private results: CommandResult[] = [];
   private lastRound = 0;
   private consumer?: Consumer;
   /** What the suspicion records already show, per outage (the hook counts increments). */
   private readonly sentShown = new Map<string, number>();
   private readonly verdictShown = new Set<string>();
+  /** Restoration pings under way, by verifier key. */
+  private readonly plans = new Map<string, RestorationPlan>();
   /** Statistics for operators and tests. */
-  readonly stats = { sent: 0, results: 0, ignored: 0, undecodable: 0 };
+  readonly stats = {
+    sent: 0,
+    results: 0,
+    ignored: 0,
+    undecodable: 0,
+    /** Restoration pings planned; their silent results recorded as evidence, or too late for it. */
+    restorationPings: 0,
+    silencesRecorded: 0,
+    silencesLate: 0,
+  };
 
   private constructor(
     private readonly topics: Topics,
@@ -67,6 +82,7 @@ export class PingEdge {
     topo: Topology,
   ) {
     this.verifier = new PingVerifier(cfg, directoryOf(topo), Date.now());
+    this.restorations = new RestorationWatch({ cfg, topo }, cfg);
   }
 
   /** Null when DETECTOR_PINGS is off. The topics exist already (the detector ensures every topic). */
@@ -151,9 +167,47 @@ export class PingEdge {
     }
   }
 
+  /** An input as it arrives (before the watermark): a sign of supply may start a restoration watch. */
+  arrived(rules: DetectorState, input: Input, info: MeterInfo, now: number): void {
+    this.restorations.onArrival(rules, input, info.garduId, info.meterId, now);
+  }
+
+  /** Restoration pings for gardu outages whose supply came back (sent by the next `take`). */
+  restore(rules: DetectorState, now: number): void {
+    for (const plan of this.restorations.due(rules, now)) {
+      this.verifier.restore(plan.key, plan.garduId, plan.meters, now);
+      this.plans.set(plan.key, plan);
+      this.stats.restorationPings += plan.meters.length;
+      if (plan.unpinged > 0)
+        this.logger.info(
+          { outage: plan.outageId, pinged: plan.meters.length, unpinged: plan.unpinged },
+          'restoration pings over the budget: the next read decides for the others',
+        );
+    }
+  }
+
+  /**
+   * Silent restoration pings (from `take`) recorded in the rules' state as event-time evidence
+   * (`recordPingSilence`): the gardu's snapshot goes into the step's transaction.
+   */
+  record(rules: DetectorState, silences: readonly SilentPing[], watermark: number): void {
+    for (const s of silences) {
+      const r = recordPingSilence(rules, s, watermark);
+      if (r === 'RECORDED') this.stats.silencesRecorded++;
+      else if (r === 'LATE') {
+        this.stats.silencesLate++;
+        this.logger.info(
+          { ...s, watermark },
+          'restoration ping silent after the watermark: the next read decides',
+        );
+      }
+    }
+  }
+
   /** A step is due for the pings: results to apply, or a round of sending while suspicions are open. */
   hasWork(now: number): boolean {
-    return this.results.length > 0 || (now - this.lastRound >= ROUND_MS && this.verifier.busy);
+    const rounds = this.verifier.busy || this.restorations.size > 0;
+    return this.results.length > 0 || (now - this.lastRound >= ROUND_MS && rounds);
   }
 
   /**
@@ -161,7 +215,14 @@ export class PingEdge {
    * add to the transaction), and per suspicion what changed since the last step in the suspicion
    * hook's terms (`applyPings` of suspicion.ts): pings sent, outcomes, and the verdict once set.
    */
-  take(now: number): { commands: Out[]; updates: PingUpdate[] } {
+  take(now: number): {
+    commands: Out[];
+    updates: PingUpdate[];
+    silences: SilentPing[];
+    nested: NestedSuspect[];
+  } {
+    const silences: SilentPing[] = [];
+    const finished = new Set<string>();
     const updates = new Map<string, PingUpdate>();
     const update = (p: PingProgress): PingUpdate => {
       let u = updates.get(p.outageId);
@@ -181,7 +242,14 @@ export class PingEdge {
     this.results = [];
     for (const r of results) {
       this.stats.results++;
+      const sent = this.verifier.lookup(r.command_id);
       const p = this.verifier.onResult(r, now);
+      if (sent?.restoration && p !== undefined) {
+        if (readResult(r).state === 'SILENT')
+          silences.push({ garduId: p.garduId!, meterId: r.meter_id, sentAt: sent.sentAt, at: r.decided_at });
+        finished.add(sent.key);
+        continue;
+      }
       if (p === undefined) {
         this.stats.ignored++;
         continue;
@@ -191,6 +259,7 @@ export class PingEdge {
       if (state === 'ANSWERED' || state === 'SILENT')
         u.outcomes.push({ meterId: r.meter_id, answered: state === 'ANSWERED' });
     }
+    const nested = this.nestedSuspects(finished, now);
     const commands: Out[] = [];
     if (now - this.lastRound >= ROUND_MS) {
       this.lastRound = now;
@@ -203,14 +272,37 @@ export class PingEdge {
       for (const { outageId, command } of this.verifier.due(now)) {
         commands.push({ topic: this.topics.pings, key: command.meter_id, value: this.encode(command) });
         const p = this.verifier.progressOf(outageId);
-        if (p !== undefined) update(p);
+        if (p !== undefined && !this.verifier.lookup(command.command_id)?.restoration) update(p);
       }
     }
     if (commands.length > 0) {
       this.stats.sent += commands.length;
       this.metrics.produced.inc({ topic: this.topics.pings }, commands.length);
     }
-    return { commands, updates: [...updates.values()].filter((u) => u.garduId !== null) };
+    return { commands, updates: [...updates.values()].filter((u) => u.garduId !== null), silences, nested };
+  }
+
+  /** Restoration pings all answered or silent: the silent meters are a nested METER suspicion. */
+  private nestedSuspects(keys: ReadonlySet<string>, now: number): NestedSuspect[] {
+    const nested: NestedSuspect[] = [];
+    for (const key of keys) {
+      const o = this.verifier.restorationOutcome(key);
+      const plan = this.plans.get(key);
+      if (o === undefined || o.pending || plan === undefined) continue;
+      this.plans.delete(key);
+      if (o.silent.length > 0)
+        nested.push({
+          garduId: plan.garduId,
+          parentId: plan.outageId,
+          startedAt: plan.startedAt,
+          backAt: plan.backAt,
+          meters: o.silent,
+          loggedAt: now,
+        });
+    }
+    for (const key of this.plans.keys())
+      if (this.verifier.restorationOutcome(key) === undefined) this.plans.delete(key);
+    return nested;
   }
 
   async stop(): Promise<void> {

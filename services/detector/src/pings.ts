@@ -56,7 +56,8 @@ export type TargetState = 'QUEUED' | 'IN_FLIGHT' | 'ANSWERED' | 'SILENT' | 'REFU
 
 export interface PingTarget {
   meterId: string;
-  role: 'GASPING' | 'NEIGHBOUR';
+  /** RESTORATION: a meter without a sign of life after its gardu's restore (restoration.ts). */
+  role: 'GASPING' | 'NEIGHBOUR' | 'RESTORATION';
   /** The data concentrator the ping goes through (PLC: the gardu's), null for RF/cellular/fibre. */
   concentrator: string | null;
   state: TargetState;
@@ -92,6 +93,8 @@ interface Verification {
   /** The evidence now settles it alone (gasp share crossed): nothing more is sent. */
   settled: boolean;
   openedAt: number;
+  /** Restoration pings (restoration.ts): no verdict; each silent meter is evidence for the rules. */
+  restoration: boolean;
 }
 
 /** Why a suspicion gets no pings, or null when it does. */
@@ -278,6 +281,7 @@ export class PingVerifier {
         verdict: null,
         settled: false,
         openedAt: now,
+        restoration: false,
       };
       this.open.set(s.outageId, v);
       this.plan(v, amiMeters);
@@ -292,6 +296,44 @@ export class PingVerifier {
     }
     this.plan(known, amiMeters);
     return this.decide(known);
+  }
+
+  /**
+   * Restoration pings of a restored gardu outage (`key` = `restore:<outage_id>`): the meters, within
+   * the same budget (per incident, per concentrator, the rate) as the suspicions' pings. Their
+   * results decide nothing here: `lookup` tells the edge which are restoration pings.
+   */
+  restore(key: string, garduId: string, meters: readonly string[], now: number): void {
+    if (this.open.has(key)) return;
+    const v: Verification = {
+      subject: { outageId: key, scope: 'GARDU', garduId, gasping: meters, startedAt: now },
+      targets: [],
+      sent: 0,
+      verdict: null,
+      settled: false,
+      openedAt: now,
+      restoration: true,
+    };
+    for (const meterId of meters.slice(0, this.cfg.PING_MAX_PER_INCIDENT))
+      v.targets.push(this.target(garduId, meterId, 'RESTORATION'));
+    this.open.set(key, v);
+  }
+
+  /** Restoration pings of `key`: the meters found silent and whether any is still queued or in flight. */
+  restorationOutcome(key: string): { silent: string[]; pending: boolean } | undefined {
+    const v = this.open.get(key);
+    if (!v?.restoration) return undefined;
+    return {
+      silent: v.targets.filter((t) => t.state === 'SILENT').map((t) => t.meterId),
+      pending: v.targets.some((t) => t.state === 'QUEUED' || t.state === 'IN_FLIGHT'),
+    };
+  }
+
+  /** The ping a command id belongs to, while it is in flight: when it went, and whether it is a restoration ping. */
+  lookup(commandId: string): { key: string; sentAt: number; restoration: boolean } | undefined {
+    const f = this.inFlight.get(commandId);
+    const v = f && this.open.get(f.outageId);
+    return f && { key: f.outageId, sentAt: f.target.sentAt, restoration: v?.restoration ?? false };
   }
 
   /**
@@ -373,7 +415,9 @@ export class PingVerifier {
       f.target.detail = `no result from the head-end within ${this.cfg.PING_RESULT_TIMEOUT_MS / 1000} s`;
     }
     for (const [id, v] of this.open) {
-      const drained = v.settled && !v.targets.some((t) => t.state === 'IN_FLIGHT');
+      const drained =
+        (v.settled && !v.targets.some((t) => t.state === 'IN_FLIGHT')) ||
+        (v.restoration && !v.targets.some((t) => t.state === 'IN_FLIGHT' || t.state === 'QUEUED'));
       if (drained || now - v.openedAt > FORGET_AFTER_MS) this.close(id);
     }
   }
@@ -396,19 +440,23 @@ export class PingVerifier {
         }
         continue;
       }
-      const kdpm = this.dir.kdpm(meterId);
-      v.targets.push({
-        meterId,
-        role,
-        // PLC meters of one gardu share its data concentrator; other media have none.
-        concentrator: kdpm === 'L' ? v.subject.garduId : null,
-        state: 'QUEUED',
-        attempts: 0,
-        notBefore: 0,
-        sentAt: 0,
-        detail: '',
-      });
+      v.targets.push(this.target(v.subject.garduId, meterId, role));
     }
+  }
+
+  private target(garduId: string | null, meterId: string, role: PingTarget['role']): PingTarget {
+    const kdpm = this.dir.kdpm(meterId);
+    return {
+      meterId,
+      role,
+      // PLC meters of one gardu share its data concentrator; other media have none.
+      concentrator: kdpm === 'L' ? garduId : null,
+      state: 'QUEUED',
+      attempts: 0,
+      notBefore: 0,
+      sentAt: 0,
+      detail: '',
+    };
   }
 
   private nextTarget(v: Verification, now: number): PingTarget | undefined {
@@ -437,7 +485,9 @@ export class PingVerifier {
       type: 'READ_NOW',
       power_limit_va: null,
       issued_by: PING_ISSUER,
-      reason: `verifies suspected outage ${v.subject.outageId} (${t.role === 'GASPING' ? 'gasping meter' : 'neighbour'})`,
+      reason: v.restoration
+        ? `verifies restoration of ${v.subject.outageId.replace(/^restore:/, '')} (no sign of life since)`
+        : `verifies suspected outage ${v.subject.outageId} (${t.role === 'GASPING' ? 'gasping meter' : 'neighbour'})`,
     };
     this.inFlight.set(command.command_id, { outageId: v.subject.outageId, target: t });
     return { outageId: v.subject.outageId, command };
@@ -459,7 +509,7 @@ export class PingVerifier {
 
   /** Sets the verdict the first time the answers settle the suspicion; returns the progress then. */
   private decide(v: Verification): PingProgress | undefined {
-    if (v.verdict !== null || v.settled) return undefined;
+    if (v.verdict !== null || v.settled || v.restoration) return undefined;
     const verdict = judge(v.subject, v.targets);
     if (verdict === null) return undefined;
     v.verdict = verdict;

@@ -14,6 +14,7 @@ import {
   ensureTopics,
   exitOnCrash,
   GroupMembership,
+  inputPartition,
   retryKafkaStartup,
   waitForTopicLeaders,
   watchMembership,
@@ -38,7 +39,16 @@ import {
   type Topics,
 } from '@ami/lib';
 import type { DetectorConfig } from './config.js';
-import { arrivalRecord, garduRecord, loadState, stateTopic, tpRecord } from './changelog.js';
+import {
+  arrivalRecord,
+  garduRecord,
+  KIND_HEADER,
+  loadState,
+  repartitionTopic,
+  stateTopic,
+  tpRecord,
+  type WatermarkMarker,
+} from './changelog.js';
 import { CoPartitionedAssigner } from './assigner.js';
 import { EventTimeGate, type Held } from './eventTime.js';
 import {
@@ -64,6 +74,7 @@ import {
   onArrival,
   publishArrivals,
   settleByRecords,
+  suspectNested,
   sweep,
   type SuspicionRecord,
 } from './suspicion.js';
@@ -98,6 +109,8 @@ export interface DetectorStats {
   transactions: number;
   /** Most inputs held for the watermark at once (after a batch was offered). */
   peakBuffered: number;
+  /** Inputs not on their feeder's partition, forwarded to the repartition topic ("Scaling out"). */
+  forwarded: number;
 }
 
 export interface DetectorHandle {
@@ -136,6 +149,8 @@ type Source = Input & {
 const STEP_INTERVAL_MS = 100;
 /** Wall clock between end-offset polls while some input looks idle. */
 const END_POLL_MS = 500;
+/** Wall clock between watermark markers of an instance with nothing else to write (quiet inputs). */
+const MARKER_INTERVAL_MS = 250;
 const FETCH_BYTES_PER_PARTITION = 2 * 1024 * 1024;
 /** kafkajs' defaults, stated: the membership watch below counts on them. */
 const SESSION_TIMEOUT_MS = 30_000;
@@ -186,6 +201,7 @@ export async function startDetector(
     topics.momentary,
     topics.dlq,
     stateTopic(cfg.AMI_TOPIC_PREFIX),
+    ...(cfg.DETECTOR_REPARTITION ? [repartitionTopic(cfg.AMI_TOPIC_PREFIX)] : []),
     // READ_NOW pings of suspected outages go out in the step's transaction, on their own topic
     // (never `commands`: the detector's principal may not write it; pingEdge.ts).
     ...(cfg.DETECTOR_PINGS ? [topics.pings] : []),
@@ -247,6 +263,7 @@ export async function startDetector(
     suspected: 0,
     transactions: 0,
     peakBuffered: 0,
+    forwarded: 0,
   };
   const topo = new Topology();
   const onBadProfile: BadMetersRecordHandler = (err, partition, offset) => {
@@ -266,7 +283,11 @@ export async function startDetector(
   logger.info({ meters: topo.size }, 'meters table loaded');
 
   const ctx: RulesContext = { cfg, topo };
-  const inputs = [topics.reads, topics.events];
+  const inputs = [
+    topics.reads,
+    topics.events,
+    ...(cfg.DETECTOR_REPARTITION ? [repartitionTopic(cfg.AMI_TOPIC_PREFIX)] : []),
+  ];
   const pings = await PingEdge.start(cfg, kafka, codec, topics, topo, logger, metrics, exit);
   const edge = new Edge(
     cfg,
@@ -284,6 +305,7 @@ export async function startDetector(
     meters,
     pings,
   );
+  edge.placeBy(partitions);
   const consumer = kafka.consumer({
     groupId: cfg.DETECTOR_GROUP_ID,
     partitionAssigners: [membership.assigner(CoPartitionedAssigner)],
@@ -394,7 +416,7 @@ function rawReads(
 }
 
 /**
- * Creates missing contract topics and the state topic (as many partitions as the inputs), and waits
+ * Creates missing contract topics, the state topic and the repartition topic (as many partitions as the inputs), and waits
  * until each has a leader for every partition: a topic created a moment ago (here, or by a loader
  * starting beside this detector) answers "not the leader" for a while.
  */
@@ -420,18 +442,25 @@ async function prepareTopics(
     )
   ).topics;
   const partitions = meta!.partitions.length;
-  const state = stateTopic(cfg.AMI_TOPIC_PREFIX);
-  if (!(await retryKafkaStartup('list topics', () => admin.listTopics(), startup)).includes(state)) {
+  const internal = [
+    { topic: stateTopic(cfg.AMI_TOPIC_PREFIX), cleanup: 'compact' },
+    ...(cfg.DETECTOR_REPARTITION
+      ? [{ topic: repartitionTopic(cfg.AMI_TOPIC_PREFIX), cleanup: 'delete' }]
+      : []),
+  ];
+  const existing = await retryKafkaStartup('list topics', () => admin.listTopics(), startup);
+  for (const { topic, cleanup } of internal) {
+    if (existing.includes(topic)) continue;
     await retryKafkaStartup(
-      'create the state topic',
+      `create ${topic}`,
       () =>
         admin.createTopics({
           topics: [
             {
-              topic: state,
+              topic,
               numPartitions: partitions,
               replicationFactor: 1,
-              configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+              configEntries: [{ name: 'cleanup.policy', value: cleanup }],
             },
           ],
           waitForLeaders: true,
@@ -439,7 +468,11 @@ async function prepareTopics(
       startup,
     );
   }
-  await waitForTopicLeaders(admin, [state], startup);
+  await waitForTopicLeaders(
+    admin,
+    internal.map((i) => i.topic),
+    startup,
+  );
   return partitions;
 }
 
@@ -486,6 +519,17 @@ class Edge {
   private lastEndPoll = 0;
   /** Wall time at which the last completed meters catch-up started. */
   private metersCaughtUpFrom = Number.NEGATIVE_INFINITY;
+  /** Partitions of the inputs; the repartition topic (undefined: DETECTOR_REPARTITION off). */
+  private partitions = 0;
+  private repartition: string | undefined;
+  /** Gardu -> its feeder's partition, valid while the meters table is at `homesVersion`. */
+  private readonly homes = new Map<string, number>();
+  private homesVersion = -1;
+  /** The own watermark last announced on the repartition topic, and when (wall clock). */
+  private announced = Number.NEGATIVE_INFINITY;
+  private announcedAt = 0;
+  /** An assignment changed: announce again (a new owner of a repartition partition heard nothing yet). */
+  private announceDue = false;
 
   constructor(
     private readonly cfg: DetectorConfig,
@@ -514,8 +558,23 @@ class Edge {
     });
   }
 
+  /**
+   * Scale-out: the inputs have `partitions` partitions; with DETECTOR_REPARTITION, inputs go to their
+   * feeder's and the repartition topic's partitions wait for every input partition's owner.
+   */
+  placeBy(partitions: number): void {
+    this.partitions = partitions;
+    if (!this.cfg.DETECTOR_REPARTITION) return;
+    this.repartition = repartitionTopic(this.cfg.AMI_TOPIC_PREFIX);
+    const sources: string[] = [];
+    for (const topic of [this.topics.reads, this.topics.events])
+      for (let p = 0; p < partitions; p++) sources.push(`${topic}:${p}`);
+    this.gate.expectSources(sources);
+  }
+
   /** New assignment: forget revoked partitions, start rebuilding the new ones. */
   assign(owned: number[], inputs: string[]): void {
+    this.announceDue = true;
     void this.locked(async () => {
       for (const p of [...this.loaded]) if (!owned.includes(p)) this.drop(p, inputs);
       const fresh = owned.filter((p) => !this.loaded.has(p));
@@ -548,10 +607,14 @@ class Edge {
       const tp = `${batch.topic}:${batch.partition}`;
       const kind = batch.topic === this.topics.events ? 'event' : 'read';
       const now = Date.now();
+      const repartitioned = batch.topic === this.repartition;
       for (const message of batch.messages) {
-        this.stats.consumed++;
+        const k = repartitioned ? this.forwardedKind(tp, batch.partition, message) : kind;
+        if (k === undefined) continue;
+        // Inputs are counted once, where they were consumed first (a forwarded one was there).
+        if (!repartitioned) this.stats.consumed++;
         // Synchronous unless the writer schema must be fetched first.
-        const pending = this.offer(tp, kind, batch.topic, batch.partition, message, 0, now);
+        const pending = this.offer(tp, k, batch.topic, batch.partition, message, 0, now);
         if (pending) await pending;
       }
       await this.consumed(tp, Number(batch.lastOffset()) + 1, Number(batch.highWatermark));
@@ -657,6 +720,7 @@ class Edge {
         this.due ||
         this.gate.suspected > 0 ||
         this.gate.nextWatermark(Date.now()) > this.gate.watermark ||
+        this.announcing(Date.now()) ||
         this.pings?.hasWork(Date.now()) === true
       )
         await this.step();
@@ -833,13 +897,14 @@ class Edge {
       source.info = looked;
       source.version = this.ctx.topo.version;
     }
+    const t = source.kind === 'event' ? source.value.occurred_at : source.value.read_at;
+    // The Kafka record timestamp bounds how far ahead one meter's clock may take event time.
+    const kafkaTs = isRaw(source.from) ? source.from.timestamp[source.i]! : Number(source.from.timestamp);
+    if (this.forwarded(tp, source, t, kafkaTs, now)) return;
     if (source.kind === 'event' && isDuplicate(this.ctx, this.st, source.value, source.info)) {
       this.stats.duplicates++;
       return;
     }
-    const t = source.kind === 'event' ? source.value.occurred_at : source.value.read_at;
-    // The Kafka record timestamp bounds how far ahead one meter's clock may take event time.
-    const kafkaTs = isRaw(source.from) ? source.from.timestamp[source.i]! : Number(source.from.timestamp);
     const verdict = this.gate.offer(tp, source.offset, t, source, now, {
       meterId: source.value.meter_id,
       kafkaTs,
@@ -855,6 +920,111 @@ class Edge {
   }
 
   /**
+   * Scale-out ("Scaling out"): an input of reads or events not on its feeder's partition goes to the
+   * repartition topic on that partition, in the step's transaction with the offsets past it, and is
+   * processed by that partition's owner. True when it was taken so (or is late here, or was
+   * forwarded before the saved state). Inputs read from the repartition topic stay where they are.
+   */
+  private forwarded(tp: string, source: Source, t: number, kafkaTs: number, now: number): boolean {
+    const to = this.repartition;
+    if (to === undefined || source.topic === to || source.info === undefined) return false;
+    const home = this.homeOf(source.info);
+    if (home === source.partition) return false;
+    const verdict = this.gate.pass(tp, source.offset, t, now, { meterId: source.value.meter_id, kafkaTs });
+    if (verdict === 'replayed') this.stats.replayed++;
+    else if (verdict === 'late') {
+      this.stats.late++;
+      const detail = `event time ${new Date(t).toISOString()} is before the watermark ${new Date(this.gate.ownWatermark(now)).toISOString()} this instance announced to the repartition topic`;
+      this.dead(source.topic, source.partition, source.from, source.i, 'late', detail);
+    } else {
+      this.stats.forwarded++;
+      this.metrics.forwarded.inc({ topic: source.topic });
+      const m = messageOf(source.from, source.i);
+      // With the dead letters: records of an input partition, dropped with it when it is revoked.
+      this.pendingDlq.push({
+        topic: to,
+        partition: home,
+        key: m.key,
+        value: m.value,
+        headers: { [KIND_HEADER]: source.kind },
+      });
+      this.pendingDlqPartitions.push(source.partition);
+    }
+    return true;
+  }
+
+  /** The partition of a gardu's feeder (`inputPartition`), cached while the meters table is unchanged. */
+  private homeOf(info: MeterInfo): number {
+    if (this.homesVersion !== this.ctx.topo.version) {
+      this.homes.clear();
+      this.homesVersion = this.ctx.topo.version;
+    }
+    let home = this.homes.get(info.garduId);
+    if (home === undefined) {
+      home = inputPartition({ garduId: info.garduId, feederId: info.feederId }, this.partitions);
+      this.homes.set(info.garduId, home);
+    }
+    return home;
+  }
+
+  /**
+   * A record of the repartition topic: the kind of a forwarded input, or undefined for a watermark
+   * marker (its bounds go to the gate) or a record without a known kind (dead-lettered).
+   */
+  private forwardedKind(tp: string, partition: number, message: KafkaMessage): 'read' | 'event' | undefined {
+    const kind = message.headers?.[KIND_HEADER]?.toString();
+    if (kind === 'read' || kind === 'event') return kind;
+    const marker = kind === 'watermark' ? parseMarker(message.value) : undefined;
+    if (marker !== undefined) {
+      for (const source of marker.sources) this.gate.announce(tp, source, marker.bound);
+      return undefined;
+    }
+    this.dead(
+      this.repartition!,
+      partition,
+      message,
+      0,
+      'bad-repartition-record',
+      kind === 'watermark'
+        ? 'a watermark marker that is not {bound, sources} JSON'
+        : `header ${KIND_HEADER} is ${kind ?? 'missing'}, not read, event or watermark`,
+    );
+    return undefined;
+  }
+
+  /**
+   * The watermark markers of the step, one per repartition partition: this instance's own
+   * watermark, after the step's forwards. Sent with any transaction, else at most every
+   * MARKER_INTERVAL_MS while it moves (quiet inputs), and at once after an assignment.
+   */
+  private markerRecords(busy: boolean, now: number): Out[] {
+    const topic = this.repartition;
+    if (topic === undefined) return [];
+    if (!busy && !this.announceDue && now - this.announcedAt < MARKER_INTERVAL_MS) return [];
+    const sources = this.gate.topicPartitions().filter((tp) => splitTp(tp)[0] !== topic);
+    const bound = this.gate.announceOwn(now);
+    if (sources.length === 0 || !Number.isFinite(bound) || (bound === this.announced && !this.announceDue))
+      return [];
+    this.announced = bound;
+    this.announcedAt = now;
+    this.announceDue = false;
+    const value = JSON.stringify({ bound, sources } satisfies WatermarkMarker);
+    const key = `w:${this.cfg.DETECTOR_INSTANCE_ID}`;
+    return Array.from({ length: this.partitions }, (_, partition) => ({
+      topic,
+      partition,
+      key,
+      value,
+      headers: { [KIND_HEADER]: 'watermark' },
+    }));
+  }
+
+  /** Whether this instance's own watermark moved past what it announced (a step must send it). */
+  private announcing(now: number): boolean {
+    return this.repartition !== undefined && this.gate.ownWatermark(now) > this.announced;
+  }
+
+  /**
    * A buffered input as it arrives, before the watermark: last gasps crossing the rule's threshold
    * are published as suspected at the next step (replayed inputs are in the saved arrival state).
    */
@@ -862,6 +1032,7 @@ class Edge {
     const info = source.info ?? this.ctx.topo.meter(source.value.meter_id);
     if (info === undefined) return;
     onArrival(this.ctx, this.sst, this.st, source, info, kafkaTs);
+    this.pings?.arrived(this.st, source, info, Date.now());
     if (this.sst.dirty.has(info.garduId) && this.garduPartition.get(info.garduId) !== source.partition)
       this.garduPartition.set(info.garduId, source.partition);
   }
@@ -950,14 +1121,18 @@ class Edge {
     const snapshots = this.garduRecords();
     const t2 = performance.now();
     const offsets = this.offsetsToCommit();
-    if (
-      out.length === 0 &&
-      suspected.length === 0 &&
-      this.pingCommands.length === 0 &&
-      this.pendingDlq.length === 0 &&
-      snapshots.length === 0 &&
-      offsets.length === 0
-    ) {
+    const busy =
+      out.length > 0 ||
+      suspected.length > 0 ||
+      this.pingCommands.length > 0 ||
+      this.pendingDlq.length > 0 ||
+      snapshots.length > 0 ||
+      // Offsets that moved past watermark markers only go with the next transaction: committing them
+      // alone would send markers, which move the other owners' offsets (a transaction every step).
+      offsets.some((o) => o.topic !== this.repartition);
+    // After the step's forwards (in pendingDlq) in each repartition partition.
+    const markers = this.markerRecords(busy, Date.now());
+    if (!busy && markers.length === 0) {
       // At most the event-time meta moved (inputs buffered, the watermark on): no transaction for it
       // alone. It goes with the next one; meta and offsets are always committed together, so a
       // restart stays consistent (it replays from the committed offsets with the meta saved beside them).
@@ -966,7 +1141,7 @@ class Edge {
       this.continueSoon();
       return;
     }
-    const messages = [...this.pendingDlq, ...snapshots, ...this.metaRecords()];
+    const messages = [...this.pendingDlq, ...snapshots, ...this.metaRecords(), ...markers];
     const endTx = this.metrics.insertLatency.startTimer({ table: 'kafka-transaction' });
     let tx: StepTransaction | undefined;
     let t3 = 0;
@@ -1063,7 +1238,10 @@ class Edge {
   private verifyByPings(pings: PingEdge, records: SuspicionRecord[]): void {
     const now = Date.now();
     pings.observe(records, now);
-    const { commands, updates } = pings.take(now);
+    pings.restore(this.st, now);
+    const { commands, updates, silences, nested } = pings.take(now);
+    pings.record(this.st, silences, this.gate.watermark);
+    for (const n of nested) suspectNested(this.ctx, this.sst, n, records);
     for (const u of updates)
       applyPings(this.ctx, this.sst, u.garduId!, u.outageId, u.sent, u.outcomes, records, u.verdict);
     for (const c of commands) this.pingCommands.push(c);
@@ -1179,7 +1357,7 @@ class Edge {
         const tp = `${topic}:${o.partition}`;
         const next = Math.max(groupOffsets.get(tp) ?? -1, Number(o.low));
         const saved = state.tps.get(tp) ?? null;
-        this.gate.track(tp, next >= Number(o.high), saved, next);
+        this.gate.track(tp, next >= Number(o.high), saved, next, topic === this.repartition);
         if (saved) this.savedMeta.set(tp, JSON.stringify(saved));
       }
     }
@@ -1203,6 +1381,16 @@ class Edge {
       this.savedMeta.delete(`${topic}:${p}`);
     }
     this.loaded.delete(p);
+  }
+}
+
+/** A watermark marker of the repartition topic; undefined when it is not one (dead-lettered). */
+function parseMarker(value: Buffer | null): WatermarkMarker | undefined {
+  try {
+    const m = JSON.parse(value?.toString() ?? 'null') as Partial<WatermarkMarker> | null;
+    return typeof m?.bound === 'number' && Array.isArray(m.sources) ? (m as WatermarkMarker) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

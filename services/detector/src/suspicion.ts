@@ -64,6 +64,11 @@ export interface Candidate {
   shown: Shown | null;
   /** Settled by the event-time rule (CONFIRMED or CANCELLED): nothing changes it any more. */
   final: boolean;
+  /**
+   * A nested METER suspicion (`suspectNested`): the id of the restored GARDU outage whose restoration
+   * pings found these meters still dark. Absent for suspicions of last gasps.
+   */
+  nested?: string;
 }
 
 export interface ArrivalGardu {
@@ -146,7 +151,7 @@ function onGasp(
   let c: Candidate | undefined;
   for (let i = g.candidates.length - 1; i >= 0 && c === undefined; i--) {
     const o = g.candidates[i]!;
-    if (o.supplyBackAt === null || t < o.supplyBackAt) c = o;
+    if (o.nested === undefined && (o.supplyBackAt === null || t < o.supplyBackAt)) c = o;
   }
   if (c === undefined) {
     c = {
@@ -218,7 +223,7 @@ function assess(
   c: Candidate,
 ): Assessment | null {
   const delay = ctx.cfg.CONFIRM_DELAY_MS;
-  if (garduVerdict(ctx, g.garduId, c)) {
+  if (c.nested === undefined && garduVerdict(ctx, g.garduId, c)) {
     const cancelled = c.supplyBackAt !== null && c.supplyBackAt - c.startedAt <= delay;
     return { scope: 'GARDU', cancelled, members: [] };
   }
@@ -485,6 +490,8 @@ function decided(ctx: RulesContext, rules: DetectorState, garduId: string, c: Ca
   if (c.supplyBackAt !== null && w < c.supplyBackAt) return false;
   // Still a candidate in the rules (waiting for silence to be known): not yet.
   const g = rules.gardus.get(garduId);
+  // A nested suspicion: not before the rules settle its parent's restore.
+  if (c.nested !== undefined && g?.incidents.some((i) => i.outageId === c.nested)) return false;
   return !(g?.incidents.some((i) => i.phase === 'candidate' && anyGasp(c, i.gasps)) ?? false);
 }
 
@@ -493,6 +500,7 @@ function publishedHolder(rules: DetectorState, garduId: string, c: Candidate): s
   const g = rules.gardus.get(garduId);
   for (const i of g?.incidents ?? []) {
     if (i.shown === null || i.outageId === null) continue;
+    if (c.nested !== undefined && i.scope !== 'METER') continue; // not its parent
     if (anyGasp(c, i.gasps) || i.members.some((m) => c.gasps[m] !== undefined)) return i.outageId;
   }
   return null;
@@ -551,6 +559,57 @@ export function applyPings(
     show(ctx, undefined, g, c, 'CANCELLED', `ANSWERED: ${answered} pinged meters answered powered`, out);
   else show(ctx, undefined, g, c, shown.status, shown.reason, out);
   return true;
+}
+
+// ---------------------------------------------------------------- restoration pings (hook)
+
+/** Restoration pings (restoration.ts) found these meters still dark after their gardu outage's restore. */
+export interface NestedSuspect {
+  garduId: string;
+  /** The restored GARDU outage. */
+  parentId: string;
+  /** Its start: the nested outage's start and id. */
+  startedAt: number;
+  /** The restore (event time). */
+  backAt: number;
+  /** The meters silent on their restoration pings. */
+  meters: readonly string[];
+  /** When the last silent result reached the detector (wall clock): the detection latency's start. */
+  loggedAt: number;
+}
+
+/**
+ * Published VERIFIED at once: the nested METER outage the rule will open (its id: the parent's start
+ * and the first silent meter), CONFIRMED when it does (settleByRecords), CANCELLED NOT_CONFIRMED if
+ * the meters came back before the rule settled the restore. One per restored outage.
+ */
+export function suspectNested(
+  ctx: RulesContext,
+  st: SuspicionState,
+  n: NestedSuspect,
+  out: SuspicionRecord[],
+): void {
+  const g = gardu(st, n.garduId);
+  if (n.meters.length === 0 || g.candidates.some((c) => c.nested === n.parentId)) return;
+  const members = [...n.meters].sort();
+  const c: Candidate = {
+    startedAt: n.startedAt,
+    // The members' interruptions count from the gardu's start, as the nested outage's do.
+    gasps: Object.fromEntries(members.map((m) => [m, n.startedAt])),
+    gasped: members.length,
+    lastGaspAt: n.startedAt,
+    back: {},
+    supplyBackAt: n.backAt,
+    crossed: { METER: n.loggedAt },
+    shown: null,
+    final: false,
+    nested: n.parentId,
+  };
+  c.shown = newShown(n.garduId, c, { scope: 'METER', cancelled: false, members });
+  g.candidates.push(c);
+  st.dirty.add(n.garduId);
+  const reason = `NO_ANSWER: ${members.length} meters silent on restoration pings after ${n.parentId} was restored`;
+  show(ctx, undefined, g, c, 'VERIFIED', reason, out);
 }
 
 // ---------------------------------------------------------------- state plumbing

@@ -162,6 +162,71 @@ describe('momentaries', () => {
     expect(w.momentaries().map((m) => m.scope)).toEqual(['METER']);
   });
 
+  it.each([
+    ['its second last gasp ends the first', range(0, 50), range(0, 50), T0],
+    ['silent (PLC, no last gasp), it follows its gardu', range(1, 50), range(0, 50), T0],
+    // Both its restores lost, the first blink settled (the second decided) before the read shows it back.
+    ['silent, both restores lost', range(1, 50), range(1, 50), BOUNDARY - 14 * MIN],
+  ])(
+    'a power restore lost between two gardu momentaries, no read between: %s (ulp-day storm)',
+    (_, gasped, restored, at) => {
+      // Meter 0's restore of the first blink is lost: its restore of the second (or the next read),
+      // 302 s or more after the first started, ends the second momentary, not one sustained interruption.
+      const all = range(0, 50);
+      const w = new World([{ id: 'G1', meters: 50 }])
+        .feed([
+          ...gasps('G1', gasped, at, 0),
+          ...restores('G1', range(1, 50), at + 86_000, 0),
+          ...gasps('G1', gasped, at + 218_000, 0),
+          ...restores('G1', restored, at + 302_000, 0),
+          ...reads('G1', all, BOUNDARY),
+        ])
+        .until(BOUNDARY + 2 * DELAY);
+      expect(w.outages()).toEqual([]);
+      expect(w.momentaries().map((m) => [m.scope, m.started_at, m.customers_interrupted])).toEqual([
+        ['GARDU', at, 50],
+        ['GARDU', at + 218_000, 50],
+      ]);
+    },
+  );
+
+  it.each([
+    ['52 s slow', -52_000, T0],
+    ['13 s fast', 13_000, T0],
+    // The gardu momentary settles (a read missing by then) before the meter's own blink is decided.
+    ['13 s fast, a minute before a read', 13_000, BOUNDARY - MIN],
+  ])('a meter whose clock is %s blinks with its gardu: one interruption, counted once', (_, skew, at) => {
+    const w = new World([{ id: 'G1', meters: 50 }])
+      .feed([
+        ...gasps('G1', range(1, 50), at, 0),
+        ...restores('G1', range(1, 50), at + 4_000, 0),
+        ...gasps('G1', [0], at + skew),
+        ...restores('G1', [0], at + 4_000 + skew),
+        // A blink of its own ten minutes later is another interruption.
+        ...gasps('G1', [0], at + 10 * MIN),
+        ...restores('G1', [0], at + 10 * MIN + 5_000),
+      ])
+      .until(at + 10 * MIN + 2 * DELAY);
+    expect(w.outages()).toEqual([]);
+    expect(w.momentaries().map((m) => [m.scope, m.customers_interrupted])).toEqual([
+      ['GARDU', 50],
+      ['METER', 1],
+    ]);
+  });
+
+  it('a read on a clock 30 s slow at the boundary supply came back at does not make its customer unaffected', () => {
+    const back = BOUNDARY + 45 * MIN;
+    const w = new World([{ id: 'G1', meters: 50 }])
+      .feed([
+        ...gasps('G1', range(1, 50), T0),
+        ...restores('G1', range(1, 50), back + 500),
+        read(meterId('G1', 0), back - 30_000),
+      ])
+      .until(back + 2 * DELAY);
+    const gardu = w.latest().get(garduOutageId('G1', T0))!;
+    expect(gardu).toMatchObject({ status: 'RESTORED', customers_affected: 50, customers_interrupted: 50 });
+  });
+
   it('an interruption just longer than the delay is sustained', () => {
     const w = new World([{ id: 'G1', meters: 50 }])
       .feed([...gasps('G1', range(0, 50), T0), ...restores('G1', [1], T0 + DELAY + 1000)])

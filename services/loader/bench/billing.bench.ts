@@ -10,8 +10,8 @@
 import { sqlIdent, sqlNumber, sqlString } from '@ami/lib';
 import { migrate } from '../src/migrate.js';
 import { loadTariffs, readTariffs } from '../src/tariffs.js';
-import { DEFAULT_SETTLE_S, billingRows, computeUsage, refreshBilling } from '../src/billing-store.js';
-import type { BillRow } from '../src/billing-scan.js';
+import { DEFAULT_SETTLE_S, billingRows, computeUsage, refreshBilling } from '../src/billingStore.js';
+import type { BillRow } from '../src/billingScan.js';
 import { charge, findTariff, periodUsage } from '../src/billing.js';
 import { localMidnight } from '../src/timezones.js';
 import { ch, env, fmt, logger, secs, suffix } from './common.js';

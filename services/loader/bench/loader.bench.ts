@@ -19,12 +19,8 @@ import { createKafka, ensureTopics, sqlIdent, topicNames, type MeterRead } from 
 import { migrate } from '../src/migrate.js';
 import { startLoader } from '../src/loader.js';
 import { loadLoaderConfig, type LoaderConfig } from '../src/config.js';
-import { kafkaFixtures } from '../test/kafka-fixtures.js';
-import {
-  securedRatio,
-  withSecuredKafka,
-  type SecuredKafka,
-} from '../../../packages/lib/bench/securedKafka.js';
+import { kafkaFixtures } from '../test/kafkaFixtures.js';
+import { securedRatio, withSecuredKafka, type SecuredKafka } from '@ami/lib/bench/securedKafka';
 import { ch, cfg, clientArgs, env, fmt, logger, secs, suffix } from './common.js';
 
 const READS = env('BENCH_READS', 1_000_000);

@@ -1,6 +1,6 @@
 /**
  * Billing arithmetic as plain functions: the one statement of the money rule.
- * The billing refresh and `ami usage` (billing-scan.ts) apply these same
+ * The billing refresh and `ami usage` (billingScan.ts) apply these same
  * functions to the bucket and day summaries; tests compare that with
  * periodUsage on every read.
  *
@@ -245,7 +245,7 @@ export function appendSegment(
  * All the billing rule needs of a meter's reads for one period: the reads
  * around each boundary (last before, first at or after) and the segments
  * inside. periodUsage builds it from every read; the billing refresh
- * (billing-scan.ts) from the bucket or day summaries, whose first and last
+ * (billingScan.ts) from the bucket or day summaries, whose first and last
  * register per bucket are reads too (so both go through usageOf).
  */
 export interface PeriodReads {

@@ -5,7 +5,7 @@ import { migrate } from './migrate.js';
 import { loadTariffs } from './tariffs.js';
 import { startLoader } from './loader.js';
 import { loadLoaderFaults } from './faults.js';
-import { customerUsage, refreshBilling, type UsageRow } from './billing-store.js';
+import { customerUsage, refreshBilling, type UsageRow } from './billingStore.js';
 import { senToRupiah } from './billing.js';
 
 /** `ami db migrate`, `ami loader run`, `ami billing refresh`, `ami usage`. */

@@ -11,7 +11,7 @@ const loaderFields = commonConfigSchema.extend({
   /**
    * The ClickHouse cluster (a `remote_servers` name) that `ami db migrate` creates the tables on:
    * Replicated*MergeTree `<table>_local` on every replica and a Distributed `<table>` over them,
-   * ON CLUSTER (services/loader/src/migrate-cluster.ts). Default none: one server, tables as
+   * ON CLUSTER (services/loader/src/migrateCluster.ts). Default none: one server, tables as
    * the migration files say. The loader itself writes `<table>` either way.
    */
   CLICKHOUSE_CLUSTER: z

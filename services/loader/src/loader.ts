@@ -37,9 +37,9 @@ import {
   type Rejected,
 } from './decode.js';
 
-import { BillingRefresher } from './billing-refresh.js';
+import { BillingRefresher } from './billingRefresh.js';
 import { ProfileTable } from './profiles.js';
-import { followProfiles } from './profiles-follow.js';
+import { followProfiles } from './profilesFollow.js';
 
 /** Sends rejected records to the DLQ with headers saying where they came from and why. */
 export async function sendToDlq(

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { auditDatabases, ConfigError, sqlIdent, sqlString, type Logger } from '@ami/lib';
-import { clusterStatements, type ClusterContext } from './migrate-cluster.js';
+import { clusterStatements, type ClusterContext } from './migrateCluster.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/', import.meta.url));
 
@@ -108,7 +108,7 @@ export interface MigrateOptions {
   dir?: string;
   /**
    * CLICKHOUSE_CLUSTER: the tables are created replicated and distributed on this cluster
-   * (migrate-cluster.ts); none (the default): on the one server, exactly as the files say.
+   * (migrateCluster.ts); none (the default): on the one server, exactly as the files say.
    */
   cluster?: string;
 }

@@ -25,7 +25,7 @@ export interface Column {
 
 const TWO_32 = 4294967296;
 
-/** A growable buffer with the RowBinary primitives. */
+/** A growable buffer with the RowBinary primitives (also those of the Native format: loadtest/src/native.ts). */
 export class RowBinaryWriter {
   private buf: Buffer;
   private pos = 0;
@@ -112,6 +112,11 @@ export class RowBinaryWriter {
     this.buf.writeInt8(v, this.pos++);
   }
 
+  i16(v: number): void {
+    this.ensure(2);
+    this.pos = this.buf.writeInt16LE(v, this.pos);
+  }
+
   u32(v: number): void {
     this.ensure(4);
     this.pos = this.buf.writeUInt32LE(v, this.pos);
@@ -133,6 +138,11 @@ export class RowBinaryWriter {
   f32(v: number): void {
     this.ensure(4);
     this.pos = this.buf.writeFloatLE(v, this.pos);
+  }
+
+  f64(v: number): void {
+    this.ensure(8);
+    this.pos = this.buf.writeDoubleLE(v, this.pos);
   }
 }
 

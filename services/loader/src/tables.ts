@@ -16,7 +16,7 @@ import {
   type ValidationLimits,
 } from '@ami/lib';
 import type { Column, RowBinaryWriter } from './rowbinary.js';
-import { transcodeReadAt } from './transcode-read.js';
+import { transcodeReadAt } from './transcodeRead.js';
 
 /**
  * Where each topic goes: the ClickHouse table, its columns (as in

@@ -65,7 +65,7 @@ const HOUR_S = 3600;
  * local month) starts in each supported zone, distinct and earliest first. For Indonesia's zones
  * (no daylight saving time): WIT 15:00, WITA 16:00, WIB 17:00 UTC. Derived from the zones' own
  * offsets; the read buckets (002_reads_buckets.sql, 008_reads_days.sql) and the day units of
- * billing-days.ts are laid out on these instants (test/local-day.test.ts checks the migrations).
+ * billingDays.ts are laid out on these instants (test/timezones.test.ts checks the migrations).
  */
 export const LOCAL_MIDNIGHTS_UTC_S: readonly number[] = [
   ...new Set(TIMEZONES.map((tz) => ((-offsetSeconds(tz, 0) % DAY_S) + DAY_S) % DAY_S)),

@@ -1,4 +1,4 @@
-import { ROW_END_MARK, SUMMARY_ROW_BYTES } from '../src/billing-sql.js';
+import { ROW_END_MARK, SUMMARY_ROW_BYTES } from '../src/billingSql.js';
 import { bucketOf } from '../src/timezones.js';
 
 /** reads_buckets rows built as migrations/002_reads_buckets.sql builds them, for the billing scan tests. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KafkaMessage } from 'kafkajs';
 import { AvroCodec, DEFAULT_LIMITS, type MeterEvent, type MeterProfile, type MeterRead } from '@ami/lib';
+import { sampleEvent, sampleRead } from '@ami/lib/testing/samples';
 import { ProfileTable } from '../src/profiles.js';
 import { decodeBatch } from '../src/decode.js';
 import { TABLES, type InputChecks, type TableSpec } from '../src/tables.js';
@@ -26,19 +27,13 @@ function profile(id: string, gardu: string, daya = 1300, installed = INSTALLED):
 }
 
 function read(meterId: string, gardu: string, patch: Partial<MeterRead> = {}): MeterRead {
-  return {
+  return sampleRead({
     meter_id: meterId,
     gardu_id: gardu,
     read_at: Math.floor((NOW - 3_600_000) / 900_000) * 900_000,
-    interval_s: 900,
     energy_import_wh: 1_000_000,
-    demand_w: 400,
-    voltage_v: 229.5,
-    relay: 'CLOSED',
-    power_limit_va: 1300,
-    kind: 'INTERVAL',
     ...patch,
-  };
+  });
 }
 
 const checksOf = (t: ProfileTable, demandRatingFactor = 1.5): InputChecks => ({
@@ -141,16 +136,7 @@ describe('reads and events checked against the meters table', () => {
   });
 
   it('events: unknown meter, unknown gardu, before installation', () => {
-    const e: MeterEvent = {
-      event_id: 'e1',
-      meter_id: 'M1',
-      gardu_id: 'G1',
-      occurred_at: NOW - 60_000,
-      type: 'LAST_GASP',
-      relay: 'CLOSED',
-      cause: 'NONE',
-      power_limit_va: null,
-    };
+    const e = sampleEvent({ occurred_at: NOW - 60_000 });
     const reason = (patch: Partial<MeterEvent>) => {
       try {
         TABLES.events.toRow({ ...e, ...patch }, at, checks);
@@ -257,16 +243,7 @@ describe('decodeBatch with the meters table', () => {
     const { eventCodec, eventEnc } = await localCodec();
     const table = new ProfileTable();
     table.apply('M1', profile('M1', 'G1'));
-    const e: MeterEvent = {
-      event_id: 'e1',
-      meter_id: 'NOBODY',
-      gardu_id: 'G1',
-      occurred_at: NOW - 60_000,
-      type: 'LAST_GASP',
-      relay: 'CLOSED',
-      cause: 'NONE',
-      power_limit_va: null,
-    };
+    const e = sampleEvent({ meter_id: 'NOBODY', occurred_at: NOW - 60_000 });
     const out = await decodeBatch(
       eventCodec,
       TABLES.events as TableSpec,

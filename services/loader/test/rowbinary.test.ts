@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { avroType, frame, type MeterRead } from '@ami/lib';
 import { RowBinaryReader, RowBinaryWriter, rowEncoder } from '../src/rowbinary.js';
-import { transcodeRead } from '../src/transcode-read.js';
+import { transcodeRead } from '../src/transcodeRead.js';
 import { TABLES } from '../src/tables.js';
 import { splitChunks } from '../src/sink.js';
 import { loadMigrations, splitStatements } from '../src/migrate.js';

@@ -16,6 +16,7 @@
  * Goal (issue 3): >= 100k reads/s produced, < 1.5 GiB; issue 18: secured >= 0.8 of plain.
  *
  * Env: BENCH_METERS (1200000), BENCH_DURATION (30m: two rounds of reads),
+ * BENCH_ROUNDS (3: the wire publisher's runs, plain and SASL_SSL interleaved; medians and spread),
  * BENCH_BEFORE_DURATION (15m: the kafkajs run is slow), BENCH_PERF (1: run
  * ProducerPerformance; 0 skips it), plus the usual KAFKA_BROKERS /
  * SCHEMA_REGISTRY_URL (default: the local stack).
@@ -32,14 +33,12 @@ import {
   type MeterRead,
 } from '@ami/lib';
 import { clientEnv, loadStackSettings } from '@ami/stack';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { Producer as PlatformaticProducer } from '@platformatic/kafka';
-import {
-  withSecuredKafka,
-  securedRatio,
-  type SecuredKafka,
-} from '../../../packages/lib/bench/securedKafka.js';
-import { producerPerformance } from '../../../loadtest/src/baseline.js';
+import { cpuSecondsOf, withSecuredKafka, securedRatio, type SecuredKafka } from '@ami/lib/bench/securedKafka';
+import { producerPerformance } from '@ami/loadtest/baseline';
 import { Fleet } from '../src/fleet.js';
 import { Publisher } from '../src/publisher.js';
 import { subjectOf } from '../src/schemas.js';
@@ -51,6 +50,7 @@ const METERS = Number(process.env.BENCH_METERS ?? 1_200_000);
 const DURATION = process.env.BENCH_DURATION ?? '30m';
 const BEFORE_DURATION = process.env.BENCH_BEFORE_DURATION ?? '15m';
 const PERF = process.env.BENCH_PERF !== '0';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const START = Date.parse('2026-11-21T00:00:00Z');
 const scenario = parseScenarioText(`
 name: bench
@@ -143,40 +143,59 @@ async function main(secured: SecuredKafka | undefined): Promise<void> {
   const beforeStats = await run(before, BEFORE_DURATION);
   await before.stop();
 
-  // After: the wire producer (acks=-1, idempotent). Encode + produce of already generated reads first.
+  // After: the wire producer (acks=-1, idempotent), plain and (in the production configuration)
+  // SASL_SSL to the secured broker, in interleaved rounds: encode + produce of already generated
+  // reads, then simulate + encode + produce. The same code, one broker each.
   const publisher = new Publisher(kafka, cfg, codec, 6);
   await publisher.start();
-  const produceOnlyRate = await produceSample(publisher);
   t0 = Date.now();
   await publisher.publishFleet(fleet);
   const profilesMs = Date.now() - t0;
-  const stats = await run(publisher, DURATION);
+  // The secured publisher publishes the fleet too, as the simulator always does before traffic
+  // (the profiles name each gardu's feeder, which places its reads and events).
+  const securedPublisher = secured ? await startSecuredPublisher(secured, cfg, codec, logger) : undefined;
+  t0 = Date.now();
+  await securedPublisher?.publishFleet(fleet);
+  const securedProfilesMs = Date.now() - t0;
+  const plainRounds: Round[] = [];
+  const securedRounds: Round[] = [];
+  const stackBrokerPid = Number(
+    readFileSync(join(loadStackSettings().AMI_HOME, 'run', 'kafka.pid'), 'utf8').trim(),
+  );
+  /** A round of `p`, with CPU seconds per million reads of this process and of `brokerPid` over both parts. */
+  const round = async (p: Publisher, brokerPid: number): Promise<Round> => {
+    const cpu0 = process.cpuUsage();
+    const broker0 = cpuSecondsOf(brokerPid);
+    const produceOnly = await produceSample(p);
+    const stats = await run(p, DURATION);
+    const cpu = process.cpuUsage(cpu0);
+    const perMillion = (seconds: number) => (seconds / (sample.length + stats.reads)) * 1e6;
+    return {
+      produceOnly,
+      stats,
+      reads: rate(stats.reads, stats.wallMs),
+      clientCpu: perMillion((cpu.user + cpu.system) / 1e6),
+      brokerCpu: perMillion(cpuSecondsOf(brokerPid) - broker0),
+    };
+  };
+  for (let i = 0; i < ROUNDS; i++) {
+    plainRounds.push(await round(publisher, stackBrokerPid));
+    if (securedPublisher) securedRounds.push(await round(securedPublisher, secured!.pid));
+    const cpuOf = (r: Round) => `CPU-s/M client ${r.clientCpu.toFixed(2)}, broker ${r.brokerCpu.toFixed(2)}`;
+    console.log(
+      `round ${i + 1} CPU: plain ${cpuOf(plainRounds[i]!)}${securedPublisher ? `; SASL_SSL ${cpuOf(securedRounds[i]!)}` : ''}`,
+    );
+    console.log(
+      `round ${i + 1}: produce only ${fmt(plainRounds[i]!.produceOnly)}${securedPublisher ? ` / SASL_SSL ${fmt(securedRounds[i]!.produceOnly)}` : ''} reads/s; simulate + produce ${fmt(plainRounds[i]!.reads)}${securedPublisher ? ` / SASL_SSL ${fmt(securedRounds[i]!.reads)}` : ''} reads/s`,
+    );
+  }
   await publisher.stop();
+  await securedPublisher?.stop();
+  const produceOnlyRate = median(plainRounds.map((r) => r.produceOnly));
+  const stats = medianRound(plainRounds).stats;
 
   // @platformatic/kafka: the same reads encoded (Confluent framing) and produced, idempotent, acks=all.
   const platformaticProduceOnly = await platformaticSample(cfg, publisher.topics.reads, codec, sample);
-
-  // The production configuration: the same wire publisher over SASL_SSL to the secured broker.
-  let securedStats: Awaited<ReturnType<typeof run>> | undefined;
-  let securedProduceOnly = 0;
-  if (secured) {
-    const securedCfg = loadCommonConfig({
-      ...process.env,
-      ...secured.env,
-      AMI_TOPIC_PREFIX: cfg.AMI_TOPIC_PREFIX,
-      LOG_LEVEL: 'warn',
-    });
-    const securedPublisher = new Publisher(
-      createKafka(securedCfg, logger, 'bench-simulator-secured'),
-      securedCfg,
-      codec,
-      6,
-    );
-    await securedPublisher.start();
-    securedProduceOnly = await produceSample(securedPublisher);
-    securedStats = await run(securedPublisher, DURATION);
-    await securedPublisher.stop();
-  }
 
   // Ceiling: Kafka's own producer, records as large as a read, acks=all, idempotent.
   const perfTopic = `${cfg.AMI_TOPIC_PREFIX}.perf`;
@@ -202,7 +221,7 @@ async function main(secured: SecuredKafka | undefined): Promise<void> {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 
   const produced = rate(stats.reads + stats.events, stats.wallMs);
-  const readsRate = rate(stats.reads, stats.wallMs);
+  const readsRate = median(plainRounds.map((r) => r.reads));
   const beforeRate = rate(beforeStats.reads, beforeStats.wallMs);
   const engineRate = rate(generated, engineMs);
   const line = (label: string, n: number, unit: string, note: string) =>
@@ -232,7 +251,7 @@ async function main(secured: SecuredKafka | undefined): Promise<void> {
     'reads/s',
     `(${fmt(sample.length)} pre-generated reads)`,
   );
-  line('after:  encode + produce, wire', produceOnlyRate, 'reads/s', `(the same reads)`);
+  line('after:  encode + produce, wire', produceOnlyRate, 'reads/s', `(the same reads, median of ${ROUNDS})`);
   line(
     'encode + produce, @platformatic/kafka',
     platformaticProduceOnly,
@@ -249,7 +268,7 @@ async function main(secured: SecuredKafka | undefined): Promise<void> {
     'after:  simulate + encode + produce',
     readsRate,
     'reads/s',
-    `(${fmt(stats.reads)} reads + ${fmt(stats.events)} events in ${stats.wallMs} ms, ${fmt(produced)} records/s)`,
+    `(median of ${ROUNDS}: ${fmt(stats.reads)} reads + ${fmt(stats.events)} events in ${stats.wallMs} ms, ${fmt(produced)} records/s)`,
   );
   line(
     'after:  profiles produced to ami.meters',
@@ -257,6 +276,13 @@ async function main(secured: SecuredKafka | undefined): Promise<void> {
     'profiles/s',
     `(${fmt(fleet.size)} in ${profilesMs} ms)`,
   );
+  if (secured)
+    line(
+      'SASL_SSL: profiles produced to ami.meters',
+      rate(fleet.size, securedProfilesMs),
+      'profiles/s',
+      `(${fmt(fleet.size)} in ${securedProfilesMs} ms)`,
+    );
   console.log('');
   ratio('ratio after / before (simulate+produce)', readsRate, beforeRate);
   ratio('ratio after / before (produce only)', produceOnlyRate, beforeProduceOnly);
@@ -265,27 +291,96 @@ async function main(secured: SecuredKafka | undefined): Promise<void> {
   ratio('ratio produced / ProducerPerformance', readsRate, perfRate);
   ratio('ratio produced / raw encode', readsRate, encodeRate);
   ratio('ratio produced / engine only', readsRate, engineRate);
-  if (securedStats) {
-    const securedReads = rate(securedStats.reads, securedStats.wallMs);
+  if (securedRounds.length > 0) {
+    const spread = (rs: Round[], f: (r: Round) => number) =>
+      `median of ${rs.length}, ${fmt(Math.min(...rs.map(f)))}-${fmt(Math.max(...rs.map(f)))}`;
+    const securedProduceOnly = median(securedRounds.map((r) => r.produceOnly));
+    const securedReads = median(securedRounds.map((r) => r.reads));
+    const pairs = (f: (r: Round) => number) =>
+      plainRounds.map((r, i) => f(securedRounds[i]!) / f(r)).map((x) => x.toFixed(2));
     console.log('');
-    line('SASL_SSL: encode + produce, wire', securedProduceOnly, 'reads/s', '(the same reads)');
+    line(
+      'plain: encode + produce, wire',
+      produceOnlyRate,
+      'reads/s',
+      `(${spread(plainRounds, (r) => r.produceOnly)})`,
+    );
+    line(
+      'SASL_SSL: encode + produce, wire',
+      securedProduceOnly,
+      'reads/s',
+      `(${spread(securedRounds, (r) => r.produceOnly)})`,
+    );
+    line(
+      'plain: simulate + encode + produce',
+      readsRate,
+      'reads/s',
+      `(${spread(plainRounds, (r) => r.reads)})`,
+    );
     line(
       'SASL_SSL: simulate + encode + produce',
       securedReads,
       'reads/s',
-      `(${fmt(securedStats.reads)} reads + ${fmt(securedStats.events)} events in ${securedStats.wallMs} ms)`,
+      `(${spread(securedRounds, (r) => r.reads)})`,
+    );
+    const cpuMedian = (rs: Round[]) =>
+      `client ${median(rs.map((r) => r.clientCpu)).toFixed(2)}, broker ${median(rs.map((r) => r.brokerCpu)).toFixed(2)}`;
+    console.log(
+      `${'CPU-s per million reads (median)'.padEnd(40)} plain: ${cpuMedian(plainRounds)}; SASL_SSL: ${cpuMedian(securedRounds)}`,
+    );
+    // The rate ratio if the cores were the only limit; the stack's broker also serves other users (its CPU is an upper bound).
+    const total = (rs: Round[]) => median(rs.map((r) => r.clientCpu)) + median(rs.map((r) => r.brokerCpu));
+    console.log(
+      `${'ratio when the cores are the limit'.padEnd(40)} ${securedRatio(total(plainRounds), total(securedRounds))}  (plain / SASL_SSL CPU per read, client + broker)`,
     );
     console.log(
-      `${'ratio SASL_SSL / plain (produce only)'.padEnd(40)} ${securedRatio(securedProduceOnly, produceOnlyRate)}`,
+      `${'ratio SASL_SSL / plain (produce only)'.padEnd(40)} ${securedRatio(securedProduceOnly, produceOnlyRate)}  (round by round: ${pairs((r) => r.produceOnly).join(', ')})`,
     );
     console.log(
-      `${'ratio SASL_SSL / plain (simulate+produce)'.padEnd(40)} ${securedRatio(securedReads, readsRate)}  (goal >= 0.8)`,
+      `${'ratio SASL_SSL / plain (simulate+produce)'.padEnd(40)} ${securedRatio(securedReads, readsRate)}  (round by round: ${pairs((r) => r.reads).join(', ')}; goal >= 0.8)`,
     );
   }
   console.log(`${'peak RSS'.padEnd(40)} ${mib(peakRss)}  (goal < 1536 MiB)`);
   console.log(
     `goal >= 100,000 reads/s produced:  ${readsRate >= 100_000 ? 'MET' : 'NOT MET'}; memory: ${peakRss < 1.5 * 1024 ** 3 ? 'MET' : 'NOT MET'}`,
   );
+}
+
+/** One round of the wire publisher: encode + produce of the sample, then simulate + encode + produce. */
+interface Round {
+  produceOnly: number;
+  stats: Awaited<ReturnType<typeof runSimulation>>;
+  reads: number;
+  /** CPU seconds per million reads over the round, of this process and of the broker's JVM. */
+  clientCpu: number;
+  brokerCpu: number;
+}
+
+function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+}
+
+/** The round whose simulate + produce rate is the median. */
+function medianRound(rounds: Round[]): Round {
+  return [...rounds].sort((a, b) => a.reads - b.reads)[Math.floor(rounds.length / 2)]!;
+}
+
+/** The wire publisher over SASL_SSL to the secured broker, the same topics as the plain run. */
+async function startSecuredPublisher(
+  secured: SecuredKafka,
+  cfg: ReturnType<typeof loadCommonConfig>,
+  codec: AvroCodec,
+  logger: ReturnType<typeof createLogger>,
+): Promise<Publisher> {
+  const securedCfg = loadCommonConfig({
+    ...process.env,
+    ...secured.env,
+    AMI_TOPIC_PREFIX: cfg.AMI_TOPIC_PREFIX,
+    LOG_LEVEL: 'warn',
+  });
+  const p = new Publisher(createKafka(securedCfg, logger, 'bench-simulator-secured'), securedCfg, codec, 6);
+  await p.start();
+  return p;
 }
 
 /**

@@ -19,6 +19,7 @@ interface SimulateOpts {
   speed: string;
   truth?: string;
   list?: boolean;
+  placeBy: 'feeder' | 'key';
 }
 
 export function registerSimulatorCommands(program: Command): void {
@@ -47,6 +48,11 @@ export function registerSimulatorCommands(program: Command): void {
     .option('--speed <speed>', 'realtime | Nx (e.g. 60x) | max', 'max')
     .option('-t, --truth <path>', 'write the ground truth JSONL here')
     .option('--list', 'list the named scenarios and exit')
+    .option(
+      '--place-by <feeder|key>',
+      "reads' and events' partition: by the gardu's feeder (the contract's rule) or by Kafka's default partitioner of the gardu key (the detector repartitions them)",
+      'feeder',
+    )
     .action(async (o: SimulateOpts) => simulate(o));
 
   program
@@ -105,6 +111,8 @@ async function simulate(o: SimulateOpts): Promise<void> {
     cfg,
     new AvroCodec(createRegistry(cfg)),
     cfg.SIM_PARTITIONS,
+    'wire',
+    o.placeBy === 'key' ? 'key' : 'feeder',
   );
   await publisher.start();
   if (!publisher.supplyAvailable)

@@ -25,6 +25,7 @@ import { subjectOf } from './schemas.js';
 import type { Batch } from './simulation.js';
 import { encodeSupplyChange, supplyKey, supplyTopic, type SupplyChange } from './supply.js';
 import {
+  inputPartition,
   partitionForKey,
   RecordBatchBuilder,
   WireProducer,
@@ -114,6 +115,8 @@ export class Publisher {
   private readonly metadata = new Map<string, PartitionMetadata[]>();
   /** Gardu keys: partition and key bytes computed once (a few thousand keys). */
   private readonly garduKeys = new Map<string, { partition: number; bytes: Buffer }>();
+  /** Gardu -> feeder, learnt from the profiles this publisher sent (`publishFleet`): reads and events are placed by feeder. */
+  private readonly feeders = new Map<string, string>();
   private encRead?: (v: MeterRead) => Buffer;
   private encEvent?: (v: MeterEvent) => Buffer;
   private encProfile?: (v: MeterProfile) => Buffer;
@@ -129,6 +132,12 @@ export class Publisher {
     private readonly partitions = 6,
     /** `wire` (default, with or without SASL/TLS) or `kafkajs` (the bench's baseline). */
     private readonly client: 'wire' | 'kafkajs' = 'wire',
+    /**
+     * Reads and events: `feeder` (default) on the partition of their gardu's feeder (contract,
+     * "Placement"; `inputPartition` of @ami/lib), `key` by Kafka's default partitioner of the gardu key
+     * (a producer that does not know the rule: the detector repartitions them; tests).
+     */
+    private readonly placeBy: 'feeder' | 'key' = 'feeder',
   ) {
     this.topics = topicNames(cfg.AMI_TOPIC_PREFIX);
     this.supplyTopic = supplyTopic(cfg.AMI_TOPIC_PREFIX);
@@ -229,6 +238,7 @@ export class Publisher {
       let sends = new WireSends(this.wire);
       let n = 0;
       for (const p of fleet.profiles()) {
+        this.feeders.set(p.gardu_id, p.feeder_id);
         const key = Buffer.from(p.meter_id);
         const len = this.encodeValue(type, id, p);
         sends.add(topic, partitionForKey(key, partitions), key, len, this.scratch);
@@ -246,6 +256,7 @@ export class Publisher {
     }
     let out: Outgoing[] = [];
     for (const p of fleet.profiles()) {
+      this.feeders.set(p.gardu_id, p.feeder_id);
       out.push({ topic: this.topics.meters, key: p.meter_id, value: this.encProfile!(p) });
       if (out.length >= FLEET_ROUND) {
         await this.sendKeyed(out);
@@ -322,13 +333,21 @@ export class Publisher {
     });
   }
 
-  /** Key bytes and partition; cached for gardu keys of reads/events (same partition count, checked at start). */
+  /**
+   * Key bytes and partition; cached for gardu keys of reads/events (same partition count, checked at
+   * start): placed by the gardu's feeder when this publisher sent its profiles, else by the key.
+   */
   private placement(topic: string, key: string): { partition: number; bytes: Buffer | string } {
     if (topic === this.topics.meters || topic === this.supplyTopic)
       return { partition: this.partitionOf(topic, key), bytes: key };
     let g = this.garduKeys.get(key);
-    if (!g)
-      this.garduKeys.set(key, (g = { partition: this.partitionOf(topic, key), bytes: Buffer.from(key) }));
+    if (!g) {
+      const feederId = this.placeBy === 'feeder' ? this.feeders.get(key) : undefined;
+      const partitions = this.metadata.get(topic)!.length;
+      g = { partition: inputPartition({ garduId: key, feederId }, partitions), bytes: Buffer.from(key) };
+      // Only a known feeder is final (a profile published later may name it).
+      if (feederId !== undefined || this.placeBy === 'key') this.garduKeys.set(key, g);
+    }
     return g;
   }
 

@@ -370,6 +370,8 @@ export class ConnectionLost extends UnavailableError {
 export interface WireTls {
   /** PEM certificate(s) of the CA that signed the brokers' certificates, instead of Node's list. */
   ca?: string | Buffer;
+  /** OpenSSL cipher list offered (TLS 1.3 suite names included), instead of Node's default. */
+  ciphers?: string;
 }
 
 /** One broker connection; requests are pipelined and matched by correlation id. */
@@ -417,6 +419,7 @@ export class Connection {
               port,
               servername: net.isIP(host) ? undefined : host,
               ca: tlsOptions.ca,
+              ciphers: tlsOptions.ciphers,
               rejectUnauthorized: true,
             },
             () => done(),
@@ -437,6 +440,12 @@ export class Connection {
 
   get alive(): boolean {
     return this.dead === null;
+  }
+
+  /** The negotiated TLS version and cipher suite (undefined on plain TCP), e.g. for a bench to report. */
+  get tlsSession(): { protocol: string; cipher: string } | undefined {
+    if (!(this.socket instanceof tls.TLSSocket)) return undefined;
+    return { protocol: this.socket.getProtocol() ?? 'unknown', cipher: this.socket.getCipher().standardName };
   }
 
   /** The version of `spec` to send on this connection (the highest both sides accept). */

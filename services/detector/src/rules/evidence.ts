@@ -66,6 +66,25 @@ export function silenceKnownAt(ctx: RulesContext, startedAt: number): number {
   return (Math.floor(startedAt / every) + 1) * every + ctx.cfg.READ_GRACE_MS;
 }
 
+/** A restoration ping sent at or after `back` (the gardu's restore) found the meter silent by `now`. */
+export function silentOnPing(g: GarduState, m: string, back: number, now: number): boolean {
+  const s = g.pingSilence?.[m];
+  return s !== undefined && s.sentAt >= back && s.at <= now;
+}
+
+/**
+ * When a gardu incident restored at `back` is next judged, after `after`: at the next silent
+ * restoration ping (it may complete the proof), else when a read is missing.
+ */
+export function nextSettleCheck(ctx: RulesContext, g: GarduState, back: number, after: number): number {
+  let at = silenceKnownAt(ctx, back);
+  for (const m in g.pingSilence) {
+    const s = g.pingSilence[m]!;
+    if (s.sentAt >= back && s.at > after && s.at < at) at = s.at;
+  }
+  return at;
+}
+
 type Verdict = 'GARDU' | 'METER' | 'WAIT';
 
 /** Which scope the evidence proves at `now`; WAIT while silence could still tip it. */
@@ -90,6 +109,41 @@ export function wasMomentary(inc: Incident): boolean {
  * transformer): it was dark in between. Closer, it is the same restore arriving a moment later.
  */
 export const LATE_RETURN_MS = 10_000;
+
+/**
+ * How far a meter's clock may be off (its events and reads carry its own time): a meter's last gasp
+ * this close to an interruption of its whole gardu is that interruption, seen on a clock that is off.
+ */
+export const METER_CLOCK_SKEW_MS = 60_000;
+
+/**
+ * The gardu-wide incident (other than `inc`) that a meter's darkness from `from` to `to` belongs to, within
+ * the clock skew: a GARDU outage or momentary restored or open, or a candidate its last gasps already
+ * prove gardu-wide. Its record counts the meter (no last gasp of the meter in it: it went dark with the
+ * gardu). Undefined when the interruption is the meter's own.
+ */
+export function widerBlink(
+  ctx: RulesContext,
+  g: GarduState,
+  inc: Incident,
+  m: string,
+  from: number,
+  to: number,
+  now: number,
+): Incident | undefined {
+  return g.incidents.find((o) => {
+    if (o === inc || o.gasps[m] !== undefined) return false;
+    const end = o.restoredAt ?? o.supplyBackAt ?? now;
+    if (o.startedAt > to + METER_CLOCK_SKEW_MS || end < from - METER_CLOCK_SKEW_MS) return false;
+    return isGarduWide(ctx, g, o, now);
+  });
+}
+
+/** A GARDU outage or momentary, or a candidate its evidence already proves gardu-wide at `now`. */
+export function isGarduWide(ctx: RulesContext, g: GarduState, o: Incident, now: number): boolean {
+  if (o.phase !== 'candidate') return o.scope === 'GARDU';
+  return verdict(ctx.cfg, evidence(ctx, g, o, now)) === 'GARDU';
+}
 
 /** The meter's supply came back by its own power restore, well after its gardu's, with no sign of life before. */
 export function returnedLate(inc: Incident, m: string, back: number): boolean {

@@ -5,11 +5,16 @@ import {
   darkInMeterOutages,
   evidence,
   inMeterOutage,
+  isGarduWide,
   isMomentary,
+  METER_CLOCK_SKEW_MS,
+  nextSettleCheck,
   returnedLate,
   silenceKnownAt,
+  silentOnPing,
   verdict,
   wasMomentary,
+  widerBlink,
 } from './evidence.js';
 import { feederMomentary, rollUpToFeeder } from './feeder.js';
 import { publish } from './publish.js';
@@ -65,6 +70,9 @@ export function onAlive(step: Step, g: GarduState, m: string, t: number, restore
     if (inc.phase === 'open' && inc.scope === 'GARDU' && supplyBack) restoreGardu(step, g, inc, t);
     else if (inc.phase === 'open' && inc.scope === 'METER' && inc.dark.includes(m))
       restoreMeter(step, g, inc, m, t);
+    // Restoration pings: this sign of life may leave only meters proven silent (judged at `t`).
+    else if (inc.phase === 'settling' && g.pingSilence !== undefined && inc.dueAt !== null && t < inc.dueAt)
+      schedule(step.state, g.garduId, inc, t);
   }
   return touched;
 }
@@ -78,7 +86,11 @@ export function decide(step: Step, g: GarduState, inc: Incident, now: number): v
   // Meters, not the gardu, were out: each meter's own interruption decides. Back within the delay of
   // its own last gasp is a blink (momentary record), the others are the METER outage.
   inc.scope = 'METER';
-  const gasped = Object.keys(inc.gasps).filter((m) => !isTusbung(g.facts[m])); // a tusbung last gasp is no outage
+  // A tusbung last gasp is no outage; one within the meter's clock skew of its gardu's interruption (in
+  // which it sent none) is that interruption, whose record counts the meter.
+  const gasped = Object.keys(inc.gasps).filter(
+    (m) => !isTusbung(g.facts[m]) && !widerBlink(step, g, inc, m, inc.gasps[m]!, inc.gasps[m]!, now),
+  );
   const blinked = gasped.filter(
     (m) => (inc.back[m] ?? Infinity) - inc.gasps[m]! <= step.cfg.CONFIRM_DELAY_MS,
   );
@@ -141,7 +153,7 @@ function momentary(step: Step, g: GarduState, inc: Incident, backAt: number): vo
   inc.restoredAt = backAt;
   step.emissions.push({ to: 'momentary', record: outageRecord(step, g, inc, 'RESTORED', 'momentary') });
   inc.phase = 'settling';
-  schedule(step.state, g.garduId, inc, silenceKnownAt(step, backAt));
+  schedule(step.state, g.garduId, inc, nextSettleCheck(step, g, backAt, backAt));
   refreshGardu(step, g, backAt);
 }
 
@@ -156,30 +168,107 @@ function restoreGardu(step: Step, g: GarduState, inc: Incident, at: number): voi
   inc.restoredAt = at;
   inc.phase = 'settling';
   publish(step, g, inc, 'RESTORED');
-  schedule(step.state, g.garduId, inc, silenceKnownAt(step, at));
+  schedule(step.state, g.garduId, inc, nextSettleCheck(step, g, at, at));
   refreshGardu(step, g, at);
+}
+
+/**
+ * The settling incident's timer: once a read is missing (`silenceKnownAt`) it settles; before that only
+ * when restoration pings sent after the restore found every meter still without a sign of life silent.
+ */
+export function settleWhenKnown(step: Step, g: GarduState, inc: Incident, now: number): void {
+  const back = inc.restoredAt!;
+  if (now < silenceKnownAt(step, back)) {
+    const proven = darkSinceRestore(step, g, inc, now).stillDark.every((m) => silentOnPing(g, m, back, now));
+    if (!proven) return schedule(step.state, g.garduId, inc, nextSettleCheck(step, g, back, now));
+  }
+  settle(step, g, inc, now);
+}
+
+/** The AMI meters the restored incident may still hold dark, and those with no sign of life since its restore. */
+function darkSinceRestore(
+  step: Step,
+  g: GarduState,
+  inc: Incident,
+  now: number,
+): { candidates: string[]; stillDark: string[] } {
+  const back = inc.restoredAt!;
+  const candidates = step.topo
+    .garduAmiMeters(g.garduId)
+    .filter((m) => !isTusbung(g.facts[m]) && !inMeterOutage(g, m, back) && !inc.countedElsewhere.includes(m));
+  // A sign of life since the restore, or a last gasp since (it had supply to lose), ends the meter's
+  // interruption; so does its gardu dark again, for a silent meter that went dark with it (it follows it).
+  const stillDark = candidates.filter(
+    (m) =>
+      !((inc.alive[m] ?? -1) >= back) &&
+      !gaspedAgain(g, inc, m, back, Infinity) &&
+      !(followsGardu(step, g, inc, m) && garduDarkAgain(step, g, inc, back, Infinity, now)),
+  );
+  return { candidates, stillDark };
+}
+
+/** Went dark with its gardu, not before it by a fault of its own (a fuse: its last gasp came first). */
+function followsGardu(step: Step, g: GarduState, inc: Incident, m: string): boolean {
+  return (inc.gasps[m] ?? Infinity) >= bulkStart(step, g, inc);
+}
+
+/** Another gardu-wide interruption of the gardu started after `from`, before `to`. */
+function garduDarkAgain(
+  step: Step,
+  g: GarduState,
+  inc: Incident,
+  from: number,
+  to: number,
+  now: number,
+): boolean {
+  return g.incidents.some(
+    (o) => o !== inc && o.startedAt > from && o.startedAt < to && isGarduWide(step, g, o, now),
+  );
+}
+
+/** The meter's last gasp in another incident at or after `from`, before `to`: it had supply again by then. */
+function gaspedAgain(g: GarduState, inc: Incident, m: string, from: number, to: number): boolean {
+  return g.incidents.some((o) => o !== inc && (o.gasps[m] ?? -1) >= from && o.gasps[m]! < to);
+}
+
+/**
+ * A power restore at `to`, after its gardu's restore at `from`, ends a later interruption when the meter
+ * went dark again in between: its own last gasp (it had supply to lose), or its whole gardu dark again
+ * (the meter follows its gardu; its restore of the earlier interruption was lost).
+ */
+function darkAgainBefore(
+  step: Step,
+  g: GarduState,
+  inc: Incident,
+  m: string,
+  from: number,
+  to: number,
+  now: number,
+): boolean {
+  if (gaspedAgain(g, inc, m, from, to)) return true;
+  return garduDarkAgain(step, g, inc, from, to, now);
 }
 
 /** Supply is back at the gardu; AMI meters with no sign of life since become one nested METER outage. */
 export function settle(step: Step, g: GarduState, inc: Incident, now: number): void {
   const back = inc.restoredAt!;
-  const candidates = step.topo
-    .garduAmiMeters(g.garduId)
-    .filter((m) => !isTusbung(g.facts[m]) && !inMeterOutage(g, m, back) && !inc.countedElsewhere.includes(m));
-  // A sign of life since the restore, or a last gasp since (it had supply to lose), ends the meter's interruption.
-  const stillDark = candidates.filter(
-    (m) =>
-      !((inc.alive[m] ?? -1) >= back) && !g.incidents.some((o) => o !== inc && (o.gasps[m] ?? -1) >= back),
-  );
+  absorbSkewedBlinks(step, g, inc, now);
+  const { candidates, stillDark } = darkSinceRestore(step, g, inc, now);
   // After a momentary (no parent on the outages topic) a meter's own interruption must be sustained.
   const root = wasMomentary(inc);
   const lateBack = candidates.filter(
     (m) =>
       returnedLate(inc, m, back) &&
+      !darkAgainBefore(step, g, inc, m, back, inc.returns[m]!, now) &&
       (!root || inc.returns[m]! - (inc.gasps[m] ?? inc.startedAt) > step.cfg.CONFIRM_DELAY_MS),
   );
   const members = [...stillDark, ...lateBack].sort();
   g.incidents = g.incidents.filter((i) => i !== inc);
+  // The pings' evidence served its restore; a later one is pinged anew.
+  const restoring = g.incidents.some(
+    (i) => i.phase === 'settling' || (i.phase === 'open' && i.scope === 'GARDU'),
+  );
+  if (g.pingSilence !== undefined && !restoring) delete g.pingSilence;
   if (members.length === 0) return refreshGardu(step, g, now);
   const nested = newIncident(`${inc.startedAt}:${members[0]}:nested`, inc.startedAt);
   nested.scope = 'METER';
@@ -196,6 +285,31 @@ export function settle(step: Step, g: GarduState, inc: Incident, now: number): v
   g.incidents.push(nested);
   confirm(step, g, nested, now);
   if (stillDark.length === 0) restoreMeterOutage(step, g, nested, Math.max(...Object.values(nested.back)));
+}
+
+/**
+ * Blinks still undecided of meters that sent no last gasp in this gardu interruption, within their clock
+ * skew of it: this interruption seen on a clock that is off (decided first, `widerBlink` finds them).
+ * This record counts them; they leave their candidates, and a candidate left without a last gasp ends.
+ */
+function absorbSkewedBlinks(step: Step, g: GarduState, inc: Incident, now: number): void {
+  const from = inc.startedAt - METER_CLOCK_SKEW_MS;
+  const to = inc.restoredAt! + METER_CLOCK_SKEW_MS;
+  for (const c of [...g.incidents]) {
+    if (c === inc || c.phase !== 'candidate') continue;
+    for (const m of Object.keys(c.gasps)) {
+      const gasp = c.gasps[m]!;
+      const back = c.back[m];
+      if (inc.gasps[m] !== undefined || back === undefined || back - gasp > step.cfg.CONFIRM_DELAY_MS)
+        continue;
+      if (gasp > to || back < from) continue;
+      delete c.gasps[m];
+      delete c.alive[m];
+      delete c.back[m];
+      delete c.returns[m];
+    }
+    if (Object.keys(c.gasps).length === 0) dissolve(step, g, c, now);
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { MeterEvent, MeterRead } from '@ami/lib';
 import { heapPop } from '../heap.js';
 import type { MeterInfo } from '../topology.js';
-import { decide, onAlive, onLastGasp, settle } from './incident.js';
+import { decide, onAlive, onLastGasp, settleWhenKnown } from './incident.js';
 import { publish } from './publish.js';
 import {
   earlier,
@@ -153,7 +153,7 @@ export function advance(
     if (!g || !inc) continue; // stale: the incident moved on
     st.dirty.add(g.garduId);
     if (inc.phase === 'candidate') decide(step, g, inc, timer.dueAt);
-    else if (inc.phase === 'settling') settle(step, g, inc, timer.dueAt);
+    else if (inc.phase === 'settling') settleWhenKnown(step, g, inc, timer.dueAt);
     forgetIfIdle(st, g);
   }
   return true;

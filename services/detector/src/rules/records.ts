@@ -1,6 +1,6 @@
 import type { Outage } from '@ami/lib';
 import { isTusbung } from '../meterStatus.js';
-import { bulkStart } from './evidence.js';
+import { bulkStart, METER_CLOCK_SKEW_MS } from './evidence.js';
 import type { Emission, GarduState, Incident, OutageRecord, RulesContext } from './state.js';
 
 export function garduOutageId(garduId: string, startedAt: number): string {
@@ -59,7 +59,8 @@ export function outageRecord(
   let tusbung = 0;
   let aliveThrough = 0;
   // Alive while the gardu was dark: seen after its last gasp (an earlier read, e.g. during the partial
-  // failure an escalation starts with, proves nothing) and before its restore.
+  // failure an escalation starts with, proves nothing) and before its restore, by more than a meter's
+  // clock may be off (a read at the boundary the gardu went dark or came back at, on a clock that is off).
   let lastGasp = inc.startedAt;
   for (const m in inc.gasps) lastGasp = Math.max(lastGasp, inc.gasps[m]!);
   const restoredAt = inc.restoredAt ?? Infinity;
@@ -68,7 +69,12 @@ export function outageRecord(
     total++;
     const seen = inc.back[m];
     if (isTusbung(g.facts[m])) tusbung++;
-    else if (inc.gasps[m] === undefined && seen !== undefined && seen > lastGasp && seen < restoredAt)
+    else if (
+      inc.gasps[m] === undefined &&
+      seen !== undefined &&
+      seen > lastGasp + METER_CLOCK_SKEW_MS &&
+      seen < restoredAt - METER_CLOCK_SKEW_MS
+    )
       aliveThrough++;
     else if (!inc.countedElsewhere.includes(m)) count.customer(inc.gasps[m] ?? bulk, restoredAt);
   }

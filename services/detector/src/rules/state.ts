@@ -66,6 +66,18 @@ export interface GarduState {
    * every event id is a fresh string, and an object key is interned first (a storm's 200k gasps).
    */
   seen: Map<string, number>;
+  /**
+   * Restoration pings that found a meter silent (restoration.ts): meter -> when the ping was sent
+   * (`sentAt`, the detector's clock) and when the head-end gave up on it (`at`, its medium's time-out:
+   * the evidence's event time). Absent until a ping was silent; saved with the gardu.
+   */
+  pingSilence?: Record<string, PingSilence>;
+}
+
+/** A READ_NOW the meter did not answer within its medium's time-out. */
+export interface PingSilence {
+  sentAt: number;
+  at: number;
 }
 
 export interface FeederOutage {
