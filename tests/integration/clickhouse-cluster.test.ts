@@ -98,13 +98,14 @@ describe('ClickHouse as a cluster (1 shard x 2 replicas, ZooKeeper)', () => {
   }, 600_000);
 
   afterAll(async () => {
+    // On each replica rather than ON CLUSTER: a replica that is down would hold the DDL queue for
+    // its time-out (180 s) instead of failing at once.
     for (const db of databases)
       for (const name of [db, auditDatabases(db).trail, auditDatabases(db).inbox])
-        await admin1
-          .command({
-            query: `DROP DATABASE IF EXISTS ${sqlIdent(name)} ON CLUSTER ${CLICKHOUSE_CLUSTER_NAME}`,
-          })
-          .catch((err: unknown) => process.stderr.write(`${name} not dropped: ${String(err)}\n`));
+        for (const admin of [admin1, admin2])
+          await admin
+            ?.command({ query: `DROP DATABASE IF EXISTS ${sqlIdent(name)}` })
+            .catch((err: unknown) => process.stderr.write(`${name} not dropped: ${String(err)}\n`));
     await admin1?.close();
     await admin2?.close();
     // Stopped only when this file started it (a developer's `stack up --clickhouse-cluster` stays up).
@@ -223,8 +224,11 @@ describe('ClickHouse as a cluster (1 shard x 2 replicas, ZooKeeper)', () => {
       const whileDown = atRestart - atKill;
       await replica2.start();
       const restartedAt = Date.now();
-      await eventually(async () => ((await replica2.healthy()) ? true : undefined), {
+      await eventually(async () => ((await replica2.healthy().catch(() => false)) ? true : undefined), {
+        timeoutMs: 90_000,
         what: 'replica 2 answering again',
+      }).catch((err: unknown) => {
+        throw new Error(`${String(err)}\n${replica2.diagnosis()}`);
       });
       // Catching up: replica 2 fetches every part that replica 1 took while it was down.
       await eventually(
@@ -259,7 +263,7 @@ describe('ClickHouse as a cluster (1 shard x 2 replicas, ZooKeeper)', () => {
       if (!replica2.running()) await replica2.start();
       await pipe.stop();
     }
-  }, 180_000);
+  }, 240_000);
 });
 
 /** The local month (YYYY-MM) the scenario's reads end in. */

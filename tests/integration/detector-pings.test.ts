@@ -1,12 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { type MeterCommand, type MeterProfile, type Outage, type SuspectedOutage } from '@ami/lib';
-import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
+import { eventually, testConfig, testLogger } from '../support/fixtures.js';
 import { loadDetectorConfig } from '@ami/detector/config';
 import { pingCommandId } from '@ami/detector/pings';
 import { startDetector, type DetectorHandle } from '@ami/detector/processor';
 import { meterOutageId } from '@ami/detector/rules';
 import { drawPing, MEDIA } from '@ami/simulator/media';
-import { DetectorHarness, ev, headEndRig, profile } from './detectorHarness.js';
+import { DetectorHarness, ev, handDrivenDetectorEnv, headEndRig, profile } from './detectorHarness.js';
 
 /** Test speed for the head-end's media: RF latency 1-8 s becomes 0.1-0.8 s, its time-out 20 s becomes 2 s. */
 const LATENCY_SCALE = 0.1;
@@ -17,15 +17,12 @@ const G2 = Array.from({ length: 12 }, (_, i) => `G2-M${String(i).padStart(2, '0'
 function detectorConfig(prefix: string) {
   return loadDetectorConfig({
     ...process.env,
-    AMI_TOPIC_PREFIX: prefix,
-    LOG_LEVEL: 'warn',
-    DETECTOR_GROUP_ID: uniqueName('ami-detector'),
-    DETECTOR_INSTANCE_ID: uniqueName('i'),
-    DETECTOR_PARTITIONS: '3',
-    // The event-time path, shortened so that it settles the suspicions within the test.
-    CONFIRM_DELAY_MS: '15000',
-    ALLOWED_LATENESS_MS: '5000',
-    DETECTOR_PINGS: 'true',
+    ...handDrivenDetectorEnv(prefix, {
+      // The event-time path, shortened so that it settles the suspicions within the test.
+      CONFIRM_DELAY_MS: '15000',
+      ALLOWED_LATENESS_MS: '5000',
+      DETECTOR_PINGS: 'true',
+    }),
   });
 }
 

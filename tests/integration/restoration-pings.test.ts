@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CommandResult, type MeterProfile, type Outage } from '@ami/lib';
-import { eventually, testLogger, uniqueName } from '../support/fixtures.js';
+import { eventually, testLogger } from '../support/fixtures.js';
 import { loadDetectorConfig } from '@ami/detector/config';
 import { pingCommandId } from '@ami/detector/pings';
 import { startDetector } from '@ami/detector/processor';
@@ -8,7 +8,7 @@ import { restorationKey } from '@ami/detector/restoration';
 import { garduOutageId, meterOutageId } from '@ami/detector/rules';
 import { drawPing, MEDIA } from '@ami/simulator/media';
 import { Publisher } from '@ami/simulator/publisher';
-import { DetectorHarness, ev, headEndRig, profile } from './detectorHarness.js';
+import { DetectorHarness, ev, handDrivenDetectorEnv, headEndRig, profile } from './detectorHarness.js';
 
 /**
  * Restoration verification at real time, through the real head-end at its full media latency (PLC
@@ -37,14 +37,7 @@ async function setUp(stops: Array<() => Promise<void>>, env: Record<string, stri
       const detector = await startDetector(
         loadDetectorConfig({
           ...process.env,
-          AMI_TOPIC_PREFIX: prefix,
-          LOG_LEVEL: 'warn',
-          DETECTOR_GROUP_ID: uniqueName('ami-detector'),
-          DETECTOR_INSTANCE_ID: uniqueName('i'),
-          DETECTOR_PARTITIONS: '3',
-          CONFIRM_DELAY_MS: '15000',
-          DETECTOR_PINGS: 'true',
-          ...env,
+          ...handDrivenDetectorEnv(prefix, { CONFIRM_DELAY_MS: '15000', DETECTOR_PINGS: 'true', ...env }),
         }),
         testLogger,
         (code) => {

@@ -331,6 +331,17 @@ export class Pipeline {
     return Number(((await rs.json()) as { n: string }[])[0]!.n);
   }
 
+  /** outage_id → latest status, as loaded into ClickHouse. */
+  async chOutageStatuses(): Promise<Map<string, string>> {
+    const rs = await this.ch.query({
+      query: `SELECT outage_id, status FROM ${sqlIdent(this.db)}.outages_latest`,
+      format: 'JSONEachRow',
+    });
+    return new Map(
+      (await rs.json<{ outage_id: string; status: string }>()).map((r) => [r.outage_id, r.status]),
+    );
+  }
+
   outageCheck(p: Produced): OutageCheck {
     return checkOutages(p.truth, p.fleet, latestOutages(this.outageRecords), p.rangeEnd);
   }
@@ -396,12 +407,17 @@ export async function settled(p: Pipeline, produced: Produced, timeoutMs = 90_00
     },
     { timeoutMs, intervalMs: 500, what: 'every ground-truth outage detected and restored' },
   );
-  // The loader has the latest outage records too.
-  const ids = new Set(p.outageRecords.map((o) => o.outage_id)).size;
-  await eventually(async () => ((await p.chOutageIds()) >= ids ? true : undefined), {
-    timeoutMs,
-    what: 'outages in ClickHouse',
-  });
+  // The loader has the latest outage records too: each outage in its latest status (an id alone
+  // is not enough: the OPEN may be loaded while the RESTORED is still on its way).
+  await eventually(
+    async () => {
+      const loaded = await p.chOutageStatuses();
+      const behind = latestOutages(p.outageRecords).filter((o) => loaded.get(o.outage_id) !== o.status);
+      if (behind.length === 0) return true;
+      throw new Error(`${behind.length} outages not in their latest status, e.g. ${behind[0]!.outage_id}`);
+    },
+    { timeoutMs, what: 'outages in ClickHouse in their latest status' },
+  );
 }
 
 export function nothingLostNothingDoubled(f: Figures): void {

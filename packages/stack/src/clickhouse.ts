@@ -61,11 +61,14 @@ export class ClickHouseComponent extends DaemonComponent {
     apt(['install', '-y', '-qq', 'clickhouse-server', 'clickhouse-client']);
   }
 
+  /** The single node's server log keeps its place; another server logs in its own folder. */
+  private logDir(): string {
+    return this.server.homeDir === 'clickhouse' ? join(this.s.AMI_HOME, 'logs') : join(this.home, 'log');
+  }
+
   private writeConfig(): string {
     const dataDir = join(this.home, 'data');
-    // The single node's server log keeps its place; another server logs in its own folder.
-    const logDir =
-      this.server.homeDir === 'clickhouse' ? join(this.s.AMI_HOME, 'logs') : join(this.home, 'log');
+    const logDir = this.logDir();
     mkdirSync(dataDir, { recursive: true });
     mkdirSync(logDir, { recursive: true });
     const secrets = loadOrCreateSecrets(join(this.s.AMI_HOME, 'secrets.env'));
@@ -106,7 +109,30 @@ export class ClickHouseComponent extends DaemonComponent {
   async start(): Promise<void> {
     if (this.running()) return;
     const configFile = this.writeConfig();
+    this.forceRestoreAfterCrash();
     this.spawn({ command: SERVER_BIN, args: [`--config-file=${configFile}`], cwd: this.home });
+  }
+
+  /**
+   * The server removes its `status` file when it stops cleanly: one left behind means a crash. A
+   * replica that crashed mid-insert or mid-merge can hold parts ZooKeeper never heard of, and with
+   * more than a few it refuses to start ("doesn't look like the set of parts in ZooKeeper").
+   * `flags/force_restore_data` (read once, then deleted by the server) has it move them to
+   * `detached/` and fetch what it lacks from the other replica: acknowledged inserts are in
+   * ZooKeeper, so nothing is lost. Without replicated tables the flag does nothing.
+   */
+  private forceRestoreAfterCrash(): void {
+    const dataDir = join(this.home, 'data');
+    if (!existsSync(join(dataDir, 'status'))) return;
+    mkdirSync(join(dataDir, 'flags'), { recursive: true });
+    writeFileSync(join(dataDir, 'flags', 'force_restore_data'), '');
+  }
+
+  /** Whether the process lives, and the last lines of its error log: why it does not answer. */
+  diagnosis(lines = 20): string {
+    const errLog = join(this.logDir(), 'clickhouse-server.err.log');
+    const tail = existsSync(errLog) ? readFileSync(errLog, 'utf8').trimEnd().split('\n').slice(-lines) : [];
+    return `${this.name} ${this.running() ? 'running' : 'not running'}; ${errLog}:\n${tail.join('\n')}`;
   }
 
   async healthy(): Promise<boolean> {

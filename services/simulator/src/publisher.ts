@@ -238,7 +238,7 @@ export class Publisher {
       let sends = new WireSends(this.wire);
       let n = 0;
       for (const p of fleet.profiles()) {
-        this.feeders.set(p.gardu_id, p.feeder_id);
+        this.learnFeeder(p.gardu_id, p.feeder_id);
         const key = Buffer.from(p.meter_id);
         const len = this.encodeValue(type, id, p);
         sends.add(topic, partitionForKey(key, partitions), key, len, this.scratch);
@@ -256,7 +256,7 @@ export class Publisher {
     }
     let out: Outgoing[] = [];
     for (const p of fleet.profiles()) {
-      this.feeders.set(p.gardu_id, p.feeder_id);
+      this.learnFeeder(p.gardu_id, p.feeder_id);
       out.push({ topic: this.topics.meters, key: p.meter_id, value: this.encProfile!(p) });
       if (out.length >= FLEET_ROUND) {
         await this.sendKeyed(out);
@@ -345,10 +345,16 @@ export class Publisher {
       const feederId = this.placeBy === 'feeder' ? this.feeders.get(key) : undefined;
       const partitions = this.metadata.get(topic)!.length;
       g = { partition: inputPartition({ garduId: key, feederId }, partitions), bytes: Buffer.from(key) };
-      // Only a known feeder is final (a profile published later may name it).
-      if (feederId !== undefined || this.placeBy === 'key') this.garduKeys.set(key, g);
+      this.garduKeys.set(key, g);
     }
     return g;
+  }
+
+  /** A published profile names its gardu's feeder: a placement cached without it (by key) is dropped. */
+  private learnFeeder(garduId: string, feederId: string): void {
+    if (this.feeders.get(garduId) === feederId) return;
+    this.feeders.set(garduId, feederId);
+    this.garduKeys.delete(garduId);
   }
 
   /** Group by partition (order kept), then each partition's requests in order, partitions concurrently. */
