@@ -486,16 +486,23 @@ export class EventTimeGate<V> {
    * for, and not for an input that is caught up: that one moves only with new records or once it is
    * idle, which stopping others cannot hasten (a 24 h replay crawled when events, all consumed hours
    * of event time earlier, held the reads back after each pause).
+   *
+   * Only topics for which `fetchedApart` holds count: those a fetch goes on fetching while this
+   * topic's waits. A topic served by the same fetch (kafkajs hands over one batch at a time) would
+   * wait for itself: a storm larger than DETECTOR_MAX_BUFFERED stalled for good that way, a batch
+   * of the repartition topic waiting for events that kafkajs could not fetch meanwhile.
    */
-  waitsOnOtherTopic(topic: string, nowWall: number): boolean {
+  waitsOnOtherTopic(topic: string, nowWall: number, fetchedApart: (topic: string) => boolean): boolean {
     let ours = Number.POSITIVE_INFINITY;
     let othersBehind = Number.POSITIVE_INFINITY;
     for (const [tp, s] of this.tps) {
       if (s.bounds !== undefined || this.idle(s, nowWall)) continue;
-      if (tp.slice(0, tp.lastIndexOf(':')) === topic) ours = Math.min(ours, s.maxTime);
-      else if (!s.caughtUp) othersBehind = Math.min(othersBehind, s.maxTime);
+      const other = tp.slice(0, tp.lastIndexOf(':'));
+      if (other === topic) ours = Math.min(ours, s.maxTime);
+      else if (!s.caughtUp && fetchedApart(other)) othersBehind = Math.min(othersBehind, s.maxTime);
     }
-    return othersBehind < ours;
+    // No event time of its own in play (the repartition topic, or all of it idle): waiting brings nothing.
+    return Number.isFinite(ours) && othersBehind < ours;
   }
 
   /**

@@ -675,16 +675,18 @@ class Edge {
     while (this.gate.buffered > this.cfg.DETECTOR_MAX_BUFFERED && !this.stopped) {
       const now = Date.now();
       if (this.backlog || this.gate.canRelease(now)) await this.locked(() => this.step());
-      else if (this.gate.waitsOnOtherTopic(topic, now)) await delay(STEP_INTERVAL_MS);
+      else if (this.gate.waitsOnOtherTopic(topic, now, (other) => this.fetchedApart(topic, other)))
+        await delay(STEP_INTERVAL_MS);
       else return;
       await heartbeat();
     }
   }
 
-  /**
-   * The raw fetch leaves a partition out while more than DETECTOR_MAX_BUFFERED inputs are held and
-   * the partition is ahead of the input the watermark waits for: the laggards are fetched first.
-   */
+  /** Whether `other` is fetched while the fetch of `topic` waits: raw beside kafkajs, never kafkajs beside itself. */
+  private fetchedApart(topic: string, other: string): boolean {
+    return this.rawTopics.has(topic) !== this.rawTopics.has(other);
+  }
+
   /** Where the gate continues each loaded partition of `topic` (after the assignments so far are applied). */
   positions(topic: string, partitions: readonly number[]): Promise<Map<number, number>> {
     return this.locked(async () => {
@@ -703,6 +705,10 @@ class Edge {
     return this.locked(async () => this.gate.reposition(`${topic}:${partition}`, offset));
   }
 
+  /**
+   * The raw fetch leaves a partition out while more than DETECTOR_MAX_BUFFERED inputs are held and
+   * the partition is ahead of the input the watermark waits for: the laggards are fetched first.
+   */
   holdsBack(topic: string, partition: number): boolean {
     return (
       this.gate.buffered > this.cfg.DETECTOR_MAX_BUFFERED &&

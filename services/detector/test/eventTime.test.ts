@@ -286,28 +286,29 @@ describe('event-time gate', () => {
   });
 
   it('backpressure: a topic waits only for another topic that is behind on the broker with older data', () => {
+    const apart = () => true;
     // Topic-partitions named as the edge names them: `<topic>:<partition>`.
     const gate = new EventTimeGate<string>(cfg);
     gate.track('reads:0', false);
     gate.track('reads:1', false);
     gate.track('events:0', false);
     // Nothing yet anywhere: nobody waits (each topic's fetch brings what the watermark needs).
-    expect(gate.waitsOnOtherTopic('reads', 0)).toBe(false);
-    expect(gate.waitsOnOtherTopic('events', 0)).toBe(false);
+    expect(gate.waitsOnOtherTopic('reads', 0, apart)).toBe(false);
+    expect(gate.waitsOnOtherTopic('events', 0, apart)).toBe(false);
     gate.offer('reads:0', 0, 50_000, 'r', 0);
     gate.offer('reads:1', 0, 60_000, 'r', 0);
     // events:0, behind with nothing fetched yet, holds the watermark: more reads would only be held.
-    expect(gate.waitsOnOtherTopic('reads', 0)).toBe(true);
-    expect(gate.waitsOnOtherTopic('events', 0)).toBe(false);
+    expect(gate.waitsOnOtherTopic('reads', 0, apart)).toBe(true);
+    expect(gate.waitsOnOtherTopic('events', 0, apart)).toBe(false);
     gate.offer('events:0', 0, 90_000, 'e', 0);
     // Now reads:0 (50 s) is the oldest: reads go on, events wait.
-    expect(gate.waitsOnOtherTopic('reads', 0)).toBe(false);
-    expect(gate.waitsOnOtherTopic('events', 0)).toBe(true);
+    expect(gate.waitsOnOtherTopic('reads', 0, apart)).toBe(false);
+    expect(gate.waitsOnOtherTopic('events', 0, apart)).toBe(true);
     // Reads caught up (nothing left on the broker) but not idle yet: waiting cannot bring them on,
     // so events do not wait for them.
     gate.setCaughtUp('reads:0', true, 0);
     gate.setCaughtUp('reads:1', true, 0);
-    expect(gate.waitsOnOtherTopic('events', 100)).toBe(false);
+    expect(gate.waitsOnOtherTopic('events', 100, apart)).toBe(false);
     // Events caught up hours of event time behind the reads: the reads never wait for them.
     const later = new EventTimeGate<string>(cfg);
     later.track('reads:0', false);
@@ -315,10 +316,30 @@ describe('event-time gate', () => {
     later.offer('events:0', 0, 1_000, 'old event', 0);
     later.setCaughtUp('events:0', true, 0);
     later.offer('reads:0', 0, 9_000_000, 'r', 10);
-    expect(later.waitsOnOtherTopic('reads', 20)).toBe(false);
+    expect(later.waitsOnOtherTopic('reads', 20, apart)).toBe(false);
     // ... unless the broker has more events than were fetched (kafkajs behind, or rejoining its group).
     later.observeEnd('events:0', 5, 30);
-    expect(later.waitsOnOtherTopic('reads', 40)).toBe(true);
+    expect(later.waitsOnOtherTopic('reads', 40, apart)).toBe(true);
+  });
+
+  it('backpressure: never waits for a topic its own fetch serves, nor for a topic with no event time of its own', () => {
+    const gate = new EventTimeGate<string>(cfg);
+    gate.track('reads:0', false);
+    gate.track('events:0', false);
+    gate.track('repartition:0', false, null, 0, true);
+    gate.offer('reads:0', 0, 90_000, 'r', 0);
+    gate.offer('events:0', 0, 50_000, 'e', 0); // events behind on the broker, with the oldest data
+    // The raw fetch (reads) beside kafkajs (events, repartition): the reads wait for the events.
+    const kafkajs = new Set(['events', 'repartition']);
+    const besideRaw = (topic: string) => (other: string) => kafkajs.has(topic) !== kafkajs.has(other);
+    expect(gate.waitsOnOtherTopic('reads', 0, besideRaw('reads'))).toBe(true);
+    // Every topic through kafkajs, one batch at a time: a batch of reads waiting for the events would
+    // hold their fetch too. Nobody waits.
+    expect(gate.waitsOnOtherTopic('reads', 0, () => false)).toBe(false);
+    // The repartition topic's event time is the bounds of the others: holding it back never brings
+    // the watermark on (a 200,000-gasp storm stalled for good with a repartition batch waiting).
+    expect(gate.waitsOnOtherTopic('repartition', 0, besideRaw('repartition'))).toBe(false);
+    expect(gate.waitsOnOtherTopic('repartition', 0, () => true)).toBe(false);
   });
 
   it('says which partitions are ahead of the one the watermark waits for (the raw fetch holds them back)', () => {
