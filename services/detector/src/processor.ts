@@ -59,6 +59,7 @@ import {
   loadGardu,
   newDetectorState,
   pruneSeen,
+  feedersByChild,
   snapshotGardu,
   type DetectorState,
   type Emission,
@@ -1267,10 +1268,11 @@ class Edge {
   private garduRecords(): Out[] {
     const topic = stateTopic(this.cfg.AMI_TOPIC_PREFIX);
     const records: Out[] = [];
+    const byChild = this.st.dirty.size > 0 ? feedersByChild(this.st) : undefined;
     for (const garduId of this.st.dirty) {
       const partition = this.garduPartition.get(garduId);
       if (partition !== undefined)
-        records.push({ topic, ...garduRecord(partition, garduId, snapshotGardu(this.st, garduId)) });
+        records.push({ topic, ...garduRecord(partition, garduId, snapshotGardu(this.st, garduId, byChild)) });
     }
     this.st.dirty.clear();
     for (const garduId of this.sst.dirty) {

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { defaultDetectorConfig } from '../src/config.js';
 import { decodeSnapshot, encodeSnapshot } from '../src/changelog.js';
-import { garduOutageId, loadGardu, newDetectorState, snapshotGardu, verdict } from '../src/rules.js';
+import {
+  feedersByChild,
+  garduOutageId,
+  loadGardu,
+  newDetectorState,
+  pruneSeen,
+  snapshotGardu,
+  verdict,
+  type GarduSnapshot,
+} from '../src/rules.js';
 import { MIN, T0, World, event, gasps, meterId, range, read, reads, restores, sample } from './world.js';
 import type { Composition, Fault, GarduPlan } from './composition.js';
 import { judge } from './judge.js';
@@ -325,6 +334,53 @@ describe('feeder roll-up', () => {
   it('one gardu alone is not a feeder outage', () => {
     const w = new World(specs).feed(gasps('A', range(0, 30), T0)).until(T0 + DELAY);
     expect(w.outages().map((o) => o.scope)).toEqual(['GARDU']);
+  });
+
+  it('a restart after any step continues exactly: the snapshots written for the changed gardu carry the feeder', () => {
+    // Every gardu out, back one by one 10 min apart (the FEEDER ends with the third), reads when lit.
+    const gardus = ['A', 'B', 'C', 'D', 'E'];
+    const backAt = (i: number) => T0 + (30 + 10 * i) * MIN;
+    const inputs = gardus.flatMap((g, i) => [
+      ...gasps(g, range(0, 30), T0 + i * 1000),
+      ...restores(g, range(0, 30), backAt(i)),
+      ...range(0, 12)
+        .map((k) => BOUNDARY + k * 15 * MIN)
+        .filter((b) => b < T0 || b > backAt(i))
+        .flatMap((b) => reads(g, range(0, 30), b)),
+    ]);
+    const slices = range(0, 100).map((k) => T0 - MIN + k * 2 * MIN);
+    /** Runs `slices[from..to)` on `w`, writing each changed gardu's snapshot to `log` as the edge does. */
+    const run = (w: World, log: Map<string, GarduSnapshot | null>, from: number, to: number) => {
+      for (const t of slices.slice(from, to)) {
+        w.feed(inputs.filter((i) => time(i) >= t && time(i) < t + 2 * MIN)).until(t + 2 * MIN - 1);
+        pruneSeen(w.ctx, w.st, t + 2 * MIN - 1); // as the edge does: a gardu back and quiet is forgotten
+        const byChild = feedersByChild(w.st);
+        for (const id of w.st.dirty) {
+          const snap = snapshotGardu(w.st, id, byChild);
+          log.set(id, snap === null ? null : decodeSnapshot(encodeSnapshot(snap)));
+        }
+        w.st.dirty.clear();
+      }
+    };
+    const cfg = { DEDUP_RETENTION_MS: 4 * MIN };
+    const whole = new World(specs, cfg);
+    run(whole, new Map(), 0, slices.length);
+    expect(whole.st.gardus.has('A')).toBe(false); // forgotten while the FEEDER went on
+    expect(
+      whole
+        .outages()
+        .filter((o) => o.scope === 'FEEDER')
+        .map((o) => o.status),
+    ).toContain('RESTORED');
+    for (let cut = 1; cut < slices.length; cut++) {
+      const log = new Map<string, GarduSnapshot | null>();
+      const first = new World(specs, cfg);
+      run(first, log, 0, cut);
+      const second = new World(specs, cfg);
+      for (const snap of log.values()) if (snap !== null) loadGardu(second.st, snap);
+      run(second, log, cut, slices.length);
+      expect([...first.out, ...second.out], `restart after slice ${cut}`).toEqual(whole.out);
+    }
   });
 });
 

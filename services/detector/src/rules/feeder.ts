@@ -199,11 +199,28 @@ export function publishFeeder(step: Step, feeder: FeederOutage): void {
     customers_interrupted: 0,
     customer_interruption_s: 0,
   };
+  // A child changed (publish), even when the record shows nothing new: a new revision to carry.
+  feeder.rev++;
+  for (const child of snapshotsCarrying(feeder, restoredAt !== null)) step.state.dirty.add(child);
   const digest = digestOf(record);
   if (digest === feeder.shown) return;
   feeder.shown = digest;
-  feeder.rev++;
-  for (const child of Object.keys(feeder.children)) step.state.dirty.add(child);
   step.emissions.push({ to: 'outages', record });
   if (restoredAt !== null) step.state.feeders.delete(feeder.feederId);
+}
+
+/**
+ * The gardu whose snapshots must be written again for a new revision of `feeder` (a restart keeps
+ * the highest revision any child's snapshot holds, loadGardu). One carries it: the first child still
+ * out, which is not forgotten before it is back, by when it has handed over to the next. Its end
+ * needs every child (an older snapshot would bring it back), as does a feeder none of whose children
+ * is still out. Every child at every revision wrote each gardu of a feeder once for every sibling
+ * confirmed after it: at 1.2 M meters, 1,500 snapshots a step instead of 150.
+ */
+function snapshotsCarrying(feeder: FeederOutage, ended: boolean): string[] {
+  let carrier: string | undefined;
+  if (!ended)
+    for (const [garduId, child] of Object.entries(feeder.children))
+      if (child.restoredAt === null && (carrier === undefined || garduId < carrier)) carrier = garduId;
+  return carrier === undefined ? Object.keys(feeder.children) : [carrier];
 }

@@ -45,4 +45,4 @@ export {
 } from './inputs.js';
 export { LATE_RETURN_MS, silenceKnownAt, verdict } from './evidence.js';
 export { garduOutageId, meterOutageId } from './records.js';
-export { dropGardu, loadGardu, snapshotGardu, type GarduSnapshot } from './snapshots.js';
+export { dropGardu, feedersByChild, loadGardu, snapshotGardu, type GarduSnapshot } from './snapshots.js';
