@@ -223,6 +223,35 @@ describe('momentaries', () => {
     ]);
   });
 
+  it.each([
+    ['13 s fast', 13_000],
+    ['55 s fast', 55_000],
+  ])(
+    'a meter whose clock is %s blinks with its gardu, its power restore lost: one interruption, counted once (momentary-storm)',
+    (_, skew) => {
+      // Its next read, 10 min later, is the first sign of life: its own last gasp is no METER outage.
+      // The gardu blinks twice more before that read (meter 0's gasps and restores lost): the second
+      // blink settles the first before meter 0's own candidate is decided.
+      const at = BOUNDARY - 10 * MIN;
+      const blinks = [at, at + 4 * MIN, at + 8 * MIN];
+      const w = new World([{ id: 'G1', meters: 50 }])
+        .feed([
+          ...blinks.flatMap((b) => [
+            ...gasps('G1', range(1, 50), b, 0),
+            ...restores('G1', range(1, 50), b + 4_000, 0),
+          ]),
+          ...gasps('G1', [0], at + skew),
+          ...reads('G1', range(0, 50), BOUNDARY),
+          ...reads('G1', range(0, 50), BOUNDARY + 15 * MIN),
+        ])
+        .until(BOUNDARY + 15 * MIN + 2 * DELAY);
+      expect(w.outages()).toEqual([]);
+      expect(w.momentaries().map((m) => [m.scope, m.started_at, m.customers_interrupted])).toEqual(
+        blinks.map((b) => ['GARDU', b, 50]),
+      );
+    },
+  );
+
   it('a read on a clock 30 s slow at the boundary supply came back at does not make its customer unaffected', () => {
     const back = BOUNDARY + 45 * MIN;
     const w = new World([{ id: 'G1', meters: 50 }])

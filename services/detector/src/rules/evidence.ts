@@ -125,14 +125,17 @@ export const METER_CLOCK_SKEW_MS = 60_000;
 export function widerBlink(
   ctx: RulesContext,
   g: GarduState,
-  inc: Incident,
+  inc: Incident | undefined,
   m: string,
   from: number,
   to: number,
   now: number,
+  /** Only an interruption whose supply is back already. */
+  ended = false,
 ): Incident | undefined {
   return g.incidents.find((o) => {
     if (o === inc || o.gasps[m] !== undefined) return false;
+    if (ended && o.restoredAt === null && o.supplyBackAt === null) return false;
     const end = o.restoredAt ?? o.supplyBackAt ?? now;
     if (o.startedAt > to + METER_CLOCK_SKEW_MS || end < from - METER_CLOCK_SKEW_MS) return false;
     return isGarduWide(ctx, g, o, now);

@@ -39,6 +39,12 @@ export function onLastGasp(step: Step, g: GarduState, info: MeterInfo, t: number
     return;
   }
   if (inMeterOutage(g, m)) return;
+  // Within the meter's clock skew of a gardu-wide interruption that is over, in which it sent none:
+  // that interruption, seen on a clock that is off. Its record counts the meter, and its settling
+  // finds the meter if it stays dark. As a candidate of its own, with its power restore lost, it
+  // drew the gardu's next blink into itself (a momentary storm: a blink started at the skewed gasp,
+  // or a sustained METER outage until the meter's next read).
+  if (widerBlink(step, g, undefined, m, t, t, t, true)) return;
   // One physical outage, one incident: evidence joins the gardu's candidate until it is decided, however
   // long after its first last gasp (a fuse, then the transformer), so it escalates instead of doubling;
   // unless supply came back since: then that interruption is over and this is another.
