@@ -233,7 +233,13 @@ describe('metadata refresh', () => {
     cleanup.push(() => producer.close());
     await producer.connect(['t']);
     const before = fake.metadataCalls.n;
-    for (let i = 0; i < 3; i++) await producer.send('t', 0, batchOf(1));
+    // The reload runs in the background once the leaders are older than 0 ms (a later millisecond
+    // than their load): sends go on meanwhile; polled with a deadline, not timed.
+    const deadline = Date.now() + 5_000;
+    while (fake.metadataCalls.n === before && Date.now() < deadline) {
+      await producer.send('t', 0, batchOf(1));
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
     expect(fake.metadataCalls.n).toBeGreaterThan(before);
     const fresh = await fakeBroker();
     cleanup.push(fresh.close);
