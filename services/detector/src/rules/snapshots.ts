@@ -8,20 +8,17 @@ export interface GarduSnapshot {
 }
 
 /**
- * `byChild` (feedersByChild), when many gardu are snapshotted at once: scanning every feeder outage
- * for each gardu cost 903 lookups a snapshot in a whole-fleet blackout.
+ * `byChild`: the index of feedersByChild, built once when many gardu are snapshotted at once
+ * (scanning every feeder outage for each gardu cost 903 lookups a snapshot in a whole-fleet blackout).
  */
 export function snapshotGardu(
   st: DetectorState,
   garduId: string,
-  byChild?: ReadonlyMap<string, FeederOutage[]>,
+  byChild: ReadonlyMap<string, FeederOutage[]> = feedersByChild(st),
 ): GarduSnapshot | null {
   const g = st.gardus.get(garduId);
   if (!g) return null;
-  const feeders = byChild
-    ? (byChild.get(garduId) ?? [])
-    : [...st.feeders.values()].filter((f) => f.children[garduId] !== undefined);
-  return { gardu: g, feeders };
+  return { gardu: g, feeders: byChild.get(garduId) ?? [] };
 }
 
 /** The feeder outages each gardu is a child of. */
