@@ -323,12 +323,14 @@ describe('the pipeline on a secured 3-broker cluster', () => {
     // Frozen (a long GC pause, a stalled VM): its group session lapses, and the supervisor starts
     // another with the same instance id, so the same transactional id: InitProducerId fences the first.
     zombie.child.kill('SIGSTOP');
+    const stoppedAt = Date.now();
     const frozenAt = await endOffsets([pipe.topics.reads, pipe.topics.events]);
     const replacement = pipe.spawn('detector-replacement', ['detector', 'run'], serviceEnv(users.detector));
     pipe.detector = replacement;
     await committedPast(`${pipe.prefix}-detector`, frozenAt);
     // Woken while reads still flow: whatever it had in hand, it may not commit it.
     zombie.child.kill('SIGCONT');
+    const frozenMs = Date.now() - stoppedAt;
     const zombieExit = await Promise.race([
       zombie.exitCode,
       new Promise<'alive'>((r) => setTimeout(() => r('alive'), 45_000)),
@@ -338,12 +340,21 @@ describe('the pipeline on a secured 3-broker cluster', () => {
     await settled(pipe, produced, 120_000);
     await noConsumerStuck(pipe, frozenAt);
     const f = await pipe.figures(produced);
-    const fenced = /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|ProducerFencedError/.test(zombie.log());
-    report('zombie-detector', f, `zombie exit ${String(zombieExit)}, fenced in its log: ${fenced}`);
+    const zombieLog = zombie.log();
+    const fenced = /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|ProducerFencedError/.test(zombieLog);
+    const lastWords = zombieLog
+      .split('\n')
+      .filter((l) => /"level":60/.test(l) || (l.trim() !== '' && !l.startsWith('{')))
+      .slice(-3);
+    report(
+      'zombie-detector',
+      f,
+      `frozen ${frozenMs} ms, zombie exit ${String(zombieExit)}, fenced in its log: ${fenced}; ${lastWords.join(' | ')}`,
+    );
     nothingLostNothingDoubled(f);
     expect(await deadLetters(pipe)).toBe(0);
     expect(zombieExit).not.toBe('alive');
-    expect(fenced).toBe(true);
+    expect(fenced, `the zombie's last errors: ${lastWords.join('\n')}`).toBe(true);
     expect(replacement.alive).toBe(true);
   }, 240_000);
 });

@@ -392,6 +392,7 @@ export class Connection {
     private readonly socket: net.Socket,
     clientId: string,
     readonly tls: boolean,
+    private readonly requestTimeoutMs: number,
   ) {
     const id = Buffer.from(clientId);
     this.clientId = Buffer.allocUnsafe(2 + id.length);
@@ -408,7 +409,13 @@ export class Connection {
    * certificate is checked against the CA and the host name; an untrusted
    * certificate is a ConfigError-like refusal, not retried.
    */
-  static open(host: string, port: number, secure: WireTls | boolean, clientId: string): Promise<Connection> {
+  static open(
+    host: string,
+    port: number,
+    secure: WireTls | boolean,
+    clientId: string,
+    requestTimeoutMs = REQUEST_TIMEOUT_MS,
+  ): Promise<Connection> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(connectError(host, port, err));
       const tlsOptions = typeof secure === 'object' ? secure : {};
@@ -433,7 +440,7 @@ export class Connection {
       const done = () => {
         clearTimeout(timer);
         socket.off('error', onError);
-        resolve(new Connection(socket, clientId, secure !== false));
+        resolve(new Connection(socket, clientId, secure !== false, requestTimeoutMs));
       };
     });
   }
@@ -471,8 +478,13 @@ export class Connection {
     head.writeInt32BE(corr, 8);
     const answer = new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.fail(new ConnectionLost(`request ${apiKey} timed out after ${REQUEST_TIMEOUT_MS} ms`));
-      }, REQUEST_TIMEOUT_MS);
+        // Decided after this turn's I/O: in a process that was paused (a long GC, SIGSTOP), the
+        // timer fires before the answer that arrived meanwhile is read, and that answer counts.
+        setImmediate(() => {
+          if (this.waiting.has(corr))
+            this.fail(new ConnectionLost(`request ${apiKey} timed out after ${this.requestTimeoutMs} ms`));
+        });
+      }, this.requestTimeoutMs);
       this.waiting.set(corr, { resolve, reject, timer });
       this.socket.cork();
       this.socket.write(head);

@@ -53,6 +53,8 @@ const COORDINATOR_NOT_AVAILABLE = 15;
 const NOT_COORDINATOR = 16;
 const CONCURRENT_TRANSACTIONS = 51;
 const OPERATION_NOT_ATTEMPTED = 55;
+/** Attempts a coordinator request gets however long they take. */
+const MIN_ATTEMPTS = 3;
 /** Answers meaning "not now": the same request is sent again after a short pause. */
 const LATER = new Set([COORDINATOR_LOAD_IN_PROGRESS, CONCURRENT_TRANSACTIONS, 7 /* REQUEST_TIMED_OUT */]);
 /** Answers meaning "ask the coordinator again". */
@@ -219,7 +221,8 @@ export class TransactionalProducer extends WireProducer {
    * Sends a request to the coordinator of `key` until it answers 0: "not now"
    * answers are retried after a pause (5 ms doubling to 500 ms), a moved
    * coordinator or a lost connection after a new FindCoordinator, for up to
-   * `retryForMs`. Any other answer throws (fencing: ProducerFencedError).
+   * `retryForMs` and at least MIN_ATTEMPTS tries. Any other answer throws
+   * (fencing: ProducerFencedError).
    */
   private async coordinated(
     what: string,
@@ -229,7 +232,7 @@ export class TransactionalProducer extends WireProducer {
   ): Promise<void> {
     const deadline = Date.now() + (this.txOpts.retryForMs ?? 30_000);
     let pause = 5;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       let code: number;
       let cause: unknown;
       try {
@@ -243,7 +246,9 @@ export class TransactionalProducer extends WireProducer {
         code = -1;
         cause = err;
       }
-      if (Date.now() >= deadline)
+      // Also a few attempts: after a pause of the process the deadline has passed before any retry,
+      // and the answer to one (say, fenced) is what the caller must hear.
+      if (Date.now() >= deadline && attempt >= MIN_ATTEMPTS)
         throw new UnavailableError('kafka', `${what} still failing (last error code ${code})`, cause);
       await sleep(pause);
       pause = Math.min(pause * 2, 500);

@@ -1,13 +1,16 @@
 import net from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   Connection,
+  ConnectionLost,
   indexRecords,
   parseFetchV4,
   recordMessage,
   RecordBatchBuilder,
   UnsupportedBatchError,
 } from '../../src/kafkaWire/index.js';
+import { isRetriable } from '../../src/errors.js';
 
 function zigzag(n: number): number[] {
   let z = n >= 0 ? n * 2 : -n * 2 - 1;
@@ -257,5 +260,55 @@ describe('Connection', () => {
     expect(first.equals(big)).toBe(true);
     expect((await conn.request(1, 4, [Buffer.from('req')])).toString()).toBe('small');
     conn.close();
+  });
+
+  /** A broker in a worker thread (it answers while this thread is blocked); resolves with its port. */
+  async function echoBrokerInWorker(answer: boolean): Promise<{ port: number; worker: Worker }> {
+    const worker = new Worker(
+      `const net = require('node:net'); const { parentPort } = require('node:worker_threads');
+       const server = net.createServer((s) => s.on('data', (d) => {
+         if (!${answer}) return;
+         const frame = Buffer.alloc(8 + 2); frame.writeInt32BE(6, 0); frame.writeInt32BE(d.readInt32BE(8), 4);
+         frame.write('ok', 8); s.write(frame);
+       }));
+       server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));`,
+      { eval: true },
+    );
+    const port = await new Promise<number>((r) => worker.once('message', r));
+    return { port, worker };
+  }
+
+  it('counts an answer that arrived while the process was paused past the time-out (a long GC, SIGSTOP)', async () => {
+    const { port, worker } = await echoBrokerInWorker(true);
+    try {
+      const conn = await Connection.open('127.0.0.1', port, false, 'test', 100);
+      // From the check phase: the next turn runs the (late) timer before it reads the socket.
+      const answered = await new Promise<Promise<Buffer>>((resolve) =>
+        setImmediate(() => {
+          const answer = conn.request(1, 4, [Buffer.from('req')]);
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400);
+          resolve(answer);
+        }),
+      );
+      expect((await answered).toString()).toBe('ok');
+      expect(conn.alive).toBe(true);
+      conn.close();
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it('fails a request left unanswered past the time-out as a lost connection (retriable)', async () => {
+    const { port, worker } = await echoBrokerInWorker(false);
+    try {
+      const conn = await Connection.open('127.0.0.1', port, false, 'test', 100);
+      const err = await conn.request(1, 4, [Buffer.from('req')]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConnectionLost);
+      expect((err as Error).message).toMatch(/timed out after 100 ms/);
+      expect(isRetriable(err)).toBe(true);
+      expect(conn.alive).toBe(false);
+    } finally {
+      await worker.terminate();
+    }
   });
 });

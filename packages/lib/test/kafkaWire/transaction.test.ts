@@ -191,6 +191,30 @@ describe('TransactionalProducer', () => {
     },
   );
 
+  it('after a pause past its retry time (a long GC, SIGSTOP), a lost coordinator is asked again and its fencing heard', async () => {
+    // retryForMs 0: the deadline has passed before the first retry, as for a process woken late.
+    let ends = 0;
+    const broker = await fakeBroker({
+      fault: (call) => (call.api === 'EndTxn' ? (++ends === 1 ? 'disconnect' : 90) : undefined),
+    });
+    cleanup.push(broker.close);
+    const producer = new TransactionalProducer({
+      brokers: [`127.0.0.1:${broker.port}`],
+      ssl: false,
+      clientId: 'test',
+      transactionalId: 'tx-1',
+      retryForMs: 0,
+    });
+    cleanup.push(() => producer.close());
+    await producer.connect(['t']);
+    const tx = producer.begin();
+    tx.add('t', 'k', Buffer.from('v'));
+    const err = await tx.commit().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProducerFencedError);
+    expect((err as ProducerFencedError).code).toBe(90);
+    expect(ends).toBe(2);
+  });
+
   it('another refusal is a non-retriable TransactionError', async () => {
     const { producer } = await open({ TxnOffsetCommit: [29] });
     const tx = producer.begin();
