@@ -554,6 +554,74 @@ describe('feeder momentaries', () => {
   });
 });
 
+/**
+ * Gardu G of feeder F9 has 3 meters: one cellular, two PLC. With G dark, only the cellular meter can send
+ * a last gasp (a PLC meter's data concentrator dies with its gardu): 1 gasp, below GARDU_MIN_GASPS.
+ */
+describe('a gardu whose only possible last gasps came while its feeder was dark', () => {
+  const specs = [
+    ...['A', 'B', 'C'].map((id) => ({ id, meters: 20, feeder: 'F9' })),
+    { id: 'G', meters: 3, feeder: 'F9', kdpm: { 0: 'S' as const } },
+  ];
+  const others = ['A', 'B', 'C'];
+
+  it.each([
+    ['first', -2_000],
+    ['last', 5_000],
+  ])('went dark with its feeder in a blink (its gasp %s): a GARDU momentary of its 3 customers', (_, at) => {
+    const inputs = [
+      ...others.flatMap((g, i) => [
+        ...gasps(g, range(0, 20), T0 + i * 300, 0),
+        ...restores(g, [0], T0 + 20_000 + i * 300),
+        ...reads(g, range(0, 20), BOUNDARY),
+      ]),
+      event(meterId('G', 0), 'LAST_GASP', T0 + at),
+      event(meterId('G', 0), 'POWER_RESTORE', T0 + 21_000),
+      ...reads('G', range(0, 3), BOUNDARY),
+    ];
+    const w = new World(specs).feed(inputs).until(T0 + 2 * DELAY);
+    const feeder = w.momentaries().find((m) => m.scope === 'FEEDER')!;
+    const g = w.momentaries().filter((m) => m.gardu_id === 'G');
+    expect(g).toHaveLength(1);
+    expect(g[0]).toMatchObject({
+      scope: 'GARDU',
+      parent_outage_id: feeder.outage_id,
+      customers_affected: 3,
+      customers_interrupted: 3,
+    });
+    expect(w.outages()).toEqual([]);
+  });
+
+  it('went dark with its feeder for good: a GARDU outage of its 3 customers under the FEEDER outage', () => {
+    const inputs = [
+      ...others.flatMap((g, i) => gasps(g, range(0, 20), T0 + i * 300, 0)),
+      event(meterId('G', 0), 'LAST_GASP', T0 + 1_000),
+    ];
+    const w = new World(specs).feed(inputs).until(T0 + DELAY + MIN);
+    const latest = [...w.latest().values()];
+    const feeder = latest.find((o) => o.scope === 'FEEDER')!;
+    expect(latest.find((o) => o.gardu_id === 'G')).toMatchObject({
+      scope: 'GARDU',
+      status: 'OPEN',
+      parent_outage_id: feeder.outage_id,
+      customers_affected: 3,
+    });
+    expect(latest.filter((o) => o.scope === 'METER')).toEqual([]);
+  });
+
+  it('its cellular meter alone, the feeder lit: a METER momentary of that meter', () => {
+    const inputs = [
+      event(meterId('G', 0), 'LAST_GASP', T0),
+      event(meterId('G', 0), 'POWER_RESTORE', T0 + 21_000),
+      ...others.flatMap((g) => reads(g, range(0, 20), BOUNDARY)),
+      ...reads('G', range(0, 3), BOUNDARY),
+    ];
+    const w = new World(specs).feed(inputs).until(T0 + 2 * DELAY);
+    expect(w.momentaries()).toHaveLength(1);
+    expect(w.momentaries()[0]).toMatchObject({ scope: 'METER', meter_ids: [meterId('G', 0)] });
+  });
+});
+
 describe('one physical outage, one record; every customer-second counted once (issue 25)', () => {
   const restoreAll = (g: string, n: number, at: number) => restores(g, range(0, n), at, 0);
 

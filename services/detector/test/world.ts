@@ -27,6 +27,8 @@ export interface GarduSpec {
   meters: number;
   feeder?: string;
   amr?: number;
+  /** KDPM by meter index, where not PLC (`L`, the default) or AMR (`amr`). */
+  kdpm?: Record<number, Kdpm>;
 }
 
 /** Gardu `id` has meters `${id}-M000`...; the first `amr` of them are AMR (kdpm A). */
@@ -38,7 +40,7 @@ export function buildTopology(gardus: GarduSpec[]): Topology {
   const topo = new Topology();
   for (const g of gardus) {
     for (let i = 0; i < g.meters; i++) {
-      const kdpm: Kdpm = i < (g.amr ?? 0) ? 'A' : 'L';
+      const kdpm: Kdpm = i < (g.amr ?? 0) ? 'A' : (g.kdpm?.[i] ?? 'L');
       const profile: MeterProfile = {
         meter_id: meterId(g.id, i),
         idpel: String(500000000000 + i),

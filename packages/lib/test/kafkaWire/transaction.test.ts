@@ -8,7 +8,13 @@ import {
   type TransactionalProducerOptions,
   TransactionError,
 } from '../../src/kafkaWire/index.js';
-import { type Call, decodeBatch, fakeBroker, type ProduceCall } from '../support/fakeBroker.js';
+import {
+  type Call,
+  decodeBatch,
+  fakeBroker,
+  type FakeBrokerOptions,
+  type ProduceCall,
+} from '../support/fakeBroker.js';
 
 /** A batch decoded by the shared decoder, keys and values as text. */
 function decodeText(b: Buffer) {
@@ -50,8 +56,9 @@ describe('TransactionalProducer', () => {
   async function open(
     errors: Partial<Record<Call['api'], number[]>> = {},
     options: Partial<TransactionalProducerOptions> = {},
+    fault?: FakeBrokerOptions['fault'],
   ) {
-    const broker = await fakeBroker({ errors });
+    const broker = await fakeBroker({ errors, fault });
     cleanup.push(broker.close);
     const producer = new TransactionalProducer({
       brokers: [`127.0.0.1:${broker.port}`],
@@ -194,19 +201,9 @@ describe('TransactionalProducer', () => {
   it('after a pause past its retry time (a long GC, SIGSTOP), a lost coordinator is asked again and its fencing heard', async () => {
     // retryForMs 0: the deadline has passed before the first retry, as for a process woken late.
     let ends = 0;
-    const broker = await fakeBroker({
-      fault: (call) => (call.api === 'EndTxn' ? (++ends === 1 ? 'disconnect' : 90) : undefined),
-    });
-    cleanup.push(broker.close);
-    const producer = new TransactionalProducer({
-      brokers: [`127.0.0.1:${broker.port}`],
-      ssl: false,
-      clientId: 'test',
-      transactionalId: 'tx-1',
-      retryForMs: 0,
-    });
-    cleanup.push(() => producer.close());
-    await producer.connect(['t']);
+    const { producer } = await open({}, { retryForMs: 0 }, (call) =>
+      call.api === 'EndTxn' ? (++ends === 1 ? 'disconnect' : 90) : undefined,
+    );
     const tx = producer.begin();
     tx.add('t', 'k', Buffer.from('v'));
     const err = await tx.commit().catch((e: unknown) => e);

@@ -137,6 +137,46 @@ export function feederMomentary(
   return outageId;
 }
 
+/**
+ * The gardu went dark with its feeder: every one of its meters able to send a last gasp with the gardu
+ * dark did (AMI but not PLC, whose data concentrator dies with the gardu), and its feeder is dark as a
+ * whole around that moment by the roll-up rule. Too few meters could gasp for the gardu rule alone (a
+ * gardu of 3 meters, 2 of them PLC: 1 last gasp, below GARDU_MIN_GASPS), and a momentary ends before a
+ * read could fall silent: without this its PLC customers' interruption went uncounted.
+ */
+export function darkWithFeeder(step: Step, g: GarduState, inc: Incident, now: number): boolean {
+  let able = 0;
+  for (const m of step.topo.garduAmiMeters(g.garduId)) {
+    if (step.topo.meter(m)?.kdpm === 'L') continue;
+    if (inc.gasps[m] === undefined) return false;
+    able++;
+  }
+  return able > 0 && feederDarkAround(step, g, inc.startedAt, now);
+}
+
+/** A FEEDER outage or momentary of the gardu's feeder at `t`, or enough of its other gardu dark then to make one. */
+function feederDarkAround(step: Step, g: GarduState, t: number, now: number): boolean {
+  const feederId = placeOf(step, g.garduId).feederId;
+  const win = step.cfg.FEEDER_WINDOW_MS;
+  const open = step.state.feeders.get(feederId);
+  if (open && t >= open.startedAt - win) return true;
+  const blink = step.state.feederMomentaries.get(feederId);
+  if (blink && Math.abs(blink.startedAt - t) <= win) return true;
+  const gardus = step.topo.feederGardus(feederId);
+  let dark = 1;
+  for (const other of gardus) {
+    const og = other === g.garduId ? undefined : step.state.gardus.get(other);
+    if (og?.incidents.some((i) => Math.abs(i.startedAt - t) <= win && garduWideOrJoining(step, og, i, now)))
+      dark++;
+  }
+  return dark >= step.cfg.FEEDER_MIN_GARDU && dark / gardus.size >= step.cfg.FEEDER_GARDU_SHARE;
+}
+
+/** Decided gardu-wide (open, restored or a momentary settling), or a candidate whose last gasps prove it. */
+function garduWideOrJoining(ctx: RulesContext, g: GarduState, i: Incident, now: number): boolean {
+  return i.phase === 'candidate' ? joinsFeeder(ctx, g, i, now) : i.scope === 'GARDU';
+}
+
 function joinsFeeder(ctx: RulesContext, g: GarduState, i: Incident, now: number): boolean {
   if (i.phase === 'open') return i.scope === 'GARDU' && i.parentId === null;
   return (

@@ -16,7 +16,7 @@ import {
   wasMomentary,
   widerBlink,
 } from './evidence.js';
-import { feederMomentary, rollUpToFeeder } from './feeder.js';
+import { darkWithFeeder, feederMomentary, rollUpToFeeder } from './feeder.js';
 import { publish } from './publish.js';
 import { garduOutageId, meterOutageId, outageRecord } from './records.js';
 import { newIncident, schedule, type GarduState, type Incident, type Step } from './state.js';
@@ -86,7 +86,9 @@ export function onAlive(step: Step, g: GarduState, m: string, t: number, restore
 // ---------------------------------------------------------------- decisions
 
 export function decide(step: Step, g: GarduState, inc: Incident, now: number): void {
-  const v = verdict(step.cfg, evidence(step, g, inc, now));
+  const evident = verdict(step.cfg, evidence(step, g, inc, now));
+  // Too few of its meters could gasp for the gardu rule, but all that could did, its feeder dark around it.
+  const v = evident !== 'GARDU' && darkWithFeeder(step, g, inc, now) ? 'GARDU' : evident;
   if (v === 'WAIT') return schedule(step.state, g.garduId, inc, silenceKnownAt(step, inc.startedAt));
   if (v === 'GARDU') return finishGardu(step, g, inc, now);
   // Meters, not the gardu, were out: each meter's own interruption decides. Back within the delay of
