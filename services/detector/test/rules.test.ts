@@ -609,6 +609,35 @@ describe('a gardu whose only possible last gasps came while its feeder was dark'
     expect(latest.filter((o) => o.scope === 'METER')).toEqual([]);
   });
 
+  it('dark alone for good: its PLC meters fall silent, a GARDU outage of its 3 customers', () => {
+    const inputs = [
+      event(meterId('G', 0), 'LAST_GASP', T0),
+      ...others.flatMap((g) => reads(g, range(0, 20), BOUNDARY)),
+    ];
+    const w = new World(specs).feed(inputs).until(T0 + DELAY);
+    expect(w.outages()).toEqual([]); // 1 last gasp: the PLC meters' next read decides
+    w.until(BOUNDARY + defaultDetectorConfig.READ_GRACE_MS);
+    expect(w.outages()).toHaveLength(1);
+    expect(w.outages()[0]).toMatchObject({
+      scope: 'GARDU',
+      gardu_id: 'G',
+      started_at: T0,
+      customers_affected: 3,
+      parent_outage_id: null,
+    });
+  });
+
+  it('its cellular meter dark alone (a fuse), its PLC meters reading: a METER outage of that meter', () => {
+    const inputs = [
+      event(meterId('G', 0), 'LAST_GASP', T0),
+      ...others.flatMap((g) => reads(g, range(0, 20), BOUNDARY)),
+      ...reads('G', [1, 2], BOUNDARY),
+    ];
+    const w = new World(specs).feed(inputs).until(BOUNDARY + defaultDetectorConfig.READ_GRACE_MS);
+    expect(w.outages()).toHaveLength(1);
+    expect(w.outages()[0]).toMatchObject({ scope: 'METER', meter_ids: [meterId('G', 0)], started_at: T0 });
+  });
+
   it('its cellular meter alone, the feeder lit: a METER momentary of that meter', () => {
     const inputs = [
       event(meterId('G', 0), 'LAST_GASP', T0),

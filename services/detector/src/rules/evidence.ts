@@ -41,6 +41,33 @@ export interface Evidence {
   gasps: number;
   silent: number;
   silenceKnown: boolean;
+  /**
+   * Fewer last gasps than GARDU_MIN_GASPS, but every meter able to send one with its gardu dark did,
+   * and others (PLC: the gardu's data concentrator dies with it) can still show the gardu dark by
+   * falling silent. Only computed when the gasps are few.
+   */
+  silenceDecides?: boolean;
+}
+
+/** A PLC meter talks through its gardu's data concentrator, which dies with the gardu: no last gasp then. */
+function gaspsWithGarduDark(ctx: RulesContext, m: string): boolean {
+  return ctx.topo.meter(m)?.kdpm !== 'L';
+}
+
+/** Every AMI meter of the gardu able to send a last gasp with it dark did (at least one is able); and how many cannot. */
+export function ableMetersGasped(
+  ctx: RulesContext,
+  g: GarduState,
+  inc: Incident,
+): { all: boolean; unable: number } {
+  let able = 0;
+  let unable = 0;
+  for (const m of ctx.topo.garduAmiMeters(g.garduId)) {
+    if (!gaspsWithGarduDark(ctx, m)) unable++;
+    else if (inc.gasps[m] === undefined) return { all: false, unable };
+    else able++;
+  }
+  return { all: able > 0, unable };
 }
 
 /** Counts over the gardu's AMI meters (AMR excluded from every share). */
@@ -57,7 +84,10 @@ export function evidence(ctx: RulesContext, g: GarduState, inc: Incident, now: n
   // Meters of an open METER outage, or not back since an earlier outage's restore, gasped already: they
   // are dark evidence of this incident too.
   const gasps = Object.keys(inc.gasps).length + darkElsewhere;
-  return { population, gasps, silent, silenceKnown: now >= silenceKnownAt(ctx, inc.startedAt) };
+  const silenceKnown = now >= silenceKnownAt(ctx, inc.startedAt);
+  if (gasps >= ctx.cfg.GARDU_MIN_GASPS) return { population, gasps, silent, silenceKnown };
+  const able = ableMetersGasped(ctx, g, inc);
+  return { population, gasps, silent, silenceKnown, silenceDecides: able.all && able.unable > 0 };
 }
 
 /** A read falls due at the first interval boundary after the start; it is missing after the grace. */
@@ -89,8 +119,11 @@ type Verdict = 'GARDU' | 'METER' | 'WAIT';
 
 /** Which scope the evidence proves at `now`; WAIT while silence could still tip it. */
 export function verdict(cfg: RulesConfig, e: Evidence): Verdict {
-  if (e.population === 0 || e.gasps < cfg.GARDU_MIN_GASPS) return 'METER';
-  if (e.gasps / e.population >= cfg.GARDU_GASP_SHARE) return 'GARDU';
+  if (e.population === 0) return 'METER';
+  if (e.gasps < cfg.GARDU_MIN_GASPS) {
+    // 1-2 meters, unless those were all that could gasp: then the others' silence decides.
+    if (e.silenceDecides !== true) return 'METER';
+  } else if (e.gasps / e.population >= cfg.GARDU_GASP_SHARE) return 'GARDU';
   if (!e.silenceKnown) return 'WAIT';
   return (e.gasps + e.silent) / e.population >= cfg.GARDU_EVIDENCE_SHARE ? 'GARDU' : 'METER';
 }

@@ -1,4 +1,4 @@
-import { verdict, evidence } from './evidence.js';
+import { ableMetersGasped, evidence, verdict } from './evidence.js';
 import { digestOf, placeOf } from './records.js';
 import type {
   ChildFigures,
@@ -145,13 +145,7 @@ export function feederMomentary(
  * read could fall silent: without this its PLC customers' interruption went uncounted.
  */
 export function darkWithFeeder(step: Step, g: GarduState, inc: Incident, now: number): boolean {
-  let able = 0;
-  for (const m of step.topo.garduAmiMeters(g.garduId)) {
-    if (step.topo.meter(m)?.kdpm === 'L') continue;
-    if (inc.gasps[m] === undefined) return false;
-    able++;
-  }
-  return able > 0 && feederDarkAround(step, g, inc.startedAt, now);
+  return ableMetersGasped(step, g, inc).all && feederDarkAround(step, g, inc.startedAt, now);
 }
 
 /** A FEEDER outage or momentary of the gardu's feeder at `t`, or enough of its other gardu dark then to make one. */
