@@ -638,6 +638,39 @@ describe('a gardu whose only possible last gasps came while its feeder was dark'
     expect(w.outages()[0]).toMatchObject({ scope: 'METER', meter_ids: [meterId('G', 0)], started_at: T0 });
   });
 
+  // Gardu H: 5 meters, 2 cellular and 3 PLC; one cellular last gasp is lost.
+  const lossy = [
+    ...specs.slice(0, 3),
+    { id: 'H', meters: 5, feeder: 'F9', kdpm: { 0: 'S' as const, 1: 'S' as const } },
+  ];
+
+  it('a gardu of 2 cellular and 3 PLC meters, one of its 2 possible last gasps lost, dark for good: GARDU', () => {
+    const inputs = [
+      event(meterId('H', 1), 'LAST_GASP', T0),
+      ...others.flatMap((g) => reads(g, range(0, 20), BOUNDARY)),
+    ];
+    const w = new World(lossy).feed(inputs).until(BOUNDARY + defaultDetectorConfig.READ_GRACE_MS);
+    expect(w.outages().map((o) => [o.scope, o.gardu_id, o.customers_affected])).toEqual([['GARDU', 'H', 5]]);
+  });
+
+  it('the same gardu in a feeder blink, one of its 2 possible last gasps lost: a GARDU momentary', () => {
+    const inputs = [
+      ...others.flatMap((g, i) => [
+        ...gasps(g, range(0, 20), T0 + i * 300, 0),
+        ...restores(g, [0], T0 + 20_000 + i * 300),
+        ...reads(g, range(0, 20), BOUNDARY),
+      ]),
+      event(meterId('H', 0), 'LAST_GASP', T0 + 1_000),
+      event(meterId('H', 0), 'POWER_RESTORE', T0 + 21_000),
+      ...reads('H', range(0, 5), BOUNDARY),
+    ];
+    const w = new World(lossy).feed(inputs).until(T0 + 2 * DELAY);
+    const feeder = w.momentaries().find((m) => m.scope === 'FEEDER')!;
+    expect(w.momentaries().filter((m) => m.gardu_id === 'H')).toMatchObject([
+      { scope: 'GARDU', parent_outage_id: feeder.outage_id, customers_interrupted: 5 },
+    ]);
+  });
+
   it('its cellular meter alone, the feeder lit: a METER momentary of that meter', () => {
     const inputs = [
       event(meterId('G', 0), 'LAST_GASP', T0),

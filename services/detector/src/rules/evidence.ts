@@ -42,8 +42,8 @@ export interface Evidence {
   silent: number;
   silenceKnown: boolean;
   /**
-   * Fewer last gasps than GARDU_MIN_GASPS, but every meter able to send one with its gardu dark did,
-   * and others (PLC: the gardu's data concentrator dies with it) can still show the gardu dark by
+   * Fewer last gasps than GARDU_MIN_GASPS, but a gasp share that would prove the gardu dark among the
+   * meters able to send one with it dark (ableGaspShare), and others (PLC) that can still show it by
    * falling silent. Only computed when the gasps are few.
    */
   silenceDecides?: boolean;
@@ -54,20 +54,27 @@ function gaspsWithGarduDark(ctx: RulesContext, m: string): boolean {
   return ctx.topo.meter(m)?.kdpm !== 'L';
 }
 
-/** Every AMI meter of the gardu able to send a last gasp with it dark did (at least one is able); and how many cannot. */
-export function ableMetersGasped(
+/**
+ * The gardu's AMI meters able to send a last gasp with it dark (not PLC): whether the share of them that
+ * did reaches GARDU_GASP_SHARE, and how many meters cannot gasp then. A gardu of 3 meters, 2 of them PLC,
+ * gives 1 last gasp when it goes dark: all it can give.
+ */
+export function ableGaspShare(
   ctx: RulesContext,
   g: GarduState,
   inc: Incident,
-): { all: boolean; unable: number } {
+): { proves: boolean; unable: number } {
   let able = 0;
+  let gasped = 0;
   let unable = 0;
   for (const m of ctx.topo.garduAmiMeters(g.garduId)) {
     if (!gaspsWithGarduDark(ctx, m)) unable++;
-    else if (inc.gasps[m] === undefined) return { all: false, unable };
-    else able++;
+    else {
+      able++;
+      if (inc.gasps[m] !== undefined) gasped++;
+    }
   }
-  return { all: able > 0, unable };
+  return { proves: gasped > 0 && gasped / able >= ctx.cfg.GARDU_GASP_SHARE, unable };
 }
 
 /** Counts over the gardu's AMI meters (AMR excluded from every share). */
@@ -86,8 +93,8 @@ export function evidence(ctx: RulesContext, g: GarduState, inc: Incident, now: n
   const gasps = Object.keys(inc.gasps).length + darkElsewhere;
   const silenceKnown = now >= silenceKnownAt(ctx, inc.startedAt);
   if (gasps >= ctx.cfg.GARDU_MIN_GASPS) return { population, gasps, silent, silenceKnown };
-  const able = ableMetersGasped(ctx, g, inc);
-  return { population, gasps, silent, silenceKnown, silenceDecides: able.all && able.unable > 0 };
+  const able = ableGaspShare(ctx, g, inc);
+  return { population, gasps, silent, silenceKnown, silenceDecides: able.proves && able.unable > 0 };
 }
 
 /** A read falls due at the first interval boundary after the start; it is missing after the grace. */

@@ -1,4 +1,4 @@
-import { ableMetersGasped, evidence, verdict } from './evidence.js';
+import { ableGaspShare, evidence, verdict } from './evidence.js';
 import { digestOf, placeOf } from './records.js';
 import type {
   ChildFigures,
@@ -138,14 +138,14 @@ export function feederMomentary(
 }
 
 /**
- * The gardu went dark with its feeder: every one of its meters able to send a last gasp with the gardu
- * dark did (AMI but not PLC, whose data concentrator dies with the gardu), and its feeder is dark as a
- * whole around that moment by the roll-up rule. Too few meters could gasp for the gardu rule alone (a
+ * The gardu went dark with its feeder: GARDU_GASP_SHARE of its meters able to send a last gasp with the
+ * gardu dark did (AMI but not PLC, whose data concentrator dies with the gardu), and its feeder is dark
+ * as a whole around that moment by the roll-up rule. Too few meters could gasp for the gardu rule alone (a
  * gardu of 3 meters, 2 of them PLC: 1 last gasp, below GARDU_MIN_GASPS), and a momentary ends before a
  * read could fall silent: without this its PLC customers' interruption went uncounted.
  */
 export function darkWithFeeder(step: Step, g: GarduState, inc: Incident, now: number): boolean {
-  return ableMetersGasped(step, g, inc).all && feederDarkAround(step, g, inc.startedAt, now);
+  return ableGaspShare(step, g, inc).proves && feederDarkAround(step, g, inc.startedAt, now);
 }
 
 /** A FEEDER outage or momentary of the gardu's feeder at `t`, or enough of its other gardu dark then to make one. */

@@ -87,7 +87,7 @@ export function onAlive(step: Step, g: GarduState, m: string, t: number, restore
 
 export function decide(step: Step, g: GarduState, inc: Incident, now: number): void {
   const evident = verdict(step.cfg, evidence(step, g, inc, now));
-  // Too few of its meters could gasp for the gardu rule, but all that could did, its feeder dark around it.
+  // Too few of its meters could gasp for the gardu rule, but enough of those that could did, its feeder dark around it.
   const v = evident !== 'GARDU' && darkWithFeeder(step, g, inc, now) ? 'GARDU' : evident;
   if (v === 'WAIT') return schedule(step.state, g.garduId, inc, silenceKnownAt(step, inc.startedAt));
   if (v === 'GARDU') return finishGardu(step, g, inc, now);
