@@ -128,7 +128,7 @@ type Verdict = 'GARDU' | 'METER' | 'WAIT';
 export function verdict(cfg: RulesConfig, e: Evidence): Verdict {
   if (e.population === 0) return 'METER';
   if (e.gasps < cfg.GARDU_MIN_GASPS) {
-    // 1-2 meters, unless those were all that could gasp: then the others' silence decides.
+    // 1-2 meters, unless GARDU_GASP_SHARE of those able to gasp (not PLC): then the others' silence decides.
     if (e.silenceDecides !== true) return 'METER';
   } else if (e.gasps / e.population >= cfg.GARDU_GASP_SHARE) return 'GARDU';
   if (!e.silenceKnown) return 'WAIT';
