@@ -671,6 +671,33 @@ describe('a gardu whose only possible last gasps came while its feeder was dark'
     ]);
   });
 
+  it('a blink of its own, the feeder lit: its PLC meters sent power restores, no gasp: a GARDU momentary', () => {
+    const inputs = [
+      event(meterId('G', 0), 'LAST_GASP', T0),
+      ...restores('G', [0, 1, 2], T0 + 21_000),
+      ...others.flatMap((g) => reads(g, range(0, 20), BOUNDARY)),
+      ...reads('G', range(0, 3), BOUNDARY),
+    ];
+    const w = new World(specs).feed(inputs).until(T0 + 2 * DELAY);
+    expect(w.momentaries().map((m) => [m.scope, m.gardu_id, m.customers_interrupted])).toEqual([
+      ['GARDU', 'G', 3],
+    ]);
+  });
+
+  it('dark alone for 8 minutes, back before a read could fall silent: GARDU from the power restores', () => {
+    const start = BOUNDARY + MIN; // the next read falls due 14 minutes later, supply back at 8
+    const inputs = [
+      event(meterId('G', 0), 'LAST_GASP', start),
+      ...restores('G', [0, 1, 2], start + 8 * MIN),
+      ...others.flatMap((g) => reads(g, range(0, 20), BOUNDARY + 15 * MIN)),
+      ...reads('G', range(0, 3), BOUNDARY + 15 * MIN),
+    ];
+    const w = new World(specs).feed(inputs).until(BOUNDARY + 30 * MIN);
+    expect([...w.latest().values()].map((o) => [o.scope, o.status, o.customers_interrupted])).toEqual([
+      ['GARDU', 'RESTORED', 3],
+    ]);
+  });
+
   it('its cellular meter alone, the feeder lit: a METER momentary of that meter', () => {
     const inputs = [
       event(meterId('G', 0), 'LAST_GASP', T0),

@@ -82,15 +82,22 @@ export function evidence(ctx: RulesContext, g: GarduState, inc: Incident, now: n
   let silent = 0;
   let darkElsewhere = 0;
   const ami = ctx.topo.garduAmiMeters(g.garduId);
+  let returned = 0;
   for (const m of ami) {
-    if (inc.gasps[m] !== undefined || inc.alive[m] !== undefined) continue;
+    if (inc.gasps[m] !== undefined) continue;
+    if (inc.alive[m] !== undefined) {
+      // Its first sign of life since the start was its own power restore: it was dark, without a last
+      // gasp (lost, or PLC: the gardu's data concentrator dies with it).
+      if (returnedWith(g, inc, m)) returned++;
+      continue;
+    }
     if (inMeterOutage(g, m) || stillDarkFromEarlier(ctx, g, inc, m)) darkElsewhere++;
     else silent++;
   }
   const population = ami.length;
   // Meters of an open METER outage, or not back since an earlier outage's restore, gasped already: they
-  // are dark evidence of this incident too.
-  const gasps = Object.keys(inc.gasps).length + darkElsewhere;
+  // are dark evidence of this incident too, as are meters whose power restore came back first.
+  const gasps = Object.keys(inc.gasps).length + darkElsewhere + returned;
   const silenceKnown = now >= silenceKnownAt(ctx, inc.startedAt);
   if (gasps >= ctx.cfg.GARDU_MIN_GASPS) return { population, gasps, silent, silenceKnown };
   const able = ableGaspShare(ctx, g, inc);
@@ -186,6 +193,18 @@ export function widerBlink(
 export function isGarduWide(ctx: RulesContext, g: GarduState, o: Incident, now: number): boolean {
   if (o.phase !== 'candidate') return o.scope === 'GARDU';
   return verdict(ctx.cfg, evidence(ctx, g, o, now)) === 'GARDU';
+}
+
+/**
+ * The meter's first sign of life since the incident's start was its own power restore, with the
+ * incident's supply (within LATE_RETURN_MS), and no last gasp of it in another interruption since
+ * explains that restore instead.
+ */
+function returnedWith(g: GarduState, inc: Incident, m: string): boolean {
+  const at = inc.returns[m];
+  if (at === undefined || inc.back[m] !== at || inc.supplyBackAt === null) return false;
+  if (Math.abs(at - inc.supplyBackAt) > LATE_RETURN_MS) return false;
+  return !g.incidents.some((o) => o !== inc && (o.gasps[m] ?? -Infinity) >= inc.startedAt);
 }
 
 /** The meter's supply came back by its own power restore, well after its gardu's, with no sign of life before. */
