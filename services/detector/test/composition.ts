@@ -7,6 +7,7 @@ import {
   type Input,
   type OutageRecord,
 } from '../src/rules.js';
+import type { Kdpm } from '@ami/lib';
 import { T0, World, event, meterId, read, type GarduSpec } from './world.js';
 
 /**
@@ -32,6 +33,12 @@ export interface GarduPlan {
   /** Plain AMI meters whose last gasps (resp. power restores) never arrive. */
   lostGasps: number[];
   lostRestores: number[];
+  /**
+   * Plain AMI meters on PLC: their gardu's data concentrator dies with it, so they send no last gasp
+   * when it goes dark (plain meters only go dark with their gardu), but their power restores arrive.
+   * The other AMI meters are cellular. Absent: every AMI meter PLC that gasps (the world of before).
+   */
+  plc?: number[];
   /** A customer-side power-limit trip: relay OPEN then CLOSED again, supply never lost. */
   trip: { meter: number; at: number; durS: number } | null;
 }
@@ -66,7 +73,20 @@ function plainAmi(g: GarduPlan): number[] {
 }
 
 export function specs(c: Composition): GarduSpec[] {
-  return c.gardus.map((g) => ({ id: g.id, meters: g.meters, amr: g.amr, feeder: FEEDER }));
+  return c.gardus.map((g) => ({
+    id: g.id,
+    meters: g.meters,
+    amr: g.amr,
+    feeder: FEEDER,
+    kdpm: g.plc === undefined ? undefined : cellularExcept(g, g.plc),
+  }));
+}
+
+/** KDPM by meter index: S for every AMI meter but the PLC ones (world.ts: L by default). */
+function cellularExcept(g: GarduPlan, plc: number[]): Record<number, Kdpm> {
+  const kdpm: Record<number, Kdpm> = {};
+  for (let i = g.amr; i < g.meters; i++) if (!plc.includes(i)) kdpm[i] = 'S';
+  return kdpm;
 }
 
 // ---------------------------------------------------------------- generation
@@ -79,11 +99,12 @@ const garduPlan = (id: string): fc.Arbitrary<GarduPlan> =>
       tusbung: fc.boolean(),
       lostGaspShare: fc.double({ min: 0, max: 1, noNaN: true }),
       lostRestoreShare: fc.double({ min: 0, max: 1, noNaN: true }),
+      plcShare: fc.option(fc.double({ min: 0, max: 1, noNaN: true })),
       trip: fc.option(
         fc.record({ at: fc.integer({ min: 0, max: 4 * 3600 }), durS: fc.integer({ min: 30, max: 3600 }) }),
       ),
     })
-    .map(({ meters, amr, tusbung, lostGaspShare, lostRestoreShare, trip }) => {
+    .map(({ meters, amr, tusbung, lostGaspShare, lostRestoreShare, plcShare, trip }) => {
       const g: GarduPlan = { id, meters, amr, tusbung, lostGasps: [], lostRestores: [], trip: null };
       // At least 3 AMI meters keep their last gasp: the gardu outage stays provable from gasps alone.
       const plain = plainAmi(g);
@@ -97,6 +118,11 @@ const garduPlan = (id: string): fc.Arbitrary<GarduPlan> =>
         restorable.length - Math.floor(Math.max(0, restorable.length - 1) * lostRestoreShare),
       );
       if (trip) g.trip = { meter: plain[plain.length - 1] ?? g.amr, at: T0 + trip.at * S, durS: trip.durS };
+      // PLC among the meters whose gasps would arrive, keeping 3 that do (the 2 prone ones included).
+      if (plcShare !== null) {
+        const gasping = plain.slice(g.lostGasps.length);
+        g.plc = gasping.slice(0, Math.floor(Math.max(0, gasping.length - 1) * plcShare));
+      }
       return g;
     });
 
@@ -285,7 +311,8 @@ export function telemetry(c: Composition): { inputs: Input[]; horizon: number } 
       if (ami)
         dark.forEach((iv, k) => {
           const relay = m === tusbungMeter ? 'OPEN' : 'CLOSED';
-          if (!g.lostGasps.includes(i)) events.push(event(m, 'LAST_GASP', iv.start, { relay }));
+          if (!g.lostGasps.includes(i) && !(g.plc?.includes(i) ?? false))
+            events.push(event(m, 'LAST_GASP', iv.start, { relay }));
           // A lost restore is only knowable from the next read: one the meter sends before it is dark again.
           const nextRead = Math.ceil((iv.end + 1) / EVERY) * EVERY;
           const readFirst = nextRead < (dark[k + 1]?.start ?? Infinity);

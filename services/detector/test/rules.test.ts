@@ -888,6 +888,22 @@ describe('regressions found by the generative tests', () => {
   const check = (c: Omit<Composition, 'jitterSeed' | 'duplicates'> & Partial<Composition>, shuffle = 1) =>
     judge({ jitterSeed: 0, duplicates: [], ...c }, shuffle);
 
+  it("a meter dark in its own outage through its gardu's, dark again 2 s after: that is a fault of its own, not the gardu's on a clock that is off", () => {
+    check({
+      gardus: gardus(4),
+      faults: [fault([0], [0], 0, 600), fault([0, 1, 2, 3], null, 301, 901), fault([0], [0], 903, 1500)],
+    });
+    check({
+      gardus: gardus(3),
+      faults: [
+        fault([2], [0], 0, 901),
+        fault([2], null, 301, 901),
+        fault([2], [0], 903, 1565),
+        fault([2], null, 1501, 1505),
+      ],
+    });
+  });
+
   it('a fuse outlasting its gardu restore by a minute, back before the next read: that minute counts', () => {
     check({ gardus: gardus(4), faults: [fault([0], [0], 0, 665), fault([0], null, 5, 605)] });
   });

@@ -181,7 +181,8 @@ export function widerBlink(
   ended = false,
 ): Incident | undefined {
   return g.incidents.find((o) => {
-    if (o === inc || o.gasps[m] !== undefined) return false;
+    // A meter that gasped in it, or was dark already in an outage of its own then, had no gasp to lose.
+    if (o === inc || o.gasps[m] !== undefined || o.countedElsewhere.includes(m)) return false;
     if (ended && o.restoredAt === null && o.supplyBackAt === null) return false;
     const end = o.restoredAt ?? o.supplyBackAt ?? now;
     if (o.startedAt > to + METER_CLOCK_SKEW_MS || end < from - METER_CLOCK_SKEW_MS) return false;
