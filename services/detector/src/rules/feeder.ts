@@ -40,12 +40,7 @@ export function rollUpToFeeder(
     );
     if (og && oi) group.push([og, oi]);
   }
-  const size = group.length + 1;
-  if (
-    size < step.cfg.FEEDER_MIN_GARDU ||
-    size / step.topo.feederGardus(feederId).size < step.cfg.FEEDER_GARDU_SHARE
-  )
-    return [];
+  if (!makesFeeder(step, group.length + 1, step.topo.feederGardus(feederId).size)) return [];
   const startedAt = Math.min(inc.startedAt, ...group.map(([, i]) => i.startedAt));
   const feeder: FeederOutage = {
     outageId: `FEEDER-${feederId}-${startedAt}`,
@@ -88,9 +83,7 @@ export function feederMomentary(
       ) ?? false
     );
   });
-  const total = step.topo.feederGardus(place.feederId).size;
-  if (group.length < step.cfg.FEEDER_MIN_GARDU || group.length / total < step.cfg.FEEDER_GARDU_SHARE)
-    return null;
+  if (!makesFeeder(step, group.length, step.topo.feederGardus(place.feederId).size)) return null;
   const startedAt = Math.min(
     inc.startedAt,
     ...group
@@ -163,7 +156,12 @@ function feederDarkAround(step: Step, g: GarduState, t: number, now: number): bo
     if (og?.incidents.some((i) => Math.abs(i.startedAt - t) <= win && garduWideOrJoining(step, og, i, now)))
       dark++;
   }
-  return dark >= step.cfg.FEEDER_MIN_GARDU && dark / gardus.size >= step.cfg.FEEDER_GARDU_SHARE;
+  return makesFeeder(step, dark, gardus.size);
+}
+
+/** The roll-up rule: `dark` gardu of a feeder of `total` are a FEEDER outage (or momentary). */
+function makesFeeder(ctx: RulesContext, dark: number, total: number): boolean {
+  return dark >= ctx.cfg.FEEDER_MIN_GARDU && dark / total >= ctx.cfg.FEEDER_GARDU_SHARE;
 }
 
 /** Decided gardu-wide (open, restored or a momentary settling), or a candidate whose last gasps prove it. */
@@ -195,7 +193,7 @@ function feederRestoredAt(ctx: RulesContext, feeder: FeederOutage): number | nul
   let dark = kids.length;
   for (const at of ends) {
     dark--;
-    if (dark < ctx.cfg.FEEDER_MIN_GARDU || dark / gardus < ctx.cfg.FEEDER_GARDU_SHARE) return at;
+    if (!makesFeeder(ctx, dark, gardus)) return at;
   }
   return null;
 }
