@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { AvroCodec } from './avro.js';
 import { AmiError, BadRecordError, isRetriable, UnavailableError } from './errors.js';
-import { exitOnCrash } from './kafka.js';
+import { exitOnCrash, retryKafkaStartup } from './kafka.js';
 import type { Logger } from './logger.js';
 import type { MeterProfile } from './records.js';
 import { rejectIfInvalid, validateProfile } from './validate.js';
@@ -94,7 +94,10 @@ export async function followMetersTable(opts: MetersTableOptions): Promise<Meter
       // No meters topic (yet): no meters; the subscription below creates or waits for it.
       topicExists ||= (await admin.listTopics()).includes(topic);
       if (!topicExists) return new Map();
-      const ends = await admin.fetchTopicOffsets(topic);
+      // A topic created a moment ago answers "not the leader" for a while: transient, retried.
+      const ends = await retryKafkaStartup(`end offsets of ${topic}`, () => admin.fetchTopicOffsets(topic), {
+        logger,
+      });
       // An empty partition (or one whose every record is before the table's position) needs no wait.
       return new Map(
         ends.filter((o) => Number(o.high) > Number(o.low)).map((o) => [o.partition, Number(o.high)]),
