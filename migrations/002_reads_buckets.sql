@@ -7,33 +7,14 @@
 -- bucket starting before B is before B, every read in a bucket starting at or
 -- after B is at or after B. Three rows per meter per day instead of 96 reads.
 --
+-- The columns and the view's query are services/loader/src/readBuckets.ts (008
+-- writes the same buckets), the bucket expression timezones.ts' bucketSql.
 -- Every state is idempotent under duplicates (min, max, argMin, argMax,
 -- uniqExact), so a redelivered batch, which the materialized view sees again
 -- before ReplacingMergeTree collapses it in `reads`, changes nothing.
-CREATE TABLE IF NOT EXISTS {{db}}.reads_buckets (
-    meter_id String,
-    bucket DateTime('UTC'),
-    first_at AggregateFunction(min, DateTime('UTC')),
-    first_wh AggregateFunction(argMin, Int64, DateTime('UTC')),
-    last_at AggregateFunction(max, DateTime('UTC')),
-    last_wh AggregateFunction(argMax, Int64, DateTime('UTC')),
-    interval_reads AggregateFunction(uniqExactIf, DateTime('UTC'), UInt8),
-    interval_s AggregateFunction(minIf, UInt32, UInt8),
-    max_demand_w AggregateFunction(max, Int32)
-) ENGINE = AggregatingMergeTree()
+CREATE TABLE IF NOT EXISTS {{db}}.reads_buckets ({{read_bucket_columns}}) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMM(bucket)
 ORDER BY (meter_id, bucket);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.reads_buckets_mv TO {{db}}.reads_buckets AS
-SELECT
-    meter_id,
-    if(toHour(read_at) IN (15, 16), toStartOfHour(read_at), toStartOfDay(read_at - 61200) + 61200) AS bucket,
-    minState(read_at) AS first_at,
-    argMinState(energy_import_wh, read_at) AS first_wh,
-    maxState(read_at) AS last_at,
-    argMaxState(energy_import_wh, read_at) AS last_wh,
-    uniqExactIfState(read_at, kind = 'INTERVAL') AS interval_reads,
-    minIfState(interval_s, kind = 'INTERVAL') AS interval_s,
-    maxState(demand_w) AS max_demand_w
-FROM {{db}}.reads
-GROUP BY meter_id, bucket;
+{{read_buckets_select}};

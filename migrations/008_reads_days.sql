@@ -7,35 +7,14 @@
 --    partition per unit a day is read alone. reads_buckets is backfilled into
 --    it and no longer fed (its view is dropped: one bucket view per insert);
 --    the old table stays for reading and can be dropped by hand.
-CREATE TABLE IF NOT EXISTS {{db}}.reads_buckets_daily (
-    meter_id String,
-    bucket DateTime('UTC'),
-    first_at AggregateFunction(min, DateTime('UTC')),
-    first_wh AggregateFunction(argMin, Int64, DateTime('UTC')),
-    last_at AggregateFunction(max, DateTime('UTC')),
-    last_wh AggregateFunction(argMax, Int64, DateTime('UTC')),
-    interval_reads AggregateFunction(uniqExactIf, DateTime('UTC'), UInt8),
-    interval_s AggregateFunction(minIf, UInt32, UInt8),
-    max_demand_w AggregateFunction(max, Int32)
-) ENGINE = AggregatingMergeTree()
-PARTITION BY toDate(bucket - 54000)
+CREATE TABLE IF NOT EXISTS {{db}}.reads_buckets_daily ({{read_bucket_columns}}) ENGINE = AggregatingMergeTree()
+PARTITION BY {{day_unit:bucket}}
 ORDER BY (meter_id, bucket);
 
 -- The view first, then the backfill: a read inserted in between lands in both
 -- ways, which the idempotent states absorb; none is missed.
 CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.reads_buckets_daily_mv TO {{db}}.reads_buckets_daily AS
-SELECT
-    meter_id,
-    if(toHour(read_at) IN (15, 16), toStartOfHour(read_at), toStartOfDay(read_at - 61200) + 61200) AS bucket,
-    minState(read_at) AS first_at,
-    argMinState(energy_import_wh, read_at) AS first_wh,
-    maxState(read_at) AS last_at,
-    argMaxState(energy_import_wh, read_at) AS last_wh,
-    uniqExactIfState(read_at, kind = 'INTERVAL') AS interval_reads,
-    minIfState(interval_s, kind = 'INTERVAL') AS interval_s,
-    maxState(demand_w) AS max_demand_w
-FROM {{db}}.reads
-GROUP BY meter_id, bucket;
+{{read_buckets_select}};
 
 INSERT INTO {{db}}.reads_buckets_daily
 SELECT meter_id, bucket, first_at, first_wh, last_at, last_wh, interval_reads, interval_s, max_demand_w
@@ -95,6 +74,6 @@ CREATE TABLE IF NOT EXISTS {{db}}.reads_arrivals (
 ORDER BY unit;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.reads_arrivals_mv TO {{db}}.reads_arrivals AS
-SELECT toDate(read_at - 54000) AS unit, max(now()) AS arrived_at
+SELECT {{day_unit:read_at}} AS unit, max(now()) AS arrived_at
 FROM {{db}}.reads
 GROUP BY unit;

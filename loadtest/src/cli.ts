@@ -1,6 +1,13 @@
 #!/usr/bin/env -S npx tsx
-import { Command, Option, type OptionValues } from 'commander';
-import { AvroCodec, createKafka, createLogger, createRegistry, loadCommonConfig } from '@ami/lib';
+import { Command, InvalidArgumentError, Option, type OptionValues } from 'commander';
+import {
+  AvroCodec,
+  ConfigError,
+  createKafka,
+  createLogger,
+  createRegistry,
+  loadCommonConfig,
+} from '@ami/lib';
 import { REGIONS } from '@ami/simulator/fleet';
 import { fleetFor, startFor } from '@ami/simulator/run';
 import { loadScenario } from '@ami/simulator/scenario';
@@ -24,7 +31,7 @@ const program = new Command('loadtest')
 
 const int = (v: string) => {
   const n = Number(v.replace(/_/g, ''));
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`not a positive number: ${v}`);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`not a positive number: ${v}`);
   return n;
 };
 
@@ -128,7 +135,7 @@ function loadTestOptions(o: OptionValues): LoadTestOptions & { command: string }
  */
 async function compareSecurity(o: LoadTestOptions & { command: string }, which: 'secured' | 'both') {
   await withSecuredKafka(async (secured) => {
-    if (!secured) throw new Error('--security needs the secured broker: unset BENCH_SECURED=0');
+    if (!secured) throw new ConfigError('--security needs the secured broker: unset BENCH_SECURED=0');
     const out = o.out ?? join(REPO_ROOT, 'reports', `loadtest-security-${Date.now().toString(36)}`);
     const r = await runSecurityComparison({ ...o, out }, which, secured);
     for (const run of r.runs) {

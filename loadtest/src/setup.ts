@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import type { AvroCodec, MeterRead } from '@ami/lib';
+import { DeadlineError, ProcessError, type AvroCodec, type MeterRead } from '@ami/lib';
 import { loadStackSettings, stackUp } from '@ami/stack';
 import { runAmi, startAmi } from '@ami/cli/children';
 import { subjectOf } from '@ami/simulator/schemas';
@@ -186,10 +186,10 @@ async function waitForGroups(ctx: RunContext, groupIds: string[], timeoutMs: num
       const d = await admin.describeGroups(groupIds).catch(() => undefined);
       if (d && d.groups.every((g) => g.state === 'Stable' && g.members.length > 0)) return;
       const dead = exitedServices(ctx);
-      if (dead.length > 0) throw new Error(`${dead.join(', ')} exited while starting`);
+      if (dead.length > 0) throw new ProcessError(`${dead.join(', ')} exited while starting`);
       await sleep(500);
     }
-    throw new Error(`consumer groups ${groupIds.join(', ')} not stable after ${timeoutMs} ms`);
+    throw new DeadlineError(`consumer groups ${groupIds.join(', ')} not stable after ${timeoutMs} ms`);
   } finally {
     await admin.disconnect();
   }

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type cliProgress from 'cli-progress';
-import type { Logger, MeterRead } from '@ami/lib';
+import { ValidationError, type Logger, type MeterRead } from '@ami/lib';
 import { loadStackSettings } from '@ami/stack';
 import { REPO_ROOT } from '@ami/cli/children';
 import { Fleet } from '@ami/simulator/fleet';
@@ -88,7 +88,7 @@ async function ensureRecording(
 ): Promise<{ path: string; manifest: Manifest; reused: boolean }> {
   if (o.recording) {
     if (!recordingExists(o.recording))
-      throw new Error(`no recording at ${o.recording} (or its .json manifest)`);
+      throw new ValidationError(`no recording at ${o.recording} (or its .json manifest)`);
     return { path: o.recording, manifest: readManifest(o.recording), reused: true };
   }
   const dir = o.recordingsDir ?? join(loadStackSettings().AMI_HOME, 'loadtest', 'recordings');

@@ -21,3 +21,4 @@ export * from './keepAlive.js';
 export * from './localTime.js';
 export * from './childProcess.js';
 export * from './charts.js';
+export * from './heap.js';

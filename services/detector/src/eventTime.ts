@@ -1,4 +1,4 @@
-import { heapPop, heapPush } from './heap.js';
+import { AmiError, heapPop, heapPush } from '@ami/lib';
 
 /**
  * Event time at the edge: a watermark over the consumed topic-partitions,
@@ -317,7 +317,12 @@ export class EventTimeGate<V> {
   /** The state of `tp` for an input at `offset`; undefined when the fetch went back (handled already). */
   private arrive(tp: string, offset: number, nowWall: number): TpState<V> | undefined {
     const s = this.lastTp === tp ? this.lastState : this.tps.get(tp);
-    if (!s) throw new Error(`topic-partition ${tp} is not tracked`);
+    // A fetch for a partition this member does not own: a bug in the edge, not in the input.
+    if (!s)
+      throw new AmiError(`topic-partition ${tp} is not tracked`, {
+        retriable: false,
+        code: 'untracked-partition',
+      });
     this.lastTp = tp;
     this.lastState = s;
     // Fetched again (the fetch went back to the committed offset): held or released already.

@@ -1,6 +1,7 @@
 import type { Admin, Consumer } from 'kafkajs';
 import {
   AvroCodec,
+  ConfigError,
   RawTopicConsumer,
   READ_COMMITTED,
   bulkFetcher,
@@ -115,7 +116,7 @@ export async function startDetector(
         outputTopics,
         (topic) => {
           const n = partitionCounts.get(topic);
-          if (n === undefined) throw new Error(`no partition count for output topic ${topic}`);
+          if (n === undefined) throw new ConfigError(`no partition count for output topic ${topic}`);
           return n;
         },
         logger,

@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { auditDatabases, ConfigError, sqlIdent, sqlString, type Logger } from '@ami/lib';
 import { clusterStatements, type ClusterContext } from './migrateCluster.js';
+import { READ_BUCKET_COLUMNS, READ_BUCKETS_SELECT } from './readBuckets.js';
+import { unitSql } from './timezones.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/', import.meta.url));
 
@@ -35,16 +37,34 @@ function refuseDuplicateNumbers(migrations: readonly Migration[]): Migration[] {
 }
 
 /**
- * `NNN_name.sql` files of `dir`, in version order, with `{{db}}` replaced by the quoted database
- * and `{{audit_db}}`, `{{audit_inbox_db}}` by those of its command audit (`auditDatabases`).
+ * A migration's text for database `db`: `{{db}}`, `{{audit_db}}` and `{{audit_inbox_db}}` are the
+ * quoted databases (`auditDatabases`), `{{day_unit:column}}` the day unit of a DateTime column
+ * (timezones.ts), and `{{read_bucket_columns}}`, `{{read_buckets_select}}` the read buckets' SQL
+ * (readBuckets.ts). An unknown placeholder is refused. Checksums are of the text with placeholders.
  */
-export function loadMigrations(db: string, dir = MIGRATIONS_DIR): Migration[] {
+export function fillPlaceholders(sql: string, db: string): string {
   const audit = auditDatabases(db);
-  const fill = (s: string) =>
-    s
-      .replaceAll('{{db}}', sqlIdent(db))
-      .replaceAll('{{audit_db}}', sqlIdent(audit.trail))
-      .replaceAll('{{audit_inbox_db}}', sqlIdent(audit.inbox));
+  const fragments: Record<string, string> = {
+    read_bucket_columns: READ_BUCKET_COLUMNS,
+    read_buckets_select: READ_BUCKETS_SELECT,
+  };
+  const names: Record<string, string> = {
+    db: sqlIdent(db),
+    audit_db: sqlIdent(audit.trail),
+    audit_inbox_db: sqlIdent(audit.inbox),
+  };
+  const ofColumn: Record<string, (column: string) => string> = { day_unit: unitSql };
+  // Fragments first: they hold {{db}} themselves.
+  const withFragments = sql.replace(/\{\{(read_\w+)\}\}/g, (whole, name: string) => fragments[name] ?? whole);
+  return withFragments.replace(/\{\{(\w+)(?::(\w+))?\}\}/g, (whole, name: string, column?: string) => {
+    const value = column === undefined ? names[name] : ofColumn[name]?.(column);
+    if (value === undefined) throw new ConfigError(`migration placeholder ${whole} is unknown`);
+    return value;
+  });
+}
+
+/** `NNN_name.sql` files of `dir`, in version order, filled for database `db` (`fillPlaceholders`). */
+export function loadMigrations(db: string, dir = MIGRATIONS_DIR): Migration[] {
   const migrations = readdirSync(dir)
     .filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f))
     .sort()
@@ -54,7 +74,7 @@ export function loadMigrations(db: string, dir = MIGRATIONS_DIR): Migration[] {
         version: Number(file.slice(0, 3)),
         name: file,
         checksum: createHash('sha256').update(text).digest('hex'),
-        statements: splitStatements(text).map(fill),
+        statements: splitStatements(text).map((st) => fillPlaceholders(st, db)),
       };
     });
   return refuseDuplicateNumbers(migrations);
@@ -63,11 +83,15 @@ export function loadMigrations(db: string, dir = MIGRATIONS_DIR): Migration[] {
 /**
  * Files amended after they were released, with the checksums they had before: the views of 004 and 006
  * gained aliases for their joined subqueries so that they also run on current ClickHouse (Code 206
- * there); the rows are the same, so databases that applied the older text stay valid.
+ * there); 002 and 008 took their read buckets' SQL from placeholders (readBuckets.ts) instead of
+ * two copies, filled to the same statements. The rows are the same, so databases that applied the
+ * older text stay valid.
  */
 const AMENDED: Readonly<Record<string, readonly string[]>> = {
+  '002_reads_buckets.sql': ['553ac259fadf83a9675e20f8d61222ad5dc03643b5ee47e790cba1b17ac562a8'],
   '004_reliability.sql': ['fe732f1059beea5b05576aa3bebfe2ecd7bdbcb56caa055110d1b0508746d989'],
   '006_read_gaps.sql': ['12b0598debf819323590ad80afba4a2a788c51731258c92075fbd1205a6c9812'],
+  '008_reads_days.sql': ['f71d5557cf890f28aa2d4ef0dccf4a7fb55e936a7defd170831c27e719b210ee'],
 };
 
 function sameMigration(m: Migration, appliedChecksum: string): boolean {

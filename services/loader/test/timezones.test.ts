@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { REGIONS } from '@ami/simulator/fleet';
 import { isBoundaryUnit, unitOf } from '../src/billingDays.js';
+import { loadMigrations } from '../src/migrate.js';
 import {
   bucketOf,
   bucketSql,
@@ -14,17 +14,14 @@ import {
 } from '../src/timezones.js';
 
 /**
- * The local-day boundary is stated once (timezones.ts). Applied migrations cannot change
- * (migrate.ts checksums them), so their copies of it are parsed here and checked against that
- * source for every zone of the fleet's regions: a new zone, or a migration with other hours,
- * fails this test instead of billing across a month boundary.
+ * The local-day boundary is stated once (timezones.ts); the migrations take their read buckets and
+ * day units from it through placeholders (migrate.ts, readBuckets.ts). Their statements as applied
+ * are parsed here and checked against that source for every zone of the fleet's regions: a new zone,
+ * or SQL with other hours, fails this test instead of billing across a month boundary.
  */
-const migration = (name: string) =>
-  readFileSync(new URL(`../../../migrations/${name}`, import.meta.url), 'utf8');
-const MIGRATIONS = ['002_reads_buckets.sql', '008_reads_days.sql'].map((name) => ({
-  name,
-  sql: migration(name),
-}));
+const MIGRATIONS = loadMigrations('ami')
+  .filter((m) => ['002_reads_buckets.sql', '008_reads_days.sql'].includes(m.name))
+  .map((m) => ({ name: m.name, sql: m.statements.join(';\n') }));
 
 /** A bucket expression of a migration as numbers: the one-hour buckets' hours and the day bucket's start. */
 interface ParsedBucket {

@@ -10,6 +10,7 @@ import type avro from 'avsc';
 import {
   AvroCodec,
   avroType,
+  ConfigError,
   ensureTopics,
   isRetriable,
   topicNames,
@@ -170,7 +171,7 @@ export class Publisher {
         (t) => this.metadata.get(t)!.length,
       );
       if (reads !== events)
-        throw new Error(
+        throw new ConfigError(
           `${this.topics.reads} has ${reads} partitions but ${this.topics.events} has ${events}: a gardu's reads and events would not share a partition number`,
         );
     } finally {

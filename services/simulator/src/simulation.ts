@@ -1,8 +1,7 @@
 import type { EventCause, MeterEvent, MeterEventType, MeterRead, RelayState } from '@ami/lib';
-import { ValidationError } from '@ami/lib';
+import { heapPop, heapPush, ValidationError } from '@ami/lib';
 import type { Fleet } from './fleet.js';
 import type { InterruptionTruth, TruthSink } from './groundTruth.js';
-import { MinHeap } from './heap.js';
 import { localHourOf } from './loadCurve.js';
 import { energyWh, estimatedRegisterWh, naturalDemandW, servedDemandW, voltageV } from './meterModel.js';
 import { unit } from './prng.js';
@@ -86,6 +85,14 @@ export function resolveComms(c: Comms): CommsRow[] {
 
 type Range = [number, number] | null;
 
+/** A heap entry: due time, then insertion order (equal times come out first in, first out). */
+interface Due<T> {
+  at: number;
+  seq: number;
+  item: T;
+}
+const dueFirst = <T>(a: Due<T>, b: Due<T>): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq);
+
 export class Simulation {
   readonly startMs: number;
   readonly endMs: number;
@@ -114,8 +121,10 @@ export class Simulation {
   /** Meters whose limit is below their contracted power: they trip under load (value: button delay range). */
   private readonly armed = new Map<number, Range>();
 
-  private readonly agenda = new MinHeap<(t: number) => void>();
-  private readonly pending = new MinHeap<MeterRead | MeterEvent>();
+  /** Scheduled actions and records held back (out of order, duplicates): min-heaps by due time. */
+  private readonly agenda: Due<(t: number) => void>[] = [];
+  private readonly pending: Due<MeterRead | MeterEvent>[] = [];
+  private dueSeq = 0;
   private out: Batch;
   private stats = {
     reads: 0,
@@ -176,8 +185,12 @@ export class Simulation {
 
   // ---------------------------------------------------------------- schedule
 
+  private later<T>(heap: Due<T>[], at: number, item: T): void {
+    heapPush(heap, { at, seq: this.dueSeq++, item }, dueFirst);
+  }
+
   private at(t: number, fn: (t: number) => void): void {
-    if (t <= this.endMs) this.agenda.push(t, fn);
+    if (t <= this.endMs) this.later(this.agenda, t, fn);
   }
 
   private when(v: string | number, region?: string): number {
@@ -509,13 +522,13 @@ export class Simulation {
     const isRead = 'read_at' in rec;
     if (this.dup > 0 && u < this.dup) {
       this.stats.duplicates++;
-      this.pending.push(at + Math.floor(v * this.maxDelayMs), rec);
+      this.later(this.pending, at + Math.floor(v * this.maxDelayMs), rec);
     } else if (this.ooo > 0 && u < this.dup + this.ooo) {
       this.stats.delayed++;
-      this.pending.push(at + Math.floor(v * this.maxDelayMs), rec);
+      this.later(this.pending, at + Math.floor(v * this.maxDelayMs), rec);
       return;
     }
-    if (at > this.out.at) this.pending.push(at, rec);
+    if (at > this.out.at) this.later(this.pending, at, rec);
     else if (isRead) this.out.reads.push(rec as MeterRead);
     else this.out.events.push(rec as MeterEvent);
   }
@@ -567,8 +580,8 @@ export class Simulation {
   }
 
   private releasePending(until: number): void {
-    while (this.pending.size > 0 && this.pending.peekKey()! <= until) {
-      const rec = this.pending.pop()!;
+    while (this.pending.length > 0 && this.pending[0]!.at <= until) {
+      const rec = heapPop(this.pending, dueFirst)!.item;
       if ('read_at' in rec) this.out.reads.push(rec);
       else this.out.events.push(rec);
     }
@@ -580,9 +593,9 @@ export class Simulation {
       const tickT = this.startMs + (Math.floor((t - this.startMs) / this.intervalMs) + 1) * this.intervalMs;
       const stepEnd = Math.min(t + STEP_MS, tickT, this.endMs);
       yield* this.flush(stepEnd, false);
-      while (this.agenda.size > 0 && this.agenda.peekKey()! <= stepEnd) {
-        const key = this.agenda.peekKey()!;
-        this.agenda.pop()!(key);
+      while (this.agenda.length > 0 && this.agenda[0]!.at <= stepEnd) {
+        const due = heapPop(this.agenda, dueFirst)!;
+        due.item(due.at);
       }
       this.releasePending(stepEnd);
       if (stepEnd === tickT) yield* this.tick(tickT);

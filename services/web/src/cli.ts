@@ -1,6 +1,16 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { AvroCodec, createKafka, createLogger, createRegistry, ensureTopics, topicNames } from '@ami/lib';
+import {
+  AmiError,
+  AvroCodec,
+  ConfigError,
+  createKafka,
+  createLogger,
+  createRegistry,
+  ensureTopics,
+  topicNames,
+  ValidationError,
+} from '@ami/lib';
 import { newToken, ROLES, TOKEN_LIFETIME_DAYS, type Role } from './auth.js';
 import type { CommandReport } from './campaign.js';
 import { commandBody, formatReport, VERBS, type CommandOptions } from './cliCore.js';
@@ -38,9 +48,10 @@ export function registerWebCommands(program: Command): void {
     .option('--days <days>', `days until the token expires (default ${TOKEN_LIFETIME_DAYS})`)
     .action((o: { user: string; role: string; days?: string; ulps?: string; regions?: string }) => {
       if (!(ROLES as readonly string[]).includes(o.role))
-        throw new Error(`--role must be one of ${ROLES.join(', ')}`);
+        throw new ValidationError(`--role must be one of ${ROLES.join(', ')}`);
       const days = Number(o.days ?? TOKEN_LIFETIME_DAYS);
-      if (!(days > 0 && days <= 3660)) throw new Error('--days must be a number of days from 1 to 3660');
+      if (!(days > 0 && days <= 3660))
+        throw new ValidationError('--days must be a number of days from 1 to 3660');
       const { token, entry } = newToken(o.user, o.role as Role, days, Date.now(), {
         ulps: listOption(o.ulps),
         regions: listOption(o.regions),
@@ -143,7 +154,7 @@ async function outages(o: { follow?: boolean; region?: string }): Promise<void> 
 
 async function command(verb: string, o: CommandOptions & { file?: string; url: string }): Promise<void> {
   const token = process.env.AMI_TOKEN;
-  if (!token) throw new Error('set AMI_TOKEN to your API token (ask an admin for one: ami web token)');
+  if (!token) throw new ConfigError('set AMI_TOKEN to your API token (ask an admin for one: ami web token)');
   const body = commandBody(verb, o, o.file ? readFileSync(o.file, 'utf8') : undefined);
   const res = await fetch(new URL('/api/commands', o.url), {
     method: 'POST',
@@ -151,7 +162,12 @@ async function command(verb: string, o: CommandOptions & { file?: string; url: s
     body: JSON.stringify(body),
   });
   const answer = (await res.json()) as CommandReport & { error?: string };
-  if (answer.error) throw new Error(`${res.status}: ${answer.error}`);
+  // A refusal (4xx) stays one; a server or gateway failure (5xx) may pass.
+  if (answer.error)
+    throw new AmiError(`${res.status}: ${answer.error}`, {
+      retriable: res.status >= 500,
+      code: `http-${res.status}`,
+    });
   console.log(formatReport(answer));
   // 0: all sent; 2: something refused or not sent (the report says which).
   if (answer.refused > 0 || answer.failed > 0) process.exitCode = 2;

@@ -60,9 +60,10 @@ export function unsnappy(data: Buffer): Buffer {
   if (data.length < XERIAL_HEADER || !data.subarray(0, 8).equals(XERIAL_MAGIC)) return unsnappyBlock(data);
   const blocks: Buffer[] = [];
   for (let p = XERIAL_HEADER; p < data.length;) {
-    if (p + 4 > data.length) throw new Error('xerial snappy: truncated block length');
+    if (p + 4 > data.length) throw new UnsupportedBatchError('xerial snappy: truncated block length');
     const end = p + 4 + data.readInt32BE(p);
-    if (end > data.length || end < p + 4) throw new Error('xerial snappy: block runs past the data');
+    if (end > data.length || end < p + 4)
+      throw new UnsupportedBatchError('xerial snappy: block runs past the data');
     blocks.push(unsnappyBlock(data.subarray(p + 4, end)));
     p = end;
   }

@@ -1,4 +1,5 @@
 import type { Cluster, PartitionAssigner } from 'kafkajs';
+import { AmiError } from '../errors.js';
 import type { GroupMember } from './messages/txn.js';
 
 /** What a kafkajs Broker does at SyncGroup (not in kafkajs' types). */
@@ -41,7 +42,13 @@ export class GroupMembership {
   private watch(cluster: Cluster): void {
     const find = cluster.findGroupCoordinator;
     if (typeof find !== 'function')
-      throw new Error('kafkajs cluster has no findGroupCoordinator: the group generation cannot be followed');
+      throw new AmiError(
+        'kafkajs cluster has no findGroupCoordinator: the group generation cannot be followed',
+        {
+          retriable: false,
+          code: 'kafkajs-incompatible',
+        },
+      );
     cluster.findGroupCoordinator = async (group) => {
       const broker = await find.call(cluster, group);
       this.watchSync(broker as unknown as { syncGroup?: SyncGroup });
@@ -53,7 +60,10 @@ export class GroupMembership {
     if (this.watched.has(broker)) return;
     const sync = broker.syncGroup;
     if (typeof sync !== 'function')
-      throw new Error('kafkajs broker has no syncGroup: the group generation cannot be followed');
+      throw new AmiError('kafkajs broker has no syncGroup: the group generation cannot be followed', {
+        retriable: false,
+        code: 'kafkajs-incompatible',
+      });
     this.watched.add(broker);
     broker.syncGroup = async (request) => {
       const answer = await sync.call(broker, request);

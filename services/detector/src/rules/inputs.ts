@@ -1,5 +1,4 @@
-import type { MeterEvent, MeterRead } from '@ami/lib';
-import { heapPop } from '../heap.js';
+import { heapPop, type MeterEvent, type MeterRead } from '@ami/lib';
 import type { MeterInfo } from '../topology.js';
 import { decide, onAlive, onLastGasp, settleWhenKnown } from './incident.js';
 import { publish } from './publish.js';
@@ -147,7 +146,7 @@ export function advance(
   const step = stepOf(ctx, st, out);
   while (st.timers.length > 0 && st.timers[0]!.dueAt <= upTo) {
     if (out.length >= limit) return false;
-    const timer = heapPop(st.timers, earlier);
+    const timer = heapPop(st.timers, earlier)!;
     const g = st.gardus.get(timer.garduId);
     const inc = g?.incidents.find((i) => i.key === timer.key && i.dueAt === timer.dueAt);
     if (!g || !inc) continue; // stale: the incident moved on

@@ -1,4 +1,4 @@
-import { heapPush } from '../heap.js';
+import { heapPush } from '@ami/lib';
 import { earlier, type DetectorState, type FeederOutage, type GarduState } from './state.js';
 
 /** Everything needed to rebuild one gardu after a crash or rebalance (JSON). */

@@ -1,8 +1,7 @@
-import { BadRecordError, type MeterStatus, type Outage, type OutageScope } from '@ami/lib';
+import { BadRecordError, heapPush, type MeterStatus, type Outage, type OutageScope } from '@ami/lib';
 import type { RulesConfig } from '../config.js';
 import { defaultFacts, type MeterFacts } from '../meterStatus.js';
 import type { MeterInfo, Topology } from '../topology.js';
-import { heapPush } from '../heap.js';
 
 /**
  * The state the outage rules keep: plain data (maps, arrays, records: changelog.ts writes it per gardu),

@@ -1,4 +1,8 @@
-/** A binary min-heap over a plain array, ordered by `less`. */
+/**
+ * The one binary min-heap: plain functions over a plain array, ordered by `less`. The array stays
+ * plain data (the detector persists its timers heap in snapshots); the caller keeps ties in a fixed
+ * order through `less` (the simulator adds an insertion sequence: first in, first out).
+ */
 export function heapPush<T>(h: T[], x: T, less: (a: T, b: T) => boolean): void {
   h.push(x);
   let i = h.length - 1;
@@ -11,7 +15,9 @@ export function heapPush<T>(h: T[], x: T, less: (a: T, b: T) => boolean): void {
   h[i] = x;
 }
 
-export function heapPop<T>(h: T[], less: (a: T, b: T) => boolean): T {
+/** Removes and returns the least element; `undefined` when the heap is empty. */
+export function heapPop<T>(h: T[], less: (a: T, b: T) => boolean): T | undefined {
+  if (h.length === 0) return undefined;
   const top = h[0]!;
   const last = h.pop()!;
   if (h.length === 0) return top;
