@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultDetectorConfig } from '../src/config.js';
 import { decodeSnapshot, encodeSnapshot } from '../src/changelog.js';
 import {
+  advance,
   feedersByChild,
   garduOutageId,
   loadGardu,
@@ -9,6 +10,7 @@ import {
   pruneSeen,
   snapshotGardu,
   verdict,
+  type Emission,
   type GarduSnapshot,
 } from '../src/rules.js';
 import { MIN, T0, World, event, gasps, meterId, range, read, reads, restores, sample } from './world.js';
@@ -510,7 +512,10 @@ describe('idempotence and recovery', () => {
     for (let t = T0 - MIN; t < T0 + 3 * 60 * MIN; t += 7000)
       often.feed(inputs.filter((i) => time(i) >= t && time(i) < t + 7000)).until(t + 6999);
     often.until(T0 + 3 * 60 * MIN);
-    expect(often.out).toEqual(rare.out);
+    // Owed meter statuses go out with the room of each call: across meters their order may differ.
+    expect(often.outages()).toEqual(rare.outages());
+    expect(often.momentaries()).toEqual(rare.momentaries());
+    expect(statusesByMeter(often)).toEqual(statusesByMeter(rare));
   });
 
   it('a snapshot taken mid-outage and loaded elsewhere continues exactly', () => {
@@ -528,9 +533,90 @@ describe('idempotence and recovery', () => {
   });
 });
 
+/** The statuses of each meter, in order: what the call centre's view is built from. */
+function statusesByMeter(w: World): Map<string, unknown[]> {
+  const by = new Map<string, unknown[]>();
+  for (const s of w.statuses()) by.set(s.meter_id, [...(by.get(s.meter_id) ?? []), s]);
+  return by;
+}
+
 function time(i: { kind: string; value: { occurred_at?: number; read_at?: number } }): number {
   return i.value.occurred_at ?? i.value.read_at!;
 }
+
+describe('meter statuses owed by a confirmed gardu (a whole-fleet blackout)', () => {
+  const specs = ['A', 'B', 'C', 'D', 'E'].map((id) => ({ id, meters: 40, feeder: 'F7' }));
+  const blackout = specs.flatMap((g, i) => gasps(g.id, range(0, 40), T0 + i * 500, 10));
+  const confirmedBy = T0 + DELAY + MIN;
+  /** The outage records of the confirmation: a step with room for them and no more owes every status. */
+  const confirmation = new World(specs).feed(blackout).until(confirmedBy).outages().length;
+  /** One step of at most `limit` outputs, as the edge runs it (its own emissions array). */
+  const step = (w: World, t: number, limit: number) => {
+    const out: Emission[] = [];
+    const done = advance(w.ctx, w.st, t, out, limit);
+    w.out.push(...out);
+    return done;
+  };
+  /** Steps of at most `limit` outputs until nothing is left, as the edge runs them. */
+  const stepped = (w: World, t: number, limit: number) => {
+    const steps: Emission[][] = [];
+    for (let done = false; !done;) {
+      const out: Emission[] = [];
+      done = advance(w.ctx, w.st, t, out, limit);
+      steps.push(out);
+      w.out.push(...out);
+    }
+    return steps;
+  };
+
+  it('every OPEN goes out in the first step; the statuses follow in later steps, the same as at once', () => {
+    const whole = new World(specs).feed(blackout).until(confirmedBy);
+    const w = new World(specs).feed(blackout);
+    const steps = stepped(w, confirmedBy, 30);
+    const opens = (out: Emission[]) => out.filter((e) => e.to === 'outages' && e.record.status === 'OPEN');
+    expect(opens(steps[0]!)).toHaveLength(6); // 5 GARDU and their FEEDER
+    expect(steps.slice(1).every((out) => opens(out).length === 0)).toBe(true);
+    // A gardu's 40 statuses are paid whole once a step has room: the OPENs and A's, then B's, ... E's.
+    expect(steps).toHaveLength(5);
+    expect(
+      steps.map((out) => new Set(out.flatMap((e) => (e.to === 'status' ? [e.record.gardu_id] : [])))),
+    ).toEqual(['A', 'B', 'C', 'D', 'E'].map((g) => new Set([g])));
+    expect(w.outages()).toEqual(whole.outages());
+    expect(statusesByMeter(w)).toEqual(statusesByMeter(whole));
+    const c = w.outages().find((o) => o.gardu_id === 'C')!;
+    expect(w.statusOf(meterId('C', 7))).toMatchObject({ state: 'OUTAGE', outage_id: c.outage_id });
+  });
+
+  it('a restart with statuses owed publishes them: the gardu snapshot carries what it owes', () => {
+    const whole = new World(specs).feed(blackout).until(confirmedBy);
+    const first = new World(specs).feed(blackout);
+    const beforeConfirmation = first.statuses().length; // each gasp's meter shown dark at once
+    step(first, confirmedBy, confirmation); // the outage records only
+    expect(first.statuses()).toHaveLength(beforeConfirmation);
+    const second = new World(specs);
+    for (const g of specs)
+      loadGardu(second.st, decodeSnapshot(encodeSnapshot(snapshotGardu(first.st, g.id)!)));
+    second.until(confirmedBy);
+    expect(first.outages()).toEqual(whole.outages());
+    expect(second.outages()).toEqual([]);
+    expect(second.statuses()).toHaveLength(whole.statuses().length - beforeConfirmation);
+    const joined = new World(specs);
+    joined.out.push(...first.out, ...second.out);
+    expect(statusesByMeter(joined)).toEqual(statusesByMeter(whole));
+  });
+
+  it("an input for a gardu that owes statuses publishes them first, so each meter's statuses keep their order", () => {
+    const back = T0 + DELAY + 2 * MIN;
+    const w = new World(specs).feed(blackout);
+    step(w, confirmedBy, confirmation);
+    w.feed(restores('A', [3], back));
+    const a3 = w.statuses().filter((s) => s.meter_id === meterId('A', 3));
+    expect(a3.map((s) => s.state)).toEqual(['OUTAGE', 'OUTAGE', 'ENERGIZED']);
+    w.until(back + MIN);
+    const whole = new World(specs).feed([...blackout, ...restores('A', [3], back)]).until(back + MIN);
+    expect(statusesByMeter(w)).toEqual(statusesByMeter(whole));
+  });
+});
 
 describe('feeder momentaries', () => {
   it('a blink of a whole feeder is one FEEDER momentary with the gardu as children', () => {

@@ -20,7 +20,7 @@ import { darkWithFeeder, feederMomentary, rollUpToFeeder } from './feeder.js';
 import { publish } from './publish.js';
 import { garduOutageId, meterOutageId, outageRecord } from './records.js';
 import { newIncident, schedule, type GarduState, type Incident, type Step } from './state.js';
-import { refreshGardu } from './status.js';
+import { oweStatuses, refreshGardu } from './status.js';
 
 /**
  * The lifecycle of an incident at one gardu: evidence arriving, the decision at the confirm delay,
@@ -139,17 +139,27 @@ function finishGardu(step: Step, g: GarduState, inc: Incident, now: number): voi
     return momentary(step, g, inc, inc.supplyBackAt);
   }
   const joined = rollUpToFeeder(step, g, inc, now);
-  confirm(step, g, inc, now);
+  // Nothing changes the gardu after this confirmation unless its supply is back already.
+  const restored = inc.supplyBackAt !== null;
+  confirm(step, g, inc, now, restored ? 'now' : 'owed');
   for (const [og, oi] of joined) publish(step, og, oi, 'UPDATED');
-  if (inc.supplyBackAt !== null) restoreGardu(step, g, inc, inc.supplyBackAt);
+  if (restored) restoreGardu(step, g, inc, inc.supplyBackAt!);
 }
 
-function confirm(step: Step, g: GarduState, inc: Incident, now: number): void {
+/** `statuses`: published now, or owed (`oweStatuses`) when the caller changes the gardu no more. */
+function confirm(
+  step: Step,
+  g: GarduState,
+  inc: Incident,
+  now: number,
+  statuses: 'now' | 'owed' = 'now',
+): void {
   inc.phase = 'open';
   inc.confirmedAt = now;
   inc.dueAt = null;
   publish(step, g, inc, 'OPEN');
-  refreshGardu(step, g, now);
+  if (statuses === 'owed') oweStatuses(step, g, now);
+  else refreshGardu(step, g, now);
 }
 
 /**

@@ -13,8 +13,9 @@ import {
   type DetectorState,
   type Emission,
   type RulesContext,
+  type Step,
 } from './state.js';
-import { refreshStatus } from './status.js';
+import { payOwedStatuses, payStatuses, refreshStatus } from './status.js';
 
 /** A repeated event_id is the same event: it changes nothing. `known`: the meter's topology entry, if looked up. */
 export function isDuplicate(
@@ -38,9 +39,10 @@ export function applyEvent(
   const info = known ?? meterInfo(ctx, ev.meter_id);
   const g = gardu(st, info.garduId);
   if (g.seen.has(ev.event_id)) return info;
+  const step = stepOf(ctx, st, out);
+  payStatuses(step, g);
   g.seen.set(ev.event_id, ev.occurred_at);
   st.dirty.add(g.garduId);
-  const step = stepOf(ctx, st, out);
   const t = ev.occurred_at;
   const f = factsOf(g, info.meterId);
   if (ev.relay === 'OPEN' && ev.cause === 'REMOTE_DISCONNECT' && f.relay === 'CLOSED')
@@ -87,11 +89,15 @@ export function applyRead(
   const remembered = st.gardus.get(info.garduId);
   if (
     read.relay === 'CLOSED' &&
-    (remembered === undefined || (remembered.incidents.length === 0 && remembered.facts[m] === undefined))
+    (remembered === undefined ||
+      (remembered.incidents.length === 0 &&
+        remembered.facts[m] === undefined &&
+        remembered.statusesOwedSince === undefined))
   )
     return info;
   const step = stepOf(ctx, st, out);
   const g = remembered ?? gardu(st, info.garduId);
+  payStatuses(step, g);
   const f = g.facts[m];
   // The meter knows its relay best; a read fixes a missed relay event.
   let changed = false;
@@ -127,14 +133,14 @@ export function applyInput(
   out: Emission[],
   known?: MeterInfo,
 ): MeterInfo {
-  if (st.timers.length > 0) advance(ctx, st, inputTime(input) - 1, out);
+  if (st.timers.length > 0) fireTimers(stepOf(ctx, st, out), inputTime(input) - 1, Number.POSITIVE_INFINITY);
   if (input.kind === 'event') return applyEvent(ctx, st, input.value, out, known);
   return applyRead(ctx, st, input.value, out, known);
 }
 
 /**
- * Fire every timer due at or before `upTo` (event time), in time order, until
- * `out` holds `limit` emissions. Returns false when due timers are left.
+ * Fire every timer due at or before `upTo` (event time), in time order, then publish the meter
+ * statuses owed, until `out` holds `limit` emissions. Returns false when either is left.
  */
 export function advance(
   ctx: RulesContext,
@@ -144,12 +150,18 @@ export function advance(
   limit = Number.POSITIVE_INFINITY,
 ): boolean {
   const step = stepOf(ctx, st, out);
+  return fireTimers(step, upTo, limit) && payOwedStatuses(step, limit);
+}
+
+function fireTimers(step: Step, upTo: number, limit: number): boolean {
+  const st = step.state;
   while (st.timers.length > 0 && st.timers[0]!.dueAt <= upTo) {
-    if (out.length >= limit) return false;
+    if (step.emissions.length >= limit) return false;
     const timer = heapPop(st.timers, earlier)!;
     const g = st.gardus.get(timer.garduId);
     const inc = g?.incidents.find((i) => i.key === timer.key && i.dueAt === timer.dueAt);
     if (!g || !inc) continue; // stale: the incident moved on
+    payStatuses(step, g);
     st.dirty.add(g.garduId);
     if (inc.phase === 'candidate') decide(step, g, inc, timer.dueAt);
     else if (inc.phase === 'settling') settleWhenKnown(step, g, inc, timer.dueAt);

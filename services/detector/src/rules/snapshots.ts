@@ -35,6 +35,7 @@ export function feedersByChild(st: DetectorState): Map<string, FeederOutage[]> {
 
 export function loadGardu(st: DetectorState, snap: GarduSnapshot): void {
   st.gardus.set(snap.gardu.garduId, snap.gardu);
+  if (snap.gardu.statusesOwedSince !== undefined) st.owing.add(snap.gardu.garduId);
   for (const inc of snap.gardu.incidents) {
     if (inc.dueAt !== null)
       heapPush(st.timers, { dueAt: inc.dueAt, garduId: snap.gardu.garduId, key: inc.key }, earlier);
@@ -48,4 +49,5 @@ export function loadGardu(st: DetectorState, snap: GarduSnapshot): void {
 export function dropGardu(st: DetectorState, garduId: string): void {
   st.gardus.delete(garduId);
   st.dirty.delete(garduId);
+  st.owing.delete(garduId);
 }

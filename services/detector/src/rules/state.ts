@@ -71,6 +71,12 @@ export interface GarduState {
    * the evidence's event time). Absent until a ping was silent; saved with the gardu.
    */
   pingSilence?: Record<string, PingSilence>;
+  /**
+   * Its meters' statuses owed since this event time (status.ts, `oweStatuses`): a confirmed gardu
+   * outage publishes its OPEN record at once and its meters' statuses when a step has room. Saved
+   * with the gardu, so a restart still publishes them; absent when nothing is owed.
+   */
+  statusesOwedSince?: number;
 }
 
 /** A READ_NOW the meter did not answer within its medium's time-out. */
@@ -114,6 +120,8 @@ export interface DetectorState {
   timers: Timer[];
   /** Gardu whose state changed since the edge last saved it. */
   dirty: Set<string>;
+  /** Gardu that owe their meters' statuses (`statusesOwedSince`), oldest first. */
+  owing: Set<string>;
 }
 
 export interface RulesContext {
@@ -141,6 +149,7 @@ export function newDetectorState(): DetectorState {
     feederMomentaries: new Map(),
     timers: [],
     dirty: new Set(),
+    owing: new Set(),
   };
 }
 
@@ -184,7 +193,8 @@ export function setRelay(
 
 /** A gardu with nothing to remember is dropped (steady state stays small). True when it was. */
 export function forgetIfIdle(st: DetectorState, g: GarduState): boolean {
-  if (g.incidents.length > 0 || !isEmpty(g.facts) || g.seen.size > 0) return false;
+  if (g.incidents.length > 0 || !isEmpty(g.facts) || g.seen.size > 0 || g.statusesOwedSince !== undefined)
+    return false;
   if (st.gardus.get(g.garduId) !== g) return false;
   st.gardus.delete(g.garduId);
   return true;

@@ -47,3 +47,37 @@ export function refreshStatus(step: Step, g: GarduState, m: string, at: number):
 export function refreshGardu(step: Step, g: GarduState, at: number): void {
   for (const m of step.topo.garduMeters(g.garduId)) refreshStatus(step, g, m, at);
 }
+
+/**
+ * `refreshGardu` owed instead of done: the caller changes nothing more of the gardu, so its statuses
+ * are the same whenever they are computed before its next input (`payStatuses`). A whole-fleet
+ * blackout confirms every gardu at once: their OPEN records go out in the first step, and the 1.2 M
+ * meter statuses in the steps after, instead of holding the last OPEN behind them.
+ */
+export function oweStatuses(step: Step, g: GarduState, at: number): void {
+  payStatuses(step, g);
+  g.statusesOwedSince = at;
+  step.state.owing.add(g.garduId);
+  step.state.dirty.add(g.garduId);
+}
+
+/** Publishes the statuses the gardu owes, if any: before anything changes its meters' state. */
+export function payStatuses(step: Step, g: GarduState): void {
+  const at = g.statusesOwedSince;
+  if (at === undefined) return;
+  delete g.statusesOwedSince;
+  step.state.owing.delete(g.garduId);
+  step.state.dirty.add(g.garduId);
+  refreshGardu(step, g, at);
+}
+
+/** Pays owed statuses, oldest first, while the emissions are under `limit`. False when some are left. */
+export function payOwedStatuses(step: Step, limit: number): boolean {
+  for (const garduId of step.state.owing) {
+    if (step.emissions.length >= limit) return false;
+    const g = step.state.gardus.get(garduId);
+    if (g) payStatuses(step, g);
+    else step.state.owing.delete(garduId);
+  }
+  return true;
+}
