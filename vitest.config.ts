@@ -9,16 +9,16 @@ import { defineConfig } from 'vitest/config';
  */
 const OWN_PROCESSES = [
   'tests/integration/faults.test.ts',
-  'tests/integration/kafka-cluster-failover.test.ts',
-  'tests/integration/clickhouse-cluster.test.ts',
-  'tests/integration/reliability-scenarios.test.ts',
+  'tests/integration/kafkaClusterFailover.test.ts',
+  'tests/integration/clickhouseCluster.test.ts',
+  'tests/integration/reliabilityScenarios.test.ts',
   'tests/integration/loadtest.test.ts',
-  'tests/integration/detector-scale-out.test.ts',
+  'tests/integration/detectorScaleOut.test.ts',
 ];
 
 const integration = {
   environment: 'node' as const,
-  globalSetup: ['tests/integration/global-setup.ts'],
+  globalSetup: ['tests/support/globalSetup.ts'],
   testTimeout: 120_000,
   hookTimeout: 180_000,
   // The services are shared; within a project files run one after another to keep a 2-core machine honest.

@@ -88,7 +88,7 @@ ${replicas}
  * the setting matters from the second shard on). insert_quorum stays 0: with two replicas a
  * quorum of 2 would refuse every insert while one is down; the insert is acknowledged by one
  * replica and logged in ZooKeeper, and the other fetches it when it is back
- * (tests/integration/clickhouse-cluster.test.ts).
+ * (tests/integration/clickhouseCluster.test.ts).
  */
 export const CLUSTER_USERS_XML = `<?xml version="1.0"?>
 <!-- Written by \`ami stack up\` for the ClickHouse cluster; edit packages/stack/src/clickhouseCluster.ts instead. -->

@@ -1,5 +1,5 @@
 import { execSync } from 'node:child_process';
-import { chooseEnvironment, type ServiceAddresses } from '../support/environment.js';
+import { chooseEnvironment, type ServiceAddresses } from './environment.js';
 
 function dockerAnswers(): boolean {
   try {
@@ -42,7 +42,7 @@ export default async function setup(): Promise<() => Promise<void>> {
       CLICKHOUSE_URL: process.env.CLICKHOUSE_URL!,
     };
   } else if (source === 'containers') {
-    const { startContainers } = await import('../support/containers.js');
+    const { startContainers } = await import('./containers.js');
     const started = await startContainers();
     env = started.env;
     teardown = started.stop;

@@ -2,7 +2,7 @@
  * A one-shot Kafka producer configured ONLY from the environment, the way a
  * service is (loadCommonConfig + createKafka). Tests run it in a child process
  * when the setting under test is read by Node at start-up (NODE_EXTRA_CA_CERTS).
- * Usage: tsx tests/support/kafka-client.ts <topic>; prints one JSON line:
+ * Usage: tsx tests/support/kafkaClient.ts <topic>; prints one JSON line:
  * {"ok":true,"errorCode":0} or {"ok":false,"error":"..."}. The first error
  * kafkajs logs (say, an untrusted certificate) ends it at once, without
  * waiting for kafkajs to exhaust its retries.
@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { createKafka, loadCommonConfig } from '@ami/lib';
 
 const topic = process.argv[2];
-if (!topic) throw new Error('usage: kafka-client.ts <topic>');
+if (!topic) throw new Error('usage: kafkaClient.ts <topic>');
 
 let reportError: (message: string) => void = () => undefined;
 const firstError = new Promise<string>((resolve) => (reportError = resolve));

@@ -16,7 +16,7 @@ import { migrate } from '@ami/loader/migrate';
 import { newToken } from '@ami/web/auth';
 import { loadWebConfig, type WebConfig } from '@ami/web/config';
 import { WebService } from '@ami/web/service';
-import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
+import { eventually, testConfig, testLogger, uniqueName } from './fixtures.js';
 
 /** A web service on a random topic prefix and database, with its own users and a producer for test records. */
 export interface WebHarness {

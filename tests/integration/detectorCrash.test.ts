@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeterStatus, Outage, RunningChild } from '@ami/lib';
 import { startAmi } from '@ami/cli/children';
 import { eventually, testConfig } from '../support/fixtures.js';
-import { DetectorHarness, handDrivenDetectorEnv, ev, profile } from './detectorHarness.js';
+import { DetectorHarness, handDrivenDetectorEnv, ev, profile } from '../support/detectorHarness.js';
 
 const T0 = Date.UTC(2026, 0, 5, 2, 7, 0);
 const MIN = 60_000;

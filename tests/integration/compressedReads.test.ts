@@ -19,7 +19,7 @@ import { METERS, read } from '@ami/loader/testing/fixtures';
 import { kafkaFixtures } from '@ami/loader/testing/kafkaFixtures';
 import { loadDetectorConfig } from '@ami/detector/config';
 import { startDetector, type DetectorHandle } from '@ami/detector/processor';
-import { DetectorHarness, profile, rd } from './detectorHarness.js';
+import { DetectorHarness, profile, rd } from '../support/detectorHarness.js';
 
 /**
  * Reads produced compressed with each codec by a client nobody here wrote

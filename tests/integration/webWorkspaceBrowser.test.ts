@@ -19,7 +19,7 @@ import { loadSimulatorConfig } from '@ami/simulator/config';
 import { HeadEnd } from '@ami/simulator/headendService';
 import { encodeSupplyChange, supplyTopic, type SupplyChange } from '@ami/simulator/supply';
 import { eventually, testLogger, uniqueName } from '../support/fixtures.js';
-import { startWeb, type WebHarness } from './web-harness.js';
+import { startWeb, type WebHarness } from '../support/webHarness.js';
 
 /**
  * The CC 123 agent's path in headless Chromium (Debian's, via playwright-core) on a Bali

@@ -3,7 +3,7 @@ import type { Outage, SuspectedOutage } from '@ami/lib';
 import { eventually, testConfig, testLogger } from '../support/fixtures.js';
 import { loadDetectorConfig } from '@ami/detector/config';
 import { startDetector, type DetectorHandle } from '@ami/detector/processor';
-import { DetectorHarness, handDrivenDetectorEnv, ev, profile, rd } from './detectorHarness.js';
+import { DetectorHarness, handDrivenDetectorEnv, ev, profile, rd } from '../support/detectorHarness.js';
 
 const T0 = Date.UTC(2026, 0, 5, 2, 7, 0);
 const MIN = 60_000;

@@ -136,7 +136,7 @@ describe('raw fetch (WireFetcher + indexRecords) on the real broker', () => {
     }
   });
 
-  it("reads kafkajs' gzip batch like any other (compressed-reads.test.ts: every codec)", async () => {
+  it("reads kafkajs' gzip batch like any other (compressedReads.test.ts: every codec)", async () => {
     const f = fetcher(READ_COMMITTED);
     try {
       expect((await readAll(f, compressed)).map((r) => [r.key, r.value])).toEqual([[null, 'z']]);

@@ -4,7 +4,7 @@ import { startAmi } from '@ami/cli/children';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
 import { loadDetectorConfig } from '@ami/detector/config';
 import { startDetector, type DetectorHandle } from '@ami/detector/processor';
-import { DetectorHarness, simulate } from './detectorHarness.js';
+import { DetectorHarness, simulate } from '../support/detectorHarness.js';
 
 /**
  * Issue 23, goal 1: 3 detector instances give the same outages (ids, scopes, parents, counts) as 1,

@@ -20,7 +20,7 @@ import {
   type RecordName,
   type RecordTypes,
 } from '@ami/lib';
-import { testConfig, testLogger, uniqueName } from '../support/fixtures.js';
+import { testConfig, testLogger, uniqueName } from './fixtures.js';
 import { loadDetectorConfig } from '@ami/detector/config';
 import { loadSimulatorConfig } from '@ami/simulator/config';
 import { HeadEnd } from '@ami/simulator/headendService';

@@ -10,7 +10,7 @@ import {
   type MeterProfile,
 } from '@ami/lib';
 import { eventually, testLogger, uniqueName } from '../support/fixtures.js';
-import { startWeb, type WebHarness } from './web-harness.js';
+import { startWeb, type WebHarness } from '../support/webHarness.js';
 
 const profile = (n: number, over: Partial<MeterProfile> = {}): MeterProfile => ({
   meter_id: `MTR-${n}`,

@@ -3,7 +3,7 @@ import type { MeterStatus } from '@ami/lib';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
 import { loadDetectorConfig } from '@ami/detector/config';
 import { startDetector, type DetectorHandle } from '@ami/detector/processor';
-import { DetectorHarness, ev, profile, rd } from './detectorHarness.js';
+import { DetectorHarness, ev, profile, rd } from '../support/detectorHarness.js';
 
 /**
  * Inputs that used to be dead-lettered wrongly (issue 19): every record of a faulty meter clock

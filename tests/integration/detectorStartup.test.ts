@@ -6,7 +6,7 @@ import { eventually, testLogger, uniqueName } from '../support/fixtures.js';
 import { loadDetectorConfig } from '@ami/detector/config';
 import { startDetector, type DetectorHandle } from '@ami/detector/processor';
 import { registerSchemas } from '@ami/simulator/schemas';
-import { DetectorHarness, ev, profile } from './detectorHarness.js';
+import { DetectorHarness, ev, profile } from '../support/detectorHarness.js';
 
 /**
  * Start-up on a fresh prefix and two pipelines on one cluster (issue 19, defects 3 and 6).

@@ -39,13 +39,13 @@ async function denial(p: Promise<unknown>): Promise<string | undefined> {
 }
 
 /**
- * Runs tests/support/kafka-client.ts (kafkajs) or wire-client.ts (the wire
+ * Runs tests/support/kafkaClient.ts (kafkajs) or wireClient.ts (the wire
  * client, the services' data path), env-only configuration, in a child process.
  */
 async function runClient(
   topic: string,
   env: NodeJS.ProcessEnv,
-  client: 'kafka-client' | 'wire-client' = 'kafka-client',
+  client: 'kafkaClient' | 'wireClient' = 'kafkaClient',
 ): Promise<Record<string, unknown>> {
   const { stdout } = await execFileAsync(
     fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url)),
@@ -164,11 +164,11 @@ describe('Kafka with SASL/SCRAM and ACLs', () => {
     expect(JSON.stringify(untrusted)).toMatch(/certificate/i);
     // The services' data path (the wire client), from the same variables.
     expect(
-      await runClient(topics.reads, { ...env, NODE_EXTRA_CA_CERTS: broker!.caFile }, 'wire-client'),
+      await runClient(topics.reads, { ...env, NODE_EXTRA_CA_CERTS: broker!.caFile }, 'wireClient'),
     ).toEqual({
       ok: true,
     });
-    const wireUntrusted = await runClient(topics.reads, env, 'wire-client');
+    const wireUntrusted = await runClient(topics.reads, env, 'wireClient');
     expect(wireUntrusted).toMatchObject({ ok: false, retriable: false });
     expect(String(wireUntrusted.error)).toMatch(/^TlsCertificateError: .*certificate/i);
   });

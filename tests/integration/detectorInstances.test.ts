@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { eventually, testConfig, testLogger, uniqueName } from '../support/fixtures.js';
 import { loadDetectorConfig } from '@ami/detector/config';
 import { startDetector, type DetectorHandle } from '@ami/detector/processor';
-import { DetectorHarness, score, simulate } from './detectorHarness.js';
+import { DetectorHarness, score, simulate } from '../support/detectorHarness.js';
 
 describe('two detector instances, one stopped mid-replay', () => {
   const handles: DetectorHandle[] = [];

@@ -14,7 +14,7 @@ import { loadOrCreateSecrets, type Secrets } from '@ami/stack/secrets';
 import { loadMigrations, migrate, MIGRATIONS_DIR } from '@ami/loader/migrate';
 import { insertAudit, type AuditRow } from '@ami/web/store';
 import { eventually, testLogger, uniqueName } from '../support/fixtures.js';
-import { startWeb, type WebHarness } from './web-harness.js';
+import { startWeb, type WebHarness } from '../support/webHarness.js';
 
 /**
  * The command audit is append-only for every service user. A ClickHouse of its own (the local

@@ -3,13 +3,13 @@
  * ONLY from the environment, the way the services' data path is
  * (loadCommonConfig + wireClientOptions). Tests run it in a child process when
  * the setting under test is read by Node at start-up (NODE_EXTRA_CA_CERTS).
- * Usage: tsx tests/support/wire-client.ts <topic>; prints one JSON line:
+ * Usage: tsx tests/support/wireClient.ts <topic>; prints one JSON line:
  * {"ok":true} or {"ok":false,"error":"<name>: <message>","retriable":false}.
  */
 import { isRetriable, loadCommonConfig, RecordBatchBuilder, wireClientOptions, WireProducer } from '@ami/lib';
 
 const topic = process.argv[2];
-if (!topic) throw new Error('usage: wire-client.ts <topic>');
+if (!topic) throw new Error('usage: wireClient.ts <topic>');
 
 const cfg = loadCommonConfig(process.env);
 const producer = new WireProducer(wireClientOptions(cfg, cfg.KAFKA_CLIENT_ID));

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { MeterProfile, MeterState, MeterStatus, Outage } from '@ami/lib';
 import { eventually } from '../support/fixtures.js';
-import { startWeb, type WebHarness } from './web-harness.js';
+import { startWeb, type WebHarness } from '../support/webHarness.js';
 
 /** Debian's Chromium, headless, driven by playwright-core: no browser download. */
 const ARTIFACTS = join(process.cwd(), 'test-artifacts');
