@@ -6,7 +6,13 @@ import { pingCommandId } from '@ami/detector/pings';
 import { startDetector, type DetectorHandle } from '@ami/detector/processor';
 import { meterOutageId } from '@ami/detector/rules';
 import { drawPing, MEDIA } from '@ami/simulator/media';
-import { DetectorHarness, ev, handDrivenDetectorEnv, headEndRig, profile } from '../support/detectorHarness.js';
+import {
+  DetectorHarness,
+  ev,
+  handDrivenDetectorEnv,
+  headEndRig,
+  profile,
+} from '../support/detectorHarness.js';
 
 /** Test speed for the head-end's media: RF latency 1-8 s becomes 0.1-0.8 s, its time-out 20 s becomes 2 s. */
 const LATENCY_SCALE = 0.1;

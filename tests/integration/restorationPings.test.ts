@@ -8,7 +8,13 @@ import { restorationKey } from '@ami/detector/restoration';
 import { garduOutageId, meterOutageId } from '@ami/detector/rules';
 import { drawPing, MEDIA } from '@ami/simulator/media';
 import { Publisher } from '@ami/simulator/publisher';
-import { DetectorHarness, ev, handDrivenDetectorEnv, headEndRig, profile } from '../support/detectorHarness.js';
+import {
+  DetectorHarness,
+  ev,
+  handDrivenDetectorEnv,
+  headEndRig,
+  profile,
+} from '../support/detectorHarness.js';
 
 /**
  * Restoration verification at real time, through the real head-end at its full media latency (PLC

@@ -22,3 +22,4 @@ export * from './localTime.js';
 export * from './childProcess.js';
 export * from './charts.js';
 export * from './heap.js';
+export * from './varint.js';

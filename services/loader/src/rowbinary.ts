@@ -3,6 +3,8 @@
  * our side or to parse on the server's (JSONEachRow reached a quarter of the
  * native rate). Values are trusted here: rows.ts validated them.
  */
+import { writeUvarint } from '@ami/lib';
+
 export type ColumnType =
   | 'String'
   | 'UInt8'
@@ -75,11 +77,7 @@ export class RowBinaryWriter {
 
   varUInt(n: number): void {
     this.ensure(10);
-    while (n >= 0x80) {
-      this.buf[this.pos++] = (n & 0x7f) | 0x80;
-      n = Math.floor(n / 128);
-    }
-    this.buf[this.pos++] = n;
+    this.pos = writeUvarint(this.buf, this.pos, n);
   }
 
   string(s: string): void {

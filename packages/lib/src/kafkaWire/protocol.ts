@@ -1,6 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { AmiError, UnavailableError } from '../errors.js';
+import { varintSize, writeUvarint, writeVarint } from '../varint.js';
 import { isFlexible, chooseVersion, type ApiSpec, type BrokerVersions, APIS } from './apis.js';
 import { DUPLICATE_SEQUENCE_NUMBER } from './kafkaErrors.js';
 
@@ -123,17 +124,17 @@ export class RecordBatchBuilder {
     const keyLen = key.length;
     const delta = this.count;
     const bodyLen =
-      1 + 1 + zigzagSize(delta) + zigzagSize(keyLen) + keyLen + zigzagSize(valueLen) + valueLen + 1;
+      1 + 1 + varintSize(delta) + varintSize(keyLen) + keyLen + varintSize(valueLen) + valueLen + 1;
     const need = this.pos + bodyLen + 5;
     if (need > this.buf.length) this.grow(need);
     const b = this.buf;
-    let p = writeZigzag(b, this.pos, bodyLen);
+    let p = writeVarint(b, this.pos, bodyLen);
     b[p++] = 0; // attributes
     b[p++] = 0; // timestamp delta (every record has the batch's timestamp)
-    p = writeZigzag(b, p, delta);
-    p = writeZigzag(b, p, keyLen);
+    p = writeVarint(b, p, delta);
+    p = writeVarint(b, p, keyLen);
     p = copyInto(b, p, key, keyLen);
-    p = writeZigzag(b, p, valueLen);
+    p = writeVarint(b, p, valueLen);
     p = copyInto(b, p, value, valueLen);
     b[p++] = 0; // no headers
     this.pos = p;
@@ -176,21 +177,6 @@ function copyInto(b: Buffer, p: number, src: Buffer, n: number): number {
   if (n > 256) return p + src.copy(b, p, 0, n);
   for (let i = 0; i < n; i++) b[p + i] = src[i]!;
   return p + n;
-}
-
-function zigzagSize(n: number): number {
-  const z = n * 2; // n >= 0 here
-  return z < 0x80 ? 1 : z < 0x4000 ? 2 : z < 0x200000 ? 3 : z < 0x10000000 ? 4 : 5;
-}
-
-function writeZigzag(b: Buffer, p: number, n: number): number {
-  let z = n * 2;
-  while (z >= 0x80) {
-    b[p++] = (z & 0x7f) | 0x80;
-    z = Math.floor(z / 128);
-  }
-  b[p++] = z;
-  return p;
 }
 
 // ---------------------------------------------------------------- wire helpers
@@ -236,11 +222,7 @@ export class Writer {
   }
   uvarint(v: number): this {
     this.ensure(5);
-    while (v >= 0x80) {
-      this.cur[this.pos++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    this.cur[this.pos++] = v;
+    this.pos = writeUvarint(this.cur, this.pos, v);
     return this;
   }
   compactString(s: string | null): this {

@@ -1,3 +1,4 @@
+import { varintSize, writeVarint } from '../varint.js';
 import { RecordBatchBuilder } from './protocol.js';
 
 /** Attributes bit 4: the batch belongs to a transaction (read_committed readers hide it until the commit marker). */
@@ -75,21 +76,4 @@ export class TransactionalBatch extends RecordBatchBuilder {
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
   }
-}
-
-/** Size of a zigzag varint (n may be -1: a null key or value). */
-export function varintSize(n: number): number {
-  const z = n >= 0 ? n * 2 : -n * 2 - 1;
-  return z < 0x80 ? 1 : z < 0x4000 ? 2 : z < 0x200000 ? 3 : z < 0x10000000 ? 4 : 5;
-}
-
-/** Writes a zigzag varint at p; returns the next position. */
-export function writeVarint(b: Buffer, p: number, n: number): number {
-  let z = n >= 0 ? n * 2 : -n * 2 - 1;
-  while (z >= 0x80) {
-    b[p++] = (z & 0x7f) | 0x80;
-    z = Math.floor(z / 128);
-  }
-  b[p++] = z;
-  return p;
 }
