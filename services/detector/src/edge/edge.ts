@@ -433,7 +433,7 @@ export class Edge {
     endTx();
     if (this.c.cfg.DETECTOR_TRACE_STEPS)
       process.stderr.write(
-        `${JSON.stringify({ step: Date.now(), mono: Number(process.hrtime.bigint() / 1000n), applied, out: out.length, snaps: snapshots.length, msgs: messages.length + out.length, held: this.c.gate.buffered, heapMB: Math.round(process.memoryUsage().heapUsed / 1e6), rulesMs: Math.round(t1 - t0), snapMs: Math.round(t2 - t1), encodeMs: Math.round(t3 - t2), txMs: Math.round(performance.now() - t3) })}\n`,
+        `${JSON.stringify({ step: Date.now(), mono: Number(process.hrtime.bigint() / 1000n), applied, out: out.length, snaps: snapshots.length, msgs: messages.length + out.length, held: this.c.gate.buffered, ...memoryMB(), rulesMs: Math.round(t1 - t0), snapMs: Math.round(t2 - t1), encodeMs: Math.round(t3 - t2), txMs: Math.round(performance.now() - t3) })}\n`,
       );
     this.c.stats.transactions++;
     this.c.stats.released += applied;
@@ -560,4 +560,17 @@ function countByTopic(messages: readonly Out[], out: Emission[], topics: Topics)
     n.set(topic, (n.get(topic) ?? 0) + 1);
   }
   return n;
+}
+
+/** The process's memory for the step trace: where RSS beyond the heap goes (buffers, V8's reserve). */
+function memoryMB(): Record<string, number> {
+  const m = process.memoryUsage();
+  const mb = (n: number) => Math.round(n / 1e6);
+  return {
+    rssMB: mb(m.rss),
+    heapMB: mb(m.heapUsed),
+    heapTotalMB: mb(m.heapTotal),
+    externalMB: mb(m.external),
+    buffersMB: mb(m.arrayBuffers),
+  };
 }
