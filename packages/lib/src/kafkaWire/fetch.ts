@@ -1,3 +1,4 @@
+import type { KafkaMessage } from 'kafkajs';
 import { UnavailableError } from '../errors.js';
 import { APIS } from './apis.js';
 import { BrokerConnections, MetadataAge, type BrokerConnectionsOptions } from './brokers.js';
@@ -205,6 +206,52 @@ export function indexRecords(
       r.p = recordEnd;
     }
     p = batchEnd;
+  }
+  return ix;
+}
+
+/**
+ * kafkajs messages as a RecordIndex over one copy of their keys and values, as the raw fetch gives
+ * them: an input held for the watermark then keeps a slot of a shared index, not its kafkajs message
+ * and the fetch response behind it (a whole-fleet blackout holds about a million power restores).
+ * Headers are not kept (a dead letter carries the original key and value).
+ */
+export function indexMessages(messages: readonly KafkaMessage[]): RecordIndex {
+  const n = messages.length;
+  let bytes = 0;
+  for (const m of messages) bytes += (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  const buf = Buffer.allocUnsafe(bytes);
+  const ix: RecordIndex = {
+    buf,
+    count: n,
+    offset: new Float64Array(n),
+    timestamp: new Float64Array(n),
+    keyStart: new Int32Array(n),
+    keyEnd: new Int32Array(n),
+    valueStart: new Int32Array(n),
+    valueEnd: new Int32Array(n),
+    headersStart: new Int32Array(n),
+    headersEnd: new Int32Array(n),
+    headerCount: new Int32Array(n),
+    nextOffset: n === 0 ? 0 : Number(messages[n - 1]!.offset) + 1,
+  };
+  let p = 0;
+  /** Copies `b` at p; its [start, end) in the index, or -1 for null. */
+  const put = (b: Buffer | null, starts: Int32Array, ends: Int32Array, i: number): void => {
+    if (b === null) {
+      starts[i] = ends[i] = -1;
+      return;
+    }
+    starts[i] = p;
+    p += b.copy(buf, p);
+    ends[i] = p;
+  };
+  for (let i = 0; i < n; i++) {
+    const m = messages[i]!;
+    ix.offset[i] = Number(m.offset);
+    ix.timestamp[i] = Number(m.timestamp);
+    put(m.key ?? null, ix.keyStart, ix.keyEnd, i);
+    put(m.value, ix.valueStart, ix.valueEnd, i);
   }
   return ix;
 }

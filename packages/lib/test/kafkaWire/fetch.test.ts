@@ -1,9 +1,11 @@
 import net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { KafkaMessage } from 'kafkajs';
 import {
   Connection,
   ConnectionLost,
+  indexMessages,
   indexRecords,
   parseFetchV4,
   recordMessage,
@@ -164,6 +166,57 @@ describe('indexRecords', () => {
       expect((err as UnsupportedBatchError).retriable).toBe(false);
       expect((err as Error).message).toMatch(/gzip record batch at offset 0: CRC mismatch/);
     }
+  });
+});
+
+describe('indexMessages', () => {
+  const message = (offset: number, key: string | null, value: string | null) =>
+    ({
+      offset: String(offset),
+      timestamp: String(1_796_000_000_000 + offset),
+      key: key === null ? null : Buffer.from(key),
+      value: value === null ? null : Buffer.from(value),
+      attributes: 0,
+      headers: {},
+    }) as KafkaMessage;
+
+  it('gives each message its offset, timestamp, key and value, nulls kept, in one copy of the bytes', () => {
+    const messages = [message(40, 'M-1', 'gasp'), message(41, null, 'restore'), message(43, 'M-3', null)];
+    const ix = indexMessages(messages);
+    expect(ix.count).toBe(3);
+    expect(ix.nextOffset).toBe(44);
+    expect([0, 1, 2].map((i) => recordMessage(ix, i))).toEqual([
+      {
+        key: Buffer.from('M-1'),
+        value: Buffer.from('gasp'),
+        timestamp: '1796000000040',
+        attributes: 0,
+        offset: '40',
+        headers: {},
+      },
+      {
+        key: null,
+        value: Buffer.from('restore'),
+        timestamp: '1796000000041',
+        attributes: 0,
+        offset: '41',
+        headers: {},
+      },
+      {
+        key: Buffer.from('M-3'),
+        value: null,
+        timestamp: '1796000000043',
+        attributes: 0,
+        offset: '43',
+        headers: {},
+      },
+    ]);
+    messages[0]!.value!.fill(0); // the fetch response's bytes may go: the index holds its own
+    expect(recordMessage(ix, 0).value).toEqual(Buffer.from('gasp'));
+  });
+
+  it('indexes an empty batch', () => {
+    expect(indexMessages([])).toMatchObject({ count: 0, nextOffset: 0 });
   });
 });
 

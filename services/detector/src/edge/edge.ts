@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Admin, EachBatchPayload, Kafka } from 'kafkajs';
 import {
   BadRecordError,
+  indexMessages,
   retryKafkaStartup,
   whileBeating,
   type AvroCodec,
@@ -181,13 +182,15 @@ export class Edge {
       const kind = batch.topic === this.c.topics.events ? 'event' : 'read';
       const now = Date.now();
       const repartitioned = batch.topic === this.repartition.topic;
-      for (const message of batch.messages) {
-        const k = repartitioned ? this.repartition.kindOf(tp, batch.partition, message) : kind;
+      // Held inputs point into one copy of the batch's bytes, not at kafkajs' messages (RecordIndex).
+      const ix = indexMessages(batch.messages);
+      for (let i = 0; i < batch.messages.length; i++) {
+        const k = repartitioned ? this.repartition.kindOf(tp, batch.partition, batch.messages[i]!) : kind;
         if (k === undefined) continue;
         // Inputs are counted once, where they were consumed first (a forwarded one was there).
         if (!repartitioned) this.c.stats.consumed++;
         // Synchronous unless the writer schema must be fetched first.
-        const pending = this.ingest.offer(tp, k, batch.topic, batch.partition, message, 0, now);
+        const pending = this.ingest.offer(tp, k, batch.topic, batch.partition, ix, i, now);
         if (pending) await pending;
       }
       await this.consumed(tp, Number(batch.lastOffset()) + 1, Number(batch.highWatermark));

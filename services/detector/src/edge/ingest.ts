@@ -178,6 +178,9 @@ export class Ingest {
     if (looked !== undefined && looked.meterId === source.value.meter_id) {
       source.info = looked;
       source.version = rules.topo.version;
+      // A held input shares the topology's id strings instead of its own copies (a blackout holds ~1 M).
+      source.value.meter_id = looked.meterId;
+      if (source.value.gardu_id === looked.garduId) source.value.gardu_id = looked.garduId;
     }
     const t = source.kind === 'event' ? source.value.occurred_at : source.value.read_at;
     // The Kafka record timestamp bounds how far ahead one meter's clock may take event time.
