@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka, Message } from 'kafkajs';
 import type { Logger } from '@ami/lib';
 import type { TpMeta } from './eventTime.js';
-import type { MeterFacts } from './meterStatus.js';
+import { shownOf, type MeterFacts } from './meterStatus.js';
 import type { FeederOutage, GarduSnapshot, GarduState, Incident } from './rules.js';
 
 /**
@@ -186,6 +186,8 @@ function factsOf(rows: Array<FactsRow | FactsRun>): Record<string, MeterFacts> {
   const facts: Record<string, MeterFacts> = {};
   for (const row of rows) {
     // Each meter of a run gets its own object: the rules change one meter's facts in place.
+    // The run's meters share one shown status (immutable), not its other facts.
+    const shown = row.length === 8 ? shownOf(row[5], row[6], row[7]) : undefined;
     for (const meter of typeof row[0] === 'string' ? [row[0]] : row[0]) {
       const f: MeterFacts = {
         relay: row[1],
@@ -193,7 +195,7 @@ function factsOf(rows: Array<FactsRow | FactsRun>): Record<string, MeterFacts> {
         reconnectEnabled: row[3] === 1,
         relaySince: row[4],
       };
-      if (row.length === 8) f.shown = { state: row[5], outageId: row[6], since: row[7] };
+      if (shown !== undefined) f.shown = shown;
       facts[meter] = f;
     }
   }

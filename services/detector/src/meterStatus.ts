@@ -11,8 +11,24 @@ export interface MeterFacts {
   /** Reconnection enabled after payment: the customer must press the buttons. */
   reconnectEnabled: boolean;
   relaySince: number;
-  /** The last status published to `meter-status` (absent: ENERGIZED, never published). */
-  shown?: { state: MeterState; outageId: string | null; since: number };
+  /**
+   * The last status published to `meter-status` (absent: ENERGIZED, never published). Immutable:
+   * meters shown the same share one object (a gardu-wide change shows all its meters one status).
+   */
+  shown?: Shown;
+}
+
+export type Shown = Readonly<{ state: MeterState; outageId: string | null; since: number }>;
+
+/** The last `Shown` made: the next meter of a gardu-wide change takes it instead of a copy. */
+let lastShown: Shown | undefined;
+
+/** A `Shown` equal to the one made last is that one (about 1.2 M fewer objects in a whole-fleet blackout). */
+export function shownOf(state: MeterState, outageId: string | null, since: number): Shown {
+  const last = lastShown;
+  if (last !== undefined && last.state === state && last.outageId === outageId && last.since === since)
+    return last;
+  return (lastShown = { state, outageId, since });
 }
 
 export const DEFAULT_FACTS: Readonly<MeterFacts> = {
@@ -83,7 +99,7 @@ export function statusChange(
       : shown.state === state && shown.outageId === outageId
   )
     return null;
-  f.shown = { state, outageId, since: at };
+  f.shown = shownOf(state, outageId, at);
   return {
     meter_id: meterId,
     gardu_id: garduId,

@@ -123,15 +123,17 @@ describe('state topic: gardu snapshots', () => {
     expect(plain(decodeSnapshot(encodeSnapshot(decoded)))).toEqual(plain(decoded));
   });
 
-  it('writes the meters that show one confirmed outage as one run, each read back as its own facts', () => {
+  it('writes the meters that show one confirmed outage as one run, each read back as its own facts sharing one shown status', () => {
     const snap = stormSnapshot();
     const written = JSON.parse(encodeSnapshot(snap)) as { facts: Array<[string[], ...unknown[]]> };
     // The 131 meters that gasped show the outage since its confirmation; the two tusbung meters differ.
     expect(written.facts.map((run) => run[0].length).sort((a, b) => b - a)).toEqual([131, 1, 1]);
     const decoded = decodeSnapshot(encodeSnapshot(snap));
     const [a, b] = [meterId('G1', 2), meterId('G1', 3)];
-    decoded.gardu.facts[a]!.shown!.since = 1;
-    expect(decoded.gardu.facts[b]!.shown!.since).toBe(snap.gardu.facts[b]!.shown!.since);
+    decoded.gardu.facts[a]!.relay = 'OPEN';
+    expect(decoded.gardu.facts[b]!.relay).toBe(snap.gardu.facts[b]!.relay);
+    // Their shown status is one immutable object (the rules replace it, never change it in place).
+    expect(decoded.gardu.facts[a]!.shown).toBe(decoded.gardu.facts[b]!.shown);
   });
 
   it('writes a storm gardu in well under the plain JSON size; a dropped gardu is a tombstone', () => {

@@ -585,6 +585,9 @@ describe('meter statuses owed by a confirmed gardu (a whole-fleet blackout)', ()
     expect(statusesByMeter(w)).toEqual(statusesByMeter(whole));
     const c = w.outages().find((o) => o.gardu_id === 'C')!;
     expect(w.statusOf(meterId('C', 7))).toMatchObject({ state: 'OUTAGE', outage_id: c.outage_id });
+    // One shown status for the gardu's meters, not a copy per meter (1.2 M in a whole-fleet blackout).
+    const facts = w.st.gardus.get('C')!.facts;
+    expect(facts[meterId('C', 7)]!.shown).toBe(facts[meterId('C', 8)]!.shown);
   });
 
   it('a restart with statuses owed publishes them: the gardu snapshot carries what it owes', () => {
