@@ -200,6 +200,25 @@ describe('the pipeline on a secured 3-broker cluster', () => {
     return [...ends.values()].reduce((n, e) => n + e, 0);
   }
 
+  /** The dead letters a service logged, by reason and topic-partition with their offsets' range. */
+  function deadLettersLogged(log: string): string {
+    const by = new Map<string, { n: number; first: number; last: number; msg: string }>();
+    for (const line of log.split('\n')) {
+      if (!line.startsWith('{') || !line.includes('"dead letter')) continue;
+      let r: { reason?: string; topic?: string; partition?: number; offset?: string; msg?: string };
+      try {
+        r = JSON.parse(line) as typeof r;
+      } catch {
+        continue; // a line cut short by the kill
+      }
+      const key = `${r.reason}@${r.topic}:${r.partition}`;
+      const o = Number(r.offset);
+      const e = by.get(key) ?? { n: 0, first: o, last: o, msg: r.msg ?? '' };
+      by.set(key, { n: e.n + 1, first: Math.min(e.first, o), last: Math.max(e.last, o), msg: e.msg });
+    }
+    return [...by].map(([k, e]) => `${e.n} ${k} offsets ${e.first}-${e.last} (${e.msg})`).join('; ');
+  }
+
   beforeAll(async () => {
     const t0 = Date.now();
     secure = await startSecureCluster({ admin, formatUsers: Object.values(users) });
@@ -308,7 +327,9 @@ describe('the pipeline on a secured 3-broker cluster', () => {
     await preparePipeline(pipe);
     // Not supervised: nothing may start the frozen detector again once it is replaced.
     await pipe.start({ loader: true, detector: false });
-    const zombie = pipe.spawn('detector', ['detector', 'run'], serviceEnv(users.detector));
+    // At info: its group's joins and assignments, to tell what happened if a read is dead-lettered.
+    const detectorEnv = { ...serviceEnv(users.detector), LOG_LEVEL: 'info' };
+    const zombie = pipe.spawn('detector', ['detector', 'run'], detectorEnv);
     pipe.detector = zombie;
     let sent = 0;
     const replaying = pipe.replay({ speed: '540x' }, (n) => {
@@ -325,7 +346,7 @@ describe('the pipeline on a secured 3-broker cluster', () => {
     zombie.child.kill('SIGSTOP');
     const stoppedAt = Date.now();
     const frozenAt = await endOffsets([pipe.topics.reads, pipe.topics.events]);
-    const replacement = pipe.spawn('detector-replacement', ['detector', 'run'], serviceEnv(users.detector));
+    const replacement = pipe.spawn('detector-replacement', ['detector', 'run'], detectorEnv);
     pipe.detector = replacement;
     await committedPast(`${pipe.prefix}-detector`, frozenAt);
     // Woken while reads still flow: whatever it had in hand, it may not commit it.
@@ -352,7 +373,10 @@ describe('the pipeline on a secured 3-broker cluster', () => {
       `frozen ${frozenMs} ms, zombie exit ${String(zombieExit)}, fenced in its log: ${fenced}; ${lastWords.join(' | ')}`,
     );
     nothingLostNothingDoubled(f);
-    expect(await deadLetters(pipe)).toBe(0);
+    expect(
+      await deadLetters(pipe),
+      `dead letters: zombie ${deadLettersLogged(zombieLog)}; replacement ${deadLettersLogged(replacement.log())}`,
+    ).toBe(0);
     expect(zombieExit).not.toBe('alive');
     expect(fenced, `the zombie's last errors: ${lastWords.join('\n')}`).toBe(true);
     expect(replacement.alive).toBe(true);

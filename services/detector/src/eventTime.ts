@@ -27,6 +27,13 @@ import { AmiError, heapPop, heapPush } from '@ami/lib';
  *   state and already released (offset < consumedUpTo, time <= releasedUpTo)
  *   are recognised and skipped on replay. Until that replay is read again, the
  *   saved newest time does not move the watermark past what was released.
+ * - Each topic-partition has its own floor: inputs at or before it are late there, whatever the
+ *   instance's watermark. A partition handed over (a rebalance, a failover, a fenced zombie's
+ *   replacement) arrives with the release of its last owner's commit, often behind this instance's
+ *   watermark: that watermark then goes back to it, and every partition tracked already keeps the
+ *   watermark it had reached as its floor. So the handed-over partition's inputs since its last
+ *   commit are released in event-time order (its gardu are independent of the others'), not
+ *   dead-lettered as late, and nothing released before is released again.
  * - Each tracked topic-partition has a position (the next offset it expects):
  *   an input below it was handled already and is skipped. A fetch that goes
  *   back (kafkajs after every rejoin, the raw fetch after a reassignment)
@@ -109,6 +116,10 @@ interface TpState<V> {
   quietSinceWall: number;
   /** Replay guard from the saved state. */
   saved: TpMeta | null;
+  /** Inputs at or before it are late here (the watermark it had reached, or its saved release). */
+  floor: number;
+  /** Inputs at or before it may not be forwarded (the own watermark announced for it). */
+  passFloor: number;
   /** The log end offset last seen on the broker, and when it was last seen unchanged. */
   lastEnd: number;
   endUnchangedWall: number;
@@ -215,6 +226,9 @@ export class EventTimeGate<V> {
    * (where its fetch starts: the committed offset, else the earliest).
    */
   track(tp: string, caughtUp: boolean, saved: TpMeta | null = null, startOffset = 0, upstream = false): void {
+    const releasedUpTo = saved?.releasedUpTo ?? Number.NEGATIVE_INFINITY;
+    const forwardedUpTo = saved ? (saved.forwardedUpTo ?? saved.releasedUpTo) : Number.NEGATIVE_INFINITY;
+    this.goBackTo(releasedUpTo, forwardedUpTo);
     this.tps.set(tp, {
       // The buffered inputs of the saved state are read again from the committed offset: until
       // then, the saved newest time may not take the watermark past what was released (those
@@ -228,6 +242,8 @@ export class EventTimeGate<V> {
       caughtUp,
       quietSinceWall: 0,
       saved,
+      floor: releasedUpTo,
+      passFloor: forwardedUpTo,
       lastEnd: -1,
       endUnchangedWall: Number.NEGATIVE_INFINITY,
       queue: [],
@@ -236,12 +252,23 @@ export class EventTimeGate<V> {
     });
     this.lastTp = undefined;
     this.lastState = undefined;
-    if (saved) {
-      this.released = Math.max(this.released, saved.releasedUpTo);
-      this.ownReleased = Math.max(this.ownReleased, saved.forwardedUpTo ?? saved.releasedUpTo);
-      // Confirmed before the restart: the fleet's clock starts there.
-      this.clock.trust(saved.maxTime);
+    // Confirmed before the restart: the fleet's clock starts there.
+    if (saved) this.clock.trust(saved.maxTime);
+  }
+
+  /**
+   * A partition arrives whose inputs were released up to `releasedUpTo` (forwarded up to
+   * `forwardedUpTo`): the watermarks go back there if they are ahead, each partition tracked so far
+   * keeping where they were as its floor. The first partition of an empty instance sets them.
+   */
+  private goBackTo(releasedUpTo: number, forwardedUpTo: number): void {
+    const first = this.tps.size === 0;
+    for (const s of this.tps.values()) {
+      s.floor = Math.max(s.floor, this.released);
+      s.passFloor = Math.max(s.passFloor, this.ownReleased);
     }
+    if (first || releasedUpTo < this.released) this.released = releasedUpTo;
+    if (first || forwardedUpTo < this.ownReleased) this.ownReleased = forwardedUpTo;
   }
 
   /** Stop tracking (partition revoked): its buffered inputs are dropped; the new owner replays them. */
@@ -277,7 +304,7 @@ export class EventTimeGate<V> {
     const s = this.arrive(tp, offset, nowWall);
     if (s === undefined) return 'replayed';
     if (s.saved && offset < s.saved.consumedUpTo && t <= s.saved.releasedUpTo) return 'replayed';
-    if (t <= this.released) return 'late';
+    if (t <= this.released || t <= s.floor) return 'late';
     const held: Held<V> = { t, tp, offset, value, released: false };
     s.queue.push(held);
     if (evidence !== undefined && this.clock.enabled) {
@@ -304,7 +331,7 @@ export class EventTimeGate<V> {
   pass(tp: string, offset: number, t: number, nowWall: number, evidence?: Evidence): Pass {
     const s = this.arrive(tp, offset, nowWall);
     if (s === undefined || (s.saved && offset < s.saved.consumedUpTo)) return 'replayed';
-    if (t <= this.ownReleased) return 'late';
+    if (t <= this.ownReleased || t <= s.passFloor) return 'late';
     // A faulty clock moves no clock here either (the new owner holds it as a suspect).
     if (evidence !== undefined && this.clock.enabled) {
       this.clock.observe(evidence.meterId, t, evidence.kafkaTs);
@@ -341,8 +368,8 @@ export class EventTimeGate<V> {
   private confirmSuspects(): void {
     this.suspects = this.suspects.filter((h) => {
       // Behind the watermark by now (cannot happen while it trails the fleet's clock): left to expire.
-      if (!this.clock.believes(h.t, Number.NaN) || h.t <= this.released) return true;
       const s = this.suspectState.get(h)!;
+      if (!this.clock.believes(h.t, Number.NaN) || h.t <= this.released || h.t <= s.floor) return true;
       this.suspectState.delete(h);
       h.suspectSince = undefined;
       if (h.t > s.maxTime) s.maxTime = h.t;
@@ -651,8 +678,10 @@ export class EventTimeGate<V> {
       s && {
         consumedUpTo: s.consumedUpTo,
         maxTime: s.maxTime,
-        releasedUpTo: this.released,
-        ...(Number.isFinite(this.ownReleased) ? { forwardedUpTo: this.ownReleased } : {}),
+        releasedUpTo: Math.max(this.released, s.floor),
+        ...(Number.isFinite(this.ownReleased) || Number.isFinite(s.passFloor)
+          ? { forwardedUpTo: Math.max(this.ownReleased, s.passFloor) }
+          : {}),
       }
     );
   }

@@ -372,6 +372,44 @@ describe('event-time gate', () => {
     expect(gate.offer('e-0', 1, 8500, 'held', 0)).toBe('buffered');
     expect(gate.offer('e-0', 3, 7500, 'new but late', 0)).toBe('late');
   });
+
+  it('a partition handed over behind the watermark (a failover): its inputs since its last commit are released in order, not late', () => {
+    // The replacement of a fenced zombie dead-lettered 300 reads of a partition handed back to it as
+    // late: its watermark had moved on with its other partitions meanwhile.
+    const gate = new EventTimeGate<string>(cfg);
+    gate.track('reads-0', false);
+    for (let i = 0; i < 5; i++) gate.offer('reads-0', i, 2000 * (i + 1), `r0@${2000 * (i + 1)}`, 0);
+    expect(drain(gate, 0)).toEqual(['r0@2000', 'r0@4000', 'r0@6000', 'r0@8000']);
+    expect(gate.watermark).toBe(9000);
+    // Its last owner committed it with inputs released up to 4000, the one at offset 41 buffered.
+    gate.track('reads-1', false, { consumedUpTo: 50, maxTime: 6000, releasedUpTo: 4000 }, 40);
+    expect(gate.watermark).toBe(4000);
+    expect(gate.offer('reads-1', 40, 3000, 'r1 released before', 0)).toBe('replayed');
+    expect(gate.offer('reads-1', 41, 5000, 'r1@5000', 0)).toBe('buffered');
+    expect(gate.offer('reads-1', 50, 3500, 'r1 behind its own release', 0)).toBe('late');
+    // The partition held already keeps the watermark it had reached as its floor.
+    expect(gate.offer('reads-0', 5, 8500, 'r0 behind its floor', 0)).toBe('late');
+    expect(gate.meta('reads-0')?.releasedUpTo).toBe(9000);
+    expect(gate.meta('reads-1')?.releasedUpTo).toBe(4000);
+    expect(gate.offer('reads-1', 51, 9500, 'r1@9500', 0)).toBe('buffered');
+    expect(gate.offer('reads-0', 6, 12_000, 'r0@12000', 0)).toBe('buffered');
+    expect(gate.offer('reads-1', 52, 12_500, 'r1@12500', 0)).toBe('buffered');
+    // Both are held in event-time order again: the old owner's inputs first, then the rest.
+    expect(drain(gate, 0)).toEqual(['r1@5000', 'r1@9500', 'r0@10000']);
+    expect(gate.watermark).toBe(11_000);
+    expect(gate.meta('reads-0')?.releasedUpTo).toBe(11_000);
+  });
+
+  it('a partition handed over behind the own watermark forwards its misplaced inputs after its old owner’s announcement', () => {
+    const gate = new EventTimeGate<string>(cfg);
+    gate.track('reads-0', false, { consumedUpTo: 0, maxTime: 9000, releasedUpTo: 8000, forwardedUpTo: 9000 });
+    gate.track('reads-1', false, { consumedUpTo: 0, maxTime: 5000, releasedUpTo: 4000, forwardedUpTo: 4500 });
+    expect(gate.pass('reads-1', 0, 5000, 0)).toBe('forward');
+    expect(gate.pass('reads-1', 1, 4500, 0)).toBe('late');
+    expect(gate.pass('reads-0', 0, 8800, 0)).toBe('late');
+    expect(gate.meta('reads-0')?.forwardedUpTo).toBe(9000);
+    expect(gate.meta('reads-1')?.forwardedUpTo).toBe(4500);
+  });
 });
 
 describe('event-time gate: one faulty meter clock cannot move the watermark (issue 19)', () => {
