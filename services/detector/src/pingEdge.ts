@@ -67,7 +67,7 @@ export class PingEdge {
     results: 0,
     ignored: 0,
     undecodable: 0,
-    /** Restoration pings planned; their silent results recorded as evidence, or too late for it. */
+    /** Restoration pings planned; their silent results recorded as evidence (late: counted from the watermark). */
     restorationPings: 0,
     silencesRecorded: 0,
     silencesLate: 0,
@@ -198,7 +198,7 @@ export class PingEdge {
         this.stats.silencesLate++;
         this.logger.info(
           { ...s, watermark },
-          'restoration ping silent after the watermark: the next read decides',
+          'restoration ping silent, its result after the watermark passed its time-out: it counts from the watermark',
         );
       }
     }

@@ -96,7 +96,8 @@ export function restorationTargets(
 
 /**
  * Records a silent restoration ping in the gardu's rule state, and brings the settling timer of a
- * restored outage forward to the evidence's time. `watermark`: the rules' event time now.
+ * restored outage forward to the evidence's time. `watermark`: the rules' event time now. `LATE`:
+ * recorded, but its time-out was behind the watermark, so it counts from just after it.
  */
 export function recordPingSilence(
   st: DetectorState,
@@ -108,14 +109,16 @@ export function recordPingSilence(
     (i) => i.scope === 'GARDU' && (i.phase === 'open' || i.phase === 'settling'),
   );
   if (g === undefined || !restoring) return 'NO_OUTAGE';
-  // Its timer would fire in the past: a replay could not put it at the same place.
-  if (e.at <= watermark) return 'LATE';
-  (g.pingSilence ??= {})[e.meterId] = { sentAt: e.sentAt, at: e.at };
+  // Its time-out is behind the watermark (the result came late: a loaded head-end or detector). It
+  // still proves the meter silent, from just after the watermark: after every input the rules have
+  // seen, never in their past. Dropped, the next read would decide, up to 17 minutes later.
+  const at = Math.max(e.at, watermark + 1);
+  (g.pingSilence ??= {})[e.meterId] = { sentAt: e.sentAt, at };
   st.dirty.add(g.garduId);
   for (const inc of g.incidents)
-    if (inc.phase === 'settling' && e.sentAt >= inc.restoredAt! && (inc.dueAt === null || e.at < inc.dueAt))
-      schedule(st, g.garduId, inc, e.at);
-  return 'RECORDED';
+    if (inc.phase === 'settling' && e.sentAt >= inc.restoredAt! && (inc.dueAt === null || at < inc.dueAt))
+      schedule(st, g.garduId, inc, at);
+  return at === e.at ? 'RECORDED' : 'LATE';
 }
 
 interface Watch {

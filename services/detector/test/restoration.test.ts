@@ -143,10 +143,27 @@ describe('restoration pings as event-time evidence in the rules', () => {
     expect(nestedOf(w)).toEqual([]);
   });
 
-  it('evidence the watermark has passed is late: ignored, the state unchanged', () => {
+  it('a silence whose time-out the watermark has passed (its result came late) counts from the watermark on, not at the next read', () => {
+    const late = TIMED_OUT + 20_000;
+    const w = restoredGardu().until(late);
+    for (const i of [0, 1]) expect(recordPingSilence(w.st, silent(i), late)).toBe('LATE');
+    expect(nestedOf(w)).toEqual([]); // never in the rules' past
+    w.until(late + 1);
+    expect(nestedOf(w)).toMatchObject([
+      { meter_ids: [meterId(G, 0), meterId(G, 1)], started_at: T0, confirmed_at: late + 1 },
+    ]);
+    // A sign of life the rules saw before it arrived still wins over it.
+    const answered = restoredGardu()
+      .feed([read(meterId(G, 1), TIMED_OUT + 5_000)])
+      .until(late);
+    for (const i of [0, 1]) recordPingSilence(answered.st, silent(i), late);
+    answered.until(late + 1);
+    expect(nestedOf(answered)).toMatchObject([{ meter_ids: [meterId(G, 0)], confirmed_at: late + 1 }]);
+  });
+
+  it('a silence where no gardu outage is restoring changes nothing', () => {
     const w = restoredGardu();
     const before = encodeSnapshot(snapshotGardu(w.st, G)!);
-    expect(recordPingSilence(w.st, silent(0), TIMED_OUT)).toBe('LATE');
     expect(recordPingSilence(w.st, { ...silent(0), garduId: 'G9' }, BACK)).toBe('NO_OUTAGE');
     expect(encodeSnapshot(snapshotGardu(w.st, G)!)).toBe(before);
   });
