@@ -14,6 +14,7 @@ import { deliver as run, latest, telemetry, truth, type Composition } from './co
  *   is only known at its next read, and the rules open nothing on a read: not generated);
  * - a lost power restore is known from the meter's next read: not generated when the meter is dark
  *   again before that read; nor a supply back and lost again within the per-customer jitter.
+ * An interruption within 2 s of the sustained bound may be counted either way (see `expected`).
  * Tolerance on customer-seconds: ±2 s per sustained interruption. Each customer is counted from its own
  * last gasp (without one, AMR or lost: from the last gasp that made the gasps alone prove the gardu
  * outage) to the first proof of supply at its gardu, both within the per-customer jitter (< 1 s each).
@@ -47,17 +48,39 @@ function overlaps(records: OutageRecord[]): string[] {
   return found;
 }
 
-function expected(c: Composition): { interrupted: number; customerS: number; interruptions: number } {
-  let interrupted = 0;
-  let customerMs = 0;
+/**
+ * The sustained customer interruptions of the ground truth. One within KNIFE_EDGE_MS of the sustained
+ * bound may be counted either way (`interrupted` and `customerS` are ranges): the per-customer jitter
+ * decides it in the truth, the gardu-wide record (one event, IEEE 1366) in the rules.
+ */
+function expected(c: Composition): {
+  interrupted: [number, number];
+  customerS: [number, number];
+  interruptions: number;
+} {
+  const interrupted: [number, number] = [0, 0];
+  const customerMs: [number, number] = [0, 0];
   for (const list of truth(c).values())
-    for (const iv of list)
-      if (iv.end - iv.start > SUSTAINED_MS) {
-        interrupted++;
-        customerMs += iv.end - iv.start;
+    for (const iv of list) {
+      const ms = iv.end - iv.start;
+      if (ms > SUSTAINED_MS + KNIFE_EDGE_MS) {
+        interrupted[0]++;
+        customerMs[0] += ms;
       }
-  return { interrupted, customerS: customerMs / 1000, interruptions: interrupted };
+      if (ms > SUSTAINED_MS - KNIFE_EDGE_MS) {
+        interrupted[1]++;
+        customerMs[1] += ms;
+      }
+    }
+  return {
+    interrupted,
+    customerS: [customerMs[0] / 1000, customerMs[1] / 1000],
+    interruptions: interrupted[1],
+  };
 }
+
+/** Twice the per-customer jitter (< 1 s at each end). */
+const KNIFE_EDGE_MS = 2_000;
 
 export function judge(c: Composition, shuffle: number): void {
   const { inputs, horizon } = telemetry(c);
@@ -69,11 +92,12 @@ export function judge(c: Composition, shuffle: number): void {
   expect(base.doubles).toEqual([]);
   const want = expected(c);
   const interrupted = final.reduce((s, r) => s + r.customers_interrupted, 0);
-  expect(interrupted, 'customers interrupted (sustained)').toBe(want.interrupted);
+  expect(interrupted, 'customers interrupted (sustained)').toBeGreaterThanOrEqual(want.interrupted[0]);
+  expect(interrupted, 'customers interrupted (sustained)').toBeLessThanOrEqual(want.interrupted[1]);
   const customerS = final.reduce((s, r) => s + r.customer_interruption_s, 0);
   const jitter = 2 * want.interruptions + 1;
-  expect(customerS, 'customer-seconds').toBeGreaterThanOrEqual(want.customerS - jitter);
-  expect(customerS, 'customer-seconds').toBeLessThanOrEqual(want.customerS + jitter);
+  expect(customerS, 'customer-seconds').toBeGreaterThanOrEqual(want.customerS[0] - jitter);
+  expect(customerS, 'customer-seconds').toBeLessThanOrEqual(want.customerS[1] + jitter);
   // (d) The same records whatever the order of ties, duplicates and timer steps at the edge.
   const other = run(c, inputs, horizon, shuffle);
   expect(sortById(latest(other.outages))).toEqual(sortById(final));

@@ -4,6 +4,7 @@ import {
   bulkStart,
   darkInMeterOutages,
   evidence,
+  gaspsWithGarduDark,
   inMeterOutage,
   isGarduWide,
   isMomentary,
@@ -215,12 +216,18 @@ function darkSinceRestore(
     .garduAmiMeters(g.garduId)
     .filter((m) => !isTusbung(g.facts[m]) && !inMeterOutage(g, m, back) && !inc.countedElsewhere.includes(m));
   // A sign of life since the restore, or a last gasp since (it had supply to lose), ends the meter's
-  // interruption; so does its gardu dark again, for a silent meter that went dark with it (it follows it).
+  // interruption; so does its gardu dark again, for a silent meter that went dark with it and could not
+  // have gasped then (PLC: it follows its gardu, its power restore lost). A meter that could have gasped
+  // and did not had no supply to lose: still dark (two lost messages are less likely than none).
   const stillDark = candidates.filter(
     (m) =>
       !((inc.alive[m] ?? -1) >= back) &&
       !gaspedAgain(g, inc, m, back, Infinity) &&
-      !(followsGardu(step, g, inc, m) && garduDarkAgain(step, g, inc, back, Infinity, now)),
+      !(
+        followsGardu(step, g, inc, m) &&
+        !gaspsWithGarduDark(step, m) &&
+        garduDarkAgain(step, g, inc, back, Infinity, now)
+      ),
   );
   return { candidates, stillDark };
 }
@@ -252,7 +259,8 @@ function gaspedAgain(g: GarduState, inc: Incident, m: string, from: number, to: 
 /**
  * A power restore at `to`, after its gardu's restore at `from`, ends a later interruption when the meter
  * went dark again in between: its own last gasp (it had supply to lose), or its whole gardu dark again
- * (the meter follows its gardu; its restore of the earlier interruption was lost).
+ * for a meter that could not gasp then (PLC: it follows its gardu; its restore of the earlier
+ * interruption was lost).
  */
 function darkAgainBefore(
   step: Step,
@@ -264,7 +272,7 @@ function darkAgainBefore(
   now: number,
 ): boolean {
   if (gaspedAgain(g, inc, m, from, to)) return true;
-  return garduDarkAgain(step, g, inc, from, to, now);
+  return !gaspsWithGarduDark(step, m) && garduDarkAgain(step, g, inc, from, to, now);
 }
 
 /** Supply is back at the gardu; AMI meters with no sign of life since become one nested METER outage. */
