@@ -1020,6 +1020,29 @@ describe('regressions found by the generative tests', () => {
     });
   });
 
+  it('a fuse, another meter’s blink beside it, then the whole gardu: the fused customer counted once, from its own last gasp', () => {
+    // Meter 1's blink brought supply back to the few meters' candidate, so the gardu's last gasps
+    // started another interruption; it counted the fused meter 0 from its own start (12 s short), or,
+    // with a PLC meter making the candidate wait for silence, both counted it.
+    const sibling = (
+      g: Partial<GarduPlan>,
+      fuse: [number, number],
+      garduFrom: number,
+      blink: [number, number],
+    ) =>
+      check({
+        gardus: gardus(3, { 0: g }),
+        faults: [
+          fault([0], [0], ...fuse),
+          fault([0], null, garduFrom, fuse[1]),
+          fault([0], [0, 1], ...blink),
+        ],
+      });
+    sibling({ plc: [] }, [0, 609], 12, [0, 10]);
+    sibling({ plc: [2] }, [4980, 5589], 4992, [4980, 4990]);
+    sibling({ plc: [2] }, [5053, 6000], 5318, [5006, 5055]);
+  });
+
   it('a fuse outlasting its gardu restore by a minute, back before the next read: that minute counts', () => {
     check({ gardus: gardus(4), faults: [fault([0], [0], 0, 665), fault([0], null, 5, 605)] });
   });

@@ -98,7 +98,7 @@ export function decide(step: Step, g: GarduState, inc: Incident, now: number): v
   // A tusbung last gasp is no outage; one within the meter's clock skew of its gardu's interruption (in
   // which it sent none) is that interruption, whose record counts the meter.
   const gasped = Object.keys(inc.gasps).filter(
-    (m) => !isTusbung(g.facts[m]) && !widerBlink(step, g, inc, m, inc.gasps[m]!, inc.gasps[m]!, now),
+    (m) => !isTusbung(g.facts[m]) && !handedToWiderBlink(step, g, inc, m, now),
   );
   const blinked = gasped.filter(
     (m) => (inc.back[m] ?? Infinity) - inc.gasps[m]! <= step.cfg.CONFIRM_DELAY_MS,
@@ -112,6 +112,43 @@ export function decide(step: Step, g: GarduState, inc: Incident, now: number): v
   inc.outageId = meterOutageId(g.garduId, inc.startedAt, members[0]!);
   confirm(step, g, inc, now);
   if (inc.dark.length === 0) restoreMeterOutage(step, g, inc, Math.max(...members.map((m) => inc.back[m]!)));
+}
+
+/**
+ * Whether the meter's last gasp in `inc` is a gardu-wide interruption's (`widerBlink`), which then counts
+ * it. Still dark when that one began later, it takes the last gasp along, as an escalation does: the
+ * meter is counted from it. (It stayed apart only because another meter's blink in `inc` brought supply
+ * back before its gardu went dark; counted from the gardu's start, a fuse 12 s before lost those 12 s.)
+ */
+function handedToWiderBlink(step: Step, g: GarduState, inc: Incident, m: string, now: number): boolean {
+  const at = inc.gasps[m]!;
+  if (takenOver(g, inc, m)) return true;
+  const wider = widerBlink(step, g, inc, m, at, at, now);
+  if (wider === undefined) return false;
+  if (inc.back[m] === undefined && wider.startedAt > at) wider.gasps[m] = at;
+  return true;
+}
+
+/** The meter's last gasp in `inc` was taken over by a later gardu-wide interruption, which counts it from there. */
+function takenOver(g: GarduState, inc: Incident, m: string): boolean {
+  const at = inc.gasps[m];
+  return at !== undefined && g.incidents.some((o) => o !== inc && o.gasps[m] === at && at < o.startedAt);
+}
+
+/**
+ * A gardu outage counts every meter of its gardu: one still dark from a last gasp in an earlier
+ * candidate of a few meters (undecided: it waits for silence, or decides later) is counted from that
+ * last gasp, as in an escalation, and that candidate leaves it out (`handedToWiderBlink`). Counted by
+ * both, a fuse then its transformer was two sustained interruptions of one customer.
+ */
+function takeOverEarlierGasps(step: Step, g: GarduState, inc: Incident, now: number): void {
+  for (const c of g.incidents) {
+    if (c === inc || c.phase !== 'candidate' || isGarduWide(step, g, c, now)) continue;
+    for (const m in c.gasps) {
+      const at = c.gasps[m]!;
+      if (c.back[m] === undefined && at < inc.startedAt && inc.gasps[m] === undefined) inc.gasps[m] = at;
+    }
+  }
 }
 
 /** The meters of a METER incident that were back within the delay: one momentary METER record. */
@@ -134,6 +171,7 @@ function finishGardu(step: Step, g: GarduState, inc: Incident, now: number): voi
   inc.scope = 'GARDU';
   inc.outageId = garduOutageId(g.garduId, inc.startedAt);
   settleBefore(step, g, inc, now);
+  takeOverEarlierGasps(step, g, inc, now);
   inc.countedElsewhere = darkInMeterOutages(g, inc).sort();
   if (inc.supplyBackAt !== null && isMomentary(step, inc, inc.supplyBackAt)) {
     inc.parentId = feederMomentary(step, g, inc, inc.supplyBackAt, now);
@@ -214,7 +252,13 @@ function darkSinceRestore(
   const back = inc.restoredAt!;
   const candidates = step.topo
     .garduAmiMeters(g.garduId)
-    .filter((m) => !isTusbung(g.facts[m]) && !inMeterOutage(g, m, back) && !inc.countedElsewhere.includes(m));
+    .filter(
+      (m) =>
+        !isTusbung(g.facts[m]) &&
+        !inMeterOutage(g, m, back) &&
+        !inc.countedElsewhere.includes(m) &&
+        !takenOver(g, inc, m),
+    );
   // A sign of life since the restore, or a last gasp since (it had supply to lose), ends the meter's
   // interruption; so does its gardu dark again, for a silent meter that went dark with it and could not
   // have gasped then (PLC: it follows its gardu, its power restore lost). A meter that could have gasped
