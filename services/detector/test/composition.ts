@@ -36,9 +36,8 @@ export interface GarduPlan {
   /**
    * Plain AMI meters on PLC: their gardu's data concentrator dies with it, so they send no last gasp
    * when it goes dark (plain meters only go dark with their gardu), but their power restores arrive.
-   * The other AMI meters are cellular. Absent: none (every AMI meter cellular). (Before, absent meant
-   * PLC meters that gasp, which the rules cannot tell from PLC meters that do not: seed 4 at 10,000 runs
-   * found a meter whose missing last gasp the rules rightly read as a lost one.)
+   * The other AMI meters are cellular. Absent: none (every AMI meter cellular). Before, absent meant
+   * PLC meters that gasp, which the rules' model of the media (and the simulator) never produces.
    */
   plc?: number[];
   /** A customer-side power-limit trip: relay OPEN then CLOSED again, supply never lost. */

@@ -993,22 +993,6 @@ describe('regressions found by the generative tests', () => {
     });
   });
 
-  it('a fuse outlasting its gardu restore, then a feeder blink it sends no last gasp in: dark through, counted to its own restore', () => {
-    // A cellular meter with supply would have gasped in the blink; its silence there (and its missing
-    // power restore when the gardu came back) say it never had supply, not two lost messages.
-    check({
-      gardus: gardus(3),
-      faults: [
-        fault([0, 1, 2], null, 10_501, 10_502),
-        fault([0], null, 9581, 10_562),
-        fault([1], [0], 7549, 10_501),
-        fault([1], null, 8355, 10_380),
-        fault([0, 1, 2], null, 5113, 7410),
-        fault([1], null, 5113, 9480),
-      ],
-    });
-  });
-
   it('a gardu dark for the sustained bound to the second (its own fault, then its feeder): a momentary, whatever one meter’s jitter', () => {
     check({
       gardus: gardus(4),

@@ -50,7 +50,7 @@ export interface Evidence {
 }
 
 /** A PLC meter talks through its gardu's data concentrator, which dies with the gardu: no last gasp then. */
-export function gaspsWithGarduDark(ctx: RulesContext, m: string): boolean {
+function gaspsWithGarduDark(ctx: RulesContext, m: string): boolean {
   return ctx.topo.meter(m)?.kdpm !== 'L';
 }
 
