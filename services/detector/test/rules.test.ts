@@ -1027,6 +1027,18 @@ describe('regressions found by the generative tests', () => {
     sibling({ plc: [2] }, [5053, 6000], 5318, [5006, 5055]);
   });
 
+  it('a fuse through a feeder blink, silent at the read before its gardu goes dark: dark on its own, counted from its last gasp', () => {
+    // Its read missing while the gardu was lit proves it dark; it does not follow the gardu's later outage.
+    check({
+      gardus: gardus(4),
+      faults: [
+        fault([0], [0], 7502, 8111),
+        fault([0], null, 7801, 8111),
+        fault([0, 1, 2, 3], null, 7502, 7512),
+      ],
+    });
+  });
+
   it('a fuse outlasting its gardu restore by a minute, back before the next read: that minute counts', () => {
     check({ gardus: gardus(4), faults: [fault([0], [0], 0, 665), fault([0], null, 5, 605)] });
   });

@@ -267,9 +267,17 @@ function darkSinceRestore(
     (m) =>
       !((inc.alive[m] ?? -1) >= back) &&
       !gaspedAgain(g, inc, m, back, Infinity) &&
-      !(followsGardu(step, g, inc, m) && garduDarkAgain(step, g, inc, back, Infinity, now)),
+      !(followsGardu(step, g, inc, m) && garduDarkAgain(step, g, inc, back, firstReadAfter(step, back), now)),
   );
   return { candidates, stillDark };
+}
+
+/**
+ * The read boundary after `back`: a meter silent there (its read missing) was dark while its gardu was
+ * lit, so a later darkness of the gardu is not what it follows.
+ */
+function firstReadAfter(step: Step, back: number): number {
+  return silenceKnownAt(step, back) - step.cfg.READ_GRACE_MS;
 }
 
 /** Went dark with its gardu, not before it by a fault of its own (a fuse: its last gasp came first). */
@@ -311,7 +319,7 @@ function darkAgainBefore(
   now: number,
 ): boolean {
   if (gaspedAgain(g, inc, m, from, to)) return true;
-  return garduDarkAgain(step, g, inc, from, to, now);
+  return garduDarkAgain(step, g, inc, from, Math.min(to, firstReadAfter(step, from)), now);
 }
 
 /** Supply is back at the gardu; AMI meters with no sign of life since become one nested METER outage. */
